@@ -1,0 +1,192 @@
+//! The chat port: platform-free events in, platform-free cards and messages out.
+//!
+//! Adapters turn platform payloads into `ChatEvent`s and render `Card`s into Block Kit or
+//! Discord components; platform types never leave their adapter.
+
+use crate::domain::{Platform, PlatformUser, RequestId};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub mod console;
+
+/// Where a conversation happens. A request lives in one scope: its own thread or DM.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope {
+    pub platform: Platform,
+    pub workspace: String,
+    pub channel: String,
+    /// The thread a request lives in (Slack `thread_ts`, Discord thread id, console request id).
+    pub thread: Option<String>,
+    /// "dm", "channel", "thread" or "console".
+    pub kind: String,
+}
+
+/// Something that happened on a platform, already verified by the adapter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatEvent {
+    /// Platform-unique id used to process each delivery once (Slack event_id, Discord interaction id).
+    pub id: String,
+    /// The verified account that acted. Never taken from message text.
+    pub actor: PlatformUser,
+    pub scope: Scope,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// Free text: a new request, or a reply in a request's thread.
+    Message { text: String, message_id: String },
+    /// A slash command's text (`/access request …`).
+    Command { text: String },
+    /// A button pressed on a card, or a modal submitted.
+    Action { action: CardAction, request_id: RequestId, reason: Option<String> },
+    /// The requester edited the proposed fields in a form.
+    EditSubmitted { request_id: RequestId, fields: EditFields },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditFields {
+    pub resource: Option<String>,
+    pub role: Option<String>,
+    pub duration: Option<String>,
+    pub justification: Option<String>,
+}
+
+/// Buttons Warden puts on cards. The request id travels with the button; who pressed it comes from the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardAction {
+    Submit,
+    Edit,
+    Cancel,
+    Approve,
+    Deny,
+    Revoke,
+    Extend,
+    Review,
+}
+
+impl CardAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardAction::Submit => "submit",
+            CardAction::Edit => "edit",
+            CardAction::Cancel => "cancel",
+            CardAction::Approve => "approve",
+            CardAction::Deny => "deny",
+            CardAction::Revoke => "revoke",
+            CardAction::Extend => "extend",
+            CardAction::Review => "review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Submit, Self::Edit, Self::Cancel, Self::Approve, Self::Deny, Self::Revoke, Self::Extend, Self::Review]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonStyle {
+    Primary,
+    Danger,
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    pub action: CardAction,
+    pub style: ButtonStyle,
+}
+
+/// What kind of card, so adapters can choose where and how to show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardKind {
+    Confirmation,
+    Approval,
+    Grant,
+    Alert,
+}
+
+impl CardKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardKind::Confirmation => "confirmation",
+            CardKind::Approval => "approval",
+            CardKind::Grant => "grant",
+            CardKind::Alert => "alert",
+        }
+    }
+}
+
+/// A platform-free card: deterministic fields only, never model prose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub kind: CardKind,
+    pub request_id: RequestId,
+    pub title: String,
+    pub fields: Vec<(String, String)>,
+    /// A status line ("Approved by Dana Scully"). Set once the card is resolved.
+    pub status: Option<String>,
+    /// Empty once the card is resolved.
+    pub buttons: Vec<Button>,
+}
+
+/// Where a card goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CardTarget {
+    /// The request's own scope (the requester's thread or DM).
+    Scope(Scope),
+    /// A person's direct messages.
+    Direct(PlatformUser),
+    /// A channel (approval channel, security channel).
+    Channel { platform: Platform, workspace: String, channel: String },
+}
+
+/// A posted message, so it can be edited later. Stored per request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub platform: Platform,
+    pub channel: String,
+    pub message_id: String,
+}
+
+/// Errors from a chat platform's API. Callers log them; users never see their text.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("platform API call failed: {0}")]
+    Api(String),
+    #[error("platform API transport failed")]
+    Transport(#[source] anyhow::Error),
+    #[error("no adapter for platform {0}")]
+    NoAdapter(Platform),
+}
+
+/// The messaging port every adapter implements.
+#[async_trait]
+pub trait ChatPort: Send + Sync {
+    fn platform(&self) -> Platform;
+
+    /// Plain text in a scope (the request's thread or DM).
+    async fn send(&self, scope: &Scope, text: &str) -> Result<MessageRef, ChatError>;
+
+    /// A direct message to one person.
+    async fn notify(&self, user: &PlatformUser, text: &str) -> Result<MessageRef, ChatError>;
+
+    /// Posts a card; the returned reference is stored so every copy can be updated.
+    async fn post_card(&self, target: &CardTarget, card: &Card) -> Result<MessageRef, ChatError>;
+
+    /// Replaces a posted card (status line, buttons removed).
+    async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError>;
+
+    /// A reply only the actor sees (a refused click). Falls back to a DM.
+    async fn ephemeral(&self, scope: &Scope, user: &PlatformUser, text: &str) -> Result<(), ChatError> {
+        let _ = scope;
+        self.notify(user, text).await.map(|_| ())
+    }
+}

@@ -1,0 +1,129 @@
+//! The grant port: backends that actually give and take away access.
+//!
+//! Every call carries an idempotency key (the request id plus the operation), so a retried call
+//! after a crash or a timeout never grants twice. Adapters add platform backends (Slack user
+//! groups, Discord roles) by implementing `Grantor` and registering under the catalog's name.
+
+use crate::domain::{Person, PlatformUser, Resource};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub mod log;
+pub mod webhook;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantOp {
+    Grant,
+    Revoke,
+}
+
+impl GrantOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantOp::Grant => "grant",
+            GrantOp::Revoke => "revoke",
+        }
+    }
+}
+
+/// One call to a grant backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantCall {
+    pub op: GrantOp,
+    /// `<request id>:<op>[:<n>]`; the same key means the same effect.
+    pub idempotency_key: String,
+    pub request_id: String,
+    pub resource: String,
+    pub role: String,
+    /// Directory id of the person who gets the access.
+    pub person: String,
+    /// The platform account, for platform backends.
+    pub account: PlatformUser,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The catalog's backend parameters for this resource.
+    #[serde(skip)]
+    pub params: HashMap<String, toml::Value>,
+}
+
+impl GrantCall {
+    pub fn new(op: GrantOp, request_id: &str, resource: &Resource, role: &str, person: &Person, account: &PlatformUser, expires_at: chrono::DateTime<chrono::Utc>, attempt_tag: Option<&str>) -> Self {
+        let idempotency_key = match attempt_tag {
+            Some(t) => format!("{request_id}:{}:{t}", op.as_str()),
+            None => format!("{request_id}:{}", op.as_str()),
+        };
+        Self {
+            op,
+            idempotency_key,
+            request_id: request_id.to_string(),
+            resource: resource.id.clone(),
+            role: role.to_string(),
+            person: person.id.clone(),
+            account: account.clone(),
+            expires_at,
+            params: resource.grant.params.clone(),
+        }
+    }
+}
+
+/// What a backend reports on success, kept in the context log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GrantReceipt {
+    pub backend: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// Worth retrying (timeouts, 5xx, 429).
+    #[error("grant backend temporarily failed: {0}")]
+    Transient(String),
+    /// Retrying will not help (4xx, bad configuration).
+    #[error("grant backend refused: {0}")]
+    Permanent(String),
+}
+
+#[async_trait]
+pub trait Grantor: Send + Sync {
+    fn name(&self) -> &str;
+
+    async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError>;
+
+    async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError>;
+
+    async fn apply(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        match call.op {
+            GrantOp::Grant => self.grant(call).await,
+            GrantOp::Revoke => self.revoke(call).await,
+        }
+    }
+}
+
+/// Grant backends by the names the catalog uses.
+#[derive(Clone, Default)]
+pub struct GrantorRegistry {
+    backends: HashMap<String, Arc<dyn Grantor>>,
+}
+
+impl GrantorRegistry {
+    pub fn with(mut self, grantor: Arc<dyn Grantor>) -> Self {
+        self.register(grantor);
+        self
+    }
+
+    pub fn register(&mut self, grantor: Arc<dyn Grantor>) {
+        self.backends.insert(grantor.name().to_string(), grantor);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Grantor>> {
+        self.backends.get(name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.backends.keys().cloned().collect();
+        n.sort();
+        n
+    }
+}

@@ -1,0 +1,10 @@
+//! Warden: chat-ops access requests. Plain-language requests, a deterministic policy decision
+//! point, inline approvals, time-bound grants, and a hash-chained context log per request.
+
+pub mod chat;
+pub mod directory;
+pub mod domain;
+pub mod grants;
+pub mod intake;
+pub mod policy;
+pub mod store;

@@ -1,0 +1,1 @@
+//! AuthZEN 1.0 PDP over HTTP.

@@ -1,0 +1,1 @@
+//! Embedded Rego policy evaluated in-process with regorus.

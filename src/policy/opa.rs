@@ -1,0 +1,1 @@
+//! OPA over REST.

@@ -1,0 +1,159 @@
+//! The store: sqlx over SQLite (embedded default) or PostgreSQL (several instances).
+//!
+//! One set of queries serves both through sqlx's `Any` driver, so values are kept to what it
+//! carries: TEXT, BIGINT (times in epoch milliseconds, booleans as 0/1). Every state change is a
+//! transaction guarded by the current state (compare-and-set); on SQLite transactions start with
+//! `BEGIN IMMEDIATE` so a transaction that reads before it writes never deadlocks.
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+mod jobs;
+pub mod log;
+mod requests;
+
+pub use jobs::{Job, NewJob};
+pub use log::{ChainStatus, LogEntry, LogKind, NewLogEntry};
+pub use requests::{ApprovalRow, CardRow, GrantRow, NewRequest, RequestChanges, RequestFilter, RequestRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!("database.url must start with sqlite: or postgres:// (got a URL with another scheme)")
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A transaction on the store. Dropped without `commit`, it rolls back.
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects without migrating.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' }),
+            _ => url.to_string(),
+        };
+        let opts = sqlx::any::AnyConnectOptions::from_str(&url).context("database.url is not a valid database URL")?;
+        let mut pool = AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(opts).await.context("Failed to connect to the database")?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Connects and applies migrations: what `serve`, `demo` and tests use.
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let store = Self::connect(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&self.pool).await.context("Failed to apply database migrations")?;
+        Ok(())
+    }
+
+    /// Database reachable and every shipped migration applied.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = true")
+            .fetch_one(&self.pool)
+            .await
+            .context("Failed to read applied migrations")?;
+        let shipped = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.iter().count(),
+            Backend::Postgres => POSTGRES_MIGRATOR.iter().count(),
+        } as i64;
+        anyhow::ensure!(applied >= shipped, "{applied} of {shipped} migrations applied");
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .context("Failed to begin a transaction")?;
+        Ok(Tx { tx, backend: self.backend })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Records an inbound delivery; false if it was seen before (across restarts and instances).
+    pub async fn first_delivery(&self, event_id: &str, now_ms: i64) -> anyhow::Result<bool> {
+        let done = sqlx::query("INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(event_id)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await
+            .context("Failed to record an inbound delivery")?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> anyhow::Result<()> {
+        self.tx.commit().await.context("Failed to commit")
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// Booleans travel as 0/1 through the Any driver.
+pub(crate) fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
