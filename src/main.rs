@@ -1,1 +1,8 @@
-fn main() {}
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = warden::cli::Cli::parse();
+    warden::commands::run(cli).await
+}

@@ -7,6 +7,7 @@ use crate::domain::{Person, PlatformUser};
 use async_trait::async_trait;
 
 pub mod file;
+pub mod scim;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod duration;
 pub mod intent;
 pub mod principal;
+pub mod redact;
 pub mod request;
 pub mod text;
 

@@ -4,7 +4,7 @@
 //! after a crash or a timeout never grants twice. Adapters add platform backends (Slack user
 //! groups, Discord roles) by implementing `Grantor` and registering under the catalog's name.
 
-use crate::domain::{Person, PlatformUser, Resource};
+use crate::domain::{PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -49,7 +49,8 @@ pub struct GrantCall {
 }
 
 impl GrantCall {
-    pub fn new(op: GrantOp, request_id: &str, resource: &Resource, role: &str, person: &Person, account: &PlatformUser, expires_at: chrono::DateTime<chrono::Utc>, attempt_tag: Option<&str>) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(op: GrantOp, request_id: &str, resource: &Resource, role: &str, person_id: &str, account: &PlatformUser, expires_at: chrono::DateTime<chrono::Utc>, attempt_tag: Option<&str>) -> Self {
         let idempotency_key = match attempt_tag {
             Some(t) => format!("{request_id}:{}:{t}", op.as_str()),
             None => format!("{request_id}:{}", op.as_str()),
@@ -60,7 +61,7 @@ impl GrantCall {
             request_id: request_id.to_string(),
             resource: resource.id.clone(),
             role: role.to_string(),
-            person: person.id.clone(),
+            person: person_id.to_string(),
             account: account.clone(),
             expires_at,
             params: resource.grant.params.clone(),

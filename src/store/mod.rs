@@ -157,3 +157,23 @@ impl Tx {
 pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
 }
+
+/// Creates a fresh PostgreSQL schema and returns a URL whose connections use it: isolated
+/// databases for tests and benchmarks on a shared server.
+pub async fn fresh_postgres_schema(base_url: &str, prefix: &str) -> anyhow::Result<(String, String)> {
+    install_default_drivers();
+    let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let pool = AnyPoolOptions::new().max_connections(1).connect(base_url).await.context("Failed to connect to PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await?;
+    pool.close().await;
+    let sep = if base_url.contains('?') { '&' } else { '?' };
+    Ok((format!("{base_url}{sep}options=-c%20search_path%3D{schema}"), schema))
+}
+
+/// Drops a schema made by `fresh_postgres_schema`.
+pub async fn drop_postgres_schema(base_url: &str, schema: &str) -> anyhow::Result<()> {
+    let pool = AnyPoolOptions::new().max_connections(1).connect(base_url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The composition root: settings in, a ready engine out. Nothing else reads configuration.
+
+use crate::chat::ChatPort;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::directory::Directory;
+use crate::directory::file::FileDirectory;
+use crate::domain::Catalog;
+use crate::grants::GrantorRegistry;
+use crate::grants::log::LogGrantor;
+use crate::grants::webhook::WebhookGrantor;
+use crate::intake::{Intake, ParserIntake};
+use crate::metrics::Metrics;
+use crate::policy::PolicyEngine;
+use crate::store::Store;
+use crate::workflow::{Engine, EngineParts, WorkflowOptions};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The example catalog and directory ship inside the binary so `warden demo` needs no files.
+pub const EXAMPLE_CATALOG: &str = include_str!("../catalog.example.toml");
+pub const EXAMPLE_DIRECTORY: &str = include_str!("../directory.example.toml");
+
+/// reqwest is built without a default TLS provider; install ring once per process.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn load_catalog(s: &Settings) -> anyhow::Result<Catalog> {
+    let text = match &s.catalog.file {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("Failed to read catalog.file {}", p.display()))?,
+        None => EXAMPLE_CATALOG.to_string(),
+    };
+    Catalog::from_toml(&text).context("Invalid catalog")
+}
+
+pub fn load_directory(s: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
+    match s.directory.kind.as_str() {
+        "scim" => crate::directory::scim::from_settings(&s.directory),
+        _ => {
+            let text = match &s.directory.file {
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("Failed to read directory.file {}", p.display()))?,
+                None => EXAMPLE_DIRECTORY.to_string(),
+            };
+            Ok(Arc::new(FileDirectory::from_toml(&text).context("Invalid directory file")?))
+        }
+    }
+}
+
+pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
+    use crate::policy::{authzen::AuthZenPolicy, embedded::EmbeddedPolicy, opa::OpaPolicy};
+    let timeout = Duration::from_millis(s.policy.timeout_ms);
+    let url = || -> anyhow::Result<url::Url> {
+        let raw = s.policy.url.as_deref().context("policy.url is required for this engine")?;
+        url::Url::parse(raw).context("policy.url is not a valid URL")
+    };
+    Ok(match s.policy.engine.as_str() {
+        "opa" => Arc::new(OpaPolicy::new(url()?, &s.policy.path, timeout)?),
+        "authzen" => Arc::new(AuthZenPolicy::new(url()?, timeout, s.policy.token.clone())?),
+        _ => {
+            let mut p = match &s.policy.file {
+                Some(f) => EmbeddedPolicy::from_file(f)?,
+                None => EmbeddedPolicy::shipped()?,
+            };
+            if let Some(d) = &s.policy.data_file {
+                let text = std::fs::read_to_string(d).with_context(|| format!("Failed to read policy.data_file {}", d.display()))?;
+                p = p.with_data(serde_json::from_str(&text).context("policy.data_file is not valid JSON")?)?;
+            }
+            Arc::new(p)
+        }
+    })
+}
+
+pub fn build_intake(s: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Arc<dyn Intake>> {
+    let _ = metrics;
+    anyhow::ensure!(s.llm.base_url.is_none(), "llm.base_url is set, but this build has no model intake yet");
+    Ok(Arc::new(ParserIntake))
+}
+
+pub fn build_grantors(s: &Settings) -> anyhow::Result<GrantorRegistry> {
+    let mut reg = GrantorRegistry::default().with(Arc::new(LogGrantor));
+    if let (Some(url), Some(secret)) = (&s.grants.webhook_url, &s.grants.webhook_secret) {
+        let url = url::Url::parse(url).context("grants.webhook_url is not a valid URL")?;
+        reg.register(Arc::new(WebhookGrantor::new(url, secret.clone(), Duration::from_millis(s.grants.webhook_timeout_ms))?));
+    }
+    Ok(reg)
+}
+
+/// Everything an engine needs besides the chat adapters.
+pub struct Wiring {
+    pub store: Store,
+    pub catalog: Arc<Catalog>,
+    pub directory: Arc<dyn Directory>,
+    pub policy: Arc<dyn PolicyEngine>,
+    pub intake: Arc<dyn Intake>,
+    pub grantors: GrantorRegistry,
+    pub metrics: Arc<Metrics>,
+    pub options: WorkflowOptions,
+}
+
+impl Wiring {
+    pub async fn from_settings(s: &Settings) -> anyhow::Result<Self> {
+        install_crypto();
+        let problems = s.problems();
+        anyhow::ensure!(problems.is_empty(), "invalid configuration:\n  - {}", problems.join("\n  - "));
+        let metrics = Arc::new(Metrics::default());
+        let store = Store::open(&s.database.url, s.database.max_connections).await?;
+        Ok(Self {
+            store,
+            catalog: Arc::new(load_catalog(s)?),
+            directory: load_directory(s)?,
+            policy: build_policy(s)?,
+            intake: build_intake(s, metrics.clone())?,
+            grantors: build_grantors(s)?,
+            metrics,
+            options: WorkflowOptions::from_settings(&s.workflow),
+        })
+    }
+
+    pub fn into_engine(self, chats: Vec<Arc<dyn ChatPort>>, clock: Arc<dyn Clock>) -> Engine {
+        Engine::new(EngineParts {
+            store: self.store,
+            catalog: self.catalog,
+            directory: self.directory,
+            policy: self.policy,
+            intake: self.intake,
+            grantors: self.grantors,
+            chats,
+            clock,
+            options: self.options,
+            metrics: self.metrics,
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! The `warden` command line: what each subcommand does lives in its own module.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about = "Chat-ops access requests with a deterministic policy, inline approvals and time-bound grants")]
+pub struct Cli {
+    /// Config file (default: $WARDEN_CONFIG, then ./warden.toml if present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server, the adapters and the scheduler.
+    Serve,
+    /// Run a scripted scenario on the console with embedded defaults.
+    Demo {
+        /// Type as any demo user instead of running the script.
+        #[arg(long)]
+        interactive: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Review the per-request context logs.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Evaluate the configured policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Score the configured intake over a labelled JSONL corpus.
+    Eval {
+        corpus: PathBuf,
+        /// Catalog for the corpus (default: catalog.toml next to the corpus, else the configured one).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Check the configuration and exit non-zero on any problem.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Measure the engine: complete request flows per second, per database.
+    Bench {
+        /// Number of complete flows.
+        #[arg(long, default_value_t = 2000)]
+        flows: usize,
+        /// Concurrent flows in flight (one per demo user, at most 4).
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// PostgreSQL URL to measure as well (skipped if unset).
+        #[arg(long, env = "WARDEN_BENCH_POSTGRES")]
+        postgres: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List requests, newest first.
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        requester: Option<String>,
+        #[arg(long)]
+        resource: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One request with its whole context log and chain status.
+    Show { id: String },
+    /// Verify hash chains (one request, or all).
+    Verify { id: Option<String> },
+    /// Export context-log entries as JSON lines.
+    Export {
+        /// RFC 3339 time or a date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Evaluate a policy input document (JSON) and print the decision.
+    Eval { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate settings, catalog, directory, policy and prompts.
+    Check,
+}

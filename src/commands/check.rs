@@ -1,0 +1,50 @@
+//! `warden config check`: every problem in plain words, exit non-zero if there is one.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+pub async fn run(explicit: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let loaded = match crate::config::load(explicit) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("✗ configuration: {e:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let s = &loaded.settings;
+    match &loaded.file {
+        Some(f) => println!("config file: {}", f.display()),
+        None => println!("config file: none (embedded defaults)"),
+    }
+    let mut problems = s.problems();
+    let mut ok = Vec::new();
+    match crate::app::load_catalog(s) {
+        Ok(c) => ok.push(format!("catalog: {} resources", c.len())),
+        Err(e) => problems.push(format!("catalog: {e:#}")),
+    }
+    if s.directory.kind == "file" {
+        match crate::app::load_directory(s) {
+            Ok(_) => ok.push("directory: file loads".to_string()),
+            Err(e) => problems.push(format!("directory: {e:#}")),
+        }
+    }
+    if s.policy.engine == "embedded" || s.policy.url.is_some() {
+        match crate::app::build_policy(s) {
+            Ok(p) => ok.push(format!("policy: {} engine ready", p.name())),
+            Err(e) => problems.push(format!("policy: {e:#}")),
+        }
+    }
+    for line in &ok {
+        println!("✓ {line}");
+    }
+    for p in &problems {
+        println!("✗ {p}");
+    }
+    if problems.is_empty() {
+        println!("configuration OK");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} problem(s) found", problems.len());
+        Ok(ExitCode::FAILURE)
+    }
+}

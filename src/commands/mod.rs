@@ -1,0 +1,57 @@
+//! The subcommands of `warden`. Each returns an error with context; `run` prints it once.
+
+use crate::cli::{Cli, Command, ConfigCommand, PolicyCommand};
+use crate::config;
+use std::process::ExitCode;
+
+mod audit;
+pub mod bench;
+mod check;
+pub mod demo;
+mod eval;
+mod policy;
+mod serve;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    crate::app::install_crypto();
+    let result = match cli.command {
+        Command::Demo { interactive } => {
+            crate::telemetry::init(if cli.log_json { "json" } else { "text" }, "warn");
+            demo::run(interactive).await
+        }
+        Command::Bench { flows, concurrency, postgres } => {
+            crate::telemetry::init("text", "error");
+            bench::run(flows, concurrency, postgres).await
+        }
+        Command::Config { command: ConfigCommand::Check } => check::run(cli.config.as_deref()).await,
+        command => match config::load(cli.config.as_deref()) {
+            Err(e) => Err(e),
+            Ok(loaded) => {
+                let format = if cli.log_json { "json" } else { loaded.settings.log.format.as_str() };
+                crate::telemetry::init(format, &loaded.settings.log.level);
+                match command {
+                    Command::Serve => serve::run(loaded).await,
+                    Command::Migrate => migrate(&loaded.settings).await,
+                    Command::Audit { command } => audit::run(&loaded.settings, command).await,
+                    Command::Policy { command: PolicyCommand::Eval { file } } => policy::eval(&loaded.settings, &file).await,
+                    Command::Eval { corpus, catalog } => eval::run(&loaded.settings, &corpus, catalog.as_deref()).await,
+                    Command::Demo { .. } | Command::Bench { .. } | Command::Config { .. } => unreachable!("handled above"),
+                }
+            }
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(s: &config::Settings) -> anyhow::Result<ExitCode> {
+    let store = crate::store::Store::connect(&s.database.url, 1).await?;
+    store.migrate().await?;
+    println!("migrations applied ({:?})", store.backend());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,375 @@
+//! Configuration: one TOML file plus `WARDEN__SECTION__KEY` environment overrides.
+//!
+//! Every setting lives here, with its default. The file is `--config`, else `WARDEN_CONFIG`,
+//! else `./warden.toml` if present; with none at all Warden runs on embedded defaults (SQLite
+//! file, shipped policy and example catalog, parser intake). Secrets are `SecretString`s: they
+//! come from the environment or from `*_file` paths, and never print in logs or `Debug`.
+//! Unknown keys are errors, so a typo never silently falls back to a default.
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub llm: LlmSettings,
+    pub policy: PolicySettings,
+    pub slack: SlackSettings,
+    pub discord: DiscordSettings,
+    pub catalog: CatalogSettings,
+    pub directory: DirectorySettings,
+    pub admin: AdminSettings,
+    pub grants: GrantSettings,
+    pub workflow: WorkflowSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the HTTP server binds (`0.0.0.0:8080` on fly.io).
+    pub listen: String,
+    /// Seconds in-flight work gets after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".into(), shutdown_grace_secs: 20 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://warden.db` (created if missing) or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: "sqlite://warden.db".into(), max_connections: 8 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// "text" (human-readable) or "json".
+    pub format: String,
+    /// A tracing filter, e.g. "info" or "warden=debug,info". `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmSettings {
+    /// An OpenAI-compatible base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
+    /// Unset: the structured-command parser is the intake.
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub api_key_file: Option<PathBuf>,
+    pub timeout_secs: u64,
+    pub max_retries: u32,
+    /// Longest wait honoured from a Retry-After header, in seconds.
+    pub max_retry_after_secs: u64,
+    /// "json_schema" (structured output), "tool" (a function call) or "json_object".
+    pub output: String,
+    /// Directory of prompt templates; the shipped ones are built in.
+    pub prompts_dir: Option<PathBuf>,
+    /// Most candidate catalog entries shown to the model.
+    pub max_candidates: usize,
+    /// Most characters of the thread shown to the model.
+    pub max_thread_chars: usize,
+    /// Azure-style deployments want an `api-version` query parameter.
+    pub api_version: Option<String>,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: None,
+            api_key: None,
+            api_key_file: None,
+            timeout_secs: 20,
+            max_retries: 2,
+            max_retry_after_secs: 10,
+            output: "json_schema".into(),
+            prompts_dir: None,
+            max_candidates: 8,
+            max_thread_chars: 4000,
+            api_version: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// "embedded" (Rego in-process), "opa" or "authzen".
+    pub engine: String,
+    /// Base URL of the OPA or AuthZEN PDP.
+    pub url: Option<String>,
+    /// OPA data path of the decision document.
+    pub path: String,
+    /// A Rego file to use instead of the shipped policy (embedded engine).
+    pub file: Option<PathBuf>,
+    /// JSON data made available to the embedded policy as `data.warden.config`.
+    pub data_file: Option<PathBuf>,
+    pub timeout_ms: u64,
+    pub token: Option<SecretString>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self { engine: "embedded".into(), url: None, path: "access/decision".into(), file: None, data_file: None, timeout_ms: 2000, token: None }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackSettings {
+    pub api_url: Option<String>,
+    pub bot_token: Option<SecretString>,
+    pub signing_secret: Option<SecretString>,
+    pub app_token: Option<SecretString>,
+    /// Map people by the email `users.info` returns (only when the workspace verifies emails).
+    pub trust_email: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordSettings {
+    pub api_url: Option<String>,
+    pub bot_token: Option<SecretString>,
+    pub public_key: Option<String>,
+    pub application_id: Option<String>,
+    pub guild_id: Option<String>,
+    pub gateway: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSettings {
+    /// Catalog TOML; the example catalog is built in.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectorySettings {
+    /// "file" or "scim".
+    pub kind: String,
+    /// Directory TOML; the example directory is built in.
+    pub file: Option<PathBuf>,
+    pub scim_url: Option<String>,
+    pub scim_token: Option<SecretString>,
+    pub cache_secs: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for DirectorySettings {
+    fn default() -> Self {
+        Self { kind: "file".into(), file: None, scim_url: None, scim_token: None, cache_secs: 300, timeout_ms: 3000 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// File of admin API tokens (hashed) with roles.
+    pub tokens_file: Option<PathBuf>,
+    /// Key that signs session cookies.
+    pub session_secret: Option<SecretString>,
+    /// Days after which message bodies and prompts are purged (0 keeps them).
+    pub retention_days: u64,
+    /// SIEM webhook that receives every context-log entry as it is written.
+    pub siem_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantSettings {
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<SecretString>,
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for GrantSettings {
+    fn default() -> Self {
+        Self { webhook_url: None, webhook_secret: None, webhook_timeout_ms: 5000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowSettings {
+    /// When the requester confirms the parsed intent: "always", "approval_only" or "never".
+    pub confirm: String,
+    /// How long a request may wait for approval.
+    pub pending_ttl: String,
+    /// How long a proposed intent waits for the requester's Submit.
+    pub confirm_ttl: String,
+    /// Reminder to approvers this long before a pending request expires.
+    pub reminder_before: String,
+    /// Warning to the requester this long before access expires.
+    pub expiry_warning_before: String,
+    pub max_extensions: u32,
+    /// Most clarifying questions before pointing to the structured form.
+    pub max_clarify_turns: u32,
+    /// Where break-glass activations are announced: "platform:channel", e.g. "slack:C0SECURITY".
+    pub security_channel: Option<String>,
+    /// Scheduler poll interval.
+    pub scheduler_interval_ms: u64,
+    /// Emergency access length.
+    pub break_glass_duration: String,
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        Self {
+            confirm: "always".into(),
+            pending_ttl: "4h".into(),
+            confirm_ttl: "1h".into(),
+            reminder_before: "1h".into(),
+            expiry_warning_before: "15m".into(),
+            max_extensions: 2,
+            max_clarify_turns: 3,
+            security_channel: None,
+            scheduler_interval_ms: 1000,
+            break_glass_duration: "1h".into(),
+        }
+    }
+}
+
+/// Where the settings came from, for `config check` and the start-up log.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub file: Option<PathBuf>,
+}
+
+/// Loads the file (if any) and applies `WARDEN__SECTION__KEY` overrides.
+pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
+    let file = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => std::env::var_os("WARDEN_CONFIG").map(PathBuf::from).or_else(|| {
+            let default = PathBuf::from("warden.toml");
+            default.exists().then_some(default)
+        }),
+    };
+    let mut builder = config::Config::builder();
+    if let Some(f) = &file {
+        anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
+        builder = builder.add_source(config::File::from(f.as_path()).format(config::FileFormat::Toml));
+    }
+    builder = builder.add_source(config::Environment::with_prefix("WARDEN").prefix_separator("__").separator("__").try_parsing(true));
+    let raw = builder.build().context("Failed to read the configuration")?;
+    let mut settings: Settings = raw.try_deserialize().context("Invalid configuration")?;
+    settings.resolve_secret_files()?;
+    Ok(Loaded { settings, file })
+}
+
+impl Settings {
+    fn resolve_secret_files(&mut self) -> anyhow::Result<()> {
+        if self.llm.api_key.is_none()
+            && let Some(path) = &self.llm.api_key_file
+        {
+            let key = std::fs::read_to_string(path).with_context(|| format!("Failed to read llm.api_key_file {}", path.display()))?;
+            self.llm.api_key = Some(SecretString::from(key.trim().to_string()));
+        }
+        Ok(())
+    }
+
+    /// Problems a person should fix, in plain words. Empty means the configuration is usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if crate::store::Backend::from_url(&self.database.url).is_err() {
+            p.push("database.url must start with sqlite: or postgres://".into());
+        }
+        match self.policy.engine.as_str() {
+            "embedded" => {}
+            "opa" | "authzen" => match &self.policy.url {
+                None => p.push(format!("policy.url is required when policy.engine = \"{}\"", self.policy.engine)),
+                Some(u) => check_url(&mut p, "policy.url", u),
+            },
+            other => p.push(format!("policy.engine must be embedded, opa or authzen (got \"{other}\")")),
+        }
+        if let Some(u) = &self.llm.base_url {
+            check_url(&mut p, "llm.base_url", u);
+            if self.llm.model.is_none() {
+                p.push("llm.model is required when llm.base_url is set".into());
+            }
+            if !["json_schema", "tool", "json_object"].contains(&self.llm.output.as_str()) {
+                p.push(format!("llm.output must be json_schema, tool or json_object (got \"{}\")", self.llm.output));
+            }
+        }
+        if self.slack.bot_token.is_some() && self.slack.signing_secret.is_none() && self.slack.app_token.is_none() {
+            p.push("slack.signing_secret is missing (set WARDEN__SLACK__SIGNING_SECRET)".into());
+        }
+        if let Some(u) = &self.slack.api_url {
+            check_url(&mut p, "slack.api_url", u);
+        }
+        if self.discord.bot_token.is_some() && self.discord.public_key.is_none() {
+            p.push("discord.public_key is missing (set WARDEN__DISCORD__PUBLIC_KEY)".into());
+        }
+        if let Some(u) = &self.discord.api_url {
+            check_url(&mut p, "discord.api_url", u);
+        }
+        if let Some(u) = &self.grants.webhook_url {
+            check_url(&mut p, "grants.webhook_url", u);
+            if self.grants.webhook_secret.is_none() {
+                p.push("grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into());
+            }
+        }
+        if !["file", "scim"].contains(&self.directory.kind.as_str()) {
+            p.push(format!("directory.kind must be file or scim (got \"{}\")", self.directory.kind));
+        }
+        if self.directory.kind == "scim" && self.directory.scim_url.is_none() {
+            p.push("directory.scim_url is required when directory.kind = \"scim\"".into());
+        }
+        if !["always", "approval_only", "never"].contains(&self.workflow.confirm.as_str()) {
+            p.push(format!("workflow.confirm must be always, approval_only or never (got \"{}\")", self.workflow.confirm));
+        }
+        for (key, v) in [
+            ("workflow.pending_ttl", &self.workflow.pending_ttl),
+            ("workflow.confirm_ttl", &self.workflow.confirm_ttl),
+            ("workflow.reminder_before", &self.workflow.reminder_before),
+            ("workflow.expiry_warning_before", &self.workflow.expiry_warning_before),
+            ("workflow.break_glass_duration", &self.workflow.break_glass_duration),
+        ] {
+            if crate::domain::parse_duration(v).is_none() {
+                p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
+            }
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            p.push(format!("log.format must be text or json (got \"{}\")", self.log.format));
+        }
+        p
+    }
+}
+
+fn check_url(problems: &mut Vec<String>, key: &str, value: &str) {
+    match url::Url::parse(value) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        _ => problems.push(format!("{key} is not an http(s) URL")),
+    }
+}
+
+/// Seconds from a duration setting already checked by `problems`.
+pub fn secs(value: &str) -> u64 {
+    crate::domain::parse_duration(value).unwrap_or(3600)
+}

@@ -1,0 +1,4 @@
+//! Engine integration tests: the whole workflow on real SQLite and PostgreSQL databases.
+
+mod harness;
+mod lifecycle;
