@@ -29,6 +29,7 @@ on_both_databases!(
     the_hash_chain_detects_an_edited_or_deleted_entry,
     illegal_actions_are_refused_and_change_nothing,
     a_redelivered_event_is_processed_once,
+    a_clarifying_question_is_answered_in_the_request_thread,
 );
 
 async fn a_low_risk_request_is_granted_after_confirmation_and_revoked_at_expiry(db: Db) {
@@ -204,4 +205,21 @@ async fn a_redelivered_event_is_processed_once(db: Db) {
     assert_eq!(again.engine.handle(ev).await.unwrap(), Handled::Duplicate);
     let rows = t.store.list_requests(&warden::store::RequestFilter { requester_id: Some("alice".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(rows.len(), 1);
+}
+
+async fn a_clarifying_question_is_answered_in_the_request_thread(db: Db) {
+    let t = TestEngine::start(db, Setup::default()).await;
+    t.say("alice", "need access to the prod billing db").await;
+    let id = t.latest("alice").await;
+    assert_eq!(t.state(&id).await, RequestState::Draft);
+    assert!(t.console.text().contains("Which role"), "{}", t.console.text());
+    // Another request in the same channel does not join this thread.
+    t.say("alice", "need edit on the wiki for 1h").await;
+    let other = t.latest("alice").await;
+    assert_ne!(other, id);
+    t.reply("alice", &id, "read please, for 2h, INC-4411").await;
+    let row = t.row(&id).await;
+    assert_eq!(row.state, RequestState::AwaitingConfirmation, "{}", t.console.text());
+    assert_eq!((row.resource.as_deref(), row.role.as_deref(), row.duration_secs, row.ticket.as_deref()), (Some("prod-billing-db"), Some("read"), Some(7200), Some("INC-4411")));
+    assert_eq!(t.row(&other).await.resource.as_deref(), Some("wiki"));
 }
