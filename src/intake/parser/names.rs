@@ -1,0 +1,337 @@
+//! Finding the resource and the role in the words.
+//!
+//! The parser never settles a doubt itself: an exact name or alias (or a run of words that fits
+//! one resource's names and no other) gives the catalog id; anything else that looks like a name
+//! is passed on as the user's own words, so validation asks "Did you mean …?" or "which one?".
+
+use super::vocab::{self, GENERIC_NAME_WORDS, ROLE_WILDCARDS, WILDCARD_NOUNS, WILDCARD_WORDS};
+use super::{Region, Scan, Tag};
+use crate::domain::catalog::{Match, find_role as catalog_role, normalize};
+use crate::domain::{Catalog, Resource};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+
+/// Longest name, in words, tried against the catalog.
+const MAX_NAME_WORDS: usize = 4;
+
+/// What the words say about the resource.
+#[derive(Debug, Clone)]
+pub(super) enum Named<'c> {
+    /// An exact name or alias, or words that fit this resource and no other.
+    Known(&'c Resource),
+    /// The user's own words: a probable typo, several candidates, a wildcard or an unknown name.
+    Said(String),
+}
+
+impl<'c> Named<'c> {
+    pub fn known(&self) -> Option<&'c Resource> {
+        match self {
+            Named::Known(r) => Some(r),
+            Named::Said(_) => None,
+        }
+    }
+
+    /// What goes into `DraftIntent::resource`.
+    pub fn into_field(self) -> String {
+        match self {
+            Named::Known(r) => r.id.clone(),
+            Named::Said(s) => s,
+        }
+    }
+}
+
+/// A resource found, and the sentence it was in (to pick the role said next to it).
+pub(super) struct Found<'c> {
+    pub named: Named<'c>,
+    pub sentence: Option<usize>,
+}
+
+/// Exact names first (the request part of the message, then anywhere), then wildcards, typos,
+/// and runs of name words. `anywhere` allows looking inside the reason as a last resort.
+pub(super) fn find_resource<'c>(scan: &mut Scan, catalog: &'c Catalog, anywhere: bool) -> Option<Found<'c>> {
+    let regions: &[Region] = if anywhere { &[Region::Request, Region::All] } else { &[Region::Request] };
+    for &region in regions {
+        if let Some(found) = exact(scan, catalog, region) {
+            return Some(found);
+        }
+    }
+    if let Some(found) = wildcard(scan) {
+        return Some(found);
+    }
+    for &region in regions {
+        if let Some(found) = typo(scan, catalog, region) {
+            return Some(found);
+        }
+    }
+    partial(scan, catalog)
+}
+
+/// Longest exact n-grams, left to right. Two different resources named: the user's words, so
+/// validation asks for one at a time.
+fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Found<'c>> {
+    let mut hits: Vec<(Range<usize>, &'c Resource)> = Vec::new();
+    let mut i = 0;
+    while i < scan.len() {
+        let hit = (1..=MAX_NAME_WORDS).rev().find_map(|n| {
+            let range = i..i + n;
+            scan.ngram_ok(&range, region).then(|| catalog.lookup(&scan.key(&range)).map(|r| (range, r))).flatten()
+        });
+        match hit {
+            Some((range, r)) => {
+                i = range.end;
+                hits.push((range, r));
+            }
+            None => i += 1,
+        }
+    }
+    let (first, r) = hits.first().cloned()?;
+    for (range, _) in &hits {
+        scan.tag(range.clone(), Tag::Resource);
+    }
+    let sentence = Some(scan.tokens()[first.start].sentence);
+    if hits.iter().all(|(_, other)| other.id == r.id) {
+        return Some(Found { named: Named::Known(r), sentence });
+    }
+    let said: Vec<String> = hits.iter().map(|(range, _)| scan.said(range.clone())).collect();
+    Some(Found { named: Named::Said(said.join(" and ")), sentence })
+}
+
+/// "everything", "*", "all the prod systems", "every database".
+fn wildcard(scan: &mut Scan) -> Option<Found<'static>> {
+    let n = scan.len();
+    let at = (0..n).find_map(|i| {
+        if !scan.usable(i, Region::Request) {
+            return None;
+        }
+        let w = scan.word(i);
+        if WILDCARD_WORDS.contains(&w) {
+            return Some(i..i + 1);
+        }
+        let quantifier = matches!(w, "all" | "every" | "any");
+        let noun = (i + 1..n.min(i + 4)).take_while(|&j| scan.same_clause(i, j)).find(|&j| WILDCARD_NOUNS.contains(&scan.word(j)));
+        noun.filter(|_| quantifier).map(|j| i..j + 1)
+    })?;
+    let sentence = Some(scan.tokens()[at.start].sentence);
+    scan.tag(at, Tag::Resource);
+    Some(Found { named: Named::Said("everything".into()), sentence })
+}
+
+/// A probable typo of a name ("biling db", "grafna"): passed on as typed.
+fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<'c>> {
+    for n in (1..=3).rev() {
+        for i in 0..scan.len() {
+            let range = i..i + n;
+            if !scan.ngram_ok(&range, region) || vocab_edge(scan, &range) {
+                continue;
+            }
+            if matches!(catalog.find(&scan.key(&range)), Match::Probable(_) | Match::Ambiguous(_)) {
+                let found = Found { named: Named::Said(scan.said(range.clone())), sentence: Some(scan.tokens()[i].sentence) };
+                scan.tag(range, Tag::Resource);
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// An n-gram that starts or ends with an everyday word is not a misspelt name ("was" ≠ "aws").
+fn vocab_edge(scan: &Scan, range: &Range<usize>) -> bool {
+    let edge = |i: usize| super::is_vocab(scan.word(i)) || scan.word(i).starts_with(|c: char| c.is_ascii_digit());
+    edge(range.start) || edge(range.end - 1)
+}
+
+/// Runs of words that all appear in catalog names: "github billing" fits one resource and is
+/// taken; "billing" alone fits two and is passed on as said.
+fn partial<'c>(scan: &mut Scan, catalog: &'c Catalog) -> Option<Found<'c>> {
+    let index = word_index(catalog);
+    for run in content_runs(scan, Region::Request) {
+        let words: Vec<&str> = run.clone().map(|i| scan.word(i)).collect();
+        if !words.iter().all(|w| index.contains_key(*w)) {
+            continue;
+        }
+        let fits = cover_with(&index, catalog, &words);
+        let distinctive = words.iter().any(|w| !GENERIC_NAME_WORDS.contains(w));
+        let sentence = Some(scan.tokens()[run.start].sentence);
+        let named = match fits.as_slice() {
+            [one] if distinctive || words.len() > 1 => Named::Known(one),
+            [_, _, ..] if distinctive => Named::Said(scan.said(run.clone())),
+            _ => continue,
+        };
+        scan.tag(run, Tag::Resource);
+        return Some(Found { named, sentence });
+    }
+    None
+}
+
+/// The resources whose names, taken together, contain every one of `words`.
+pub(super) fn cover<'c>(catalog: &'c Catalog, words: &[&str]) -> Vec<&'c Resource> {
+    cover_with(&word_index(catalog), catalog, words)
+}
+
+fn cover_with<'c>(index: &HashMap<String, BTreeSet<usize>>, catalog: &'c Catalog, words: &[&str]) -> Vec<&'c Resource> {
+    let mut sets = words.iter().map(|w| index.get(*w).cloned().unwrap_or_default());
+    let Some(first) = sets.next() else { return vec![] };
+    let common = sets.fold(first, |acc, s| acc.intersection(&s).copied().collect());
+    common.into_iter().map(|i| &catalog.resources()[i]).collect()
+}
+
+/// Every word of every name and alias → the resources (by position) that use it.
+fn word_index(catalog: &Catalog) -> HashMap<String, BTreeSet<usize>> {
+    let position: HashMap<&str, usize> = catalog.resources().iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let mut index: HashMap<String, BTreeSet<usize>> = HashMap::new();
+    for (key, r) in catalog.names() {
+        for word in key.split(' ') {
+            index.entry(word.to_string()).or_default().extend(position.get(r.id.as_str()));
+        }
+    }
+    index
+}
+
+/// Maximal runs of unclaimed, non-vocabulary words inside one clause.
+pub(super) fn content_runs(scan: &Scan, region: Region) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start: Option<usize> = None;
+    for i in 0..=scan.len() {
+        let content = i < scan.len() && scan.usable(i, region) && !super::is_vocab(scan.word(i));
+        let joins = start.is_some_and(|s| content && scan.same_clause(s, i));
+        match (start, content) {
+            (Some(s), _) if !joins => {
+                runs.push(s..i);
+                start = content.then_some(i);
+            }
+            (None, true) => start = Some(i),
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// No catalog name matched but the words clearly name something: the system after "on"/"in",
+/// after "access to", before "access", or the first argument of a command. Returned as said.
+pub(super) fn literal(scan: &mut Scan, command_verb: Option<usize>) -> Option<Found<'static>> {
+    let run = match command_verb {
+        Some(v) => run_after(scan, v + 1),
+        None => (0..scan.len()).find_map(|i| after_preposition(scan, i)).or_else(|| before_access(scan)),
+    }?;
+    let found = Found { named: Named::Said(scan.said(run.clone())), sentence: Some(scan.tokens()[run.start].sentence) };
+    scan.tag(run, Tag::Resource);
+    Some(found)
+}
+
+fn after_preposition(scan: &Scan, i: usize) -> Option<Range<usize>> {
+    if !scan.usable(i, Region::Request) {
+        return None;
+    }
+    let prev_grants = i.checked_sub(1).is_some_and(|p| scan.tag_of(p) == Tag::Role || matches!(scan.word(p), "access" | "acess" | "acces" | "me" | "us"));
+    let opens = match scan.word(i) {
+        "on" | "in" | "into" | "at" => true,
+        "to" | "for" => prev_grants,
+        _ => false,
+    };
+    opens.then(|| run_after(scan, i + 1)).flatten()
+}
+
+/// "mainframe access": the words right before "access".
+fn before_access(scan: &Scan) -> Option<Range<usize>> {
+    let at = (1..scan.len()).find(|&i| matches!(scan.word(i), "access" | "acess" | "acces") && scan.usable(i, Region::Request))?;
+    content_runs(scan, Region::Request).into_iter().find(|r| r.end == at)
+}
+
+/// Content words starting at `from`, after articles, within one clause.
+fn run_after(scan: &Scan, from: usize) -> Option<Range<usize>> {
+    let start = (from..scan.len()).find(|&j| !matches!(scan.word(j), "the" | "a" | "an" | "my" | "our" | "your" | "this" | "that"))?;
+    let content = |j: usize| scan.usable(j, Region::Request) && !super::is_vocab(scan.word(j)) && scan.same_clause(start, j);
+    let end = (start..scan.len().min(start + MAX_NAME_WORDS)).take_while(|&j| content(j)).last()? + 1;
+    Some(start..end)
+}
+
+/// A role mention: the value for the draft, where it was, and its role-group.
+struct Mention {
+    value: String,
+    range: Range<usize>,
+    group: Option<&'static str>,
+}
+
+/// The role the person asked for. With a known resource, its own role names and aliases, then
+/// common synonyms the resource really has, then probable typos (as typed); without one, only
+/// common role words, as their canonical name (re-resolved once the resource is known).
+pub(super) fn find_role(scan: &mut Scan, resource: Option<&Resource>, near: Option<usize>, anywhere: bool) -> Option<String> {
+    let mut mentions = mentions(scan, resource, Region::Request);
+    if mentions.is_empty() && anywhere {
+        mentions = self::mentions(scan, resource, Region::All);
+    }
+    for m in &mentions {
+        scan.tag(m.range.clone(), Tag::Role);
+    }
+    // A role said in the same sentence as the resource beats one said elsewhere
+    // ("the user is an admin. grant write on prod-db").
+    let sentence = |m: &Mention| scan.tokens()[m.range.start].sentence;
+    if let Some(s) = near.filter(|&s| mentions.iter().any(|m| sentence(m) == s)) {
+        mentions.retain(|m| sentence(m) == s);
+    }
+    // "read and write" means write.
+    let write = mentions.iter().find(|m| m.group == Some("write"));
+    let read = mentions.iter().any(|m| m.group == Some("read"));
+    match write {
+        Some(w) if read => Some(w.value.clone()),
+        _ => mentions.into_iter().next().map(|m| m.value),
+    }
+}
+
+fn mentions(scan: &Scan, resource: Option<&Resource>, region: Region) -> Vec<Mention> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < scan.len() {
+        let found = (1..=3).rev().find_map(|n| {
+            let range = i..i + n;
+            scan.ngram_ok(&range, region).then(|| mention(scan, resource, range)).flatten()
+        });
+        match found {
+            Some(m) => {
+                i = m.range.end;
+                out.push(m);
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+fn mention(scan: &Scan, resource: Option<&Resource>, range: Range<usize>) -> Option<Mention> {
+    let key = scan.key(&range);
+    if ROLE_WILDCARDS.contains(&key.as_str()) {
+        return Some(Mention { value: "all".into(), range, group: None });
+    }
+    let group = vocab::role_group(&key);
+    let value = match resource {
+        Some(r) => on_resource(r, &key, &scan.said(range.clone()), range.len() == 1)?,
+        None => group?.canonical.to_string(),
+    };
+    Some(Mention { value, range, group: group.map(|g| g.canonical) })
+}
+
+fn on_resource(r: &Resource, key: &str, said: &str, single: bool) -> Option<String> {
+    if let Some(name) = role_for(r, key) {
+        return Some(name);
+    }
+    if vocab::role_group(key).is_some() {
+        // A common role word the resource does not have ("admin" on the wiki): as typed, so
+        // validation says which roles exist.
+        return Some(said.to_string());
+    }
+    let typo = single && key.len() >= 4 && !super::is_vocab(key) && matches!(catalog_role(r, key), Match::Probable(_));
+    typo.then(|| said.to_string())
+}
+
+/// A role name on `r` for what the person said: exact name or alias, else a synonym it has.
+pub(super) fn role_for(r: &Resource, said: &str) -> Option<String> {
+    let key = normalize(said);
+    if let Match::Exact(spec) = catalog_role(r, &key) {
+        return Some(spec.name.clone());
+    }
+    let group = vocab::role_group(&key).or_else(|| vocab::ROLE_GROUPS.iter().find(|g| g.canonical == key))?;
+    group.names.iter().find_map(|name| match catalog_role(r, name) {
+        Match::Exact(spec) => Some(spec.name.clone()),
+        _ => None,
+    })
+}
