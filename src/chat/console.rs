@@ -65,7 +65,11 @@ impl ConsoleChat {
             match &shown {
                 Shown::Text { to, text } => println!("  warden → {to}: {text}"),
                 Shown::Card { to, card, .. } => println!("  warden → {to} [card {id}]\n{}", indent(&render_card(card))),
-                Shown::Update { message_id, card } => println!("  warden ✎ card {message_id} updated\n{}", indent(&render_card(card))),
+                Shown::Update { message_id, card } => println!(
+                    "  warden ✎ card {message_id} now reads: {}{}",
+                    card.status.as_deref().unwrap_or("(no status)"),
+                    if card.buttons.is_empty() { " (buttons removed)" } else { "" }
+                ),
             }
         }
         self.transcript.lock().unwrap_or_else(|e| e.into_inner()).push(shown);

@@ -172,7 +172,9 @@ impl Engine {
 
     /// "until 14:05 UTC (in 2h)"
     pub(crate) fn until(&self, expires_at_ms: i64) -> String {
-        let left = ((expires_at_ms - self.now_ms()).max(0) / 1000) as u64;
-        format!("until {} ({} from now)", from_ms(expires_at_ms).format("%Y-%m-%d %H:%M UTC"), format_duration(left.max(1)))
+        let left_secs = ((expires_at_ms - self.now_ms()).max(0) + 500) / 1000;
+        // Whole minutes read better than "1h59m59s".
+        let left = if left_secs >= 60 { ((left_secs + 30) / 60) * 60 } else { left_secs.max(1) };
+        format!("until {} ({} from now)", from_ms(expires_at_ms).format("%Y-%m-%d %H:%M UTC"), format_duration(left as u64))
     }
 }
