@@ -133,3 +133,54 @@ impl Wiring {
         })
     }
 }
+
+/// The whole service, composed but not yet listening: `warden serve` binds it to
+/// `server.listen`; tests bind it to port 0.
+pub struct Server {
+    pub router: axum::Router,
+    pub state: crate::server::AppState,
+}
+
+impl Server {
+    pub async fn build(s: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let mut wiring = Wiring::from_settings(s).await?;
+        let mut chats: Vec<Arc<dyn ChatPort>> = Vec::new();
+        // Chat adapters register their outbound client and their grant backends here.
+        adapters::outbound(s, &mut chats, &mut wiring.grantors)?;
+        let engine = Arc::new(wiring.into_engine(chats, clock));
+        let state = crate::server::AppState::new(engine);
+        // …and their inbound routes here.
+        let router = adapters::routes(s, &state)?;
+        Ok(Self { router, state })
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.state.engine
+    }
+
+    /// Binds 127.0.0.1 on a free port and serves in the background (tests, benchmarks).
+    /// Stop it with `state.shutdown.cancel()`.
+    pub async fn spawn_local(self) -> anyhow::Result<(std::net::SocketAddr, crate::server::AppState)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = self.state.clone();
+        tokio::spawn(crate::server::serve(listener, self.router, self.state, Duration::from_secs(5)));
+        Ok((addr, state))
+    }
+}
+
+/// Where platform adapters plug in; each is enabled by its own settings.
+mod adapters {
+    use super::*;
+
+    pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
+        let _ = (s, chats, grantors);
+        Ok(())
+    }
+
+    pub fn routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
+        let _ = s;
+        let router = crate::server::base_router(state.clone());
+        Ok(router)
+    }
+}

@@ -1,9 +1,9 @@
 //! `warden serve`: recovery, then the HTTP server and the scheduler until SIGTERM.
 
-use crate::app::Wiring;
+use crate::app::Server;
 use crate::clock::SystemClock;
 use crate::config::Loaded;
-use crate::server::{AppState, base_router, serve, shutdown_signal};
+use crate::server::{serve, shutdown_signal};
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,22 +12,21 @@ use std::time::Duration;
 pub async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     let s = &loaded.settings;
     tracing::info!(config = ?loaded.file, listen = %s.server.listen, policy = %s.policy.engine, "starting warden");
-    let wiring = Wiring::from_settings(s).await?;
-    let engine = Arc::new(wiring.into_engine(vec![], Arc::new(SystemClock)));
+    let server = Server::build(s, Arc::new(SystemClock)).await?;
+    let engine = server.engine().clone();
     // Overdue grants are revoked before anything else happens.
     let ran = engine.recover().await.context("Start-up recovery failed")?;
     tracing::info!(jobs = ran, "recovery complete");
-    let state = AppState::new(engine.clone());
-    let router = base_router(state.clone());
     let listener = tokio::net::TcpListener::bind(&s.server.listen).await.with_context(|| format!("Failed to bind {}", s.server.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    let state = server.state.clone();
     let scheduler = tokio::spawn(engine.clone().run_scheduler(Duration::from_millis(s.workflow.scheduler_interval_ms), state.shutdown.clone()));
     let token = state.shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         token.cancel();
     });
-    serve(listener, router, state, Duration::from_secs(s.server.shutdown_grace_secs)).await?;
+    serve(listener, server.router, state, Duration::from_secs(s.server.shutdown_grace_secs)).await?;
     let _ = scheduler.await;
     engine.store().close().await;
     tracing::info!("stopped");
