@@ -13,13 +13,19 @@ const CANCEL: &[&str] = &["cancel", "cancle", "cancell", "never mind", "nevermin
 const REVOKE: &[&str] = &[
     "revoke", "revok", "remove my access", "remove access", "remove me", "take me off", "take away my", "drop my access",
     "done with", "finished with", "through with", "no longer need", "end my access", "release my access", "give up my",
-    "relinquish", "deprovision", "offboard me", "unassign",
+    "relinquish", "deprovision", "offboard me", "unassign", "stop my access", "stop my", "kill my", "terminate", "turn off my",
+    "disable my", "end access",
 ];
-const EXTEND: &[&str] = &["extend", "extned", "exend", "extnd", "extension", "prolong", "renew", "more time", "longer"];
+const EXTEND: &[&str] = &[
+    "extend", "extended", "extending", "extned", "exend", "extnd", "extension", "prolong", "prolonged", "renew", "renewed",
+    "more time", "longer",
+];
 const STATUS: &[&str] = &[
     "status", "stauts", "statsu", "any update", "any updates", "update on", "updates on", "where are my", "where is my",
     "wheres my", "my requests", "my pending", "pending requests", "approved yet", "what do i have", "what access do i have",
-    "show my", "list my", "check on my", "how is my", "hows my",
+    "show my", "list my", "check on my", "how is my", "hows my", "any news", "news on", "what requests", "open requests",
+    "my open", "show me my", "show me what", "how long do i have", "time left", "when does", "what happened to my",
+    "whats up with", "whats happening with", "whats going on with",
 ];
 const BREAK_GLASS: &[&str] = &["break glass", "breakglass", "emergency"];
 const REQUEST_STRONG: &[&str] = &["request", "reqeust", "requst", "rquest", "reqest", "requesting"];

@@ -12,6 +12,8 @@ pub(super) struct Token {
     pub clause: usize,
     /// A spaced dash or an em dash came right before this word ("prod-db — fixing refunds").
     pub after_dash: bool,
+    /// Joined to the previous word by '-', '_', '.' or '/' ("db" in "prod-db").
+    pub glued: bool,
 }
 
 #[derive(Debug, Default)]
@@ -49,7 +51,15 @@ pub(super) fn lex(text: &str) -> Lexed {
         masked.push(span);
     }
     split_words(text, &masked, &mut lexed);
+    mark_glued(text, &mut lexed.tokens);
     lexed
+}
+
+fn mark_glued(text: &str, tokens: &mut [Token]) {
+    for i in 1..tokens.len() {
+        let between = &text[tokens[i - 1].span.end..tokens[i].span.start];
+        tokens[i].glued = matches!(between, "-" | "_" | "." | "/");
+    }
 }
 
 /// Runs of `[A-Za-z0-9_#-]`: the only shapes a ticket or a request id can take.
@@ -108,6 +118,9 @@ fn split_words(text: &str, masked: &[Range<usize>], out: &mut Lexed) {
     for (k, &(i, c)) in chars.iter().enumerate() {
         let prev = k.checked_sub(1).map(|p| chars[p].1);
         let next = chars.get(k + 1).map(|&(_, n)| n);
+        if std::mem::take(&mut w.skip_next) {
+            continue;
+        }
         if masked.iter().any(|m| m.contains(&i)) {
             w.flush(out, i);
             continue;
@@ -118,6 +131,11 @@ fn split_words(text: &str, masked: &[Range<usize>], out: &mut Lexed) {
                 w.flush(out, i);
                 w.push('*', i);
                 w.flush(out, i + 1);
+            }
+            // Possessive "prod-db's": the 's is not part of the name ("what's" stays "whats").
+            '\'' | '’' if w.possessive(next, chars.get(k + 2).map(|&(_, n)| n)) => {
+                w.flush(out, i);
+                w.skip_next = true;
             }
             '\'' | '’' if !w.word.is_empty() => {}
             '.' if prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|n| n.is_ascii_digit()) => w.push('.', i),
@@ -154,9 +172,20 @@ struct WordBuilder {
     sentence: usize,
     clause: usize,
     dash: bool,
+    skip_next: bool,
 }
 
+/// Words whose 's is "is", not a possessive.
+const CONTRACTED: [&str; 11] = ["what", "it", "that", "there", "here", "who", "where", "how", "he", "she", "let"];
+
 impl WordBuilder {
+    fn possessive(&self, next: Option<char>, after: Option<char>) -> bool {
+        !self.word.is_empty()
+            && matches!(next, Some('s' | 'S'))
+            && !after.is_some_and(char::is_alphanumeric)
+            && !CONTRACTED.contains(&self.word.as_str())
+    }
+
     fn push(&mut self, c: char, at: usize) {
         if self.word.is_empty() {
             self.start = at;
@@ -174,6 +203,7 @@ impl WordBuilder {
             sentence: self.sentence,
             clause: self.clause,
             after_dash: std::mem::take(&mut self.dash),
+            glued: false,
         });
     }
 
@@ -214,6 +244,14 @@ mod tests {
         assert_eq!(lex("SEV-1 outage").ticket, None);
         assert_eq!(lex("revoke #7K3D9QX2").request_id.as_deref(), Some("AR-7K3D9QX2"));
         assert_eq!(words("revoke 7K3D9QX2"), ["revoke", "7k3d9qx2"]);
+    }
+
+    #[test]
+    fn possessives_and_glued_words() {
+        let l = lex("prod-db's rows, it's fine");
+        let w: Vec<&str> = l.tokens.iter().map(|t| t.word.as_str()).collect();
+        assert_eq!(w, ["prod", "db", "rows", "its", "fine"]);
+        assert!(l.tokens[1].glued && !l.tokens[2].glued);
     }
 
     #[test]

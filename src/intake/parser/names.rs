@@ -44,6 +44,8 @@ impl<'c> Named<'c> {
 pub(super) struct Found<'c> {
     pub named: Named<'c>,
     pub sentence: Option<usize>,
+    /// "everything", "*": not a system, so not by itself a request.
+    pub wildcard: bool,
 }
 
 /// Exact names first (the request part of the message, then anywhere), then wildcards, typos,
@@ -74,7 +76,8 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
     while i < scan.len() {
         let hit = (1..=MAX_NAME_WORDS).rev().find_map(|n| {
             let range = i..i + n;
-            scan.ngram_ok(&range, region).then(|| catalog.lookup(&scan.key(&range)).map(|r| (range, r))).flatten()
+            let whole = scan.ngram_ok(&range, region) && !splits_a_word(scan, &range);
+            whole.then(|| catalog.lookup(&scan.key(&range)).map(|r| (range, r))).flatten()
         });
         match hit {
             Some((range, r)) => {
@@ -90,10 +93,19 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
     }
     let sentence = Some(scan.tokens()[first.start].sentence);
     if hits.iter().all(|(_, other)| other.id == r.id) {
-        return Some(Found { named: Named::Known(r), sentence });
+        return Some(Found { named: Named::Known(r), sentence, wildcard: false });
     }
     let said: Vec<String> = hits.iter().map(|(range, _)| scan.said(range.clone())).collect();
-    Some(Found { named: Named::Said(said.join(" and ")), sentence })
+    Some(Found { named: Named::Said(said.join(" and ")), sentence, wildcard: false })
+}
+
+/// "staging" inside "staging-dbb" is not an exact name: the whole of what was typed is looked at
+/// (as a probable typo) instead. An everyday word glued on ("prod-db-access") does not count.
+fn splits_a_word(scan: &Scan, range: &Range<usize>) -> bool {
+    let glued_other = |i: usize| !super::is_vocab(scan.word(i));
+    let before = range.start > 0 && scan.tokens()[range.start].glued && glued_other(range.start - 1);
+    let after = range.end < scan.len() && scan.tokens()[range.end].glued && glued_other(range.end);
+    before || after
 }
 
 /// "everything", "*", "all the prod systems", "every database".
@@ -113,7 +125,7 @@ fn wildcard(scan: &mut Scan) -> Option<Found<'static>> {
     })?;
     let sentence = Some(scan.tokens()[at.start].sentence);
     scan.tag(at, Tag::Resource);
-    Some(Found { named: Named::Said("everything".into()), sentence })
+    Some(Found { named: Named::Said("everything".into()), sentence, wildcard: true })
 }
 
 /// A probable typo of a name ("biling db", "grafna"): passed on as typed.
@@ -125,7 +137,7 @@ fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<
                 continue;
             }
             if matches!(catalog.find(&scan.key(&range)), Match::Probable(_) | Match::Ambiguous(_)) {
-                let found = Found { named: Named::Said(scan.said(range.clone())), sentence: Some(scan.tokens()[i].sentence) };
+                let found = Found { named: Named::Said(scan.said(range.clone())), sentence: Some(scan.tokens()[i].sentence), wildcard: false };
                 scan.tag(range, Tag::Resource);
                 return Some(found);
             }
@@ -158,7 +170,7 @@ fn partial<'c>(scan: &mut Scan, catalog: &'c Catalog) -> Option<Found<'c>> {
             _ => continue,
         };
         scan.tag(run, Tag::Resource);
-        return Some(Found { named, sentence });
+        return Some(Found { named, sentence, wildcard: false });
     }
     None
 }
@@ -213,7 +225,7 @@ pub(super) fn literal(scan: &mut Scan, command_verb: Option<usize>) -> Option<Fo
         Some(v) => run_after(scan, v + 1),
         None => (0..scan.len()).find_map(|i| after_preposition(scan, i)).or_else(|| before_access(scan)),
     }?;
-    let found = Found { named: Named::Said(scan.said(run.clone())), sentence: Some(scan.tokens()[run.start].sentence) };
+    let found = Found { named: Named::Said(scan.said(run.clone())), sentence: Some(scan.tokens()[run.start].sentence), wildcard: false };
     scan.tag(run, Tag::Resource);
     Some(found)
 }

@@ -20,6 +20,9 @@ pub(super) struct Marker {
     /// "… looking into a refund query for a customer": the words before the marker in the
     /// same clause belong to the reason too.
     pub reach_back: bool,
+    /// A purpose ("to debug …", "for the incident") ends with its clause; "because …" and a
+    /// dash run to the end of the sentence.
+    pub clause_only: bool,
 }
 
 /// Words after which the reason starts (the word itself is not kept).
@@ -40,7 +43,8 @@ pub(super) fn find_marker(scan: &Scan) -> Option<Marker> {
 fn marker_at(scan: &Scan, i: usize) -> Option<Marker> {
     let word = |j: usize| (j < scan.len() && scan.same_sentence(i, j)).then(|| scan.word(j));
     let start_of = |j: usize| scan.tokens()[j].span.start;
-    let at = |start: usize, reach_back: bool| Some(Marker { token: i, start, reach_back });
+    let purpose = |start: usize, reach_back: bool| Some(Marker { token: i, start, reach_back, clause_only: true });
+    let sentence = |start: usize| Some(Marker { token: i, start, reach_back: false, clause_only: false });
     let w = scan.word(i);
     if BECAUSE.contains(&w) {
         let mut j = i + 1;
@@ -48,31 +52,31 @@ fn marker_at(scan: &Scan, i: usize) -> Option<Marker> {
             j += 1;
         }
         let start = if word(j).is_some() { start_of(j) } else { scan.tokens()[j - 1].span.end };
-        return at(start, false);
+        return sentence(start);
     }
     match (w, word(i + 1), word(i + 2)) {
-        ("to", Some(verb), _) if PURPOSE_VERBS.contains(&verb) => return at(start_of(i + 1), false),
-        ("so", Some("i" | "we"), Some("can")) | ("so", Some("that"), _) => return at(start_of(i), false),
-        ("in", Some("order"), Some("to")) | ("due", Some("to"), _) => return at(start_of(i), false),
-        ("as", Some("part"), Some("of")) => return at(start_of(i), false),
+        ("to", Some(verb), _) if PURPOSE_VERBS.contains(&verb) => return purpose(start_of(i + 1), false),
+        ("so", Some("i" | "we"), Some("can")) | ("so", Some("that"), _) => return purpose(start_of(i), false),
+        ("in", Some("order"), Some("to")) | ("due", Some("to"), _) => return purpose(start_of(i), false),
+        ("as", Some("part"), Some("of")) => return purpose(start_of(i), false),
         ("for", Some(next), after) => {
             let noun = if ARTICLES.contains(&next) { after } else { Some(next) };
             if noun.is_some_and(|n| REASON_NOUNS.contains(&n)) {
-                return at(start_of(i), true);
+                return purpose(start_of(i), true);
             }
         }
         _ => {}
     }
     let dash = scan.tokens()[i].after_dash && i > 0 && (i..scan.len()).filter(|&j| scan.same_sentence(i, j) && !is_filler(scan.word(j))).count() >= 2;
-    dash.then(|| Marker { token: i, start: start_of(i), reach_back: false })
+    dash.then(|| sentence(start_of(i))).flatten()
 }
 
 /// The reason text for a marker, once the structure has been claimed.
 pub(super) fn text(scan: &Scan, m: &Marker) -> Option<String> {
     let start = if m.reach_back { reach_back(scan, m.token) } else { m.start };
-    let sentence = scan.tokens()[m.token].sentence;
-    let mut end = scan.sentence_end(sentence);
-    let own_clause = scan.tokens()[m.token].clause;
+    let token = &scan.tokens()[m.token];
+    let own_clause = token.clause;
+    let mut end = if m.clause_only { scan.clause_end(own_clause) } else { scan.sentence_end(token.sentence) };
     let mut clause = scan.clause_ending_at(end);
     while let Some(c) = clause.filter(|&c| c > own_clause) {
         if !only_structure(scan, c) {

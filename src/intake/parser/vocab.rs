@@ -34,12 +34,12 @@ pub(super) struct RoleGroup {
 pub(super) const ROLE_GROUPS: &[RoleGroup] = &[
     RoleGroup {
         canonical: "write",
-        says: &["read write", "readwrite", "rw", "write", "writes", "writer", "edit", "editor", "modify"],
+        says: &["read write", "readwrite", "rw", "r w", "write", "writes", "writer", "edit", "editor", "modify"],
         names: &["write", "read write", "readwrite", "rw", "editor", "edit", "writer"],
     },
     RoleGroup {
         canonical: "read",
-        says: &["read only", "readonly", "ro", "read", "reads", "reader", "view only", "view", "viewer", "select"],
+        says: &["read only", "readonly", "ro", "r o", "read", "reads", "reader", "view only", "view", "viewer", "select"],
         names: &["read", "readonly", "read only", "reader", "viewer", "view", "ro"],
     },
     RoleGroup {
@@ -74,7 +74,13 @@ pub(super) const WILDCARD_NOUNS: &[&str] = &[
 pub(super) const GENERIC_NAME_WORDS: &[&str] = &[
     "db", "database", "databases", "prod", "production", "staging", "stage", "repo", "repository", "cluster", "account",
     "server", "service", "system", "dashboard", "app", "env", "environment", "corporate", "engineering", "customer", "data",
-    "the", "internal", "main", "primary", "new", "old",
+    "internal", "main", "primary", "new", "old",
+];
+
+/// Kinds of system: saying one ("db pls") asks for access even with no verb and no name.
+pub(super) const SYSTEM_NOUNS: &[&str] = &[
+    "db", "dbs", "database", "databases", "repo", "repos", "repository", "cluster", "server", "servers", "dashboard",
+    "dashboards", "console", "bucket", "env", "environment",
 ];
 
 /// Verbs that, after "to", introduce a purpose ("to fix the refund job").
@@ -100,7 +106,7 @@ pub(super) const REASON_STEMS: &[&str] = &[
     "alert", "analys", "analyz", "audit", "backfill", "broke", "bug", "client", "complian", "crash", "customer", "deadline",
     "debug", "delet", "demo", "down", "error", "escalat", "export", "fail", "finance", "fire", "fix", "gdpr", "hotfix",
     "incident", "investigat", "invoice", "issue", "latency", "legal", "migrat", "oncall", "outage", "page", "patch", "payout",
-    "postmortem", "prod issue", "recover", "reconcil", "refund", "release", "report", "restor", "rollback", "rotat", "sev",
+    "postmortem", "recover", "reconcil", "refund", "releas", "report", "restor", "rollback", "rotat", "sev",
     "slow", "stuck", "support", "timeout", "troubleshoot", "upgrade",
 ];
 

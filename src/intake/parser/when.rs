@@ -217,6 +217,7 @@ fn unit_secs(unit: &str) -> Option<f64> {
         "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
         "d" | "day" | "days" => 86_400.0,
         "w" | "wk" | "wks" | "week" | "weeks" => 604_800.0,
+        "fortnight" | "fortnights" => 14.0 * 86_400.0,
         "month" | "months" => 30.0 * 86_400.0,
         "y" | "yr" | "yrs" | "year" | "years" => 365.0 * 86_400.0,
         _ => return None,
