@@ -31,6 +31,7 @@ impl Demo {
         let mut s = Settings::default();
         s.database.url = db_url.to_string();
         s.database.max_connections = 4;
+        s.workflow.security_channel = Some("console:security".into());
         let wiring = Wiring::from_settings(&s).await?;
         let console = Arc::new(ConsoleChat::new(echo));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -113,8 +114,30 @@ pub async fn script(d: &Demo) -> anyhow::Result<String> {
     let denied = d.latest("bob").await?;
     d.click("bob", CardAction::Submit, &denied, None).await?;
 
-    heading("4. Time passes: access expires and is revoked");
+    heading("4. A quorum: critical access for someone without a manager needs two owners");
+    d.say("frank", "admin on the prod cluster for 1h, upgrading the ingress controller, CHG-311").await?;
+    let quorum = d.latest("frank").await?;
+    d.click("frank", CardAction::Submit, &quorum, None).await?;
+    d.click("frank", CardAction::Approve, &quorum, None).await?;
+    d.click("carol", CardAction::Approve, &quorum, None).await?;
+    d.click("carol", CardAction::Approve, &quorum, None).await?;
+    d.click("erin", CardAction::Approve, &quorum, None).await?;
+
+    heading("5. An extension, checked by policy again");
+    d.say("alice", &format!("extend {wiki} by 1h, the page needs another pass")).await?;
+
+    heading("6. Break-glass: on-call self-activates, security is told, an owner reviews");
+    d.say("gina", "break-glass prod-db read because SEV1 billing outage, INC-9001").await?;
+    let glass = d.latest("gina").await?;
+    d.click("gina", CardAction::Submit, &glass, None).await?;
+    d.click("gina", CardAction::Review, &glass, None).await?;
+    d.click("carol", CardAction::Review, &glass, Some("checked the session log, fine")).await?;
+
+    heading("7. Time passes: access expires and is revoked");
     d.wait(2, 1).await?;
+
+    heading("8. Done early: the requester ends the wiki access");
+    d.say("alice", &format!("I'm done, revoke {wiki}")).await?;
     Ok(prod)
 }
 
@@ -131,7 +154,8 @@ pub async fn run(interactive: bool) -> anyhow::Result<ExitCode> {
 async fn run_on(url: &str, interactive: bool) -> anyhow::Result<ExitCode> {
     let d = Demo::start(url, true).await?;
     println!("Warden demo — console adapter, temporary SQLite, shipped Rego policy, example catalog.");
-    println!("People: alice (engineer, manager dana), bob (contractor), dana (manager), carol (DB owner), erin (security, on-call).");
+    println!("People: alice (engineer, manager dana), bob (contractor), dana (manager), carol (DB owner), erin (security),");
+    println!("        gina (on-call engineer), frank (admin, no manager).");
     if interactive {
         interactive_loop(&d).await?;
     } else {

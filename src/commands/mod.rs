@@ -16,7 +16,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     crate::app::install_crypto();
     let result = match cli.command {
         Command::Demo { interactive } => {
-            crate::telemetry::init(if cli.log_json { "json" } else { "text" }, "warn");
+            crate::telemetry::init(if cli.log_json { "json" } else { "text" }, "error");
             demo::run(interactive).await
         }
         Command::Bench { flows, concurrency, postgres } => {

@@ -129,11 +129,13 @@ impl Engine {
 
     /// Warns the requester before access expires.
     async fn exec_warning(&self, job: &Job, req: &crate::store::RequestRow) -> anyhow::Result<()> {
+        // A warning after the fact (the scheduler was down) would only confuse.
         if req.state == RequestState::Active
             && let Some(at) = req.expires_at
+            && at > self.now_ms()
         {
             let left = if (req.extensions as u32) < self.options.max_extensions { format!(" Say \"extend {} by 1h\" to ask for more time.", req.id) } else { String::new() };
-            self.say(&req.id, &self.scope_of(req), &format!("Heads-up: your access for request {} ends {}.{left}", req.id, self.until(at))).await;
+            self.say(&req.id, &self.scope_of(req), &format!("Heads-up: your access for request {} ends {}.{left}", req.id, self.until(at).replacen("until", "at", 1))).await;
         }
         self.store.complete_job(&job.id, &self.worker_id).await.map(|_| ())
     }
