@@ -96,6 +96,7 @@ impl Store {
 
     /// Claims one job by id if it is pending (for running a just-scheduled job inline).
     pub async fn claim_job(&self, id: &str, worker: &str, now_ms: i64, lease_until: i64) -> anyhow::Result<Option<Job>> {
+        let _gate = self.gate().await;
         let row = sqlx::query(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
              WHERE id = $3 AND ((status = 'pending' AND run_at <= $4) OR (status = 'running' AND locked_until < $4)) \
@@ -113,6 +114,7 @@ impl Store {
 
     /// Puts a failed job back for a later attempt.
     pub async fn retry_job(&self, id: &str, worker: &str, run_at: i64, error: &str) -> anyhow::Result<()> {
+        let _gate = self.gate().await;
         sqlx::query("UPDATE jobs SET status = 'pending', run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
             .bind(run_at)
             .bind(error)

@@ -504,6 +504,7 @@ impl Store {
     }
 
     pub async fn record_card(&self, request_id: &str, platform: Platform, channel: &str, message_id: &str, kind: &str, now_ms: i64) -> anyhow::Result<()> {
+        let _gate = self.gate().await;
         sqlx::query("INSERT INTO cards (request_id, platform, channel, message_id, kind, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
             .bind(request_id)
             .bind(platform.as_str())

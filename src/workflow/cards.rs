@@ -95,7 +95,7 @@ impl Engine {
                 // A slash command has no thread yet: the first card starts it.
                 if req.thread.is_none()
                     && matches!(target, CardTarget::Scope(_))
-                    && let Err(e) = self.set_thread(&req.id, &m.message_id).await
+                    && let Err(e) = self.store.set_thread(&req.id, &m.message_id).await
                 {
                     tracing::warn!(request = %req.id, error = ?e, "failed to record the request's thread");
                 }
@@ -108,11 +108,6 @@ impl Engine {
                 None
             }
         }
-    }
-
-    async fn set_thread(&self, id: &str, thread: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE requests SET thread = $1 WHERE id = $2 AND thread IS NULL").bind(thread).bind(id).execute(self.store.pool()).await?;
-        Ok(())
     }
 
     /// Re-renders every posted card of a request with a status line; resolved cards lose their buttons.
