@@ -35,7 +35,7 @@ impl From<&RequestRow> for RequestItem {
             platform: r.platform.clone(),
             break_glass: r.break_glass,
             decision_id: r.decision_id.clone().unwrap_or_else(|| "—".into()),
-            justification: r.justification.clone().unwrap_or_default(),
+            justification: [r.justification.as_deref(), r.ticket.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", "),
         }
     }
 }
@@ -139,7 +139,12 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
 
 fn intent_line(i: &Value) -> String {
     let dur = i.get("duration_secs").and_then(Value::as_u64).map(crate::domain::format_duration).unwrap_or_else(|| "?".into());
-    format!("{} on {} for {} — {}", s(i, &["role"]), s(i, &["resource"]), dur, s(i, &["justification"]))
+    let why: Vec<&str> = [s(i, &["justification"]), s(i, &["ticket"])].into_iter().filter(|w| !w.is_empty()).collect();
+    let mut line = format!("{} on {} for {}", s(i, &["role"]), s(i, &["resource"]), dur);
+    if !why.is_empty() {
+        line.push_str(&format!(" — {}", why.join(", ")));
+    }
+    line
 }
 
 /// A one-line summary per kind, plus full-text sections for prompts and raw model answers.
