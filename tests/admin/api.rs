@@ -156,3 +156,17 @@ async fn a_tampered_entry_shows_the_chain_broken_at_that_entry() {
     let other = app.get_json(&format!("/api/v1/requests/{}", s.wiki), &app.tokens.viewer).await;
     assert_eq!(other["chain"]["status"], "intact", "one request's tampering says nothing about another's");
 }
+
+#[test]
+fn the_cli_prints_a_token_once_and_the_lines_that_admit_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden")).args(["admin", "token", "create", "--name", "ci", "--role", "viewer"]).output().expect("warden runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text.split_whitespace().find(|w| w.starts_with("wdn_")).expect("the token is printed").to_string();
+    let entry = &text[text.find("[[token]]").expect("the file lines are printed")..];
+    let set = warden::admin::TokenSet::from_toml(entry).expect("the printed lines parse");
+    assert_eq!(set.authenticate(&token).map(|p| p.role), Some(warden::admin::Role::Viewer));
+    assert!(!entry.contains(&token), "the file lines hold only the hash");
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_warden")).args(["admin", "token", "create", "--name", "x", "--role", "requester"]).output().unwrap();
+    assert!(!refused.status.success(), "a requester token needs --person");
+}
