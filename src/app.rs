@@ -179,8 +179,9 @@ mod adapters {
     }
 
     pub fn routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
-        let _ = s;
         let router = crate::server::base_router(state.clone());
+        // Admin UI and API: always mounted, always behind a token (see src/admin/mod.rs).
+        let router = router.merge(crate::admin::routes(s, state)?);
         Ok(router)
     }
 }

@@ -62,6 +62,11 @@ pub enum Command {
         #[arg(long, env = "WARDEN_BENCH_POSTGRES")]
         postgres: Option<String>,
     },
+    /// Administer the admin UI and API.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,4 +106,28 @@ pub enum PolicyCommand {
 pub enum ConfigCommand {
     /// Validate settings, catalog, directory, policy and prompts.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Admin API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token: prints it once, and the lines to add to admin.tokens_file.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, viewer or requester.
+        #[arg(long)]
+        role: String,
+        /// Directory id of the person (required for requesters).
+        #[arg(long)]
+        person: Option<String>,
+    },
 }

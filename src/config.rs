@@ -355,6 +355,9 @@ impl Settings {
                 p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
             }
         }
+        if let Some(u) = &self.admin.siem_url {
+            check_url(&mut p, "admin.siem_url", u);
+        }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             p.push(format!("log.format must be text or json (got \"{}\")", self.log.format));
         }

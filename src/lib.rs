@@ -17,3 +17,4 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod telemetry;
+pub mod admin;

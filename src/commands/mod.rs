@@ -4,6 +4,7 @@ use crate::cli::{Cli, Command, ConfigCommand, PolicyCommand};
 use crate::config;
 use std::process::ExitCode;
 
+mod admin;
 mod audit;
 pub mod bench;
 mod check;
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             bench::run(flows, concurrency, postgres).await
         }
         Command::Config { command: ConfigCommand::Check } => check::run(cli.config.as_deref()).await,
+        Command::Admin { command } => admin::run(command),
         command => match config::load(cli.config.as_deref()) {
             Err(e) => Err(e),
             Ok(loaded) => {
@@ -35,7 +37,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     Command::Audit { command } => audit::run(&loaded.settings, command).await,
                     Command::Policy { command: PolicyCommand::Eval { file } } => policy::eval(&loaded.settings, &file).await,
                     Command::Eval { corpus, catalog } => eval::run(&loaded.settings, &corpus, catalog.as_deref()).await,
-                    Command::Demo { .. } | Command::Bench { .. } | Command::Config { .. } => unreachable!("handled above"),
+                    Command::Demo { .. } | Command::Bench { .. } | Command::Config { .. } | Command::Admin { .. } => unreachable!("handled above"),
                 }
             }
         },

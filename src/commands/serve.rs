@@ -20,6 +20,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(&s.server.listen).await.with_context(|| format!("Failed to bind {}", s.server.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let state = server.state.clone();
+    crate::admin::spawn_background(s, &state)?;
     let scheduler = tokio::spawn(engine.clone().run_scheduler(Duration::from_millis(s.workflow.scheduler_interval_ms), state.shutdown.clone()));
     let token = state.shutdown.clone();
     tokio::spawn(async move {

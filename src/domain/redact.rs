@@ -13,6 +13,10 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
         ("openai_key", r"\bsk-(proj-)?[A-Za-z0-9_-]{20,}\b"),
         ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
         ("bearer", r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{16,}"),
+        ("basic_auth", r"(?i)\b(authorization:\s*basic)\s+[A-Za-z0-9+/]{8,}={0,2}"),
+        ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
+        ("stripe_key", r"\b(sk|rk)_(live|test)_[0-9A-Za-z]{16,}\b"),
+        ("password_is", r"(?i)\b(password|passwd|passphrase)\s+is\s+\S+"),
         ("url_credentials", r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s:/@]+:[^\s@/]+@"),
         ("password", r#"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)\s*[:=]\s*("[^"]+"|'[^']+'|\S+)"#),
     ]
@@ -39,6 +43,8 @@ pub fn redact_secrets(input: &str) -> Redacted {
                 // Keep the scheme so the message still reads as a URL.
                 "url_credentials" => "${1}[REDACTED:credentials]@".to_string(),
                 "password" => "${1}=[REDACTED:password]".to_string(),
+                "password_is" => "${1} is [REDACTED:password]".to_string(),
+                "basic_auth" => "${1} [REDACTED:basic_auth]".to_string(),
                 k => format!("[REDACTED:{k}]"),
             };
             text = re.replace_all(&text, replacement.as_str()).into_owned();
@@ -73,6 +79,23 @@ mod tests {
         assert!(!r.text.contains("hunter2") && !r.text.contains("s3cr3t"), "{}", r.text);
         assert_eq!(r.masked, 2);
         assert!(r.text.contains("postgres://"));
+    }
+
+    #[test]
+    fn masks_cloud_keys_basic_auth_and_passwords_said_in_words() {
+        for (secret, kind) in [
+            ("AIzaSyA1234567890abcdefghijklmnopqrstuv", "google_api_key"),
+            ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe_key"),
+            ("Authorization: Basic dXNlcjpwYXNzd29yZDEyMzQ=", "basic_auth"),
+            ("my password is correct-horse-battery", "password"),
+        ] {
+            let r = redact_secrets(&format!("need read on staging-db, {secret} ok"));
+            assert_eq!(r.masked, 1, "{secret}: {}", r.text);
+            assert!(r.text.contains(&format!("[REDACTED:{kind}]")), "{}", r.text);
+            assert!(!r.text.contains("correct-horse") && !r.text.contains("dXNlcjpw") && !r.text.contains("4eC39"), "{}", r.text);
+        }
+        let ordinary = redact_secrets("basic permissions on the wiki, the password reset page is broken");
+        assert_eq!(ordinary.masked, 0, "{}", ordinary.text);
     }
 
     #[test]

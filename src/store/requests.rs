@@ -432,10 +432,11 @@ impl Store {
             sql.push_str(" AND break_glass = 1");
         }
         if let Some((at, id)) = &f.before {
-            let (a, b, c) = (next(), next(), next());
-            sql.push_str(&format!(" AND (created_at < ${a} OR (created_at = ${b} AND id < ${c}))"));
+            // A row-value comparison lets both databases seek the (…, created_at, id) index
+            // instead of scanning; the OR form did not on SQLite.
+            let (a, c) = (next(), next());
+            sql.push_str(&format!(" AND (created_at, id) < (${a}, ${c})"));
             binds.push((a, Val::Int(Some(*at))));
-            binds.push((b, Val::Int(Some(*at))));
             binds.push((c, Val::Text(Some(id.clone()))));
         }
         let i = next();

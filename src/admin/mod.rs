@@ -1,0 +1,76 @@
+//! Admin review: the `/admin` web UI, the `/api/v1` JSON API, SIEM export and retention.
+//!
+//! Both surfaces are always mounted and always require a token from `admin.tokens_file`
+//! (without a file nobody can sign in, so they fail closed). Roles: `viewer` reads everything,
+//! `admin` also revokes grants, `requester` reads only their own requests.
+
+use crate::config::Settings;
+use crate::server::AppState;
+use axum::Router;
+use std::sync::Arc;
+
+mod api;
+mod auth;
+mod errors;
+pub mod export;
+mod filters;
+mod pages;
+pub mod retention;
+pub mod session;
+mod templates;
+pub mod tokens;
+mod view;
+
+pub use tokens::{Principal, Role, TokenSet};
+
+/// What admin handlers share.
+#[derive(Clone)]
+pub struct AdminState {
+    pub app: AppState,
+    pub tokens: Arc<TokenSet>,
+    pub key: session::SessionKey,
+    pub templates: Arc<handlebars::Handlebars<'static>>,
+}
+
+impl AdminState {
+    pub fn new(s: &Settings, app: AppState) -> anyhow::Result<Self> {
+        let tokens = match &s.admin.tokens_file {
+            Some(path) => TokenSet::load(path)?,
+            None => {
+                tracing::warn!("admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured");
+                TokenSet::default()
+            }
+        };
+        Ok(Self {
+            app,
+            tokens: Arc::new(tokens),
+            key: session::SessionKey::from_setting(s.admin.session_secret.as_ref()),
+            templates: Arc::new(templates::registry()?),
+        })
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.app.engine.clock().now_ms()
+    }
+}
+
+/// The admin UI and API routes, ready to merge into the server's router.
+pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
+    let state = AdminState::new(s, app.clone())?;
+    Ok(Router::new().merge(pages::routes()).merge(api::routes()).layer(axum::middleware::from_fn(pages::security_headers)).with_state(state))
+}
+
+/// Background work of `warden serve`: the SIEM shipper and the retention purge, when configured.
+pub fn spawn_background(s: &Settings, app: &AppState) -> anyhow::Result<()> {
+    if let Some(url) = &s.admin.siem_url {
+        let shipper = export::SiemShipper::new(app.engine.store().clone(), url)?;
+        app.spawn(shipper.run(std::time::Duration::from_secs(2), app.shutdown.clone()));
+        tracing::info!("SIEM export enabled");
+    }
+    if s.admin.retention_days > 0 {
+        let job = retention::Retention::new(app.engine.clone(), s.admin.retention_days);
+        app.spawn(job.run(std::time::Duration::from_secs(3600), app.shutdown.clone()));
+        tracing::info!(days = s.admin.retention_days, "retention purge enabled");
+    }
+    Ok(())
+}
