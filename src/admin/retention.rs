@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Entry kinds whose payloads hold what people wrote or what a model was shown.
-pub const PURGEABLE: [&str; 4] = ["message_in", "message_out", "intake_run", "clarification"];
+pub const PURGEABLE: [&str; 4] = crate::store::log::PURGEABLE_KINDS;
 
 /// Purges the payloads of purgeable entries written before `before_ms`; returns how many.
 pub async fn purge(store: &Store, before_ms: i64) -> anyhow::Result<u64> {

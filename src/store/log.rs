@@ -99,6 +99,10 @@ pub enum ChainStatus {
     Broken { at_seq: i64, why: String },
 }
 
+/// Entries whose payload retention may purge (message bodies and prompts). Every other
+/// entry must keep its payload for the chain to verify.
+pub const PURGEABLE_KINDS: [&str; 4] = ["message_in", "message_out", "intake_run", "clarification"];
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -209,14 +213,15 @@ impl Store {
             }
             let payload: Option<String> = r.try_get("payload")?;
             let digest: String = r.try_get("payload_digest")?;
-            if let Some(p) = &payload
-                && sha256_hex(p.as_bytes()) != digest
-            {
-                return broken("payload edited");
-            }
             let stored_prev: String = r.try_get("prev_hash")?;
             let stored_hash: String = r.try_get("hash")?;
             let (at, kind, actor): (i64, String, String) = (r.try_get("at")?, r.try_get("kind")?, r.try_get("actor")?);
+            match &payload {
+                Some(p) if sha256_hex(p.as_bytes()) != digest => return broken("payload edited"),
+                // Only retention empties payloads, and only of these kinds; the decision record never.
+                None if !PURGEABLE_KINDS.contains(&kind.as_str()) => return broken("payload removed"),
+                _ => {}
+            }
             if stored_prev != prev {
                 return broken("link to previous entry broken");
             }

@@ -223,3 +223,14 @@ async fn a_clarifying_question_is_answered_in_the_request_thread(db: Db) {
     assert_eq!((row.resource.as_deref(), row.role.as_deref(), row.duration_secs, row.ticket.as_deref()), (Some("prod-billing-db"), Some("read"), Some(7200), Some("INC-4411")));
     assert_eq!(t.row(&other).await.resource.as_deref(), Some("wiki"));
 }
+
+#[tokio::test]
+async fn blanking_a_decision_payload_breaks_the_chain_but_purging_a_message_does_not() {
+    let t = TestEngine::start(Db::sqlite(), Setup::default()).await;
+    let id = t.request("alice", "need edit on the wiki for 1h").await;
+    let pool = t.store.pool();
+    sqlx::query("UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'message_in'").bind(&id).execute(pool).await.unwrap();
+    assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Intact { .. }), "retention may purge message bodies");
+    sqlx::query("UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'policy_decision'").bind(&id).execute(pool).await.unwrap();
+    assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { ref why, .. } if why.contains("removed")), "the decision record may not vanish");
+}
