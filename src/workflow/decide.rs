@@ -1,7 +1,7 @@
 //! Submit → policy → approved, denied or pending approval.
 
 use super::plan::describe;
-use super::{Engine, Handled, user_error};
+use super::{Engine, Handled, outgoing, user_error};
 use crate::chat::{CardKind, CardTarget};
 use crate::domain::{Intent, Person, Platform, RequestEvent, RequestId, RequestState, Resource};
 use crate::policy::{ChannelInput, Decision, INPUT_VERSION, PolicyInput, RequestContextInput, RequesterInput, ResourceInput};
@@ -77,9 +77,13 @@ impl Engine {
         let scope = self.scope_of(req);
         match &decision {
             Decision::Deny { reasons, .. } => {
-                self.settle(req, RequestEvent::PolicyDeny, &decision, &logged, None).await?;
                 let why = if reasons.is_empty() { "policy denied it".to_string() } else { reasons.join("; ") };
-                self.say(&req.id, &scope, &format!("Request {} was denied: {why}.", req.id)).await;
+                let told = format!("Request {} was denied: {why}.", req.id);
+                let mut entries = logged.to_vec();
+                entries.push(outgoing(&told));
+                if self.settle(req, RequestEvent::PolicyDeny, &decision, &entries, None).await? {
+                    self.deliver(&req.id, &scope, &told).await;
+                }
                 Ok(Handled::Done)
             }
             Decision::Allow { break_glass, .. } => {
@@ -123,8 +127,12 @@ impl Engine {
                             deadline_at: Some(Some(deadline)),
                             ..Default::default()
                         };
+                        let who = describe(&plan.steps[0].spec, plan.steps[0].count);
+                        let why = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join("; ")) };
+                        let told = format!("Request {} needs approval from {who}{why}. I've asked them and will tell you here.", req.id);
                         let mut entries = logged.to_vec();
                         entries.push(NewLogEntry::new(LogKind::ApproversResolved, "warden", serde_json::to_value(&plan)?));
+                        entries.push(outgoing(&told));
                         let expire = NewJob { id: format!("pending_expire:{}", req.id), kind: "pending_expire".into(), request_id: Some(req.id.clone()), run_at: deadline, priority: 0, payload: None };
                         if !self.settle_with(req, RequestEvent::PolicyRequireApproval, changes, &entries, Some(expire)).await? {
                             return Ok(Handled::Done);
@@ -135,9 +143,7 @@ impl Engine {
                         }
                         let row = self.store.get_request(&req.id).await?.ok_or_else(|| anyhow::anyhow!("request vanished"))?;
                         self.post_approval_cards(&row, &resource, 0, &people[0]).await;
-                        let who = describe(&plan.steps[0].spec, plan.steps[0].count);
-                        let why = if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join("; ")) };
-                        self.say(&req.id, &scope, &format!("Request {} needs approval from {who}{why}. I've asked them and will tell you here.", req.id)).await;
+                        self.deliver(&req.id, &scope, &told).await;
                         Ok(Handled::Done)
                     }
                 }

@@ -135,29 +135,33 @@ impl Engine {
             draft.action = Some(Action::Request);
         }
         let trace = serde_json::to_value(&result.trace)?;
-        self.store.append_log(&req.id, self.now_ms(), &[NewLogEntry::new(LogKind::IntakeRun, "warden", serde_json::json!({ "trace": trace, "draft": draft }))]).await?;
+        // Logged in the same transaction as what it led to (a proposal or a question).
+        let run = NewLogEntry::new(LogKind::IntakeRun, "warden", serde_json::json!({ "trace": trace, "draft": draft }));
         if result.trace.fallback_reason.is_some() && result.trace.source != "parser" {
             self.say(&req.id, &self.scope_of(req), "The language assistant is unavailable, so I read your message with the command parser instead.").await;
         }
         match draft.validate(&self.catalog) {
-            Ok(intent) if intent.action == Action::Request => self.propose(req, person, intent).await,
+            Ok(intent) if intent.action == Action::Request => self.propose(req, person, intent, run).await,
             Ok(_) => {
+                self.store.append_log(&req.id, self.now_ms(), &[run]).await?;
                 let msg = "This thread is for one access request. For status, revoke or extend, send a new message outside it.";
                 self.say(&req.id, &self.scope_of(req), msg).await;
                 Ok(Handled::Done)
             }
-            Err(question) => self.clarify(req, question).await,
+            Err(question) => self.clarify(req, question, run).await,
         }
     }
 
-    async fn clarify(&self, req: &RequestRow, question: IntentError) -> anyhow::Result<Handled> {
+    async fn clarify(&self, req: &RequestRow, question: IntentError, run: NewLogEntry) -> anyhow::Result<Handled> {
         let turns = req.clarify_turns + 1;
         let scope = self.scope_of(req);
         if turns > i64::from(self.options.max_clarify_turns) {
             let mut tx = self.store.begin().await?;
+            let mut entries = vec![run];
             if tx.transition(&req.id, req.state, RequestEvent::Cancel, &RequestChanges::default(), self.now_ms()).await?.is_some() {
-                tx.append_log(&req.id, self.now_ms(), &[NewLogEntry::new(LogKind::StateChange, "warden", serde_json::json!({ "to": "cancelled", "why": "too many clarifying turns" }))]).await?;
+                entries.push(NewLogEntry::new(LogKind::StateChange, "warden", serde_json::json!({ "to": "cancelled", "why": "too many clarifying turns" })));
             }
+            tx.append_log(&req.id, self.now_ms(), &entries).await?;
             tx.commit().await?;
             let msg = "I still can't tell exactly what you need, so I've closed this draft. Try the structured form: `/access request <resource> <role> for <duration> because <reason>` (e.g. `/access request prod-db read for 2h because INC-42`).";
             self.say(&req.id, &scope, msg).await;
@@ -166,7 +170,7 @@ impl Engine {
         let changes = RequestChanges { clarify_turns: Some(turns), ..Default::default() };
         let mut tx = self.store.begin().await?;
         tx.update_in_state(&req.id, req.state, &changes, self.now_ms()).await?;
-        tx.append_log(&req.id, self.now_ms(), &[NewLogEntry::new(LogKind::Clarification, "warden", serde_json::json!({ "question": question, "turn": turns }))]).await?;
+        tx.append_log(&req.id, self.now_ms(), &[run, NewLogEntry::new(LogKind::Clarification, "warden", serde_json::json!({ "question": question, "turn": turns }))]).await?;
         tx.commit().await?;
         let mut msg = question.question.clone();
         if !question.options.is_empty() {
@@ -177,7 +181,7 @@ impl Engine {
     }
 
     /// Shows the requester what was understood, with Submit / Edit / Cancel.
-    async fn propose(&self, req: &RequestRow, person: &Person, intent: Intent) -> anyhow::Result<Handled> {
+    async fn propose(&self, req: &RequestRow, person: &Person, intent: Intent, run: NewLogEntry) -> anyhow::Result<Handled> {
         let now = self.now_ms();
         let deadline = now + (self.options.confirm_ttl_secs as i64) * 1000;
         let changes = RequestChanges {
@@ -196,7 +200,7 @@ impl Engine {
         if tx.transition(&req.id, req.state, RequestEvent::IntentReady, &changes, now).await?.is_none() {
             return Ok(Handled::Done);
         }
-        tx.append_log(&req.id, now, &[NewLogEntry::new(LogKind::IntentProposed, "warden", serde_json::json!({ "intent": intent }))]).await?;
+        tx.append_log(&req.id, now, &[run, NewLogEntry::new(LogKind::IntentProposed, "warden", serde_json::json!({ "intent": intent }))]).await?;
         tx.enqueue(&NewJob { id: format!("confirm_expire:{}", req.id), kind: "confirm_expire".into(), request_id: Some(req.id.clone()), run_at: deadline, priority: 0, payload: None }).await?;
         tx.commit().await?;
         let skip_confirmation = match self.options.confirm {

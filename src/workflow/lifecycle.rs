@@ -1,6 +1,6 @@
 //! Grant, expiry, early revocation, cancellation, extension and break-glass announcements.
 
-use super::{Engine, Handled, user_error};
+use super::{Engine, Handled, outgoing, user_error};
 use crate::chat::{CardKind, CardTarget, ChatEvent};
 use crate::domain::{Intent, Person, Platform, PlatformUser, RequestEvent, RequestState, Resource, format_duration};
 use crate::grants::{GrantCall, GrantError, GrantOp};
@@ -60,6 +60,8 @@ impl Engine {
         let call = self.grant_call(req, &resource, GrantOp::Grant, expires_at, None);
         match grantor.apply(&call).await {
             Ok(receipt) => {
+                let what = format!("{} on {}", call.role, resource.name);
+                let told = format!("Access granted: {what} {}. Request {}. Say \"revoke {}\" when you're done.", self.until(expires_at), req.id, req.id);
                 let mut tx = self.store.begin().await?;
                 if tx.transition(&req.id, RequestState::Approved, RequestEvent::Granted, &RequestChanges { expires_at: Some(Some(expires_at)), ..Default::default() }, now).await?.is_none() {
                     tx.complete_job(&job.id, &self.worker_id).await?;
@@ -86,6 +88,7 @@ impl Engine {
                     &[
                         NewLogEntry::new(LogKind::GrantCall, "warden", serde_json::json!({ "call": call, "outcome": "ok", "receipt": receipt })),
                         NewLogEntry::new(LogKind::StateChange, "warden", serde_json::json!({ "from": "approved", "to": "active", "expires_at": expires_at })),
+                        outgoing(&told),
                     ],
                 )
                 .await?;
@@ -99,8 +102,7 @@ impl Engine {
                 self.metrics.inc("warden_grants_total", &format!("backend=\"{}\"", grantor.name()), 1);
                 let row = self.store.get_request(&req.id).await?.unwrap_or_else(|| req.clone());
                 self.refresh_cards(&row, Some(format!("Granted {}", self.until(expires_at)))).await;
-                let what = format!("{} on {}", call.role, resource.name);
-                self.say(&req.id, &self.scope_of(req), &format!("Access granted: {what} {}. Request {}. Say \"revoke {}\" when you're done.", self.until(expires_at), req.id, req.id)).await;
+                self.deliver(&req.id, &self.scope_of(req), &told).await;
                 Ok(())
             }
             Err(GrantError::Transient(why)) if job.attempts < GRANT_ATTEMPTS => {
@@ -153,8 +155,12 @@ impl Engine {
         };
         match result {
             Ok(receipt) => {
+                let status = if event == RequestEvent::Expire { "Expired; access removed".to_string() } else { format!("Revoked ({reason})") };
+                let what = format!("{} on {}", req.role.as_deref().unwrap_or_default(), resource.name);
+                let told = format!("Your access ({what}, request {}) has ended: {}.", req.id, status.to_lowercase());
                 let mut tx = self.store.begin().await?;
-                if let Some(to) = tx.transition(&req.id, RequestState::Active, event, &RequestChanges::default(), now).await? {
+                let moved = tx.transition(&req.id, RequestState::Active, event, &RequestChanges::default(), now).await?;
+                if let Some(to) = moved {
                     tx.close_grant(&req.id, now, &reason).await?;
                     tx.append_log(
                         &req.id,
@@ -162,6 +168,7 @@ impl Engine {
                         &[
                             NewLogEntry::new(LogKind::RevokeCall, &actor, serde_json::json!({ "call": call, "outcome": "ok", "receipt": receipt, "reason": reason })),
                             NewLogEntry::new(LogKind::StateChange, "warden", serde_json::json!({ "from": "active", "to": to })),
+                            outgoing(&told),
                         ],
                     )
                     .await?;
@@ -171,11 +178,11 @@ impl Engine {
                 tx.complete_job(&job.id, &self.worker_id).await?;
                 tx.commit().await?;
                 self.metrics.inc("warden_revocations_total", &format!("reason=\"{}\"", if event == RequestEvent::Expire { "expired" } else { "revoked" }), 1);
-                let row = self.store.get_request(&req.id).await?.unwrap_or_else(|| req.clone());
-                let status = if event == RequestEvent::Expire { "Expired; access removed".to_string() } else { format!("Revoked ({reason})") };
-                self.refresh_cards(&row, Some(status.clone())).await;
-                let what = format!("{} on {}", req.role.as_deref().unwrap_or_default(), resource.name);
-                self.say(&req.id, &self.scope_of(req), &format!("Your access ({what}, request {}) has ended: {}.", req.id, status.to_lowercase())).await;
+                if moved.is_some() {
+                    let row = self.store.get_request(&req.id).await?.unwrap_or_else(|| req.clone());
+                    self.refresh_cards(&row, Some(status)).await;
+                    self.deliver(&req.id, &self.scope_of(req), &told).await;
+                }
                 Ok(())
             }
             Err(why) => {

@@ -130,6 +130,11 @@ pub struct Engine {
     pub(crate) halt_before_grant: AtomicBool,
 }
 
+/// The log entry for a message Warden sends, to append in the transaction that causes it.
+pub(crate) fn outgoing(text: &str) -> crate::store::NewLogEntry {
+    crate::store::NewLogEntry::new(crate::store::LogKind::MessageOut, "warden", serde_json::json!({ "text": text }))
+}
+
 /// A message for the person who acted: shown as it is.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -271,14 +276,18 @@ impl Engine {
 
     /// Sends text into a scope and records it in the request's log.
     pub(crate) async fn say(&self, request_id: &str, scope: &Scope, text: &str) {
+        self.deliver(request_id, scope, text).await;
+        if let Err(e) = self.store.append_log(request_id, self.now_ms(), &[outgoing(text)]).await {
+            tracing::warn!(request = request_id, error = ?e, "failed to log an outgoing message");
+        }
+    }
+
+    /// Sends text whose `outgoing` log entry was already written with the state change it reports.
+    pub(crate) async fn deliver(&self, request_id: &str, scope: &Scope, text: &str) {
         if let Some(chat) = self.chat(scope.platform)
             && let Err(e) = chat.send(scope, text).await
         {
             tracing::warn!(request = request_id, error = ?e, "failed to send a message");
-        }
-        let entry = crate::store::NewLogEntry::new(crate::store::LogKind::MessageOut, "warden", serde_json::json!({ "text": text }));
-        if let Err(e) = self.store.append_log(request_id, self.now_ms(), &[entry]).await {
-            tracing::warn!(request = request_id, error = ?e, "failed to log an outgoing message");
         }
     }
 }
