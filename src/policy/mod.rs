@@ -108,8 +108,12 @@ pub enum ApproverSpec {
 }
 
 /// One approval step: `count` distinct approvers from `approvers`. Steps run in order.
+///
+/// Deserialised strictly through [`RawApprovalStep`]: serde's `deny_unknown_fields` does not work
+/// together with `flatten` (every flattened field is reported as unknown), so the check is done
+/// by hand there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawApprovalStep")]
 pub struct ApprovalStep {
     #[serde(flatten)]
     pub approvers: ApproverSpec,
@@ -119,6 +123,39 @@ pub struct ApprovalStep {
 
 fn one() -> u32 {
     1
+}
+
+/// The wire form of an [`ApprovalStep`]: `{"from": "manager"|"owners"|"group"|"users",
+/// "group"?: name, "users"?: [ids], "count"?: n}`. Any other field, or a field that does not go
+/// with `from`, is an error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovalStep {
+    from: String,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    users: Option<Vec<String>>,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+impl TryFrom<RawApprovalStep> for ApprovalStep {
+    type Error = String;
+
+    fn try_from(raw: RawApprovalStep) -> Result<Self, Self::Error> {
+        let approvers = match (raw.from.as_str(), raw.group, raw.users) {
+            ("manager", None, None) => ApproverSpec::Manager,
+            ("owners", None, None) => ApproverSpec::Owners,
+            ("group", Some(group), None) => ApproverSpec::Group { group },
+            ("users", None, Some(users)) => ApproverSpec::Users { users },
+            (from @ ("manager" | "owners" | "group" | "users"), _, _) => {
+                return Err(format!("approval step from '{from}' has missing or extra fields"));
+            }
+            (other, _, _) => return Err(format!("unknown approver kind '{other}'")),
+        };
+        Ok(ApprovalStep { approvers, count: raw.count })
+    }
 }
 
 /// What the PDP decided.
