@@ -1,0 +1,314 @@
+# Warden's shipped access policy (Rego v1).
+#
+# Evaluated at `data.access.decision` with the versioned input document described in
+# docs/policy.md (`input.version == "warden.policy.input/v1"`). The rule always produces exactly
+# one document of this shape:
+#
+#   {"outcome": "allow" | "deny" | "require_approval",
+#    "reasons": ["..."],                       # shown to the requester and kept in the log
+#    "approvals": [{"from": "manager" | "owners" | "group" | "users", "count": n, ...}],
+#    "break_glass": bool,
+#    "deny_reason_required": bool}
+#
+# Approval steps run in order. Anything this policy does not explicitly allow is denied, and the
+# Rust side denies an undefined result or any extra field as well (fail closed).
+#
+# In short:
+#   * only the actions "request" and "extend" are granted; the rest is not this policy's business
+#   * every grant needs a positive duration no longer than the resource's maximum
+#   * restricted groups (contractors) never get high or critical access
+#   * break-glass: members of a break-glass group (oncall) on a resource that enables it get
+#     immediate access, flagged for review; any other break-glass request is denied
+#   * extensions: at most `max_extensions` (2) per grant; each one is decided like a new request
+#   * low risk -> allow; medium and high -> the manager approves; critical -> the manager, then
+#     an owner, and approvers must give a reason when they deny
+#
+# Performance note: Warden evaluates this in-process for every request. In regorus each
+# reference to another rule costs a few microseconds while conditions on `input` are nearly
+# free, so the checks below read `input` directly and keep helper rules few.
+package access
+
+# ---------------------------------------------------------------------------------------------
+# Configuration. Defaults below; any key can be overridden with data at `data.warden.config`,
+# e.g. {"warden": {"config": {"max_extensions": 3, "break_glass_groups": ["sre"]}}}.
+# ---------------------------------------------------------------------------------------------
+
+default_config := {
+	# Actions that grant access and are therefore decided here.
+	"allowed_actions": ["request", "extend"],
+	# Members of these groups may self-activate break-glass access (on resources that allow it).
+	"break_glass_groups": ["oncall"],
+	# Members of these groups never get access at the restricted risk levels.
+	"restricted_groups": ["contractors"],
+	"restricted_risks": ["high", "critical"],
+	# Extensions one grant may receive.
+	"max_extensions": 2,
+}
+
+default overrides := {}
+
+overrides := data.warden.config if is_object(data.warden.config)
+
+config := object.union(default_config, overrides)
+
+# ---------------------------------------------------------------------------------------------
+# Facts about the request.
+# ---------------------------------------------------------------------------------------------
+
+# The fields every decision relies on are present and have the right types. Nothing is allowed
+# or sent for approval without this, so a missing field can never let a request through.
+well_formed if {
+	input.version == "warden.policy.input/v1"
+	is_string(input.intent.action)
+	is_boolean(input.intent.break_glass)
+	is_string(input.requester.id)
+	is_array(input.requester.groups)
+	is_string(input.resource.id)
+	is_string(input.resource.name)
+	input.resource.risk in {"low", "medium", "high", "critical"}
+	is_array(input.resource.owners)
+	is_number(input.resource.max_duration_secs)
+	is_boolean(input.resource.break_glass)
+	is_number(input.context.extensions_so_far)
+}
+
+is_extension if input.context.is_extension == true
+
+is_extension if input.intent.action == "extend"
+
+has_manager if {
+	is_string(input.requester.manager)
+	input.requester.manager != ""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Reasons to deny. Any one of them denies the request; all of them are reported.
+# ---------------------------------------------------------------------------------------------
+
+deny_reasons contains "unsupported input document version (expected warden.policy.input/v1)" if {
+	input.version != "warden.policy.input/v1"
+}
+
+deny_reasons contains "the input document is incomplete or malformed" if not well_formed
+
+deny_reasons contains msg if {
+	not input.intent.action in config.allowed_actions
+	msg := sprintf("'%v' is not an access grant; only %v are decided by policy", [input.intent.action, config.allowed_actions])
+}
+
+deny_reasons contains msg if {
+	not input.resource.risk in {"low", "medium", "high", "critical"}
+	msg := sprintf("%v has an unknown risk level '%v'", [input.resource.name, input.resource.risk])
+}
+
+deny_reasons contains "the request has no duration; every grant must expire" if {
+	not is_number(input.intent.duration_secs)
+}
+
+deny_reasons contains "the request has no duration; every grant must expire" if {
+	input.intent.duration_secs <= 0
+}
+
+deny_reasons contains msg if {
+	input.intent.duration_secs > input.resource.max_duration_secs
+	msg := sprintf(
+		"%v seconds is longer than the %v seconds allowed on %v",
+		[input.intent.duration_secs, input.resource.max_duration_secs, input.resource.name],
+	)
+}
+
+deny_reasons contains "the request names a different resource than the one evaluated" if {
+	is_string(input.intent.resource)
+	input.intent.resource != input.resource.id
+}
+
+deny_reasons contains msg if {
+	input.resource.risk in config.restricted_risks
+	some group in input.requester.groups
+	group in config.restricted_groups
+	msg := sprintf("members of '%v' may not get %v-risk access to %v", [group, input.resource.risk, input.resource.name])
+}
+
+deny_reasons contains msg if {
+	is_extension
+	input.context.extensions_so_far >= config.max_extensions
+	msg := sprintf(
+		"this grant has already been extended %v times; the limit is %v",
+		[input.context.extensions_so_far, config.max_extensions],
+	)
+}
+
+deny_reasons contains msg if {
+	input.intent.break_glass == true
+	input.resource.break_glass != true
+	msg := sprintf("break-glass access is not enabled for %v", [input.resource.name])
+}
+
+deny_reasons contains msg if {
+	input.intent.break_glass == true
+	input.resource.break_glass == true
+	not in_break_glass_group
+	msg := sprintf("break-glass access to %v is only for members of %v", [input.resource.name, config.break_glass_groups])
+}
+
+# Approval is needed but nobody could give it.
+deny_reasons contains msg if {
+	input.intent.break_glass != true
+	input.resource.risk in {"medium", "high"}
+	not has_manager
+	count(input.resource.owners) == 0
+	msg := sprintf("nobody can approve: you have no manager in the directory and %v has no owners", [input.resource.name])
+}
+
+deny_reasons contains msg if {
+	input.intent.break_glass != true
+	input.resource.risk == "critical"
+	has_manager
+	count(input.resource.owners) == 0
+	msg := sprintf("%v is critical and has no owners to approve access", [input.resource.name])
+}
+
+deny_reasons contains msg if {
+	input.intent.break_glass != true
+	input.resource.risk == "critical"
+	not has_manager
+	count(input.resource.owners) < 2
+	msg := sprintf("%v is critical: without a manager in the directory two owners must approve, and it has fewer", [input.resource.name])
+}
+
+in_break_glass_group if {
+	some group in input.requester.groups
+	group in config.break_glass_groups
+}
+
+# ---------------------------------------------------------------------------------------------
+# Documents.
+# ---------------------------------------------------------------------------------------------
+
+deny_doc(reasons) := {
+	"outcome": "deny",
+	"reasons": reasons,
+	"approvals": [],
+	"break_glass": false,
+	"deny_reason_required": false,
+}
+
+allow_doc(reasons, break_glass) := {
+	"outcome": "allow",
+	"reasons": reasons,
+	"approvals": [],
+	"break_glass": break_glass,
+	"deny_reason_required": false,
+}
+
+approval_doc(steps, reasons, deny_reason_required) := {
+	"outcome": "require_approval",
+	"reasons": reasons,
+	"approvals": steps,
+	"break_glass": false,
+	"deny_reason_required": deny_reason_required,
+}
+
+# Extensions say so in the reasons.
+default extension_notes := []
+
+extension_notes := [sprintf(
+	"extension %v of at most %v",
+	[input.context.extensions_so_far + 1, config.max_extensions],
+)] if is_extension
+
+# ---------------------------------------------------------------------------------------------
+# The decision by risk level, once nothing denies the request. Someone without a manager in the
+# directory is approved by the resource's owners instead (two owners for critical access).
+# ---------------------------------------------------------------------------------------------
+
+risk_decision := allow_doc(
+	array.concat([sprintf("%v (%v) is low-risk: allowed without approval", [input.resource.name, input.intent.role])], extension_notes),
+	false,
+) if input.resource.risk == "low"
+
+risk_decision := approval_doc(
+	[{"from": "manager", "count": 1}],
+	array.concat([sprintf("%v (%v) is %v-risk: your manager must approve", [input.resource.name, input.intent.role, input.resource.risk])], extension_notes),
+	false,
+) if {
+	input.resource.risk in {"medium", "high"}
+	has_manager
+}
+
+risk_decision := approval_doc(
+	[{"from": "owners", "count": 1}],
+	array.concat(
+		[sprintf(
+			"%v (%v) is %v-risk and you have no manager in the directory: an owner of %v must approve",
+			[input.resource.name, input.intent.role, input.resource.risk, input.resource.name],
+		)],
+		extension_notes,
+	),
+	false,
+) if {
+	input.resource.risk in {"medium", "high"}
+	not has_manager
+}
+
+risk_decision := approval_doc(
+	[{"from": "manager", "count": 1}, {"from": "owners", "count": 1}],
+	array.concat(
+		[sprintf(
+			"%v (%v) is critical: your manager, then an owner of %v must approve; a denial needs a reason",
+			[input.resource.name, input.intent.role, input.resource.name],
+		)],
+		extension_notes,
+	),
+	true,
+) if {
+	input.resource.risk == "critical"
+	has_manager
+}
+
+risk_decision := approval_doc(
+	[{"from": "owners", "count": 2}],
+	array.concat(
+		[sprintf(
+			"%v (%v) is critical and you have no manager in the directory: two owners of %v must approve; a denial needs a reason",
+			[input.resource.name, input.intent.role, input.resource.name],
+		)],
+		extension_notes,
+	),
+	true,
+) if {
+	input.resource.risk == "critical"
+	not has_manager
+}
+
+# ---------------------------------------------------------------------------------------------
+# The decision. Deny reasons win; then break-glass; then the risk level; otherwise the default.
+# ---------------------------------------------------------------------------------------------
+
+default decision := {
+	"outcome": "deny",
+	"reasons": ["no policy rule allows this request; denied by default"],
+	"approvals": [],
+	"break_glass": false,
+	"deny_reason_required": false,
+}
+
+decision := deny_doc(reasons) if {
+	reasons := sort(deny_reasons)
+	count(reasons) > 0
+} else := allow_doc(
+	[sprintf(
+		"break-glass: %v (%v) granted at once to an on-call responder; it will be reviewed",
+		[input.resource.name, input.intent.role],
+	)],
+	true,
+) if {
+	well_formed
+	input.intent.break_glass == true
+	input.resource.break_glass == true
+	in_break_glass_group
+} else := risk_decision if {
+	well_formed
+	input.intent.break_glass == false
+	risk_decision
+}

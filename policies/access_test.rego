@@ -1,0 +1,244 @@
+# Unit tests for policies/access.rego. Run with `opa test policies/` or `warden policy test`.
+package access_test
+
+# A well-formed low-risk request; each test changes what it needs with object.union (deep merge).
+base := {
+	"version": "warden.policy.input/v1",
+	"requester": {
+		"id": "alice",
+		"display_name": "Alice Example",
+		"groups": ["engineering"],
+		"manager": "bob",
+		"account": {"platform": "slack", "workspace": "T0001", "user_id": "U0ALICE"},
+	},
+	"intent": {
+		"action": "request",
+		"resource": "billing-db",
+		"role": "read",
+		"duration_secs": 3600,
+		"justification": "INC-4411 investigation",
+		"ticket": "INC-4411",
+		"request_id": null,
+		"break_glass": false,
+		"notes": [],
+	},
+	"resource": {
+		"id": "billing-db",
+		"name": "Billing DB",
+		"risk": "low",
+		"owners": ["carol", "dave"],
+		"max_duration_secs": 14400,
+		"break_glass": false,
+		"tags": ["prod"],
+	},
+	"time": "2025-01-01T12:00:00Z",
+	"channel": {"platform": "slack", "workspace": "T0001", "channel": "C0001", "kind": "channel"},
+	"context": {"is_extension": false, "extensions_so_far": 0},
+}
+
+with_risk(risk) := object.union(base, {"resource": {"risk": risk}})
+
+contractor(risk) := object.union(with_risk(risk), {"requester": {"groups": ["contractors"]}})
+
+extension(risk, so_far) := object.union(with_risk(risk), {
+	"intent": {"action": "extend"},
+	"context": {"is_extension": true, "extensions_so_far": so_far},
+})
+
+break_glass(groups, enabled) := object.union(with_risk("critical"), {
+	"requester": {"groups": groups},
+	"intent": {"break_glass": true},
+	"resource": {"break_glass": enabled},
+})
+
+# --- risk levels ---------------------------------------------------------------------------------
+
+test_low_risk_is_allowed if {
+	d := data.access.decision with input as with_risk("low")
+	d.outcome == "allow"
+	d.approvals == []
+	d.break_glass == false
+}
+
+test_medium_risk_needs_one_manager_approval if {
+	d := data.access.decision with input as with_risk("medium")
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "manager", "count": 1}]
+	d.deny_reason_required == false
+}
+
+test_high_risk_needs_manager_approval_and_says_why if {
+	d := data.access.decision with input as with_risk("high")
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "manager", "count": 1}]
+	count(d.reasons) > 0
+	contains(d.reasons[0], "high-risk")
+}
+
+test_critical_needs_manager_then_owners_and_deny_reasons if {
+	d := data.access.decision with input as with_risk("critical")
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "manager", "count": 1}, {"from": "owners", "count": 1}]
+	d.deny_reason_required == true
+}
+
+test_requester_without_manager_is_approved_by_owners if {
+	i := object.union(with_risk("medium"), {"requester": {"manager": null}})
+	d := data.access.decision with input as i
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "owners", "count": 1}]
+}
+
+test_unknown_risk_is_denied if {
+	d := data.access.decision with input as with_risk("extreme")
+	d.outcome == "deny"
+}
+
+# --- restricted groups ---------------------------------------------------------------------------
+
+test_contractor_is_denied_high_risk if {
+	d := data.access.decision with input as contractor("high")
+	d.outcome == "deny"
+	some r in d.reasons
+	contains(r, "contractors")
+}
+
+test_contractor_is_denied_critical_risk if {
+	d := data.access.decision with input as contractor("critical")
+	d.outcome == "deny"
+}
+
+test_contractor_may_still_request_medium_risk if {
+	d := data.access.decision with input as contractor("medium")
+	d.outcome == "require_approval"
+}
+
+# --- duration and action -------------------------------------------------------------------------
+
+test_duration_over_resource_maximum_is_denied if {
+	i := object.union(base, {"intent": {"duration_secs": 14401}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+	some r in d.reasons
+	contains(r, "longer than")
+}
+
+test_duration_equal_to_maximum_is_allowed if {
+	i := object.union(base, {"intent": {"duration_secs": 14400}})
+	d := data.access.decision with input as i
+	d.outcome == "allow"
+}
+
+test_missing_duration_is_denied if {
+	i := object.union(base, {"intent": {"duration_secs": null}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+test_revoke_is_not_an_access_grant if {
+	i := object.union(base, {"intent": {"action": "revoke"}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+test_status_is_not_an_access_grant if {
+	i := object.union(base, {"intent": {"action": "status"}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+test_mismatched_resource_is_denied if {
+	i := object.union(base, {"intent": {"resource": "other-db"}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+# --- break-glass ---------------------------------------------------------------------------------
+
+test_break_glass_by_oncall_on_enabled_resource_is_allowed_and_flagged if {
+	d := data.access.decision with input as break_glass(["oncall"], true)
+	d.outcome == "allow"
+	d.break_glass == true
+	contains(d.reasons[0], "break-glass")
+}
+
+test_break_glass_by_someone_not_oncall_is_denied if {
+	d := data.access.decision with input as break_glass(["engineering"], true)
+	d.outcome == "deny"
+	d.break_glass == false
+	count(d.reasons) > 0
+}
+
+test_break_glass_on_resource_without_it_is_denied if {
+	d := data.access.decision with input as break_glass(["oncall"], false)
+	d.outcome == "deny"
+	some r in d.reasons
+	contains(r, "not enabled")
+}
+
+test_break_glass_by_oncall_contractor_is_denied if {
+	d := data.access.decision with input as break_glass(["oncall", "contractors"], true)
+	d.outcome == "deny"
+}
+
+# --- extensions ----------------------------------------------------------------------------------
+
+test_first_extension_of_low_risk_is_allowed if {
+	d := data.access.decision with input as extension("low", 0)
+	d.outcome == "allow"
+}
+
+test_extension_of_medium_risk_needs_manager_again if {
+	d := data.access.decision with input as extension("medium", 1)
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "manager", "count": 1}]
+	some r in d.reasons
+	contains(r, "extension 2 of at most 2")
+}
+
+test_extension_of_high_risk_needs_manager_again if {
+	d := data.access.decision with input as extension("high", 0)
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "manager", "count": 1}]
+}
+
+test_third_extension_is_denied if {
+	d := data.access.decision with input as extension("low", 2)
+	d.outcome == "deny"
+	some r in d.reasons
+	contains(r, "limit is 2")
+}
+
+# --- configuration -------------------------------------------------------------------------------
+
+test_max_extensions_comes_from_config if {
+	d := data.access.decision with input as extension("low", 2) with data.warden.config as {"max_extensions": 3}
+	d.outcome == "allow"
+}
+
+test_break_glass_groups_come_from_config if {
+	d := data.access.decision with input as break_glass(["sre"], true) with data.warden.config as {"break_glass_groups": ["sre"]}
+	d.outcome == "allow"
+	d.break_glass == true
+}
+
+# --- the document is always complete ------------------------------------------------------------
+
+test_empty_input_is_denied_with_a_reason if {
+	d := data.access.decision with input as {}
+	d.outcome == "deny"
+	count(d.reasons) > 0
+}
+
+test_unknown_input_version_is_denied if {
+	i := object.union(base, {"version": "warden.policy.input/v9"})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+test_decision_has_exactly_the_documented_fields if {
+	every risk in ["low", "medium", "high", "critical", "nonsense"] {
+		d := data.access.decision with input as with_risk(risk)
+		object.keys(d) == {"outcome", "reasons", "approvals", "break_glass", "deny_reason_required"}
+	}
+}
