@@ -1,1 +1,484 @@
 //! Embedded Rego policy evaluated in-process with regorus.
+//!
+//! The policy is parsed and prepared once, at construction; each decision evaluates a clone of
+//! the prepared engine, so evaluations share nothing and need no lock. Anything but a well-formed
+//! `RegoDecision` document at `data.access.decision` denies.
+
+use super::{Decision, PolicyEngine, PolicyInput, RegoDecision};
+use anyhow::{Context, Result, anyhow, bail};
+use async_trait::async_trait;
+use regorus::utils::limits::ExecutionTimerConfig;
+use regorus::{Engine, Value};
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::time::Duration;
+
+/// The rule every policy must define.
+pub const DECISION_RULE: &str = "data.access.decision";
+
+/// The package `run_rego_tests` looks for test rules in.
+pub const TEST_PACKAGE: &str = "access_test";
+
+/// The policy Warden ships with, built into the binary.
+pub const SHIPPED_POLICY: &str = include_str!("../../policies/access.rego");
+
+/// The shipped policy's Rego unit tests.
+pub const SHIPPED_POLICY_TESTS: &str = include_str!("../../policies/access_test.rego");
+
+/// Longest a single evaluation may run before it is abandoned (and denied).
+const EVAL_TIME_LIMIT: Duration = Duration::from_secs(1);
+
+/// Longest policy error kept in a decision's reasons.
+const MAX_REASON_CHARS: usize = 160;
+
+/// A Rego policy evaluated in-process.
+#[derive(Clone)]
+pub struct EmbeddedPolicy {
+    /// Loaded, data added, prepared: cloned for every evaluation.
+    engine: Engine,
+    source_name: String,
+}
+
+impl std::fmt::Debug for EmbeddedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedPolicy").field("source", &self.source_name).finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedPolicy {
+    /// The shipped policy (`policies/access.rego`, compiled into the binary).
+    pub fn shipped() -> Result<Self> {
+        Self::from_source("policies/access.rego", SHIPPED_POLICY)
+    }
+
+    /// Loads a policy file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy file {}", path.display()))?;
+        Self::from_source(&path.display().to_string(), &text)
+    }
+
+    /// Parses a policy from text; `name` labels it in error messages.
+    pub fn from_source(name: &str, text: &str) -> Result<Self> {
+        let mut engine = Engine::new();
+        engine.set_execution_timer_config(ExecutionTimerConfig { limit: EVAL_TIME_LIMIT, check_interval: NonZeroU32::new(256).expect("non-zero") });
+        engine.add_policy(name.to_string(), text.to_string()).map_err(|e| anyhow!("policy {name} does not parse: {e}"))?;
+        let mut policy = Self { engine, source_name: name.to_string() };
+        policy.prepare()?;
+        Ok(policy)
+    }
+
+    /// Adds a data document (merged into `data`), e.g. `{"warden": {"config": {...}}}`.
+    pub fn with_data(mut self, data: serde_json::Value) -> Result<Self> {
+        let value = Value::from_json_str(&data.to_string()).map_err(|e| anyhow!("policy data is not valid: {e}"))?;
+        self.engine.add_data(value).map_err(|e| anyhow!("policy data cannot be added: {e}"))?;
+        self.prepare()?;
+        Ok(self)
+    }
+
+    /// Where the policy came from, for logs.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+
+    /// Checks that the decision rule exists and leaves the engine prepared (analysed and
+    /// scheduled), so that clones do not repeat that work on every evaluation.
+    fn prepare(&mut self) -> Result<()> {
+        self.engine.set_input(Value::new_object());
+        self.engine
+            .eval_rule(DECISION_RULE.to_string())
+            .map_err(|e| anyhow!("policy {} cannot evaluate {DECISION_RULE}: {e}", self.source_name))?;
+        Ok(())
+    }
+
+    /// Evaluates synchronously. Never fails: faults deny. Each call gets a fresh decision id.
+    pub fn evaluate(&self, input: &PolicyInput) -> Decision {
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        match self.eval_document(input) {
+            Ok(doc) => doc.into_decision(Some(decision_id)),
+            Err(reason) => {
+                tracing::warn!(policy = %self.source_name, %decision_id, error = %reason, "embedded policy fault; denying");
+                fault_with_id(short(&reason), decision_id)
+            }
+        }
+    }
+
+    fn eval_document(&self, input: &PolicyInput) -> Result<RegoDecision> {
+        // Straight from the serde tree into a regorus value: no JSON text in between.
+        let json = serde_json::to_value(input).context("cannot serialise the input")?;
+        let input = serde_json::from_value::<Value>(json).context("cannot convert the input")?;
+        let mut engine = self.engine.clone();
+        engine.set_input(input);
+        let value = engine.eval_rule(DECISION_RULE.to_string()).map_err(|e| anyhow!("evaluation failed: {}", regorus_error(&e)))?;
+        if value == Value::Undefined {
+            bail!("undefined result");
+        }
+        let text = value.to_json_str().map_err(|e| anyhow!("result is not JSON: {e}"))?;
+        serde_json::from_str::<RegoDecision>(&text).map_err(|e| anyhow!("malformed result: {e}"))
+    }
+}
+
+#[async_trait]
+impl PolicyEngine for EmbeddedPolicy {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    /// Evaluated inline: a decision costs tens of microseconds (a clone of the prepared engine
+    /// and one rule evaluation), less than handing it to the blocking pool would.
+    async fn decide(&self, input: &PolicyInput) -> Decision {
+        self.evaluate(input)
+    }
+}
+
+/// A deny that keeps the evaluation's id, so the log can cite the faulty evaluation.
+pub(super) fn fault_with_id(reason: String, decision_id: String) -> Decision {
+    match Decision::fault(reason) {
+        Decision::Deny { reasons, .. } => Decision::Deny { decision_id: Some(decision_id), reasons },
+        other => other,
+    }
+}
+
+/// A regorus error in one line: its message and where in the policy. Regorus errors span several
+/// lines (`--> file:line:col`, a source excerpt, `error: message`).
+fn regorus_error(err: &anyhow::Error) -> String {
+    let text = err.to_string();
+    let message = text.lines().find_map(|l| l.trim().strip_prefix("error:")).map(str::trim);
+    let location = text.lines().find_map(|l| l.trim().strip_prefix("-->")).map(str::trim);
+    match (message, location) {
+        (Some(m), Some(at)) => format!("{m} at {at}"),
+        (Some(m), None) => m.to_string(),
+        _ => text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error").to_string(),
+    }
+}
+
+/// One line, bounded: reasons end up in chat messages and the log.
+fn short(err: &anyhow::Error) -> String {
+    let text = err.to_string();
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error");
+    if line.chars().count() > MAX_REASON_CHARS {
+        let cut: String = line.chars().take(MAX_REASON_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        line.to_string()
+    }
+}
+
+/// Runs every `test_*` rule of package `access_test` against the policy, like `opa test`.
+/// Returns each test's name and whether it passed (evaluated to `true`), in source order.
+/// Errors only when a file does not parse.
+pub fn run_rego_tests(policy_text: &str, test_text: &str) -> Result<Vec<(String, bool)>> {
+    let mut engine = Engine::new();
+    engine.set_execution_timer_config(ExecutionTimerConfig { limit: Duration::from_secs(10), check_interval: NonZeroU32::new(256).expect("non-zero") });
+    engine.add_policy("access.rego".to_string(), policy_text.to_string()).map_err(|e| anyhow!("policy does not parse: {e}"))?;
+    let package = engine.add_policy("access_test.rego".to_string(), test_text.to_string()).map_err(|e| anyhow!("tests do not parse: {e}"))?;
+    if package != format!("data.{TEST_PACKAGE}") {
+        bail!("the tests must be in package {TEST_PACKAGE}, not {}", package.trim_start_matches("data."));
+    }
+    engine.set_input(Value::new_object());
+
+    let mut names = test_rule_names(test_text);
+    // Cross-check: tests the scan missed (unusual layout) but that evaluate to true.
+    if let Ok(Value::Object(package)) = eval_test_package(&mut engine.clone()) {
+        for key in package.keys() {
+            if let Ok(name) = key.as_string() {
+                if name.starts_with("test_") && !names.iter().any(|n| n.as_str() == name.as_ref()) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+    }
+
+    let mut results = Vec::with_capacity(names.len());
+    for name in names {
+        let passed = matches!(engine.clone().eval_rule(format!("data.{TEST_PACKAGE}.{name}")), Ok(Value::Bool(true)));
+        results.push((name, passed));
+    }
+    Ok(results)
+}
+
+/// Evaluates the whole test package: the values of the rules that are defined.
+fn eval_test_package(engine: &mut Engine) -> Result<Value> {
+    let results = engine.eval_query(format!("data.{TEST_PACKAGE}"), false)?;
+    results
+        .result
+        .first()
+        .and_then(|r| r.expressions.first())
+        .map(|e| e.value.clone())
+        .ok_or_else(|| anyhow!("the test package is empty"))
+}
+
+/// Names of rules that start a line with `test_…` (the layout `opa fmt` produces), deduplicated,
+/// in order of first appearance.
+fn test_rule_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with("test_") {
+            continue;
+        }
+        let name: String = line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let rest = line[name.len()..].trim_start();
+        let is_rule = rest.is_empty() || rest.starts_with("if") || rest.starts_with('{') || rest.starts_with(":=") || rest.starts_with('=');
+        if is_rule && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Action, Intent, Platform, PlatformUser};
+    use crate::policy::{ApprovalStep, ApproverSpec, ChannelInput, INPUT_VERSION, RequestContextInput, RequesterInput, ResourceInput};
+
+    fn input(risk: &str) -> PolicyInput {
+        PolicyInput {
+            version: INPUT_VERSION.to_string(),
+            requester: RequesterInput {
+                id: "alice".into(),
+                display_name: "Alice Example".into(),
+                groups: vec!["engineering".into()],
+                manager: Some("bob".into()),
+                account: PlatformUser::new(Platform::Slack, "T0001", "U0ALICE"),
+            },
+            intent: Intent {
+                action: Action::Request,
+                resource: Some("billing-db".into()),
+                role: Some("read".into()),
+                duration_secs: Some(3600),
+                justification: Some("INC-4411".into()),
+                ticket: Some("INC-4411".into()),
+                request_id: None,
+                break_glass: false,
+                notes: vec![],
+            },
+            resource: ResourceInput {
+                id: "billing-db".into(),
+                name: "Billing DB".into(),
+                risk: risk.into(),
+                owners: vec!["carol".into(), "dave".into()],
+                max_duration_secs: 4 * 3600,
+                break_glass: false,
+                tags: vec!["prod".into()],
+            },
+            time: "2025-01-01T12:00:00Z".into(),
+            channel: ChannelInput { platform: "slack".into(), workspace: "T0001".into(), channel: "C0001".into(), kind: "channel".into() },
+            context: RequestContextInput::default(),
+        }
+    }
+
+    fn shipped() -> EmbeddedPolicy {
+        EmbeddedPolicy::shipped().expect("the shipped policy loads")
+    }
+
+    fn manager() -> ApprovalStep {
+        ApprovalStep { approvers: ApproverSpec::Manager, count: 1 }
+    }
+
+    fn owners() -> ApprovalStep {
+        ApprovalStep { approvers: ApproverSpec::Owners, count: 1 }
+    }
+
+    fn steps(d: &Decision) -> Vec<ApprovalStep> {
+        match d {
+            Decision::RequireApproval { steps, .. } => steps.clone(),
+            other => panic!("expected require_approval, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn low_risk_is_allowed_without_approval() {
+        let d = shipped().evaluate(&input("low"));
+        assert_eq!(d.outcome(), "allow", "{d:?}");
+        assert!(matches!(d, Decision::Allow { break_glass: false, .. }));
+    }
+
+    #[test]
+    fn medium_risk_requires_one_manager_approval() {
+        let d = shipped().evaluate(&input("medium"));
+        assert_eq!(steps(&d), vec![manager()]);
+    }
+
+    #[test]
+    fn high_risk_requires_manager_approval_and_explains_why() {
+        let d = shipped().evaluate(&input("high"));
+        assert_eq!(steps(&d), vec![manager()]);
+        assert!(d.reasons().iter().any(|r| r.contains("high-risk") && r.contains("Billing DB")), "{d:?}");
+    }
+
+    #[test]
+    fn critical_requires_manager_then_owners_and_reasons_for_denial() {
+        let d = shipped().evaluate(&input("critical"));
+        assert_eq!(steps(&d), vec![manager(), owners()]);
+        assert!(matches!(d, Decision::RequireApproval { deny_reason_required: true, .. }));
+    }
+
+    #[test]
+    fn contractors_are_denied_high_and_critical_risk() {
+        for risk in ["high", "critical"] {
+            let mut i = input(risk);
+            i.requester.groups = vec!["contractors".into()];
+            let d = shipped().evaluate(&i);
+            assert_eq!(d.outcome(), "deny", "{risk}: {d:?}");
+            assert!(d.reasons().iter().any(|r| r.contains("contractors")), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn a_duration_beyond_the_resource_maximum_is_denied() {
+        let mut i = input("low");
+        i.intent.duration_secs = Some(i.resource.max_duration_secs + 1);
+        let d = shipped().evaluate(&i);
+        assert_eq!(d.outcome(), "deny");
+        assert!(d.reasons().iter().any(|r| r.contains("longer than")), "{d:?}");
+    }
+
+    #[test]
+    fn actions_other_than_request_and_extend_are_denied() {
+        for action in [Action::Revoke, Action::Cancel, Action::Status] {
+            let mut i = input("low");
+            i.intent.action = action;
+            assert_eq!(shipped().evaluate(&i).outcome(), "deny", "{action:?}");
+        }
+    }
+
+    #[test]
+    fn break_glass_by_oncall_on_an_enabled_resource_is_allowed_and_flagged() {
+        let mut i = input("critical");
+        i.intent.break_glass = true;
+        i.resource.break_glass = true;
+        i.requester.groups = vec!["oncall".into()];
+        let d = shipped().evaluate(&i);
+        assert!(matches!(d, Decision::Allow { break_glass: true, .. }), "{d:?}");
+        assert!(d.reasons().iter().any(|r| r.contains("break-glass")));
+    }
+
+    #[test]
+    fn break_glass_is_denied_to_non_oncall_and_on_resources_without_it() {
+        let mut not_oncall = input("critical");
+        not_oncall.intent.break_glass = true;
+        not_oncall.resource.break_glass = true;
+        let d = shipped().evaluate(&not_oncall);
+        assert_eq!(d.outcome(), "deny");
+        assert!(!d.reasons().is_empty());
+
+        let mut not_enabled = input("critical");
+        not_enabled.intent.break_glass = true;
+        not_enabled.requester.groups = vec!["oncall".into()];
+        let d = shipped().evaluate(&not_enabled);
+        assert_eq!(d.outcome(), "deny");
+        assert!(d.reasons().iter().any(|r| r.contains("not enabled")), "{d:?}");
+    }
+
+    #[test]
+    fn a_third_extension_is_denied() {
+        let mut i = input("low");
+        i.intent.action = Action::Extend;
+        i.context = RequestContextInput { is_extension: true, extensions_so_far: 2 };
+        assert_eq!(shipped().evaluate(&i).outcome(), "deny");
+    }
+
+    #[test]
+    fn extensions_of_medium_and_high_risk_need_the_manager_again() {
+        for risk in ["medium", "high"] {
+            let mut i = input(risk);
+            i.intent.action = Action::Extend;
+            i.context = RequestContextInput { is_extension: true, extensions_so_far: 1 };
+            let d = shipped().evaluate(&i);
+            assert_eq!(steps(&d), vec![manager()], "{risk}");
+            assert!(d.reasons().iter().any(|r| r.contains("extension 2")), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_risk_level_is_denied() {
+        assert_eq!(shipped().evaluate(&input("catastrophic")).outcome(), "deny");
+    }
+
+    #[test]
+    fn configuration_data_overrides_the_policy_defaults() {
+        let mut i = input("low");
+        i.intent.action = Action::Extend;
+        i.context = RequestContextInput { is_extension: true, extensions_so_far: 2 };
+        let configured = shipped().with_data(serde_json::json!({"warden": {"config": {"max_extensions": 5}}})).unwrap();
+        assert_eq!(configured.evaluate(&i).outcome(), "allow");
+        assert_eq!(shipped().evaluate(&i).outcome(), "deny");
+    }
+
+    #[test]
+    fn every_evaluation_gets_its_own_decision_id() {
+        let p = shipped();
+        let a = p.evaluate(&input("low"));
+        let b = p.evaluate(&input("low"));
+        let (a, b) = (a.decision_id().unwrap(), b.decision_id().unwrap());
+        assert_ne!(a, b);
+        assert!(uuid::Uuid::parse_str(a).is_ok());
+    }
+
+    #[tokio::test]
+    async fn decide_through_the_port_matches_evaluate() {
+        let p: Box<dyn PolicyEngine> = Box::new(shipped());
+        assert_eq!(p.name(), "embedded");
+        assert_eq!(p.decide(&input("medium")).await.outcome(), "require_approval");
+    }
+
+    #[test]
+    fn an_undefined_decision_denies() {
+        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"allow\"} if input.nope == true\n").unwrap();
+        let d = p.evaluate(&input("low"));
+        assert_eq!(d.outcome(), "deny");
+        assert!(d.reasons()[0].contains("undefined result"), "{d:?}");
+        assert!(d.decision_id().is_some());
+    }
+
+    #[test]
+    fn a_decision_with_an_unknown_field_denies() {
+        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"allow\", \"obligations\": [\"mfa\"]}\n").unwrap();
+        let d = p.evaluate(&input("low"));
+        assert_eq!(d.outcome(), "deny");
+        assert!(d.reasons()[0].starts_with("policy error: malformed result"), "{d:?}");
+    }
+
+    #[test]
+    fn an_inconsistent_or_non_object_decision_denies() {
+        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"require_approval\"}\n").unwrap();
+        assert_eq!(p.evaluate(&input("low")).outcome(), "deny");
+        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := true\n").unwrap();
+        assert_eq!(p.evaluate(&input("low")).outcome(), "deny");
+    }
+
+    #[test]
+    fn an_evaluation_error_denies_with_a_short_reason() {
+        // Division by zero is an error in regorus.
+        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"allow\", \"reasons\": [sprintf(\"%v\", [1 / input.context.extensions_so_far])]}\n").unwrap();
+        let d = p.evaluate(&input("low"));
+        assert_eq!(d.outcome(), "deny", "{d:?}");
+        assert!(d.reasons()[0].contains("divide by zero at t.rego:2"), "{d:?}");
+        assert!(d.reasons()[0].len() < 200 && !d.reasons()[0].contains('\n'), "{d:?}");
+    }
+
+    #[test]
+    fn construction_fails_clearly_on_bad_policies() {
+        let err = EmbeddedPolicy::from_source("broken.rego", "package access\ndecision := {").unwrap_err();
+        assert!(err.to_string().contains("broken.rego"), "{err}");
+        let err = EmbeddedPolicy::from_source("other.rego", "package other\nx := 1\n").unwrap_err();
+        assert!(err.to_string().contains(DECISION_RULE), "{err}");
+        assert!(EmbeddedPolicy::from_file("/nonexistent/policy.rego").is_err());
+    }
+
+    #[test]
+    fn the_shipped_rego_tests_all_pass() {
+        let results = run_rego_tests(SHIPPED_POLICY, SHIPPED_POLICY_TESTS).unwrap();
+        let failed: Vec<_> = results.iter().filter(|(_, ok)| !ok).map(|(n, _)| n.as_str()).collect();
+        assert!(failed.is_empty(), "failing Rego tests: {failed:?}");
+        assert!(results.len() >= 8, "only {} Rego tests found", results.len());
+    }
+
+    #[test]
+    fn a_failing_rego_test_is_reported_as_failed() {
+        let tests = "package access_test\n\ntest_passes if true\n\ntest_fails if {\n\tdata.access.decision.outcome == \"allow\"\n}\n";
+        let results = run_rego_tests(SHIPPED_POLICY, tests).unwrap();
+        assert_eq!(results, vec![("test_passes".to_string(), true), ("test_fails".to_string(), false)]);
+    }
+}
