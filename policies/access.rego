@@ -13,7 +13,7 @@
 # Approval steps run in order. Anything this policy does not explicitly allow is denied, and the
 # Rust side denies an undefined result or any extra field as well (fail closed).
 #
-# Summary:
+# In short:
 #   * only the actions "request" and "extend" are granted; the rest is not this policy's business
 #   * every grant needs a positive duration no longer than the resource's maximum
 #   * restricted groups (contractors) never get high or critical access
@@ -22,6 +22,10 @@
 #   * extensions: at most `max_extensions` (2) per grant; each one is decided like a new request
 #   * low risk -> allow; medium and high -> the manager approves; critical -> the manager, then
 #     an owner, and approvers must give a reason when they deny
+#
+# Performance note: Warden evaluates this in-process for every request. In regorus each
+# reference to another rule costs a few microseconds while conditions on `input` are nearly
+# free, so the checks below read `input` directly and keep helper rules few.
 package access
 
 # ---------------------------------------------------------------------------------------------
@@ -51,103 +55,65 @@ config := object.union(default_config, overrides)
 # Facts about the request.
 # ---------------------------------------------------------------------------------------------
 
-# The input document version this policy understands.
-input_version := "warden.policy.input/v1"
-
-version_supported if input.version == input_version
-
-# The fields every decision relies on are present and have the right types.
+# The fields every decision relies on are present and have the right types. Nothing is allowed
+# or sent for approval without this, so a missing field can never let a request through.
 well_formed if {
+	input.version == "warden.policy.input/v1"
 	is_string(input.intent.action)
+	is_boolean(input.intent.break_glass)
 	is_string(input.requester.id)
 	is_array(input.requester.groups)
 	is_string(input.resource.id)
 	is_string(input.resource.name)
-	is_string(input.resource.risk)
+	input.resource.risk in {"low", "medium", "high", "critical"}
 	is_array(input.resource.owners)
+	is_number(input.resource.max_duration_secs)
 	is_boolean(input.resource.break_glass)
+	is_number(input.context.extensions_so_far)
 }
-
-known_risks := {"low", "medium", "high", "critical"}
-
-risk := input.resource.risk
-
-# Names used in messages always have a value, so that no deny reason is lost to an undefined
-# field (a lost deny reason could otherwise let a request through).
-default resource_name := "the resource"
-
-resource_name := input.resource.name if is_string(input.resource.name)
-
-default action_name := "(none)"
-
-action_name := input.intent.action if is_string(input.intent.action)
-
-default role := "access"
-
-role := input.intent.role if is_string(input.intent.role)
 
 is_extension if input.context.is_extension == true
 
 is_extension if input.intent.action == "extend"
-
-default extensions_so_far := 0
-
-extensions_so_far := input.context.extensions_so_far if is_number(input.context.extensions_so_far)
-
-action_allowed if input.intent.action in config.allowed_actions
-
-risk_known if risk in known_risks
-
-valid_duration if {
-	is_number(input.intent.duration_secs)
-	input.intent.duration_secs > 0
-}
 
 has_manager if {
 	is_string(input.requester.manager)
 	input.requester.manager != ""
 }
 
-owner_count := count(input.resource.owners) if is_array(input.resource.owners)
-
-default owner_count := 0
-
-break_glass_requested if input.intent.break_glass == true
-
-in_break_glass_group if {
-	some g in input.requester.groups
-	g in config.break_glass_groups
-}
-
 # ---------------------------------------------------------------------------------------------
 # Reasons to deny. Any one of them denies the request; all of them are reported.
 # ---------------------------------------------------------------------------------------------
 
-deny_reasons contains sprintf("unsupported input document version (expected %v)", [input_version]) if {
-	not version_supported
+deny_reasons contains "unsupported input document version (expected warden.policy.input/v1)" if {
+	input.version != "warden.policy.input/v1"
 }
 
 deny_reasons contains "the input document is incomplete or malformed" if not well_formed
 
 deny_reasons contains msg if {
-	not action_allowed
-	msg := sprintf("'%v' is not an access grant; only %v are decided by policy", [action_name, config.allowed_actions])
+	not input.intent.action in config.allowed_actions
+	msg := sprintf("'%v' is not an access grant; only %v are decided by policy", [input.intent.action, config.allowed_actions])
 }
 
 deny_reasons contains msg if {
-	not risk_known
-	msg := sprintf("%v has an unknown risk level", [resource_name])
+	not input.resource.risk in {"low", "medium", "high", "critical"}
+	msg := sprintf("%v has an unknown risk level '%v'", [input.resource.name, input.resource.risk])
 }
 
-deny_reasons contains "the request has no duration; every grant must expire" if not valid_duration
+deny_reasons contains "the request has no duration; every grant must expire" if {
+	not is_number(input.intent.duration_secs)
+}
+
+deny_reasons contains "the request has no duration; every grant must expire" if {
+	input.intent.duration_secs <= 0
+}
 
 deny_reasons contains msg if {
-	valid_duration
-	is_number(input.resource.max_duration_secs)
 	input.intent.duration_secs > input.resource.max_duration_secs
 	msg := sprintf(
 		"%v seconds is longer than the %v seconds allowed on %v",
-		[input.intent.duration_secs, input.resource.max_duration_secs, resource_name],
+		[input.intent.duration_secs, input.resource.max_duration_secs, input.resource.name],
 	)
 }
 
@@ -157,88 +123,63 @@ deny_reasons contains "the request names a different resource than the one evalu
 }
 
 deny_reasons contains msg if {
-	risk in config.restricted_risks
-	some g in input.requester.groups
-	g in config.restricted_groups
-	msg := sprintf("members of '%v' may not get %v-risk access to %v", [g, risk, resource_name])
+	input.resource.risk in config.restricted_risks
+	some group in input.requester.groups
+	group in config.restricted_groups
+	msg := sprintf("members of '%v' may not get %v-risk access to %v", [group, input.resource.risk, input.resource.name])
 }
 
 deny_reasons contains msg if {
 	is_extension
-	extensions_so_far >= config.max_extensions
+	input.context.extensions_so_far >= config.max_extensions
 	msg := sprintf(
 		"this grant has already been extended %v times; the limit is %v",
-		[extensions_so_far, config.max_extensions],
+		[input.context.extensions_so_far, config.max_extensions],
 	)
 }
 
 deny_reasons contains msg if {
-	break_glass_requested
+	input.intent.break_glass == true
 	input.resource.break_glass != true
-	msg := sprintf("break-glass access is not enabled for %v", [resource_name])
+	msg := sprintf("break-glass access is not enabled for %v", [input.resource.name])
 }
 
 deny_reasons contains msg if {
-	break_glass_requested
+	input.intent.break_glass == true
 	input.resource.break_glass == true
 	not in_break_glass_group
-	msg := sprintf("break-glass access to %v is only for members of %v", [resource_name, config.break_glass_groups])
+	msg := sprintf("break-glass access to %v is only for members of %v", [input.resource.name, config.break_glass_groups])
 }
 
 # Approval is needed but nobody could give it.
 deny_reasons contains msg if {
-	not break_glass_requested
-	risk in {"medium", "high"}
+	input.intent.break_glass != true
+	input.resource.risk in {"medium", "high"}
 	not has_manager
-	owner_count == 0
-	msg := sprintf("nobody can approve: you have no manager in the directory and %v has no owners", [resource_name])
+	count(input.resource.owners) == 0
+	msg := sprintf("nobody can approve: you have no manager in the directory and %v has no owners", [input.resource.name])
 }
 
 deny_reasons contains msg if {
-	not break_glass_requested
-	risk == "critical"
+	input.intent.break_glass != true
+	input.resource.risk == "critical"
 	has_manager
-	owner_count == 0
-	msg := sprintf("%v is critical and has no owners to approve access", [resource_name])
+	count(input.resource.owners) == 0
+	msg := sprintf("%v is critical and has no owners to approve access", [input.resource.name])
 }
 
 deny_reasons contains msg if {
-	not break_glass_requested
-	risk == "critical"
+	input.intent.break_glass != true
+	input.resource.risk == "critical"
 	not has_manager
-	owner_count < 2
-	msg := sprintf("%v is critical: without a manager in the directory two owners must approve, and it has fewer", [resource_name])
+	count(input.resource.owners) < 2
+	msg := sprintf("%v is critical: without a manager in the directory two owners must approve, and it has fewer", [input.resource.name])
 }
 
-# ---------------------------------------------------------------------------------------------
-# Approval steps.
-# ---------------------------------------------------------------------------------------------
-
-manager_step := {"from": "manager", "count": 1}
-
-owners_step := {"from": "owners", "count": 1}
-
-# Someone without a manager in the directory is approved by the resource's owners instead.
-first_step := manager_step if has_manager
-
-first_step := owners_step if not has_manager
-
-first_approver := "your manager" if has_manager
-
-first_approver := sprintf("an owner of %v", [resource_name]) if not has_manager
-
-critical_steps := [manager_step, owners_step] if has_manager
-
-critical_steps := [{"from": "owners", "count": 2}] if not has_manager
-
-critical_approvers := sprintf("your manager, then an owner of %v", [resource_name]) if has_manager
-
-critical_approvers := sprintf("two owners of %v", [resource_name]) if not has_manager
-
-# Extensions say so in the reasons.
-default extension_notes := []
-
-extension_notes := [sprintf("extension %v of at most %v", [extensions_so_far + 1, config.max_extensions])] if is_extension
+in_break_glass_group if {
+	some group in input.requester.groups
+	group in config.break_glass_groups
+}
 
 # ---------------------------------------------------------------------------------------------
 # Documents.
@@ -268,41 +209,77 @@ approval_doc(steps, reasons, deny_reason_required) := {
 	"deny_reason_required": deny_reason_required,
 }
 
-# The decision by risk level, once nothing denies the request.
+# Extensions say so in the reasons.
+default extension_notes := []
+
+extension_notes := [sprintf(
+	"extension %v of at most %v",
+	[input.context.extensions_so_far + 1, config.max_extensions],
+)] if is_extension
+
+# ---------------------------------------------------------------------------------------------
+# The decision by risk level, once nothing denies the request. Someone without a manager in the
+# directory is approved by the resource's owners instead (two owners for critical access).
+# ---------------------------------------------------------------------------------------------
+
 risk_decision := allow_doc(
-	array.concat([sprintf("%v (%v) is low-risk: allowed without approval", [resource_name, role])], extension_notes),
+	array.concat([sprintf("%v (%v) is low-risk: allowed without approval", [input.resource.name, input.intent.role])], extension_notes),
 	false,
-) if risk == "low"
+) if input.resource.risk == "low"
 
 risk_decision := approval_doc(
-	[first_step],
-	array.concat([sprintf("%v (%v) is medium-risk: %v must approve", [resource_name, role, first_approver])], extension_notes),
+	[{"from": "manager", "count": 1}],
+	array.concat([sprintf("%v (%v) is %v-risk: your manager must approve", [input.resource.name, input.intent.role, input.resource.risk])], extension_notes),
 	false,
-) if risk == "medium"
+) if {
+	input.resource.risk in {"medium", "high"}
+	has_manager
+}
 
 risk_decision := approval_doc(
-	[first_step],
+	[{"from": "owners", "count": 1}],
 	array.concat(
 		[sprintf(
-			"%v (%v) is high-risk: %v must approve before access is granted",
-			[resource_name, role, first_approver],
+			"%v (%v) is %v-risk and you have no manager in the directory: an owner of %v must approve",
+			[input.resource.name, input.intent.role, input.resource.risk, input.resource.name],
 		)],
 		extension_notes,
 	),
 	false,
-) if risk == "high"
+) if {
+	input.resource.risk in {"medium", "high"}
+	not has_manager
+}
 
 risk_decision := approval_doc(
-	critical_steps,
+	[{"from": "manager", "count": 1}, {"from": "owners", "count": 1}],
 	array.concat(
 		[sprintf(
-			"%v (%v) is critical: %v must approve, in that order; a denial needs a reason",
-			[resource_name, role, critical_approvers],
+			"%v (%v) is critical: your manager, then an owner of %v must approve; a denial needs a reason",
+			[input.resource.name, input.intent.role, input.resource.name],
 		)],
 		extension_notes,
 	),
 	true,
-) if risk == "critical"
+) if {
+	input.resource.risk == "critical"
+	has_manager
+}
+
+risk_decision := approval_doc(
+	[{"from": "owners", "count": 2}],
+	array.concat(
+		[sprintf(
+			"%v (%v) is critical and you have no manager in the directory: two owners of %v must approve; a denial needs a reason",
+			[input.resource.name, input.intent.role, input.resource.name],
+		)],
+		extension_notes,
+	),
+	true,
+) if {
+	input.resource.risk == "critical"
+	not has_manager
+}
 
 # ---------------------------------------------------------------------------------------------
 # The decision. Deny reasons win; then break-glass; then the risk level; otherwise the default.
@@ -316,19 +293,22 @@ default decision := {
 	"deny_reason_required": false,
 }
 
-decision := deny_doc(sort(deny_reasons)) if {
-	count(deny_reasons) > 0
+decision := deny_doc(reasons) if {
+	reasons := sort(deny_reasons)
+	count(reasons) > 0
 } else := allow_doc(
 	[sprintf(
-		"break-glass: %v (%v) granted immediately to an on-call responder; it will be reviewed",
-		[resource_name, role],
+		"break-glass: %v (%v) granted at once to an on-call responder; it will be reviewed",
+		[input.resource.name, input.intent.role],
 	)],
 	true,
 ) if {
-	break_glass_requested
-	in_break_glass_group
+	well_formed
+	input.intent.break_glass == true
 	input.resource.break_glass == true
+	in_break_glass_group
 } else := risk_decision if {
-	not break_glass_requested
+	well_formed
+	input.intent.break_glass == false
 	risk_decision
 }

@@ -49,7 +49,7 @@ pub fn load_directory(s: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
 }
 
 pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
-    use crate::policy::{authzen::AuthZenPolicy, embedded::EmbeddedPolicy, opa::OpaPolicy};
+    use crate::policy::{authzen::AuthzenPolicy, embedded::EmbeddedPolicy, opa::OpaPolicy};
     let timeout = Duration::from_millis(s.policy.timeout_ms);
     let url = || -> anyhow::Result<url::Url> {
         let raw = s.policy.url.as_deref().context("policy.url is required for this engine")?;
@@ -57,7 +57,7 @@ pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
     };
     Ok(match s.policy.engine.as_str() {
         "opa" => Arc::new(OpaPolicy::new(url()?, &s.policy.path, timeout)?),
-        "authzen" => Arc::new(AuthZenPolicy::new(url()?, timeout, s.policy.token.clone())?),
+        "authzen" => Arc::new(AuthzenPolicy::new(url()?, s.policy.token.clone(), timeout)?),
         _ => {
             let mut p = match &s.policy.file {
                 Some(f) => EmbeddedPolicy::from_file(f)?,

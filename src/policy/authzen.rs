@@ -1,6 +1,345 @@
-//! TEMP placeholder until the policy branch lands.
-use super::{Decision, PolicyEngine, PolicyInput};
-pub struct AuthZenPolicy;
-impl AuthZenPolicy { pub fn new(_u: url::Url, _t: std::time::Duration, _k: Option<secrecy::SecretString>) -> anyhow::Result<Self> { Ok(Self) } }
-#[async_trait::async_trait]
-impl PolicyEngine for AuthZenPolicy { fn name(&self) -> &'static str { "authzen" } async fn decide(&self, _i: &PolicyInput) -> Decision { Decision::fault("placeholder") } }
+//! AuthZEN 1.0 PDP over HTTP.
+//!
+//! `POST {base}/access/v1/evaluation` with a subject (the requester), a resource, an action and a
+//! context built from the [`PolicyInput`]; the PDP answers `{"decision": bool, "context": {...}}`.
+//! `false` denies. `true` allows, unless the context asks for approvals (then approval is
+//! required) or carries anything Warden does not understand (then it denies: an obligation that
+//! is not understood cannot be honoured).
+
+use super::embedded::fault_with_id;
+use super::opa::{describe, http_client, join, read_body, redact, valid_id};
+use super::{ApprovalStep, Decision, PolicyEngine, PolicyInput};
+use anyhow::Result;
+use async_trait::async_trait;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+use url::Url;
+
+/// The context keys Warden understands in a response; any other key denies.
+pub const KNOWN_CONTEXT_KEYS: [&str; 8] = ["approvals", "reasons", "reason_user", "reason_admin", "break_glass", "deny_reason_required", "decision_id", "id"];
+
+/// Reasons kept from a PDP: at most this many, each at most `MAX_REASON_CHARS` characters.
+const MAX_REASONS: usize = 10;
+const MAX_REASON_CHARS: usize = 300;
+
+/// An AuthZEN 1.0 policy decision point.
+pub struct AuthzenPolicy {
+    client: reqwest::Client,
+    /// The full endpoint; may carry credentials, so never logged.
+    endpoint: Url,
+    display: String,
+    token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for AuthzenPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthzenPolicy").field("endpoint", &self.display).field("token", &self.token.as_ref().map(|_| "[redacted]")).finish()
+    }
+}
+
+impl AuthzenPolicy {
+    /// `base_url` is the PDP's address; `token`, if any, is sent as `Authorization: Bearer …`.
+    pub fn new(base_url: Url, token: Option<SecretString>, timeout: Duration) -> Result<Self> {
+        let endpoint = join(&base_url, "access/v1/evaluation")?;
+        let client = http_client(timeout)?;
+        Ok(Self { client, display: redact(&endpoint), endpoint, token })
+    }
+
+    /// The endpoint as it may be logged (no credentials).
+    pub fn endpoint(&self) -> &str {
+        &self.display
+    }
+
+    async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut request = self.client.post(self.endpoint.clone()).header("X-Request-ID", &request_id).json(&request_body(input));
+        if let Some(token) = &self.token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| "the AuthZEN token is not a valid header value".to_string())?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
+        }
+        let response = request.send().await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("AuthZEN PDP answered HTTP {}", status.as_u16()));
+        }
+        let header_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| valid_id(v)).map(str::to_string);
+        let body = read_body(response).await?;
+        let answer: Value = serde_json::from_slice(&body).map_err(|_| "the AuthZEN answer is not JSON".to_string())?;
+        let decision = map_response(&answer, header_id);
+        if let Some(admin) = answer.pointer("/context/reason_admin") {
+            tracing::info!(pdp = "authzen", decision_id = decision.decision_id().unwrap_or("-"), reason_admin = %admin, "AuthZEN admin reason");
+        }
+        Ok(decision)
+    }
+}
+
+#[async_trait]
+impl PolicyEngine for AuthzenPolicy {
+    fn name(&self) -> &'static str {
+        "authzen"
+    }
+
+    async fn decide(&self, input: &PolicyInput) -> Decision {
+        match self.query(input).await {
+            Ok(decision) => decision,
+            Err(reason) => {
+                tracing::warn!(pdp = "authzen", endpoint = %self.display, error = %reason, "AuthZEN fault; denying");
+                Decision::fault(reason)
+            }
+        }
+    }
+}
+
+/// The AuthZEN 1.0 access evaluation request for one input.
+pub fn request_body(input: &PolicyInput) -> Value {
+    let r = &input.requester;
+    let res = &input.resource;
+    let i = &input.intent;
+    json!({
+        "subject": {
+            "type": "user",
+            "id": r.id,
+            "properties": {
+                "display_name": r.display_name,
+                "groups": r.groups,
+                "manager": r.manager,
+                "account": r.account,
+            },
+        },
+        "resource": {
+            "type": "resource",
+            "id": res.id,
+            "properties": {
+                "name": res.name,
+                "risk": res.risk,
+                "owners": res.owners,
+                "max_duration_secs": res.max_duration_secs,
+                "break_glass": res.break_glass,
+                "tags": res.tags,
+            },
+        },
+        "action": {
+            "name": i.action.as_str(),
+            "properties": {
+                "role": i.role,
+                "duration_secs": i.duration_secs,
+                "break_glass": i.break_glass,
+            },
+        },
+        "context": {
+            "input_version": input.version,
+            "time": input.time,
+            "channel": input.channel,
+            "justification": i.justification,
+            "ticket": i.ticket,
+            "request_id": i.request_id,
+            "is_extension": input.context.is_extension,
+            "extensions_so_far": input.context.extensions_so_far,
+        },
+    })
+}
+
+/// Maps an AuthZEN answer to a decision; anything unexpected denies.
+/// The decision id is the context's `decision_id`, else its `id`, else the `X-Request-ID` header.
+pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
+    let Some(top) = answer.as_object() else {
+        return Decision::fault("the AuthZEN answer is not an object");
+    };
+    let empty = Map::new();
+    let context = match top.get("context") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(c)) => c,
+        Some(_) => return Decision::fault("the AuthZEN context is not an object"),
+    };
+    let decision_id = ["decision_id", "id"]
+        .iter()
+        .find_map(|k| context.get(*k).and_then(Value::as_str).filter(|v| valid_id(v)).map(str::to_string))
+        .or(header_id);
+    let fault = |reason: &str| match &decision_id {
+        Some(id) => fault_with_id(reason.to_string(), id.clone()),
+        None => Decision::fault(reason),
+    };
+
+    let decision = match top.get("decision") {
+        Some(Value::Bool(b)) => *b,
+        _ => return fault("the AuthZEN decision is not a boolean"),
+    };
+    if let Some(key) = top.keys().find(|k| !matches!(k.as_str(), "decision" | "context")) {
+        if decision {
+            return fault(&format!("unknown field '{}' in the AuthZEN answer", printable(key)));
+        }
+    }
+    if !decision {
+        let reasons = user_reasons(context).unwrap_or_default();
+        let reasons = if reasons.is_empty() { vec!["denied by the AuthZEN policy decision point".to_string()] } else { reasons };
+        return Decision::Deny { decision_id, reasons };
+    }
+
+    // Allowed: every key must be understood, or the permit is not honoured.
+    if let Some(key) = context.keys().find(|k| !KNOWN_CONTEXT_KEYS.contains(&k.as_str())) {
+        return fault(&format!("unknown obligation '{}'", printable(key)));
+    }
+    let Some(reasons) = user_reasons(context) else {
+        return fault("malformed reasons in the AuthZEN context");
+    };
+    let break_glass = match context.get("break_glass") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return fault("malformed break_glass in the AuthZEN context"),
+    };
+    let deny_reason_required = match context.get("deny_reason_required") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return fault("malformed deny_reason_required in the AuthZEN context"),
+    };
+    let steps: Vec<ApprovalStep> = match context.get("approvals") {
+        None | Some(Value::Null) => vec![],
+        Some(v) => match serde_json::from_value(v.clone()) {
+            Ok(steps) => steps,
+            Err(_) => return fault("malformed approvals in the AuthZEN context"),
+        },
+    };
+    if steps.iter().any(|s| s.count == 0) {
+        return fault("an approval step in the AuthZEN context needs zero approvers");
+    }
+    match (steps.is_empty(), break_glass) {
+        (true, _) => Decision::Allow { decision_id, reasons, break_glass },
+        (false, false) => Decision::RequireApproval { decision_id, reasons, steps, deny_reason_required },
+        (false, true) => fault("the AuthZEN context asks for break-glass and approvals at once"),
+    }
+}
+
+/// `reasons` (strings) then `reason_user` (a string, or AuthZEN's `{"lang": "text"}` object).
+/// `None` when either is present but malformed.
+fn user_reasons(context: &Map<String, Value>) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    match context.get("reasons") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                out.push(item.as_str()?.to_string());
+            }
+        }
+        Some(_) => return None,
+    }
+    match context.get("reason_user") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => out.push(s.clone()),
+        Some(Value::Object(by_lang)) => {
+            for text in by_lang.values() {
+                out.push(text.as_str()?.to_string());
+            }
+        }
+        Some(_) => return None,
+    }
+    Some(out.into_iter().map(|r| bounded(&r)).filter(|r| !r.is_empty()).take(MAX_REASONS).collect())
+}
+
+fn bounded(text: &str) -> String {
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    if clean.chars().count() > MAX_REASON_CHARS {
+        let cut: String = clean.chars().take(MAX_REASON_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        clean.to_string()
+    }
+}
+
+/// A key from the PDP, safe to put in a reason: printable ASCII, at most 40 characters.
+fn printable(key: &str) -> String {
+    key.chars().filter(|c| c.is_ascii_graphic()).take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ApproverSpec;
+
+    fn map(v: Value) -> Decision {
+        map_response(&v, None)
+    }
+
+    #[test]
+    fn true_without_context_allows_and_false_denies() {
+        assert!(matches!(map(json!({"decision": true})), Decision::Allow { break_glass: false, .. }));
+        assert!(matches!(map(json!({"decision": true, "context": {}})), Decision::Allow { .. }));
+        let d = map(json!({"decision": false}));
+        assert_eq!(d.outcome(), "deny");
+        assert_eq!(d.reasons(), ["denied by the AuthZEN policy decision point"]);
+    }
+
+    #[test]
+    fn deny_reasons_come_from_reason_user_and_reasons() {
+        let d = map(json!({"decision": false, "context": {"reasons": ["not on call"], "reason_user": {"en-403": "Insufficient privileges"}, "reason_admin": {"en": "rule C076"}}}));
+        assert_eq!(d.reasons(), ["not on call", "Insufficient privileges"]);
+    }
+
+    #[test]
+    fn approvals_in_the_context_require_approval() {
+        let d = map(json!({"decision": true, "context": {"approvals": [{"from": "manager"}, {"from": "group", "group": "dba", "count": 2}], "deny_reason_required": true}}));
+        match d {
+            Decision::RequireApproval { steps, deny_reason_required, .. } => {
+                assert_eq!(steps[0].approvers, ApproverSpec::Manager);
+                assert_eq!(steps[1], ApprovalStep { approvers: ApproverSpec::Group { group: "dba".into() }, count: 2 });
+                assert!(deny_reason_required);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn break_glass_in_the_context_allows_flagged() {
+        assert!(matches!(map(json!({"decision": true, "context": {"break_glass": true}})), Decision::Allow { break_glass: true, .. }));
+    }
+
+    #[test]
+    fn anything_not_understood_denies() {
+        for answer in [
+            json!({"decision": true, "context": {"obligations": [{"id": "mfa"}]}}),
+            json!({"decision": true, "context": {"mfa_required": true}}),
+            json!({"decision": "true"}),
+            json!({"decision": 1}),
+            json!({"context": {}}),
+            json!([true]),
+            json!({"decision": true, "context": "ok"}),
+            json!({"decision": true, "context": {"approvals": [{"from": "manager", "when": "now"}]}}),
+            json!({"decision": true, "context": {"approvals": [{"from": "nobody"}]}}),
+            json!({"decision": true, "context": {"approvals": [{"from": "manager", "count": 0}]}}),
+            json!({"decision": true, "context": {"approvals": "manager"}}),
+            json!({"decision": true, "context": {"break_glass": "yes"}}),
+            json!({"decision": true, "context": {"reasons": [1]}}),
+            json!({"decision": true, "context": {"break_glass": true, "approvals": [{"from": "manager"}]}}),
+            json!({"decision": true, "evaluations": []}),
+        ] {
+            let d = map(answer.clone());
+            assert_eq!(d.outcome(), "deny", "{answer}");
+            assert!(d.reasons()[0].starts_with("policy error:"), "{answer}: {d:?}");
+        }
+        assert!(map(json!({"decision": true, "context": {"obligations": []}})).reasons()[0].contains("unknown obligation 'obligations'"));
+    }
+
+    #[test]
+    fn the_decision_id_prefers_the_context_then_the_header() {
+        let d = map_response(&json!({"decision": true, "context": {"decision_id": "ctx-1"}}), Some("hdr-1".into()));
+        assert_eq!(d.decision_id(), Some("ctx-1"));
+        let d = map_response(&json!({"decision": true, "context": {"id": "ctx-2"}}), Some("hdr-1".into()));
+        assert_eq!(d.decision_id(), Some("ctx-2"));
+        let d = map_response(&json!({"decision": false}), Some("hdr-1".into()));
+        assert_eq!(d.decision_id(), Some("hdr-1"));
+        let d = map_response(&json!({"decision": true, "context": {"obligations": 1}}), Some("hdr-2".into()));
+        assert_eq!((d.outcome(), d.decision_id()), ("deny", Some("hdr-2")));
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let p = AuthzenPolicy::new(Url::parse("https://pdp.example").unwrap(), Some(SecretString::from("tok-s3cret")), Duration::from_secs(1)).unwrap();
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("tok-s3cret") && shown.contains("redacted"), "{shown}");
+        assert_eq!(p.endpoint(), "https://pdp.example/access/v1/evaluation");
+    }
+}

@@ -1,6 +1,216 @@
-//! TEMP placeholder until the policy branch lands.
-use super::{Decision, PolicyEngine, PolicyInput};
-pub struct OpaPolicy;
-impl OpaPolicy { pub fn new(_u: url::Url, _p: &str, _t: std::time::Duration) -> anyhow::Result<Self> { Ok(Self) } }
-#[async_trait::async_trait]
-impl PolicyEngine for OpaPolicy { fn name(&self) -> &'static str { "opa" } async fn decide(&self, _i: &PolicyInput) -> Decision { Decision::fault("placeholder") } }
+//! OPA over REST.
+//!
+//! `POST {base}/v1/data/{path}` with `{"input": <PolicyInput>}`; OPA answers
+//! `{"result": <RegoDecision document>, "decision_id": "..."}` (the id only when decision logging
+//! is on). No `result` (an undefined rule), a non-2xx status, a timeout, a body that is not JSON
+//! or a document with unknown fields: all deny.
+
+use super::embedded::fault_with_id;
+use super::{Decision, PolicyEngine, PolicyInput, RegoDecision};
+use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use url::Url;
+
+/// Largest response body read from a PDP.
+pub(super) const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// An OPA server evaluating the policy.
+#[derive(Clone)]
+pub struct OpaPolicy {
+    client: reqwest::Client,
+    /// The full endpoint; may carry basic-auth credentials, so never logged.
+    endpoint: Url,
+    /// The endpoint without credentials, query or fragment: the only form that is logged.
+    display: String,
+}
+
+impl std::fmt::Debug for OpaPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpaPolicy").field("endpoint", &self.display).finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct OpaRequest<'a> {
+    input: &'a PolicyInput,
+}
+
+/// OPA's answer to a data API query. Other top-level fields OPA may add (`metrics`,
+/// `provenance`, `warning`) are ignored; the decision document itself is parsed strictly.
+#[derive(Deserialize)]
+struct OpaResponse {
+    #[serde(default)]
+    result: Option<serde_json::Value>,
+    #[serde(default)]
+    decision_id: Option<String>,
+}
+
+impl OpaPolicy {
+    /// `base_url` is OPA's address (e.g. `http://localhost:8181`), `path` the rule under
+    /// `data`, slash-separated (e.g. `access/decision`), `timeout` the limit for the whole call.
+    pub fn new(base_url: Url, path: &str, timeout: Duration) -> Result<Self> {
+        let path = path.trim_matches('/');
+        if path.is_empty() || !path.split('/').all(valid_segment) {
+            bail!("policy path must be slash-separated names such as access/decision");
+        }
+        let endpoint = join(&base_url, &format!("v1/data/{path}"))?;
+        let client = http_client(timeout)?;
+        Ok(Self { client, display: redact(&endpoint), endpoint })
+    }
+
+    /// The endpoint as it may be logged (no credentials).
+    pub fn endpoint(&self) -> &str {
+        &self.display
+    }
+
+    async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
+        let response = self.client.post(self.endpoint.clone()).json(&OpaRequest { input }).send().await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("OPA answered HTTP {}", status.as_u16()));
+        }
+        let body = read_body(response).await?;
+        let parsed: OpaResponse = serde_json::from_slice(&body).map_err(|_| "OPA's answer is not a JSON object".to_string())?;
+        let decision_id = parsed.decision_id.filter(|id| valid_id(id));
+        let Some(result) = parsed.result else {
+            return Ok(fault(decision_id, "undefined result"));
+        };
+        match serde_json::from_value::<RegoDecision>(result) {
+            Ok(doc) => Ok(doc.into_decision(decision_id)),
+            Err(e) => {
+                tracing::warn!(pdp = "opa", endpoint = %self.display, error = %e, "malformed decision document");
+                Ok(fault(decision_id, "malformed result"))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PolicyEngine for OpaPolicy {
+    fn name(&self) -> &'static str {
+        "opa"
+    }
+
+    async fn decide(&self, input: &PolicyInput) -> Decision {
+        match self.query(input).await {
+            Ok(decision) => decision,
+            Err(reason) => {
+                tracing::warn!(pdp = "opa", endpoint = %self.display, error = %reason, "OPA fault; denying");
+                Decision::fault(reason)
+            }
+        }
+    }
+}
+
+fn fault(decision_id: Option<String>, reason: &str) -> Decision {
+    match decision_id {
+        Some(id) => fault_with_id(reason.to_string(), id),
+        None => Decision::fault(reason),
+    }
+}
+
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A decision id worth keeping: short and printable.
+pub(super) fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// `base` + `/` + `tail`, keeping any path prefix of `base` (e.g. `https://pdp.example/opa/`).
+pub(super) fn join(base: &Url, tail: &str) -> Result<Url> {
+    if !matches!(base.scheme(), "http" | "https") {
+        bail!("policy URL must be http or https");
+    }
+    let mut base = base.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    let text = format!("{}/{}", base.as_str().trim_end_matches('/'), tail);
+    Url::parse(&text).context("policy URL is not valid")
+}
+
+/// The URL without credentials, query or fragment.
+pub(super) fn redact(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// A client with a total timeout. Needs a rustls crypto provider installed by the process
+/// (`main` installs ring); without one this is an error, not reqwest's panic.
+pub(super) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        bail!("no TLS crypto provider is installed (install rustls' ring provider at start-up)");
+    }
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// A short, secret-free description of a transport error (never the URL).
+pub(super) fn describe(err: &reqwest::Error) -> String {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_decode() || err.is_body() {
+        "unreadable response"
+    } else {
+        "request failed"
+    };
+    format!("policy decision point {what}")
+}
+
+/// Reads the body, refusing anything over [`MAX_RESPONSE_BYTES`].
+pub(super) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err("policy decision point answer too large".to_string());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err("policy decision point answer too large".to_string());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_the_base_path_and_logs_lose_the_credentials() {
+        let base = Url::parse("https://user:s3cret@pdp.example/opa/?token=x").unwrap();
+        let url = join(&base, "v1/data/access/decision").unwrap();
+        assert_eq!(url.path(), "/opa/v1/data/access/decision");
+        assert_eq!(url.password(), Some("s3cret"));
+        let shown = redact(&url);
+        assert_eq!(shown, "https://pdp.example/opa/v1/data/access/decision");
+        assert!(!shown.contains("s3cret") && !shown.contains("user"));
+    }
+
+    #[test]
+    fn policy_paths_must_be_plain_names() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let base = Url::parse("http://localhost:8181").unwrap();
+        let t = Duration::from_secs(1);
+        assert!(OpaPolicy::new(base.clone(), "access/decision", t).is_ok());
+        assert_eq!(OpaPolicy::new(base.clone(), "/access/decision/", t).unwrap().endpoint(), "http://localhost:8181/v1/data/access/decision");
+        for bad in ["", "../admin", "access/../x", "access?x=1", "access decision"] {
+            assert!(OpaPolicy::new(base.clone(), bad, t).is_err(), "{bad}");
+        }
+        assert!(OpaPolicy::new(Url::parse("file:///tmp/x").unwrap(), "access/decision", t).is_err());
+    }
+}
