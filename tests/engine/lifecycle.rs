@@ -234,3 +234,20 @@ async fn blanking_a_decision_payload_breaks_the_chain_but_purging_a_message_does
     sqlx::query("UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'policy_decision'").bind(&id).execute(pool).await.unwrap();
     assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { ref why, .. } if why.contains("removed")), "the decision record may not vanish");
 }
+
+#[tokio::test]
+async fn a_failing_pdp_denies_the_request_and_grants_nothing() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    warden::app::install_crypto();
+    let pdp = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(500)).mount(&pdp).await;
+    let opa = warden::policy::opa::OpaPolicy::new(url::Url::parse(&pdp.uri()).unwrap(), "access/decision", std::time::Duration::from_millis(500)).unwrap();
+    let t = TestEngine::start(Db::sqlite(), Setup { policy: Arc::new(opa), ..Setup::default() }).await;
+    let id = t.request("alice", "need edit on the wiki for 1h").await;
+    assert_eq!(t.state(&id).await, RequestState::Denied);
+    assert_eq!(t.grants(), 0);
+    let decision = t.store.log_entries(&id).await.unwrap().into_iter().find(|e| e.kind == "policy_decision").unwrap();
+    assert_eq!(decision.payload.unwrap()["outcome"], "deny");
+    assert!(!pdp.received_requests().await.unwrap().is_empty(), "the PDP was asked");
+}
