@@ -16,17 +16,17 @@ const STOP: [&str; 40] = [
     "me", "my", "a", "an", "i", "is",
 ];
 
-/// Up to `max` resources, best match first. A catalog no larger than `max` is shown whole.
+/// Exactly `min(max, catalog size)` resources: the best matches first, then catalog order, so a
+/// prompt's size depends on `max` and not on how many entries happened to match.
 pub fn select<'a>(catalog: &'a Catalog, text: &str, max: usize) -> Vec<&'a Resource> {
     if catalog.len() <= max {
         return catalog.resources().iter().collect();
     }
     let text = normalize(text);
-    let padded = format!(" {text} ");
     let words: HashSet<&str> = text.split(' ').filter(|w| w.len() >= 2 && !STOP.contains(w)).collect();
     let mut best: HashMap<&str, (u32, &Resource)> = HashMap::new();
     for (name, resource) in catalog.names() {
-        let score = score(name, &padded, &words);
+        let score = score(name, &text, &words);
         if score == 0 {
             continue;
         }
@@ -36,16 +36,27 @@ pub fn select<'a>(catalog: &'a Catalog, text: &str, max: usize) -> Vec<&'a Resou
     let mut ranked: Vec<(u32, &Resource)> = best.into_values().collect();
     // Ties break on the id so the same text always yields the same prompt.
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
-    ranked.into_iter().take(max).map(|(_, r)| r).collect()
+    let mut picked: Vec<&Resource> = ranked.into_iter().take(max).map(|(_, r)| r).collect();
+    for r in catalog.resources() {
+        if picked.len() >= max {
+            break;
+        }
+        if !picked.iter().any(|p| p.id == r.id) {
+            picked.push(r);
+        }
+    }
+    picked
 }
 
-fn score(name: &str, padded_text: &str, words: &HashSet<&str>) -> u32 {
-    if padded_text.contains(&format!(" {name} ")) {
+/// Name parts are not filtered for stop words: the text's words already are, so a stop word in a
+/// name can never score.
+fn score(name: &str, text: &str, words: &HashSet<&str>) -> u32 {
+    if contains_phrase(text, name) {
         return 1000 + name.len() as u32;
     }
     let mut score = 0;
     for part in name.split(' ') {
-        if part.len() < 2 || STOP.contains(&part) {
+        if part.len() < 2 {
             continue;
         }
         if words.contains(part) {
@@ -55,6 +66,15 @@ fn score(name: &str, padded_text: &str, words: &HashSet<&str>) -> u32 {
         }
     }
     score
+}
+
+/// `phrase` occurs in `text` as whole words (both already normalised: single spaces).
+fn contains_phrase(text: &str, phrase: &str) -> bool {
+    text.match_indices(phrase).any(|(at, _)| {
+        let before = at == 0 || text.as_bytes()[at - 1] == b' ';
+        let end = at + phrase.len();
+        before && (end == text.len() || text.as_bytes()[end] == b' ')
+    })
 }
 
 /// Typo distance without paying for it on words that cannot be close.
@@ -81,6 +101,13 @@ mod tests {
     }
 
     #[test]
+    fn phrases_match_only_as_whole_words() {
+        assert!(contains_phrase("need billing db now", "billing db"));
+        assert!(!contains_phrase("need billing dbx now", "billing db"));
+        assert!(!contains_phrase("rebilling db", "billing db"));
+    }
+
+    #[test]
     fn an_alias_in_the_text_ranks_its_resource_first() {
         let c = big_catalog(500);
         let picked = select(&c, "can I get write on the billing repo till tomorrow, INC-881", 5);
@@ -100,7 +127,9 @@ mod tests {
         let small = Catalog::from_toml(crate::app::EXAMPLE_CATALOG).unwrap();
         assert_eq!(select(&small, "anything", 20).len(), small.len());
         let large = big_catalog(2000);
-        assert!(select(&large, "service database read", 8).len() <= 8);
-        assert!(select(&large, "zzz qqq", 8).is_empty());
+        assert_eq!(select(&large, "service database read", 8).len(), 8);
+        let unrelated = select(&large, "zzz qqq", 8);
+        assert_eq!(unrelated.len(), 8, "filled in catalog order");
+        assert_eq!(unrelated[0].id, large.resources()[0].id);
     }
 }

@@ -52,6 +52,9 @@ impl Prompts {
     /// The shipped templates, with any `system.hbs`, `extract.hbs`, `clarify.hbs` in `dir`
     /// taking their place. Each one is rendered with sample data before this returns.
     pub fn load(dir: Option<&Path>) -> anyhow::Result<Self> {
+        if let Some(d) = dir {
+            anyhow::ensure!(d.is_dir(), "llm.prompts_dir {} is not a directory", d.display());
+        }
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
@@ -123,6 +126,11 @@ mod tests {
         std::fs::write(dir.path().join("extract.hbs"), "{{thread}} {{salary_band}}").unwrap();
         let err = Prompts::load(Some(dir.path())).unwrap_err();
         assert!(format!("{err:#}").contains("salary_band"), "{err:#}");
+    }
+
+    #[test]
+    fn a_prompts_dir_that_does_not_exist_is_an_error() {
+        assert!(Prompts::load(Some(Path::new("/nonexistent/prompts"))).is_err());
     }
 
     #[test]
