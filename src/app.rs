@@ -72,9 +72,12 @@ pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
     })
 }
 
+/// The model intake when `llm.base_url` is set (the parser stays the fallback), else the parser.
 pub fn build_intake(s: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Arc<dyn Intake>> {
-    let _ = metrics;
-    anyhow::ensure!(s.llm.base_url.is_none(), "llm.base_url is set, but this build has no model intake yet");
+    if s.llm.base_url.is_some() {
+        let llm = crate::intake::llm::LlmIntake::from_settings(&s.llm, metrics).context("Failed to set up the model intake")?;
+        return Ok(Arc::new(llm));
+    }
     Ok(Arc::new(ParserIntake))
 }
 

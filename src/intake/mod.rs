@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub mod parser;
+pub mod llm;
 
 /// One message of a request's own thread, oldest first. Nothing from other requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

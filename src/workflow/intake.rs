@@ -137,7 +137,8 @@ impl Engine {
         let trace = serde_json::to_value(&result.trace)?;
         // Logged in the same transaction as what it led to (a proposal or a question).
         let run = NewLogEntry::new(LogKind::IntakeRun, "warden", serde_json::json!({ "trace": trace, "draft": draft }));
-        if result.trace.fallback_reason.is_some() && result.trace.source != "parser" {
+        // The fallback's trace comes from the parser, so its reason is what marks a model outage.
+        if result.trace.fallback_reason.is_some() {
             self.say(&req.id, &self.scope_of(req), "The language assistant is unavailable, so I read your message with the command parser instead.").await;
         }
         match draft.validate(&self.catalog) {

@@ -1,0 +1,150 @@
+//! The language-model intake: a request's own thread in, a draft intent out, through any
+//! OpenAI-compatible server. The model only proposes; validation, the requester and the policy
+//! decide. Any failure is an error, on which the engine falls back to the parser.
+
+pub mod answer;
+pub mod candidates;
+pub mod client;
+pub mod output;
+pub mod prompts;
+pub mod view;
+
+use super::{Intake, IntakeContext, IntakeResult, IntakeTrace};
+use crate::config::LlmSettings;
+use crate::domain::intent::{DraftIntent, MAX_JUSTIFICATION};
+use crate::metrics::Metrics;
+use anyhow::Context;
+use answer::ModelAnswer;
+use async_openai::types::chat::CreateChatCompletionResponse;
+use async_trait::async_trait;
+use client::{Endpoint, ModelClient, RetryPolicy};
+use output::OutputMode;
+use prompts::{Prompts, SystemVars, TurnVars};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest raw answer kept in the context log.
+const MAX_LOGGED_ANSWER: usize = 4000;
+
+pub struct LlmIntake {
+    client: ModelClient,
+    model: String,
+    mode: OutputMode,
+    prompts: Prompts,
+    max_candidates: usize,
+    max_thread_chars: usize,
+    metrics: Arc<Metrics>,
+}
+
+/// One rendered prompt: what is sent, and its estimated size.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub system: String,
+    pub user: String,
+    pub tokens: u64,
+    pub candidates: usize,
+}
+
+impl LlmIntake {
+    /// Builds the client and loads the prompts (a template that does not render is an error here).
+    pub fn from_settings(s: &LlmSettings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let base = s.base_url.as_deref().context("llm.base_url is not set")?;
+        url::Url::parse(base).context("llm.base_url is not a valid URL")?;
+        let model = s.model.clone().context("llm.model is required when llm.base_url is set")?;
+        let endpoint = Endpoint::new(base, s.api_key.as_ref(), s.api_version.as_deref())?;
+        let policy = RetryPolicy { max_retries: s.max_retries, max_retry_after: Duration::from_secs(s.max_retry_after_secs), base_delay: Duration::from_millis(250) };
+        Ok(Self {
+            client: client::build(endpoint, Duration::from_secs(s.timeout_secs.max(1)), policy)?,
+            model,
+            mode: OutputMode::parse(&s.output)?,
+            prompts: Prompts::load(s.prompts_dir.as_deref())?,
+            max_candidates: s.max_candidates.max(1),
+            max_thread_chars: s.max_thread_chars.max(200),
+            metrics,
+        })
+    }
+
+    /// The prompt for one request. No I/O; public for the benchmark.
+    pub fn prompt(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<Prompt> {
+        let v = view::build(ctx.thread, ctx.requester, ctx.catalog, self.max_candidates, self.max_thread_chars);
+        let system = self.prompts.system(&SystemVars {
+            delimiter: view::DELIMITER.into(),
+            actions: "request, extend, revoke, cancel, status".into(),
+            max_justification: MAX_JUSTIFICATION,
+        })?;
+        let template = if v.last_question.is_some() { prompts::CLARIFY } else { prompts::EXTRACT };
+        let user = self.prompts.turn(
+            template,
+            &TurnVars {
+                now: chrono::Utc::now().format("%Y-%m-%dT%H:%MZ").to_string(),
+                requester: v.requester,
+                candidates: v.candidates,
+                thread: v.thread,
+                delimiter: view::DELIMITER.into(),
+                last_question: v.last_question.unwrap_or_else(|| "null".into()),
+            },
+        )?;
+        let tokens = view::estimate_tokens(&system) + view::estimate_tokens(&user);
+        Ok(Prompt { system, user, tokens, candidates: v.candidate_count })
+    }
+
+    /// Reads a completion as hostile input: the raw answer text and the draft it yields.
+    pub fn read(response: &CreateChatCompletionResponse) -> anyhow::Result<(String, DraftIntent)> {
+        let raw = answer::answer_text(response)?;
+        let draft = ModelAnswer::parse(&raw)?.into_draft();
+        Ok((raw, draft))
+    }
+
+    fn count(&self, outcome: &str) {
+        self.metrics.inc("warden_llm_calls_total", &format!("outcome=\"{outcome}\""), 1);
+    }
+}
+
+#[async_trait]
+impl Intake for LlmIntake {
+    fn name(&self) -> String {
+        format!("llm:{}", self.model)
+    }
+
+    async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult> {
+        let prompt = self.prompt(ctx)?;
+        self.metrics.inc("warden_llm_prompt_tokens_total", "", prompt.tokens);
+        let request = output::request(&self.model, self.mode, prompt.system.clone(), prompt.user.clone());
+        let started = Instant::now();
+        let response = self.client.chat().create(request).await;
+        self.metrics.observe("warden_llm_request_seconds", "", started.elapsed().as_secs_f64());
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                self.count("error");
+                return Err(anyhow::Error::new(e).context("the model server did not answer"));
+            }
+        };
+        tracing::info!(
+            model = %self.model,
+            prompt_tokens_estimate = prompt.tokens,
+            prompt_tokens_reported = response.usage.as_ref().map(|u| u.prompt_tokens),
+            candidates = prompt.candidates,
+            thread_messages = ctx.thread.len(),
+            "model intake call"
+        );
+        let (raw, draft) = match Self::read(&response) {
+            Ok(read) => read,
+            Err(e) => {
+                self.count("invalid_answer");
+                return Err(e);
+            }
+        };
+        self.count("ok");
+        Ok(IntakeResult {
+            draft,
+            trace: IntakeTrace {
+                source: self.name(),
+                prompt: Some(format!("[system]\n{}\n\n[user]\n{}", prompt.system, prompt.user)),
+                raw_answer: Some(raw.chars().take(MAX_LOGGED_ANSWER).collect()),
+                prompt_tokens: Some(prompt.tokens),
+                fallback_reason: None,
+            },
+        })
+    }
+}
