@@ -109,7 +109,7 @@ impl Wiring {
         Ok(Self {
             store,
             catalog: Arc::new(load_catalog(s)?),
-            directory: load_directory(s)?,
+            directory: crate::chat::slack::directory(s, load_directory(s)?)?,
             policy: build_policy(s)?,
             intake: build_intake(s, metrics.clone())?,
             grantors: build_grantors(s)?,
@@ -174,13 +174,14 @@ mod adapters {
     use super::*;
 
     pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
-        let _ = (s, chats, grantors);
+        crate::chat::slack::outbound(s, chats, grantors)?;
         Ok(())
     }
 
     pub fn routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
         let _ = s;
         let router = crate::server::base_router(state.clone());
+        let router = crate::chat::slack::routes(s, state, router)?;
         Ok(router)
     }
 }

@@ -224,4 +224,14 @@ impl Directory for ScimDirectory {
         self.remember(key, CachedAnswer::Members(people.clone()));
         Ok(people)
     }
+
+    async fn person_by_email(&self, email: &str) -> Result<Option<Person>, DirectoryError> {
+        let key = format!("email:{}", email.to_ascii_lowercase());
+        if let Some(CachedAnswer::Person(p)) = self.cached(&key) {
+            return Ok(p);
+        }
+        let p = self.find_one(format!("emails.value eq \"{}\"", filter_value(email)?)).await?.filter(|p| p.active);
+        self.remember(key, CachedAnswer::Person(p.clone()));
+        Ok(p)
+    }
 }
