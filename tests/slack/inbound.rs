@@ -17,7 +17,8 @@ pub async fn requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_
     let ts = now_ts();
     let stale = (chrono::Utc::now().timestamp() - 301).to_string();
     let mut forged = hmac_with("not-the-secret", &body, &ts);
-    let cases: Vec<(&str, Vec<(&str, String)>, String)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, String);
+    let cases: Vec<Case> = vec![
         ("wrong secret", vec![("x-slack-request-timestamp", ts.clone()), ("x-slack-signature", std::mem::take(&mut forged))], body.clone()),
         ("stale timestamp, correctly signed", vec![("x-slack-request-timestamp", stale.clone()), ("x-slack-signature", sign(&body, &stale))], body.clone()),
         ("no headers", vec![], body.clone()),

@@ -32,10 +32,10 @@ impl SlackInbound {
     }
 
     /// The raw body as text if its signature and timestamp check out; otherwise a log line and 401.
-    fn verified<'a>(&self, headers: &HeaderMap, body: &'a [u8]) -> Result<&'a str, Response> {
+    fn verified<'a>(&self, headers: &HeaderMap, body: &'a [u8]) -> Result<&'a str, StatusCode> {
         let reject = |why: &str| {
             tracing::warn!(reason = why, "rejected a Slack request");
-            StatusCode::UNAUTHORIZED.into_response()
+            StatusCode::UNAUTHORIZED
         };
         let Some(verifier) = &self.verifier else { return Err(reject("no signing secret configured")) };
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -134,7 +134,7 @@ fn unreadable(e: payloads::PayloadError) -> Response {
 async fn events(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: Bytes) -> Response {
     let text = match s.verified(&headers, &body) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     if let Some(n) = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()) {
         tracing::debug!(retry = n, "Slack redelivered an event; the store decides if it is new");
@@ -152,7 +152,7 @@ async fn events(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: By
 async fn commands(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: Bytes) -> Response {
     let text = match s.verified(&headers, &body) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     match Command::from_form(text) {
         Ok(cmd) => {
@@ -167,7 +167,7 @@ async fn commands(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: 
 async fn interactions(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: Bytes) -> Response {
     let text = match s.verified(&headers, &body) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(status) => return status.into_response(),
     };
     match payloads::interaction_payload(text).and_then(|p| payloads::parse_interaction(&p)) {
         Ok(items) => {
