@@ -112,7 +112,7 @@ impl Wiring {
         Ok(Self {
             store,
             catalog: Arc::new(load_catalog(s)?),
-            directory: load_directory(s)?,
+            directory: crate::chat::slack::directory(s, load_directory(s)?)?,
             policy: build_policy(s)?,
             intake: build_intake(s, metrics.clone())?,
             grantors: build_grantors(s)?,
@@ -177,7 +177,7 @@ mod adapters {
     use super::*;
 
     pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
-        let _ = (s, chats, grantors);
+        crate::chat::slack::outbound(s, chats, grantors)?;
         Ok(())
     }
 
@@ -185,6 +185,7 @@ mod adapters {
         let router = crate::server::base_router(state.clone());
         // Admin UI and API: always mounted, always behind a token (see src/admin/mod.rs).
         let router = router.merge(crate::admin::routes(s, state)?);
+        let router = crate::chat::slack::routes(s, state, router)?;
         Ok(router)
     }
 }

@@ -139,7 +139,7 @@ impl Default for PolicySettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlackSettings {
     pub api_url: Option<String>,
@@ -148,6 +148,14 @@ pub struct SlackSettings {
     pub app_token: Option<SecretString>,
     /// Map people by the email `users.info` returns (only when the workspace verifies emails).
     pub trust_email: bool,
+    /// Least time between two messages Warden posts to one channel (Slack allows about one a second).
+    pub post_interval_ms: u64,
+}
+
+impl Default for SlackSettings {
+    fn default() -> Self {
+        Self { api_url: None, bot_token: None, signing_secret: None, app_token: None, trust_email: false, post_interval_ms: 1000 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -82,6 +82,15 @@ impl Directory for FileDirectory {
         members.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(members)
     }
+
+    async fn person_by_email(&self, email: &str) -> Result<Option<Person>, DirectoryError> {
+        let mut found = self.people.values().filter(|p| p.active && p.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)));
+        // An email shared by two people identifies nobody.
+        match (found.next(), found.next()) {
+            (Some(p), None) => Ok(Some(p.clone())),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +127,14 @@ groups = ["sre"]
         assert!(d.person_by_account(&PlatformUser::new(Platform::Slack, "T9", "U2")).await.unwrap().is_none());
         let sre: Vec<String> = d.group_members("sre").await.unwrap().into_iter().map(|p| p.id).collect();
         assert_eq!(sre, vec!["dana"]);
+    }
+
+    #[tokio::test]
+    async fn finds_active_people_by_email_ignoring_case() {
+        let text = SAMPLE.replace("display_name = \"Ed\"", "display_name = \"Ed\"\nemail = \"ed@example.com\"");
+        let d = FileDirectory::from_toml(&text).unwrap();
+        assert_eq!(d.person_by_email("Ed@Example.com").await.unwrap().map(|p| p.id).as_deref(), Some("ed"));
+        assert!(d.person_by_email("nobody@example.com").await.unwrap().is_none());
     }
 
     #[test]

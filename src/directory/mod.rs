@@ -27,4 +27,11 @@ pub trait Directory: Send + Sync {
 
     /// Active members of a group.
     async fn group_members(&self, group: &str) -> Result<Vec<Person>, DirectoryError>;
+
+    /// A person by email, for platforms configured to trust the email they verify.
+    /// `Ok(None)` where the directory cannot look people up this way.
+    async fn person_by_email(&self, email: &str) -> Result<Option<Person>, DirectoryError> {
+        let _ = email;
+        Ok(None)
+    }
 }

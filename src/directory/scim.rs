@@ -224,4 +224,36 @@ impl Directory for ScimDirectory {
         self.remember(key, CachedAnswer::Members(people.clone()));
         Ok(people)
     }
+
+    async fn person_by_email(&self, email: &str) -> Result<Option<Person>, DirectoryError> {
+        let key = format!("email:{}", email.to_ascii_lowercase());
+        if let Some(CachedAnswer::Person(p)) = self.cached(&key) {
+            return Ok(p);
+        }
+        let p = self.find_one(format!("emails.value eq \"{}\"", filter_value(email)?)).await?.filter(|p| p.active);
+        self.remember(key, CachedAnswer::Person(p.clone()));
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn finds_a_person_by_email_with_a_scim_filter_and_refuses_quotes() {
+        crate::app::install_crypto();
+        let server = MockServer::start().await;
+        let user = serde_json::json!({ "Resources": [{ "id": "2819c223", "userName": "alice", "displayName": "Alice Ng", "emails": [{ "value": "alice@example.com", "primary": true }] }] });
+        Mock::given(method("GET")).and(path("/scim/v2/Users")).and(query_param("filter", "emails.value eq \"alice@example.com\"")).respond_with(ResponseTemplate::new(200).set_body_json(user)).expect(1).mount(&server).await;
+        let base = url::Url::parse(&format!("{}/scim/v2", server.uri())).unwrap();
+        let d = ScimDirectory::new(base, None, Duration::from_secs(2), Duration::from_secs(60)).unwrap();
+        let p = d.person_by_email("alice@example.com").await.unwrap().expect("found");
+        assert_eq!((p.id.as_str(), p.email.as_deref()), ("2819c223", Some("alice@example.com")));
+        // Cached: the mock's expect(1) fails the test if this calls again.
+        assert!(d.person_by_email("alice@example.com").await.unwrap().is_some());
+        assert!(matches!(d.person_by_email("x\" or userName pr \"").await, Err(DirectoryError::Invalid(_))));
+    }
 }

@@ -1,0 +1,145 @@
+//! The Slack Web API client: slack-morphism's client plus what Warden adds on top — 429s
+//! retried after `Retry-After`, `chat.postMessage` paced per channel, DM channels remembered.
+
+use crate::chat::ChatError;
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub type Connector = SlackClientHyperHttpsConnector;
+
+/// How the client behaves towards Slack; tests shorten the pacing.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// Least time between two `chat.postMessage` calls to one channel.
+    pub post_interval: Duration,
+    /// 429 answers retried before the call fails.
+    pub max_retries: u32,
+    /// Longest `Retry-After` honoured; a longer one is capped.
+    pub max_retry_after: Duration,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        Self { post_interval: Duration::from_secs(1), max_retries: 3, max_retry_after: Duration::from_secs(30) }
+    }
+}
+
+pub struct SlackApi {
+    client: SlackClient<Connector>,
+    token: SlackApiToken,
+    options: ApiOptions,
+    /// Per channel: the time of the last post; the async mutex also serialises posts to it.
+    last_post: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+    dm_channels: Mutex<HashMap<String, String>>,
+}
+
+/// The HTTPS connector, which also speaks plain http so `slack.api_url` can point at a local fake.
+pub fn connector(api_url: Option<&str>) -> anyhow::Result<Connector> {
+    crate::app::install_crypto();
+    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "no system CA certificates found; HTTPS calls to Slack will fail");
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth(),
+            )
+        }
+    };
+    let https = builder.https_or_http().enable_http1().enable_http2().build();
+    let mut c = SlackClientHyperConnector::with_connector(https);
+    if let Some(url) = api_url {
+        c = c.with_slack_api_url(url.trim_end_matches('/'));
+    }
+    Ok(c)
+}
+
+impl SlackApi {
+    pub fn new(api_url: Option<&str>, bot_token: &SecretString, options: ApiOptions) -> anyhow::Result<Self> {
+        let client = SlackClient::new(connector(api_url)?);
+        let token = SlackApiToken::new(SlackApiTokenValue::new(bot_token.expose_secret().to_string()));
+        Ok(Self { client, token, options, last_post: Mutex::new(HashMap::new()), dm_channels: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn session(&self) -> SlackClientSession<'_, Connector> {
+        self.client.open_session(&self.token)
+    }
+
+    /// Runs one Web API call, retrying it after each 429's `Retry-After`.
+    pub async fn call<T, F, Fut>(&self, method: &str, call: F) -> Result<T, ChatError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ClientResult<T>>,
+    {
+        let mut retries = 0;
+        loop {
+            match call().await {
+                Ok(v) => return Ok(v),
+                Err(SlackClientError::RateLimitError(e)) if retries < self.options.max_retries => {
+                    let wait = e.retry_after.unwrap_or(Duration::from_secs(1)).min(self.options.max_retry_after);
+                    tracing::info!(method, wait_ms = wait.as_millis() as u64, "Slack rate-limited the call; retrying after Retry-After");
+                    tokio::time::sleep(wait).await;
+                    retries += 1;
+                }
+                Err(e) => return Err(api_error(method, e)),
+            }
+        }
+    }
+
+    /// `chat.postMessage`, at most one per `post_interval` per channel.
+    pub async fn post_message(&self, req: SlackApiChatPostMessageRequest) -> Result<SlackApiChatPostMessageResponse, ChatError> {
+        let slot = {
+            let mut map = self.last_post.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(req.channel.to_string()).or_default().clone()
+        };
+        let mut last = slot.lock().await;
+        if let Some(at) = *last {
+            let due = at + self.options.post_interval;
+            if due > Instant::now() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+        }
+        let result = self.call("chat.postMessage", || async { self.session().chat_post_message(&req).await }).await;
+        *last = Some(Instant::now());
+        result
+    }
+
+    /// The DM channel with a user, opened once and remembered.
+    pub async fn dm_channel(&self, user_id: &str) -> Result<String, ChatError> {
+        if let Some(c) = self.dm_channels.lock().unwrap_or_else(|e| e.into_inner()).get(user_id) {
+            return Ok(c.clone());
+        }
+        let req = SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId::new(user_id.to_string())]);
+        let resp = self.call("conversations.open", || async { self.session().conversations_open(&req).await }).await?;
+        let channel = resp.channel.id.to_string();
+        self.dm_channels.lock().unwrap_or_else(|e| e.into_inner()).insert(user_id.to_string(), channel.clone());
+        Ok(channel)
+    }
+
+    /// The email Slack holds for a user, if the user belongs to `team` and is a person.
+    pub async fn user_email(&self, team: &str, user_id: &str) -> Result<Option<String>, ChatError> {
+        let req = SlackApiUsersInfoRequest::new(SlackUserId::new(user_id.to_string()));
+        let resp = self.call("users.info", || async { self.session().users_info(&req).await }).await?;
+        let u = resp.user;
+        // Another workspace's user (Slack Connect), a bot or a deactivated account never maps by email.
+        let foreign = u.team_id.as_ref().is_some_and(|t| t.to_string() != team);
+        if foreign || u.deleted == Some(true) || u.flags.is_bot == Some(true) {
+            return Ok(None);
+        }
+        Ok(u.profile.and_then(|p| p.email).map(|e| e.to_string()))
+    }
+}
+
+/// A failed call as a `ChatError`; the text names the method and Slack's error code, no secrets.
+fn api_error(method: &str, e: SlackClientError) -> ChatError {
+    match e {
+        SlackClientError::ApiError(a) => ChatError::Api(format!("{method}: {}", a.code)),
+        SlackClientError::RateLimitError(_) => ChatError::Api(format!("{method}: still rate-limited after retries")),
+        SlackClientError::HttpError(h) => ChatError::Api(format!("{method}: HTTP {}", h.status_code)),
+        other => ChatError::Transport(anyhow::anyhow!("{method}: {other}")),
+    }
+}

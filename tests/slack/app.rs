@@ -1,0 +1,230 @@
+//! The test app: the real server (`Server::build` + `spawn_local`) on a random port over SQLite
+//! or a fresh PostgreSQL schema, a fake Slack Web API, and signed requests shaped like Slack's.
+
+use crate::fake_slack::FakeSlack;
+use hmac::{Hmac, KeyInit, Mac};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use warden::app::Server;
+use warden::config::Settings;
+use warden::domain::RequestState;
+use warden::server::AppState;
+use warden::store::{RequestFilter, RequestRow, Store};
+
+pub const TEAM: &str = "T0WARDEN";
+pub const BOT: &str = "U0WARDENBOT";
+pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+pub enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Db {
+    pub fn sqlite() -> Self {
+        Db::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// A fresh schema; skipped locally when PostgreSQL is down, a failure with CI=true.
+    pub async fn postgres() -> Option<Self> {
+        let base = std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        match warden::store::fresh_postgres_schema(&base, "warden_test").await {
+            Ok((url, _)) => Some(Db::Postgres(url)),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required in CI: {e:#}"),
+            Err(e) => {
+                eprintln!("skipping PostgreSQL test: {e:#}");
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Db::Sqlite(dir) => format!("sqlite://{}", dir.path().join("warden.db").display()),
+            Db::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    pub slack: FakeSlack,
+    pub http: reqwest::Client,
+    _db: Db,
+    seq: AtomicU64,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+    }
+}
+
+pub fn settings(db_url: &str, api_url: &str, post_interval_ms: u64) -> Settings {
+    let mut s = Settings::default();
+    s.database.url = db_url.to_string();
+    s.database.max_connections = 5;
+    s.directory.file = Some(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slack/directory.toml")));
+    s.slack.api_url = Some(api_url.to_string());
+    s.slack.bot_token = Some(SecretString::from("xoxb-test-token"));
+    s.slack.signing_secret = Some(SecretString::from(SECRET));
+    s.slack.post_interval_ms = post_interval_ms;
+    s
+}
+
+/// Slack's v0 signature over `v0:timestamp:body`.
+pub fn sign(body: &str, ts: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub fn now_ts() -> String {
+    chrono::Utc::now().timestamp().to_string()
+}
+
+impl TestApp {
+    pub async fn start(db: Db, post_interval_ms: u64) -> Self {
+        warden::app::install_crypto();
+        let (slack, api_url) = FakeSlack::start().await;
+        let s = settings(&db.url(), &api_url, post_interval_ms);
+        let server = Server::build(&s, Arc::new(warden::clock::SystemClock)).await.expect("server builds");
+        let (addr, state) = server.spawn_local().await.expect("server listens");
+        Self { addr, state, slack, http: reqwest::Client::new(), _db: db, seq: AtomicU64::new(1) }
+    }
+
+    pub fn store(&self) -> &Store {
+        self.state.engine.store()
+    }
+
+    fn next(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// POSTs a body signed now, with extra headers.
+    pub async fn post_signed(&self, path: &str, content_type: &str, body: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+        let ts = now_ts();
+        let mut req = self.http.post(format!("http://{}{path}", self.addr)).header("content-type", content_type).header("x-slack-request-timestamp", &ts).header("x-slack-signature", sign(body, &ts));
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        req.body(body.to_string()).send().await.expect("request sent")
+    }
+
+    /// An Events API callback as Slack sends it.
+    pub fn event_body(&self, event_id: &str, event: Value) -> String {
+        json!({
+            "token": "ignored", "team_id": TEAM, "api_app_id": "A0WARDEN", "event": event, "type": "event_callback",
+            "event_id": event_id, "event_time": chrono::Utc::now().timestamp(),
+            "authorizations": [{ "enterprise_id": null, "team_id": TEAM, "user_id": BOT, "is_bot": true, "is_enterprise_install": false }],
+            "is_ext_shared_channel": false, "event_context": "4-eyJldCI6Im1lc3NhZ2UifQ",
+        })
+        .to_string()
+    }
+
+    /// A direct message to Warden; returns the event body (to redeliver) and the message ts.
+    pub fn dm_body(&self, user: &str, text: &str) -> (String, String) {
+        let ts = format!("1710000{:03}.{:06}", self.next(), 42);
+        let event = json!({
+            "type": "message", "channel": format!("D{}", &user[1..]), "user": user, "text": text, "ts": ts,
+            "event_ts": ts, "channel_type": "im", "client_msg_id": uuid::Uuid::new_v4().to_string(), "team": TEAM,
+        });
+        (self.event_body(&format!("Ev{:08}", self.next()), event), ts)
+    }
+
+    pub async fn dm(&self, user: &str, text: &str) -> String {
+        let (body, ts) = self.dm_body(user, text);
+        let resp = self.post_signed("/slack/events", "application/json", &body, &[]).await;
+        assert_eq!(resp.status(), 200);
+        ts
+    }
+
+    /// A block_actions payload for one of Warden's buttons, form-encoded as Slack posts it.
+    pub fn click_body(&self, user: &str, action: &str, request_id: &str, channel: &str, message_ts: &str) -> String {
+        let payload = json!({
+            "type": "block_actions", "user": { "id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM },
+            "api_app_id": "A0WARDEN", "token": "ignored",
+            "container": { "type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": false },
+            "trigger_id": format!("{}.{}.{}", 4_000_000 + self.next(), 1_234_567, uuid::Uuid::new_v4().simple()),
+            "team": { "id": TEAM, "domain": "warden-test" }, "enterprise": null, "is_enterprise_install": false,
+            "channel": { "id": channel, "name": "directmessage" }, "state": { "values": {} },
+            "response_url": "https://hooks.slack.com/actions/T0WARDEN/1/abc",
+            "actions": [{ "action_id": format!("warden_{action}"), "block_id": "warden_actions", "text": { "type": "plain_text", "text": action, "emoji": true }, "value": request_id, "type": "button", "action_ts": format!("{}.000200", 1_710_000_000 + self.next()) }],
+        });
+        form_payload(&payload)
+    }
+
+    pub async fn click(&self, user: &str, action: &str, request_id: &str, channel: &str, message_ts: &str) {
+        let body = self.click_body(user, action, request_id, channel, message_ts);
+        let resp = self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &body, &[]).await;
+        assert_eq!(resp.status(), 200);
+    }
+
+    /// Submits a modal Warden opened (as recorded by the fake `views.open`) with these values.
+    pub async fn submit_view(&self, user: &str, view: &Value, values: Value) {
+        let payload = json!({
+            "type": "view_submission", "team": { "id": TEAM, "domain": "warden-test" },
+            "user": { "id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM },
+            "api_app_id": "A0WARDEN", "token": "ignored", "trigger_id": format!("{}.1.x", 5_000_000 + self.next()),
+            "view": {
+                "id": format!("V{:08}", self.next()), "team_id": TEAM, "type": "modal", "blocks": view["blocks"], "private_metadata": view["private_metadata"],
+                "callback_id": view["callback_id"], "state": { "values": values }, "hash": "1710000000.abc", "title": view["title"],
+                "close": view["close"], "submit": view["submit"], "root_view_id": "V0ROOT", "app_id": "A0WARDEN", "bot_id": "B0WARDEN",
+            },
+            "response_urls": [], "is_enterprise_install": false, "enterprise": null,
+        });
+        let resp = self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &form_payload(&payload), &[]).await;
+        assert_eq!(resp.status(), 200);
+    }
+
+    pub async fn requests(&self) -> Vec<RequestRow> {
+        self.store().list_requests(&RequestFilter { limit: 100, ..Default::default() }).await.expect("requests listed")
+    }
+
+    pub async fn row(&self, id: &str) -> RequestRow {
+        self.store().get_request(id).await.expect("store answers").expect("request exists")
+    }
+
+    /// Polls the store until the request reaches `state` (bounded).
+    pub async fn wait_state(&self, id: &str, state: RequestState) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.row(id).await.state;
+            if now == state {
+                return;
+            }
+            assert!(Instant::now() < deadline, "request {id} is {now:?}, expected {state:?}; calls: {:#?}", self.slack.calls().iter().map(|c| (&c.method, &c.body["text"])).collect::<Vec<_>>());
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+pub fn form_payload(payload: &Value) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
+}
+
+/// A posted card: its channel, ts and request id, found by one of its buttons.
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+    pub request_id: String,
+}
+
+/// Cards posted with a given button (successful `chat.postMessage` calls, oldest first).
+pub fn cards_with_button(app: &TestApp, action: &str) -> Vec<Posted> {
+    let want = format!("warden_{action}");
+    app.slack
+        .ok("chat.postMessage")
+        .iter()
+        .filter_map(|c| {
+            let actions = c.body["blocks"].as_array()?.iter().find(|b| b["type"] == "actions")?;
+            let button = actions["elements"].as_array()?.iter().find(|b| b["action_id"] == want.as_str())?;
+            Some(Posted { channel: c.response["channel"].as_str()?.to_string(), ts: c.response["ts"].as_str()?.to_string(), request_id: button["value"].as_str()?.to_string() })
+        })
+        .collect()
+}
