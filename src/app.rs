@@ -174,13 +174,14 @@ mod adapters {
     use super::*;
 
     pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
-        let _ = (s, chats, grantors);
+        crate::chat::discord::outbound(s, chats, grantors)?;
         Ok(())
     }
 
     pub fn routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
         let _ = s;
         let router = crate::server::base_router(state.clone());
+        let router = crate::chat::discord::routes(s, state, router)?;
         Ok(router)
     }
 }
