@@ -62,6 +62,11 @@ pub enum Command {
         #[arg(long, env = "WARDEN_BENCH_POSTGRES")]
         postgres: Option<String>,
     },
+    /// Discord set-up tasks.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,4 +106,13 @@ pub enum PolicyCommand {
 pub enum ConfigCommand {
     /// Validate settings, catalog, directory, policy and prompts.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscordCommand {
+    /// Register the `/access` slash command (globally, or for one guild: instant, for testing).
+    RegisterCommands {
+        #[arg(long)]
+        guild: Option<String>,
+    },
 }

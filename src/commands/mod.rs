@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod audit;
 pub mod bench;
 mod check;
+mod discord;
 pub mod demo;
 mod eval;
 mod policy;
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     Command::Audit { command } => audit::run(&loaded.settings, command).await,
                     Command::Policy { command: PolicyCommand::Eval { file } } => policy::eval(&loaded.settings, &file).await,
                     Command::Eval { corpus, catalog } => eval::run(&loaded.settings, &corpus, catalog.as_deref()).await,
+                    Command::Discord { command } => discord::run(&loaded.settings, command).await,
                     Command::Demo { .. } | Command::Bench { .. } | Command::Config { .. } => unreachable!("handled above"),
                 }
             }
