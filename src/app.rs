@@ -178,6 +178,7 @@ mod adapters {
 
     pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
         crate::chat::slack::outbound(s, chats, grantors)?;
+        crate::chat::discord::outbound(s, chats, grantors)?;
         Ok(())
     }
 
@@ -186,6 +187,7 @@ mod adapters {
         // Admin UI and API: always mounted, always behind a token (see src/admin/mod.rs).
         let router = router.merge(crate::admin::routes(s, state)?);
         let router = crate::chat::slack::routes(s, state, router)?;
+        let router = crate::chat::discord::routes(s, state, router)?;
         Ok(router)
     }
 }

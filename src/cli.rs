@@ -67,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Discord set-up tasks.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,5 +134,14 @@ pub enum TokenCommand {
         /// Directory id of the person (required for requesters).
         #[arg(long)]
         person: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscordCommand {
+    /// Register the `/access` slash command (globally, or for one guild: instant, for testing).
+    RegisterCommands {
+        #[arg(long)]
+        guild: Option<String>,
     },
 }

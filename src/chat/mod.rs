@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub mod console;
+pub mod discord;
 pub mod slack;
 
 /// Where a conversation happens. A request lives in one scope: its own thread or DM.

@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 pub mod bench;
 mod check;
+mod discord;
 pub mod demo;
 mod eval;
 mod policy;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     Command::Audit { command } => audit::run(&loaded.settings, command).await,
                     Command::Policy { command: PolicyCommand::Eval { file } } => policy::eval(&loaded.settings, &file).await,
                     Command::Eval { corpus, catalog } => eval::run(&loaded.settings, &corpus, catalog.as_deref()).await,
+                    Command::Discord { command } => discord::run(&loaded.settings, command).await,
                     Command::Demo { .. } | Command::Bench { .. } | Command::Config { .. } | Command::Admin { .. } => unreachable!("handled above"),
                 }
             }

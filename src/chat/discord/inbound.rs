@@ -1,0 +1,112 @@
+//! `POST /discord/interactions`: Ed25519 verification before anything else, a timestamp window,
+//! then an answer within Discord's 3 s (pong, modal, or a deferred response) while the engine's
+//! work continues in the background.
+
+use super::events::{Ack, Inbound, classify};
+use super::render::{deny_modal, edit_modal, no_mentions};
+use super::responder::Responder;
+use super::rest::DiscordRest;
+use crate::chat::CardAction;
+use crate::domain::RequestId;
+use crate::server::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serenity::builder::{CreateInteractionResponse, CreateInteractionResponseMessage};
+use serenity::interactions_endpoint::Verifier;
+use std::sync::Arc;
+
+/// Discord signs `timestamp + body`; older or future-dated requests are replays or clock trouble.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+#[derive(Clone)]
+pub struct Interactions {
+    state: AppState,
+    verifier: Verifier,
+    rest: Arc<DiscordRest>,
+    home_guild: Option<String>,
+}
+
+impl Interactions {
+    /// `public_key` is the application's hex Ed25519 key from the developer portal.
+    pub fn new(state: AppState, public_key: &str, rest: Arc<DiscordRest>, home_guild: Option<String>) -> anyhow::Result<Self> {
+        let bytes: [u8; 32] = hex::decode(public_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| anyhow::anyhow!("discord.public_key must be 64 hex digits"))?;
+        let verifier = Verifier::try_new(bytes).map_err(|_| anyhow::anyhow!("discord.public_key is not a valid Ed25519 key"))?;
+        Ok(Self { state, verifier, rest, home_guild })
+    }
+
+    pub fn router(self) -> Router {
+        Router::new().route("/discord/interactions", post(handle)).with_state(self)
+    }
+
+    fn verified(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(signature), Some(timestamp)) = (header("x-signature-ed25519"), header("x-signature-timestamp")) else { return Err("missing signature headers") };
+        self.verifier.verify(signature, timestamp, body).map_err(|_| "bad signature")?;
+        let ts: i64 = timestamp.parse().map_err(|_| "timestamp is not a number")?;
+        if (chrono::Utc::now().timestamp() - ts).abs() > MAX_SKEW_SECS {
+            return Err("timestamp outside the 5-minute window");
+        }
+        Ok(())
+    }
+}
+
+fn respond(r: CreateInteractionResponse) -> Response {
+    Json(r).into_response()
+}
+
+fn ephemeral(text: &str) -> Response {
+    respond(CreateInteractionResponse::Message(CreateInteractionResponseMessage::new().content(text).ephemeral(true).allowed_mentions(no_mentions())))
+}
+
+async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(why) = ix.verified(&headers, &body) {
+        tracing::warn!(why, "rejected a Discord interaction");
+        return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
+    }
+    let interaction = match serde_json::from_slice::<serenity::all::Interaction>(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable Discord interaction");
+            return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
+        }
+    };
+    match classify(&interaction, ix.home_guild.as_deref()) {
+        Inbound::Ping => respond(CreateInteractionResponse::Pong),
+        Inbound::Refuse(text) => ephemeral(text),
+        Inbound::Ignore => respond(CreateInteractionResponse::Acknowledge),
+        Inbound::OpenModal { action, request_id } => open_modal(&ix, action, &request_id).await,
+        Inbound::Event { event, reply } => {
+            let ack = reply.ack;
+            let responder = Responder::new(ix.rest.clone(), reply, event.actor.clone(), event.scope.clone());
+            let engine = ix.state.engine.clone();
+            ix.state.spawn(async move {
+                let outcome = responder.run(engine.handle(event)).await;
+                responder.finish(&outcome).await;
+            });
+            match ack {
+                Ack::DeferredEphemeral => respond(CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(true))),
+                Ack::DeferredUpdate => respond(CreateInteractionResponse::Acknowledge),
+            }
+        }
+    }
+}
+
+/// Edit opens the form prefilled from the stored request; Deny asks for the reason. The engine
+/// checks who may edit or deny when the form comes back.
+async fn open_modal(ix: &Interactions, action: CardAction, id: &RequestId) -> Response {
+    if action == CardAction::Deny {
+        return respond(deny_modal(id));
+    }
+    match ix.state.engine.store().get_request(id.as_str()).await {
+        Ok(Some(row)) => respond(edit_modal(&row, id)),
+        Ok(None) => ephemeral("I can't find that request any more."),
+        Err(e) => {
+            tracing::error!(request = %id, error = ?e, "failed to load a request for the edit form");
+            ephemeral("Warden can't open the form right now; please try again.")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The Discord adapter: interactions endpoint, optional gateway, `/access` command, cards as
+//! embeds and buttons, a thread per request, and the `discord_role` grant backend.
+//!
+//! Enabled by settings: `discord.bot_token` turns on the outbound client and the role backend,
+//! `discord.public_key` the interactions endpoint, `discord.gateway = true` the gateway. Platform
+//! types stay in here; the engine sees `ChatEvent`s and answers through `ChatPort`.
+
+use crate::chat::ChatPort;
+use crate::config::Settings;
+use crate::grants::GrantorRegistry;
+use crate::server::AppState;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub mod chat;
+pub mod commands;
+pub mod events;
+pub mod gateway;
+pub mod grant;
+pub mod inbound;
+pub mod render;
+pub mod responder;
+pub mod rest;
+
+pub use chat::DiscordChat;
+pub use grant::DiscordRoleGrantor;
+pub use inbound::Interactions;
+pub use rest::DiscordRest;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The REST client for these settings (`discord.api_url` overrides discord.com).
+pub fn rest(s: &Settings) -> anyhow::Result<Arc<DiscordRest>> {
+    Ok(Arc::new(DiscordRest::new(s.discord.api_url.as_deref(), s.discord.bot_token.clone(), TIMEOUT)?))
+}
+
+/// With a bot token: the chat port and the `discord_role` grant backend.
+pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
+    if s.discord.bot_token.is_none() {
+        return Ok(());
+    }
+    let rest = rest(s)?;
+    chats.push(Arc::new(DiscordChat::new(rest.clone())));
+    grantors.register(Arc::new(DiscordRoleGrantor::new(rest)));
+    Ok(())
+}
+
+/// With a public key: `POST /discord/interactions`; with `discord.gateway`, the gateway too.
+pub fn routes(s: &Settings, state: &AppState, router: axum::Router) -> anyhow::Result<axum::Router> {
+    let mut router = router;
+    if let Some(key) = &s.discord.public_key {
+        let ix = Interactions::new(state.clone(), key, rest(s)?, s.discord.guild_id.clone())?;
+        router = router.merge(ix.router());
+    }
+    if s.discord.gateway
+        && let Some(token) = &s.discord.bot_token
+    {
+        gateway::spawn(state.clone(), token.expose_secret(), rest(s)?, s.discord.guild_id.clone());
+    }
+    Ok(router)
+}
