@@ -76,6 +76,10 @@ impl Driver {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body).await.unwrap_or_else(|e| panic!("webdriver {path}: {e}"))
+    }
+
+    async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut rb = self.http.request(method, url);
         if let Some(b) = body {
@@ -83,9 +87,29 @@ impl Driver {
         }
         let v: Value = rb.send().await.expect("webdriver call").json().await.expect("webdriver json");
         if v["value"].get("error").is_some() {
-            panic!("webdriver {path}: {}", v["value"]);
+            return Err(v["value"].clone());
         }
-        v["value"].clone()
+        Ok(v["value"].clone())
+    }
+
+    /// The current document's root element id; it changes when a navigation completes.
+    async fn document_id(&self) -> Option<String> {
+        let v = self.try_call(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": "html" }))).await.ok()?;
+        v[ELEMENT].as_str().map(str::to_string)
+    }
+
+    /// Clicks, then waits (bounded) for the navigation the click starts to finish.
+    async fn click_and_settle(&self, el: &str) {
+        let before = self.document_id().await;
+        self.call(reqwest::Method::POST, &format!("/element/{el}/click"), Some(json!({}))).await;
+        for _ in 0..50 {
+            let now = self.document_id().await;
+            let ready = self.try_call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": "return document.readyState", "args": [] }))).await;
+            if now.is_some() && now != before && ready.ok().and_then(|r| r.as_str().map(|s| s == "complete")).unwrap_or(false) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -114,12 +138,20 @@ impl Driver {
 
     pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/click"), Some(json!({}))).await;
+        self.click_and_settle(&el).await;
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None).await.as_str().unwrap_or_default().to_string()
+        // A document still being replaced can hand out an element that goes stale: find it again.
+        for _ in 0..30 {
+            let el = self.find(css).await;
+            match self.try_call(reqwest::Method::GET, &format!("/element/{el}/text"), None).await {
+                Ok(v) => return v.as_str().unwrap_or_default().to_string(),
+                Err(e) if e["error"] == "stale element reference" => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                Err(e) => panic!("webdriver text of {css}: {e}"),
+            }
+        }
+        panic!("{css} kept going stale");
     }
 
     /// A PNG of the viewport.
