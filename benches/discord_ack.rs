@@ -27,12 +27,19 @@ grant = { backend = "discord_role", role = "7001" }
 "#;
 
 fn directory() -> String {
-    format!("[[person]]\nid = \"alice\"\ndisplay_name = \"Alice Ng\"\naccounts = [{{ platform = \"discord\", workspace = \"{}\", user_id = \"{}\" }}]\n", fixtures::GUILD, fixtures::ALICE)
+    format!(
+        "[[person]]\nid = \"alice\"\ndisplay_name = \"Alice Ng\"\naccounts = [{{ platform = \"discord\", workspace = \"{}\", user_id = \"{}\" }}]\n",
+        fixtures::GUILD,
+        fixtures::ALICE
+    )
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let total = args.first().copied().unwrap_or(2000);
     let concurrency = args.get(1).copied().unwrap_or(32);
     warden::app::install_crypto();
@@ -52,19 +59,36 @@ async fn main() -> anyhow::Result<()> {
     let server = warden::app::Server::build(&s, Arc::new(warden::clock::SystemClock)).await?;
     let (addr, state) = server.spawn_local().await?;
     let url = format!("http://{addr}/discord/interactions");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
 
     // Alternate status look-ups and new requests: both ack the same way, both leave engine work.
     let payloads: Vec<Vec<u8>> = (0..total)
         .map(|i| {
             let from = fixtures::From::guild(fixtures::ALICE);
-            let p = if i % 2 == 0 { fixtures::slash(&from, "status", &[]) } else { fixtures::slash(&from, "request", &[("resource", "game-servers"), ("role", "read"), ("duration", "1h")]) };
+            let p = if i % 2 == 0 {
+                fixtures::slash(&from, "status", &[])
+            } else {
+                fixtures::slash(
+                    &from,
+                    "request",
+                    &[
+                        ("resource", "game-servers"),
+                        ("role", "read"),
+                        ("duration", "1h"),
+                    ],
+                )
+            };
             serde_json::to_vec(&p).expect("fixture serialises")
         })
         .collect();
     let started = Instant::now();
     let mut latencies = Vec::with_capacity(total);
-    let mut chunks = payloads.chunks(total.div_ceil(concurrency).max(1)).map(<[Vec<u8>]>::to_vec).collect::<Vec<_>>();
+    let mut chunks = payloads
+        .chunks(total.div_ceil(concurrency).max(1))
+        .map(<[Vec<u8>]>::to_vec)
+        .collect::<Vec<_>>();
     let mut workers = Vec::new();
     for chunk in chunks.drain(..) {
         let (client, url, keys) = (client.clone(), url.clone(), keys.clone());
@@ -74,7 +98,14 @@ async fn main() -> anyhow::Result<()> {
                 let ts = chrono::Utc::now().timestamp().to_string();
                 let sig = keys.sign(&ts, &body);
                 let t = Instant::now();
-                let resp = client.post(&url).header("x-signature-ed25519", sig).header("x-signature-timestamp", ts).body(body).send().await.expect("server answers");
+                let resp = client
+                    .post(&url)
+                    .header("x-signature-ed25519", sig)
+                    .header("x-signature-timestamp", ts)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("server answers");
                 assert_eq!(resp.status().as_u16(), 200);
                 let _ = resp.bytes().await;
                 out.push(t.elapsed());
@@ -87,10 +118,22 @@ async fn main() -> anyhow::Result<()> {
     }
     let wall = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(latencies.len() - 1)]
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("discord interactions ack latency ({total} signed slash commands, {concurrency} concurrent, SQLite)");
-    println!("  p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms   throughput {:.0} acks/s", ms(pct(0.50)), ms(pct(0.99)), ms(*latencies.last().unwrap_or(&Duration::ZERO)), total as f64 / wall.as_secs_f64());
+    println!(
+        "discord interactions ack latency ({total} signed slash commands, {concurrency} concurrent, SQLite)"
+    );
+    println!(
+        "  p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms   throughput {:.0} acks/s",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(*latencies.last().unwrap_or(&Duration::ZERO)),
+        total as f64 / wall.as_secs_f64()
+    );
     state.shutdown.cancel();
     state.tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(60), state.tasks.wait()).await;

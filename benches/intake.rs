@@ -13,7 +13,18 @@ use warden::intake::llm::LlmIntake;
 use warden::intake::{Intake, IntakeContext, ThreadMessage};
 use warden::metrics::Metrics;
 
-const SYSTEMS: [&str; 10] = ["billing", "payments", "search", "auth", "ledger", "reports", "invoices", "shipping", "catalog", "notifications"];
+const SYSTEMS: [&str; 10] = [
+    "billing",
+    "payments",
+    "search",
+    "auth",
+    "ledger",
+    "reports",
+    "invoices",
+    "shipping",
+    "catalog",
+    "notifications",
+];
 const KINDS: [&str; 6] = ["db", "cluster", "repo", "bucket", "dashboard", "queue"];
 const ENVS: [&str; 4] = ["prod", "staging", "dev", "qa"];
 
@@ -31,14 +42,44 @@ const MESSAGES: [&str; 8] = [
 fn resource(i: usize) -> Resource {
     let (system, kind, env) = (SYSTEMS[i % 10], KINDS[(i / 10) % 6], ENVS[(i / 60) % 4]);
     // The first ten are the ones people ask for: "billing db", "payments cluster", …
-    let kind = if i < 10 { ["db", "cluster", "repo", "bucket", "dashboard", "queue", "db", "cluster", "repo", "bucket"][i] } else { kind };
+    let kind = if i < 10 {
+        [
+            "db",
+            "cluster",
+            "repo",
+            "bucket",
+            "dashboard",
+            "queue",
+            "db",
+            "cluster",
+            "repo",
+            "bucket",
+        ][i]
+    } else {
+        kind
+    };
     let id = format!("{env}-{system}-{kind}-{i}");
-    let roles = ["read", "write", "admin"].into_iter().map(|n| RoleSpec { name: n.into(), risk: None, max_duration: None, aliases: vec![] }).collect();
+    let roles = ["read", "write", "admin"]
+        .into_iter()
+        .map(|n| RoleSpec {
+            name: n.into(),
+            risk: None,
+            max_duration: None,
+            aliases: vec![],
+        })
+        .collect();
     Resource {
         id: id.clone(),
         name: format!("{} {system} {kind} {i}", env.to_uppercase()),
         description: String::new(),
-        aliases: if i < 10 { vec![format!("{system} {kind}")] } else { vec![format!("{system} {kind} {i}"), format!("{env} {system} {i}")] },
+        aliases: if i < 10 {
+            vec![format!("{system} {kind}")]
+        } else {
+            vec![
+                format!("{system} {kind} {i}"),
+                format!("{env} {system} {i}"),
+            ]
+        },
         roles,
         owners: vec!["dana".into()],
         risk: Risk::Medium,
@@ -56,11 +97,23 @@ fn catalog(n: usize) -> Catalog {
 }
 
 fn person() -> Person {
-    Person { id: "alice".into(), display_name: "Alice Ng".into(), email: None, manager: None, groups: vec!["engineering".into()], accounts: vec![], active: true }
+    Person {
+        id: "alice".into(),
+        display_name: "Alice Ng".into(),
+        email: None,
+        manager: None,
+        groups: vec!["engineering".into()],
+        accounts: vec![],
+        active: true,
+    }
 }
 
 fn settings(base_url: String) -> LlmSettings {
-    LlmSettings { base_url: Some(base_url), model: Some("bench-model".into()), ..LlmSettings::default() }
+    LlmSettings {
+        base_url: Some(base_url),
+        model: Some("bench-model".into()),
+        ..LlmSettings::default()
+    }
 }
 
 /// A completion answering with a valid intent for the first message's resource.
@@ -76,27 +129,52 @@ fn response(catalog: &Catalog) -> CreateChatCompletionResponse {
 
 fn main() {
     warden::app::install_crypto();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let intake = LlmIntake::from_settings(&settings("http://127.0.0.1:9/v1".into()), Arc::new(Metrics::default())).expect("intake");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let intake = LlmIntake::from_settings(
+        &settings("http://127.0.0.1:9/v1".into()),
+        Arc::new(Metrics::default()),
+    )
+    .expect("intake");
     let person = person();
     println!("model intake benchmark (max_candidates = 8, max_thread_chars = 4000)\n");
-    println!("{:>8}  {:>12}  {:>12}  {:>12}  {:>16}", "catalog", "mean tokens", "min tokens", "max tokens", "overhead/request");
+    println!(
+        "{:>8}  {:>12}  {:>12}  {:>12}  {:>16}",
+        "catalog", "mean tokens", "min tokens", "max tokens", "overhead/request"
+    );
     let mut means = Vec::new();
     for n in [10, 1_000, 10_000] {
         let catalog = catalog(n);
         let answer = response(&catalog);
         let mut tokens = Vec::new();
         for m in MESSAGES {
-            let thread = [ThreadMessage { author: "requester".into(), text: m.into() }];
-            let ctx = IntakeContext { thread: &thread, requester: &person, catalog: &catalog };
+            let thread = [ThreadMessage {
+                author: "requester".into(),
+                text: m.into(),
+            }];
+            let ctx = IntakeContext {
+                thread: &thread,
+                requester: &person,
+                catalog: &catalog,
+            };
             tokens.push(intake.prompt(&ctx).expect("prompt renders").tokens);
         }
         // The intake's own work per request: candidates + prompt + reading + validating the answer.
         let rounds = if n >= 10_000 { 20 } else { 200 };
         let started = Instant::now();
         for r in 0..rounds {
-            let thread = [ThreadMessage { author: "requester".into(), text: MESSAGES[r % MESSAGES.len()].into() }];
-            let ctx = IntakeContext { thread: &thread, requester: &person, catalog: &catalog };
+            let thread = [ThreadMessage {
+                author: "requester".into(),
+                text: MESSAGES[r % MESSAGES.len()].into(),
+            }];
+            let ctx = IntakeContext {
+                thread: &thread,
+                requester: &person,
+                catalog: &catalog,
+            };
             std::hint::black_box(intake.prompt(&ctx).expect("prompt"));
             let (_, draft) = LlmIntake::read(&answer).expect("answer reads");
             std::hint::black_box(draft.validate(&catalog).ok());
@@ -104,9 +182,15 @@ fn main() {
         let per = started.elapsed() / rounds as u32;
         let mean = tokens.iter().sum::<u64>() as f64 / tokens.len() as f64;
         means.push(mean);
-        println!("{n:>8}  {mean:>12.0}  {:>12}  {:>12}  {:>16}", tokens.iter().min().unwrap_or(&0), tokens.iter().max().unwrap_or(&0), fmt(per));
+        println!(
+            "{n:>8}  {mean:>12.0}  {:>12}  {:>12}  {:>16}",
+            tokens.iter().min().unwrap_or(&0),
+            tokens.iter().max().unwrap_or(&0),
+            fmt(per)
+        );
     }
-    let ratio = means.iter().cloned().fold(f64::MIN, f64::max) / means.iter().cloned().fold(f64::MAX, f64::min);
+    let ratio = means.iter().cloned().fold(f64::MIN, f64::max)
+        / means.iter().cloned().fold(f64::MAX, f64::min);
     println!("\nlargest/smallest mean prompt: {ratio:.2}x (goal: within 1.2x)");
     rt.block_on(over_http());
 }
@@ -120,13 +204,26 @@ async fn over_http() {
         let body = body.clone();
         async move { ([("content-type", "application/json")], body) }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let intake = LlmIntake::from_settings(&settings(format!("http://{addr}/v1")), Arc::new(Metrics::default())).expect("intake");
+    let intake = LlmIntake::from_settings(
+        &settings(format!("http://{addr}/v1")),
+        Arc::new(Metrics::default()),
+    )
+    .expect("intake");
     let person = person();
-    let thread = [ThreadMessage { author: "requester".into(), text: MESSAGES[0].into() }];
-    let ctx = IntakeContext { thread: &thread, requester: &person, catalog: &catalog };
+    let thread = [ThreadMessage {
+        author: "requester".into(),
+        text: MESSAGES[0].into(),
+    }];
+    let ctx = IntakeContext {
+        thread: &thread,
+        requester: &person,
+        catalog: &catalog,
+    };
     for _ in 0..20 {
         intake.extract(&ctx).await.expect("warm-up call");
     }
@@ -147,5 +244,9 @@ async fn over_http() {
 }
 
 fn fmt(d: Duration) -> String {
-    if d.as_micros() < 1000 { format!("{} µs", d.as_micros()) } else { format!("{:.2} ms", d.as_secs_f64() * 1000.0) }
+    if d.as_micros() < 1000 {
+        format!("{} µs", d.as_micros())
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+    }
 }

@@ -44,10 +44,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Offers `n` signed events at `rate` per second, all concurrently in flight; prints the figures.
-async fn phase(label: &str, url: &str, client: &reqwest::Client, n: usize, rate: usize, bot: bool) -> anyhow::Result<()> {
+async fn phase(
+    label: &str,
+    url: &str,
+    client: &reqwest::Client,
+    n: usize,
+    rate: usize,
+    bot: bool,
+) -> anyhow::Result<()> {
     // Bodies are signed up front: the timing covers only the request and its acknowledgement.
     let ts = chrono::Utc::now().timestamp().to_string();
-    let signed: Vec<(String, String)> = (0..n).map(|i| event(i, bot)).map(|b| (sign(&b, &ts), b)).collect();
+    let signed: Vec<(String, String)> = (0..n)
+        .map(|i| event(i, bot))
+        .map(|b| (sign(&b, &ts), b))
+        .collect();
     let started = Instant::now();
     let gap = Duration::from_secs_f64(1.0 / rate as f64);
     let mut tasks = Vec::with_capacity(n);
@@ -56,7 +66,14 @@ async fn phase(label: &str, url: &str, client: &reqwest::Client, n: usize, rate:
         let (client, url, ts) = (client.clone(), url.to_string(), ts.clone());
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            let resp = client.post(&url).header("content-type", "application/json").header("x-slack-request-timestamp", ts).header("x-slack-signature", sig).body(body).send().await;
+            let resp = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-slack-request-timestamp", ts)
+                .header("x-slack-signature", sig)
+                .body(body)
+                .send()
+                .await;
             (t.elapsed(), resp.map(|r| r.status().as_u16()).unwrap_or(0))
         }));
     }
@@ -71,14 +88,26 @@ async fn phase(label: &str, url: &str, client: &reqwest::Client, n: usize, rate:
     latencies.sort();
     println!("{label}: {n} signed events offered at {rate}/s");
     println!("  acknowledged: {} ok, {failed} failed", n - failed);
-    println!("  ack latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", ms(percentile(&latencies, 0.50)), ms(percentile(&latencies, 0.99)), ms(latencies[n - 1]));
-    println!("  throughput: {:.0} events/s acknowledged ({:.2} s wall)", n as f64 / wall.as_secs_f64(), wall.as_secs_f64());
+    println!(
+        "  ack latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies[n - 1])
+    );
+    println!(
+        "  throughput: {:.0} events/s acknowledged ({:.2} s wall)",
+        n as f64 / wall.as_secs_f64(),
+        wall.as_secs_f64()
+    );
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = args.first().copied().unwrap_or(2000);
     let rate = args.get(1).copied().unwrap_or(1000);
     warden::app::install_crypto();
@@ -86,7 +115,8 @@ async fn main() -> anyhow::Result<()> {
     let (_fake, api_url) = fake_slack::FakeSlack::start().await;
     let mut s = Settings::default();
     s.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    s.directory.file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slack/directory.toml").into());
+    s.directory.file =
+        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slack/directory.toml").into());
     s.slack.api_url = Some(api_url);
     s.slack.bot_token = Some(SecretString::from("xoxb-test-token"));
     s.slack.signing_secret = Some(SecretString::from(SECRET));
@@ -94,16 +124,43 @@ async fn main() -> anyhow::Result<()> {
     let server = Server::build(&s, Arc::new(warden::clock::SystemClock)).await?;
     let (addr, state) = server.spawn_local().await?;
     let url = format!("http://{addr}/slack/events");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?;
 
-    phase("slack_ack, acknowledgement only (verified, parsed, ignored)", &url, &client, n, rate, true).await?;
-    phase("slack_ack, with engine work (SQLite request + card per event, in the background)", &url, &client, n, rate, false).await?;
+    phase(
+        "slack_ack, acknowledgement only (verified, parsed, ignored)",
+        &url,
+        &client,
+        n,
+        rate,
+        true,
+    )
+    .await?;
+    phase(
+        "slack_ack, with engine work (SQLite request + card per event, in the background)",
+        &url,
+        &client,
+        n,
+        rate,
+        false,
+    )
+    .await?;
     let drain = Instant::now();
-    let handled = || state.engine.metrics().counter("warden_events_total", "result=\"ok\"");
+    let handled = || {
+        state
+            .engine
+            .metrics()
+            .counter("warden_events_total", "result=\"ok\"")
+    };
     while handled() < n as u64 && drain.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    println!("  background: {} of {n} events handled by the engine, {:.1} s after the last ack", handled(), drain.elapsed().as_secs_f64());
+    println!(
+        "  background: {} of {n} events handled by the engine, {:.1} s after the last ack",
+        handled(),
+        drain.elapsed().as_secs_f64()
+    );
     state.shutdown.cancel();
     Ok(())
 }

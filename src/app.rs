@@ -29,7 +29,8 @@ pub fn install_crypto() {
 
 pub fn load_catalog(s: &Settings) -> anyhow::Result<Catalog> {
     let text = match &s.catalog.file {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("Failed to read catalog.file {}", p.display()))?,
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("Failed to read catalog.file {}", p.display()))?,
         None => EXAMPLE_CATALOG.to_string(),
     };
     Catalog::from_toml(&text).context("Invalid catalog")
@@ -40,10 +41,13 @@ pub fn load_directory(s: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
         "scim" => crate::directory::scim::from_settings(&s.directory),
         _ => {
             let text = match &s.directory.file {
-                Some(p) => std::fs::read_to_string(p).with_context(|| format!("Failed to read directory.file {}", p.display()))?,
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("Failed to read directory.file {}", p.display()))?,
                 None => EXAMPLE_DIRECTORY.to_string(),
             };
-            Ok(Arc::new(FileDirectory::from_toml(&text).context("Invalid directory file")?))
+            Ok(Arc::new(
+                FileDirectory::from_toml(&text).context("Invalid directory file")?,
+            ))
         }
     }
 }
@@ -52,7 +56,11 @@ pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
     use crate::policy::{authzen::AuthzenPolicy, embedded::EmbeddedPolicy, opa::OpaPolicy};
     let timeout = Duration::from_millis(s.policy.timeout_ms);
     let url = || -> anyhow::Result<url::Url> {
-        let raw = s.policy.url.as_deref().context("policy.url is required for this engine")?;
+        let raw = s
+            .policy
+            .url
+            .as_deref()
+            .context("policy.url is required for this engine")?;
         url::Url::parse(raw).context("policy.url is not a valid URL")
     };
     Ok(match s.policy.engine.as_str() {
@@ -64,8 +72,11 @@ pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
                 None => EmbeddedPolicy::shipped()?,
             };
             if let Some(d) = &s.policy.data_file {
-                let text = std::fs::read_to_string(d).with_context(|| format!("Failed to read policy.data_file {}", d.display()))?;
-                p = p.with_data(serde_json::from_str(&text).context("policy.data_file is not valid JSON")?)?;
+                let text = std::fs::read_to_string(d)
+                    .with_context(|| format!("Failed to read policy.data_file {}", d.display()))?;
+                p = p.with_data(
+                    serde_json::from_str(&text).context("policy.data_file is not valid JSON")?,
+                )?;
             }
             Arc::new(p)
         }
@@ -75,7 +86,8 @@ pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
 /// The model intake when `llm.base_url` is set (the parser stays the fallback), else the parser.
 pub fn build_intake(s: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Arc<dyn Intake>> {
     if s.llm.base_url.is_some() {
-        let llm = crate::intake::llm::LlmIntake::from_settings(&s.llm, metrics).context("Failed to set up the model intake")?;
+        let llm = crate::intake::llm::LlmIntake::from_settings(&s.llm, metrics)
+            .context("Failed to set up the model intake")?;
         return Ok(Arc::new(llm));
     }
     Ok(Arc::new(ParserIntake))
@@ -85,7 +97,11 @@ pub fn build_grantors(s: &Settings) -> anyhow::Result<GrantorRegistry> {
     let mut reg = GrantorRegistry::default().with(Arc::new(LogGrantor));
     if let (Some(url), Some(secret)) = (&s.grants.webhook_url, &s.grants.webhook_secret) {
         let url = url::Url::parse(url).context("grants.webhook_url is not a valid URL")?;
-        reg.register(Arc::new(WebhookGrantor::new(url, secret.clone(), Duration::from_millis(s.grants.webhook_timeout_ms))?));
+        reg.register(Arc::new(WebhookGrantor::new(
+            url,
+            secret.clone(),
+            Duration::from_millis(s.grants.webhook_timeout_ms),
+        )?));
     }
     Ok(reg)
 }
@@ -106,7 +122,11 @@ impl Wiring {
     pub async fn from_settings(s: &Settings) -> anyhow::Result<Self> {
         install_crypto();
         let problems = s.problems();
-        anyhow::ensure!(problems.is_empty(), "invalid configuration:\n  - {}", problems.join("\n  - "));
+        anyhow::ensure!(
+            problems.is_empty(),
+            "invalid configuration:\n  - {}",
+            problems.join("\n  - ")
+        );
         let metrics = Arc::new(Metrics::default());
         let store = Store::open(&s.database.url, s.database.max_connections).await?;
         Ok(Self {
@@ -163,11 +183,18 @@ impl Server {
 
     /// Binds 127.0.0.1 on a free port and serves in the background (tests, benchmarks).
     /// Stop it with `state.shutdown.cancel()`.
-    pub async fn spawn_local(self) -> anyhow::Result<(std::net::SocketAddr, crate::server::AppState)> {
+    pub async fn spawn_local(
+        self,
+    ) -> anyhow::Result<(std::net::SocketAddr, crate::server::AppState)> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = self.state.clone();
-        tokio::spawn(crate::server::serve(listener, self.router, self.state, Duration::from_secs(5)));
+        tokio::spawn(crate::server::serve(
+            listener,
+            self.router,
+            self.state,
+            Duration::from_secs(5),
+        ));
         Ok((addr, state))
     }
 }
@@ -176,7 +203,11 @@ impl Server {
 mod adapters {
     use super::*;
 
-    pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
+    pub fn outbound(
+        s: &Settings,
+        chats: &mut Vec<Arc<dyn ChatPort>>,
+        grantors: &mut GrantorRegistry,
+    ) -> anyhow::Result<()> {
         crate::chat::slack::outbound(s, chats, grantors)?;
         crate::chat::discord::outbound(s, chats, grantors)?;
         Ok(())

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "warden", version, about = "Chat-ops access requests with a deterministic policy, inline approvals and time-bound grants")]
+#[command(
+    name = "warden",
+    version,
+    about = "Chat-ops access requests with a deterministic policy, inline approvals and time-bound grants"
+)]
 pub struct Cli {
     /// Config file (default: $WARDEN_CONFIG, then ./warden.toml if present).
     #[arg(long, global = true)]

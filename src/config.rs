@@ -39,7 +39,10 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into(), shutdown_grace_secs: 20 }
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            shutdown_grace_secs: 20,
+        }
     }
 }
 
@@ -53,7 +56,10 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: "sqlite://warden.db".into(), max_connections: 8 }
+        Self {
+            url: "sqlite://warden.db".into(),
+            max_connections: 8,
+        }
     }
 }
 
@@ -68,7 +74,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -135,7 +144,15 @@ pub struct PolicySettings {
 
 impl Default for PolicySettings {
     fn default() -> Self {
-        Self { engine: "embedded".into(), url: None, path: "access/decision".into(), file: None, data_file: None, timeout_ms: 2000, token: None }
+        Self {
+            engine: "embedded".into(),
+            url: None,
+            path: "access/decision".into(),
+            file: None,
+            data_file: None,
+            timeout_ms: 2000,
+            token: None,
+        }
     }
 }
 
@@ -154,7 +171,14 @@ pub struct SlackSettings {
 
 impl Default for SlackSettings {
     fn default() -> Self {
-        Self { api_url: None, bot_token: None, signing_secret: None, app_token: None, trust_email: false, post_interval_ms: 1000 }
+        Self {
+            api_url: None,
+            bot_token: None,
+            signing_secret: None,
+            app_token: None,
+            trust_email: false,
+            post_interval_ms: 1000,
+        }
     }
 }
 
@@ -191,7 +215,14 @@ pub struct DirectorySettings {
 
 impl Default for DirectorySettings {
     fn default() -> Self {
-        Self { kind: "file".into(), file: None, scim_url: None, scim_token: None, cache_secs: 300, timeout_ms: 3000 }
+        Self {
+            kind: "file".into(),
+            file: None,
+            scim_url: None,
+            scim_token: None,
+            cache_secs: 300,
+            timeout_ms: 3000,
+        }
     }
 }
 
@@ -218,7 +249,11 @@ pub struct GrantSettings {
 
 impl Default for GrantSettings {
     fn default() -> Self {
-        Self { webhook_url: None, webhook_secret: None, webhook_timeout_ms: 5000 }
+        Self {
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_timeout_ms: 5000,
+        }
     }
 }
 
@@ -274,18 +309,28 @@ pub struct Loaded {
 pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
     let file = match explicit {
         Some(p) => Some(p.to_path_buf()),
-        None => std::env::var_os("WARDEN_CONFIG").map(PathBuf::from).or_else(|| {
-            let default = PathBuf::from("warden.toml");
-            default.exists().then_some(default)
-        }),
+        None => std::env::var_os("WARDEN_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let default = PathBuf::from("warden.toml");
+                default.exists().then_some(default)
+            }),
     };
     let mut builder = config::Config::builder();
     if let Some(f) = &file {
         anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
-        builder = builder.add_source(config::File::from(f.as_path()).format(config::FileFormat::Toml));
+        builder =
+            builder.add_source(config::File::from(f.as_path()).format(config::FileFormat::Toml));
     }
-    builder = builder.add_source(config::Environment::with_prefix("WARDEN").prefix_separator("__").separator("__").try_parsing(true));
-    let raw = builder.build().context("Failed to read the configuration")?;
+    builder = builder.add_source(
+        config::Environment::with_prefix("WARDEN")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true),
+    );
+    let raw = builder
+        .build()
+        .context("Failed to read the configuration")?;
     let mut settings: Settings = raw.try_deserialize().context("Invalid configuration")?;
     settings.resolve_secret_files()?;
     Ok(Loaded { settings, file })
@@ -296,7 +341,8 @@ impl Settings {
         if self.llm.api_key.is_none()
             && let Some(path) = &self.llm.api_key_file
         {
-            let key = std::fs::read_to_string(path).with_context(|| format!("Failed to read llm.api_key_file {}", path.display()))?;
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("Failed to read llm.api_key_file {}", path.display()))?;
             self.llm.api_key = Some(SecretString::from(key.trim().to_string()));
         }
         Ok(())
@@ -311,10 +357,15 @@ impl Settings {
         match self.policy.engine.as_str() {
             "embedded" => {}
             "opa" | "authzen" => match &self.policy.url {
-                None => p.push(format!("policy.url is required when policy.engine = \"{}\"", self.policy.engine)),
+                None => p.push(format!(
+                    "policy.url is required when policy.engine = \"{}\"",
+                    self.policy.engine
+                )),
                 Some(u) => check_url(&mut p, "policy.url", u),
             },
-            other => p.push(format!("policy.engine must be embedded, opa or authzen (got \"{other}\")")),
+            other => p.push(format!(
+                "policy.engine must be embedded, opa or authzen (got \"{other}\")"
+            )),
         }
         if let Some(u) = &self.llm.base_url {
             check_url(&mut p, "llm.base_url", u);
@@ -322,10 +373,16 @@ impl Settings {
                 p.push("llm.model is required when llm.base_url is set".into());
             }
             if !["json_schema", "tool", "json_object"].contains(&self.llm.output.as_str()) {
-                p.push(format!("llm.output must be json_schema, tool or json_object (got \"{}\")", self.llm.output));
+                p.push(format!(
+                    "llm.output must be json_schema, tool or json_object (got \"{}\")",
+                    self.llm.output
+                ));
             }
         }
-        if self.slack.bot_token.is_some() && self.slack.signing_secret.is_none() && self.slack.app_token.is_none() {
+        if self.slack.bot_token.is_some()
+            && self.slack.signing_secret.is_none()
+            && self.slack.app_token.is_none()
+        {
             p.push("slack.signing_secret is missing (set WARDEN__SLACK__SIGNING_SECRET)".into());
         }
         if let Some(u) = &self.slack.api_url {
@@ -340,24 +397,38 @@ impl Settings {
         if let Some(u) = &self.grants.webhook_url {
             check_url(&mut p, "grants.webhook_url", u);
             if self.grants.webhook_secret.is_none() {
-                p.push("grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into());
+                p.push(
+                    "grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into(),
+                );
             }
         }
         if !["file", "scim"].contains(&self.directory.kind.as_str()) {
-            p.push(format!("directory.kind must be file or scim (got \"{}\")", self.directory.kind));
+            p.push(format!(
+                "directory.kind must be file or scim (got \"{}\")",
+                self.directory.kind
+            ));
         }
         if self.directory.kind == "scim" && self.directory.scim_url.is_none() {
             p.push("directory.scim_url is required when directory.kind = \"scim\"".into());
         }
         if !["always", "approval_only", "never"].contains(&self.workflow.confirm.as_str()) {
-            p.push(format!("workflow.confirm must be always, approval_only or never (got \"{}\")", self.workflow.confirm));
+            p.push(format!(
+                "workflow.confirm must be always, approval_only or never (got \"{}\")",
+                self.workflow.confirm
+            ));
         }
         for (key, v) in [
             ("workflow.pending_ttl", &self.workflow.pending_ttl),
             ("workflow.confirm_ttl", &self.workflow.confirm_ttl),
             ("workflow.reminder_before", &self.workflow.reminder_before),
-            ("workflow.expiry_warning_before", &self.workflow.expiry_warning_before),
-            ("workflow.break_glass_duration", &self.workflow.break_glass_duration),
+            (
+                "workflow.expiry_warning_before",
+                &self.workflow.expiry_warning_before,
+            ),
+            (
+                "workflow.break_glass_duration",
+                &self.workflow.break_glass_duration,
+            ),
         ] {
             if crate::domain::parse_duration(v).is_none() {
                 p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
@@ -367,7 +438,10 @@ impl Settings {
             check_url(&mut p, "admin.siem_url", u);
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
-            p.push(format!("log.format must be text or json (got \"{}\")", self.log.format));
+            p.push(format!(
+                "log.format must be text or json (got \"{}\")",
+                self.log.format
+            ));
         }
         p
     }

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 /// Latency buckets in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -41,28 +43,44 @@ impl Metrics {
 
     pub fn counter(&self, name: &str, labels: &str) -> u64 {
         let c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        c.get(&(name.to_string(), labels.to_string())).copied().unwrap_or(0)
+        c.get(&(name.to_string(), labels.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Renders every metric, plus gauges computed by the caller (requests by state).
     pub fn render(&self, gauges: &[(&str, String, f64)]) -> String {
         let mut out = String::new();
         let mut last = String::new();
-        for ((name, labels), v) in self.counters.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for ((name, labels), v) in self
+            .counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             if *name != last {
                 let _ = writeln!(out, "# TYPE {name} counter");
                 last = name.clone();
             }
             let _ = writeln!(out, "{name}{} {v}", braces(labels));
         }
-        for ((name, labels), h) in self.histograms.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for ((name, labels), h) in self
+            .histograms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             if *name != last {
                 let _ = writeln!(out, "# TYPE {name} histogram");
                 last = name.clone();
             }
             let sep = if labels.is_empty() { "" } else { "," };
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.total);
             let _ = writeln!(out, "{name}_sum{} {}", braces(labels), h.sum);
@@ -80,7 +98,11 @@ impl Metrics {
 }
 
 fn braces(labels: &str) -> String {
-    if labels.is_empty() { String::new() } else { format!("{{{labels}}}") }
+    if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine, tasks: TaskTracker::new(), shutdown: CancellationToken::new() }
+        Self {
+            engine,
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        }
     }
 
     /// Runs work after the platform was answered; tracked for graceful shutdown.
@@ -52,10 +56,16 @@ async fn healthz() -> impl IntoResponse {
 /// Ready when the database answers and every migration is applied.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.engine.store().ready().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready" })),
+        ),
         Err(e) => {
             tracing::warn!(error = ?e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "not ready" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "not ready" })),
+            )
         }
     }
 }
@@ -73,15 +83,28 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(n) = state.engine.store().pending_jobs().await {
         gauges.push(("warden_jobs_pending", String::new(), n as f64));
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.engine.metrics().render(&gauges))
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.engine.metrics().render(&gauges),
+    )
 }
 
 /// Serves until `state.shutdown` fires, then waits up to `grace` for in-flight work.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router, state: AppState, grace: Duration) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    state: AppState,
+    grace: Duration,
+) -> anyhow::Result<()> {
     let token = state.shutdown.clone();
-    axum::serve(listener, router).with_graceful_shutdown(async move { token.cancelled().await }).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .await?;
     state.tasks.close();
-    if tokio::time::timeout(grace, state.tasks.wait()).await.is_err() {
+    if tokio::time::timeout(grace, state.tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight work did not finish within the shutdown grace period");
     }
     Ok(())

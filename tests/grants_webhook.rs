@@ -12,50 +12,105 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 fn call() -> GrantCall {
     let catalog = Catalog::from_toml(warden::app::EXAMPLE_CATALOG).unwrap();
     let wiki = catalog.get("wiki").unwrap();
-    GrantCall::new(GrantOp::Grant, "AR-TESTTEST", wiki, "edit", "alice", &PlatformUser::new(Platform::Console, "local", "alice"), chrono::Utc::now(), None)
+    GrantCall::new(
+        GrantOp::Grant,
+        "AR-TESTTEST",
+        wiki,
+        "edit",
+        "alice",
+        &PlatformUser::new(Platform::Console, "local", "alice"),
+        chrono::Utc::now(),
+        None,
+    )
 }
 
 fn grantor(server: &MockServer) -> WebhookGrantor {
     warden::app::install_crypto();
     let url = url::Url::parse(&format!("{}/grants", server.uri())).unwrap();
-    WebhookGrantor::new(url, SecretString::from("s3cret"), Duration::from_millis(300)).unwrap().with_retries(3, Duration::from_millis(10))
+    WebhookGrantor::new(
+        url,
+        SecretString::from("s3cret"),
+        Duration::from_millis(300),
+    )
+    .unwrap()
+    .with_retries(3, Duration::from_millis(10))
 }
 
 #[tokio::test]
 async fn a_grant_is_posted_signed_with_an_idempotency_key() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/grants")).and(header_exists("x-warden-signature")).respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true}))).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/grants"))
+        .and(header_exists("x-warden-signature"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})))
+        .mount(&server)
+        .await;
     let receipt = grantor(&server).grant(&call()).await.unwrap();
     assert_eq!(receipt.detail["status"], 200);
     let reqs = server.received_requests().await.unwrap();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
-    assert_eq!(r.headers.get("idempotency-key").unwrap(), "AR-TESTTEST:grant");
-    let ts = r.headers.get("x-warden-timestamp").unwrap().to_str().unwrap();
+    assert_eq!(
+        r.headers.get("idempotency-key").unwrap(),
+        "AR-TESTTEST:grant"
+    );
+    let ts = r
+        .headers
+        .get("x-warden-timestamp")
+        .unwrap()
+        .to_str()
+        .unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
     mac.update(format!("{ts}.").as_bytes());
     mac.update(&r.body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(r.headers.get("x-warden-signature").unwrap().to_str().unwrap(), expected);
+    assert_eq!(
+        r.headers
+            .get("x-warden-signature")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        expected
+    );
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!((body["op"].as_str(), body["person"].as_str(), body["resource"].as_str()), (Some("grant"), Some("alice"), Some("wiki")));
+    assert_eq!(
+        (
+            body["op"].as_str(),
+            body["person"].as_str(),
+            body["resource"].as_str()
+        ),
+        (Some("grant"), Some("alice"), Some("wiki"))
+    );
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_with_the_same_key_until_success() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).up_to_n_times(2).mount(&server).await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     grantor(&server).grant(&call()).await.unwrap();
     let reqs = server.received_requests().await.unwrap();
     assert_eq!(reqs.len(), 3);
-    assert!(reqs.iter().all(|r| r.headers.get("idempotency-key").unwrap() == "AR-TESTTEST:grant"));
+    assert!(
+        reqs.iter()
+            .all(|r| r.headers.get("idempotency-key").unwrap() == "AR-TESTTEST:grant")
+    );
 }
 
 #[tokio::test]
 async fn a_client_error_is_permanent_and_not_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(400)).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400))
+        .mount(&server)
+        .await;
     let err = grantor(&server).grant(&call()).await.unwrap_err();
     assert!(matches!(err, GrantError::Permanent(_)), "{err:?}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
@@ -64,7 +119,13 @@ async fn a_client_error_is_permanent_and_not_retried() {
 #[tokio::test]
 async fn a_timeout_is_transient_after_the_retries() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2))).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .mount(&server)
+        .await;
     let err = grantor(&server).grant(&call()).await.unwrap_err();
-    assert!(matches!(err, GrantError::Transient(ref m) if m.contains("timeout")), "{err:?}");
+    assert!(
+        matches!(err, GrantError::Transient(ref m) if m.contains("timeout")),
+        "{err:?}"
+    );
 }

@@ -9,7 +9,8 @@ use warden::domain::{Action, Intent, Platform, PlatformUser};
 use warden::policy::authzen::AuthzenPolicy;
 use warden::policy::opa::OpaPolicy;
 use warden::policy::{
-    ApprovalStep, ApproverSpec, ChannelInput, Decision, INPUT_VERSION, PolicyEngine, PolicyInput, RequestContextInput, RequesterInput, ResourceInput,
+    ApprovalStep, ApproverSpec, ChannelInput, Decision, INPUT_VERSION, PolicyEngine, PolicyInput,
+    RequestContextInput, RequesterInput, ResourceInput,
 };
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -53,8 +54,16 @@ fn input() -> PolicyInput {
             tags: vec!["prod".into()],
         },
         time: "2025-01-01T12:00:00Z".into(),
-        channel: ChannelInput { platform: "slack".into(), workspace: "T0001".into(), channel: "C0001".into(), kind: "channel".into() },
-        context: RequestContextInput { is_extension: false, extensions_so_far: 0 },
+        channel: ChannelInput {
+            platform: "slack".into(),
+            workspace: "T0001".into(),
+            channel: "C0001".into(),
+            kind: "channel".into(),
+        },
+        context: RequestContextInput {
+            is_extension: false,
+            extensions_so_far: 0,
+        },
     }
 }
 
@@ -65,15 +74,28 @@ fn doc(outcome: &str) -> Value {
 async fn opa_answering(template: ResponseTemplate) -> (MockServer, OpaPolicy) {
     crypto();
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(OPA_PATH)).respond_with(template).mount(&server).await;
-    let pdp = OpaPolicy::new(Url::parse(&server.uri()).unwrap(), "access/decision", TIMEOUT).unwrap();
+    Mock::given(method("POST"))
+        .and(path(OPA_PATH))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    let pdp = OpaPolicy::new(
+        Url::parse(&server.uri()).unwrap(),
+        "access/decision",
+        TIMEOUT,
+    )
+    .unwrap();
     (server, pdp)
 }
 
 async fn authzen_answering(template: ResponseTemplate) -> (MockServer, AuthzenPolicy) {
     crypto();
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(AUTHZEN_PATH)).respond_with(template).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(AUTHZEN_PATH))
+        .respond_with(template)
+        .mount(&server)
+        .await;
     let pdp = AuthzenPolicy::new(Url::parse(&server.uri()).unwrap(), None, TIMEOUT).unwrap();
     (server, pdp)
 }
@@ -88,25 +110,54 @@ fn closed_port_url() -> Url {
 
 fn assert_fault(d: &Decision) {
     assert_eq!(d.outcome(), "deny", "{d:?}");
-    assert!(d.reasons().iter().any(|r| r.starts_with("policy error:")), "{d:?}");
+    assert!(
+        d.reasons().iter().any(|r| r.starts_with("policy error:")),
+        "{d:?}"
+    );
 }
 
 // ---- OPA ------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn opa_allow_is_an_allow() {
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("allow")}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("allow")})))
+            .await;
     let d = pdp.decide(&input()).await;
-    assert_eq!(d, Decision::Allow { decision_id: None, reasons: vec!["because allow".into()], break_glass: false });
+    assert_eq!(
+        d,
+        Decision::Allow {
+            decision_id: None,
+            reasons: vec!["because allow".into()],
+            break_glass: false
+        }
+    );
 }
 
 #[tokio::test]
 async fn opa_require_approval_keeps_the_ordered_steps() {
     let result = json!({"outcome": "require_approval", "reasons": ["critical"], "approvals": [{"from": "manager", "count": 1}, {"from": "owners", "count": 1}], "break_glass": false, "deny_reason_required": true});
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": result}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": result}))).await;
     match pdp.decide(&input()).await {
-        Decision::RequireApproval { steps, deny_reason_required, .. } => {
-            assert_eq!(steps, vec![ApprovalStep { approvers: ApproverSpec::Manager, count: 1 }, ApprovalStep { approvers: ApproverSpec::Owners, count: 1 }]);
+        Decision::RequireApproval {
+            steps,
+            deny_reason_required,
+            ..
+        } => {
+            assert_eq!(
+                steps,
+                vec![
+                    ApprovalStep {
+                        approvers: ApproverSpec::Manager,
+                        count: 1
+                    },
+                    ApprovalStep {
+                        approvers: ApproverSpec::Owners,
+                        count: 1
+                    }
+                ]
+            );
             assert!(deny_reason_required);
         }
         other => panic!("expected require_approval, got {other:?}"),
@@ -115,22 +166,38 @@ async fn opa_require_approval_keeps_the_ordered_steps() {
 
 #[tokio::test]
 async fn opa_deny_is_a_deny_with_its_reasons() {
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("deny")}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("deny")})))
+            .await;
     let d = pdp.decide(&input()).await;
-    assert_eq!(d, Decision::Deny { decision_id: None, reasons: vec!["because deny".into()] });
+    assert_eq!(
+        d,
+        Decision::Deny {
+            decision_id: None,
+            reasons: vec!["because deny".into()]
+        }
+    );
 }
 
 #[tokio::test]
 async fn opa_keeps_the_decision_id_from_the_response() {
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("allow"), "decision_id": "4ca636c1-55e4-417a-b1d8-4aceb67960d1"}))).await;
+    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(
+        json!({"result": doc("allow"), "decision_id": "4ca636c1-55e4-417a-b1d8-4aceb67960d1"}),
+    ))
+    .await;
     let d = pdp.decide(&input()).await;
     assert_eq!(d.outcome(), "allow");
-    assert_eq!(d.decision_id(), Some("4ca636c1-55e4-417a-b1d8-4aceb67960d1"));
+    assert_eq!(
+        d.decision_id(),
+        Some("4ca636c1-55e4-417a-b1d8-4aceb67960d1")
+    );
 }
 
 #[tokio::test]
 async fn opa_http_500_denies() {
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(500).set_body_json(json!({"result": doc("allow")}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(500).set_body_json(json!({"result": doc("allow")})))
+            .await;
     let d = pdp.decide(&input()).await;
     assert_fault(&d);
     assert!(d.reasons()[0].contains("HTTP 500"), "{d:?}");
@@ -138,25 +205,40 @@ async fn opa_http_500_denies() {
 
 #[tokio::test]
 async fn opa_timeout_denies() {
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("allow")})).set_delay(Duration::from_millis(1500))).await;
+    let (_s, pdp) = opa_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"result": doc("allow")}))
+            .set_delay(Duration::from_millis(1500)),
+    )
+    .await;
     let started = std::time::Instant::now();
     let d = pdp.decide(&input()).await;
     assert_fault(&d);
     assert!(d.reasons()[0].contains("timed out"), "{d:?}");
-    assert!(started.elapsed() < Duration::from_millis(1200), "the client timeout did not apply");
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "the client timeout did not apply"
+    );
 }
 
 #[tokio::test]
 async fn opa_garbage_json_denies() {
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_raw("{\"result\": {\"outcome\": \"allow\"", "application/json")).await;
+    let (_s, pdp) = opa_answering(
+        ResponseTemplate::new(200)
+            .set_body_raw("{\"result\": {\"outcome\": \"allow\"", "application/json"),
+    )
+    .await;
     assert_fault(&pdp.decide(&input()).await);
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_string("<html>allow</html>")).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_string("<html>allow</html>")).await;
     assert_fault(&pdp.decide(&input()).await);
 }
 
 #[tokio::test]
 async fn opa_200_without_result_denies_as_undefined() {
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"decision_id": "d-1"}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_json(json!({"decision_id": "d-1"})))
+            .await;
     let d = pdp.decide(&input()).await;
     assert_fault(&d);
     assert!(d.reasons()[0].contains("undefined result"), "{d:?}");
@@ -167,11 +249,15 @@ async fn opa_200_without_result_denies_as_undefined() {
 async fn opa_result_with_unknown_fields_or_outcome_denies() {
     let mut extra = doc("allow");
     extra["obligations"] = json!(["mfa"]);
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": extra}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": extra}))).await;
     assert_fault(&pdp.decide(&input()).await);
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("maybe")}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": doc("maybe")})))
+            .await;
     assert_fault(&pdp.decide(&input()).await);
-    let (_s, pdp) = opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": true}))).await;
+    let (_s, pdp) =
+        opa_answering(ResponseTemplate::new(200).set_body_json(json!({"result": true}))).await;
     assert_fault(&pdp.decide(&input()).await);
 }
 
@@ -195,9 +281,16 @@ async fn opa_receives_the_versioned_input_document() {
         .expect(1)
         .mount(&server)
         .await;
-    let pdp = OpaPolicy::new(Url::parse(&server.uri()).unwrap(), "access/decision", TIMEOUT).unwrap();
+    let pdp = OpaPolicy::new(
+        Url::parse(&server.uri()).unwrap(),
+        "access/decision",
+        TIMEOUT,
+    )
+    .unwrap();
     assert_eq!(pdp.decide(&input()).await.outcome(), "allow");
-    let sent: Value = server.received_requests().await.unwrap()[0].body_json().unwrap();
+    let sent: Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
     assert_eq!(sent["input"]["intent"]["duration_secs"], 7200);
     assert_eq!(sent["input"]["requester"]["account"]["user_id"], "U0ALICE");
 }
@@ -226,15 +319,28 @@ async fn opa_credentials_in_the_url_are_sent_but_never_shown() {
     let pdp = OpaPolicy::new(unreachable, "access/decision", TIMEOUT).unwrap();
     let d = pdp.decide(&input()).await;
     assert_fault(&d);
-    assert!(d.reasons().iter().all(|r| !r.contains("s3cret") && !r.contains("127.0.0.1")), "{d:?}");
+    assert!(
+        d.reasons()
+            .iter()
+            .all(|r| !r.contains("s3cret") && !r.contains("127.0.0.1")),
+        "{d:?}"
+    );
 }
 
 // ---- AuthZEN --------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn authzen_true_without_context_allows() {
-    let (_s, pdp) = authzen_answering(ResponseTemplate::new(200).set_body_json(json!({"decision": true}))).await;
-    assert!(matches!(pdp.decide(&input()).await, Decision::Allow { break_glass: false, .. }));
+    let (_s, pdp) =
+        authzen_answering(ResponseTemplate::new(200).set_body_json(json!({"decision": true})))
+            .await;
+    assert!(matches!(
+        pdp.decide(&input()).await,
+        Decision::Allow {
+            break_glass: false,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -250,9 +356,28 @@ async fn authzen_approvals_in_the_context_require_approval() {
     let answer = json!({"decision": true, "context": {"approvals": [{"from": "manager", "count": 1}, {"from": "users", "users": ["carol", "dave"], "count": 2}], "reasons": ["high risk"]}});
     let (_s, pdp) = authzen_answering(ResponseTemplate::new(200).set_body_json(answer)).await;
     match pdp.decide(&input()).await {
-        Decision::RequireApproval { steps, reasons, deny_reason_required, .. } => {
-            assert_eq!(steps[0], ApprovalStep { approvers: ApproverSpec::Manager, count: 1 });
-            assert_eq!(steps[1], ApprovalStep { approvers: ApproverSpec::Users { users: vec!["carol".into(), "dave".into()] }, count: 2 });
+        Decision::RequireApproval {
+            steps,
+            reasons,
+            deny_reason_required,
+            ..
+        } => {
+            assert_eq!(
+                steps[0],
+                ApprovalStep {
+                    approvers: ApproverSpec::Manager,
+                    count: 1
+                }
+            );
+            assert_eq!(
+                steps[1],
+                ApprovalStep {
+                    approvers: ApproverSpec::Users {
+                        users: vec!["carol".into(), "dave".into()]
+                    },
+                    count: 2
+                }
+            );
             assert_eq!(reasons, vec!["high risk".to_string()]);
             assert!(!deny_reason_required);
         }
@@ -262,7 +387,11 @@ async fn authzen_approvals_in_the_context_require_approval() {
 
 #[tokio::test]
 async fn authzen_true_with_an_unknown_obligation_denies() {
-    let (_s, pdp) = authzen_answering(ResponseTemplate::new(200).set_body_json(json!({"decision": true, "context": {"obligations": [{"id": "mfa"}]}}))).await;
+    let (_s, pdp) = authzen_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"decision": true, "context": {"obligations": [{"id": "mfa"}]}})),
+    )
+    .await;
     let d = pdp.decide(&input()).await;
     assert_fault(&d);
     assert!(d.reasons()[0].contains("unknown obligation"), "{d:?}");
@@ -270,13 +399,17 @@ async fn authzen_true_with_an_unknown_obligation_denies() {
 
 #[tokio::test]
 async fn authzen_non_boolean_decision_denies() {
-    let (_s, pdp) = authzen_answering(ResponseTemplate::new(200).set_body_json(json!({"decision": "true"}))).await;
+    let (_s, pdp) =
+        authzen_answering(ResponseTemplate::new(200).set_body_json(json!({"decision": "true"})))
+            .await;
     assert_fault(&pdp.decide(&input()).await);
 }
 
 #[tokio::test]
 async fn authzen_http_500_denies() {
-    let (_s, pdp) = authzen_answering(ResponseTemplate::new(500).set_body_json(json!({"decision": true}))).await;
+    let (_s, pdp) =
+        authzen_answering(ResponseTemplate::new(500).set_body_json(json!({"decision": true})))
+            .await;
     let d = pdp.decide(&input()).await;
     assert_fault(&d);
     assert!(d.reasons()[0].contains("HTTP 500"), "{d:?}");
@@ -284,7 +417,12 @@ async fn authzen_http_500_denies() {
 
 #[tokio::test]
 async fn authzen_timeout_denies() {
-    let (_s, pdp) = authzen_answering(ResponseTemplate::new(200).set_body_json(json!({"decision": true})).set_delay(Duration::from_millis(1500))).await;
+    let (_s, pdp) = authzen_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"decision": true}))
+            .set_delay(Duration::from_millis(1500)),
+    )
+    .await;
     let d = pdp.decide(&input()).await;
     assert_fault(&d);
     assert!(d.reasons()[0].contains("timed out"), "{d:?}");
@@ -292,13 +430,21 @@ async fn authzen_timeout_denies() {
 
 #[tokio::test]
 async fn authzen_garbage_json_denies() {
-    let (_s, pdp) = authzen_answering(ResponseTemplate::new(200).set_body_raw("{\"decision\": tru", "application/json")).await;
+    let (_s, pdp) = authzen_answering(
+        ResponseTemplate::new(200).set_body_raw("{\"decision\": tru", "application/json"),
+    )
+    .await;
     assert_fault(&pdp.decide(&input()).await);
 }
 
 #[tokio::test]
 async fn authzen_decision_id_comes_from_the_request_id_header() {
-    let (_s, pdp) = authzen_answering(ResponseTemplate::new(200).insert_header("X-Request-ID", "pdp-req-42").set_body_json(json!({"decision": true}))).await;
+    let (_s, pdp) = authzen_answering(
+        ResponseTemplate::new(200)
+            .insert_header("X-Request-ID", "pdp-req-42")
+            .set_body_json(json!({"decision": true})),
+    )
+    .await;
     assert_eq!(pdp.decide(&input()).await.decision_id(), Some("pdp-req-42"));
 }
 
@@ -319,7 +465,12 @@ async fn authzen_request_carries_subject_resource_action_context_and_the_bearer_
         .expect(1)
         .mount(&server)
         .await;
-    let pdp = AuthzenPolicy::new(Url::parse(&server.uri()).unwrap(), Some(SecretString::from("tok-123")), TIMEOUT).unwrap();
+    let pdp = AuthzenPolicy::new(
+        Url::parse(&server.uri()).unwrap(),
+        Some(SecretString::from("tok-123")),
+        TIMEOUT,
+    )
+    .unwrap();
     assert_eq!(pdp.decide(&input()).await.outcome(), "allow");
     let requests = server.received_requests().await.unwrap();
     let sent: Value = requests[0].body_json().unwrap();

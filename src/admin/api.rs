@@ -25,7 +25,11 @@ pub fn routes() -> Router<AdminState> {
 
 /// A request this principal may read; anyone else's is "not found", never "forbidden", so ids
 /// cannot be probed.
-pub(super) async fn load_request(state: &AdminState, who: &Principal, id: &str) -> Result<RequestRow, AdminError> {
+pub(super) async fn load_request(
+    state: &AdminState,
+    who: &Principal,
+    id: &str,
+) -> Result<RequestRow, AdminError> {
     match state.app.engine.store().get_request(id).await? {
         Some(r) if who.may_read(&r.requester_id) => Ok(r),
         _ => Err(AdminError::NotFound),
@@ -34,7 +38,12 @@ pub(super) async fn load_request(state: &AdminState, who: &Principal, id: &str) 
 
 /// Revokes a grant now through the engine, with the admin as the logged actor.
 /// Returns the request's state afterwards (still `active` while a failing backend is retried).
-pub(super) async fn revoke(state: &AdminState, who: &Principal, id: &str, reason: &str) -> Result<RequestState, AdminError> {
+pub(super) async fn revoke(
+    state: &AdminState,
+    who: &Principal,
+    id: &str,
+    reason: &str,
+) -> Result<RequestState, AdminError> {
     let req = load_request(state, who, id).await?;
     if !who.can_revoke() {
         return Err(AdminError::Forbidden);
@@ -51,28 +60,50 @@ pub(super) async fn revoke(state: &AdminState, who: &Principal, id: &str, reason
         }
     }
     tracing::info!(request = %req.id, admin = %who.name, "grant revoked by an admin");
-    let after = engine.store().get_request(&req.id).await?.ok_or(AdminError::NotFound)?;
+    let after = engine
+        .store()
+        .get_request(&req.id)
+        .await?
+        .ok_or(AdminError::NotFound)?;
     Ok(after.state)
 }
 
-async fn list_requests(State(state): State<AdminState>, ApiUser(who): ApiUser, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+async fn list_requests(
+    State(state): State<AdminState>,
+    ApiUser(who): ApiUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let page = list(&state, &who, &q).await?;
-    Ok(Json(json!({ "requests": page.rows, "next_cursor": page.next_cursor })))
+    Ok(Json(
+        json!({ "requests": page.rows, "next_cursor": page.next_cursor }),
+    ))
 }
 
-async fn get_request(State(state): State<AdminState>, ApiUser(who): ApiUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_request(
+    State(state): State<AdminState>,
+    ApiUser(who): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let req = load_request(&state, &who, &id).await?;
     let store = state.app.engine.store();
     let chain = store.verify_chain(&req.id).await?;
     let log = store.log_entries(&req.id).await?;
     let approvals = store.approvals(&req.id).await?;
     let grant = store.grant(&req.id).await?;
-    Ok(Json(json!({ "request": req, "chain": chain, "log": log, "approvals": approvals, "grant": grant })))
+    Ok(Json(
+        json!({ "request": req, "chain": chain, "log": log, "approvals": approvals, "grant": grant }),
+    ))
 }
 
-async fn list_grants(State(state): State<AdminState>, ApiUser(who): ApiUser) -> Result<Json<Value>, ApiError> {
+async fn list_grants(
+    State(state): State<AdminState>,
+    ApiUser(who): ApiUser,
+) -> Result<Json<Value>, ApiError> {
     let grants = state.app.engine.store().active_grants(1000).await?;
-    let mine: Vec<_> = grants.into_iter().filter(|g| who.may_read(&g.person_id)).collect();
+    let mine: Vec<_> = grants
+        .into_iter()
+        .filter(|g| who.may_read(&g.person_id))
+        .collect();
     Ok(Json(json!({ "grants": mine })))
 }
 
@@ -87,9 +118,16 @@ async fn revoke_grant(
     Path(id): Path<String>,
     body: Option<Json<RevokeBody>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let reason = body.and_then(|Json(b)| b.reason).filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "revoked by an admin".into());
+    let reason = body
+        .and_then(|Json(b)| b.reason)
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "revoked by an admin".into());
     let after = revoke(&state, &who, &id, &reason).await?;
     // Still active means the backend call failed and the scheduler keeps retrying it.
-    let status = if after == RequestState::Active { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if after == RequestState::Active {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(json!({ "request_id": id, "state": after }))))
 }

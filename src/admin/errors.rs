@@ -40,7 +40,9 @@ impl AdminError {
             AdminError::Internal(err) => {
                 let reference = uuid::Uuid::new_v4().simple().to_string();
                 tracing::error!(reference, error = ?err, "admin request failed");
-                format!("Something went wrong on Warden's side. Quote ref {reference} to an operator.")
+                format!(
+                    "Something went wrong on Warden's side. Quote ref {reference} to an operator."
+                )
             }
             other => other.to_string(),
         }
@@ -62,7 +64,10 @@ impl IntoResponse for ApiError {
         let body = axum::Json(serde_json::json!({ "error": self.0.public_message() }));
         let mut resp = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"warden\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"warden\""),
+            );
         }
         resp
     }

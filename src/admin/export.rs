@@ -44,9 +44,15 @@ pub fn entry_json(e: &LogEntry) -> Value {
 impl SiemShipper {
     pub fn new(store: Store, url: &str) -> anyhow::Result<Self> {
         let url = url::Url::parse(url).context("admin.siem_url is not a valid URL")?;
-        anyhow::ensure!(matches!(url.scheme(), "http" | "https"), "admin.siem_url must be http(s)");
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https"),
+            "admin.siem_url must be http(s)"
+        );
         crate::app::install_crypto();
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("Failed to build the SIEM client")?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("Failed to build the SIEM client")?;
         Ok(Self { store, client, url })
     }
 
@@ -63,8 +69,18 @@ impl SiemShipper {
             if batch.len() >= MAX_LINES {
                 break;
             }
-            let (id, done, head): (String, i64, i64) = (r.try_get("id")?, r.try_get("exported_seq")?, r.try_get("log_seq")?);
-            let new: Vec<LogEntry> = self.store.log_entries(&id).await?.into_iter().filter(|e| e.seq > done && e.seq <= head).collect();
+            let (id, done, head): (String, i64, i64) = (
+                r.try_get("id")?,
+                r.try_get("exported_seq")?,
+                r.try_get("log_seq")?,
+            );
+            let new: Vec<LogEntry> = self
+                .store
+                .log_entries(&id)
+                .await?
+                .into_iter()
+                .filter(|e| e.seq > done && e.seq <= head)
+                .collect();
             if let Some(last) = new.last() {
                 cursors.push((id, last.seq));
                 batch.extend(new);
@@ -87,14 +103,20 @@ impl SiemShipper {
             .send()
             .await
             .context("Failed to reach the SIEM webhook")?;
-        anyhow::ensure!(resp.status().is_success(), "the SIEM webhook answered {}", resp.status());
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "the SIEM webhook answered {}",
+            resp.status()
+        );
         for (id, seq) in &cursors {
-            sqlx::query("UPDATE requests SET exported_seq = $1 WHERE id = $2 AND exported_seq < $1")
-                .bind(*seq)
-                .bind(id)
-                .execute(self.store.pool())
-                .await
-                .context("Failed to advance the SIEM export cursor")?;
+            sqlx::query(
+                "UPDATE requests SET exported_seq = $1 WHERE id = $2 AND exported_seq < $1",
+            )
+            .bind(*seq)
+            .bind(id)
+            .execute(self.store.pool())
+            .await
+            .context("Failed to advance the SIEM export cursor")?;
         }
         Ok(batch.len())
     }

@@ -30,11 +30,17 @@ pub struct ListQuery {
 }
 
 fn given(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn truthy(v: &Option<String>) -> bool {
-    matches!(v.as_deref().map(str::trim), Some("1" | "true" | "on" | "yes"))
+    matches!(
+        v.as_deref().map(str::trim),
+        Some("1" | "true" | "on" | "yes")
+    )
 }
 
 impl ListQuery {
@@ -49,7 +55,10 @@ impl ListQuery {
     /// The store filter this query means for this principal. Requesters are pinned to themselves.
     pub fn to_filter(&self, who: &Principal) -> Result<RequestFilter, AdminError> {
         let state = match given(&self.state) {
-            Some(s) => Some(RequestState::parse(&s).ok_or_else(|| AdminError::BadRequest(format!("unknown state '{s}'")))?),
+            Some(s) => Some(
+                RequestState::parse(&s)
+                    .ok_or_else(|| AdminError::BadRequest(format!("unknown state '{s}'")))?,
+            ),
             None => None,
         };
         let mut requester_id = given(&self.requester);
@@ -61,7 +70,9 @@ impl ListQuery {
             resource: given(&self.resource),
             state,
             platform: given(&self.platform),
-            created_from: given(&self.from).map(|s| parse_time(&s, false)).transpose()?,
+            created_from: given(&self.from)
+                .map(|s| parse_time(&s, false))
+                .transpose()?,
             created_to: given(&self.to).map(|s| parse_time(&s, true)).transpose()?,
             break_glass_only: self.break_glass_only(),
             before: given(&self.cursor).map(|c| decode_cursor(&c)).transpose()?,
@@ -88,7 +99,9 @@ impl ListQuery {
         .filter_map(|(k, v)| given(v).map(|v| (k.to_string(), v)))
         .chain(q.limit.map(|l| ("limit".to_string(), l.to_string())))
         .collect();
-        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
     }
 }
 
@@ -97,9 +110,15 @@ fn parse_time(s: &str, end: bool) -> Result<i64, AdminError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
     }
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AdminError::BadRequest(format!("'{s}' is neither a date (YYYY-MM-DD) nor an RFC 3339 time")))?;
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        AdminError::BadRequest(format!(
+            "'{s}' is neither a date (YYYY-MM-DD) nor an RFC 3339 time"
+        ))
+    })?;
     let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-    Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
+    Ok(d.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis())
+        .unwrap_or(0))
 }
 
 pub fn encode_cursor(row: &RequestRow) -> String {
@@ -136,31 +155,54 @@ pub async fn list(state: &AdminState, who: &Principal, q: &ListQuery) -> Result<
 fn paged(mut rows: Vec<RequestRow>, limit: i64) -> Page {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(encode_cursor) } else { None };
+    let next_cursor = if more {
+        rows.last().map(encode_cursor)
+    } else {
+        None
+    };
     Page { rows, next_cursor }
 }
 
 /// Pending requests whose current step lists this principal's person as an approver. The queue
 /// is short (pending requests only), so the other filters apply in memory.
-async fn waiting_on(state: &AdminState, who: &Principal, f: &RequestFilter) -> Result<Vec<RequestRow>, AdminError> {
-    let Some(person_id) = &who.person else { return Ok(Vec::new()) };
+async fn waiting_on(
+    state: &AdminState,
+    who: &Principal,
+    f: &RequestFilter,
+) -> Result<Vec<RequestRow>, AdminError> {
+    let Some(person_id) = &who.person else {
+        return Ok(Vec::new());
+    };
     let engine = &state.app.engine;
-    let Some(person) = engine.directory().person(person_id).await.map_err(|e| AdminError::Internal(anyhow::Error::new(e)))? else {
+    let Some(person) = engine
+        .directory()
+        .person(person_id)
+        .await
+        .map_err(|e| AdminError::Internal(anyhow::Error::new(e)))?
+    else {
         return Ok(Vec::new());
     };
     let rows = engine.waiting_on(&person).await?;
-    Ok(rows.into_iter().filter(|r| matches(f, r)).take(f.limit as usize + 1).collect())
+    Ok(rows
+        .into_iter()
+        .filter(|r| matches(f, r))
+        .take(f.limit as usize + 1)
+        .collect())
 }
 
 fn matches(f: &RequestFilter, r: &RequestRow) -> bool {
     f.requester_id.as_ref().is_none_or(|v| *v == r.requester_id)
-        && f.resource.as_ref().is_none_or(|v| Some(v) == r.resource.as_ref())
+        && f.resource
+            .as_ref()
+            .is_none_or(|v| Some(v) == r.resource.as_ref())
         && f.state.is_none_or(|s| s == r.state)
         && f.platform.as_ref().is_none_or(|v| *v == r.platform)
         && f.created_from.is_none_or(|t| r.created_at >= t)
         && f.created_to.is_none_or(|t| r.created_at < t)
         && (!f.break_glass_only || r.break_glass)
-        && f.before.as_ref().is_none_or(|(at, id)| (r.created_at, r.id.as_str()) < (*at, id.as_str()))
+        && f.before
+            .as_ref()
+            .is_none_or(|(at, id)| (r.created_at, r.id.as_str()) < (*at, id.as_str()))
 }
 
 #[cfg(test)]
@@ -168,37 +210,79 @@ mod tests {
     use super::*;
 
     fn viewer() -> Principal {
-        Principal { name: "v".into(), role: Role::Viewer, person: None }
+        Principal {
+            name: "v".into(),
+            role: Role::Viewer,
+            person: None,
+        }
     }
 
     #[test]
     fn empty_form_fields_mean_no_filter() {
-        let q = ListQuery { requester: Some("".into()), state: Some(" ".into()), break_glass: Some("".into()), ..Default::default() };
+        let q = ListQuery {
+            requester: Some("".into()),
+            state: Some(" ".into()),
+            break_glass: Some("".into()),
+            ..Default::default()
+        };
         let f = q.to_filter(&viewer()).unwrap();
-        assert_eq!((f.requester_id, f.state, f.break_glass_only, f.limit), (None, None, false, DEFAULT_LIMIT));
+        assert_eq!(
+            (f.requester_id, f.state, f.break_glass_only, f.limit),
+            (None, None, false, DEFAULT_LIMIT)
+        );
     }
 
     #[test]
     fn a_requester_is_pinned_to_their_own_requests_whatever_they_ask() {
-        let alice = Principal { name: "alice".into(), role: Role::Requester, person: Some("alice".into()) };
-        let q = ListQuery { requester: Some("bob".into()), ..Default::default() };
-        assert_eq!(q.to_filter(&alice).unwrap().requester_id.as_deref(), Some("alice"));
+        let alice = Principal {
+            name: "alice".into(),
+            role: Role::Requester,
+            person: Some("alice".into()),
+        };
+        let q = ListQuery {
+            requester: Some("bob".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            q.to_filter(&alice).unwrap().requester_id.as_deref(),
+            Some("alice")
+        );
     }
 
     #[test]
     fn the_end_date_includes_the_whole_day_and_bad_input_is_a_bad_request() {
-        let q = ListQuery { from: Some("2026-11-01".into()), to: Some("2026-11-01".into()), ..Default::default() };
+        let q = ListQuery {
+            from: Some("2026-11-01".into()),
+            to: Some("2026-11-01".into()),
+            ..Default::default()
+        };
         let f = q.to_filter(&viewer()).unwrap();
         assert_eq!(f.created_to.unwrap() - f.created_from.unwrap(), 86_400_000);
-        let bad = ListQuery { state: Some("sideways".into()), ..Default::default() };
-        assert!(matches!(bad.to_filter(&viewer()), Err(AdminError::BadRequest(_))));
-        let bad = ListQuery { cursor: Some("!!".into()), ..Default::default() };
-        assert!(matches!(bad.to_filter(&viewer()), Err(AdminError::BadRequest(_))));
+        let bad = ListQuery {
+            state: Some("sideways".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            bad.to_filter(&viewer()),
+            Err(AdminError::BadRequest(_))
+        ));
+        let bad = ListQuery {
+            cursor: Some("!!".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            bad.to_filter(&viewer()),
+            Err(AdminError::BadRequest(_))
+        ));
     }
 
     #[test]
     fn the_next_page_link_keeps_the_filters() {
-        let q = ListQuery { resource: Some("wiki".into()), state: Some("".into()), ..Default::default() };
+        let q = ListQuery {
+            resource: Some("wiki".into()),
+            state: Some("".into()),
+            ..Default::default()
+        };
         let s = q.with_cursor("abc");
         assert_eq!(s, "resource=wiki&cursor=abc");
     }

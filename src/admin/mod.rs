@@ -37,7 +37,9 @@ impl AdminState {
         let tokens = match &s.admin.tokens_file {
             Some(path) => TokenSet::load(path)?,
             None => {
-                tracing::warn!("admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured");
+                tracing::warn!(
+                    "admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured"
+                );
                 TokenSet::default()
             }
         };
@@ -57,7 +59,11 @@ impl AdminState {
 /// The admin UI and API routes, ready to merge into the server's router.
 pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
     let state = AdminState::new(s, app.clone())?;
-    Ok(Router::new().merge(pages::routes()).merge(api::routes()).layer(axum::middleware::from_fn(pages::security_headers)).with_state(state))
+    Ok(Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        .layer(axum::middleware::from_fn(pages::security_headers))
+        .with_state(state))
 }
 
 /// Background work of `warden serve`: the SIEM shipper and the retention purge, when configured.

@@ -5,7 +5,9 @@ use super::api::{load_request, revoke};
 use super::auth::{PageUser, is_https};
 use super::errors::{AdminError, PageError};
 use super::filters::{ListQuery, list};
-use super::session::{SESSION_COOKIE, SESSION_HOURS, SIGNIN_COOKIE, cookie, csrf_matches, random_id, set_cookie};
+use super::session::{
+    SESSION_COOKIE, SESSION_HOURS, SIGNIN_COOKIE, cookie, csrf_matches, random_id, set_cookie,
+};
 use super::tokens::Role;
 use super::view::{GrantItem, RequestItem, chain_view, time, timeline};
 use crate::domain::{Platform, RequestState};
@@ -36,8 +38,14 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -46,11 +54,21 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 async fn css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], super::templates::CSS)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        super::templates::CSS,
+    )
 }
 
 fn render(state: &AdminState, name: &str, ctx: &Value) -> Result<Html<String>, AdminError> {
-    state.templates.render(name, ctx).map(Html).map_err(|e| AdminError::Internal(anyhow::anyhow!("rendering {name}: {e}")))
+    state
+        .templates
+        .render(name, ctx)
+        .map(Html)
+        .map_err(|e| AdminError::Internal(anyhow::anyhow!("rendering {name}: {e}")))
 }
 
 /// Fields every signed-in page's header needs.
@@ -65,7 +83,12 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
-fn sign_in_response(state: &AdminState, headers: &HeaderMap, status: StatusCode, error: Option<&str>) -> Result<Response, PageError> {
+fn sign_in_response(
+    state: &AdminState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
     let nonce = random_id();
     let ctx = json!({ "configured": !state.tokens.is_empty(), "error": error, "csrf": state.key.signin_csrf(&nonce) });
     let html = render(state, "sign_in", &ctx)?;
@@ -73,7 +96,10 @@ fn sign_in_response(state: &AdminState, headers: &HeaderMap, status: StatusCode,
     Ok((status, [(header::SET_COOKIE, cookie)], html).into_response())
 }
 
-async fn sign_in_page(State(state): State<AdminState>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn sign_in_page(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     sign_in_response(&state, &headers, StatusCode::OK, None)
 }
 
@@ -85,23 +111,48 @@ struct SignInForm {
     csrf: Option<String>,
 }
 
-async fn sign_in(State(state): State<AdminState>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Result<Response, PageError> {
-    let nonce = cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()), SIGNIN_COOKIE);
-    let Some(nonce) = nonce.filter(|n| csrf_matches(&state.key.signin_csrf(n), form.csrf.as_deref())) else {
+async fn sign_in(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, PageError> {
+    let nonce = cookie(
+        headers.get(header::COOKIE).and_then(|v| v.to_str().ok()),
+        SIGNIN_COOKIE,
+    );
+    let Some(nonce) =
+        nonce.filter(|n| csrf_matches(&state.key.signin_csrf(n), form.csrf.as_deref()))
+    else {
         return Err(AdminError::Csrf.into());
     };
     let _ = nonce;
     let Some(principal) = state.tokens.authenticate(&form.token) else {
         tracing::warn!("admin sign-in with an unknown token");
-        return sign_in_response(&state, &headers, StatusCode::UNAUTHORIZED, Some("That token is not valid."));
+        return sign_in_response(
+            &state,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            Some("That token is not valid."),
+        );
     };
     tracing::info!(token = %principal.name, role = principal.role.as_str(), "admin signed in");
     let session = state.key.new_session(&principal.name, state.now_ms());
     let secure = is_https(&headers);
     let mut resp = Redirect::to("/admin/requests").into_response();
     let h = resp.headers_mut();
-    for c in [set_cookie(SESSION_COOKIE, &state.key.encode(&session), SESSION_HOURS * 3600, secure), set_cookie(SIGNIN_COOKIE, "", 0, secure)] {
-        h.append(header::SET_COOKIE, HeaderValue::from_str(&c).map_err(|e| AdminError::Internal(e.into()))?);
+    for c in [
+        set_cookie(
+            SESSION_COOKIE,
+            &state.key.encode(&session),
+            SESSION_HOURS * 3600,
+            secure,
+        ),
+        set_cookie(SIGNIN_COOKIE, "", 0, secure),
+    ] {
+        h.append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&c).map_err(|e| AdminError::Internal(e.into()))?,
+        );
     }
     Ok(resp)
 }
@@ -114,22 +165,37 @@ struct CsrfForm {
     reason: Option<String>,
 }
 
-async fn sign_out(user: PageUser, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+async fn sign_out(
+    user: PageUser,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     if !csrf_matches(&user.csrf, form.csrf.as_deref()) {
         return Err(AdminError::Csrf.into());
     }
     let cookie = set_cookie(SESSION_COOKIE, "", 0, is_https(&headers));
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/admin/sign-in")).into_response())
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to("/admin/sign-in"),
+    )
+        .into_response())
 }
 
 fn options<'a>(values: impl Iterator<Item = &'a str>, selected: &Option<String>) -> Vec<Value> {
-    values.map(|v| json!({ "value": v, "selected": selected.as_deref() == Some(v) })).collect()
+    values
+        .map(|v| json!({ "value": v, "selected": selected.as_deref() == Some(v) }))
+        .collect()
 }
 
-async fn requests_page(State(state): State<AdminState>, user: PageUser, Query(q): Query<ListQuery>) -> Result<Html<String>, PageError> {
+async fn requests_page(
+    State(state): State<AdminState>,
+    user: PageUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Html<String>, PageError> {
     let page = list(&state, &user.principal, &q).await?;
     let rows: Vec<RequestItem> = page.rows.iter().map(RequestItem::from).collect();
-    let waiting_note = (q.waiting() && user.principal.person.is_none()).then_some("This token names no directory person, so nothing waits on it.");
+    let waiting_note = (q.waiting() && user.principal.person.is_none())
+        .then_some("This token names no directory person, so nothing waits on it.");
     let ctx = json!({
         "q": {
             "requester": q.requester.clone().unwrap_or_default(),
@@ -145,14 +211,28 @@ async fn requests_page(State(state): State<AdminState>, user: PageUser, Query(q)
         "next": page.next_cursor.map(|c| q.with_cursor(&c)),
         "waiting_note": waiting_note,
     });
-    Ok(render(&state, "requests", &merge(page_ctx(&user, "Requests"), ctx))?)
+    Ok(render(
+        &state,
+        "requests",
+        &merge(page_ctx(&user, "Requests"), ctx),
+    )?)
 }
 
-async fn request_page(State(state): State<AdminState>, user: PageUser, Path(id): Path<String>) -> Result<Html<String>, PageError> {
+async fn request_page(
+    State(state): State<AdminState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Html<String>, PageError> {
     let req = load_request(&state, &user.principal, &id).await?;
     let store = state.app.engine.store();
-    let chain = store.verify_chain(&req.id).await.map_err(AdminError::Internal)?;
-    let entries = store.log_entries(&req.id).await.map_err(AdminError::Internal)?;
+    let chain = store
+        .verify_chain(&req.id)
+        .await
+        .map_err(AdminError::Internal)?;
+    let entries = store
+        .log_entries(&req.id)
+        .await
+        .map_err(AdminError::Internal)?;
     let grant = store.grant(&req.id).await.map_err(AdminError::Internal)?;
     let approvals: Vec<Value> = store
         .approvals(&req.id)
@@ -170,24 +250,55 @@ async fn request_page(State(state): State<AdminState>, user: PageUser, Path(id):
         "approvals": approvals,
         "can_revoke": active && user.principal.can_revoke(),
     });
-    Ok(render(&state, "request", &merge(page_ctx(&user, &req.id), ctx))?)
+    Ok(render(
+        &state,
+        "request",
+        &merge(page_ctx(&user, &req.id), ctx),
+    )?)
 }
 
-async fn grants_page(State(state): State<AdminState>, user: PageUser) -> Result<Html<String>, PageError> {
-    let grants = state.app.engine.store().active_grants(500).await.map_err(AdminError::Internal)?;
-    let items: Vec<GrantItem> = grants.iter().filter(|g| user.principal.may_read(&g.person_id)).map(GrantItem::from).collect();
+async fn grants_page(
+    State(state): State<AdminState>,
+    user: PageUser,
+) -> Result<Html<String>, PageError> {
+    let grants = state
+        .app
+        .engine
+        .store()
+        .active_grants(500)
+        .await
+        .map_err(AdminError::Internal)?;
+    let items: Vec<GrantItem> = grants
+        .iter()
+        .filter(|g| user.principal.may_read(&g.person_id))
+        .map(GrantItem::from)
+        .collect();
     let ctx = json!({ "grants": items, "can_revoke": user.principal.role == Role::Admin, "notice": null });
-    Ok(render(&state, "grants", &merge(page_ctx(&user, "Active grants"), ctx))?)
+    Ok(render(
+        &state,
+        "grants",
+        &merge(page_ctx(&user, "Active grants"), ctx),
+    )?)
 }
 
 /// "Revoke now": CSRF first, then the role, then the engine's own early revocation (logged with
 /// the admin as the actor).
-async fn revoke_form(State(state): State<AdminState>, user: PageUser, Path(id): Path<String>, Form(form): Form<CsrfForm>) -> Result<Redirect, PageError> {
+async fn revoke_form(
+    State(state): State<AdminState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
     if !csrf_matches(&user.csrf, form.csrf.as_deref()) {
         tracing::warn!(token = %user.principal.name, request = %id, "admin form post without a valid CSRF token refused");
         return Err(AdminError::Csrf.into());
     }
-    let reason = form.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("revoked by an admin");
+    let reason = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("revoked by an admin");
     revoke(&state, &user.principal, &id, reason).await?;
     Ok(Redirect::to(&format!("/admin/requests/{id}")))
 }

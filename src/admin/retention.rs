@@ -49,7 +49,11 @@ impl Retention {
         loop {
             match self.run_once().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(entries = n, days = self.days, "retention purged old message bodies and prompts"),
+                Ok(n) => tracing::info!(
+                    entries = n,
+                    days = self.days,
+                    "retention purged old message bodies and prompts"
+                ),
                 Err(e) => tracing::warn!(error = ?e, "retention purge failed; will retry"),
             }
             tokio::select! {

@@ -37,7 +37,9 @@ impl SessionKey {
         match secret {
             Some(s) if !s.expose_secret().is_empty() => Self(s.expose_secret().as_bytes().to_vec()),
             _ => {
-                tracing::warn!("admin.session_secret is not set: using a random key, so admin sessions end when Warden restarts and are not shared between instances");
+                tracing::warn!(
+                    "admin.session_secret is not set: using a random key, so admin sessions end when Warden restarts and are not shared between instances"
+                );
                 Self(rand::random::<[u8; 32]>().to_vec())
             }
         }
@@ -53,12 +55,20 @@ impl SessionKey {
     }
 
     pub fn new_session(&self, name: &str, now_ms: i64) -> Session {
-        Session { name: name.to_string(), sid: random_id(), exp: now_ms + SESSION_HOURS * 3600 * 1000 }
+        Session {
+            name: name.to_string(),
+            sid: random_id(),
+            exp: now_ms + SESSION_HOURS * 3600 * 1000,
+        }
     }
 
     pub fn encode(&self, s: &Session) -> String {
         let json = serde_json::to_vec(s).unwrap_or_default();
-        format!("{}.{}", B64.encode(&json), B64.encode(self.mac(&[b"session", &json])))
+        format!(
+            "{}.{}",
+            B64.encode(&json),
+            B64.encode(self.mac(&[b"session", &json]))
+        )
     }
 
     /// The session in a cookie value, if the signature holds and it has not expired.
@@ -93,12 +103,19 @@ pub fn csrf_matches(expected: &str, presented: Option<&str>) -> bool {
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/admin, Secure when served over https.
 pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
-    format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}", if secure { "; Secure" } else { "" })
+    format!(
+        "{name}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
 }
 
 /// One cookie's value from a `Cookie` header.
 pub fn cookie<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
-    header?.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    header?
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -122,7 +139,11 @@ mod tests {
     fn a_tampered_or_foreign_session_is_refused() {
         let k = key();
         let v = k.encode(&k.new_session("viewer", 0));
-        let forged = Session { name: "admin".into(), sid: "x".into(), exp: i64::MAX };
+        let forged = Session {
+            name: "admin".into(),
+            sid: "x".into(),
+            exp: i64::MAX,
+        };
         let body = B64.encode(serde_json::to_vec(&forged).unwrap());
         let sig = v.split_once('.').unwrap().1;
         assert_eq!(k.decode(&format!("{body}.{sig}"), 1), None);

@@ -20,7 +20,8 @@ pub fn registry() -> anyhow::Result<Handlebars<'static>> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     for (name, text) in TEMPLATES {
-        hb.register_template_string(name, text).map_err(|e| anyhow::anyhow!("admin template {name} is invalid: {e}"))?;
+        hb.register_template_string(name, text)
+            .map_err(|e| anyhow::anyhow!("admin template {name} is invalid: {e}"))?;
     }
     Ok(hb)
 }
@@ -34,12 +35,23 @@ mod tests {
         let hb = registry().unwrap();
         let ctx = serde_json::json!({ "title": "x", "configured": true, "error": "<script>alert(1)</script>", "csrf": "c" });
         let html = hb.render("sign_in", &ctx).unwrap();
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>alert"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+                && !html.contains("<script>alert"),
+            "{html}"
+        );
     }
 
     #[test]
     fn a_missing_field_is_an_error_not_an_empty_string() {
         let hb = registry().unwrap();
-        assert!(hb.render("sign_in", &serde_json::json!({ "configured": true, "error": null })).is_err(), "csrf is missing");
+        assert!(
+            hb.render(
+                "sign_in",
+                &serde_json::json!({ "configured": true, "error": null })
+            )
+            .is_err(),
+            "csrf is missing"
+        );
     }
 }

@@ -97,21 +97,36 @@ pub struct TokenSet {
 
 impl TokenSet {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("Failed to read admin.tokens_file {}", path.display()))?;
-        Self::from_toml(&text).with_context(|| format!("Invalid admin.tokens_file {}", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("Failed to read admin.tokens_file {}", path.display()))?;
+        Self::from_toml(&text)
+            .with_context(|| format!("Invalid admin.tokens_file {}", path.display()))
     }
 
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
         let file: TokensFile = toml::from_str(text)?;
         for t in &file.token {
             anyhow::ensure!(!t.name.trim().is_empty(), "a token has an empty name");
-            anyhow::ensure!(parse_hash(&t.hash).is_some(), "token '{}': hash must be \"sha256:<64 hex digits>\"", t.name);
-            anyhow::ensure!(t.role != Role::Requester || t.person.is_some(), "token '{}': a requester token needs person = \"<directory id>\"", t.name);
+            anyhow::ensure!(
+                parse_hash(&t.hash).is_some(),
+                "token '{}': hash must be \"sha256:<64 hex digits>\"",
+                t.name
+            );
+            anyhow::ensure!(
+                t.role != Role::Requester || t.person.is_some(),
+                "token '{}': a requester token needs person = \"<directory id>\"",
+                t.name
+            );
         }
         let mut names: Vec<&str> = file.token.iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
-        anyhow::ensure!(names.windows(2).all(|w| w[0] != w[1]), "token names must be unique");
-        Ok(Self { entries: file.token })
+        anyhow::ensure!(
+            names.windows(2).all(|w| w[0] != w[1]),
+            "token names must be unique"
+        );
+        Ok(Self {
+            entries: file.token,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -141,7 +156,11 @@ impl TokenSet {
 }
 
 fn principal(e: &TokenEntry) -> Principal {
-    Principal { name: e.name.clone(), role: e.role, person: e.person.clone() }
+    Principal {
+        name: e.name.clone(),
+        role: e.role,
+        person: e.person.clone(),
+    }
 }
 
 fn parse_hash(s: &str) -> Option<Vec<u8>> {
@@ -164,7 +183,11 @@ pub fn generate() -> (String, String) {
 
 /// The lines to append to the tokens file for a new token.
 pub fn file_entry(name: &str, role: Role, person: Option<&str>, hash: &str) -> String {
-    let mut out = format!("[[token]]\nname = {}\nrole = \"{}\"\n", toml_str(name), role.as_str());
+    let mut out = format!(
+        "[[token]]\nname = {}\nrole = \"{}\"\n",
+        toml_str(name),
+        role.as_str()
+    );
     if let Some(p) = person {
         out.push_str(&format!("person = {}\n", toml_str(p)));
     }
@@ -184,32 +207,53 @@ mod tests {
     fn a_generated_token_authenticates_through_the_line_printed_for_the_file() {
         let (token, hash) = generate();
         let set = TokenSet::from_toml(&file_entry("ops", Role::Viewer, None, &hash)).unwrap();
-        let p = set.authenticate(&token).expect("the token matches its own hash");
+        let p = set
+            .authenticate(&token)
+            .expect("the token matches its own hash");
         assert_eq!((p.name.as_str(), p.role), ("ops", Role::Viewer));
         assert!(set.authenticate("wdn_not-the-token").is_none());
-        assert!(!token.contains(hash.trim_start_matches("sha256:")), "the file holds only the hash");
+        assert!(
+            !token.contains(hash.trim_start_matches("sha256:")),
+            "the file holds only the hash"
+        );
     }
 
     #[test]
     fn a_requester_token_without_a_person_is_rejected() {
         let (_, hash) = generate();
-        let err = TokenSet::from_toml(&file_entry("alice", Role::Requester, None, &hash)).unwrap_err();
+        let err =
+            TokenSet::from_toml(&file_entry("alice", Role::Requester, None, &hash)).unwrap_err();
         assert!(format!("{err:#}").contains("needs person"), "{err:#}");
     }
 
     #[test]
     fn a_malformed_hash_or_a_duplicate_name_is_rejected() {
-        assert!(TokenSet::from_toml("[[token]]\nname = \"a\"\nrole = \"admin\"\nhash = \"md5:00\"\n").is_err());
+        assert!(
+            TokenSet::from_toml("[[token]]\nname = \"a\"\nrole = \"admin\"\nhash = \"md5:00\"\n")
+                .is_err()
+        );
         let (_, h) = generate();
-        let twice = format!("{}{}", file_entry("a", Role::Admin, None, &h), file_entry("a", Role::Viewer, None, &h));
+        let twice = format!(
+            "{}{}",
+            file_entry("a", Role::Admin, None, &h),
+            file_entry("a", Role::Viewer, None, &h)
+        );
         assert!(TokenSet::from_toml(&twice).is_err());
     }
 
     #[test]
     fn requesters_may_read_only_their_own_requests() {
-        let p = Principal { name: "alice".into(), role: Role::Requester, person: Some("alice".into()) };
+        let p = Principal {
+            name: "alice".into(),
+            role: Role::Requester,
+            person: Some("alice".into()),
+        };
         assert!(p.may_read("alice") && !p.may_read("bob") && !p.can_revoke());
-        let v = Principal { name: "v".into(), role: Role::Viewer, person: None };
+        let v = Principal {
+            name: "v".into(),
+            role: Role::Viewer,
+            person: None,
+        };
         assert!(v.may_read("bob") && !v.can_revoke());
     }
 }

@@ -35,7 +35,11 @@ impl From<&RequestRow> for RequestItem {
             platform: r.platform.clone(),
             break_glass: r.break_glass,
             decision_id: r.decision_id.clone().unwrap_or_else(|| "—".into()),
-            justification: [r.justification.as_deref(), r.ticket.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+            justification: [r.justification.as_deref(), r.ticket.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -100,8 +104,14 @@ pub struct ChainView {
 
 pub fn chain_view(c: &ChainStatus) -> ChainView {
     match c {
-        ChainStatus::Intact { entries } => ChainView { intact: true, text: format!("Hash chain intact ({entries} entries)") },
-        ChainStatus::Broken { at_seq, why } => ChainView { intact: false, text: format!("Hash chain BROKEN at entry {at_seq}: {why}") },
+        ChainStatus::Intact { entries } => ChainView {
+            intact: true,
+            text: format!("Hash chain intact ({entries} entries)"),
+        },
+        ChainStatus::Broken { at_seq, why } => ChainView {
+            intact: false,
+            text: format!("Hash chain BROKEN at entry {at_seq}: {why}"),
+        },
     }
 }
 
@@ -115,7 +125,10 @@ pub fn timeline(entries: &[LogEntry], chain: &ChainStatus) -> Vec<TimelineEntry>
         .map(|e| {
             let (summary, sections) = match &e.payload {
                 Some(p) => describe(&e.kind, &e.actor, p),
-                None => ("Content purged by retention; the digest still proves it.".to_string(), Vec::new()),
+                None => (
+                    "Content purged by retention; the digest still proves it.".to_string(),
+                    Vec::new(),
+                ),
             };
             TimelineEntry {
                 seq: e.seq,
@@ -124,7 +137,11 @@ pub fn timeline(entries: &[LogEntry], chain: &ChainStatus) -> Vec<TimelineEntry>
                 actor: e.actor.clone(),
                 summary,
                 sections,
-                payload: e.payload.as_ref().map(|p| serde_json::to_string_pretty(p).unwrap_or_default()).unwrap_or_default(),
+                payload: e
+                    .payload
+                    .as_ref()
+                    .map(|p| serde_json::to_string_pretty(p).unwrap_or_default())
+                    .unwrap_or_default(),
                 purged: e.payload.is_none(),
                 broken: broken_at == Some(e.seq),
                 hash: e.hash.chars().take(16).collect(),
@@ -134,12 +151,22 @@ pub fn timeline(entries: &[LogEntry], chain: &ChainStatus) -> Vec<TimelineEntry>
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_str).unwrap_or("")
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn intent_line(i: &Value) -> String {
-    let dur = i.get("duration_secs").and_then(Value::as_u64).map(crate::domain::format_duration).unwrap_or_else(|| "?".into());
-    let why: Vec<&str> = [s(i, &["justification"]), s(i, &["ticket"])].into_iter().filter(|w| !w.is_empty()).collect();
+    let dur = i
+        .get("duration_secs")
+        .and_then(Value::as_u64)
+        .map(crate::domain::format_duration)
+        .unwrap_or_else(|| "?".into());
+    let why: Vec<&str> = [s(i, &["justification"]), s(i, &["ticket"])]
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect();
     let mut line = format!("{} on {} for {}", s(i, &["role"]), s(i, &["resource"]), dur);
     if !why.is_empty() {
         line.push_str(&format!(" — {}", why.join(", ")));
@@ -156,27 +183,78 @@ fn describe(kind: &str, actor: &str, p: &Value) -> (String, Vec<Section>) {
         "message_out" if p.get("text").is_some() => format!("Warden said: {}", s(p, &["text"])),
         "intake_run" => {
             let trace = p.get("trace").cloned().unwrap_or_default();
-            for (label, key) in [("Prompt sent to the model", "prompt"), ("Raw answer from the model", "raw_answer"), ("Fallback reason", "fallback_reason")] {
+            for (label, key) in [
+                ("Prompt sent to the model", "prompt"),
+                ("Raw answer from the model", "raw_answer"),
+                ("Fallback reason", "fallback_reason"),
+            ] {
                 if let Some(text) = trace.get(key).and_then(Value::as_str) {
-                    sections.push(Section { label: label.into(), text: text.into() });
+                    sections.push(Section {
+                        label: label.into(),
+                        text: text.into(),
+                    });
                 }
             }
-            format!("Intake by {}: draft {}", s(&trace, &["source"]), compact(p.get("draft").unwrap_or(&Value::Null)))
+            format!(
+                "Intake by {}: draft {}",
+                s(&trace, &["source"]),
+                compact(p.get("draft").unwrap_or(&Value::Null))
+            )
         }
-        "intent_proposed" => format!("Validated intent proposed: {}", intent_line(p.get("intent").unwrap_or(&Value::Null))),
-        "intent_confirmed" => format!("Confirmed by {actor}: {}", intent_line(p.get("intent").unwrap_or(&Value::Null))),
+        "intent_proposed" => format!(
+            "Validated intent proposed: {}",
+            intent_line(p.get("intent").unwrap_or(&Value::Null))
+        ),
+        "intent_confirmed" => format!(
+            "Confirmed by {actor}: {}",
+            intent_line(p.get("intent").unwrap_or(&Value::Null))
+        ),
         "policy_input" => "Policy input sent to the PDP".to_string(),
         "policy_decision" => {
-            let reasons: Vec<&str> = p.get("reasons").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            format!("Policy decision: {} (decision id {}) — {}", s(p, &["outcome"]).to_uppercase(), p.get("decision_id").and_then(Value::as_str).unwrap_or("none"), reasons.join("; "))
+            let reasons: Vec<&str> = p
+                .get("reasons")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!(
+                "Policy decision: {} (decision id {}) — {}",
+                s(p, &["outcome"]).to_uppercase(),
+                p.get("decision_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("none"),
+                reasons.join("; ")
+            )
         }
         "approvers_resolved" => format!("Approvers resolved: {}", compact(p)),
-        "approval" => format!("APPROVED by {actor} (step {})", p.get("step").map(Value::to_string).unwrap_or_default()),
-        "refusal" => format!("Refused for {actor}: {} {}", s(p, &["action"]), p.get("why").or(p.get("reason")).and_then(Value::as_str).unwrap_or("")),
+        "approval" => format!(
+            "APPROVED by {actor} (step {})",
+            p.get("step").map(Value::to_string).unwrap_or_default()
+        ),
+        "refusal" => format!(
+            "Refused for {actor}: {} {}",
+            s(p, &["action"]),
+            p.get("why")
+                .or(p.get("reason"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ),
         "grant_call" => format!("Grant call to the backend: {}", s(p, &["outcome"])),
-        "revoke_call" => format!("Revoke call by {actor}: {} ({})", s(p, &["outcome"]), s(p, &["reason"])),
-        "state_change" => format!("State: {} → {}", p.get("from").and_then(Value::as_str).unwrap_or("…"), p.get("to").and_then(Value::as_str).unwrap_or("…")),
-        "redaction" => format!("Masked {} pasted secret(s) before storing or showing to a model", p.get("masked_secrets").map(Value::to_string).unwrap_or_default()),
+        "revoke_call" => format!(
+            "Revoke call by {actor}: {} ({})",
+            s(p, &["outcome"]),
+            s(p, &["reason"])
+        ),
+        "state_change" => format!(
+            "State: {} → {}",
+            p.get("from").and_then(Value::as_str).unwrap_or("…"),
+            p.get("to").and_then(Value::as_str).unwrap_or("…")
+        ),
+        "redaction" => format!(
+            "Masked {} pasted secret(s) before storing or showing to a model",
+            p.get("masked_secrets")
+                .map(Value::to_string)
+                .unwrap_or_default()
+        ),
         _ => compact(p),
     };
     (summary, sections)
@@ -184,5 +262,9 @@ fn describe(kind: &str, actor: &str, p: &Value) -> (String, Vec<Section>) {
 
 fn compact(v: &Value) -> String {
     let t = v.to_string();
-    if t.chars().count() > 160 { format!("{}…", t.chars().take(160).collect::<String>()) } else { t }
+    if t.chars().count() > 160 {
+        format!("{}…", t.chars().take(160).collect::<String>())
+    } else {
+        t
+    }
 }

@@ -12,9 +12,19 @@ pub const WORKSPACE: &str = "local";
 /// One thing the adapter was asked to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shown {
-    Text { to: String, text: String },
-    Card { message_id: String, to: String, card: Card },
-    Update { message_id: String, card: Card },
+    Text {
+        to: String,
+        text: String,
+    },
+    Card {
+        message_id: String,
+        to: String,
+        card: Card,
+    },
+    Update {
+        message_id: String,
+        card: Card,
+    },
 }
 
 pub struct ConsoleChat {
@@ -26,7 +36,11 @@ pub struct ConsoleChat {
 impl ConsoleChat {
     /// `echo` prints as it goes; otherwise it only records (benchmarks, tests).
     pub fn new(echo: bool) -> Self {
-        Self { echo, next_id: AtomicU64::new(1), transcript: Mutex::new(Vec::new()) }
+        Self {
+            echo,
+            next_id: AtomicU64::new(1),
+            transcript: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn user(name: &str) -> PlatformUser {
@@ -35,11 +49,20 @@ impl ConsoleChat {
 
     /// The request scope for a console conversation; the thread is filled in per request.
     pub fn scope(channel: &str) -> Scope {
-        Scope { platform: Platform::Console, workspace: WORKSPACE.into(), channel: channel.into(), thread: None, kind: "console".into() }
+        Scope {
+            platform: Platform::Console,
+            workspace: WORKSPACE.into(),
+            channel: channel.into(),
+            thread: None,
+            kind: "console".into(),
+        }
     }
 
     pub fn transcript(&self) -> Vec<Shown> {
-        self.transcript.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.transcript
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Everything shown so far as plain text lines (for tests).
@@ -49,14 +72,19 @@ impl ConsoleChat {
             .map(|s| match s {
                 Shown::Text { to, text } => format!("{to}: {text}"),
                 Shown::Card { to, card, .. } => format!("{to}: {}", render_card(card)),
-                Shown::Update { message_id, card } => format!("update {message_id}: {}", render_card(card)),
+                Shown::Update { message_id, card } => {
+                    format!("update {message_id}: {}", render_card(card))
+                }
             })
             .collect::<Vec<_>>()
             .join("\n")
     }
 
     pub fn clear(&self) {
-        self.transcript.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.transcript
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn record(&self, shown: Shown) -> String {
@@ -64,25 +92,42 @@ impl ConsoleChat {
         if self.echo {
             match &shown {
                 Shown::Text { to, text } => println!("  warden → {to}: {text}"),
-                Shown::Card { to, card, .. } => println!("  warden → {to} [card {id}]\n{}", indent(&render_card(card))),
+                Shown::Card { to, card, .. } => println!(
+                    "  warden → {to} [card {id}]\n{}",
+                    indent(&render_card(card))
+                ),
                 Shown::Update { message_id, card } => println!(
                     "  warden ✎ card {message_id} now reads: {}{}",
                     card.status.as_deref().unwrap_or("(no status)"),
-                    if card.buttons.is_empty() { " (buttons removed)" } else { "" }
+                    if card.buttons.is_empty() {
+                        " (buttons removed)"
+                    } else {
+                        ""
+                    }
                 ),
             }
         }
-        self.transcript.lock().unwrap_or_else(|e| e.into_inner()).push(shown);
+        self.transcript
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(shown);
         id
     }
 
     fn msg(&self, channel: &str, id: String) -> MessageRef {
-        MessageRef { platform: Platform::Console, channel: channel.to_string(), message_id: id }
+        MessageRef {
+            platform: Platform::Console,
+            channel: channel.to_string(),
+            message_id: id,
+        }
     }
 }
 
 fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("      {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A card as terminal text: title, fields, status, buttons.
@@ -95,7 +140,11 @@ pub fn render_card(card: &Card) -> String {
         out.push_str(&format!("\n┃ » {s}"));
     }
     if !card.buttons.is_empty() {
-        let labels: Vec<String> = card.buttons.iter().map(|b| format!("[{}]", b.label)).collect();
+        let labels: Vec<String> = card
+            .buttons
+            .iter()
+            .map(|b| format!("[{}]", b.label))
+            .collect();
         out.push_str(&format!("\n┃ {}", labels.join(" ")));
     }
     out
@@ -115,12 +164,18 @@ impl ChatPort for ConsoleChat {
     }
 
     async fn send(&self, scope: &Scope, text: &str) -> Result<MessageRef, ChatError> {
-        let id = self.record(Shown::Text { to: scope_label(scope), text: text.to_string() });
+        let id = self.record(Shown::Text {
+            to: scope_label(scope),
+            text: text.to_string(),
+        });
         Ok(self.msg(&scope.channel, id))
     }
 
     async fn notify(&self, user: &PlatformUser, text: &str) -> Result<MessageRef, ChatError> {
-        let id = self.record(Shown::Text { to: format!("@{} (DM)", user.user_id), text: text.to_string() });
+        let id = self.record(Shown::Text {
+            to: format!("@{} (DM)", user.user_id),
+            text: text.to_string(),
+        });
         Ok(self.msg(&format!("dm-{}", user.user_id), id))
     }
 
@@ -131,12 +186,19 @@ impl ChatPort for ConsoleChat {
             CardTarget::Channel { channel, .. } => (format!("#{channel}"), channel.clone()),
         };
         let next = format!("m{}", self.next_id.load(Ordering::Relaxed));
-        let id = self.record(Shown::Card { message_id: next, to, card: card.clone() });
+        let id = self.record(Shown::Card {
+            message_id: next,
+            to,
+            card: card.clone(),
+        });
         Ok(self.msg(&channel, id))
     }
 
     async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
-        self.record(Shown::Update { message_id: message.message_id.clone(), card: card.clone() });
+        self.record(Shown::Update {
+            message_id: message.message_id.clone(),
+            card: card.clone(),
+        });
         Ok(())
     }
 }

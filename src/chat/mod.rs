@@ -42,9 +42,16 @@ pub enum EventKind {
     /// A slash command's text (`/access request …`).
     Command { text: String },
     /// A button pressed on a card, or a modal submitted.
-    Action { action: CardAction, request_id: RequestId, reason: Option<String> },
+    Action {
+        action: CardAction,
+        request_id: RequestId,
+        reason: Option<String>,
+    },
     /// The requester edited the proposed fields in a form.
-    EditSubmitted { request_id: RequestId, fields: EditFields },
+    EditSubmitted {
+        request_id: RequestId,
+        fields: EditFields,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,9 +91,18 @@ impl CardAction {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Submit, Self::Edit, Self::Cancel, Self::Approve, Self::Deny, Self::Revoke, Self::Extend, Self::Review]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Self::Submit,
+            Self::Edit,
+            Self::Cancel,
+            Self::Approve,
+            Self::Deny,
+            Self::Revoke,
+            Self::Extend,
+            Self::Review,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 
@@ -147,7 +163,11 @@ pub enum CardTarget {
     /// A person's direct messages.
     Direct(PlatformUser),
     /// A channel (approval channel, security channel).
-    Channel { platform: Platform, workspace: String, channel: String },
+    Channel {
+        platform: Platform,
+        workspace: String,
+        channel: String,
+    },
 }
 
 /// A posted message, so it can be edited later. Stored per request.
@@ -187,7 +207,12 @@ pub trait ChatPort: Send + Sync {
     async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError>;
 
     /// A reply only the actor sees (a refused click). Falls back to a DM.
-    async fn ephemeral(&self, scope: &Scope, user: &PlatformUser, text: &str) -> Result<(), ChatError> {
+    async fn ephemeral(
+        &self,
+        scope: &Scope,
+        user: &PlatformUser,
+        text: &str,
+    ) -> Result<(), ChatError> {
         let _ = scope;
         self.notify(user, text).await.map(|_| ())
     }

@@ -12,13 +12,31 @@ use std::process::ExitCode;
 pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode> {
     let store = Store::open(&s.database.url, 2).await?;
     match command {
-        AuditCommand::List { state, requester, resource, limit } => {
+        AuditCommand::List {
+            state,
+            requester,
+            resource,
+            limit,
+        } => {
             let state = match state {
-                Some(st) => Some(RequestState::parse(&st).with_context(|| format!("unknown state '{st}'"))?),
+                Some(st) => Some(
+                    RequestState::parse(&st).with_context(|| format!("unknown state '{st}'"))?,
+                ),
                 None => None,
             };
-            let rows = store.list_requests(&RequestFilter { state, requester_id: requester, resource, limit, ..Default::default() }).await?;
-            println!("{:<12} {:<20} {:<10} {:<18} {:<10} {:<22} {}", "ID", "CREATED (UTC)", "REQUESTER", "RESOURCE", "ROLE", "STATE", "PLATFORM");
+            let rows = store
+                .list_requests(&RequestFilter {
+                    state,
+                    requester_id: requester,
+                    resource,
+                    limit,
+                    ..Default::default()
+                })
+                .await?;
+            println!(
+                "{:<12} {:<20} {:<10} {:<18} {:<10} {:<22} {}",
+                "ID", "CREATED (UTC)", "REQUESTER", "RESOURCE", "ROLE", "STATE", "PLATFORM"
+            );
             for r in rows {
                 println!(
                     "{:<12} {:<20} {:<10} {:<18} {:<10} {:<22} {}",
@@ -27,14 +45,21 @@ pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode
                     r.requester_id,
                     r.resource.as_deref().unwrap_or("-"),
                     r.role.as_deref().unwrap_or("-"),
-                    format!("{}{}", r.state, if r.break_glass { " (break-glass)" } else { "" }),
+                    format!(
+                        "{}{}",
+                        r.state,
+                        if r.break_glass { " (break-glass)" } else { "" }
+                    ),
                     r.platform
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Show { id } => {
-            let req = store.get_request(&id).await?.with_context(|| format!("no request {id}"))?;
+            let req = store
+                .get_request(&id)
+                .await?
+                .with_context(|| format!("no request {id}"))?;
             print!("{}", render_request(&store, &req).await?);
             Ok(ExitCode::SUCCESS)
         }
@@ -52,7 +77,10 @@ pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode
 }
 
 /// A request with its full timeline, as text.
-pub async fn render_request(store: &Store, req: &crate::store::RequestRow) -> anyhow::Result<String> {
+pub async fn render_request(
+    store: &Store,
+    req: &crate::store::RequestRow,
+) -> anyhow::Result<String> {
     let mut out = format!(
         "Request {}  state={}  requester={} ({}:{})\n  resource={} role={} duration={}s break_glass={}\n  created={}  decision_id={}\n",
         req.id,
@@ -70,8 +98,18 @@ pub async fn render_request(store: &Store, req: &crate::store::RequestRow) -> an
     let chain = store.verify_chain(&req.id).await?;
     out.push_str(&format!("  hash chain: {}\n", describe_chain(&chain)));
     for e in store.log_entries(&req.id).await? {
-        let payload = e.payload.map(|p| p.to_string()).unwrap_or_else(|| "(purged by retention)".into());
-        out.push_str(&format!("  #{:<3} {} {:<18} {:<16} {}\n", e.seq, from_ms(e.at).format("%H:%M:%S"), e.kind, e.actor, payload));
+        let payload = e
+            .payload
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "(purged by retention)".into());
+        out.push_str(&format!(
+            "  #{:<3} {} {:<18} {:<16} {}\n",
+            e.seq,
+            from_ms(e.at).format("%H:%M:%S"),
+            e.kind,
+            e.actor,
+            payload
+        ));
     }
     Ok(out)
 }
@@ -86,7 +124,11 @@ pub fn describe_chain(c: &ChainStatus) -> String {
 async fn verify(store: &Store, id: Option<String>) -> anyhow::Result<ExitCode> {
     let ids: Vec<String> = match id {
         Some(id) => vec![id],
-        None => sqlx::query_scalar("SELECT id FROM requests ORDER BY created_at").fetch_all(store.pool()).await?,
+        None => {
+            sqlx::query_scalar("SELECT id FROM requests ORDER BY created_at")
+                .fetch_all(store.pool())
+                .await?
+        }
     };
     let mut broken = 0;
     for id in &ids {
@@ -96,16 +138,28 @@ async fn verify(store: &Store, id: Option<String>) -> anyhow::Result<ExitCode> {
             println!("{id}: {}", describe_chain(&status));
         }
     }
-    println!("{} request(s) checked, {} intact, {} broken", ids.len(), ids.len() - broken, broken);
-    Ok(if broken == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "{} request(s) checked, {} intact, {} broken",
+        ids.len(),
+        ids.len() - broken,
+        broken
+    );
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn parse_since(s: &str) -> anyhow::Result<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
     }
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("--since '{s}' is neither RFC 3339 nor YYYY-MM-DD"))?;
-    Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("--since '{s}' is neither RFC 3339 nor YYYY-MM-DD"))?;
+    Ok(d.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis())
+        .unwrap_or(0))
 }
 
 /// Streams entries as JSON lines, oldest first, in pages.
@@ -140,7 +194,11 @@ pub async fn export(store: &Store, since_ms: i64, out: &mut impl Write) -> anyho
                 "hash": r.try_get::<String, _>("hash")?,
             });
             writeln!(out, "{line}")?;
-            cursor = (r.try_get("at")?, r.try_get("request_id")?, r.try_get("seq")?);
+            cursor = (
+                r.try_get("at")?,
+                r.try_get("request_id")?,
+                r.try_get("seq")?,
+            );
             n += 1;
         }
     }

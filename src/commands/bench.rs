@@ -28,12 +28,16 @@ const USERS: [&str; 4] = ["alice", "gina", "dana", "carol"];
 /// One complete flow; returns its latency.
 async fn flow(d: &Demo, user: &str) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    d.say(user, "/access request wiki edit for 2h because docs").await?;
+    d.say(user, "/access request wiki edit for 2h because docs")
+        .await?;
     let id = d.latest(user).await?;
     d.click(user, CardAction::Submit, &id, None).await?;
     d.click(user, CardAction::Revoke, &id, None).await?;
     let state = d.engine.store().get_request(&id).await?.map(|r| r.state);
-    anyhow::ensure!(state == Some(crate::domain::RequestState::Revoked), "flow {id} ended {state:?}");
+    anyhow::ensure!(
+        state == Some(crate::domain::RequestState::Revoked),
+        "flow {id} ended {state:?}"
+    );
     Ok(started.elapsed())
 }
 
@@ -64,7 +68,12 @@ pub async fn measure(url: &str, flows: usize, concurrency: usize) -> anyhow::Res
     demo.engine.store().close().await;
     lat.sort();
     let pick = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-    Ok(BenchResult { flows, elapsed, p50: pick(0.50), p99: pick(0.99) })
+    Ok(BenchResult {
+        flows,
+        elapsed,
+        p50: pick(0.50),
+        p99: pick(0.99),
+    })
 }
 
 fn print(name: &str, r: &BenchResult) {
@@ -78,10 +87,17 @@ fn print(name: &str, r: &BenchResult) {
     );
 }
 
-pub async fn run(flows: usize, concurrency: usize, postgres: Option<String>) -> anyhow::Result<ExitCode> {
-    println!("warden bench: {flows} complete flows (request → confirm → policy → grant → revoke), concurrency {concurrency}");
+pub async fn run(
+    flows: usize,
+    concurrency: usize,
+    postgres: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    println!(
+        "warden bench: {flows} complete flows (request → confirm → policy → grant → revoke), concurrency {concurrency}"
+    );
     let concurrency = concurrency.min(USERS.len());
-    let path = std::env::temp_dir().join(format!("warden-bench-{}.db", uuid::Uuid::new_v4().simple()));
+    let path =
+        std::env::temp_dir().join(format!("warden-bench-{}.db", uuid::Uuid::new_v4().simple()));
     let sqlite = measure(&format!("sqlite://{}", path.display()), flows, concurrency).await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

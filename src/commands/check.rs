@@ -35,12 +35,25 @@ pub async fn run(explicit: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
     match crate::intake::llm::prompts::Prompts::load(s.llm.prompts_dir.as_deref()) {
-        Ok(p) => ok.push(format!("prompts: {} render with sample data ({})", p.sources.len(), p.sources.iter().map(|(n, src)| format!("{n}: {src}")).collect::<Vec<_>>().join(", "))),
+        Ok(p) => ok.push(format!(
+            "prompts: {} render with sample data ({})",
+            p.sources.len(),
+            p.sources
+                .iter()
+                .map(|(n, src)| format!("{n}: {src}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         Err(e) => problems.push(format!("prompts: {e:#}")),
     }
     if s.llm.base_url.is_some() && s.problems().is_empty() {
         match crate::intake::llm::LlmIntake::from_settings(&s.llm, Default::default()) {
-            Ok(_) => ok.push(format!("llm: {} via {} ({} output)", s.llm.model.as_deref().unwrap_or("?"), s.llm.base_url.as_deref().unwrap_or("?"), s.llm.output)),
+            Ok(_) => ok.push(format!(
+                "llm: {} via {} ({} output)",
+                s.llm.model.as_deref().unwrap_or("?"),
+                s.llm.base_url.as_deref().unwrap_or("?"),
+                s.llm.output
+            )),
             Err(e) => problems.push(format!("llm: {e:#}")),
         }
     }

@@ -35,8 +35,15 @@ impl Demo {
         let wiring = Wiring::from_settings(&s).await?;
         let console = Arc::new(ConsoleChat::new(echo));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let engine = Arc::new(wiring.into_engine(vec![console.clone() as Arc<dyn ChatPort>], clock.clone()));
-        Ok(Self { engine, console, clock, seq: AtomicU64::new(1), echo })
+        let engine =
+            Arc::new(wiring.into_engine(vec![console.clone() as Arc<dyn ChatPort>], clock.clone()));
+        Ok(Self {
+            engine,
+            console,
+            clock,
+            seq: AtomicU64::new(1),
+            echo,
+        })
     }
 
     fn next_id(&self) -> String {
@@ -49,7 +56,15 @@ impl Demo {
             println!("\n{user}: {text}");
         }
         let id = self.next_id();
-        let event = ChatEvent { id: id.clone(), actor: ConsoleChat::user(user), scope: ConsoleChat::scope(CHANNEL), kind: EventKind::Message { text: text.into(), message_id: id } };
+        let event = ChatEvent {
+            id: id.clone(),
+            actor: ConsoleChat::user(user),
+            scope: ConsoleChat::scope(CHANNEL),
+            kind: EventKind::Message {
+                text: text.into(),
+                message_id: id,
+            },
+        };
         self.engine.handle(event).await.map(|_| ())
     }
 
@@ -61,24 +76,63 @@ impl Demo {
         let id = self.next_id();
         let mut scope = ConsoleChat::scope(CHANNEL);
         scope.thread = Some(request.to_string());
-        let event = ChatEvent { id: id.clone(), actor: ConsoleChat::user(user), scope, kind: EventKind::Message { text: text.into(), message_id: id } };
+        let event = ChatEvent {
+            id: id.clone(),
+            actor: ConsoleChat::user(user),
+            scope,
+            kind: EventKind::Message {
+                text: text.into(),
+                message_id: id,
+            },
+        };
         self.engine.handle(event).await.map(|_| ())
     }
 
     /// A user presses a button on a request's card.
-    pub async fn click(&self, user: &str, action: CardAction, request: &str, reason: Option<&str>) -> anyhow::Result<()> {
+    pub async fn click(
+        &self,
+        user: &str,
+        action: CardAction,
+        request: &str,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()> {
         if self.echo {
-            println!("\n{user} presses [{}] on {request}{}", action.as_str(), reason.map(|r| format!(" — \"{r}\"")).unwrap_or_default());
+            println!(
+                "\n{user} presses [{}] on {request}{}",
+                action.as_str(),
+                reason.map(|r| format!(" — \"{r}\"")).unwrap_or_default()
+            );
         }
-        let id = RequestId::parse(request).ok_or_else(|| anyhow::anyhow!("'{request}' is not a request id"))?;
-        let event = ChatEvent { id: self.next_id(), actor: ConsoleChat::user(user), scope: ConsoleChat::scope(CHANNEL), kind: EventKind::Action { action, request_id: id, reason: reason.map(str::to_string) } };
+        let id = RequestId::parse(request)
+            .ok_or_else(|| anyhow::anyhow!("'{request}' is not a request id"))?;
+        let event = ChatEvent {
+            id: self.next_id(),
+            actor: ConsoleChat::user(user),
+            scope: ConsoleChat::scope(CHANNEL),
+            kind: EventKind::Action {
+                action,
+                request_id: id,
+                reason: reason.map(str::to_string),
+            },
+        };
         self.engine.handle(event).await.map(|_| ())
     }
 
     /// The newest request of a directory person.
     pub async fn latest(&self, person: &str) -> anyhow::Result<String> {
-        let rows = self.engine.store().list_requests(&RequestFilter { requester_id: Some(person.into()), limit: 1, ..Default::default() }).await?;
-        rows.into_iter().next().map(|r| r.id).ok_or_else(|| anyhow::anyhow!("{person} has no request"))
+        let rows = self
+            .engine
+            .store()
+            .list_requests(&RequestFilter {
+                requester_id: Some(person.into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(|r| r.id)
+            .ok_or_else(|| anyhow::anyhow!("{person} has no request"))
     }
 
     /// Moves time forward and runs whatever became due.
@@ -86,7 +140,8 @@ impl Demo {
         if self.echo {
             println!("\n⏱  {hours}h{minutes:02}m pass…");
         }
-        self.clock.advance(chrono::Duration::hours(hours) + chrono::Duration::minutes(minutes));
+        self.clock
+            .advance(chrono::Duration::hours(hours) + chrono::Duration::minutes(minutes));
         self.engine.run_due_jobs().await
     }
 }
@@ -98,24 +153,37 @@ fn heading(text: &str) {
 /// The scripted scenario; returns the id of the request whose log is printed.
 pub async fn script(d: &Demo) -> anyhow::Result<String> {
     heading("1. A low-risk request, granted at once");
-    d.say("alice", "need edit on the wiki for 2h to fix the onboarding page").await?;
+    d.say(
+        "alice",
+        "need edit on the wiki for 2h to fix the onboarding page",
+    )
+    .await?;
     let wiki = d.latest("alice").await?;
     d.click("alice", CardAction::Submit, &wiki, None).await?;
 
     heading("2. A high-risk request that needs the manager");
-    d.say("alice", "need read on the prod billing db for 2h, INC-4411").await?;
+    d.say("alice", "need read on the prod billing db for 2h, INC-4411")
+        .await?;
     let prod = d.latest("alice").await?;
     d.click("alice", CardAction::Submit, &prod, None).await?;
     d.click("alice", CardAction::Approve, &prod, None).await?;
     d.click("dana", CardAction::Approve, &prod, None).await?;
 
     heading("3. A request the policy denies");
-    d.say("bob", "/access request prod-db write for 1h because quick hotfix").await?;
+    d.say(
+        "bob",
+        "/access request prod-db write for 1h because quick hotfix",
+    )
+    .await?;
     let denied = d.latest("bob").await?;
     d.click("bob", CardAction::Submit, &denied, None).await?;
 
     heading("4. A quorum: critical access for someone without a manager needs two owners");
-    d.say("frank", "admin on the prod cluster for 1h, upgrading the ingress controller, CHG-311").await?;
+    d.say(
+        "frank",
+        "admin on the prod cluster for 1h, upgrading the ingress controller, CHG-311",
+    )
+    .await?;
     let quorum = d.latest("frank").await?;
     d.click("frank", CardAction::Submit, &quorum, None).await?;
     d.click("frank", CardAction::Approve, &quorum, None).await?;
@@ -124,14 +192,28 @@ pub async fn script(d: &Demo) -> anyhow::Result<String> {
     d.click("erin", CardAction::Approve, &quorum, None).await?;
 
     heading("5. An extension, checked by policy again");
-    d.say("alice", &format!("extend {wiki} by 1h, the page needs another pass")).await?;
+    d.say(
+        "alice",
+        &format!("extend {wiki} by 1h, the page needs another pass"),
+    )
+    .await?;
 
     heading("6. Break-glass: on-call self-activates, security is told, an owner reviews");
-    d.say("gina", "break-glass prod-db read because SEV1 billing outage, INC-9001").await?;
+    d.say(
+        "gina",
+        "break-glass prod-db read because SEV1 billing outage, INC-9001",
+    )
+    .await?;
     let glass = d.latest("gina").await?;
     d.click("gina", CardAction::Submit, &glass, None).await?;
     d.click("gina", CardAction::Review, &glass, None).await?;
-    d.click("carol", CardAction::Review, &glass, Some("checked the session log, fine")).await?;
+    d.click(
+        "carol",
+        CardAction::Review,
+        &glass,
+        Some("checked the session log, fine"),
+    )
+    .await?;
 
     heading("7. Time passes: access expires and is revoked");
     d.wait(2, 1).await?;
@@ -142,7 +224,8 @@ pub async fn script(d: &Demo) -> anyhow::Result<String> {
 }
 
 pub async fn run(interactive: bool) -> anyhow::Result<ExitCode> {
-    let path = std::env::temp_dir().join(format!("warden-demo-{}.db", uuid::Uuid::new_v4().simple()));
+    let path =
+        std::env::temp_dir().join(format!("warden-demo-{}.db", uuid::Uuid::new_v4().simple()));
     let url = format!("sqlite://{}", path.display());
     let result = run_on(&url, interactive).await;
     for suffix in ["", "-wal", "-shm"] {
@@ -153,16 +236,28 @@ pub async fn run(interactive: bool) -> anyhow::Result<ExitCode> {
 
 async fn run_on(url: &str, interactive: bool) -> anyhow::Result<ExitCode> {
     let d = Demo::start(url, true).await?;
-    println!("Warden demo — console adapter, temporary SQLite, shipped Rego policy, example catalog.");
-    println!("People: alice (engineer, manager dana), bob (contractor), dana (manager), carol (DB owner), erin (security),");
+    println!(
+        "Warden demo — console adapter, temporary SQLite, shipped Rego policy, example catalog."
+    );
+    println!(
+        "People: alice (engineer, manager dana), bob (contractor), dana (manager), carol (DB owner), erin (security),"
+    );
     println!("        gina (on-call engineer), frank (admin, no manager).");
     if interactive {
         interactive_loop(&d).await?;
     } else {
         let shown = script(&d).await?;
         heading(&format!("Context log of request {shown}"));
-        let req = d.engine.store().get_request(&shown).await?.ok_or_else(|| anyhow::anyhow!("request vanished"))?;
-        print!("{}", super::audit::render_request(d.engine.store(), &req).await?);
+        let req = d
+            .engine
+            .store()
+            .get_request(&shown)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("request vanished"))?;
+        print!(
+            "{}",
+            super::audit::render_request(d.engine.store(), &req).await?
+        );
     }
     d.engine.store().close().await;
     Ok(ExitCode::SUCCESS)
@@ -202,16 +297,33 @@ async fn interactive_loop(d: &Demo) -> anyhow::Result<()> {
             "revoke" => d.click(&user, CardAction::Revoke, rest.trim(), None).await,
             "deny" => {
                 let (id, reason) = rest.split_once(' ').unwrap_or((rest, ""));
-                d.click(&user, CardAction::Deny, id.trim(), Some(reason.trim()).filter(|r| !r.is_empty())).await
+                d.click(
+                    &user,
+                    CardAction::Deny,
+                    id.trim(),
+                    Some(reason.trim()).filter(|r| !r.is_empty()),
+                )
+                .await
             }
             "reply" => {
                 let (id, text) = rest.split_once(' ').unwrap_or((rest, ""));
                 d.reply(&user, id.trim(), text).await
             }
-            "wait" => d.wait(rest.trim().trim_end_matches('h').parse().unwrap_or(1), 0).await.map(|_| ()),
-            "log" => match d.engine.store().get_request(&rest.trim().to_uppercase()).await? {
+            "wait" => d
+                .wait(rest.trim().trim_end_matches('h').parse().unwrap_or(1), 0)
+                .await
+                .map(|_| ()),
+            "log" => match d
+                .engine
+                .store()
+                .get_request(&rest.trim().to_uppercase())
+                .await?
+            {
                 Some(req) => {
-                    print!("{}", super::audit::render_request(d.engine.store(), &req).await?);
+                    print!(
+                        "{}",
+                        super::audit::render_request(d.engine.store(), &req).await?
+                    );
                     Ok(())
                 }
                 None => {

@@ -8,8 +8,8 @@ mod admin;
 mod audit;
 pub mod bench;
 mod check;
-mod discord;
 pub mod demo;
+mod discord;
 mod eval;
 mod policy;
 mod serve;
@@ -21,25 +21,42 @@ pub async fn run(cli: Cli) -> ExitCode {
             crate::telemetry::init(if cli.log_json { "json" } else { "text" }, "error");
             demo::run(interactive).await
         }
-        Command::Bench { flows, concurrency, postgres } => {
+        Command::Bench {
+            flows,
+            concurrency,
+            postgres,
+        } => {
             crate::telemetry::init("text", "error");
             bench::run(flows, concurrency, postgres).await
         }
-        Command::Config { command: ConfigCommand::Check } => check::run(cli.config.as_deref()).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => check::run(cli.config.as_deref()).await,
         Command::Admin { command } => admin::run(command),
         command => match config::load(cli.config.as_deref()) {
             Err(e) => Err(e),
             Ok(loaded) => {
-                let format = if cli.log_json { "json" } else { loaded.settings.log.format.as_str() };
+                let format = if cli.log_json {
+                    "json"
+                } else {
+                    loaded.settings.log.format.as_str()
+                };
                 crate::telemetry::init(format, &loaded.settings.log.level);
                 match command {
                     Command::Serve => serve::run(loaded).await,
                     Command::Migrate => migrate(&loaded.settings).await,
                     Command::Audit { command } => audit::run(&loaded.settings, command).await,
-                    Command::Policy { command: PolicyCommand::Eval { file } } => policy::eval(&loaded.settings, &file).await,
-                    Command::Eval { corpus, catalog } => eval::run(&loaded.settings, &corpus, catalog.as_deref()).await,
+                    Command::Policy {
+                        command: PolicyCommand::Eval { file },
+                    } => policy::eval(&loaded.settings, &file).await,
+                    Command::Eval { corpus, catalog } => {
+                        eval::run(&loaded.settings, &corpus, catalog.as_deref()).await
+                    }
                     Command::Discord { command } => discord::run(&loaded.settings, command).await,
-                    Command::Demo { .. } | Command::Bench { .. } | Command::Config { .. } | Command::Admin { .. } => unreachable!("handled above"),
+                    Command::Demo { .. }
+                    | Command::Bench { .. }
+                    | Command::Config { .. }
+                    | Command::Admin { .. } => unreachable!("handled above"),
                 }
             }
         },

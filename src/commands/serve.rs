@@ -17,17 +17,28 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     // Overdue grants are revoked before anything else happens.
     let ran = engine.recover().await.context("Start-up recovery failed")?;
     tracing::info!(jobs = ran, "recovery complete");
-    let listener = tokio::net::TcpListener::bind(&s.server.listen).await.with_context(|| format!("Failed to bind {}", s.server.listen))?;
+    let listener = tokio::net::TcpListener::bind(&s.server.listen)
+        .await
+        .with_context(|| format!("Failed to bind {}", s.server.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let state = server.state.clone();
     crate::admin::spawn_background(s, &state)?;
-    let scheduler = tokio::spawn(engine.clone().run_scheduler(Duration::from_millis(s.workflow.scheduler_interval_ms), state.shutdown.clone()));
+    let scheduler = tokio::spawn(engine.clone().run_scheduler(
+        Duration::from_millis(s.workflow.scheduler_interval_ms),
+        state.shutdown.clone(),
+    ));
     let token = state.shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         token.cancel();
     });
-    serve(listener, server.router, state, Duration::from_secs(s.server.shutdown_grace_secs)).await?;
+    serve(
+        listener,
+        server.router,
+        state,
+        Duration::from_secs(s.server.shutdown_grace_secs),
+    )
+    .await?;
     let _ = scheduler.await;
     engine.store().close().await;
     tracing::info!("stopped");

@@ -26,7 +26,11 @@ pub enum FileDirectoryError {
     #[error("person '{0}' is listed twice")]
     Duplicate(String),
     #[error("account {account} is linked to both '{first}' and '{second}'")]
-    SharedAccount { account: PlatformUser, first: String, second: String },
+    SharedAccount {
+        account: PlatformUser,
+        first: String,
+        second: String,
+    },
     #[error("person '{person}' has manager '{manager}', who is not in the directory")]
     UnknownManager { person: String, manager: String },
 }
@@ -44,7 +48,11 @@ impl FileDirectory {
             for a in &p.accounts {
                 // An account linked twice would make identity ambiguous: refuse the file.
                 if let Some(first) = by_account.insert(a.clone(), p.id.clone()) {
-                    return Err(FileDirectoryError::SharedAccount { account: a.clone(), first, second: p.id.clone() });
+                    return Err(FileDirectoryError::SharedAccount {
+                        account: a.clone(),
+                        first,
+                        second: p.id.clone(),
+                    });
                 }
             }
             let id = p.id.clone();
@@ -56,7 +64,10 @@ impl FileDirectory {
             if let Some(m) = &p.manager
                 && !people.contains_key(m)
             {
-                return Err(FileDirectoryError::UnknownManager { person: p.id.clone(), manager: m.clone() });
+                return Err(FileDirectoryError::UnknownManager {
+                    person: p.id.clone(),
+                    manager: m.clone(),
+                });
             }
         }
         Ok(Self { people, by_account })
@@ -69,8 +80,16 @@ impl FileDirectory {
 
 #[async_trait]
 impl Directory for FileDirectory {
-    async fn person_by_account(&self, account: &PlatformUser) -> Result<Option<Person>, DirectoryError> {
-        Ok(self.by_account.get(account).and_then(|id| self.people.get(id)).filter(|p| p.active).cloned())
+    async fn person_by_account(
+        &self,
+        account: &PlatformUser,
+    ) -> Result<Option<Person>, DirectoryError> {
+        Ok(self
+            .by_account
+            .get(account)
+            .and_then(|id| self.people.get(id))
+            .filter(|p| p.active)
+            .cloned())
     }
 
     async fn person(&self, id: &str) -> Result<Option<Person>, DirectoryError> {
@@ -78,13 +97,23 @@ impl Directory for FileDirectory {
     }
 
     async fn group_members(&self, group: &str) -> Result<Vec<Person>, DirectoryError> {
-        let mut members: Vec<Person> = self.people.values().filter(|p| p.active && p.in_group(group)).cloned().collect();
+        let mut members: Vec<Person> = self
+            .people
+            .values()
+            .filter(|p| p.active && p.in_group(group))
+            .cloned()
+            .collect();
         members.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(members)
     }
 
     async fn person_by_email(&self, email: &str) -> Result<Option<Person>, DirectoryError> {
-        let mut found = self.people.values().filter(|p| p.active && p.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)));
+        let mut found = self.people.values().filter(|p| {
+            p.active
+                && p.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        });
         // An email shared by two people identifies nobody.
         match (found.next(), found.next()) {
             (Some(p), None) => Ok(Some(p.clone())),
@@ -121,27 +150,63 @@ groups = ["sre"]
     #[tokio::test]
     async fn finds_people_by_verified_account_only() {
         let d = FileDirectory::from_toml(SAMPLE).unwrap();
-        let ed = d.person_by_account(&PlatformUser::new(Platform::Slack, "T1", "U2")).await.unwrap().unwrap();
+        let ed = d
+            .person_by_account(&PlatformUser::new(Platform::Slack, "T1", "U2"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ed.manager.as_deref(), Some("dana"));
         // Same user id in another workspace is someone else.
-        assert!(d.person_by_account(&PlatformUser::new(Platform::Slack, "T9", "U2")).await.unwrap().is_none());
-        let sre: Vec<String> = d.group_members("sre").await.unwrap().into_iter().map(|p| p.id).collect();
+        assert!(
+            d.person_by_account(&PlatformUser::new(Platform::Slack, "T9", "U2"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let sre: Vec<String> = d
+            .group_members("sre")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
         assert_eq!(sre, vec!["dana"]);
     }
 
     #[tokio::test]
     async fn finds_active_people_by_email_ignoring_case() {
-        let text = SAMPLE.replace("display_name = \"Ed\"", "display_name = \"Ed\"\nemail = \"ed@example.com\"");
+        let text = SAMPLE.replace(
+            "display_name = \"Ed\"",
+            "display_name = \"Ed\"\nemail = \"ed@example.com\"",
+        );
         let d = FileDirectory::from_toml(&text).unwrap();
-        assert_eq!(d.person_by_email("Ed@Example.com").await.unwrap().map(|p| p.id).as_deref(), Some("ed"));
-        assert!(d.person_by_email("nobody@example.com").await.unwrap().is_none());
+        assert_eq!(
+            d.person_by_email("Ed@Example.com")
+                .await
+                .unwrap()
+                .map(|p| p.id)
+                .as_deref(),
+            Some("ed")
+        );
+        assert!(
+            d.person_by_email("nobody@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn refuses_an_account_linked_twice_and_unknown_managers() {
         let twice = SAMPLE.replace("user_id = \"U2\"", "user_id = \"U1\"");
-        assert!(matches!(FileDirectory::from_toml(&twice), Err(FileDirectoryError::SharedAccount { .. })));
+        assert!(matches!(
+            FileDirectory::from_toml(&twice),
+            Err(FileDirectoryError::SharedAccount { .. })
+        ));
         let orphan = SAMPLE.replace("manager = \"dana\"", "manager = \"zed\"");
-        assert!(matches!(FileDirectory::from_toml(&orphan), Err(FileDirectoryError::UnknownManager { .. })));
+        assert!(matches!(
+            FileDirectory::from_toml(&orphan),
+            Err(FileDirectoryError::UnknownManager { .. })
+        ));
     }
 }

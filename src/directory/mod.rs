@@ -20,7 +20,10 @@ pub enum DirectoryError {
 #[async_trait]
 pub trait Directory: Send + Sync {
     /// The person a verified platform account belongs to. `Ok(None)` if nobody links it.
-    async fn person_by_account(&self, account: &PlatformUser) -> Result<Option<Person>, DirectoryError>;
+    async fn person_by_account(
+        &self,
+        account: &PlatformUser,
+    ) -> Result<Option<Person>, DirectoryError>;
 
     /// A person by directory id.
     async fn person(&self, id: &str) -> Result<Option<Person>, DirectoryError>;

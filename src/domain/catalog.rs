@@ -48,7 +48,12 @@ fn roles_from_input<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<RoleSp
     Ok(raw
         .into_iter()
         .map(|r| match r {
-            RoleInput::Name(name) => RoleSpec { name, risk: None, max_duration: None, aliases: vec![] },
+            RoleInput::Name(name) => RoleSpec {
+                name,
+                risk: None,
+                max_duration: None,
+                aliases: vec![],
+            },
             RoleInput::Spec(spec) => spec,
         })
         .collect())
@@ -66,17 +71,29 @@ pub struct GrantTarget {
 
 impl Default for GrantTarget {
     fn default() -> Self {
-        Self { backend: "log".into(), params: HashMap::new() }
+        Self {
+            backend: "log".into(),
+            params: HashMap::new(),
+        }
     }
 }
 
 impl GrantTarget {
     /// A parameter for one role (`params.roles.<role>`) falling back to a resource-wide one.
     pub fn param_for_role(&self, key: &str, role: &str) -> Option<String> {
-        let per_role = self.params.get("roles").and_then(|r| r.get(role)).and_then(|v| v.get(key).or(Some(v)));
+        let per_role = self
+            .params
+            .get("roles")
+            .and_then(|r| r.get(role))
+            .and_then(|v| v.get(key).or(Some(v)));
         per_role
             .and_then(|v| v.as_str().map(str::to_string))
-            .or_else(|| self.params.get(key).and_then(|v| v.as_str()).map(str::to_string))
+            .or_else(|| {
+                self.params
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
     }
 }
 
@@ -118,12 +135,16 @@ impl Resource {
 
     /// The effective risk of a role on this resource.
     pub fn risk_for(&self, role: &str) -> Risk {
-        self.role(role).and_then(|r| r.risk).map_or(self.risk, |r| r.max(self.risk))
+        self.role(role)
+            .and_then(|r| r.risk)
+            .map_or(self.risk, |r| r.max(self.risk))
     }
 
     /// The effective maximum duration for a role.
     pub fn max_duration_for(&self, role: &str) -> u64 {
-        self.role(role).and_then(|r| r.max_duration).map_or(self.max_duration, |m| m.min(self.max_duration))
+        self.role(role)
+            .and_then(|r| r.max_duration)
+            .map_or(self.max_duration, |m| m.min(self.max_duration))
     }
 
     pub fn default_duration(&self) -> u64 {
@@ -138,7 +159,11 @@ pub enum CatalogError {
     #[error("catalog resource '{0}' is defined twice")]
     Duplicate(String),
     #[error("catalog name or alias '{alias}' is used by both '{first}' and '{second}'")]
-    AmbiguousAlias { alias: String, first: String, second: String },
+    AmbiguousAlias {
+        alias: String,
+        first: String,
+        second: String,
+    },
     #[error("catalog resource '{0}' has no roles")]
     NoRoles(String),
     #[error("catalog resource '{0}' has a zero maximum duration")]
@@ -175,7 +200,13 @@ pub fn normalize(name: &str) -> String {
     name.trim()
         .to_lowercase()
         .chars()
-        .map(|c| if c == '_' || c == '-' || c == '.' || c == '/' { ' ' } else { c })
+        .map(|c| {
+            if c == '_' || c == '-' || c == '.' || c == '/' {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -200,7 +231,9 @@ impl Catalog {
             if resources[..i].iter().any(|o| o.id == r.id) {
                 return Err(CatalogError::Duplicate(r.id.clone()));
             }
-            let names = std::iter::once(&r.id).chain(std::iter::once(&r.name)).chain(r.aliases.iter());
+            let names = std::iter::once(&r.id)
+                .chain(std::iter::once(&r.name))
+                .chain(r.aliases.iter());
             for name in names {
                 let key = normalize(name);
                 match index.get(&key) {
@@ -239,7 +272,9 @@ impl Catalog {
 
     /// Exact id, name or alias (after normalisation), no guessing.
     pub fn lookup(&self, name: &str) -> Option<&Resource> {
-        self.index.get(&normalize(name)).map(|&i| &self.resources[i])
+        self.index
+            .get(&normalize(name))
+            .map(|&i| &self.resources[i])
     }
 
     /// Exact match first, then typo tolerance over names and aliases.
@@ -267,7 +302,9 @@ impl Catalog {
 
     /// The index entries (normalised names and aliases), for candidate search.
     pub fn names(&self) -> impl Iterator<Item = (&str, &Resource)> {
-        self.index.iter().map(|(k, &i)| (k.as_str(), &self.resources[i]))
+        self.index
+            .iter()
+            .map(|(k, &i)| (k.as_str(), &self.resources[i]))
     }
 }
 
@@ -281,7 +318,11 @@ pub fn find_role<'a>(resource: &'a Resource, name: &str) -> Match<'a, RoleSpec> 
     if let Some(r) = exact {
         return Match::Exact(r);
     }
-    let close: Vec<&RoleSpec> = resource.roles.iter().filter(|r| key.len() >= 3 && is_close(&key, &normalize(&r.name))).collect();
+    let close: Vec<&RoleSpec> = resource
+        .roles
+        .iter()
+        .filter(|r| key.len() >= 3 && is_close(&key, &normalize(&r.name)))
+        .collect();
     match close.as_slice() {
         [] => Match::None,
         [r] => Match::Probable(r),
@@ -305,7 +346,9 @@ pub(crate) mod duration_secs {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         let s = String::deserialize(d)?;
-        crate::domain::parse_duration(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a duration (try \"8h\")")))
+        crate::domain::parse_duration(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("'{s}' is not a duration (try \"8h\")"))
+        })
     }
 }
 
@@ -322,9 +365,9 @@ pub(crate) mod opt_duration {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
-            Some(s) => crate::domain::parse_duration(&s)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a duration (try \"8h\")"))),
+            Some(s) => crate::domain::parse_duration(&s).map(Some).ok_or_else(|| {
+                serde::de::Error::custom(format!("'{s}' is not a duration (try \"8h\")"))
+            }),
         }
     }
 }
@@ -373,13 +416,22 @@ max_duration = "1d"
 
     #[test]
     fn rejects_an_alias_used_twice() {
-        let bad = SAMPLE.replace("roles = [\"read\", \"write\"]", "aliases = [\"billing db\"]\nroles = [\"read\"]");
-        assert!(matches!(Catalog::from_toml(&bad), Err(CatalogError::AmbiguousAlias { .. })));
+        let bad = SAMPLE.replace(
+            "roles = [\"read\", \"write\"]",
+            "aliases = [\"billing db\"]\nroles = [\"read\"]",
+        );
+        assert!(matches!(
+            Catalog::from_toml(&bad),
+            Err(CatalogError::AmbiguousAlias { .. })
+        ));
     }
 
     #[test]
     fn rejects_unknown_keys_and_bad_durations() {
-        assert!(Catalog::from_toml(&SAMPLE.replace("risk = \"low\"", "risk = \"low\"\nownr = []")).is_err());
+        assert!(
+            Catalog::from_toml(&SAMPLE.replace("risk = \"low\"", "risk = \"low\"\nownr = []"))
+                .is_err()
+        );
         assert!(Catalog::from_toml(&SAMPLE.replace("\"1d\"", "\"forever\"")).is_err());
     }
 }

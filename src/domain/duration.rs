@@ -18,12 +18,18 @@ pub fn parse_duration(input: &str) -> Option<u64> {
         let (num, after) = rest.split_at(digits);
         let n: u64 = num.parse().ok()?;
         let after = after.trim_start();
-        let unit_len = after.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+        let unit_len = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
         let (unit, tail) = after.split_at(unit_len);
         let secs = unit_seconds(unit)?;
         total = total.checked_add(n.checked_mul(secs)?)?;
         any = true;
-        rest = tail.trim_start_matches([',', ' ']).trim_start_matches("and").trim_start();
+        rest = tail
+            .trim_start_matches([',', ' '])
+            .trim_start_matches("and")
+            .trim_start();
     }
     (any && total > 0).then_some(total)
 }
@@ -79,7 +85,15 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_and_zero() {
-        for input in ["", "h", "2 fortnights", "0h", "forever", "-1h", "99999999999999999999h"] {
+        for input in [
+            "",
+            "h",
+            "2 fortnights",
+            "0h",
+            "forever",
+            "-1h",
+            "99999999999999999999h",
+        ] {
             assert_eq!(parse_duration(input), None, "{input}");
         }
     }

@@ -103,11 +103,24 @@ pub struct IntentError {
 
 impl IntentError {
     fn ask(field: Field, question: impl Into<String>, options: Vec<String>) -> Self {
-        Self { field, question: question.into(), options }
+        Self {
+            field,
+            question: question.into(),
+            options,
+        }
     }
 }
 
-const WILDCARDS: [&str; 8] = ["*", "all", "any", "everything", "every", "admin-all", "%", "any resource"];
+const WILDCARDS: [&str; 8] = [
+    "*",
+    "all",
+    "any",
+    "everything",
+    "every",
+    "admin-all",
+    "%",
+    "any resource",
+];
 
 impl DraftIntent {
     /// Validates against the catalog: exact names only (after alias resolution), durations clamped,
@@ -120,12 +133,27 @@ impl DraftIntent {
                 vec![],
             )
         })?;
-        let justification = self.justification.as_deref().map(|j| sanitize_free_text(j, MAX_JUSTIFICATION)).filter(|j| !j.is_empty());
-        let ticket = self.ticket.as_deref().map(|t| sanitize_free_text(t, 40)).filter(|t| !t.is_empty());
+        let justification = self
+            .justification
+            .as_deref()
+            .map(|j| sanitize_free_text(j, MAX_JUSTIFICATION))
+            .filter(|j| !j.is_empty());
+        let ticket = self
+            .ticket
+            .as_deref()
+            .map(|t| sanitize_free_text(t, 40))
+            .filter(|t| !t.is_empty());
         let request_id = match &self.request_id {
             None => None,
             Some(raw) => Some(RequestId::parse(raw).ok_or_else(|| {
-                IntentError::ask(Field::RequestId, format!("'{}' is not a request id (they look like AR-7K3D9QX2).", sanitize_free_text(raw, 20)), vec![])
+                IntentError::ask(
+                    Field::RequestId,
+                    format!(
+                        "'{}' is not a request id (they look like AR-7K3D9QX2).",
+                        sanitize_free_text(raw, 20)
+                    ),
+                    vec![],
+                )
             })?),
         };
         let mut intent = Intent {
@@ -141,8 +169,17 @@ impl DraftIntent {
         };
         match action {
             Action::Status => Ok(intent),
-            Action::Revoke | Action::Cancel | Action::Extend if intent.request_id.is_none() && self.resource.is_none() => {
-                Err(IntentError::ask(Field::RequestId, format!("Which request should I {}? Give its id, e.g. AR-7K3D9QX2.", action.as_str()), vec![]))
+            Action::Revoke | Action::Cancel | Action::Extend
+                if intent.request_id.is_none() && self.resource.is_none() =>
+            {
+                Err(IntentError::ask(
+                    Field::RequestId,
+                    format!(
+                        "Which request should I {}? Give its id, e.g. AR-7K3D9QX2.",
+                        action.as_str()
+                    ),
+                    vec![],
+                ))
             }
             Action::Revoke | Action::Cancel => {
                 if let Some(name) = &self.resource {
@@ -154,16 +191,28 @@ impl DraftIntent {
                 if let Some(name) = &self.resource {
                     intent.resource = Some(resolve_resource(catalog, name)?.id.clone());
                 }
-                intent.duration_secs = self.duration.as_deref().map(parse_valid_duration).transpose()?;
+                intent.duration_secs = self
+                    .duration
+                    .as_deref()
+                    .map(parse_valid_duration)
+                    .transpose()?;
                 Ok(intent)
             }
             Action::Request => self.validate_request(catalog, intent),
         }
     }
 
-    fn validate_request(&self, catalog: &Catalog, mut intent: Intent) -> Result<Intent, IntentError> {
+    fn validate_request(
+        &self,
+        catalog: &Catalog,
+        mut intent: Intent,
+    ) -> Result<Intent, IntentError> {
         let name = self.resource.as_deref().ok_or_else(|| {
-            IntentError::ask(Field::Resource, "Which system do you need access to?", sample_names(catalog))
+            IntentError::ask(
+                Field::Resource,
+                "Which system do you need access to?",
+                sample_names(catalog),
+            )
         })?;
         let resource = resolve_resource(catalog, name)?;
         let role = match &self.role {
@@ -183,13 +232,27 @@ impl DraftIntent {
             None => resource.default_duration().min(max),
         };
         if wanted > max {
-            intent.notes.push(format!("{} is longer than the {} allowed for {} on {}; shortened to {}.", format_duration(wanted), format_duration(max), role, resource.name, format_duration(max)));
+            intent.notes.push(format!(
+                "{} is longer than the {} allowed for {} on {}; shortened to {}.",
+                format_duration(wanted),
+                format_duration(max),
+                role,
+                resource.name,
+                format_duration(max)
+            ));
         }
         let risky = resource.risk_for(&role) >= Risk::High;
-        if (risky || intent.break_glass) && intent.justification.is_none() && intent.ticket.is_none() {
+        if (risky || intent.break_glass)
+            && intent.justification.is_none()
+            && intent.ticket.is_none()
+        {
             return Err(IntentError::ask(
                 Field::Justification,
-                format!("{} is {}-risk: what do you need it for? A sentence or a ticket number is enough.", resource.name, resource.risk_for(&role).as_str()),
+                format!(
+                    "{} is {}-risk: what do you need it for? A sentence or a ticket number is enough.",
+                    resource.name,
+                    resource.risk_for(&role).as_str()
+                ),
                 vec![],
             ));
         }
@@ -202,43 +265,100 @@ impl DraftIntent {
 
 fn parse_valid_duration(raw: &str) -> Result<u64, IntentError> {
     parse_duration(raw).ok_or_else(|| {
-        IntentError::ask(Field::Duration, format!("How long do you need it? '{}' is not a duration I understand (try 2h or 30m).", sanitize_free_text(raw, 20)), vec![])
+        IntentError::ask(
+            Field::Duration,
+            format!(
+                "How long do you need it? '{}' is not a duration I understand (try 2h or 30m).",
+                sanitize_free_text(raw, 20)
+            ),
+            vec![],
+        )
     })
 }
 
-fn resolve_resource<'a>(catalog: &'a Catalog, name: &str) -> Result<&'a super::Resource, IntentError> {
+fn resolve_resource<'a>(
+    catalog: &'a Catalog,
+    name: &str,
+) -> Result<&'a super::Resource, IntentError> {
     let shown = sanitize_free_text(name, 40);
     if WILDCARDS.contains(&name.trim().to_lowercase().as_str()) {
-        return Err(IntentError::ask(Field::Resource, "Access is granted one system at a time. Which one do you need?", sample_names(catalog)));
+        return Err(IntentError::ask(
+            Field::Resource,
+            "Access is granted one system at a time. Which one do you need?",
+            sample_names(catalog),
+        ));
     }
     match catalog.find(name) {
         Match::Exact(r) => Ok(r),
-        Match::Probable(r) => Err(IntentError::ask(Field::Resource, format!("I don't know '{shown}'. Did you mean {} ({})?", r.name, r.id), vec![r.id.clone()])),
+        Match::Probable(r) => Err(IntentError::ask(
+            Field::Resource,
+            format!(
+                "I don't know '{shown}'. Did you mean {} ({})?",
+                r.name, r.id
+            ),
+            vec![r.id.clone()],
+        )),
         Match::Ambiguous(rs) => Err(IntentError::ask(
             Field::Resource,
             format!("'{shown}' could be several things. Which one?"),
             rs.iter().map(|r| r.id.clone()).collect(),
         )),
-        Match::None => Err(IntentError::ask(Field::Resource, format!("I can't find '{shown}' in the catalog. Which system do you mean?"), sample_names(catalog))),
+        Match::None => Err(IntentError::ask(
+            Field::Resource,
+            format!("I can't find '{shown}' in the catalog. Which system do you mean?"),
+            sample_names(catalog),
+        )),
     }
 }
 
 fn resolve_role(resource: &super::Resource, role: &str) -> Result<String, IntentError> {
     let shown = sanitize_free_text(role, 30);
-    let options = || resource.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    let options = || {
+        resource
+            .roles
+            .iter()
+            .map(|r| r.name.clone())
+            .collect::<Vec<_>>()
+    };
     if WILDCARDS.contains(&role.trim().to_lowercase().as_str()) {
-        return Err(IntentError::ask(Field::Role, format!("Roles are granted one at a time. Which role on {}?", resource.name), options()));
+        return Err(IntentError::ask(
+            Field::Role,
+            format!(
+                "Roles are granted one at a time. Which role on {}?",
+                resource.name
+            ),
+            options(),
+        ));
     }
     match find_role(resource, role) {
         Match::Exact(r) => Ok(r.name.clone()),
-        Match::Probable(r) => Err(IntentError::ask(Field::Role, format!("{} has no role '{shown}'. Did you mean {}?", resource.name, r.name), vec![r.name.clone()])),
-        Match::Ambiguous(_) | Match::None => Err(IntentError::ask(Field::Role, format!("{} has no role '{shown}'. Which role do you need?", resource.name), options())),
+        Match::Probable(r) => Err(IntentError::ask(
+            Field::Role,
+            format!(
+                "{} has no role '{shown}'. Did you mean {}?",
+                resource.name, r.name
+            ),
+            vec![r.name.clone()],
+        )),
+        Match::Ambiguous(_) | Match::None => Err(IntentError::ask(
+            Field::Role,
+            format!(
+                "{} has no role '{shown}'. Which role do you need?",
+                resource.name
+            ),
+            options(),
+        )),
     }
 }
 
 /// A few catalog ids to offer when asking which resource (never the whole of a large catalog).
 fn sample_names(catalog: &Catalog) -> Vec<String> {
-    catalog.resources().iter().take(6).map(|r| r.id.clone()).collect()
+    catalog
+        .resources()
+        .iter()
+        .take(6)
+        .map(|r| r.id.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -280,7 +400,9 @@ max_duration = "1d"
 
     #[test]
     fn clamps_duration_to_the_catalog_maximum() {
-        let i = draft("billing db", Some("read"), Some("9999h")).validate(&catalog()).unwrap();
+        let i = draft("billing db", Some("read"), Some("9999h"))
+            .validate(&catalog())
+            .unwrap();
         assert_eq!(i.resource.as_deref(), Some("prod-db"));
         assert_eq!(i.duration_secs, Some(4 * 3600));
         assert_eq!(i.notes.len(), 1);
@@ -288,16 +410,33 @@ max_duration = "1d"
 
     #[test]
     fn a_single_role_is_implied_and_missing_roles_are_asked() {
-        assert_eq!(draft("wiki", None, None).validate(&catalog()).unwrap().role.as_deref(), Some("edit"));
-        let e = draft("prod-db", None, None).validate(&catalog()).unwrap_err();
+        assert_eq!(
+            draft("wiki", None, None)
+                .validate(&catalog())
+                .unwrap()
+                .role
+                .as_deref(),
+            Some("edit")
+        );
+        let e = draft("prod-db", None, None)
+            .validate(&catalog())
+            .unwrap_err();
         assert_eq!((e.field, e.options.len()), (Field::Role, 2));
     }
 
     #[test]
     fn wildcards_typos_and_unknowns_become_questions() {
-        for (res, role) in [("*", Some("read")), ("prod-db", Some("all")), ("prod-dbb", Some("read")), ("mainframe", None)] {
+        for (res, role) in [
+            ("*", Some("read")),
+            ("prod-db", Some("all")),
+            ("prod-dbb", Some("read")),
+            ("mainframe", None),
+        ] {
             let e = draft(res, role, None).validate(&catalog()).unwrap_err();
-            assert!(matches!(e.field, Field::Resource | Field::Role), "{res} {role:?}");
+            assert!(
+                matches!(e.field, Field::Resource | Field::Role),
+                "{res} {role:?}"
+            );
         }
     }
 
@@ -305,7 +444,10 @@ max_duration = "1d"
     fn high_risk_without_a_reason_asks_for_one() {
         let mut d = draft("prod-db", Some("read"), Some("1h"));
         d.justification = None;
-        assert_eq!(d.validate(&catalog()).unwrap_err().field, Field::Justification);
+        assert_eq!(
+            d.validate(&catalog()).unwrap_err().field,
+            Field::Justification
+        );
     }
 
     #[test]
@@ -318,9 +460,19 @@ max_duration = "1d"
 
     #[test]
     fn merge_lets_later_turns_fill_gaps() {
-        let first = DraftIntent { action: Some(Action::Request), resource: Some("prod-db".into()), ..Default::default() };
-        let second = DraftIntent { role: Some("read".into()), ..Default::default() };
+        let first = DraftIntent {
+            action: Some(Action::Request),
+            resource: Some("prod-db".into()),
+            ..Default::default()
+        };
+        let second = DraftIntent {
+            role: Some("read".into()),
+            ..Default::default()
+        };
         let merged = first.merge(second);
-        assert_eq!((merged.resource.as_deref(), merged.role.as_deref()), (Some("prod-db"), Some("read")));
+        assert_eq!(
+            (merged.resource.as_deref(), merged.role.as_deref()),
+            (Some("prod-db"), Some("read"))
+        );
     }
 }

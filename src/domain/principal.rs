@@ -49,8 +49,16 @@ pub struct PlatformUser {
 }
 
 impl PlatformUser {
-    pub fn new(platform: Platform, workspace: impl Into<String>, user_id: impl Into<String>) -> Self {
-        Self { platform, workspace: workspace.into(), user_id: user_id.into() }
+    pub fn new(
+        platform: Platform,
+        workspace: impl Into<String>,
+        user_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            platform,
+            workspace: workspace.into(),
+            user_id: user_id.into(),
+        }
     }
 }
 
@@ -90,7 +98,9 @@ impl Person {
 
     /// The person's account on one platform and workspace, if linked.
     pub fn account_on(&self, platform: Platform, workspace: &str) -> Option<&PlatformUser> {
-        self.accounts.iter().find(|a| a.platform == platform && a.workspace == workspace)
+        self.accounts
+            .iter()
+            .find(|a| a.platform == platform && a.workspace == workspace)
     }
 
     pub fn first_account_on(&self, platform: Platform) -> Option<&PlatformUser> {

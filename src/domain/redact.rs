@@ -75,8 +75,13 @@ mod tests {
 
     #[test]
     fn masks_passwords_and_url_credentials_but_keeps_the_rest() {
-        let r = redact_secrets("db is postgres://admin:hunter2@db.internal/x and password: s3cr3t!");
-        assert!(!r.text.contains("hunter2") && !r.text.contains("s3cr3t"), "{}", r.text);
+        let r =
+            redact_secrets("db is postgres://admin:hunter2@db.internal/x and password: s3cr3t!");
+        assert!(
+            !r.text.contains("hunter2") && !r.text.contains("s3cr3t"),
+            "{}",
+            r.text
+        );
         assert_eq!(r.masked, 2);
         assert!(r.text.contains("postgres://"));
     }
@@ -86,21 +91,37 @@ mod tests {
         for (secret, kind) in [
             ("AIzaSyA1234567890abcdefghijklmnopqrstuv", "google_api_key"),
             ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe_key"),
-            ("Authorization: Basic dXNlcjpwYXNzd29yZDEyMzQ=", "basic_auth"),
+            (
+                "Authorization: Basic dXNlcjpwYXNzd29yZDEyMzQ=",
+                "basic_auth",
+            ),
             ("my password is correct-horse-battery", "password"),
         ] {
             let r = redact_secrets(&format!("need read on staging-db, {secret} ok"));
             assert_eq!(r.masked, 1, "{secret}: {}", r.text);
             assert!(r.text.contains(&format!("[REDACTED:{kind}]")), "{}", r.text);
-            assert!(!r.text.contains("correct-horse") && !r.text.contains("dXNlcjpw") && !r.text.contains("4eC39"), "{}", r.text);
+            assert!(
+                !r.text.contains("correct-horse")
+                    && !r.text.contains("dXNlcjpw")
+                    && !r.text.contains("4eC39"),
+                "{}",
+                r.text
+            );
         }
-        let ordinary = redact_secrets("basic permissions on the wiki, the password reset page is broken");
+        let ordinary =
+            redact_secrets("basic permissions on the wiki, the password reset page is broken");
         assert_eq!(ordinary.masked, 0, "{}", ordinary.text);
     }
 
     #[test]
     fn leaves_ordinary_requests_alone() {
         let r = redact_secrets("need read on prod-db for 2h, INC-4411, ticket AR-7K3D9QX2");
-        assert_eq!((r.masked, r.text.as_str()), (0, "need read on prod-db for 2h, INC-4411, ticket AR-7K3D9QX2"));
+        assert_eq!(
+            (r.masked, r.text.as_str()),
+            (
+                0,
+                "need read on prod-db for 2h, INC-4411, ticket AR-7K3D9QX2"
+            )
+        );
     }
 }

@@ -17,7 +17,10 @@ impl RequestId {
         for b in bytes {
             bits = (bits << 8) | u64::from(b);
         }
-        let code: String = (0..8).rev().map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect();
+        let code: String = (0..8)
+            .rev()
+            .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
+            .collect();
         RequestId(format!("AR-{code}"))
     }
 
@@ -143,12 +146,22 @@ impl RequestState {
 
     /// No further transition is possible.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Expired | Self::Revoked | Self::Denied | Self::Cancelled | Self::Failed)
+        matches!(
+            self,
+            Self::Expired | Self::Revoked | Self::Denied | Self::Cancelled | Self::Failed
+        )
     }
 
     /// Still open from the requester's point of view (not yet access, not finished).
     pub fn is_open(self) -> bool {
-        matches!(self, Self::Draft | Self::AwaitingConfirmation | Self::Submitted | Self::PendingApproval | Self::Approved)
+        matches!(
+            self,
+            Self::Draft
+                | Self::AwaitingConfirmation
+                | Self::Submitted
+                | Self::PendingApproval
+                | Self::Approved
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -221,7 +234,11 @@ mod tests {
         (S::Draft, E::IntentReady, S::AwaitingConfirmation),
         (S::Draft, E::Cancel, S::Cancelled),
         (S::Draft, E::Expire, S::Cancelled),
-        (S::AwaitingConfirmation, E::IntentReady, S::AwaitingConfirmation),
+        (
+            S::AwaitingConfirmation,
+            E::IntentReady,
+            S::AwaitingConfirmation,
+        ),
         (S::AwaitingConfirmation, E::Confirm, S::Submitted),
         (S::AwaitingConfirmation, E::Cancel, S::Cancelled),
         (S::AwaitingConfirmation, E::Expire, S::Cancelled),
@@ -244,7 +261,10 @@ mod tests {
     fn every_state_and_event_pair_is_either_legal_or_refused() {
         for from in S::ALL {
             for event in EVENTS {
-                let expected = LEGAL.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
+                let expected = LEGAL
+                    .iter()
+                    .find(|(f, e, _)| *f == from && *e == event)
+                    .map(|(_, _, to)| *to);
                 match (from.apply(event), expected) {
                     (Ok(to), Some(want)) => assert_eq!(to, want, "{from:?} --{event:?}"),
                     (Err(err), None) => assert_eq!(err, TransitionError { from, event }),
@@ -283,7 +303,10 @@ mod tests {
     fn request_ids_are_typeable_and_parse_leniently() {
         let id = RequestId::generate();
         assert!(id.as_str().starts_with("AR-") && id.as_str().len() == 11);
-        assert_eq!(RequestId::parse(&id.as_str().to_lowercase()), Some(id.clone()));
+        assert_eq!(
+            RequestId::parse(&id.as_str().to_lowercase()),
+            Some(id.clone())
+        );
         assert_eq!(RequestId::parse(&id.as_str()[3..]), Some(id));
         assert_eq!(RequestId::parse("AR-123"), None);
         assert_eq!(RequestId::parse("AR-IIIIIIII"), None);

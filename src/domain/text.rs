@@ -16,7 +16,11 @@ pub fn sanitize_free_text(input: &str, max_chars: usize) -> String {
                     }
                     inner.push(n);
                 }
-                let shown = inner.split('|').next_back().unwrap_or("").trim_start_matches(['!', '@', '#', '&']);
+                let shown = inner
+                    .split('|')
+                    .next_back()
+                    .unwrap_or("")
+                    .trim_start_matches(['!', '@', '#', '&']);
                 out.push_str(shown);
             }
             '@' => out.push('＠'),
@@ -55,8 +59,14 @@ mod tests {
 
     #[test]
     fn mentions_and_links_do_not_survive() {
-        let s = sanitize_free_text("<!here> ping <@U123> see <https://evil|APPROVED> @everyone [ok](https://x)", 200);
-        assert!(!s.contains('<') && !s.contains("@everyone") && !s.contains("https://"), "{s}");
+        let s = sanitize_free_text(
+            "<!here> ping <@U123> see <https://evil|APPROVED> @everyone [ok](https://x)",
+            200,
+        );
+        assert!(
+            !s.contains('<') && !s.contains("@everyone") && !s.contains("https://"),
+            "{s}"
+        );
         assert!(s.contains("APPROVED") && s.contains("ok"));
     }
 

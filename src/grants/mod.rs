@@ -50,7 +50,16 @@ pub struct GrantCall {
 
 impl GrantCall {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(op: GrantOp, request_id: &str, resource: &Resource, role: &str, person_id: &str, account: &PlatformUser, expires_at: chrono::DateTime<chrono::Utc>, attempt_tag: Option<&str>) -> Self {
+    pub fn new(
+        op: GrantOp,
+        request_id: &str,
+        resource: &Resource,
+        role: &str,
+        person_id: &str,
+        account: &PlatformUser,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        attempt_tag: Option<&str>,
+    ) -> Self {
         let idempotency_key = match attempt_tag {
             Some(t) => format!("{request_id}:{}:{t}", op.as_str()),
             None => format!("{request_id}:{}", op.as_str()),

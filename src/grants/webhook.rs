@@ -22,7 +22,13 @@ pub struct WebhookGrantor {
 impl WebhookGrantor {
     pub fn new(url: url::Url, secret: SecretString, timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder().timeout(timeout).build()?;
-        Ok(Self { client, url, secret, attempts: 4, base_backoff: Duration::from_millis(200) })
+        Ok(Self {
+            client,
+            url,
+            secret,
+            attempts: 4,
+            base_backoff: Duration::from_millis(200),
+        })
     }
 
     /// Fewer attempts and shorter waits, for tests.
@@ -33,7 +39,8 @@ impl WebhookGrantor {
     }
 
     fn sign(&self, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes()).expect("HMAC takes any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes())
+            .expect("HMAC takes any key length");
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
@@ -52,11 +59,19 @@ impl WebhookGrantor {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| GrantError::Transient(format!("webhook unreachable: {}", without_url(&e))))?;
+            .map_err(|e| {
+                GrantError::Transient(format!("webhook unreachable: {}", without_url(&e)))
+            })?;
         let status = resp.status();
         if status.is_success() {
-            let detail = resp.json::<serde_json::Value>().await.unwrap_or(serde_json::Value::Null);
-            return Ok(GrantReceipt { backend: "webhook".into(), detail: serde_json::json!({ "status": status.as_u16(), "response": detail }) });
+            let detail = resp
+                .json::<serde_json::Value>()
+                .await
+                .unwrap_or(serde_json::Value::Null);
+            return Ok(GrantReceipt {
+                backend: "webhook".into(),
+                detail: serde_json::json!({ "status": status.as_u16(), "response": detail }),
+            });
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             Err(GrantError::Transient(format!("webhook answered {status}")))

@@ -8,8 +8,8 @@ use crate::domain::{Catalog, Intent, Person};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub mod parser;
 pub mod llm;
+pub mod parser;
 
 /// One message of a request's own thread, oldest first. Nothing from other requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +72,12 @@ impl Intake for ParserIntake {
 
     async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult> {
         let draft = parser::parse_thread(ctx.thread, ctx.catalog);
-        Ok(IntakeResult { draft, trace: IntakeTrace { source: "parser".into(), ..Default::default() } })
+        Ok(IntakeResult {
+            draft,
+            trace: IntakeTrace {
+                source: "parser".into(),
+                ..Default::default()
+            },
+        })
     }
 }

@@ -18,7 +18,16 @@ use std::time::Duration;
 use url::Url;
 
 /// The context keys Warden understands in a response; any other key denies.
-pub const KNOWN_CONTEXT_KEYS: [&str; 8] = ["approvals", "reasons", "reason_user", "reason_admin", "break_glass", "deny_reason_required", "decision_id", "id"];
+pub const KNOWN_CONTEXT_KEYS: [&str; 8] = [
+    "approvals",
+    "reasons",
+    "reason_user",
+    "reason_admin",
+    "break_glass",
+    "deny_reason_required",
+    "decision_id",
+    "id",
+];
 
 /// Reasons kept from a PDP: at most this many, each at most `MAX_REASON_CHARS` characters.
 const MAX_REASONS: usize = 10;
@@ -35,7 +44,10 @@ pub struct AuthzenPolicy {
 
 impl std::fmt::Debug for AuthzenPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthzenPolicy").field("endpoint", &self.display).field("token", &self.token.as_ref().map(|_| "[redacted]")).finish()
+        f.debug_struct("AuthzenPolicy")
+            .field("endpoint", &self.display)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
     }
 }
 
@@ -44,7 +56,12 @@ impl AuthzenPolicy {
     pub fn new(base_url: Url, token: Option<SecretString>, timeout: Duration) -> Result<Self> {
         let endpoint = join(&base_url, "access/v1/evaluation")?;
         let client = http_client(timeout)?;
-        Ok(Self { client, display: redact(&endpoint), endpoint, token })
+        Ok(Self {
+            client,
+            display: redact(&endpoint),
+            endpoint,
+            token,
+        })
     }
 
     /// The endpoint as it may be logged (no credentials).
@@ -54,9 +71,14 @@ impl AuthzenPolicy {
 
     async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let mut request = self.client.post(self.endpoint.clone()).header("X-Request-ID", &request_id).json(&request_body(input));
+        let mut request = self
+            .client
+            .post(self.endpoint.clone())
+            .header("X-Request-ID", &request_id)
+            .json(&request_body(input));
         if let Some(token) = &self.token {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| "the AuthZEN token is not a valid header value".to_string())?;
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                .map_err(|_| "the AuthZEN token is not a valid header value".to_string())?;
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
@@ -65,9 +87,15 @@ impl AuthzenPolicy {
         if !status.is_success() {
             return Err(format!("AuthZEN PDP answered HTTP {}", status.as_u16()));
         }
-        let header_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| valid_id(v)).map(str::to_string);
+        let header_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| valid_id(v))
+            .map(str::to_string);
         let body = read_body(response).await?;
-        let answer: Value = serde_json::from_slice(&body).map_err(|_| "the AuthZEN answer is not JSON".to_string())?;
+        let answer: Value = serde_json::from_slice(&body)
+            .map_err(|_| "the AuthZEN answer is not JSON".to_string())?;
         let decision = map_response(&answer, header_id);
         if let Some(admin) = answer.pointer("/context/reason_admin") {
             tracing::info!(pdp = "authzen", decision_id = decision.decision_id().unwrap_or("-"), reason_admin = %admin, "AuthZEN admin reason");
@@ -156,7 +184,13 @@ pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
     };
     let decision_id = ["decision_id", "id"]
         .iter()
-        .find_map(|k| context.get(*k).and_then(Value::as_str).filter(|v| valid_id(v)).map(str::to_string))
+        .find_map(|k| {
+            context
+                .get(*k)
+                .and_then(Value::as_str)
+                .filter(|v| valid_id(v))
+                .map(str::to_string)
+        })
         .or(header_id);
     let fault = |reason: &str| match &decision_id {
         Some(id) => fault_with_id(reason.to_string(), id.clone()),
@@ -167,19 +201,35 @@ pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
         Some(Value::Bool(b)) => *b,
         _ => return fault("the AuthZEN decision is not a boolean"),
     };
-    if let Some(key) = top.keys().find(|k| !matches!(k.as_str(), "decision" | "context")) {
+    if let Some(key) = top
+        .keys()
+        .find(|k| !matches!(k.as_str(), "decision" | "context"))
+    {
         if decision {
-            return fault(&format!("unknown field '{}' in the AuthZEN answer", printable(key)));
+            return fault(&format!(
+                "unknown field '{}' in the AuthZEN answer",
+                printable(key)
+            ));
         }
     }
     if !decision {
         let reasons = user_reasons(context).unwrap_or_default();
-        let reasons = if reasons.is_empty() { vec!["denied by the AuthZEN policy decision point".to_string()] } else { reasons };
-        return Decision::Deny { decision_id, reasons };
+        let reasons = if reasons.is_empty() {
+            vec!["denied by the AuthZEN policy decision point".to_string()]
+        } else {
+            reasons
+        };
+        return Decision::Deny {
+            decision_id,
+            reasons,
+        };
     }
 
     // Allowed: every key must be understood, or the permit is not honoured.
-    if let Some(key) = context.keys().find(|k| !KNOWN_CONTEXT_KEYS.contains(&k.as_str())) {
+    if let Some(key) = context
+        .keys()
+        .find(|k| !KNOWN_CONTEXT_KEYS.contains(&k.as_str()))
+    {
         return fault(&format!("unknown obligation '{}'", printable(key)));
     }
     let Some(reasons) = user_reasons(context) else {
@@ -206,8 +256,17 @@ pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
         return fault("an approval step in the AuthZEN context needs zero approvers");
     }
     match (steps.is_empty(), break_glass) {
-        (true, _) => Decision::Allow { decision_id, reasons, break_glass },
-        (false, false) => Decision::RequireApproval { decision_id, reasons, steps, deny_reason_required },
+        (true, _) => Decision::Allow {
+            decision_id,
+            reasons,
+            break_glass,
+        },
+        (false, false) => Decision::RequireApproval {
+            decision_id,
+            reasons,
+            steps,
+            deny_reason_required,
+        },
         (false, true) => fault("the AuthZEN context asks for break-glass and approvals at once"),
     }
 }
@@ -235,7 +294,13 @@ fn user_reasons(context: &Map<String, Value>) -> Option<Vec<String>> {
         }
         Some(_) => return None,
     }
-    Some(out.into_iter().map(|r| bounded(&r)).filter(|r| !r.is_empty()).take(MAX_REASONS).collect())
+    Some(
+        out.into_iter()
+            .map(|r| bounded(&r))
+            .filter(|r| !r.is_empty())
+            .take(MAX_REASONS)
+            .collect(),
+    )
 }
 
 fn bounded(text: &str) -> String {
@@ -251,7 +316,10 @@ fn bounded(text: &str) -> String {
 
 /// A key from the PDP, safe to put in a reason: printable ASCII, at most 40 characters.
 fn printable(key: &str) -> String {
-    key.chars().filter(|c| c.is_ascii_graphic()).take(40).collect()
+    key.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect()
 }
 
 #[cfg(test)]
@@ -265,8 +333,17 @@ mod tests {
 
     #[test]
     fn true_without_context_allows_and_false_denies() {
-        assert!(matches!(map(json!({"decision": true})), Decision::Allow { break_glass: false, .. }));
-        assert!(matches!(map(json!({"decision": true, "context": {}})), Decision::Allow { .. }));
+        assert!(matches!(
+            map(json!({"decision": true})),
+            Decision::Allow {
+                break_glass: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            map(json!({"decision": true, "context": {}})),
+            Decision::Allow { .. }
+        ));
         let d = map(json!({"decision": false}));
         assert_eq!(d.outcome(), "deny");
         assert_eq!(d.reasons(), ["denied by the AuthZEN policy decision point"]);
@@ -274,17 +351,33 @@ mod tests {
 
     #[test]
     fn deny_reasons_come_from_reason_user_and_reasons() {
-        let d = map(json!({"decision": false, "context": {"reasons": ["not on call"], "reason_user": {"en-403": "Insufficient privileges"}, "reason_admin": {"en": "rule C076"}}}));
+        let d = map(
+            json!({"decision": false, "context": {"reasons": ["not on call"], "reason_user": {"en-403": "Insufficient privileges"}, "reason_admin": {"en": "rule C076"}}}),
+        );
         assert_eq!(d.reasons(), ["not on call", "Insufficient privileges"]);
     }
 
     #[test]
     fn approvals_in_the_context_require_approval() {
-        let d = map(json!({"decision": true, "context": {"approvals": [{"from": "manager"}, {"from": "group", "group": "dba", "count": 2}], "deny_reason_required": true}}));
+        let d = map(
+            json!({"decision": true, "context": {"approvals": [{"from": "manager"}, {"from": "group", "group": "dba", "count": 2}], "deny_reason_required": true}}),
+        );
         match d {
-            Decision::RequireApproval { steps, deny_reason_required, .. } => {
+            Decision::RequireApproval {
+                steps,
+                deny_reason_required,
+                ..
+            } => {
                 assert_eq!(steps[0].approvers, ApproverSpec::Manager);
-                assert_eq!(steps[1], ApprovalStep { approvers: ApproverSpec::Group { group: "dba".into() }, count: 2 });
+                assert_eq!(
+                    steps[1],
+                    ApprovalStep {
+                        approvers: ApproverSpec::Group {
+                            group: "dba".into()
+                        },
+                        count: 2
+                    }
+                );
                 assert!(deny_reason_required);
             }
             other => panic!("{other:?}"),
@@ -293,7 +386,13 @@ mod tests {
 
     #[test]
     fn break_glass_in_the_context_allows_flagged() {
-        assert!(matches!(map(json!({"decision": true, "context": {"break_glass": true}})), Decision::Allow { break_glass: true, .. }));
+        assert!(matches!(
+            map(json!({"decision": true, "context": {"break_glass": true}})),
+            Decision::Allow {
+                break_glass: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -317,29 +416,52 @@ mod tests {
         ] {
             let d = map(answer.clone());
             assert_eq!(d.outcome(), "deny", "{answer}");
-            assert!(d.reasons()[0].starts_with("policy error:"), "{answer}: {d:?}");
+            assert!(
+                d.reasons()[0].starts_with("policy error:"),
+                "{answer}: {d:?}"
+            );
         }
-        assert!(map(json!({"decision": true, "context": {"obligations": []}})).reasons()[0].contains("unknown obligation 'obligations'"));
+        assert!(
+            map(json!({"decision": true, "context": {"obligations": []}})).reasons()[0]
+                .contains("unknown obligation 'obligations'")
+        );
     }
 
     #[test]
     fn the_decision_id_prefers_the_context_then_the_header() {
-        let d = map_response(&json!({"decision": true, "context": {"decision_id": "ctx-1"}}), Some("hdr-1".into()));
+        let d = map_response(
+            &json!({"decision": true, "context": {"decision_id": "ctx-1"}}),
+            Some("hdr-1".into()),
+        );
         assert_eq!(d.decision_id(), Some("ctx-1"));
-        let d = map_response(&json!({"decision": true, "context": {"id": "ctx-2"}}), Some("hdr-1".into()));
+        let d = map_response(
+            &json!({"decision": true, "context": {"id": "ctx-2"}}),
+            Some("hdr-1".into()),
+        );
         assert_eq!(d.decision_id(), Some("ctx-2"));
         let d = map_response(&json!({"decision": false}), Some("hdr-1".into()));
         assert_eq!(d.decision_id(), Some("hdr-1"));
-        let d = map_response(&json!({"decision": true, "context": {"obligations": 1}}), Some("hdr-2".into()));
+        let d = map_response(
+            &json!({"decision": true, "context": {"obligations": 1}}),
+            Some("hdr-2".into()),
+        );
         assert_eq!((d.outcome(), d.decision_id()), ("deny", Some("hdr-2")));
     }
 
     #[test]
     fn the_token_never_shows_in_debug_output() {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let p = AuthzenPolicy::new(Url::parse("https://pdp.example").unwrap(), Some(SecretString::from("tok-s3cret")), Duration::from_secs(1)).unwrap();
+        let p = AuthzenPolicy::new(
+            Url::parse("https://pdp.example").unwrap(),
+            Some(SecretString::from("tok-s3cret")),
+            Duration::from_secs(1),
+        )
+        .unwrap();
         let shown = format!("{p:?}");
-        assert!(!shown.contains("tok-s3cret") && shown.contains("redacted"), "{shown}");
+        assert!(
+            !shown.contains("tok-s3cret") && shown.contains("redacted"),
+            "{shown}"
+        );
         assert_eq!(p.endpoint(), "https://pdp.example/access/v1/evaluation");
     }
 }

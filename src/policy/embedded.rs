@@ -41,7 +41,9 @@ pub struct EmbeddedPolicy {
 
 impl std::fmt::Debug for EmbeddedPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedPolicy").field("source", &self.source_name).finish_non_exhaustive()
+        f.debug_struct("EmbeddedPolicy")
+            .field("source", &self.source_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,24 +56,36 @@ impl EmbeddedPolicy {
     /// Loads a policy file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read policy file {}", path.display()))?;
         Self::from_source(&path.display().to_string(), &text)
     }
 
     /// Parses a policy from text; `name` labels it in error messages.
     pub fn from_source(name: &str, text: &str) -> Result<Self> {
         let mut engine = Engine::new();
-        engine.set_execution_timer_config(ExecutionTimerConfig { limit: EVAL_TIME_LIMIT, check_interval: NonZeroU32::new(256).expect("non-zero") });
-        engine.add_policy(name.to_string(), text.to_string()).map_err(|e| anyhow!("policy {name} does not parse: {e}"))?;
-        let mut policy = Self { engine, source_name: name.to_string() };
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: EVAL_TIME_LIMIT,
+            check_interval: NonZeroU32::new(256).expect("non-zero"),
+        });
+        engine
+            .add_policy(name.to_string(), text.to_string())
+            .map_err(|e| anyhow!("policy {name} does not parse: {e}"))?;
+        let mut policy = Self {
+            engine,
+            source_name: name.to_string(),
+        };
         policy.prepare()?;
         Ok(policy)
     }
 
     /// Adds a data document (merged into `data`), e.g. `{"warden": {"config": {...}}}`.
     pub fn with_data(mut self, data: serde_json::Value) -> Result<Self> {
-        let value = Value::from_json_str(&data.to_string()).map_err(|e| anyhow!("policy data is not valid: {e}"))?;
-        self.engine.add_data(value).map_err(|e| anyhow!("policy data cannot be added: {e}"))?;
+        let value = Value::from_json_str(&data.to_string())
+            .map_err(|e| anyhow!("policy data is not valid: {e}"))?;
+        self.engine
+            .add_data(value)
+            .map_err(|e| anyhow!("policy data cannot be added: {e}"))?;
         self.prepare()?;
         Ok(self)
     }
@@ -87,7 +101,12 @@ impl EmbeddedPolicy {
         self.engine.set_input(Value::new_object());
         self.engine
             .eval_rule(DECISION_RULE.to_string())
-            .map_err(|e| anyhow!("policy {} cannot evaluate {DECISION_RULE}: {e}", self.source_name))?;
+            .map_err(|e| {
+                anyhow!(
+                    "policy {} cannot evaluate {DECISION_RULE}: {e}",
+                    self.source_name
+                )
+            })?;
         Ok(())
     }
 
@@ -109,11 +128,15 @@ impl EmbeddedPolicy {
         let input = serde_json::from_value::<Value>(json).context("cannot convert the input")?;
         let mut engine = self.engine.clone();
         engine.set_input(input);
-        let value = engine.eval_rule(DECISION_RULE.to_string()).map_err(|e| anyhow!("evaluation failed: {}", regorus_error(&e)))?;
+        let value = engine
+            .eval_rule(DECISION_RULE.to_string())
+            .map_err(|e| anyhow!("evaluation failed: {}", regorus_error(&e)))?;
         if value == Value::Undefined {
             bail!("undefined result");
         }
-        let text = value.to_json_str().map_err(|e| anyhow!("result is not JSON: {e}"))?;
+        let text = value
+            .to_json_str()
+            .map_err(|e| anyhow!("result is not JSON: {e}"))?;
         serde_json::from_str::<RegoDecision>(&text).map_err(|e| anyhow!("malformed result: {e}"))
     }
 }
@@ -134,7 +157,10 @@ impl PolicyEngine for EmbeddedPolicy {
 /// A deny that keeps the evaluation's id, so the log can cite the faulty evaluation.
 pub(super) fn fault_with_id(reason: String, decision_id: String) -> Decision {
     match Decision::fault(reason) {
-        Decision::Deny { reasons, .. } => Decision::Deny { decision_id: Some(decision_id), reasons },
+        Decision::Deny { reasons, .. } => Decision::Deny {
+            decision_id: Some(decision_id),
+            reasons,
+        },
         other => other,
     }
 }
@@ -143,19 +169,34 @@ pub(super) fn fault_with_id(reason: String, decision_id: String) -> Decision {
 /// lines (`--> file:line:col`, a source excerpt, `error: message`).
 fn regorus_error(err: &anyhow::Error) -> String {
     let text = err.to_string();
-    let message = text.lines().find_map(|l| l.trim().strip_prefix("error:")).map(str::trim);
-    let location = text.lines().find_map(|l| l.trim().strip_prefix("-->")).map(str::trim);
+    let message = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("error:"))
+        .map(str::trim);
+    let location = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("-->"))
+        .map(str::trim);
     match (message, location) {
         (Some(m), Some(at)) => format!("{m} at {at}"),
         (Some(m), None) => m.to_string(),
-        _ => text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error").to_string(),
+        _ => text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("unknown error")
+            .to_string(),
     }
 }
 
 /// One line, bounded: reasons end up in chat messages and the log.
 fn short(err: &anyhow::Error) -> String {
     let text = err.to_string();
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown error");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown error");
     if line.chars().count() > MAX_REASON_CHARS {
         let cut: String = line.chars().take(MAX_REASON_CHARS).collect();
         format!("{cut}…")
@@ -169,11 +210,21 @@ fn short(err: &anyhow::Error) -> String {
 /// Errors only when a file does not parse.
 pub fn run_rego_tests(policy_text: &str, test_text: &str) -> Result<Vec<(String, bool)>> {
     let mut engine = Engine::new();
-    engine.set_execution_timer_config(ExecutionTimerConfig { limit: Duration::from_secs(10), check_interval: NonZeroU32::new(256).expect("non-zero") });
-    engine.add_policy("access.rego".to_string(), policy_text.to_string()).map_err(|e| anyhow!("policy does not parse: {e}"))?;
-    let package = engine.add_policy("access_test.rego".to_string(), test_text.to_string()).map_err(|e| anyhow!("tests do not parse: {e}"))?;
+    engine.set_execution_timer_config(ExecutionTimerConfig {
+        limit: Duration::from_secs(10),
+        check_interval: NonZeroU32::new(256).expect("non-zero"),
+    });
+    engine
+        .add_policy("access.rego".to_string(), policy_text.to_string())
+        .map_err(|e| anyhow!("policy does not parse: {e}"))?;
+    let package = engine
+        .add_policy("access_test.rego".to_string(), test_text.to_string())
+        .map_err(|e| anyhow!("tests do not parse: {e}"))?;
     if package != format!("data.{TEST_PACKAGE}") {
-        bail!("the tests must be in package {TEST_PACKAGE}, not {}", package.trim_start_matches("data."));
+        bail!(
+            "the tests must be in package {TEST_PACKAGE}, not {}",
+            package.trim_start_matches("data.")
+        );
     }
     engine.set_input(Value::new_object());
 
@@ -191,7 +242,12 @@ pub fn run_rego_tests(policy_text: &str, test_text: &str) -> Result<Vec<(String,
 
     let mut results = Vec::with_capacity(names.len());
     for name in names {
-        let passed = matches!(engine.clone().eval_rule(format!("data.{TEST_PACKAGE}.{name}")), Ok(Value::Bool(true)));
+        let passed = matches!(
+            engine
+                .clone()
+                .eval_rule(format!("data.{TEST_PACKAGE}.{name}")),
+            Ok(Value::Bool(true))
+        );
         results.push((name, passed));
     }
     Ok(results)
@@ -216,9 +272,16 @@ fn test_rule_names(text: &str) -> Vec<String> {
         if !line.starts_with("test_") {
             continue;
         }
-        let name: String = line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         let rest = line[name.len()..].trim_start();
-        let is_rule = rest.is_empty() || rest.starts_with("if") || rest.starts_with('{') || rest.starts_with(":=") || rest.starts_with('=');
+        let is_rule = rest.is_empty()
+            || rest.starts_with("if")
+            || rest.starts_with('{')
+            || rest.starts_with(":=")
+            || rest.starts_with('=');
         if is_rule && !names.contains(&name) {
             names.push(name);
         }
@@ -230,7 +293,10 @@ fn test_rule_names(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::domain::{Action, Intent, Platform, PlatformUser};
-    use crate::policy::{ApprovalStep, ApproverSpec, ChannelInput, INPUT_VERSION, RequestContextInput, RequesterInput, ResourceInput};
+    use crate::policy::{
+        ApprovalStep, ApproverSpec, ChannelInput, INPUT_VERSION, RequestContextInput,
+        RequesterInput, ResourceInput,
+    };
 
     fn input(risk: &str) -> PolicyInput {
         PolicyInput {
@@ -263,7 +329,12 @@ mod tests {
                 tags: vec!["prod".into()],
             },
             time: "2025-01-01T12:00:00Z".into(),
-            channel: ChannelInput { platform: "slack".into(), workspace: "T0001".into(), channel: "C0001".into(), kind: "channel".into() },
+            channel: ChannelInput {
+                platform: "slack".into(),
+                workspace: "T0001".into(),
+                channel: "C0001".into(),
+                kind: "channel".into(),
+            },
             context: RequestContextInput::default(),
         }
     }
@@ -273,11 +344,17 @@ mod tests {
     }
 
     fn manager() -> ApprovalStep {
-        ApprovalStep { approvers: ApproverSpec::Manager, count: 1 }
+        ApprovalStep {
+            approvers: ApproverSpec::Manager,
+            count: 1,
+        }
     }
 
     fn owners() -> ApprovalStep {
-        ApprovalStep { approvers: ApproverSpec::Owners, count: 1 }
+        ApprovalStep {
+            approvers: ApproverSpec::Owners,
+            count: 1,
+        }
     }
 
     fn steps(d: &Decision) -> Vec<ApprovalStep> {
@@ -291,7 +368,13 @@ mod tests {
     fn low_risk_is_allowed_without_approval() {
         let d = shipped().evaluate(&input("low"));
         assert_eq!(d.outcome(), "allow", "{d:?}");
-        assert!(matches!(d, Decision::Allow { break_glass: false, .. }));
+        assert!(matches!(
+            d,
+            Decision::Allow {
+                break_glass: false,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -304,14 +387,25 @@ mod tests {
     fn high_risk_requires_manager_approval_and_explains_why() {
         let d = shipped().evaluate(&input("high"));
         assert_eq!(steps(&d), vec![manager()]);
-        assert!(d.reasons().iter().any(|r| r.contains("high-risk") && r.contains("Billing DB")), "{d:?}");
+        assert!(
+            d.reasons()
+                .iter()
+                .any(|r| r.contains("high-risk") && r.contains("Billing DB")),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn critical_requires_manager_then_owners_and_reasons_for_denial() {
         let d = shipped().evaluate(&input("critical"));
         assert_eq!(steps(&d), vec![manager(), owners()]);
-        assert!(matches!(d, Decision::RequireApproval { deny_reason_required: true, .. }));
+        assert!(matches!(
+            d,
+            Decision::RequireApproval {
+                deny_reason_required: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -321,7 +415,10 @@ mod tests {
             i.requester.groups = vec!["contractors".into()];
             let d = shipped().evaluate(&i);
             assert_eq!(d.outcome(), "deny", "{risk}: {d:?}");
-            assert!(d.reasons().iter().any(|r| r.contains("contractors")), "{d:?}");
+            assert!(
+                d.reasons().iter().any(|r| r.contains("contractors")),
+                "{d:?}"
+            );
         }
     }
 
@@ -331,7 +428,10 @@ mod tests {
         i.intent.duration_secs = Some(i.resource.max_duration_secs + 1);
         let d = shipped().evaluate(&i);
         assert_eq!(d.outcome(), "deny");
-        assert!(d.reasons().iter().any(|r| r.contains("longer than")), "{d:?}");
+        assert!(
+            d.reasons().iter().any(|r| r.contains("longer than")),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -350,7 +450,16 @@ mod tests {
         i.resource.break_glass = true;
         i.requester.groups = vec!["oncall".into()];
         let d = shipped().evaluate(&i);
-        assert!(matches!(d, Decision::Allow { break_glass: true, .. }), "{d:?}");
+        assert!(
+            matches!(
+                d,
+                Decision::Allow {
+                    break_glass: true,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
         assert!(d.reasons().iter().any(|r| r.contains("break-glass")));
     }
 
@@ -368,14 +477,20 @@ mod tests {
         not_enabled.requester.groups = vec!["oncall".into()];
         let d = shipped().evaluate(&not_enabled);
         assert_eq!(d.outcome(), "deny");
-        assert!(d.reasons().iter().any(|r| r.contains("not enabled")), "{d:?}");
+        assert!(
+            d.reasons().iter().any(|r| r.contains("not enabled")),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn a_third_extension_is_denied() {
         let mut i = input("low");
         i.intent.action = Action::Extend;
-        i.context = RequestContextInput { is_extension: true, extensions_so_far: 2 };
+        i.context = RequestContextInput {
+            is_extension: true,
+            extensions_so_far: 2,
+        };
         assert_eq!(shipped().evaluate(&i).outcome(), "deny");
     }
 
@@ -384,10 +499,16 @@ mod tests {
         for risk in ["medium", "high"] {
             let mut i = input(risk);
             i.intent.action = Action::Extend;
-            i.context = RequestContextInput { is_extension: true, extensions_so_far: 1 };
+            i.context = RequestContextInput {
+                is_extension: true,
+                extensions_so_far: 1,
+            };
             let d = shipped().evaluate(&i);
             assert_eq!(steps(&d), vec![manager()], "{risk}");
-            assert!(d.reasons().iter().any(|r| r.contains("extension 2")), "{d:?}");
+            assert!(
+                d.reasons().iter().any(|r| r.contains("extension 2")),
+                "{d:?}"
+            );
         }
     }
 
@@ -400,8 +521,13 @@ mod tests {
     fn configuration_data_overrides_the_policy_defaults() {
         let mut i = input("low");
         i.intent.action = Action::Extend;
-        i.context = RequestContextInput { is_extension: true, extensions_so_far: 2 };
-        let configured = shipped().with_data(serde_json::json!({"warden": {"config": {"max_extensions": 5}}})).unwrap();
+        i.context = RequestContextInput {
+            is_extension: true,
+            extensions_so_far: 2,
+        };
+        let configured = shipped()
+            .with_data(serde_json::json!({"warden": {"config": {"max_extensions": 5}}}))
+            .unwrap();
         assert_eq!(configured.evaluate(&i).outcome(), "allow");
         assert_eq!(shipped().evaluate(&i).outcome(), "deny");
     }
@@ -420,12 +546,19 @@ mod tests {
     async fn decide_through_the_port_matches_evaluate() {
         let p: Box<dyn PolicyEngine> = Box::new(shipped());
         assert_eq!(p.name(), "embedded");
-        assert_eq!(p.decide(&input("medium")).await.outcome(), "require_approval");
+        assert_eq!(
+            p.decide(&input("medium")).await.outcome(),
+            "require_approval"
+        );
     }
 
     #[test]
     fn an_undefined_decision_denies() {
-        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"allow\"} if input.nope == true\n").unwrap();
+        let p = EmbeddedPolicy::from_source(
+            "t.rego",
+            "package access\ndecision := {\"outcome\": \"allow\"} if input.nope == true\n",
+        )
+        .unwrap();
         let d = p.evaluate(&input("low"));
         assert_eq!(d.outcome(), "deny");
         assert!(d.reasons()[0].contains("undefined result"), "{d:?}");
@@ -434,17 +567,29 @@ mod tests {
 
     #[test]
     fn a_decision_with_an_unknown_field_denies() {
-        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"allow\", \"obligations\": [\"mfa\"]}\n").unwrap();
+        let p = EmbeddedPolicy::from_source(
+            "t.rego",
+            "package access\ndecision := {\"outcome\": \"allow\", \"obligations\": [\"mfa\"]}\n",
+        )
+        .unwrap();
         let d = p.evaluate(&input("low"));
         assert_eq!(d.outcome(), "deny");
-        assert!(d.reasons()[0].starts_with("policy error: malformed result"), "{d:?}");
+        assert!(
+            d.reasons()[0].starts_with("policy error: malformed result"),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn an_inconsistent_or_non_object_decision_denies() {
-        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"require_approval\"}\n").unwrap();
+        let p = EmbeddedPolicy::from_source(
+            "t.rego",
+            "package access\ndecision := {\"outcome\": \"require_approval\"}\n",
+        )
+        .unwrap();
         assert_eq!(p.evaluate(&input("low")).outcome(), "deny");
-        let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := true\n").unwrap();
+        let p =
+            EmbeddedPolicy::from_source("t.rego", "package access\ndecision := true\n").unwrap();
         assert_eq!(p.evaluate(&input("low")).outcome(), "deny");
     }
 
@@ -454,13 +599,20 @@ mod tests {
         let p = EmbeddedPolicy::from_source("t.rego", "package access\ndecision := {\"outcome\": \"allow\", \"reasons\": [sprintf(\"%v\", [1 / input.context.extensions_so_far])]}\n").unwrap();
         let d = p.evaluate(&input("low"));
         assert_eq!(d.outcome(), "deny", "{d:?}");
-        assert!(d.reasons()[0].contains("divide by zero at t.rego:2"), "{d:?}");
-        assert!(d.reasons()[0].len() < 200 && !d.reasons()[0].contains('\n'), "{d:?}");
+        assert!(
+            d.reasons()[0].contains("divide by zero at t.rego:2"),
+            "{d:?}"
+        );
+        assert!(
+            d.reasons()[0].len() < 200 && !d.reasons()[0].contains('\n'),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn construction_fails_clearly_on_bad_policies() {
-        let err = EmbeddedPolicy::from_source("broken.rego", "package access\ndecision := {").unwrap_err();
+        let err = EmbeddedPolicy::from_source("broken.rego", "package access\ndecision := {")
+            .unwrap_err();
         assert!(err.to_string().contains("broken.rego"), "{err}");
         let err = EmbeddedPolicy::from_source("other.rego", "package other\nx := 1\n").unwrap_err();
         assert!(err.to_string().contains(DECISION_RULE), "{err}");
@@ -470,15 +622,29 @@ mod tests {
     #[test]
     fn the_shipped_rego_tests_all_pass() {
         let results = run_rego_tests(SHIPPED_POLICY, SHIPPED_POLICY_TESTS).unwrap();
-        let failed: Vec<_> = results.iter().filter(|(_, ok)| !ok).map(|(n, _)| n.as_str()).collect();
+        let failed: Vec<_> = results
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(n, _)| n.as_str())
+            .collect();
         assert!(failed.is_empty(), "failing Rego tests: {failed:?}");
-        assert!(results.len() >= 8, "only {} Rego tests found", results.len());
+        assert!(
+            results.len() >= 8,
+            "only {} Rego tests found",
+            results.len()
+        );
     }
 
     #[test]
     fn a_failing_rego_test_is_reported_as_failed() {
         let tests = "package access_test\n\ntest_passes if true\n\ntest_fails if {\n\tdata.access.decision.outcome == \"allow\"\n}\n";
         let results = run_rego_tests(SHIPPED_POLICY, tests).unwrap();
-        assert_eq!(results, vec![("test_passes".to_string(), true), ("test_fails".to_string(), false)]);
+        assert_eq!(
+            results,
+            vec![
+                ("test_passes".to_string(), true),
+                ("test_fails".to_string(), false)
+            ]
+        );
     }
 }

@@ -150,11 +150,16 @@ impl TryFrom<RawApprovalStep> for ApprovalStep {
             ("group", Some(group), None) => ApproverSpec::Group { group },
             ("users", None, Some(users)) => ApproverSpec::Users { users },
             (from @ ("manager" | "owners" | "group" | "users"), _, _) => {
-                return Err(format!("approval step from '{from}' has missing or extra fields"));
+                return Err(format!(
+                    "approval step from '{from}' has missing or extra fields"
+                ));
             }
             (other, _, _) => return Err(format!("unknown approver kind '{other}'")),
         };
-        Ok(ApprovalStep { approvers, count: raw.count })
+        Ok(ApprovalStep {
+            approvers,
+            count: raw.count,
+        })
     }
 }
 
@@ -186,20 +191,25 @@ pub enum Decision {
 impl Decision {
     /// The fail-closed answer, with the reason kept for the log.
     pub fn fault(reason: impl Into<String>) -> Self {
-        Decision::Deny { decision_id: None, reasons: vec![format!("policy error: {}", reason.into())] }
+        Decision::Deny {
+            decision_id: None,
+            reasons: vec![format!("policy error: {}", reason.into())],
+        }
     }
 
     pub fn decision_id(&self) -> Option<&str> {
         match self {
-            Decision::Allow { decision_id, .. } | Decision::Deny { decision_id, .. } | Decision::RequireApproval { decision_id, .. } => {
-                decision_id.as_deref()
-            }
+            Decision::Allow { decision_id, .. }
+            | Decision::Deny { decision_id, .. }
+            | Decision::RequireApproval { decision_id, .. } => decision_id.as_deref(),
         }
     }
 
     pub fn reasons(&self) -> &[String] {
         match self {
-            Decision::Allow { reasons, .. } | Decision::Deny { reasons, .. } | Decision::RequireApproval { reasons, .. } => reasons,
+            Decision::Allow { reasons, .. }
+            | Decision::Deny { reasons, .. }
+            | Decision::RequireApproval { reasons, .. } => reasons,
         }
     }
 
@@ -232,10 +242,24 @@ impl RegoDecision {
     /// Turns the policy's document into a decision; anything inconsistent denies.
     pub fn into_decision(self, decision_id: Option<String>) -> Decision {
         match self.outcome.as_str() {
-            "allow" if self.approvals.is_empty() => Decision::Allow { decision_id, reasons: self.reasons, break_glass: self.break_glass },
-            "deny" => Decision::Deny { decision_id, reasons: self.reasons },
-            "require_approval" if !self.approvals.is_empty() && self.approvals.iter().all(|s| s.count >= 1) => {
-                Decision::RequireApproval { decision_id, reasons: self.reasons, steps: self.approvals, deny_reason_required: self.deny_reason_required }
+            "allow" if self.approvals.is_empty() => Decision::Allow {
+                decision_id,
+                reasons: self.reasons,
+                break_glass: self.break_glass,
+            },
+            "deny" => Decision::Deny {
+                decision_id,
+                reasons: self.reasons,
+            },
+            "require_approval"
+                if !self.approvals.is_empty() && self.approvals.iter().all(|s| s.count >= 1) =>
+            {
+                Decision::RequireApproval {
+                    decision_id,
+                    reasons: self.reasons,
+                    steps: self.approvals,
+                    deny_reason_required: self.deny_reason_required,
+                }
             }
             other => Decision::fault(format!("inconsistent policy result (outcome '{other}')")),
         }

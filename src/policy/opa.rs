@@ -28,7 +28,9 @@ pub struct OpaPolicy {
 
 impl std::fmt::Debug for OpaPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpaPolicy").field("endpoint", &self.display).finish_non_exhaustive()
+        f.debug_struct("OpaPolicy")
+            .field("endpoint", &self.display)
+            .finish_non_exhaustive()
     }
 }
 
@@ -57,7 +59,11 @@ impl OpaPolicy {
         }
         let endpoint = join(&base_url, &format!("v1/data/{path}"))?;
         let client = http_client(timeout)?;
-        Ok(Self { client, display: redact(&endpoint), endpoint })
+        Ok(Self {
+            client,
+            display: redact(&endpoint),
+            endpoint,
+        })
     }
 
     /// The endpoint as it may be logged (no credentials).
@@ -66,13 +72,20 @@ impl OpaPolicy {
     }
 
     async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
-        let response = self.client.post(self.endpoint.clone()).json(&OpaRequest { input }).send().await.map_err(|e| describe(&e))?;
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .json(&OpaRequest { input })
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("OPA answered HTTP {}", status.as_u16()));
         }
         let body = read_body(response).await?;
-        let parsed: OpaResponse = serde_json::from_slice(&body).map_err(|_| "OPA's answer is not a JSON object".to_string())?;
+        let parsed: OpaResponse = serde_json::from_slice(&body)
+            .map_err(|_| "OPA's answer is not a JSON object".to_string())?;
         let decision_id = parsed.decision_id.filter(|id| valid_id(id));
         let Some(result) = parsed.result else {
             return Ok(fault(decision_id, "undefined result"));
@@ -112,7 +125,9 @@ fn fault(decision_id: Option<String>, reason: &str) -> Decision {
 }
 
 fn valid_segment(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A decision id worth keeping: short and printable.
@@ -173,7 +188,10 @@ pub(super) fn describe(err: &reqwest::Error) -> String {
 
 /// Reads the body, refusing anything over [`MAX_RESPONSE_BYTES`].
 pub(super) async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
         return Err("policy decision point answer too large".to_string());
     }
     let mut body = Vec::new();
@@ -207,10 +225,23 @@ mod tests {
         let base = Url::parse("http://localhost:8181").unwrap();
         let t = Duration::from_secs(1);
         assert!(OpaPolicy::new(base.clone(), "access/decision", t).is_ok());
-        assert_eq!(OpaPolicy::new(base.clone(), "/access/decision/", t).unwrap().endpoint(), "http://localhost:8181/v1/data/access/decision");
-        for bad in ["", "../admin", "access/../x", "access?x=1", "access decision"] {
+        assert_eq!(
+            OpaPolicy::new(base.clone(), "/access/decision/", t)
+                .unwrap()
+                .endpoint(),
+            "http://localhost:8181/v1/data/access/decision"
+        );
+        for bad in [
+            "",
+            "../admin",
+            "access/../x",
+            "access?x=1",
+            "access decision",
+        ] {
             assert!(OpaPolicy::new(base.clone(), bad, t).is_err(), "{bad}");
         }
-        assert!(OpaPolicy::new(Url::parse("file:///tmp/x").unwrap(), "access/decision", t).is_err());
+        assert!(
+            OpaPolicy::new(Url::parse("file:///tmp/x").unwrap(), "access/decision", t).is_err()
+        );
     }
 }

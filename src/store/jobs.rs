@@ -61,14 +61,23 @@ impl Tx {
 
     /// Cancels a pending job (a reminder for a request that was resolved).
     pub async fn cancel_job(&mut self, id: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE jobs SET status = 'done' WHERE id = $1 AND status = 'pending'").bind(id).execute(self.conn()).await?;
+        sqlx::query("UPDATE jobs SET status = 'done' WHERE id = $1 AND status = 'pending'")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 }
 
 impl Store {
     /// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`.
-    pub async fn claim_due_jobs(&self, worker: &str, now_ms: i64, lease_until: i64, limit: i64) -> anyhow::Result<Vec<Job>> {
+    pub async fn claim_due_jobs(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Job>> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -89,13 +98,22 @@ impl Store {
             .await
             .context("Failed to claim due jobs")?;
         tx.commit().await?;
-        let mut jobs: Vec<Job> = rows.iter().map(job_from_row).collect::<anyhow::Result<_>>()?;
+        let mut jobs: Vec<Job> = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<anyhow::Result<_>>()?;
         jobs.sort_by_key(|j| j.run_at);
         Ok(jobs)
     }
 
     /// Claims one job by id if it is pending (for running a just-scheduled job inline).
-    pub async fn claim_job(&self, id: &str, worker: &str, now_ms: i64, lease_until: i64) -> anyhow::Result<Option<Job>> {
+    pub async fn claim_job(
+        &self,
+        id: &str,
+        worker: &str,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> anyhow::Result<Option<Job>> {
         let _gate = self.gate().await;
         let row = sqlx::query(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
@@ -113,7 +131,13 @@ impl Store {
     }
 
     /// Puts a failed job back for a later attempt.
-    pub async fn retry_job(&self, id: &str, worker: &str, run_at: i64, error: &str) -> anyhow::Result<()> {
+    pub async fn retry_job(
+        &self,
+        id: &str,
+        worker: &str,
+        run_at: i64,
+        error: &str,
+    ) -> anyhow::Result<()> {
         let _gate = self.gate().await;
         sqlx::query("UPDATE jobs SET status = 'pending', run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
             .bind(run_at)
@@ -139,12 +163,20 @@ impl Store {
     }
 
     pub async fn pending_jobs(&self) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')").fetch_one(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn job_status(&self, id: &str) -> anyhow::Result<Option<(String, i64)>> {
-        let row = sqlx::query("SELECT status, attempts FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok((r.try_get("status")?, r.try_get("attempts")?))).transpose()
+        let row = sqlx::query("SELECT status, attempts FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("status")?, r.try_get("attempts")?)))
+            .transpose()
     }
 }
 

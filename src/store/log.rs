@@ -71,7 +71,11 @@ pub struct NewLogEntry {
 
 impl NewLogEntry {
     pub fn new(kind: LogKind, actor: impl Into<String>, payload: serde_json::Value) -> Self {
-        Self { kind, actor: actor.into(), payload }
+        Self {
+            kind,
+            actor: actor.into(),
+            payload,
+        }
     }
 }
 
@@ -94,9 +98,14 @@ pub struct LogEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ChainStatus {
-    Intact { entries: i64 },
+    Intact {
+        entries: i64,
+    },
     /// The first entry that does not verify (or the position where one is missing).
-    Broken { at_seq: i64, why: String },
+    Broken {
+        at_seq: i64,
+        why: String,
+    },
 }
 
 /// Entries whose payload retention may purge (message bodies and prompts). Every other
@@ -107,24 +116,41 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn entry_hash(prev: &str, request_id: &str, seq: i64, at: i64, kind: &str, actor: &str, payload_digest: &str) -> String {
-    sha256_hex(format!("{prev}\n{request_id}\n{seq}\n{at}\n{kind}\n{actor}\n{payload_digest}").as_bytes())
+fn entry_hash(
+    prev: &str,
+    request_id: &str,
+    seq: i64,
+    at: i64,
+    kind: &str,
+    actor: &str,
+    payload_digest: &str,
+) -> String {
+    sha256_hex(
+        format!("{prev}\n{request_id}\n{seq}\n{at}\n{kind}\n{actor}\n{payload_digest}").as_bytes(),
+    )
 }
 
 impl Tx {
     /// Appends entries to a request's chain. Takes the request row's lock first.
-    pub async fn append_log(&mut self, request_id: &str, at: i64, entries: &[NewLogEntry]) -> anyhow::Result<()> {
+    pub async fn append_log(
+        &mut self,
+        request_id: &str,
+        at: i64,
+        entries: &[NewLogEntry],
+    ) -> anyhow::Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
         let n = entries.len() as i64;
-        let row = sqlx::query("UPDATE requests SET log_seq = log_seq + $1 WHERE id = $2 RETURNING log_seq, log_head")
-            .bind(n)
-            .bind(request_id)
-            .fetch_optional(self.conn())
-            .await
-            .context("Failed to advance the log head")?
-            .with_context(|| format!("no request {request_id} to log against"))?;
+        let row = sqlx::query(
+            "UPDATE requests SET log_seq = log_seq + $1 WHERE id = $2 RETURNING log_seq, log_head",
+        )
+        .bind(n)
+        .bind(request_id)
+        .fetch_optional(self.conn())
+        .await
+        .context("Failed to advance the log head")?
+        .with_context(|| format!("no request {request_id} to log against"))?;
         let last_seq: i64 = row.try_get("log_seq")?;
         let mut prev: String = row.try_get("log_head")?;
         let mut seq = last_seq - n;
@@ -132,7 +158,15 @@ impl Tx {
             seq += 1;
             let payload = serde_json::to_string(&e.payload)?;
             let digest = sha256_hex(payload.as_bytes());
-            let hash = entry_hash(&prev, request_id, seq, at, e.kind.as_str(), &e.actor, &digest);
+            let hash = entry_hash(
+                &prev,
+                request_id,
+                seq,
+                at,
+                e.kind.as_str(),
+                &e.actor,
+                &digest,
+            );
             sqlx::query(
                 "INSERT INTO context_log (request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -151,14 +185,23 @@ impl Tx {
             .context("Failed to append to the context log")?;
             prev = hash;
         }
-        sqlx::query("UPDATE requests SET log_head = $1 WHERE id = $2").bind(&prev).bind(request_id).execute(self.conn()).await?;
+        sqlx::query("UPDATE requests SET log_head = $1 WHERE id = $2")
+            .bind(&prev)
+            .bind(request_id)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 }
 
 impl Store {
     /// Appends entries in their own transaction (messages that change no state).
-    pub async fn append_log(&self, request_id: &str, at: i64, entries: &[NewLogEntry]) -> anyhow::Result<()> {
+    pub async fn append_log(
+        &self,
+        request_id: &str,
+        at: i64,
+        entries: &[NewLogEntry],
+    ) -> anyhow::Result<()> {
         let mut tx = self.begin().await?;
         tx.append_log(request_id, at, entries).await?;
         tx.commit().await
@@ -181,7 +224,8 @@ impl Store {
                     at: r.try_get("at")?,
                     kind: r.try_get("kind")?,
                     actor: r.try_get("actor")?,
-                    payload: payload.map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::String(p))),
+                    payload: payload
+                        .map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::String(p))),
                     payload_digest: r.try_get("payload_digest")?,
                     prev_hash: r.try_get("prev_hash")?,
                     hash: r.try_get("hash")?,
@@ -197,7 +241,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .with_context(|| format!("no request {request_id}"))?;
-        let (head_seq, head_hash): (i64, String) = (head.try_get("log_seq")?, head.try_get("log_head")?);
+        let (head_seq, head_hash): (i64, String) =
+            (head.try_get("log_seq")?, head.try_get("log_head")?);
         // Raw payload text: the digest is over the exact stored bytes.
         let rows = sqlx::query("SELECT seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log WHERE request_id = $1 ORDER BY seq")
             .bind(request_id)
@@ -207,7 +252,12 @@ impl Store {
         let mut expected_seq = 1;
         for r in &rows {
             let seq: i64 = r.try_get("seq")?;
-            let broken = |why: &str| Ok(ChainStatus::Broken { at_seq: expected_seq, why: why.to_string() });
+            let broken = |why: &str| {
+                Ok(ChainStatus::Broken {
+                    at_seq: expected_seq,
+                    why: why.to_string(),
+                })
+            };
             if seq != expected_seq {
                 return broken("entry missing");
             }
@@ -215,11 +265,14 @@ impl Store {
             let digest: String = r.try_get("payload_digest")?;
             let stored_prev: String = r.try_get("prev_hash")?;
             let stored_hash: String = r.try_get("hash")?;
-            let (at, kind, actor): (i64, String, String) = (r.try_get("at")?, r.try_get("kind")?, r.try_get("actor")?);
+            let (at, kind, actor): (i64, String, String) =
+                (r.try_get("at")?, r.try_get("kind")?, r.try_get("actor")?);
             match &payload {
                 Some(p) if sha256_hex(p.as_bytes()) != digest => return broken("payload edited"),
                 // Only retention empties payloads, and only of these kinds; the decision record never.
-                None if !PURGEABLE_KINDS.contains(&kind.as_str()) => return broken("payload removed"),
+                None if !PURGEABLE_KINDS.contains(&kind.as_str()) => {
+                    return broken("payload removed");
+                }
                 _ => {}
             }
             if stored_prev != prev {
@@ -232,7 +285,10 @@ impl Store {
             expected_seq += 1;
         }
         if expected_seq - 1 != head_seq || prev != head_hash {
-            return Ok(ChainStatus::Broken { at_seq: expected_seq, why: "entries missing at the end".into() });
+            return Ok(ChainStatus::Broken {
+                at_seq: expected_seq,
+                why: "entries missing at the end".into(),
+            });
         }
         Ok(ChainStatus::Intact { entries: head_seq })
     }

@@ -18,7 +18,9 @@ mod requests;
 
 pub use jobs::{Job, NewJob};
 pub use log::{ChainStatus, LogEntry, LogKind, NewLogEntry};
-pub use requests::{ApprovalRow, CardRow, GrantRow, NewRequest, RequestChanges, RequestFilter, RequestRow};
+pub use requests::{
+    ApprovalRow, CardRow, GrantRow, NewRequest, RequestChanges, RequestFilter, RequestRow,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -33,7 +35,9 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
         } else {
-            anyhow::bail!("database.url must start with sqlite: or postgres:// (got a URL with another scheme)")
+            anyhow::bail!(
+                "database.url must start with sqlite: or postgres:// (got a URL with another scheme)"
+            )
         }
     }
 }
@@ -63,11 +67,16 @@ impl Store {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
-            Backend::Sqlite if !url.contains("mode=") => format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' }),
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
             _ => url.to_string(),
         };
-        let opts = sqlx::any::AnyConnectOptions::from_str(&url).context("database.url is not a valid database URL")?;
-        let mut pool = AnyPoolOptions::new().max_connections(max_connections.max(1)).acquire_timeout(Duration::from_secs(10));
+        let opts = sqlx::any::AnyConnectOptions::from_str(&url)
+            .context("database.url is not a valid database URL")?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             pool = pool.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -77,9 +86,17 @@ impl Store {
                 })
             });
         }
-        let pool = pool.connect_with(opts).await.context("Failed to connect to the database")?;
-        let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, backend, write_gate })
+        let pool = pool
+            .connect_with(opts)
+            .await
+            .context("Failed to connect to the database")?;
+        let write_gate =
+            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
     /// Connects and applies migrations: what `serve`, `demo` and tests use.
@@ -94,21 +111,28 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
-        migrator.run(&self.pool).await.context("Failed to apply database migrations")?;
+        migrator
+            .run(&self.pool)
+            .await
+            .context("Failed to apply database migrations")?;
         Ok(())
     }
 
     /// Database reachable and every shipped migration applied.
     pub async fn ready(&self) -> anyhow::Result<()> {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = true")
-            .fetch_one(&self.pool)
-            .await
-            .context("Failed to read applied migrations")?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = true")
+                .fetch_one(&self.pool)
+                .await
+                .context("Failed to read applied migrations")?;
         let shipped = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATOR.iter().count(),
             Backend::Postgres => POSTGRES_MIGRATOR.iter().count(),
         } as i64;
-        anyhow::ensure!(applied >= shipped, "{applied} of {shipped} migrations applied");
+        anyhow::ensure!(
+            applied >= shipped,
+            "{applied} of {shipped} migrations applied"
+        );
         Ok(())
     }
 
@@ -135,13 +159,21 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
         .context("Failed to begin a transaction")?;
-        Ok(Tx { tx, backend: self.backend, _gate: gate })
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+            _gate: gate,
+        })
     }
 
     /// Records the thread a request lives in, once (the first card of a slash command).
     pub async fn set_thread(&self, id: &str, thread: &str) -> anyhow::Result<()> {
         let _gate = self.gate().await;
-        sqlx::query("UPDATE requests SET thread = $1 WHERE id = $2 AND thread IS NULL").bind(thread).bind(id).execute(&self.pool).await?;
+        sqlx::query("UPDATE requests SET thread = $1 WHERE id = $2 AND thread IS NULL")
+            .bind(thread)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -183,20 +215,39 @@ pub(crate) fn flag(b: bool) -> i64 {
 
 /// Creates a fresh PostgreSQL schema and returns a URL whose connections use it: isolated
 /// databases for tests and benchmarks on a shared server.
-pub async fn fresh_postgres_schema(base_url: &str, prefix: &str) -> anyhow::Result<(String, String)> {
+pub async fn fresh_postgres_schema(
+    base_url: &str,
+    prefix: &str,
+) -> anyhow::Result<(String, String)> {
     install_default_drivers();
     let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    let pool = AnyPoolOptions::new().max_connections(1).connect(base_url).await.context("Failed to connect to PostgreSQL")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(base_url)
+        .await
+        .context("Failed to connect to PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await?;
     pool.close().await;
     let sep = if base_url.contains('?') { '&' } else { '?' };
-    Ok((format!("{base_url}{sep}options=-c%20search_path%3D{schema}"), schema))
+    Ok((
+        format!("{base_url}{sep}options=-c%20search_path%3D{schema}"),
+        schema,
+    ))
 }
 
 /// Drops a schema made by `fresh_postgres_schema`.
 pub async fn drop_postgres_schema(base_url: &str, schema: &str) -> anyhow::Result<()> {
-    let pool = AnyPoolOptions::new().max_connections(1).connect(base_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&pool).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(base_url)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&pool)
+    .await?;
     pool.close().await;
     Ok(())
 }

@@ -57,7 +57,8 @@ impl RequestRow {
             scope_kind: r.try_get("scope_kind")?,
             requester_id: r.try_get("requester_id")?,
             requester_account: r.try_get("requester_account")?,
-            state: RequestState::parse(&state).with_context(|| format!("unknown state '{state}' in the store"))?,
+            state: RequestState::parse(&state)
+                .with_context(|| format!("unknown state '{state}' in the store"))?,
             action: r.try_get("action")?,
             resource: r.try_get("resource")?,
             role: r.try_get("role")?,
@@ -133,23 +134,57 @@ impl RequestChanges {
     fn assignments(&self) -> Vec<(&'static str, Val)> {
         let mut v = Vec::new();
         let text = |o: &Option<String>| Val::Text(o.clone());
-        if let Some(x) = &self.action { v.push(("action", Val::Text(Some(x.clone())))); }
-        if let Some(x) = &self.resource { v.push(("resource", Val::Text(Some(x.clone())))); }
-        if let Some(x) = &self.role { v.push(("role", Val::Text(Some(x.clone())))); }
-        if let Some(x) = self.duration_secs { v.push(("duration_secs", Val::Int(Some(x)))); }
-        if let Some(x) = &self.justification { v.push(("justification", text(x))); }
-        if let Some(x) = &self.ticket { v.push(("ticket", text(x))); }
-        if let Some(x) = &self.intent_json { v.push(("intent_json", Val::Text(Some(x.clone())))); }
-        if let Some(x) = &self.decision_json { v.push(("decision_json", Val::Text(Some(x.clone())))); }
-        if let Some(x) = &self.decision_id { v.push(("decision_id", text(x))); }
-        if let Some(x) = &self.approval_plan_json { v.push(("approval_plan_json", Val::Text(Some(x.clone())))); }
-        if let Some(x) = self.current_step { v.push(("current_step", Val::Int(Some(x)))); }
-        if let Some(x) = self.break_glass { v.push(("break_glass", Val::Int(Some(flag(x))))); }
-        if let Some(x) = self.review_open { v.push(("review_open", Val::Int(Some(flag(x))))); }
-        if let Some(x) = self.clarify_turns { v.push(("clarify_turns", Val::Int(Some(x)))); }
-        if let Some(x) = self.extensions { v.push(("extensions", Val::Int(Some(x)))); }
-        if let Some(x) = self.expires_at { v.push(("expires_at", Val::Int(x))); }
-        if let Some(x) = self.deadline_at { v.push(("deadline_at", Val::Int(x))); }
+        if let Some(x) = &self.action {
+            v.push(("action", Val::Text(Some(x.clone()))));
+        }
+        if let Some(x) = &self.resource {
+            v.push(("resource", Val::Text(Some(x.clone()))));
+        }
+        if let Some(x) = &self.role {
+            v.push(("role", Val::Text(Some(x.clone()))));
+        }
+        if let Some(x) = self.duration_secs {
+            v.push(("duration_secs", Val::Int(Some(x))));
+        }
+        if let Some(x) = &self.justification {
+            v.push(("justification", text(x)));
+        }
+        if let Some(x) = &self.ticket {
+            v.push(("ticket", text(x)));
+        }
+        if let Some(x) = &self.intent_json {
+            v.push(("intent_json", Val::Text(Some(x.clone()))));
+        }
+        if let Some(x) = &self.decision_json {
+            v.push(("decision_json", Val::Text(Some(x.clone()))));
+        }
+        if let Some(x) = &self.decision_id {
+            v.push(("decision_id", text(x)));
+        }
+        if let Some(x) = &self.approval_plan_json {
+            v.push(("approval_plan_json", Val::Text(Some(x.clone()))));
+        }
+        if let Some(x) = self.current_step {
+            v.push(("current_step", Val::Int(Some(x))));
+        }
+        if let Some(x) = self.break_glass {
+            v.push(("break_glass", Val::Int(Some(flag(x)))));
+        }
+        if let Some(x) = self.review_open {
+            v.push(("review_open", Val::Int(Some(flag(x)))));
+        }
+        if let Some(x) = self.clarify_turns {
+            v.push(("clarify_turns", Val::Int(Some(x))));
+        }
+        if let Some(x) = self.extensions {
+            v.push(("extensions", Val::Int(Some(x))));
+        }
+        if let Some(x) = self.expires_at {
+            v.push(("expires_at", Val::Int(x)));
+        }
+        if let Some(x) = self.deadline_at {
+            v.push(("deadline_at", Val::Int(x)));
+        }
         v
     }
 }
@@ -251,16 +286,29 @@ impl Tx {
     /// IMMEDIATE transaction already holds the write lock on SQLite).
     pub async fn lock_request(&mut self, id: &str) -> anyhow::Result<Option<RequestRow>> {
         let sql = match self.backend {
-            Backend::Postgres => format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1 FOR UPDATE"),
+            Backend::Postgres => {
+                format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1 FOR UPDATE")
+            }
             Backend::Sqlite => format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"),
         };
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(self.conn()).await.context("Failed to lock a request")?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await
+            .context("Failed to lock a request")?;
         row.as_ref().map(RequestRow::from_row).transpose()
     }
 
     /// Compare-and-set: applies `event` only if the request is still in `from`.
     /// Returns the new state, or `None` if another actor got there first.
-    pub async fn transition(&mut self, id: &str, from: RequestState, event: RequestEvent, changes: &RequestChanges, now_ms: i64) -> anyhow::Result<Option<RequestState>> {
+    pub async fn transition(
+        &mut self,
+        id: &str,
+        from: RequestState,
+        event: RequestEvent,
+        changes: &RequestChanges,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<RequestState>> {
         let to = from.apply(event)?;
         let assignments = changes.assignments();
         let mut sql = String::from("UPDATE requests SET state = $1, updated_at = $2");
@@ -269,19 +317,32 @@ impl Tx {
         }
         let n = assignments.len();
         sql.push_str(&format!(" WHERE id = ${} AND state = ${}", n + 3, n + 4));
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(to.as_str()).bind(now_ms);
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(to.as_str())
+            .bind(now_ms);
         for (_, v) in assignments {
             q = match v {
                 Val::Text(t) => q.bind(t),
                 Val::Int(i) => q.bind(i),
             };
         }
-        let done = q.bind(id).bind(from.as_str()).execute(self.conn()).await.context("Failed to change a request's state")?;
+        let done = q
+            .bind(id)
+            .bind(from.as_str())
+            .execute(self.conn())
+            .await
+            .context("Failed to change a request's state")?;
         Ok((done.rows_affected() == 1).then_some(to))
     }
 
     /// Sets columns without a state change, guarded by the state the caller saw.
-    pub async fn update_in_state(&mut self, id: &str, state: RequestState, changes: &RequestChanges, now_ms: i64) -> anyhow::Result<bool> {
+    pub async fn update_in_state(
+        &mut self,
+        id: &str,
+        state: RequestState,
+        changes: &RequestChanges,
+        now_ms: i64,
+    ) -> anyhow::Result<bool> {
         let assignments = changes.assignments();
         let mut sql = String::from("UPDATE requests SET updated_at = $1");
         for (i, (col, _)) in assignments.iter().enumerate() {
@@ -296,7 +357,12 @@ impl Tx {
                 Val::Int(i) => q.bind(i),
             };
         }
-        let done = q.bind(id).bind(state.as_str()).execute(self.conn()).await.context("Failed to update a request")?;
+        let done = q
+            .bind(id)
+            .bind(state.as_str())
+            .execute(self.conn())
+            .await
+            .context("Failed to update a request")?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -350,7 +416,12 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn close_grant(&mut self, request_id: &str, at: i64, reason: &str) -> anyhow::Result<()> {
+    pub async fn close_grant(
+        &mut self,
+        request_id: &str,
+        at: i64,
+        reason: &str,
+    ) -> anyhow::Result<()> {
         sqlx::query("UPDATE grants SET status = 'revoked', revoked_at = $1, revoke_reason = $2 WHERE request_id = $3 AND status = 'active'")
             .bind(at)
             .bind(reason)
@@ -362,27 +433,37 @@ impl Tx {
     }
 
     pub async fn extend_grant(&mut self, request_id: &str, expires_at: i64) -> anyhow::Result<()> {
-        sqlx::query("UPDATE grants SET expires_at = $1 WHERE request_id = $2 AND status = 'active'")
-            .bind(expires_at)
-            .bind(request_id)
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE grants SET expires_at = $1 WHERE request_id = $2 AND status = 'active'",
+        )
+        .bind(expires_at)
+        .bind(request_id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 }
 
 impl Store {
     pub async fn get_request(&self, id: &str) -> anyhow::Result<Option<RequestRow>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("Failed to read a request")?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("Failed to read a request")?;
         row.as_ref().map(RequestRow::from_row).transpose()
     }
 
     /// The newest not-yet-finished request living in this thread, if any.
-    pub async fn request_in_thread(&self, platform: Platform, workspace: &str, channel: &str, thread: &str) -> anyhow::Result<Option<RequestRow>> {
+    pub async fn request_in_thread(
+        &self,
+        platform: Platform,
+        workspace: &str,
+        channel: &str,
+        thread: &str,
+    ) -> anyhow::Result<Option<RequestRow>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {REQUEST_COLUMNS} FROM requests WHERE platform = $1 AND workspace = $2 AND channel = $3 AND thread = $4 ORDER BY created_at DESC LIMIT 1"
         )))
@@ -406,7 +487,11 @@ impl Store {
         };
         // Bind order must follow placeholder order, so collect (position, value) pairs.
         let mut binds: Vec<(usize, Val)> = Vec::new();
-        for (col, val) in [("requester_id", &f.requester_id), ("resource", &f.resource), ("platform", &f.platform)] {
+        for (col, val) in [
+            ("requester_id", &f.requester_id),
+            ("resource", &f.resource),
+            ("platform", &f.platform),
+        ] {
             if let Some(v) = val {
                 let i = next();
                 sql.push_str(&format!(" AND {col} = ${i}"));
@@ -449,19 +534,39 @@ impl Store {
                 Val::Int(i) => q.bind(i),
             };
         }
-        let rows = q.fetch_all(&self.pool).await.context("Failed to list requests")?;
+        let rows = q
+            .fetch_all(&self.pool)
+            .await
+            .context("Failed to list requests")?;
         rows.iter().map(RequestRow::from_row).collect()
     }
 
     /// Requests by state, for status and the scheduler's sweeps.
-    pub async fn requests_of(&self, requester_id: &str, states: &[RequestState]) -> anyhow::Result<Vec<RequestRow>> {
-        let all = self.list_requests(&RequestFilter { requester_id: Some(requester_id.to_string()), limit: 500, ..Default::default() }).await?;
-        Ok(all.into_iter().filter(|r| states.contains(&r.state)).collect())
+    pub async fn requests_of(
+        &self,
+        requester_id: &str,
+        states: &[RequestState],
+    ) -> anyhow::Result<Vec<RequestRow>> {
+        let all = self
+            .list_requests(&RequestFilter {
+                requester_id: Some(requester_id.to_string()),
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| states.contains(&r.state))
+            .collect())
     }
 
     pub async fn count_by_state(&self) -> anyhow::Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .collect()
     }
 
     pub async fn approvals(&self, request_id: &str) -> anyhow::Result<Vec<ApprovalRow>> {
@@ -485,10 +590,12 @@ impl Store {
     }
 
     pub async fn grant(&self, request_id: &str) -> anyhow::Result<Option<GrantRow>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE request_id = $1")))
-            .bind(request_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE request_id = $1"
+        )))
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(GrantRow::from_row).transpose()
     }
 
@@ -501,10 +608,23 @@ impl Store {
     }
 
     pub async fn count_grants(&self, request_id: &str) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE request_id = $1").bind(request_id).fetch_one(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
-    pub async fn record_card(&self, request_id: &str, platform: Platform, channel: &str, message_id: &str, kind: &str, now_ms: i64) -> anyhow::Result<()> {
+    pub async fn record_card(
+        &self,
+        request_id: &str,
+        platform: Platform,
+        channel: &str,
+        message_id: &str,
+        kind: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
         let _gate = self.gate().await;
         sqlx::query("INSERT INTO cards (request_id, platform, channel, message_id, kind, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
             .bind(request_id)
@@ -519,7 +639,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn cards(&self, request_id: &str, kind: Option<&str>) -> anyhow::Result<Vec<CardRow>> {
+    pub async fn cards(
+        &self,
+        request_id: &str,
+        kind: Option<&str>,
+    ) -> anyhow::Result<Vec<CardRow>> {
         let rows = sqlx::query("SELECT request_id, platform, channel, message_id, kind FROM cards WHERE request_id = $1 ORDER BY created_at")
             .bind(request_id)
             .fetch_all(&self.pool)
@@ -536,6 +660,9 @@ impl Store {
                 })
             })
             .collect();
-        Ok(cards?.into_iter().filter(|c| kind.is_none_or(|k| c.kind == k)).collect())
+        Ok(cards?
+            .into_iter()
+            .filter(|c| kind.is_none_or(|k| c.kind == k))
+            .collect())
     }
 }

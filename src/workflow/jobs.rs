@@ -15,7 +15,10 @@ impl Engine {
         let mut ran = 0;
         loop {
             let now = self.now_ms();
-            let jobs = self.store.claim_due_jobs(&self.worker_id, now, now + self.lease_ms(), 32).await?;
+            let jobs = self
+                .store
+                .claim_due_jobs(&self.worker_id, now, now + self.lease_ms(), 32)
+                .await?;
             if jobs.is_empty() {
                 return Ok(ran);
             }
@@ -31,8 +34,20 @@ impl Engine {
     pub async fn recover(&self) -> anyhow::Result<usize> {
         let now = self.now_ms();
         for g in self.store.active_grants(10_000).await? {
-            if self.store.job_status(&format!("expire:{}", g.request_id)).await?.is_none_or(|(s, _)| s == "done") {
-                let job = NewJob { id: format!("expire:{}", g.request_id), kind: "expire".into(), request_id: Some(g.request_id.clone()), run_at: g.expires_at, priority: 10, payload: None };
+            if self
+                .store
+                .job_status(&format!("expire:{}", g.request_id))
+                .await?
+                .is_none_or(|(s, _)| s == "done")
+            {
+                let job = NewJob {
+                    id: format!("expire:{}", g.request_id),
+                    kind: "expire".into(),
+                    request_id: Some(g.request_id.clone()),
+                    run_at: g.expires_at,
+                    priority: 10,
+                    payload: None,
+                };
                 self.store.enqueue(&job).await?;
             }
         }
@@ -47,7 +62,16 @@ impl Engine {
         if let Err(err) = result {
             tracing::error!(job = %job.id, attempt = job.attempts, error = ?err, "job failed; will retry");
             let at = self.now_ms() + (5_000i64 << job.attempts.clamp(0, 6)).min(300_000);
-            if let Err(e) = self.store.retry_job(&job.id, &self.worker_id, at, &format!("{err:#}").chars().take(500).collect::<String>()).await {
+            if let Err(e) = self
+                .store
+                .retry_job(
+                    &job.id,
+                    &self.worker_id,
+                    at,
+                    &format!("{err:#}").chars().take(500).collect::<String>(),
+                )
+                .await
+            {
                 tracing::error!(job = %job.id, error = ?e, "failed to reschedule a job");
             }
         }
@@ -72,30 +96,77 @@ impl Engine {
             "card_update" => self.exec_card_update(job, &req).await,
             other => {
                 tracing::error!(job = %job.id, kind = other, "unknown job kind; dropping it");
-                self.store.complete_job(&job.id, &self.worker_id).await.map(|_| ())
+                self.store
+                    .complete_job(&job.id, &self.worker_id)
+                    .await
+                    .map(|_| ())
             }
         }
     }
 
     /// A confirmation or approval deadline passed.
     async fn exec_deadline(&self, job: &Job, req: &crate::store::RequestRow) -> anyhow::Result<()> {
-        let waiting = matches!(req.state, RequestState::Draft | RequestState::AwaitingConfirmation | RequestState::PendingApproval);
+        let waiting = matches!(
+            req.state,
+            RequestState::Draft
+                | RequestState::AwaitingConfirmation
+                | RequestState::PendingApproval
+        );
         let due = req.deadline_at.is_some_and(|d| d <= self.now_ms());
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
-        let moved = if waiting && due { tx.transition(&req.id, req.state, RequestEvent::Expire, &RequestChanges { deadline_at: Some(None), ..Default::default() }, now).await? } else { None };
+        let moved = if waiting && due {
+            tx.transition(
+                &req.id,
+                req.state,
+                RequestEvent::Expire,
+                &RequestChanges {
+                    deadline_at: Some(None),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?
+        } else {
+            None
+        };
         if let Some(to) = moved {
-            tx.append_log(&req.id, now, &[NewLogEntry::new(LogKind::StateChange, "scheduler", serde_json::json!({ "from": req.state, "to": to, "why": "deadline passed" }))]).await?;
+            tx.append_log(
+                &req.id,
+                now,
+                &[NewLogEntry::new(
+                    LogKind::StateChange,
+                    "scheduler",
+                    serde_json::json!({ "from": req.state, "to": to, "why": "deadline passed" }),
+                )],
+            )
+            .await?;
             tx.cancel_job(&format!("remind:{}", req.id)).await?;
         }
         tx.complete_job(&job.id, &self.worker_id).await?;
         tx.commit().await?;
         if moved.is_some() {
-            let row = self.store.get_request(&req.id).await?.unwrap_or_else(|| req.clone());
+            let row = self
+                .store
+                .get_request(&req.id)
+                .await?
+                .unwrap_or_else(|| req.clone());
             let (status, text) = if req.state == RequestState::PendingApproval {
-                ("Expired: no decision in time".to_string(), format!("Request {} expired without a decision. Nothing was granted; ask again if you still need it.", req.id))
+                (
+                    "Expired: no decision in time".to_string(),
+                    format!(
+                        "Request {} expired without a decision. Nothing was granted; ask again if you still need it.",
+                        req.id
+                    ),
+                )
             } else {
-                ("Expired: not submitted in time".to_string(), format!("Request {} was not submitted in time and is closed.", req.id))
+                (
+                    "Expired: not submitted in time".to_string(),
+                    format!(
+                        "Request {} was not submitted in time and is closed.",
+                        req.id
+                    ),
+                )
             };
             self.refresh_cards(&row, Some(status)).await;
             self.say(&req.id, &self.scope_of(req), &text).await;
@@ -108,7 +179,9 @@ impl Engine {
         if req.state == RequestState::PendingApproval {
             let platform = req.platform().unwrap_or(Platform::Console);
             let plan = super::ApprovalPlan::parse(req.approval_plan_json.as_deref());
-            let step = plan.as_ref().and_then(|p| p.steps.get(req.current_step.max(0) as usize));
+            let step = plan
+                .as_ref()
+                .and_then(|p| p.steps.get(req.current_step.max(0) as usize));
             let mut reminded = Vec::new();
             for id in step.map(|s| s.eligible.clone()).unwrap_or_default() {
                 if let Ok(Some(p)) = self.directory.person(&id).await
@@ -116,15 +189,33 @@ impl Engine {
                     && let Some(chat) = self.chat(platform)
                 {
                     let left = req.deadline_at.map(|d| self.until(d)).unwrap_or_default();
-                    let text = format!("Reminder: request {} for {} on {} is waiting for your decision; it expires {left}.", req.id, req.role.as_deref().unwrap_or_default(), req.resource.as_deref().unwrap_or_default());
+                    let text = format!(
+                        "Reminder: request {} for {} on {} is waiting for your decision; it expires {left}.",
+                        req.id,
+                        req.role.as_deref().unwrap_or_default(),
+                        req.resource.as_deref().unwrap_or_default()
+                    );
                     if chat.notify(acct, &text).await.is_ok() {
                         reminded.push(id);
                     }
                 }
             }
-            self.store.append_log(&req.id, self.now_ms(), &[NewLogEntry::new(LogKind::MessageOut, "scheduler", serde_json::json!({ "reminder_to": reminded }))]).await?;
+            self.store
+                .append_log(
+                    &req.id,
+                    self.now_ms(),
+                    &[NewLogEntry::new(
+                        LogKind::MessageOut,
+                        "scheduler",
+                        serde_json::json!({ "reminder_to": reminded }),
+                    )],
+                )
+                .await?;
         }
-        self.store.complete_job(&job.id, &self.worker_id).await.map(|_| ())
+        self.store
+            .complete_job(&job.id, &self.worker_id)
+            .await
+            .map(|_| ())
     }
 
     /// Warns the requester before access expires.
@@ -134,24 +225,57 @@ impl Engine {
             && let Some(at) = req.expires_at
             && at > self.now_ms()
         {
-            let left = if (req.extensions as u32) < self.options.max_extensions { format!(" Say \"extend {} by 1h\" to ask for more time.", req.id) } else { String::new() };
-            self.say(&req.id, &self.scope_of(req), &format!("Heads-up: your access for request {} ends {}.{left}", req.id, self.until(at).replacen("until", "at", 1))).await;
+            let left = if (req.extensions as u32) < self.options.max_extensions {
+                format!(" Say \"extend {} by 1h\" to ask for more time.", req.id)
+            } else {
+                String::new()
+            };
+            self.say(
+                &req.id,
+                &self.scope_of(req),
+                &format!(
+                    "Heads-up: your access for request {} ends {}.{left}",
+                    req.id,
+                    self.until(at).replacen("until", "at", 1)
+                ),
+            )
+            .await;
         }
-        self.store.complete_job(&job.id, &self.worker_id).await.map(|_| ())
+        self.store
+            .complete_job(&job.id, &self.worker_id)
+            .await
+            .map(|_| ())
     }
 
     /// Retries a card update the platform refused earlier.
-    async fn exec_card_update(&self, job: &Job, req: &crate::store::RequestRow) -> anyhow::Result<()> {
-        let payload: serde_json::Value = serde_json::from_str(job.payload.as_deref().unwrap_or("{}"))?;
-        let platform = Platform::parse(payload["platform"].as_str().unwrap_or_default()).unwrap_or(Platform::Console);
-        let msg = MessageRef { platform, channel: payload["channel"].as_str().unwrap_or_default().into(), message_id: payload["message_id"].as_str().unwrap_or_default().into() };
+    async fn exec_card_update(
+        &self,
+        job: &Job,
+        req: &crate::store::RequestRow,
+    ) -> anyhow::Result<()> {
+        let payload: serde_json::Value =
+            serde_json::from_str(job.payload.as_deref().unwrap_or("{}"))?;
+        let platform = Platform::parse(payload["platform"].as_str().unwrap_or_default())
+            .unwrap_or(Platform::Console);
+        let msg = MessageRef {
+            platform,
+            channel: payload["channel"].as_str().unwrap_or_default().into(),
+            message_id: payload["message_id"].as_str().unwrap_or_default().into(),
+        };
         let status = payload["status"].as_str().map(str::to_string);
-        if let Some(card) = self.render_stored_card(req, payload["kind"].as_str().unwrap_or_default(), status).await
+        if let Some(card) = self
+            .render_stored_card(req, payload["kind"].as_str().unwrap_or_default(), status)
+            .await
             && let Some(chat) = self.chat(platform)
         {
-            chat.update_card(&msg, &card).await.map_err(|e| anyhow::anyhow!("card update still failing: {e}"))?;
+            chat.update_card(&msg, &card)
+                .await
+                .map_err(|e| anyhow::anyhow!("card update still failing: {e}"))?;
         }
-        self.store.complete_job(&job.id, &self.worker_id).await.map(|_| ())
+        self.store
+            .complete_job(&job.id, &self.worker_id)
+            .await
+            .map(|_| ())
     }
 
     /// The background loop of `warden serve` (run `recover` first): due jobs on every tick.

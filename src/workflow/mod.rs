@@ -132,7 +132,11 @@ pub struct Engine {
 
 /// The log entry for a message Warden sends, to append in the transaction that causes it.
 pub(crate) fn outgoing(text: &str) -> crate::store::NewLogEntry {
-    crate::store::NewLogEntry::new(crate::store::LogKind::MessageOut, "warden", serde_json::json!({ "text": text }))
+    crate::store::NewLogEntry::new(
+        crate::store::LogKind::MessageOut,
+        "warden",
+        serde_json::json!({ "text": text }),
+    )
 }
 
 /// A message for the person who acted: shown as it is.
@@ -214,13 +218,22 @@ impl Engine {
     /// Handles one verified inbound event, once: a redelivery is recognised and ignored.
     pub async fn handle(&self, event: ChatEvent) -> anyhow::Result<Handled> {
         let started = std::time::Instant::now();
-        if !self.store.first_delivery(&format!("{}:{}", event.actor.platform, event.id), self.now_ms()).await? {
+        if !self
+            .store
+            .first_delivery(
+                &format!("{}:{}", event.actor.platform, event.id),
+                self.now_ms(),
+            )
+            .await?
+        {
             tracing::debug!(event = %event.id, "duplicate delivery ignored");
-            self.metrics.inc("warden_events_total", "result=\"duplicate\"", 1);
+            self.metrics
+                .inc("warden_events_total", "result=\"duplicate\"", 1);
             return Ok(Handled::Duplicate);
         }
         let result = self.dispatch(&event).await;
-        self.metrics.observe("warden_event_seconds", "", started.elapsed().as_secs_f64());
+        self.metrics
+            .observe("warden_event_seconds", "", started.elapsed().as_secs_f64());
         match result {
             Ok(h) => {
                 self.metrics.inc("warden_events_total", "result=\"ok\"", 1);
@@ -228,13 +241,18 @@ impl Engine {
             }
             Err(err) => {
                 if let Some(UserError(msg)) = err.downcast_ref::<UserError>() {
-                    self.metrics.inc("warden_events_total", "result=\"refused\"", 1);
+                    self.metrics
+                        .inc("warden_events_total", "result=\"refused\"", 1);
                     self.reply_to_actor(&event, msg).await;
                     return Ok(Handled::Refused(msg.clone()));
                 }
-                self.metrics.inc("warden_events_total", "result=\"error\"", 1);
+                self.metrics
+                    .inc("warden_events_total", "result=\"error\"", 1);
                 tracing::error!(event = %event.id, error = ?err, "failed to handle event");
-                let msg = format!("Something went wrong on Warden's side; nothing was changed. Please try again, or quote ref {} to an admin.", event.id);
+                let msg = format!(
+                    "Something went wrong on Warden's side; nothing was changed. Please try again, or quote ref {} to an admin.",
+                    event.id
+                );
                 self.reply_to_actor(&event, &msg).await;
                 Err(err)
             }
@@ -243,10 +261,21 @@ impl Engine {
 
     async fn dispatch(&self, event: &ChatEvent) -> anyhow::Result<Handled> {
         match &event.kind {
-            EventKind::Message { text, message_id } => self.on_message(event, text, Some(message_id)).await,
+            EventKind::Message { text, message_id } => {
+                self.on_message(event, text, Some(message_id)).await
+            }
             EventKind::Command { text } => self.on_message(event, text, None).await,
-            EventKind::Action { action, request_id, reason } => self.on_action(event, *action, request_id, reason.as_deref()).await,
-            EventKind::EditSubmitted { request_id, fields } => self.on_edit(event, request_id, fields).await,
+            EventKind::Action {
+                action,
+                request_id,
+                reason,
+            } => {
+                self.on_action(event, *action, request_id, reason.as_deref())
+                    .await
+            }
+            EventKind::EditSubmitted { request_id, fields } => {
+                self.on_edit(event, request_id, fields).await
+            }
         }
     }
 
@@ -254,19 +283,27 @@ impl Engine {
     pub(crate) async fn principal(&self, account: &PlatformUser) -> anyhow::Result<Person> {
         match self.directory.person_by_account(account).await {
             Ok(Some(p)) => Ok(p),
-            Ok(None) => Err(user_error("I can't find your account in the company directory, so I can't act for you. Ask an admin to link it.")),
+            Ok(None) => Err(user_error(
+                "I can't find your account in the company directory, so I can't act for you. Ask an admin to link it.",
+            )),
             Err(e) => {
                 tracing::warn!(error = ?e, "directory lookup failed");
-                Err(user_error("The company directory is not answering right now, so I can't check who you are. Nothing was changed; please try again shortly."))
+                Err(user_error(
+                    "The company directory is not answering right now, so I can't check who you are. Nothing was changed; please try again shortly.",
+                ))
             }
         }
     }
 
     /// Replies to whoever caused an event, where they are: ephemeral for clicks.
     async fn reply_to_actor(&self, event: &ChatEvent, text: &str) {
-        let Some(chat) = self.chat(event.actor.platform) else { return };
+        let Some(chat) = self.chat(event.actor.platform) else {
+            return;
+        };
         let res = match event.kind {
-            EventKind::Action { .. } | EventKind::EditSubmitted { .. } => chat.ephemeral(&event.scope, &event.actor, text).await,
+            EventKind::Action { .. } | EventKind::EditSubmitted { .. } => {
+                chat.ephemeral(&event.scope, &event.actor, text).await
+            }
             _ => chat.send(&event.scope, text).await.map(|_| ()),
         };
         if let Err(e) = res {
@@ -277,7 +314,11 @@ impl Engine {
     /// Sends text into a scope and records it in the request's log.
     pub(crate) async fn say(&self, request_id: &str, scope: &Scope, text: &str) {
         self.deliver(request_id, scope, text).await;
-        if let Err(e) = self.store.append_log(request_id, self.now_ms(), &[outgoing(text)]).await {
+        if let Err(e) = self
+            .store
+            .append_log(request_id, self.now_ms(), &[outgoing(text)])
+            .await
+        {
             tracing::warn!(request = request_id, error = ?e, "failed to log an outgoing message");
         }
     }

@@ -8,9 +8,19 @@ use crate::store::{RequestFilter, RequestRow};
 
 impl Engine {
     pub(crate) async fn status_text(&self, person: &Person) -> anyhow::Result<String> {
-        let mine = self.store.list_requests(&RequestFilter { requester_id: Some(person.id.clone()), limit: 200, ..Default::default() }).await?;
+        let mine = self
+            .store
+            .list_requests(&RequestFilter {
+                requester_id: Some(person.id.clone()),
+                limit: 200,
+                ..Default::default()
+            })
+            .await?;
         let open: Vec<&RequestRow> = mine.iter().filter(|r| r.state.is_open()).collect();
-        let active: Vec<&RequestRow> = mine.iter().filter(|r| r.state == RequestState::Active).collect();
+        let active: Vec<&RequestRow> = mine
+            .iter()
+            .filter(|r| r.state == RequestState::Active)
+            .collect();
         let waiting = self.waiting_on(person).await?;
         let mut out = String::new();
         if active.is_empty() {
@@ -18,14 +28,25 @@ impl Engine {
         } else {
             out.push_str("Active access:");
             for r in &active {
-                out.push_str(&format!("\n• {} — {} on {}, {}", r.id, r.role.as_deref().unwrap_or("?"), r.resource.as_deref().unwrap_or("?"), r.expires_at.map(|e| self.until(e)).unwrap_or_default()));
+                out.push_str(&format!(
+                    "\n• {} — {} on {}, {}",
+                    r.id,
+                    r.role.as_deref().unwrap_or("?"),
+                    r.resource.as_deref().unwrap_or("?"),
+                    r.expires_at.map(|e| self.until(e)).unwrap_or_default()
+                ));
             }
         }
         if !open.is_empty() {
             out.push_str("\nOpen requests:");
             for r in &open {
                 let what = match (&r.role, &r.resource) {
-                    (Some(role), Some(res)) => format!("{role} on {res} for {}", r.duration_secs.map(|d| format_duration(d.max(0) as u64)).unwrap_or_default()),
+                    (Some(role), Some(res)) => format!(
+                        "{role} on {res} for {}",
+                        r.duration_secs
+                            .map(|d| format_duration(d.max(0) as u64))
+                            .unwrap_or_default()
+                    ),
                     _ => "details still needed".into(),
                 };
                 out.push_str(&format!("\n• {} — {what} ({})", r.id, r.state.label()));
@@ -34,7 +55,13 @@ impl Engine {
         if !waiting.is_empty() {
             out.push_str("\nWaiting for your approval:");
             for r in &waiting {
-                out.push_str(&format!("\n• {} — {} wants {} on {}", r.id, r.requester_id, r.role.as_deref().unwrap_or("?"), r.resource.as_deref().unwrap_or("?")));
+                out.push_str(&format!(
+                    "\n• {} — {} wants {} on {}",
+                    r.id,
+                    r.requester_id,
+                    r.role.as_deref().unwrap_or("?"),
+                    r.resource.as_deref().unwrap_or("?")
+                ));
             }
         }
         Ok(out)
@@ -42,7 +69,14 @@ impl Engine {
 
     /// Pending requests whose current step lists this person as an eligible approver.
     pub async fn waiting_on(&self, person: &Person) -> anyhow::Result<Vec<RequestRow>> {
-        let pending = self.store.list_requests(&RequestFilter { state: Some(RequestState::PendingApproval), limit: 500, ..Default::default() }).await?;
+        let pending = self
+            .store
+            .list_requests(&RequestFilter {
+                state: Some(RequestState::PendingApproval),
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
         Ok(pending
             .into_iter()
             .filter(|r| {
@@ -59,7 +93,8 @@ impl Engine {
         let r = redact_secrets(text);
         if r.masked > 0 {
             tracing::warn!(masked = r.masked, "masked secrets in an inbound message");
-            self.metrics.inc("warden_redactions_total", "", r.masked as u64);
+            self.metrics
+                .inc("warden_redactions_total", "", r.masked as u64);
         }
         r
     }

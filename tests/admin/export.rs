@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use warden::admin::export::SiemShipper;
 use warden::admin::retention::Retention;
 use warden::store::ChainStatus;
@@ -26,10 +26,15 @@ impl FakeSiem {
                 return StatusCode::SERVICE_UNAVAILABLE;
             }
             let mut lines = siem.lines.lock().unwrap();
-            lines.extend(body.lines().map(|l| serde_json::from_str::<Value>(l).expect("each line is JSON")));
+            lines.extend(
+                body.lines()
+                    .map(|l| serde_json::from_str::<Value>(l).expect("each line is JSON")),
+            );
             StatusCode::OK
         }
-        let router = axum::Router::new().route("/ingest", axum::routing::post(ingest)).with_state(self.clone());
+        let router = axum::Router::new()
+            .route("/ingest", axum::routing::post(ingest))
+            .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await });
@@ -37,7 +42,12 @@ impl FakeSiem {
     }
 
     fn ids(&self) -> Vec<String> {
-        self.lines.lock().unwrap().iter().map(|l| l["id"].as_str().unwrap().to_string()).collect()
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -52,7 +62,10 @@ async fn drain(shipper: &SiemShipper) -> usize {
 }
 
 async fn stored_entries(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM context_log").fetch_one(app.store().pool()).await.unwrap()
+    sqlx::query_scalar("SELECT COUNT(*) FROM context_log")
+        .fetch_one(app.store().pool())
+        .await
+        .unwrap()
 }
 
 async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: Option<String>) {
@@ -68,21 +81,30 @@ async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: Opti
     let second = SiemShipper::new(app.store().clone(), &url).unwrap();
     assert_eq!(drain(&second).await, 0);
     // New activity, then a failing SIEM: nothing is marked as sent.
-    let more = app.request("carol", "need read on grafana for 1h to check the alerts").await;
+    let more = app
+        .request("carol", "need read on grafana for 1h to check the alerts")
+        .await;
     siem.failing.store(true, Ordering::SeqCst);
     assert!(second.ship_once().await.is_err());
     siem.failing.store(false, Ordering::SeqCst);
     let third = SiemShipper::new(app.store().clone(), &url).unwrap();
     assert!(drain(&third).await > 0);
     let ids = siem.ids();
-    assert_eq!(ids.len() as i64, stored_entries(&app).await, "every stored entry delivered");
+    assert_eq!(
+        ids.len() as i64,
+        stored_entries(&app).await,
+        "every stored entry delivered"
+    );
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "none delivered twice");
     let mut last_seq: HashMap<String, i64> = HashMap::new();
     for l in siem.lines.lock().unwrap().iter() {
-        let (req, seq) = (l["request_id"].as_str().unwrap().to_string(), l["seq"].as_i64().unwrap());
+        let (req, seq) = (
+            l["request_id"].as_str().unwrap().to_string(),
+            l["seq"].as_i64().unwrap(),
+        );
         let prev = last_seq.insert(req.clone(), seq).unwrap_or(0);
         assert_eq!(seq, prev + 1, "{req}: entries arrive in chain order");
         assert!(l["hash"].as_str().is_some_and(|h| h.len() == 64));
@@ -90,7 +112,9 @@ async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: Opti
     assert!(last_seq.contains_key(&more));
 }
 
-async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(db: Option<String>) {
+async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(
+    db: Option<String>,
+) {
     let app = TestApp::spawn_on(db).await;
     let s = app.seed().await;
     let retention = Retention::new(app.engine().clone(), 30);
@@ -104,17 +128,44 @@ async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_t
             let purgeable = warden::admin::retention::PURGEABLE.contains(&e.kind.as_str());
             assert_eq!(e.payload.is_none(), purgeable, "{id} #{} {}", e.seq, e.kind);
         }
-        assert!(log.iter().any(|e| e.kind == "policy_decision" && e.payload.as_ref().is_some_and(|p| p.get("outcome").is_some())));
-        assert_eq!(app.store().verify_chain(id).await.unwrap(), ChainStatus::Intact { entries: log.len() as i64 }, "{id}");
+        assert!(log.iter().any(|e| {
+            e.kind == "policy_decision"
+                && e.payload
+                    .as_ref()
+                    .is_some_and(|p| p.get("outcome").is_some())
+        }));
+        assert_eq!(
+            app.store().verify_chain(id).await.unwrap(),
+            ChainStatus::Intact {
+                entries: log.len() as i64
+            },
+            "{id}"
+        );
     }
     let prod = app.store().log_entries(&s.prod).await.unwrap();
-    assert!(prod.iter().any(|e| e.kind == "approval" && e.actor == "dana" && e.payload.is_some()));
-    assert!(prod.iter().any(|e| e.kind == "grant_call" && e.payload.is_some()));
+    assert!(
+        prod.iter()
+            .any(|e| e.kind == "approval" && e.actor == "dana" && e.payload.is_some())
+    );
+    assert!(
+        prod.iter()
+            .any(|e| e.kind == "grant_call" && e.payload.is_some())
+    );
     // Still provable: editing a kept entry after the purge is detected.
-    let decision = prod.iter().find(|e| e.kind == "policy_decision").unwrap().seq;
+    let decision = prod
+        .iter()
+        .find(|e| e.kind == "policy_decision")
+        .unwrap()
+        .seq;
     app.tamper(&s.prod, decision).await;
-    assert!(matches!(app.store().verify_chain(&s.prod).await.unwrap(), ChainStatus::Broken { at_seq, .. } if at_seq == decision));
-    assert_eq!(retention.run_once().await.unwrap(), 0, "a second pass has nothing left to purge");
+    assert!(
+        matches!(app.store().verify_chain(&s.prod).await.unwrap(), ChainStatus::Broken { at_seq, .. } if at_seq == decision)
+    );
+    assert_eq!(
+        retention.run_once().await.unwrap(),
+        0,
+        "a second pass has nothing left to purge"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,14 +181,17 @@ async fn siem_export_delivers_each_entry_once_in_order_across_a_restart_on_postg
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain_on_sqlite() {
+async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain_on_sqlite()
+{
     retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain_on_postgres() {
+async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain_on_postgres()
+ {
     if let Some(url) = postgres_url().await {
-        retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(Some(url)).await
+        retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(Some(url))
+            .await
     }
 }
 
@@ -146,11 +200,26 @@ async fn the_audit_export_still_streams_every_entry_as_json_lines() {
     let app = TestApp::spawn().await;
     app.seed().await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["audit", "export", "--since", "2000-01-01", "--format", "jsonl"])
+        .args([
+            "audit",
+            "export",
+            "--since",
+            "2000-01-01",
+            "--format",
+            "jsonl",
+        ])
         .env("WARDEN__DATABASE__URL", &app.db_url)
         .output()
         .expect("warden runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len() as i64, stored_entries(&app).await);
 }

@@ -38,14 +38,17 @@ pub struct TestApp {
 }
 
 pub fn postgres_base() -> String {
-    std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("WARDEN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A fresh PostgreSQL schema; in CI an unreachable server fails, elsewhere the test skips.
 pub async fn postgres_url() -> Option<String> {
     match warden::store::fresh_postgres_schema(&postgres_base(), "warden_test").await {
         Ok((url, _)) => Some(url),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required in CI: {e:#}"),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("PostgreSQL is required in CI: {e:#}")
+        }
         Err(e) => {
             eprintln!("skipping PostgreSQL test: {e:#}");
             None
@@ -62,7 +65,8 @@ impl TestApp {
     pub async fn spawn_on(db_url: Option<String>) -> Self {
         warden::app::install_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = db_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("warden.db").display()));
+        let db_url = db_url
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("warden.db").display()));
         let mut file = String::new();
         let mut token = |name: &str, role: Role, person: Option<&str>| {
             let (secret, hash) = generate();
@@ -83,10 +87,24 @@ impl TestApp {
         s.admin.tokens_file = Some(tokens_path);
         s.admin.session_secret = Some(SecretString::from("test-session-secret-0123456789"));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let server = Server::build(&s, clock.clone()).await.expect("server builds");
+        let server = Server::build(&s, clock.clone())
+            .await
+            .expect("server builds");
         let (addr, state) = server.spawn_local().await.expect("server listens");
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base: format!("http://{addr}"), state, clock, tokens, http, db_url, _dir: dir, seq: AtomicUsize::new(1) }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base: format!("http://{addr}"),
+            state,
+            clock,
+            tokens,
+            http,
+            db_url,
+            _dir: dir,
+            seq: AtomicUsize::new(1),
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -98,12 +116,24 @@ impl TestApp {
     }
 
     fn next_id(&self) -> String {
-        format!("ev-{}-{}", uuid::Uuid::new_v4().simple(), self.seq.fetch_add(1, Ordering::SeqCst))
+        format!(
+            "ev-{}-{}",
+            uuid::Uuid::new_v4().simple(),
+            self.seq.fetch_add(1, Ordering::SeqCst)
+        )
     }
 
     pub async fn say(&self, user: &str, text: &str) -> Handled {
         let id = self.next_id();
-        let ev = ChatEvent { id: id.clone(), actor: ConsoleChat::user(user), scope: ConsoleChat::scope(CHANNEL), kind: EventKind::Message { text: text.into(), message_id: id } };
+        let ev = ChatEvent {
+            id: id.clone(),
+            actor: ConsoleChat::user(user),
+            scope: ConsoleChat::scope(CHANNEL),
+            kind: EventKind::Message {
+                text: text.into(),
+                message_id: id,
+            },
+        };
         self.engine().handle(ev).await.expect("event handled")
     }
 
@@ -112,14 +142,29 @@ impl TestApp {
             id: self.next_id(),
             actor: ConsoleChat::user(user),
             scope: ConsoleChat::scope(CHANNEL),
-            kind: EventKind::Action { action, request_id: RequestId::parse(request).expect("request id"), reason: None },
+            kind: EventKind::Action {
+                action,
+                request_id: RequestId::parse(request).expect("request id"),
+                reason: None,
+            },
         };
         self.engine().handle(ev).await.expect("event handled")
     }
 
     pub async fn latest(&self, person: &str) -> String {
-        let rows = self.store().list_requests(&RequestFilter { requester_id: Some(person.into()), limit: 1, ..Default::default() }).await.unwrap();
-        rows.into_iter().next().map(|r| r.id).unwrap_or_else(|| panic!("{person} has no request"))
+        let rows = self
+            .store()
+            .list_requests(&RequestFilter {
+                requester_id: Some(person.into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        rows.into_iter()
+            .next()
+            .map(|r| r.id)
+            .unwrap_or_else(|| panic!("{person} has no request"))
     }
 
     /// Asks and submits; returns the request id.
@@ -137,10 +182,25 @@ impl TestApp {
     /// Three requests through real flows: granted at once, granted after the manager's approval,
     /// denied by policy.
     pub async fn seed(&self) -> Seeded {
-        let wiki = self.request("alice", "need edit on the wiki for 2h to fix the onboarding page").await;
-        let prod = self.request("alice", "need read on the prod billing db for 2h, INC-4411").await;
-        assert_eq!(self.click("dana", CardAction::Approve, &prod).await, Handled::Done);
-        let denied = self.request("bob", "/access request prod-db write for 1h because quick hotfix").await;
+        let wiki = self
+            .request(
+                "alice",
+                "need edit on the wiki for 2h to fix the onboarding page",
+            )
+            .await;
+        let prod = self
+            .request("alice", "need read on the prod billing db for 2h, INC-4411")
+            .await;
+        assert_eq!(
+            self.click("dana", CardAction::Approve, &prod).await,
+            Handled::Done
+        );
+        let denied = self
+            .request(
+                "bob",
+                "/access request prod-db write for 1h because quick hotfix",
+            )
+            .await;
         assert_eq!(self.state_of(&wiki).await, RequestState::Active);
         assert_eq!(self.state_of(&prod).await, RequestState::Active);
         assert_eq!(self.state_of(&denied).await, RequestState::Denied);
@@ -156,7 +216,11 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
-        let resp = self.get(path, Some(token)).send().await.expect("request sent");
+        let resp = self
+            .get(path, Some(token))
+            .send()
+            .await
+            .expect("request sent");
         assert_eq!(resp.status(), 200, "GET {path}");
         resp.json().await.expect("json")
     }

@@ -20,19 +20,46 @@ async fn pasted_secrets_are_masked_before_storage_and_the_masking_is_logged() {
     );
     app.say("alice", &text).await;
     let id = app.latest("alice").await;
-    let stored: Vec<Option<String>> = sqlx::query_scalar("SELECT payload FROM context_log WHERE request_id = $1").bind(&id).fetch_all(app.store().pool()).await.unwrap();
+    let stored: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT payload FROM context_log WHERE request_id = $1")
+            .bind(&id)
+            .fetch_all(app.store().pool())
+            .await
+            .unwrap();
     let everything = stored.into_iter().flatten().collect::<Vec<_>>().join("\n");
     for s in secrets {
-        assert!(!everything.contains(s), "{s} reached the database:\n{everything}");
+        assert!(
+            !everything.contains(s),
+            "{s} reached the database:\n{everything}"
+        );
     }
     let row = app.store().get_request(&id).await.unwrap().unwrap();
     for s in secrets {
-        assert!(!format!("{row:?}").contains(s), "{s} reached the request row");
+        assert!(
+            !format!("{row:?}").contains(s),
+            "{s} reached the request row"
+        );
     }
-    assert!(everything.contains("[REDACTED:aws_access_key]"), "{everything}");
-    let v = app.get_json(&format!("/api/v1/requests/{id}"), &app.tokens.viewer).await;
-    let redaction = v["log"].as_array().unwrap().iter().find(|e| e["kind"] == "redaction").expect("the masking is logged");
+    assert!(
+        everything.contains("[REDACTED:aws_access_key]"),
+        "{everything}"
+    );
+    let v = app
+        .get_json(&format!("/api/v1/requests/{id}"), &app.tokens.viewer)
+        .await;
+    let redaction = v["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "redaction")
+        .expect("the masking is logged");
     assert_eq!(redaction["payload"]["masked_secrets"], secrets.len() as u64);
     let first = &v["log"][0]["payload"]["text"];
-    assert!(first.as_str().unwrap().starts_with("need read on staging db for 1h"), "the request itself survives: {first}");
+    assert!(
+        first
+            .as_str()
+            .unwrap()
+            .starts_with("need read on staging db for 1h"),
+        "the request itself survives: {first}"
+    );
 }

@@ -32,7 +32,11 @@ impl Keys {
 
     /// `X-Signature-Ed25519` over `timestamp + body`, as Discord computes it.
     pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
-        hex::encode(self.0.sign(&[timestamp.as_bytes(), body].concat()).to_bytes())
+        hex::encode(
+            self.0
+                .sign(&[timestamp.as_bytes(), body].concat())
+                .to_bytes(),
+        )
     }
 }
 
@@ -49,7 +53,10 @@ pub enum From {
 
 impl From {
     pub fn guild(user: &'static str) -> Self {
-        From::Guild { user, channel: CHANNEL.into() }
+        From::Guild {
+            user,
+            channel: CHANNEL.into(),
+        }
     }
 
     fn apply(&self, v: &mut Value) {
@@ -94,13 +101,24 @@ pub fn ping() -> Value {
 
 /// `/access <sub> name:value …`
 pub fn slash(from: &From, sub: &str, args: &[(&str, &str)]) -> Value {
-    let options: Vec<Value> = args.iter().map(|(n, v)| json!({ "name": n, "type": 3, "value": v })).collect();
-    base(2, from, json!({ "id": "6000", "name": "access", "type": 1, "options": [{ "name": sub, "type": 1, "options": options }] }))
+    let options: Vec<Value> = args
+        .iter()
+        .map(|(n, v)| json!({ "name": n, "type": 3, "value": v }))
+        .collect();
+    base(
+        2,
+        from,
+        json!({ "id": "6000", "name": "access", "type": 1, "options": [{ "name": sub, "type": 1, "options": options }] }),
+    )
 }
 
 /// A button press on a message Warden posted.
 pub fn click(from: &From, custom_id: &str, message_channel: &str, message_id: &str) -> Value {
-    let mut v = base(3, from, json!({ "custom_id": custom_id, "component_type": 2 }));
+    let mut v = base(
+        3,
+        from,
+        json!({ "custom_id": custom_id, "component_type": 2 }),
+    );
     v["message"] = json!({
         "id": message_id, "channel_id": message_channel, "author": user(BOT), "content": "",
         "timestamp": "2026-01-01T00:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
@@ -113,5 +131,9 @@ pub fn click(from: &From, custom_id: &str, message_channel: &str, message_id: &s
 /// A submitted modal with text inputs.
 pub fn modal(from: &From, custom_id: &str, inputs: &[(&str, &str)]) -> Value {
     let rows: Vec<Value> = inputs.iter().map(|(id, value)| json!({ "type": 1, "components": [{ "type": 4, "custom_id": id, "value": value }] })).collect();
-    base(5, from, json!({ "custom_id": custom_id, "components": rows }))
+    base(
+        5,
+        from,
+        json!({ "custom_id": custom_id, "components": rows }),
+    )
 }

@@ -8,141 +8,414 @@ use warden::domain::RequestState;
 
 /// Alice asks by slash command; returns the request id and the confirmation card's message id.
 async fn ask(app: &TestApp) -> (String, String) {
-    let cmd = fixtures::slash(&From::guild(ALICE), "request", &[("resource", "game-servers"), ("role", "read"), ("duration", "2h"), ("reason", "INC-4411 @everyone")]);
+    let cmd = fixtures::slash(
+        &From::guild(ALICE),
+        "request",
+        &[
+            ("resource", "game-servers"),
+            ("role", "read"),
+            ("duration", "2h"),
+            ("reason", "INC-4411 @everyone"),
+        ],
+    );
     let ack = app.send(&cmd).await;
     assert_eq!(ack.status, 200);
-    assert_eq!((ack.json["type"].as_u64(), ack.json["data"]["flags"].as_u64()), (Some(5), Some(64)), "deferred and ephemeral: {}", ack.json);
-    let card = app.calls("POST", &format!("/channels/{CHANNEL}/messages"), 1).await.remove(0);
+    assert_eq!(
+        (
+            ack.json["type"].as_u64(),
+            ack.json["data"]["flags"].as_u64()
+        ),
+        (Some(5), Some(64)),
+        "deferred and ephemeral: {}",
+        ack.json
+    );
+    let card = app
+        .calls("POST", &format!("/channels/{CHANNEL}/messages"), 1)
+        .await
+        .remove(0);
     let embed = &card.body["embeds"][0];
     assert_eq!(embed["title"], "Is this what you need?");
-    let labels: Vec<&str> = card.body["components"][0]["components"].as_array().unwrap().iter().map(|b| b["label"].as_str().unwrap()).collect();
+    let labels: Vec<&str> = card.body["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["label"].as_str().unwrap())
+        .collect();
     assert_eq!(labels, ["Submit", "Edit", "Cancel"]);
-    assert_eq!(card.body["allowed_mentions"]["parse"], serde_json::json!([]));
-    assert!(!card.body.to_string().contains("@everyone"), "user text is escaped: {}", card.body);
+    assert_eq!(
+        card.body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+    assert!(
+        !card.body.to_string().contains("@everyone"),
+        "user text is escaped: {}",
+        card.body
+    );
     let message_id = card.reply["id"].as_str().unwrap().to_string();
-    app.calls("POST", &format!("/channels/{CHANNEL}/messages/{message_id}/threads"), 1).await;
-    let done = app.calls("PATCH", &format!("/webhooks/{}/{}/messages/@original", fixtures::APP_ID, cmd["token"].as_str().unwrap()), 1).await;
-    assert!(done[0].body["content"].as_str().unwrap().contains(&format!("<#{message_id}>")), "the person is pointed to the thread: {:?}", done[0].body);
-    let req = app.latest_request("alice").await.expect("a request was stored");
+    app.calls(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages/{message_id}/threads"),
+        1,
+    )
+    .await;
+    let done = app
+        .calls(
+            "PATCH",
+            &format!(
+                "/webhooks/{}/{}/messages/@original",
+                fixtures::APP_ID,
+                cmd["token"].as_str().unwrap()
+            ),
+            1,
+        )
+        .await;
+    assert!(
+        done[0].body["content"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("<#{message_id}>")),
+        "the person is pointed to the thread: {:?}",
+        done[0].body
+    );
+    let req = app
+        .latest_request("alice")
+        .await
+        .expect("a request was stored");
     assert_eq!(req.state, RequestState::AwaitingConfirmation);
-    assert_eq!(req.thread.as_deref(), Some(message_id.as_str()), "the request lives in the thread started from its card");
+    assert_eq!(
+        req.thread.as_deref(),
+        Some(message_id.as_str()),
+        "the request lives in the thread started from its card"
+    );
     (req.id, message_id)
 }
 
 /// Alice submits; the manager (Dana) gets the approval card by DM. Returns its message id.
 async fn submit(app: &TestApp, id: &str, card: &str) -> String {
-    let ack = app.send(&fixtures::click(&From::guild(ALICE), &format!("warden:submit:{id}"), CHANNEL, card)).await;
+    let ack = app
+        .send(&fixtures::click(
+            &From::guild(ALICE),
+            &format!("warden:submit:{id}"),
+            CHANNEL,
+            card,
+        ))
+        .await;
     assert_eq!(ack.json["type"], 6, "a click is a deferred update");
     app.state_becomes(id, RequestState::PendingApproval).await;
     let dm = dm_channel(DANA);
-    let posted = app.calls("POST", &format!("/channels/{dm}/messages"), 1).await.remove(0);
-    let buttons: Vec<&str> = posted.body["components"][0]["components"].as_array().unwrap().iter().map(|b| b["custom_id"].as_str().unwrap()).collect();
-    assert_eq!(buttons, [format!("warden:approve:{id}"), format!("warden:deny:{id}")]);
-    let edits = app.calls("PATCH", &format!("/channels/{CHANNEL}/messages/{card}"), 1).await;
-    assert!(edits[0].body["embeds"][0]["description"].as_str().unwrap().contains("Submitted"), "{:?}", edits[0].body);
-    assert_eq!(edits[0].body["components"], serde_json::json!([]), "the confirmation loses its buttons");
+    let posted = app
+        .calls("POST", &format!("/channels/{dm}/messages"), 1)
+        .await
+        .remove(0);
+    let buttons: Vec<&str> = posted.body["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        buttons,
+        [format!("warden:approve:{id}"), format!("warden:deny:{id}")]
+    );
+    let edits = app
+        .calls("PATCH", &format!("/channels/{CHANNEL}/messages/{card}"), 1)
+        .await;
+    assert!(
+        edits[0].body["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Submitted"),
+        "{:?}",
+        edits[0].body
+    );
+    assert_eq!(
+        edits[0].body["components"],
+        serde_json::json!([]),
+        "the confirmation loses its buttons"
+    );
     posted.reply["id"].as_str().unwrap().to_string()
 }
 
-async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry(db: Db) {
-    let Some(app) = TestApp::start(db).await else { return };
+async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry(
+    db: Db,
+) {
+    let Some(app) = TestApp::start(db).await else {
+        return;
+    };
     let (id, card) = ask(&app).await;
     let approval = submit(&app, &id, &card).await;
 
-    let approve = fixtures::click(&From::Dm { user: DANA }, &format!("warden:approve:{id}"), &dm_channel(DANA), &approval);
+    let approve = fixtures::click(
+        &From::Dm { user: DANA },
+        &format!("warden:approve:{id}"),
+        &dm_channel(DANA),
+        &approval,
+    );
     let ack = app.send(&approve).await;
     assert_eq!(ack.json["type"], 6);
     app.state_becomes(&id, RequestState::Active).await;
     app.send(&approve).await;
     app.settle().await;
-    assert_eq!(app.store().approvals(&id).await.unwrap().len(), 1, "a redelivered click is not a second approval");
-    let put = app.calls("PUT", &format!("/guilds/{}/members/{ALICE}/roles/7001", fixtures::GUILD), 1).await;
+    assert_eq!(
+        app.store().approvals(&id).await.unwrap().len(),
+        1,
+        "a redelivered click is not a second approval"
+    );
+    let put = app
+        .calls(
+            "PUT",
+            &format!("/guilds/{}/members/{ALICE}/roles/7001", fixtures::GUILD),
+            1,
+        )
+        .await;
     assert_eq!(put.len(), 1, "granted once");
-    assert!(put[0].authorized && put[0].audit_reason.as_deref().is_some_and(|r| r.contains(&id)), "{:?}", put[0]);
-    let last = app.call_with("PATCH", &format!("/channels/{}/messages/{approval}", dm_channel(DANA)), "Granted").await;
-    assert_eq!(last.body["components"], serde_json::json!([]), "resolved cards lose their buttons");
-    app.call_with("POST", &format!("/channels/{card}/messages"), "Access granted").await;
-    let confirmation = app.call_with("PATCH", &format!("/channels/{CHANNEL}/messages/{card}"), "Granted").await;
-    assert_eq!(confirmation.body["components"], serde_json::json!([]), "every copy is edited");
+    assert!(
+        put[0].authorized
+            && put[0]
+                .audit_reason
+                .as_deref()
+                .is_some_and(|r| r.contains(&id)),
+        "{:?}",
+        put[0]
+    );
+    let last = app
+        .call_with(
+            "PATCH",
+            &format!("/channels/{}/messages/{approval}", dm_channel(DANA)),
+            "Granted",
+        )
+        .await;
+    assert_eq!(
+        last.body["components"],
+        serde_json::json!([]),
+        "resolved cards lose their buttons"
+    );
+    app.call_with(
+        "POST",
+        &format!("/channels/{card}/messages"),
+        "Access granted",
+    )
+    .await;
+    let confirmation = app
+        .call_with(
+            "PATCH",
+            &format!("/channels/{CHANNEL}/messages/{card}"),
+            "Granted",
+        )
+        .await;
+    assert_eq!(
+        confirmation.body["components"],
+        serde_json::json!([]),
+        "every copy is edited"
+    );
 
     app.clock.advance(chrono::Duration::hours(3));
     app.state.engine.run_due_jobs().await.unwrap();
     app.state_becomes(&id, RequestState::Expired).await;
-    let delete = app.calls("DELETE", &format!("/guilds/{}/members/{ALICE}/roles/7001", fixtures::GUILD), 1).await;
+    let delete = app
+        .calls(
+            "DELETE",
+            &format!("/guilds/{}/members/{ALICE}/roles/7001", fixtures::GUILD),
+            1,
+        )
+        .await;
     assert_eq!(delete.len(), 1, "removed once at expiry");
     assert_eq!(app.fake.find("PUT", "/guilds/").len(), 1);
 }
 
 async fn a_deny_asks_for_the_reason_in_a_modal_and_records_it(db: Db) {
-    let Some(app) = TestApp::start(db).await else { return };
+    let Some(app) = TestApp::start(db).await else {
+        return;
+    };
     let (id, card) = ask(&app).await;
     let approval = submit(&app, &id, &card).await;
     let from = From::Dm { user: DANA };
-    let modal = app.send(&fixtures::click(&from, &format!("warden:deny:{id}"), &dm_channel(DANA), &approval)).await;
+    let modal = app
+        .send(&fixtures::click(
+            &from,
+            &format!("warden:deny:{id}"),
+            &dm_channel(DANA),
+            &approval,
+        ))
+        .await;
     assert_eq!(modal.json["type"], 9, "the Deny button opens a modal");
     assert_eq!(modal.json["data"]["custom_id"], format!("warden:deny:{id}"));
-    assert_eq!(modal.json["data"]["components"][0]["components"][0]["custom_id"], "reason");
-    assert_eq!(app.store().get_request(&id).await.unwrap().unwrap().state, RequestState::PendingApproval, "opening the form changes nothing");
+    assert_eq!(
+        modal.json["data"]["components"][0]["components"][0]["custom_id"],
+        "reason"
+    );
+    assert_eq!(
+        app.store().get_request(&id).await.unwrap().unwrap().state,
+        RequestState::PendingApproval,
+        "opening the form changes nothing"
+    );
 
-    let ack = app.send(&fixtures::modal(&from, &format!("warden:deny:{id}"), &[("reason", "not during the freeze")])).await;
+    let ack = app
+        .send(&fixtures::modal(
+            &from,
+            &format!("warden:deny:{id}"),
+            &[("reason", "not during the freeze")],
+        ))
+        .await;
     assert_eq!(ack.json["type"], 6);
     app.state_becomes(&id, RequestState::Denied).await;
     let denial = app.store().approvals(&id).await.unwrap().remove(0);
-    assert_eq!((denial.decision.as_str(), denial.reason.as_deref()), ("deny", Some("not during the freeze")));
-    app.call_with("PATCH", &format!("/channels/{}/messages/{approval}", dm_channel(DANA)), "Denied by Dana Scully: not during the freeze").await;
-    assert!(app.fake.find("PUT", "/guilds/").is_empty(), "nothing granted");
+    assert_eq!(
+        (denial.decision.as_str(), denial.reason.as_deref()),
+        ("deny", Some("not during the freeze"))
+    );
+    app.call_with(
+        "PATCH",
+        &format!("/channels/{}/messages/{approval}", dm_channel(DANA)),
+        "Denied by Dana Scully: not during the freeze",
+    )
+    .await;
+    assert!(
+        app.fake.find("PUT", "/guilds/").is_empty(),
+        "nothing granted"
+    );
 }
 
 async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request(db: Db) {
-    let Some(app) = TestApp::start(db).await else { return };
+    let Some(app) = TestApp::start(db).await else {
+        return;
+    };
     let (id, card) = ask(&app).await;
-    let form = app.send(&fixtures::click(&From::guild(ALICE), &format!("warden:edit:{id}"), CHANNEL, &card)).await;
+    let form = app
+        .send(&fixtures::click(
+            &From::guild(ALICE),
+            &format!("warden:edit:{id}"),
+            CHANNEL,
+            &card,
+        ))
+        .await;
     assert_eq!(form.json["type"], 9);
     let values: Vec<(String, String)> = form.json["data"]["components"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["components"][0]["custom_id"].as_str().unwrap().to_string(), r["components"][0]["value"].as_str().unwrap_or("").to_string()))
+        .map(|r| {
+            (
+                r["components"][0]["custom_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                r["components"][0]["value"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
         .collect();
-    assert!(values.contains(&("resource".into(), "game-servers".into())) && values.contains(&("duration".into(), "2h".into())), "{values:?}");
-    let ack = app.send(&fixtures::modal(&From::guild(ALICE), &format!("warden:edit:{id}"), &[("resource", "game-servers"), ("role", "read"), ("duration", "4h"), ("justification", "INC-4411")])).await;
+    assert!(
+        values.contains(&("resource".into(), "game-servers".into()))
+            && values.contains(&("duration".into(), "2h".into())),
+        "{values:?}"
+    );
+    let ack = app
+        .send(&fixtures::modal(
+            &From::guild(ALICE),
+            &format!("warden:edit:{id}"),
+            &[
+                ("resource", "game-servers"),
+                ("role", "read"),
+                ("duration", "4h"),
+                ("justification", "INC-4411"),
+            ],
+        ))
+        .await;
     assert_eq!(ack.json["type"], 6);
-    crate::harness::eventually("the edit to apply", || async { app.store().get_request(&id).await.unwrap().filter(|r| r.duration_secs == Some(4 * 3600)) }).await;
+    crate::harness::eventually("the edit to apply", || async {
+        app.store()
+            .get_request(&id)
+            .await
+            .unwrap()
+            .filter(|r| r.duration_secs == Some(4 * 3600))
+    })
+    .await;
 }
 
 async fn a_non_approver_pressing_approve_gets_an_ephemeral_refusal(db: Db) {
-    let Some(app) = TestApp::start(db).await else { return };
+    let Some(app) = TestApp::start(db).await else {
+        return;
+    };
     let (id, card) = ask(&app).await;
     let approval = submit(&app, &id, &card).await;
-    let click = fixtures::click(&From::guild(CAROL), &format!("warden:approve:{id}"), CHANNEL, &approval);
+    let click = fixtures::click(
+        &From::guild(CAROL),
+        &format!("warden:approve:{id}"),
+        CHANNEL,
+        &approval,
+    );
     let ack = app.send(&click).await;
     assert_eq!(ack.json["type"], 6);
     let token = click["token"].as_str().unwrap();
-    let refusal = app.calls("POST", &format!("/webhooks/{}/{token}", fixtures::APP_ID), 1).await.remove(0);
+    let refusal = app
+        .calls(
+            "POST",
+            &format!("/webhooks/{}/{token}", fixtures::APP_ID),
+            1,
+        )
+        .await
+        .remove(0);
     assert_eq!(refusal.body["flags"], 64, "only Carol sees it");
-    assert!(refusal.body["content"].as_str().unwrap().contains("not an approver"), "{:?}", refusal.body);
+    assert!(
+        refusal.body["content"]
+            .as_str()
+            .unwrap()
+            .contains("not an approver"),
+        "{:?}",
+        refusal.body
+    );
     app.settle().await;
-    assert_eq!(app.store().get_request(&id).await.unwrap().unwrap().state, RequestState::PendingApproval);
+    assert_eq!(
+        app.store().get_request(&id).await.unwrap().unwrap().state,
+        RequestState::PendingApproval
+    );
     assert!(app.store().approvals(&id).await.unwrap().is_empty());
 }
 
 async fn a_rate_limited_card_edit_still_lands(db: Db) {
-    let Some(app) = TestApp::start(db).await else { return };
+    let Some(app) = TestApp::start(db).await else {
+        return;
+    };
     let (id, card) = ask(&app).await;
-    app.fake.rate_limit_next("PATCH", &format!("/channels/{CHANNEL}/messages/{card}"), 0.2);
-    app.send(&fixtures::click(&From::guild(ALICE), &format!("warden:cancel:{id}"), CHANNEL, &card)).await;
+    app.fake.rate_limit_next(
+        "PATCH",
+        &format!("/channels/{CHANNEL}/messages/{card}"),
+        0.2,
+    );
+    app.send(&fixtures::click(
+        &From::guild(ALICE),
+        &format!("warden:cancel:{id}"),
+        CHANNEL,
+        &card,
+    ))
+    .await;
     app.state_becomes(&id, RequestState::Cancelled).await;
-    let edits = app.calls("PATCH", &format!("/channels/{CHANNEL}/messages/{card}"), 2).await;
-    assert_eq!(edits.iter().map(|c| c.status).collect::<Vec<_>>(), [429, 200], "retried after the 429");
+    let edits = app
+        .calls("PATCH", &format!("/channels/{CHANNEL}/messages/{card}"), 2)
+        .await;
+    assert_eq!(
+        edits.iter().map(|c| c.status).collect::<Vec<_>>(),
+        [429, 200],
+        "retried after the 429"
+    );
     assert_eq!(edits[0].body, edits[1].body, "the same edit was sent again");
-    assert!(edits[1].body["embeds"][0]["description"].as_str().unwrap().contains("Cancelled"));
+    assert!(
+        edits[1].body["embeds"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Cancelled")
+    );
 }
 
 mod on_sqlite {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry() {
+    async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry()
+    {
         super::a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry(Db::Sqlite).await
     }
 
@@ -153,7 +426,10 @@ mod on_sqlite {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request() {
-        super::the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request(Db::Sqlite).await
+        super::the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request(
+            Db::Sqlite,
+        )
+        .await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +447,8 @@ mod on_postgres {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry() {
+    async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry()
+    {
         super::a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry(Db::Postgres).await
     }
 

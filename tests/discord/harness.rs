@@ -29,7 +29,9 @@ grant = { backend = "discord_role", role = "7001", roles = { admin = "7002" } }
 
 pub fn directory() -> String {
     let person = |id: &str, name: &str, manager: Option<&str>, user: &str| {
-        let manager = manager.map(|m| format!("manager = \"{m}\"\n")).unwrap_or_default();
+        let manager = manager
+            .map(|m| format!("manager = \"{m}\"\n"))
+            .unwrap_or_default();
         format!(
             "[[person]]\nid = \"{id}\"\ndisplay_name = \"{name}\"\n{manager}groups = [\"engineering\"]\naccounts = [{{ platform = \"discord\", workspace = \"{}\", user_id = \"{user}\" }}]\n\n",
             fixtures::GUILD
@@ -72,10 +74,13 @@ impl TestApp {
         let database = match db {
             Db::Sqlite => format!("sqlite://{}", dir.path().join("warden.db").display()),
             Db::Postgres => {
-                let base = std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+                let base = std::env::var("WARDEN_TEST_POSTGRES")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
                 match warden::store::fresh_postgres_schema(&base, "warden_test").await {
                     Ok((url, _)) => url,
-                    Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required in CI: {e:#}"),
+                    Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                        panic!("PostgreSQL is required in CI: {e:#}")
+                    }
                     Err(e) => {
                         eprintln!("skipping PostgreSQL test: {e:#}");
                         return None;
@@ -97,9 +102,19 @@ impl TestApp {
         s.discord.application_id = Some(fixtures::APP_ID.into());
         s.discord.guild_id = Some(fixtures::GUILD.into());
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let server = Server::build(&s, clock.clone()).await.expect("server builds");
+        let server = Server::build(&s, clock.clone())
+            .await
+            .expect("server builds");
         let (addr, state) = server.spawn_local().await.unwrap();
-        Some(Self { url: format!("http://{addr}"), fake, keys, clock, state, http: reqwest::Client::new(), _dir: dir })
+        Some(Self {
+            url: format!("http://{addr}"),
+            fake,
+            keys,
+            clock,
+            state,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -131,18 +146,37 @@ impl TestApp {
     }
 
     pub async fn latest_request(&self, person: &str) -> Option<RequestRow> {
-        let rows = self.store().list_requests(&RequestFilter { requester_id: Some(person.into()), limit: 1, ..Default::default() }).await.unwrap();
+        let rows = self
+            .store()
+            .list_requests(&RequestFilter {
+                requester_id: Some(person.into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         rows.into_iter().next()
     }
 
     pub async fn request_count(&self) -> usize {
-        self.store().list_requests(&RequestFilter { limit: 100, ..Default::default() }).await.unwrap().len()
+        self.store()
+            .list_requests(&RequestFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
     }
 
     /// Waits for a request to reach a state (the engine works after the acknowledgement).
     pub async fn state_becomes(&self, id: &str, state: RequestState) -> RequestRow {
         eventually(&format!("{id} to become {state:?}"), || async {
-            self.store().get_request(id).await.unwrap().filter(|r| r.state == state)
+            self.store()
+                .get_request(id)
+                .await
+                .unwrap()
+                .filter(|r| r.state == state)
         })
         .await
     }
@@ -159,14 +193,20 @@ impl TestApp {
     /// Waits for a recorded call whose JSON body mentions `text`.
     pub async fn call_with(&self, method: &str, prefix: &str, text: &str) -> crate::fake::Call {
         eventually(&format!("{method} {prefix} with \"{text}\""), || async {
-            self.fake.find(method, prefix).into_iter().find(|c| c.body.to_string().contains(text))
+            self.fake
+                .find(method, prefix)
+                .into_iter()
+                .find(|c| c.body.to_string().contains(text))
         })
         .await
     }
 
     /// Lets the background work started by earlier interactions finish.
     pub async fn settle(&self) {
-        eventually("background work to finish", || async { (self.state.tasks.is_empty()).then_some(()) }).await
+        eventually("background work to finish", || async {
+            (self.state.tasks.is_empty()).then_some(())
+        })
+        .await
     }
 }
 

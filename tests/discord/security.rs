@@ -4,7 +4,16 @@ use crate::fixtures::{self, ALICE, From, Keys};
 use crate::harness::{Db, TestApp};
 
 fn request_cmd() -> serde_json::Value {
-    fixtures::slash(&From::guild(ALICE), "request", &[("resource", "game-servers"), ("role", "read"), ("duration", "1h"), ("reason", "INC-1")])
+    fixtures::slash(
+        &From::guild(ALICE),
+        "request",
+        &[
+            ("resource", "game-servers"),
+            ("role", "read"),
+            ("duration", "1h"),
+            ("reason", "INC-1"),
+        ],
+    )
 }
 
 /// Nothing stored and nothing sent to Discord.
@@ -18,7 +27,10 @@ async fn untouched(app: &TestApp) {
 async fn a_ping_is_answered_with_a_pong() {
     let app = TestApp::start(Db::Sqlite).await.unwrap();
     let answer = app.send(&fixtures::ping()).await;
-    assert_eq!((answer.status, answer.json["type"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        (answer.status, answer.json["type"].as_u64()),
+        (200, Some(1))
+    );
 }
 
 #[tokio::test]
@@ -38,7 +50,10 @@ async fn a_tampered_body_is_rejected_and_nothing_is_stored() {
     let body = serde_json::to_vec(&request_cmd()).unwrap();
     let ts = chrono::Utc::now().timestamp().to_string();
     let sig = app.keys.sign(&ts, &body);
-    let tampered = String::from_utf8(body).unwrap().replace("\"read\"", "\"admin\"").into_bytes();
+    let tampered = String::from_utf8(body)
+        .unwrap()
+        .replace("\"read\"", "\"admin\"")
+        .into_bytes();
     assert_eq!(app.post_raw(tampered, &ts, &sig).await.status, 401);
     untouched(&app).await;
 }
@@ -59,7 +74,13 @@ async fn a_stale_timestamp_is_rejected_even_when_correctly_signed() {
 #[tokio::test]
 async fn missing_signature_headers_are_rejected() {
     let app = TestApp::start(Db::Sqlite).await.unwrap();
-    let resp = app.http.post(format!("{}/discord/interactions", app.url)).body(serde_json::to_vec(&fixtures::ping()).unwrap()).send().await.unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/discord/interactions", app.url))
+        .body(serde_json::to_vec(&fixtures::ping()).unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
 }
 
@@ -70,14 +91,31 @@ async fn a_replayed_interaction_has_no_second_effect() {
     let ts = chrono::Utc::now().timestamp().to_string();
     let sig = app.keys.sign(&ts, &body);
     assert_eq!(app.post_raw(body.clone(), &ts, &sig).await.status, 200);
-    app.calls("POST", &format!("/channels/{}/messages", fixtures::CHANNEL), 1).await;
+    app.calls(
+        "POST",
+        &format!("/channels/{}/messages", fixtures::CHANNEL),
+        1,
+    )
+    .await;
     app.settle().await;
     let before = app.fake.calls().len();
-    assert_eq!(app.post_raw(body, &ts, &sig).await.status, 200, "a replay within the window is acknowledged");
+    assert_eq!(
+        app.post_raw(body, &ts, &sig).await.status,
+        200,
+        "a replay within the window is acknowledged"
+    );
     app.settle().await;
     assert_eq!(app.request_count().await, 1, "one request");
-    let cards = app.fake.find("POST", &format!("/channels/{}/messages", fixtures::CHANNEL)).iter().filter(|c| c.path.ends_with("/messages")).count();
+    let cards = app
+        .fake
+        .find("POST", &format!("/channels/{}/messages", fixtures::CHANNEL))
+        .iter()
+        .filter(|c| c.path.ends_with("/messages"))
+        .count();
     assert_eq!(cards, 1, "one card");
     let after: Vec<_> = app.fake.calls().into_iter().skip(before).collect();
-    assert!(after.iter().all(|c| c.path.starts_with("/webhooks/")), "the replay only closed its own deferred reply: {after:?}");
+    assert!(
+        after.iter().all(|c| c.path.starts_with("/webhooks/")),
+        "the replay only closed its own deferred reply: {after:?}"
+    );
 }

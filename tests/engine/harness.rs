@@ -26,7 +26,8 @@ pub enum Db {
 }
 
 pub fn postgres_base() -> String {
-    std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("WARDEN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 impl Db {
@@ -39,7 +40,9 @@ impl Db {
     pub async fn postgres() -> Option<Self> {
         match warden::store::fresh_postgres_schema(&postgres_base(), "warden_test").await {
             Ok((url, _schema)) => Some(Db::Postgres { url }),
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required in CI: {e:#}"),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("PostgreSQL is required in CI: {e:#}")
+            }
             Err(e) => {
                 eprintln!("skipping PostgreSQL test: {e:#}");
                 None
@@ -73,7 +76,10 @@ impl Grantor for CountingGrantor {
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         self.grants.fetch_add(1, Ordering::SeqCst);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
-        Ok(GrantReceipt { backend: "counting".into(), detail: serde_json::json!({}) })
+        Ok(GrantReceipt {
+            backend: "counting".into(),
+            detail: serde_json::json!({}),
+        })
     }
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
@@ -83,7 +89,10 @@ impl Grantor for CountingGrantor {
         }
         self.revokes.fetch_add(1, Ordering::SeqCst);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
-        Ok(GrantReceipt { backend: "counting".into(), detail: serde_json::json!({}) })
+        Ok(GrantReceipt {
+            backend: "counting".into(),
+            detail: serde_json::json!({}),
+        })
     }
 }
 
@@ -92,25 +101,34 @@ pub struct MutableDirectory(pub std::sync::RwLock<FileDirectory>);
 
 impl MutableDirectory {
     pub fn example() -> Self {
-        Self(std::sync::RwLock::new(FileDirectory::from_toml(warden::app::EXAMPLE_DIRECTORY).unwrap()))
+        Self(std::sync::RwLock::new(
+            FileDirectory::from_toml(warden::app::EXAMPLE_DIRECTORY).unwrap(),
+        ))
     }
 
     /// Marks a person inactive (left the company, removed from the directory).
     pub fn remove(&self, id: &str) {
         let mut d = self.0.write().unwrap();
-        let people: Vec<Person> = d.people().cloned().map(|mut p| {
-            if p.id == id {
-                p.active = false;
-            }
-            p
-        }).collect();
+        let people: Vec<Person> = d
+            .people()
+            .cloned()
+            .map(|mut p| {
+                if p.id == id {
+                    p.active = false;
+                }
+                p
+            })
+            .collect();
         *d = FileDirectory::new(people).unwrap();
     }
 }
 
 #[async_trait]
 impl Directory for MutableDirectory {
-    async fn person_by_account(&self, account: &PlatformUser) -> Result<Option<Person>, warden::directory::DirectoryError> {
+    async fn person_by_account(
+        &self,
+        account: &PlatformUser,
+    ) -> Result<Option<Person>, warden::directory::DirectoryError> {
         let d = self.0.read().unwrap().clone();
         d.person_by_account(account).await
     }
@@ -120,7 +138,10 @@ impl Directory for MutableDirectory {
         d.person(id).await
     }
 
-    async fn group_members(&self, group: &str) -> Result<Vec<Person>, warden::directory::DirectoryError> {
+    async fn group_members(
+        &self,
+        group: &str,
+    ) -> Result<Vec<Person>, warden::directory::DirectoryError> {
         let d = self.0.read().unwrap().clone();
         d.group_members(group).await
     }
@@ -164,10 +185,21 @@ impl TestEngine {
 
     /// Another engine over the same database (a restart, or a second instance).
     pub async fn restart(&self, setup: Setup) -> Self {
-        Self::start_with(self.db.clone(), setup, self.clock.clone(), self.grantor.clone()).await
+        Self::start_with(
+            self.db.clone(),
+            setup,
+            self.clock.clone(),
+            self.grantor.clone(),
+        )
+        .await
     }
 
-    pub async fn start_with(db: Db, setup: Setup, clock: Arc<ManualClock>, grantor: Arc<CountingGrantor>) -> Self {
+    pub async fn start_with(
+        db: Db,
+        setup: Setup,
+        clock: Arc<ManualClock>,
+        grantor: Arc<CountingGrantor>,
+    ) -> Self {
         warden::app::install_crypto();
         let store = Store::open(&db.url(), 5).await.expect("store opens");
         let console = Arc::new(ConsoleChat::new(false));
@@ -183,16 +215,36 @@ impl TestEngine {
             options: setup.options,
             metrics: Arc::new(Metrics::default()),
         });
-        Self { db, engine: Arc::new(engine), console, clock, grantor, store, seq: AtomicUsize::new(1) }
+        Self {
+            db,
+            engine: Arc::new(engine),
+            console,
+            clock,
+            grantor,
+            store,
+            seq: AtomicUsize::new(1),
+        }
     }
 
     fn next(&self) -> String {
-        format!("ev-{}-{}", uuid::Uuid::new_v4().simple(), self.seq.fetch_add(1, Ordering::SeqCst))
+        format!(
+            "ev-{}-{}",
+            uuid::Uuid::new_v4().simple(),
+            self.seq.fetch_add(1, Ordering::SeqCst)
+        )
     }
 
     pub async fn say(&self, user: &str, text: &str) -> Handled {
         let id = self.next();
-        let ev = ChatEvent { id: id.clone(), actor: ConsoleChat::user(user), scope: ConsoleChat::scope(CHANNEL), kind: EventKind::Message { text: text.into(), message_id: id } };
+        let ev = ChatEvent {
+            id: id.clone(),
+            actor: ConsoleChat::user(user),
+            scope: ConsoleChat::scope(CHANNEL),
+            kind: EventKind::Message {
+                text: text.into(),
+                message_id: id,
+            },
+        };
         self.engine.handle(ev).await.expect("event handled")
     }
 
@@ -200,39 +252,85 @@ impl TestEngine {
         let id = self.next();
         let mut scope = ConsoleChat::scope(CHANNEL);
         scope.thread = Some(request.to_string());
-        let ev = ChatEvent { id: id.clone(), actor: ConsoleChat::user(user), scope, kind: EventKind::Message { text: text.into(), message_id: id } };
+        let ev = ChatEvent {
+            id: id.clone(),
+            actor: ConsoleChat::user(user),
+            scope,
+            kind: EventKind::Message {
+                text: text.into(),
+                message_id: id,
+            },
+        };
         self.engine.handle(ev).await.expect("event handled")
     }
 
-    pub fn click_event(&self, user: &str, action: CardAction, request: &str, reason: Option<&str>) -> ChatEvent {
+    pub fn click_event(
+        &self,
+        user: &str,
+        action: CardAction,
+        request: &str,
+        reason: Option<&str>,
+    ) -> ChatEvent {
         ChatEvent {
             id: self.next(),
             actor: ConsoleChat::user(user),
             scope: ConsoleChat::scope(CHANNEL),
-            kind: EventKind::Action { action, request_id: RequestId::parse(request).unwrap(), reason: reason.map(str::to_string) },
+            kind: EventKind::Action {
+                action,
+                request_id: RequestId::parse(request).unwrap(),
+                reason: reason.map(str::to_string),
+            },
         }
     }
 
     pub async fn click(&self, user: &str, action: CardAction, request: &str) -> Handled {
-        self.engine.handle(self.click_event(user, action, request, None)).await.expect("event handled")
+        self.engine
+            .handle(self.click_event(user, action, request, None))
+            .await
+            .expect("event handled")
     }
 
-    pub async fn click_with(&self, user: &str, action: CardAction, request: &str, reason: Option<&str>) -> Handled {
-        self.engine.handle(self.click_event(user, action, request, reason)).await.expect("event handled")
+    pub async fn click_with(
+        &self,
+        user: &str,
+        action: CardAction,
+        request: &str,
+        reason: Option<&str>,
+    ) -> Handled {
+        self.engine
+            .handle(self.click_event(user, action, request, reason))
+            .await
+            .expect("event handled")
     }
 
     /// Asks and submits: returns the request id.
     pub async fn request(&self, user: &str, text: &str) -> String {
         self.say(user, text).await;
         let id = self.latest(user).await;
-        assert_eq!(self.state(&id).await, RequestState::AwaitingConfirmation, "{text}: {}", self.console.text());
+        assert_eq!(
+            self.state(&id).await,
+            RequestState::AwaitingConfirmation,
+            "{text}: {}",
+            self.console.text()
+        );
         self.click(user, CardAction::Submit, &id).await;
         id
     }
 
     pub async fn latest(&self, person: &str) -> String {
-        let rows = self.store.list_requests(&RequestFilter { requester_id: Some(person.into()), limit: 1, ..Default::default() }).await.unwrap();
-        rows.into_iter().next().map(|r| r.id).unwrap_or_else(|| panic!("{person} has no request"))
+        let rows = self
+            .store
+            .list_requests(&RequestFilter {
+                requester_id: Some(person.into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        rows.into_iter()
+            .next()
+            .map(|r| r.id)
+            .unwrap_or_else(|| panic!("{person} has no request"))
     }
 
     pub async fn row(&self, id: &str) -> RequestRow {

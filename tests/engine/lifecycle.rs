@@ -16,7 +16,10 @@ pub fn group_policy(count: u32) -> Setup {
         r#"package access
 decision := {{"outcome": "require_approval", "reasons": ["test policy"], "approvals": [{{"from": "group", "group": "sre", "count": {count}}}], "break_glass": false, "deny_reason_required": false}}"#
     );
-    Setup { policy: Arc::new(EmbeddedPolicy::from_source("test.rego", &rego).unwrap()), ..Setup::default() }
+    Setup {
+        policy: Arc::new(EmbeddedPolicy::from_source("test.rego", &rego).unwrap()),
+        ..Setup::default()
+    }
 }
 
 on_both_databases!(
@@ -34,42 +37,97 @@ on_both_databases!(
 
 async fn a_low_risk_request_is_granted_after_confirmation_and_revoked_at_expiry(db: Db) {
     let t = TestEngine::start(db, Setup::default()).await;
-    t.say("alice", "need edit on the wiki for 2h to fix the onboarding page").await;
+    t.say(
+        "alice",
+        "need edit on the wiki for 2h to fix the onboarding page",
+    )
+    .await;
     let id = t.latest("alice").await;
     assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
-    assert_eq!(t.grants(), 0, "nothing is granted before the requester confirms");
+    assert_eq!(
+        t.grants(),
+        0,
+        "nothing is granted before the requester confirms"
+    );
     t.click("alice", CardAction::Submit, &id).await;
     assert_eq!(t.state(&id).await, RequestState::Active);
     assert_eq!(t.grants(), 1);
     let row = t.row(&id).await;
-    assert_eq!((row.resource.as_deref(), row.role.as_deref(), row.duration_secs), (Some("wiki"), Some("edit"), Some(7200)));
+    assert_eq!(
+        (
+            row.resource.as_deref(),
+            row.role.as_deref(),
+            row.duration_secs
+        ),
+        (Some("wiki"), Some("edit"), Some(7200))
+    );
     t.advance(119).await;
-    assert_eq!(t.state(&id).await, RequestState::Active, "not before its time");
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Active,
+        "not before its time"
+    );
     t.advance(2).await;
     assert_eq!(t.state(&id).await, RequestState::Expired);
     assert_eq!(t.revokes(), 1);
-    let kinds: Vec<String> = t.store.log_entries(&id).await.unwrap().into_iter().map(|e| e.kind).collect();
-    for k in ["message_in", "intent_proposed", "intent_confirmed", "policy_input", "policy_decision", "grant_call", "revoke_call"] {
+    let kinds: Vec<String> = t
+        .store
+        .log_entries(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for k in [
+        "message_in",
+        "intent_proposed",
+        "intent_confirmed",
+        "policy_input",
+        "policy_decision",
+        "grant_call",
+        "revoke_call",
+    ] {
         assert!(kinds.iter().any(|x| x == k), "log lacks {k}: {kinds:?}");
     }
-    assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Intact { .. }));
+    assert!(matches!(
+        t.store.verify_chain(&id).await.unwrap(),
+        ChainStatus::Intact { .. }
+    ));
 }
 
 async fn a_high_risk_request_waits_for_the_manager_and_nobody_approves_their_own(db: Db) {
     let t = TestEngine::start(db, Setup::default()).await;
-    let id = t.request("alice", "need read on the prod billing db for 2h, INC-4411").await;
+    let id = t
+        .request("alice", "need read on the prod billing db for 2h, INC-4411")
+        .await;
     assert_eq!(t.state(&id).await, RequestState::PendingApproval);
     let refused = t.click("alice", CardAction::Approve, &id).await;
-    assert!(matches!(refused, Handled::Refused(ref m) if m.contains("own request")), "{refused:?}");
+    assert!(
+        matches!(refused, Handled::Refused(ref m) if m.contains("own request")),
+        "{refused:?}"
+    );
     let outsider = t.click("bob", CardAction::Approve, &id).await;
     assert!(matches!(outsider, Handled::Refused(_)), "{outsider:?}");
     assert_eq!(t.state(&id).await, RequestState::PendingApproval);
-    assert_eq!(t.click("dana", CardAction::Approve, &id).await, Handled::Done);
+    assert_eq!(
+        t.click("dana", CardAction::Approve, &id).await,
+        Handled::Done
+    );
     assert_eq!(t.state(&id).await, RequestState::Active);
     assert_eq!(t.grants(), 1);
     let text = t.console.text();
-    assert!(text.contains("@dana (DM)") && text.contains("Approved by Dana Scully"), "{text}");
-    let refusals = t.store.log_entries(&id).await.unwrap().into_iter().filter(|e| e.kind == "refusal").count();
+    assert!(
+        text.contains("@dana (DM)") && text.contains("Approved by Dana Scully"),
+        "{text}"
+    );
+    let refusals = t
+        .store
+        .log_entries(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "refusal")
+        .count();
     assert_eq!(refusals, 2, "both refused clicks are evidence");
 }
 
@@ -79,7 +137,10 @@ async fn an_admin_cannot_approve_their_own_request_either(db: Db) {
     let id = t.request("erin", "need read on staging db for 1h").await;
     assert_eq!(t.state(&id).await, RequestState::PendingApproval);
     let r = t.click("erin", CardAction::Approve, &id).await;
-    assert!(matches!(r, Handled::Refused(ref m) if m.contains("own request")), "{r:?}");
+    assert!(
+        matches!(r, Handled::Refused(ref m) if m.contains("own request")),
+        "{r:?}"
+    );
     assert_eq!(t.state(&id).await, RequestState::PendingApproval);
     t.click("carol", CardAction::Approve, &id).await;
     assert_eq!(t.state(&id).await, RequestState::Active);
@@ -96,10 +157,13 @@ async fn a_double_click_and_racing_approvers_produce_exactly_one_grant(db: Db) {
             t.click_event("erin", CardAction::Approve, &id, None),
             t.click_event("erin", CardAction::Approve, &id, None),
         ];
-        let handles: Vec<_> = events.into_iter().map(|ev| {
-            let e = t.engine.clone();
-            tokio::spawn(async move { e.handle(ev).await })
-        }).collect();
+        let handles: Vec<_> = events
+            .into_iter()
+            .map(|ev| {
+                let e = t.engine.clone();
+                tokio::spawn(async move { e.handle(ev).await })
+            })
+            .collect();
         let mut done = 0;
         for h in handles {
             if h.await.unwrap().unwrap() == Handled::Done {
@@ -110,7 +174,11 @@ async fn a_double_click_and_racing_approvers_produce_exactly_one_grant(db: Db) {
         assert_eq!(t.state(&id).await, RequestState::Active, "round {round}");
         assert_eq!(t.grants() - before, 1, "round {round}: one grant call");
         assert_eq!(t.store.count_grants(&id).await.unwrap(), 1);
-        assert_eq!(t.store.approvals(&id).await.unwrap().len(), 1, "round {round}: the losers left no approval behind");
+        assert_eq!(
+            t.store.approvals(&id).await.unwrap().len(),
+            1,
+            "round {round}: the losers left no approval behind"
+        );
     }
 }
 
@@ -126,7 +194,12 @@ async fn a_restarted_engine_revokes_an_overdue_grant_exactly_once(db: Db) {
     assert_eq!(t.revokes(), 1);
     // A second start, and a third engine, find nothing left to do.
     restarted.engine.recover().await.unwrap();
-    t.restart(Setup::default()).await.engine.recover().await.unwrap();
+    t.restart(Setup::default())
+        .await
+        .engine
+        .recover()
+        .await
+        .unwrap();
     assert_eq!(t.revokes(), 1, "revoked exactly once");
     let grant = t.store.grant(&id).await.unwrap().unwrap();
     assert_eq!(grant.status, "revoked");
@@ -134,12 +207,20 @@ async fn a_restarted_engine_revokes_an_overdue_grant_exactly_once(db: Db) {
 
 async fn the_policy_deny_is_final_and_tells_the_requester(db: Db) {
     let t = TestEngine::start(db, Setup::default()).await;
-    let id = t.request("bob", "/access request prod-db write for 1h because quick hotfix").await;
+    let id = t
+        .request(
+            "bob",
+            "/access request prod-db write for 1h because quick hotfix",
+        )
+        .await;
     assert_eq!(t.state(&id).await, RequestState::Denied);
     assert_eq!(t.grants(), 0);
     assert!(t.console.text().contains("denied"), "{}", t.console.text());
     let r = t.click("dana", CardAction::Approve, &id).await;
-    assert!(matches!(r, Handled::Refused(ref m) if m.contains("already resolved")), "{r:?}");
+    assert!(
+        matches!(r, Handled::Refused(ref m) if m.contains("already resolved")),
+        "{r:?}"
+    );
     assert_eq!(t.state(&id).await, RequestState::Denied);
 }
 
@@ -158,15 +239,32 @@ async fn the_hash_chain_detects_an_edited_or_deleted_entry(db: Db) {
         .execute(pool)
         .await
         .unwrap();
-    assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { at_seq: 3, .. }));
+    assert!(matches!(
+        t.store.verify_chain(&id).await.unwrap(),
+        ChainStatus::Broken { at_seq: 3, .. }
+    ));
     // An attacker who also fixes the digest still breaks the hash.
     let digest = warden::store::log::sha256_hex(b"{\"edited\":true}");
-    sqlx::query("UPDATE context_log SET payload_digest = $1 WHERE request_id = $2 AND seq = 3").bind(&digest).bind(&id).execute(pool).await.unwrap();
-    assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { at_seq: 3, .. }));
+    sqlx::query("UPDATE context_log SET payload_digest = $1 WHERE request_id = $2 AND seq = 3")
+        .bind(&digest)
+        .bind(&id)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.store.verify_chain(&id).await.unwrap(),
+        ChainStatus::Broken { at_seq: 3, .. }
+    ));
 
     let other = t.request("alice", "need edit on the wiki for 1h").await;
     sqlx::query("DELETE FROM context_log WHERE request_id = $1 AND seq = (SELECT MAX(seq) FROM context_log WHERE request_id = $1)").bind(&other).execute(pool).await.unwrap();
-    assert!(matches!(t.store.verify_chain(&other).await.unwrap(), ChainStatus::Broken { .. }), "a deleted last entry is detected");
+    assert!(
+        matches!(
+            t.store.verify_chain(&other).await.unwrap(),
+            ChainStatus::Broken { .. }
+        ),
+        "a deleted last entry is detected"
+    );
 }
 
 async fn illegal_actions_are_refused_and_change_nothing(db: Db) {
@@ -174,17 +272,44 @@ async fn illegal_actions_are_refused_and_change_nothing(db: Db) {
     t.say("alice", "need edit on the wiki for 1h").await;
     let id = t.latest("alice").await;
     // Approving something not yet submitted, submitting for someone else, revoking what isn't granted.
-    assert!(matches!(t.click("dana", CardAction::Approve, &id).await, Handled::Refused(_)));
-    assert!(matches!(t.click("bob", CardAction::Submit, &id).await, Handled::Refused(_)));
-    assert!(matches!(t.click("alice", CardAction::Revoke, &id).await, Handled::Refused(_)));
+    assert!(matches!(
+        t.click("dana", CardAction::Approve, &id).await,
+        Handled::Refused(_)
+    ));
+    assert!(matches!(
+        t.click("bob", CardAction::Submit, &id).await,
+        Handled::Refused(_)
+    ));
+    assert!(matches!(
+        t.click("alice", CardAction::Revoke, &id).await,
+        Handled::Refused(_)
+    ));
     assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
     t.click("alice", CardAction::Submit, &id).await;
-    assert!(matches!(t.click("alice", CardAction::Submit, &id).await, Handled::Refused(_)), "no second submit");
-    assert!(matches!(t.click("alice", CardAction::Cancel, &id).await, Handled::Refused(_)), "active access is revoked, not cancelled");
+    assert!(
+        matches!(
+            t.click("alice", CardAction::Submit, &id).await,
+            Handled::Refused(_)
+        ),
+        "no second submit"
+    );
+    assert!(
+        matches!(
+            t.click("alice", CardAction::Cancel, &id).await,
+            Handled::Refused(_)
+        ),
+        "active access is revoked, not cancelled"
+    );
     assert_eq!(t.state(&id).await, RequestState::Active);
-    assert_eq!(t.click("alice", CardAction::Revoke, &id).await, Handled::Done);
+    assert_eq!(
+        t.click("alice", CardAction::Revoke, &id).await,
+        Handled::Done
+    );
     assert_eq!(t.state(&id).await, RequestState::Revoked);
-    assert!(matches!(t.click("alice", CardAction::Revoke, &id).await, Handled::Refused(_)));
+    assert!(matches!(
+        t.click("alice", CardAction::Revoke, &id).await,
+        Handled::Refused(_)
+    ));
     assert_eq!((t.grants(), t.revokes()), (1, 1));
 }
 
@@ -194,16 +319,30 @@ async fn a_redelivered_event_is_processed_once(db: Db) {
         id: "Ev-same".into(),
         actor: warden::chat::console::ConsoleChat::user("alice"),
         scope: warden::chat::console::ConsoleChat::scope(crate::harness::CHANNEL),
-        kind: warden::chat::EventKind::Message { text: "need edit on the wiki for 1h".into(), message_id: "m1".into() },
+        kind: warden::chat::EventKind::Message {
+            text: "need edit on the wiki for 1h".into(),
+            message_id: "m1".into(),
+        },
     };
     assert_eq!(t.engine.handle(ev.clone()).await.unwrap(), Handled::Done);
     for _ in 0..3 {
-        assert_eq!(t.engine.handle(ev.clone()).await.unwrap(), Handled::Duplicate);
+        assert_eq!(
+            t.engine.handle(ev.clone()).await.unwrap(),
+            Handled::Duplicate
+        );
     }
     // Also across a restart.
     let again = t.restart(Setup::default()).await;
     assert_eq!(again.engine.handle(ev).await.unwrap(), Handled::Duplicate);
-    let rows = t.store.list_requests(&warden::store::RequestFilter { requester_id: Some("alice".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let rows = t
+        .store
+        .list_requests(&warden::store::RequestFilter {
+            requester_id: Some("alice".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
 }
 
@@ -212,15 +351,37 @@ async fn a_clarifying_question_is_answered_in_the_request_thread(db: Db) {
     t.say("alice", "need access to the prod billing db").await;
     let id = t.latest("alice").await;
     assert_eq!(t.state(&id).await, RequestState::Draft);
-    assert!(t.console.text().contains("Which role"), "{}", t.console.text());
+    assert!(
+        t.console.text().contains("Which role"),
+        "{}",
+        t.console.text()
+    );
     // Another request in the same channel does not join this thread.
     t.say("alice", "need edit on the wiki for 1h").await;
     let other = t.latest("alice").await;
     assert_ne!(other, id);
     t.reply("alice", &id, "read please, for 2h, INC-4411").await;
     let row = t.row(&id).await;
-    assert_eq!(row.state, RequestState::AwaitingConfirmation, "{}", t.console.text());
-    assert_eq!((row.resource.as_deref(), row.role.as_deref(), row.duration_secs, row.ticket.as_deref()), (Some("prod-billing-db"), Some("read"), Some(7200), Some("INC-4411")));
+    assert_eq!(
+        row.state,
+        RequestState::AwaitingConfirmation,
+        "{}",
+        t.console.text()
+    );
+    assert_eq!(
+        (
+            row.resource.as_deref(),
+            row.role.as_deref(),
+            row.duration_secs,
+            row.ticket.as_deref()
+        ),
+        (
+            Some("prod-billing-db"),
+            Some("read"),
+            Some(7200),
+            Some("INC-4411")
+        )
+    );
     assert_eq!(t.row(&other).await.resource.as_deref(), Some("wiki"));
 }
 
@@ -229,10 +390,31 @@ async fn blanking_a_decision_payload_breaks_the_chain_but_purging_a_message_does
     let t = TestEngine::start(Db::sqlite(), Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     let pool = t.store.pool();
-    sqlx::query("UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'message_in'").bind(&id).execute(pool).await.unwrap();
-    assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Intact { .. }), "retention may purge message bodies");
-    sqlx::query("UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'policy_decision'").bind(&id).execute(pool).await.unwrap();
-    assert!(matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { ref why, .. } if why.contains("removed")), "the decision record may not vanish");
+    sqlx::query(
+        "UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'message_in'",
+    )
+    .bind(&id)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert!(
+        matches!(
+            t.store.verify_chain(&id).await.unwrap(),
+            ChainStatus::Intact { .. }
+        ),
+        "retention may purge message bodies"
+    );
+    sqlx::query(
+        "UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'policy_decision'",
+    )
+    .bind(&id)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert!(
+        matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { ref why, .. } if why.contains("removed")),
+        "the decision record may not vanish"
+    );
 }
 
 #[tokio::test]
@@ -241,13 +423,38 @@ async fn a_failing_pdp_denies_the_request_and_grants_nothing() {
     use wiremock::{Mock, MockServer, ResponseTemplate};
     warden::app::install_crypto();
     let pdp = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(500)).mount(&pdp).await;
-    let opa = warden::policy::opa::OpaPolicy::new(url::Url::parse(&pdp.uri()).unwrap(), "access/decision", std::time::Duration::from_millis(500)).unwrap();
-    let t = TestEngine::start(Db::sqlite(), Setup { policy: Arc::new(opa), ..Setup::default() }).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&pdp)
+        .await;
+    let opa = warden::policy::opa::OpaPolicy::new(
+        url::Url::parse(&pdp.uri()).unwrap(),
+        "access/decision",
+        std::time::Duration::from_millis(500),
+    )
+    .unwrap();
+    let t = TestEngine::start(
+        Db::sqlite(),
+        Setup {
+            policy: Arc::new(opa),
+            ..Setup::default()
+        },
+    )
+    .await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     assert_eq!(t.state(&id).await, RequestState::Denied);
     assert_eq!(t.grants(), 0);
-    let decision = t.store.log_entries(&id).await.unwrap().into_iter().find(|e| e.kind == "policy_decision").unwrap();
+    let decision = t
+        .store
+        .log_entries(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "policy_decision")
+        .unwrap();
     assert_eq!(decision.payload.unwrap()["outcome"], "deny");
-    assert!(!pdp.received_requests().await.unwrap().is_empty(), "the PDP was asked");
+    assert!(
+        !pdp.received_requests().await.unwrap().is_empty(),
+        "the PDP was asked"
+    );
 }

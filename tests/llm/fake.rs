@@ -20,11 +20,21 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Self { status: 200, headers: vec![], body: body.to_string(), delay: Duration::ZERO }
+        Self {
+            status: 200,
+            headers: vec![],
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
     }
 
     pub fn status(status: u16, body: &str) -> Self {
-        Self { status, headers: vec![], body: body.into(), delay: Duration::ZERO }
+        Self {
+            status,
+            headers: vec![],
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
     }
 
     pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
@@ -57,7 +67,14 @@ impl Call {
     }
 
     fn message(&self, role: &str) -> String {
-        self.body["messages"].as_array().into_iter().flatten().filter(|m| m["role"] == role).filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n")
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["role"] == role)
+            .filter_map(|m| m["content"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -75,8 +92,12 @@ pub struct FakeModel {
 impl FakeModel {
     pub async fn start() -> Self {
         let state = State::default();
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake model");
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake model");
         let addr = listener.local_addr().expect("fake model address");
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { addr, state }
@@ -96,16 +117,27 @@ impl FakeModel {
     }
 }
 
-async fn handle(axum::extract::State(state): axum::extract::State<State>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    axum::extract::State(state): axum::extract::State<State>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.calls.lock().unwrap().push(Call { uri: uri.to_string(), headers, body });
+    state.calls.lock().unwrap().push(Call {
+        uri: uri.to_string(),
+        headers,
+        body,
+    });
     let reply = state.script.lock().unwrap().pop_front();
     let Some(reply) = reply else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "no scripted reply").into_response();
     };
     tokio::time::sleep(reply.delay).await;
     let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
-    response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
     for (name, value) in reply.headers {
         response.headers_mut().insert(name, value.parse().unwrap());
     }
@@ -124,7 +156,10 @@ pub fn tool_call(name: &str, arguments: &str) -> Value {
 }
 
 pub fn refusal(text: &str) -> Value {
-    envelope(json!({ "role": "assistant", "content": null, "refusal": text }), "stop")
+    envelope(
+        json!({ "role": "assistant", "content": null, "refusal": text }),
+        "stop",
+    )
 }
 
 fn envelope(message: Value, finish: &str) -> Value {

@@ -79,13 +79,26 @@ impl LlmTest {
         let metrics = Arc::new(Metrics::default());
         let intake = LlmIntake::from_settings(&s, metrics.clone()).expect("model intake builds");
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("warden.db").display()), 5).await.expect("store opens");
-        let policy = Arc::new(RecordingPolicy { inner: EmbeddedPolicy::shipped().expect("shipped policy"), inputs: Mutex::new(vec![]) });
+        let store = Store::open(
+            &format!("sqlite://{}", dir.path().join("warden.db").display()),
+            5,
+        )
+        .await
+        .expect("store opens");
+        let policy = Arc::new(RecordingPolicy {
+            inner: EmbeddedPolicy::shipped().expect("shipped policy"),
+            inputs: Mutex::new(vec![]),
+        });
         let console = Arc::new(ConsoleChat::new(false));
         let engine = Engine::new(EngineParts {
             store: store.clone(),
-            catalog: Arc::new(Catalog::from_toml(warden::app::EXAMPLE_CATALOG).expect("example catalog")),
-            directory: Arc::new(FileDirectory::from_toml(warden::app::EXAMPLE_DIRECTORY).expect("example directory")),
+            catalog: Arc::new(
+                Catalog::from_toml(warden::app::EXAMPLE_CATALOG).expect("example catalog"),
+            ),
+            directory: Arc::new(
+                FileDirectory::from_toml(warden::app::EXAMPLE_DIRECTORY)
+                    .expect("example directory"),
+            ),
             policy: policy.clone(),
             intake: Arc::new(intake),
             grantors: GrantorRegistry::default().with(Arc::new(LogGrantor)),
@@ -94,7 +107,16 @@ impl LlmTest {
             options: WorkflowOptions::default(),
             metrics: metrics.clone(),
         });
-        Self { fake, engine: Arc::new(engine), console, policy, store, metrics, _dir: dir, seq: AtomicUsize::new(1) }
+        Self {
+            fake,
+            engine: Arc::new(engine),
+            console,
+            policy,
+            store,
+            metrics,
+            _dir: dir,
+            seq: AtomicUsize::new(1),
+        }
     }
 
     fn next(&self) -> String {
@@ -105,15 +127,37 @@ impl LlmTest {
     pub async fn say(&self, user: &str, text: &str) -> String {
         let before = self.request_ids(user).await;
         let id = self.next();
-        let ev = ChatEvent { id: id.clone(), actor: ConsoleChat::user(user), scope: ConsoleChat::scope(CHANNEL), kind: EventKind::Message { text: text.into(), message_id: id } };
+        let ev = ChatEvent {
+            id: id.clone(),
+            actor: ConsoleChat::user(user),
+            scope: ConsoleChat::scope(CHANNEL),
+            kind: EventKind::Message {
+                text: text.into(),
+                message_id: id,
+            },
+        };
         self.engine.handle(ev).await.expect("event handled");
         // The manual clock stands still, so "newest" is the one that was not there before.
-        self.request_ids(user).await.into_iter().find(|id| !before.contains(id)).expect("a request was opened")
+        self.request_ids(user)
+            .await
+            .into_iter()
+            .find(|id| !before.contains(id))
+            .expect("a request was opened")
     }
 
     async fn request_ids(&self, user: &str) -> Vec<String> {
-        let filter = RequestFilter { requester_id: Some(user.into()), limit: 1000, ..Default::default() };
-        self.store.list_requests(&filter).await.expect("list requests").into_iter().map(|r| r.id).collect()
+        let filter = RequestFilter {
+            requester_id: Some(user.into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        self.store
+            .list_requests(&filter)
+            .await
+            .expect("list requests")
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
     }
 
     /// A reply in a request's own thread.
@@ -121,7 +165,15 @@ impl LlmTest {
         let id = self.next();
         let mut scope = ConsoleChat::scope(CHANNEL);
         scope.thread = Some(request.to_string());
-        let ev = ChatEvent { id: id.clone(), actor: ConsoleChat::user(user), scope, kind: EventKind::Message { text: text.into(), message_id: id } };
+        let ev = ChatEvent {
+            id: id.clone(),
+            actor: ConsoleChat::user(user),
+            scope,
+            kind: EventKind::Message {
+                text: text.into(),
+                message_id: id,
+            },
+        };
         self.engine.handle(ev).await.expect("event handled");
     }
 
@@ -130,13 +182,22 @@ impl LlmTest {
             id: self.next(),
             actor: ConsoleChat::user(user),
             scope: ConsoleChat::scope(CHANNEL),
-            kind: EventKind::Action { action: CardAction::Submit, request_id: RequestId::parse(request).expect("request id"), reason: None },
+            kind: EventKind::Action {
+                action: CardAction::Submit,
+                request_id: RequestId::parse(request).expect("request id"),
+                reason: None,
+            },
         };
         self.engine.handle(ev).await.expect("event handled");
     }
 
     pub async fn state(&self, id: &str) -> RequestState {
-        self.store.get_request(id).await.expect("read request").expect("request exists").state
+        self.store
+            .get_request(id)
+            .await
+            .expect("read request")
+            .expect("request exists")
+            .state
     }
 
     /// Everything that reached the policy port so far.
@@ -147,12 +208,21 @@ impl LlmTest {
     /// The intake traces logged for a request, oldest first.
     pub async fn traces(&self, id: &str) -> Vec<serde_json::Value> {
         let entries = self.store.log_entries(id).await.expect("log entries");
-        entries.into_iter().filter(|e| e.kind == "intake_run").filter_map(|e| e.payload.and_then(|p| p.get("trace").cloned())).collect()
+        entries
+            .into_iter()
+            .filter(|e| e.kind == "intake_run")
+            .filter_map(|e| e.payload.and_then(|p| p.get("trace").cloned()))
+            .collect()
     }
 
     /// The whole context log of a request as one string, for "never appears" checks.
     pub async fn log_text(&self, id: &str) -> String {
         let entries = self.store.log_entries(id).await.expect("log entries");
-        entries.into_iter().filter_map(|e| e.payload).map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+        entries
+            .into_iter()
+            .filter_map(|e| e.payload)
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }

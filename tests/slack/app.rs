@@ -31,10 +31,13 @@ impl Db {
 
     /// A fresh schema; skipped locally when PostgreSQL is down, a failure with CI=true.
     pub async fn postgres() -> Option<Self> {
-        let base = std::env::var("WARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let base = std::env::var("WARDEN_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         match warden::store::fresh_postgres_schema(&base, "warden_test").await {
             Ok((url, _)) => Some(Db::Postgres(url)),
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("PostgreSQL is required in CI: {e:#}"),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("PostgreSQL is required in CI: {e:#}")
+            }
             Err(e) => {
                 eprintln!("skipping PostgreSQL test: {e:#}");
                 None
@@ -69,7 +72,10 @@ pub fn settings(db_url: &str, api_url: &str, post_interval_ms: u64) -> Settings 
     let mut s = Settings::default();
     s.database.url = db_url.to_string();
     s.database.max_connections = 5;
-    s.directory.file = Some(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slack/directory.toml")));
+    s.directory.file = Some(std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/slack/directory.toml"
+    )));
     s.slack.api_url = Some(api_url.to_string());
     s.slack.bot_token = Some(SecretString::from("xoxb-test-token"));
     s.slack.signing_secret = Some(SecretString::from(SECRET));
@@ -93,9 +99,18 @@ impl TestApp {
         warden::app::install_crypto();
         let (slack, api_url) = FakeSlack::start().await;
         let s = settings(&db.url(), &api_url, post_interval_ms);
-        let server = Server::build(&s, Arc::new(warden::clock::SystemClock)).await.expect("server builds");
+        let server = Server::build(&s, Arc::new(warden::clock::SystemClock))
+            .await
+            .expect("server builds");
         let (addr, state) = server.spawn_local().await.expect("server listens");
-        Self { addr, state, slack, http: reqwest::Client::new(), _db: db, seq: AtomicU64::new(1) }
+        Self {
+            addr,
+            state,
+            slack,
+            http: reqwest::Client::new(),
+            _db: db,
+            seq: AtomicU64::new(1),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -107,13 +122,27 @@ impl TestApp {
     }
 
     /// POSTs a body signed now, with extra headers.
-    pub async fn post_signed(&self, path: &str, content_type: &str, body: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let ts = now_ts();
-        let mut req = self.http.post(format!("http://{}{path}", self.addr)).header("content-type", content_type).header("x-slack-request-timestamp", &ts).header("x-slack-signature", sign(body, &ts));
+        let mut req = self
+            .http
+            .post(format!("http://{}{path}", self.addr))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", &ts)
+            .header("x-slack-signature", sign(body, &ts));
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
-        req.body(body.to_string()).send().await.expect("request sent")
+        req.body(body.to_string())
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// An Events API callback as Slack sends it.
@@ -139,13 +168,22 @@ impl TestApp {
 
     pub async fn dm(&self, user: &str, text: &str) -> String {
         let (body, ts) = self.dm_body(user, text);
-        let resp = self.post_signed("/slack/events", "application/json", &body, &[]).await;
+        let resp = self
+            .post_signed("/slack/events", "application/json", &body, &[])
+            .await;
         assert_eq!(resp.status(), 200);
         ts
     }
 
     /// A block_actions payload for one of Warden's buttons, form-encoded as Slack posts it.
-    pub fn click_body(&self, user: &str, action: &str, request_id: &str, channel: &str, message_ts: &str) -> String {
+    pub fn click_body(
+        &self,
+        user: &str,
+        action: &str,
+        request_id: &str,
+        channel: &str,
+        message_ts: &str,
+    ) -> String {
         let payload = json!({
             "type": "block_actions", "user": { "id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM },
             "api_app_id": "A0WARDEN", "token": "ignored",
@@ -159,9 +197,23 @@ impl TestApp {
         form_payload(&payload)
     }
 
-    pub async fn click(&self, user: &str, action: &str, request_id: &str, channel: &str, message_ts: &str) {
+    pub async fn click(
+        &self,
+        user: &str,
+        action: &str,
+        request_id: &str,
+        channel: &str,
+        message_ts: &str,
+    ) {
         let body = self.click_body(user, action, request_id, channel, message_ts);
-        let resp = self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &body, &[]).await;
+        let resp = self
+            .post_signed(
+                "/slack/interactions",
+                "application/x-www-form-urlencoded",
+                &body,
+                &[],
+            )
+            .await;
         assert_eq!(resp.status(), 200);
     }
 
@@ -178,16 +230,33 @@ impl TestApp {
             },
             "response_urls": [], "is_enterprise_install": false, "enterprise": null,
         });
-        let resp = self.post_signed("/slack/interactions", "application/x-www-form-urlencoded", &form_payload(&payload), &[]).await;
+        let resp = self
+            .post_signed(
+                "/slack/interactions",
+                "application/x-www-form-urlencoded",
+                &form_payload(&payload),
+                &[],
+            )
+            .await;
         assert_eq!(resp.status(), 200);
     }
 
     pub async fn requests(&self) -> Vec<RequestRow> {
-        self.store().list_requests(&RequestFilter { limit: 100, ..Default::default() }).await.expect("requests listed")
+        self.store()
+            .list_requests(&RequestFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("requests listed")
     }
 
     pub async fn row(&self, id: &str) -> RequestRow {
-        self.store().get_request(id).await.expect("store answers").expect("request exists")
+        self.store()
+            .get_request(id)
+            .await
+            .expect("store answers")
+            .expect("request exists")
     }
 
     /// Polls the store until the request reaches `state` (bounded).
@@ -198,14 +267,24 @@ impl TestApp {
             if now == state {
                 return;
             }
-            assert!(Instant::now() < deadline, "request {id} is {now:?}, expected {state:?}; calls: {:#?}", self.slack.calls().iter().map(|c| (&c.method, &c.body["text"])).collect::<Vec<_>>());
+            assert!(
+                Instant::now() < deadline,
+                "request {id} is {now:?}, expected {state:?}; calls: {:#?}",
+                self.slack
+                    .calls()
+                    .iter()
+                    .map(|c| (&c.method, &c.body["text"]))
+                    .collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 }
 
 pub fn form_payload(payload: &Value) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
 }
 
 /// A posted card: its channel, ts and request id, found by one of its buttons.
@@ -222,9 +301,19 @@ pub fn cards_with_button(app: &TestApp, action: &str) -> Vec<Posted> {
         .ok("chat.postMessage")
         .iter()
         .filter_map(|c| {
-            let actions = c.body["blocks"].as_array()?.iter().find(|b| b["type"] == "actions")?;
-            let button = actions["elements"].as_array()?.iter().find(|b| b["action_id"] == want.as_str())?;
-            Some(Posted { channel: c.response["channel"].as_str()?.to_string(), ts: c.response["ts"].as_str()?.to_string(), request_id: button["value"].as_str()?.to_string() })
+            let actions = c.body["blocks"]
+                .as_array()?
+                .iter()
+                .find(|b| b["type"] == "actions")?;
+            let button = actions["elements"]
+                .as_array()?
+                .iter()
+                .find(|b| b["action_id"] == want.as_str())?;
+            Some(Posted {
+                channel: c.response["channel"].as_str()?.to_string(),
+                ts: c.response["ts"].as_str()?.to_string(),
+                request_id: button["value"].as_str()?.to_string(),
+            })
         })
         .collect()
 }

@@ -42,7 +42,9 @@ impl FakeSlack {
     pub async fn start() -> (Self, String) {
         let fake = FakeSlack::default();
         fake.0.next_ts.store(1_700_000_000, Ordering::SeqCst);
-        let app = Router::new().route("/api/{method}", axum::routing::post(post).get(get)).with_state(fake.clone());
+        let app = Router::new()
+            .route("/api/{method}", axum::routing::post(post).get(get))
+            .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -55,43 +57,76 @@ impl FakeSlack {
 
     /// Successful calls of one method.
     pub fn ok(&self, method: &str) -> Vec<Call> {
-        self.calls().into_iter().filter(|c| c.method == method && c.status == 200).collect()
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.status == 200)
+            .collect()
     }
 
     /// The next `times` calls of `method` get 429 with `Retry-After: 1`.
     pub fn throttle(&self, method: &str, times: u32) {
-        self.0.throttle.lock().unwrap().insert(method.to_string(), times);
+        self.0
+            .throttle
+            .lock()
+            .unwrap()
+            .insert(method.to_string(), times);
     }
 
     pub fn set_usergroup(&self, id: &str, users: &[&str]) {
-        self.0.usergroups.lock().unwrap().insert(id.into(), users.iter().map(|u| u.to_string()).collect());
+        self.0
+            .usergroups
+            .lock()
+            .unwrap()
+            .insert(id.into(), users.iter().map(|u| u.to_string()).collect());
     }
 
     /// The email `users.info` reports for a user.
     pub fn set_email(&self, user: &str, email: &str) {
-        self.0.emails.lock().unwrap().insert(user.into(), email.into());
+        self.0
+            .emails
+            .lock()
+            .unwrap()
+            .insert(user.into(), email.into());
     }
 
     pub fn usergroup(&self, id: &str) -> Vec<String> {
-        self.0.usergroups.lock().unwrap().get(id).cloned().unwrap_or_default()
+        self.0
+            .usergroups
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Polls the recorded calls until `done` holds, for at most `secs` seconds.
     pub async fn wait_for(&self, secs: u64, what: &str, done: impl Fn(&FakeSlack) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while !done(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; calls: {:#?}", self.calls().iter().map(|c| (&c.method, c.status, &c.body)).collect::<Vec<_>>());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; calls: {:#?}",
+                self.calls()
+                    .iter()
+                    .map(|c| (&c.method, c.status, &c.body))
+                    .collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     fn ts(&self) -> String {
-        format!("{}.{:06}", self.0.next_ts.fetch_add(1, Ordering::SeqCst), 100)
+        format!(
+            "{}.{:06}",
+            self.0.next_ts.fetch_add(1, Ordering::SeqCst),
+            100
+        )
     }
 
     /// Records the call and answers it (429 while throttled).
     fn record(&self, method: &str, body: Value, headers: &HeaderMap) -> Response {
-        let authorized = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer xoxb-test-token");
+        let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
+            == Some("Bearer xoxb-test-token");
         let throttled = {
             let mut t = self.0.throttle.lock().unwrap();
             match t.get_mut(method) {
@@ -104,11 +139,30 @@ impl FakeSlack {
         };
         if throttled {
             let response = json!({ "ok": false, "error": "ratelimited" });
-            self.0.calls.lock().unwrap().push(Call { method: method.to_string(), body, authorized, at: Instant::now(), status: 429, response: response.clone() });
-            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], Json(response)).into_response();
+            self.0.calls.lock().unwrap().push(Call {
+                method: method.to_string(),
+                body,
+                authorized,
+                at: Instant::now(),
+                status: 429,
+                response: response.clone(),
+            });
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "1")],
+                Json(response),
+            )
+                .into_response();
         }
         let response = self.answer(method, &body);
-        self.0.calls.lock().unwrap().push(Call { method: method.to_string(), body, authorized, at: Instant::now(), status: 200, response: response.clone() });
+        self.0.calls.lock().unwrap().push(Call {
+            method: method.to_string(),
+            body,
+            authorized,
+            at: Instant::now(),
+            status: 200,
+            response: response.clone(),
+        });
         Json(response).into_response()
     }
 
@@ -119,10 +173,15 @@ impl FakeSlack {
                 let channel = body["channel"].as_str().unwrap_or_default();
                 json!({ "ok": true, "channel": channel, "ts": ts, "message": { "type": "message", "ts": ts, "text": body["text"], "bot_id": "B0WARDEN" } })
             }
-            "chat.update" => json!({ "ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"], "message": { "text": body["text"] } }),
+            "chat.update" => {
+                json!({ "ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"], "message": { "text": body["text"] } })
+            }
             "chat.postEphemeral" => json!({ "ok": true, "message_ts": self.ts() }),
             "conversations.open" => {
-                let user = body["users"][0].as_str().or(body["users"].as_str()).unwrap_or("U0NOBODY");
+                let user = body["users"][0]
+                    .as_str()
+                    .or(body["users"].as_str())
+                    .unwrap_or("U0NOBODY");
                 json!({ "ok": true, "channel": { "id": format!("D{}", &user[1..]) } })
             }
             "views.open" => {
@@ -133,7 +192,13 @@ impl FakeSlack {
                 json!({ "ok": true, "view": view })
             }
             "users.info" => {
-                let email = self.0.emails.lock().unwrap().get(body["user"].as_str().unwrap_or_default()).cloned();
+                let email = self
+                    .0
+                    .emails
+                    .lock()
+                    .unwrap()
+                    .get(body["user"].as_str().unwrap_or_default())
+                    .cloned();
                 json!({ "ok": true, "user": { "id": body["user"], "team_id": "T0WARDEN", "name": "someone", "deleted": false, "is_bot": false, "profile": { "email": email, "real_name": "Someone" } } })
             }
             "usergroups.users.list" => {
@@ -142,8 +207,18 @@ impl FakeSlack {
             }
             "usergroups.users.update" => {
                 let id = body["usergroup"].as_str().unwrap_or_default().to_string();
-                let users: Vec<String> = body["users"].as_str().unwrap_or_default().split(',').filter(|u| !u.is_empty()).map(str::to_string).collect();
-                self.0.usergroups.lock().unwrap().insert(id.clone(), users.clone());
+                let users: Vec<String> = body["users"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                self.0
+                    .usergroups
+                    .lock()
+                    .unwrap()
+                    .insert(id.clone(), users.clone());
                 json!({ "ok": true, "usergroup": { "id": id, "users": users } })
             }
             _ => json!({ "ok": false, "error": "unknown_method" }),
@@ -151,12 +226,22 @@ impl FakeSlack {
     }
 }
 
-async fn post(State(fake): State<FakeSlack>, Path(method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     fake.record(&method, body, &headers)
 }
 
-async fn get(State(fake): State<FakeSlack>, Path(method): Path<String>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn get(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let body = serde_json::to_value(q).unwrap_or(Value::Null);
     fake.record(&method, body, &headers)
 }

@@ -20,7 +20,10 @@ pub struct DiscordChat {
 
 impl DiscordChat {
     pub fn new(rest: Arc<DiscordRest>) -> Self {
-        Self { rest, dms: Mutex::new(HashMap::new()) }
+        Self {
+            rest,
+            dms: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Threads are channels on Discord; a DM has none.
@@ -31,27 +34,81 @@ impl DiscordChat {
         }
     }
 
-    async fn post(&self, channel: &str, body: &impl serde::Serialize) -> Result<MessageRef, ChatError> {
-        let msg = self.rest.call(Method::POST, Route::new("channel_messages", channel), &format!("/channels/{channel}/messages"), Some(body), None).await.map_err(api)?;
-        let id = msg["id"].as_str().ok_or_else(|| ChatError::Api("message without an id".into()))?;
-        Ok(MessageRef { platform: Platform::Discord, channel: channel.to_string(), message_id: id.to_string() })
+    async fn post(
+        &self,
+        channel: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<MessageRef, ChatError> {
+        let msg = self
+            .rest
+            .call(
+                Method::POST,
+                Route::new("channel_messages", channel),
+                &format!("/channels/{channel}/messages"),
+                Some(body),
+                None,
+            )
+            .await
+            .map_err(api)?;
+        let id = msg["id"]
+            .as_str()
+            .ok_or_else(|| ChatError::Api("message without an id".into()))?;
+        Ok(MessageRef {
+            platform: Platform::Discord,
+            channel: channel.to_string(),
+            message_id: id.to_string(),
+        })
     }
 
     async fn dm_channel(&self, user: &PlatformUser) -> Result<String, ChatError> {
-        if let Some(c) = self.dms.lock().unwrap_or_else(|e| e.into_inner()).get(&user.user_id) {
+        if let Some(c) = self
+            .dms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&user.user_id)
+        {
             return Ok(c.clone());
         }
         let body = serde_json::json!({ "recipient_id": user.user_id });
-        let ch = self.rest.call(Method::POST, Route::new("create_dm", "@me"), "/users/@me/channels", Some(&body), None).await.map_err(api)?;
-        let id = ch["id"].as_str().ok_or_else(|| ChatError::Api("DM channel without an id".into()))?.to_string();
-        self.dms.lock().unwrap_or_else(|e| e.into_inner()).insert(user.user_id.clone(), id.clone());
+        let ch = self
+            .rest
+            .call(
+                Method::POST,
+                Route::new("create_dm", "@me"),
+                "/users/@me/channels",
+                Some(&body),
+                None,
+            )
+            .await
+            .map_err(api)?;
+        let id = ch["id"]
+            .as_str()
+            .ok_or_else(|| ChatError::Api("DM channel without an id".into()))?
+            .to_string();
+        self.dms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user.user_id.clone(), id.clone());
         Ok(id)
     }
 
     /// Starts the request's thread from its first card.
-    async fn start_thread(&self, channel: &str, message_id: &str, card: &Card) -> Result<(), RestError> {
+    async fn start_thread(
+        &self,
+        channel: &str,
+        message_id: &str,
+        card: &Card,
+    ) -> Result<(), RestError> {
         let body = serde_json::json!({ "name": truncate(&format!("{} · {}", card.request_id, card.title), 100), "auto_archive_duration": 1440 });
-        self.rest.call(Method::POST, Route::new("message_thread", channel), &format!("/channels/{channel}/messages/{message_id}/threads"), Some(&body), Some(&format!("Warden request {}", card.request_id))).await?;
+        self.rest
+            .call(
+                Method::POST,
+                Route::new("message_thread", channel),
+                &format!("/channels/{channel}/messages/{message_id}/threads"),
+                Some(&body),
+                Some(&format!("Warden request {}", card.request_id)),
+            )
+            .await?;
         Ok(())
     }
 }
@@ -70,7 +127,8 @@ impl ChatPort for DiscordChat {
         if let Some(r) = Responder::current().filter(|r| r.takes_text_for(scope)) {
             return r.whisper(text).await.map_err(api);
         }
-        self.post(Self::channel_of(scope), &text_message(text)).await
+        self.post(Self::channel_of(scope), &text_message(text))
+            .await
     }
 
     async fn notify(&self, user: &PlatformUser, text: &str) -> Result<MessageRef, ChatError> {
@@ -90,7 +148,9 @@ impl ChatPort for DiscordChat {
             if s.thread.is_none() && s.kind != "dm" {
                 match self.start_thread(&channel, &posted.message_id, card).await {
                     Ok(()) => home = posted.message_id.clone(),
-                    Err(e) => tracing::warn!(request = %card.request_id, error = %e, "failed to start the request's thread; it continues in the channel"),
+                    Err(e) => {
+                        tracing::warn!(request = %card.request_id, error = %e, "failed to start the request's thread; it continues in the channel")
+                    }
                 }
             }
             if let Some(r) = Responder::current() {
@@ -102,12 +162,26 @@ impl ChatPort for DiscordChat {
 
     async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
         let (ch, id) = (&message.channel, &message.message_id);
-        self.rest.call(Method::PATCH, Route::new("channel_message", ch.as_str()), &format!("/channels/{ch}/messages/{id}"), Some(&card_edit(card)), None).await.map_err(api)?;
+        self.rest
+            .call(
+                Method::PATCH,
+                Route::new("channel_message", ch.as_str()),
+                &format!("/channels/{ch}/messages/{id}"),
+                Some(&card_edit(card)),
+                None,
+            )
+            .await
+            .map_err(api)?;
         Ok(())
     }
 
     /// The interaction's own ephemeral follow-up while it is being handled; a DM otherwise.
-    async fn ephemeral(&self, scope: &Scope, user: &PlatformUser, text: &str) -> Result<(), ChatError> {
+    async fn ephemeral(
+        &self,
+        scope: &Scope,
+        user: &PlatformUser,
+        text: &str,
+    ) -> Result<(), ChatError> {
         let _ = scope;
         if let Some(r) = Responder::current().filter(|r| r.is_actor(user)) {
             return r.whisper(text).await.map(|_| ()).map_err(api);

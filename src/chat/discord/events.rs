@@ -4,7 +4,10 @@
 use super::render::{Target, parse_custom_id};
 use crate::chat::{CardAction, ChatEvent, EditFields, EventKind, Scope};
 use crate::domain::{Platform, PlatformUser, RequestId};
-use serenity::all::{ActionRow, ActionRowComponent, ChannelType, CommandDataOption, CommandDataOptionValue, GuildId, Interaction, PartialChannel, User};
+use serenity::all::{
+    ActionRow, ActionRowComponent, ChannelType, CommandDataOption, CommandDataOptionValue, GuildId,
+    Interaction, PartialChannel, User,
+};
 
 /// How the interaction is acknowledged within Discord's 3 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +30,15 @@ pub struct Reply {
 pub enum Inbound {
     Ping,
     /// Work for the engine, acknowledged first.
-    Event { event: ChatEvent, reply: Reply },
+    Event {
+        event: ChatEvent,
+        reply: Reply,
+    },
     /// A button that opens a form instead of acting.
-    OpenModal { action: CardAction, request_id: RequestId },
+    OpenModal {
+        action: CardAction,
+        request_id: RequestId,
+    },
     /// Answered at once with this ephemeral text; nothing reaches the engine.
     Refuse(&'static str),
     Ignore,
@@ -40,77 +49,207 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
     match interaction {
         Interaction::Ping(_) => Inbound::Ping,
         Interaction::Command(c) => {
-            let Some(text) = (c.data.name == "access").then(|| command_text(&c.data.options)).flatten() else { return Inbound::Refuse("I don't know that command.") };
-            let Some((actor, scope)) = who_and_where(c.guild_id, &c.user, c.channel.as_ref(), c.channel_id.get(), home_guild) else { return Inbound::Refuse(NO_GUILD) };
-            let reply = Reply { application_id: c.application_id.get().to_string(), token: c.token.clone(), ack: Ack::DeferredEphemeral };
-            Inbound::Event { event: ChatEvent { id: c.id.get().to_string(), actor, scope, kind: EventKind::Command { text } }, reply }
+            let Some(text) = (c.data.name == "access")
+                .then(|| command_text(&c.data.options))
+                .flatten()
+            else {
+                return Inbound::Refuse("I don't know that command.");
+            };
+            let Some((actor, scope)) = who_and_where(
+                c.guild_id,
+                &c.user,
+                c.channel.as_ref(),
+                c.channel_id.get(),
+                home_guild,
+            ) else {
+                return Inbound::Refuse(NO_GUILD);
+            };
+            let reply = Reply {
+                application_id: c.application_id.get().to_string(),
+                token: c.token.clone(),
+                ack: Ack::DeferredEphemeral,
+            };
+            Inbound::Event {
+                event: ChatEvent {
+                    id: c.id.get().to_string(),
+                    actor,
+                    scope,
+                    kind: EventKind::Command { text },
+                },
+                reply,
+            }
         }
         Interaction::Component(c) => {
-            let Some(Target { action, request_id }) = parse_custom_id(&c.data.custom_id) else { return Inbound::Ignore };
+            let Some(Target { action, request_id }) = parse_custom_id(&c.data.custom_id) else {
+                return Inbound::Ignore;
+            };
             if matches!(action, CardAction::Edit | CardAction::Deny) {
                 return Inbound::OpenModal { action, request_id };
             }
-            let Some((actor, scope)) = who_and_where(c.guild_id, &c.user, c.channel.as_ref(), c.channel_id.get(), home_guild) else { return Inbound::Refuse(NO_GUILD) };
-            let reply = Reply { application_id: c.application_id.get().to_string(), token: c.token.clone(), ack: Ack::DeferredUpdate };
-            Inbound::Event { event: ChatEvent { id: c.id.get().to_string(), actor, scope, kind: EventKind::Action { action, request_id, reason: None } }, reply }
+            let Some((actor, scope)) = who_and_where(
+                c.guild_id,
+                &c.user,
+                c.channel.as_ref(),
+                c.channel_id.get(),
+                home_guild,
+            ) else {
+                return Inbound::Refuse(NO_GUILD);
+            };
+            let reply = Reply {
+                application_id: c.application_id.get().to_string(),
+                token: c.token.clone(),
+                ack: Ack::DeferredUpdate,
+            };
+            Inbound::Event {
+                event: ChatEvent {
+                    id: c.id.get().to_string(),
+                    actor,
+                    scope,
+                    kind: EventKind::Action {
+                        action,
+                        request_id,
+                        reason: None,
+                    },
+                },
+                reply,
+            }
         }
         Interaction::Modal(m) => {
-            let Some(Target { action, request_id }) = parse_custom_id(&m.data.custom_id) else { return Inbound::Ignore };
-            let Some((actor, scope)) = who_and_where(m.guild_id, &m.user, m.channel.as_ref(), m.channel_id.get(), home_guild) else { return Inbound::Refuse(NO_GUILD) };
+            let Some(Target { action, request_id }) = parse_custom_id(&m.data.custom_id) else {
+                return Inbound::Ignore;
+            };
+            let Some((actor, scope)) = who_and_where(
+                m.guild_id,
+                &m.user,
+                m.channel.as_ref(),
+                m.channel_id.get(),
+                home_guild,
+            ) else {
+                return Inbound::Refuse(NO_GUILD);
+            };
             let field = |id: &str| modal_value(&m.data.components, id);
             let kind = match action {
                 CardAction::Edit => EventKind::EditSubmitted {
                     request_id,
-                    fields: EditFields { resource: field("resource"), role: field("role"), duration: field("duration"), justification: field("justification") },
+                    fields: EditFields {
+                        resource: field("resource"),
+                        role: field("role"),
+                        duration: field("duration"),
+                        justification: field("justification"),
+                    },
                 },
-                CardAction::Deny => EventKind::Action { action, request_id, reason: field("reason") },
+                CardAction::Deny => EventKind::Action {
+                    action,
+                    request_id,
+                    reason: field("reason"),
+                },
                 _ => return Inbound::Ignore,
             };
-            let reply = Reply { application_id: m.application_id.get().to_string(), token: m.token.clone(), ack: Ack::DeferredUpdate };
-            Inbound::Event { event: ChatEvent { id: m.id.get().to_string(), actor, scope, kind }, reply }
+            let reply = Reply {
+                application_id: m.application_id.get().to_string(),
+                token: m.token.clone(),
+                ack: Ack::DeferredUpdate,
+            };
+            Inbound::Event {
+                event: ChatEvent {
+                    id: m.id.get().to_string(),
+                    actor,
+                    scope,
+                    kind,
+                },
+                reply,
+            }
         }
         Interaction::Autocomplete(_) => Inbound::Ignore,
         _ => Inbound::Ignore,
     }
 }
 
-const NO_GUILD: &str = "Please use Warden from the company server: I can't tell which workspace this DM belongs to.";
+const NO_GUILD: &str =
+    "Please use Warden from the company server: I can't tell which workspace this DM belongs to.";
 
 /// The verified account (guild + user id) and the conversation. In a guild, serenity has already
 /// copied `member.user` into `user`. In a DM the configured home guild is the workspace.
-fn who_and_where(guild: Option<GuildId>, user: &User, channel: Option<&PartialChannel>, channel_id: u64, home_guild: Option<&str>) -> Option<(PlatformUser, Scope)> {
+fn who_and_where(
+    guild: Option<GuildId>,
+    user: &User,
+    channel: Option<&PartialChannel>,
+    channel_id: u64,
+    home_guild: Option<&str>,
+) -> Option<(PlatformUser, Scope)> {
     let workspace = match guild {
         Some(g) => g.get().to_string(),
         None => home_guild?.to_string(),
     };
-    let actor = PlatformUser::new(Platform::Discord, workspace.clone(), user.id.get().to_string());
-    Some((actor, scope(workspace, guild.is_none(), channel, channel_id)))
+    let actor = PlatformUser::new(
+        Platform::Discord,
+        workspace.clone(),
+        user.id.get().to_string(),
+    );
+    Some((
+        actor,
+        scope(workspace, guild.is_none(), channel, channel_id),
+    ))
 }
 
 /// A thread maps to its parent channel plus the thread id, so replies there are its request's.
-pub fn scope(workspace: String, dm: bool, channel: Option<&PartialChannel>, channel_id: u64) -> Scope {
+pub fn scope(
+    workspace: String,
+    dm: bool,
+    channel: Option<&PartialChannel>,
+    channel_id: u64,
+) -> Scope {
     let here = channel_id.to_string();
     if dm {
-        return Scope { platform: Platform::Discord, workspace, channel: here, thread: None, kind: "dm".into() };
+        return Scope {
+            platform: Platform::Discord,
+            workspace,
+            channel: here,
+            thread: None,
+            kind: "dm".into(),
+        };
     }
     let thread_parent = channel
-        .filter(|c| matches!(c.kind, ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread))
+        .filter(|c| {
+            matches!(
+                c.kind,
+                ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread
+            )
+        })
         .and_then(|c| c.parent_id);
     match thread_parent {
-        Some(parent) => Scope { platform: Platform::Discord, workspace, channel: parent.get().to_string(), thread: Some(here), kind: "thread".into() },
-        None => Scope { platform: Platform::Discord, workspace, channel: here, thread: None, kind: "channel".into() },
+        Some(parent) => Scope {
+            platform: Platform::Discord,
+            workspace,
+            channel: parent.get().to_string(),
+            thread: Some(here),
+            kind: "thread".into(),
+        },
+        None => Scope {
+            platform: Platform::Discord,
+            workspace,
+            channel: here,
+            thread: None,
+            kind: "channel".into(),
+        },
     }
 }
 
 /// `/access <subcommand> …` as the text the intake understands.
 pub fn command_text(options: &[CommandDataOption]) -> Option<String> {
     let sub = options.first()?;
-    let CommandDataOptionValue::SubCommand(args) = &sub.value else { return None };
+    let CommandDataOptionValue::SubCommand(args) = &sub.value else {
+        return None;
+    };
     let arg = |name: &str| {
-        args.iter().find(|o| o.name == name).and_then(|o| match &o.value {
-            CommandDataOptionValue::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
-            _ => None,
-        })
+        args.iter()
+            .find(|o| o.name == name)
+            .and_then(|o| match &o.value {
+                CommandDataOptionValue::String(s) => {
+                    Some(s.trim().to_string()).filter(|s| !s.is_empty())
+                }
+                _ => None,
+            })
     };
     let text = match sub.name.as_str() {
         "ask" => arg("text")?,
@@ -154,27 +293,62 @@ mod tests {
 
     #[test]
     fn subcommands_become_the_text_the_parser_understands() {
-        let request = sub("request", json!([
-            { "name": "resource", "type": 3, "value": "prod-db" },
-            { "name": "role", "type": 3, "value": "read" },
-            { "name": "duration", "type": 3, "value": "2h" },
-            { "name": "reason", "type": 3, "value": "INC-42" }
-        ]));
-        assert_eq!(command_text(&request).as_deref(), Some("request prod-db read for 2h because INC-42"));
-        assert_eq!(command_text(&sub("ask", json!([{ "name": "text", "type": 3, "value": "read on billing db for 1h" }]))).as_deref(), Some("read on billing db for 1h"));
-        assert_eq!(command_text(&sub("status", json!([]))).as_deref(), Some("status"));
-        assert_eq!(command_text(&sub("revoke", json!([{ "name": "id", "type": 3, "value": "AR-1" }]))).as_deref(), Some("revoke AR-1"));
-        assert_eq!(command_text(&sub("cancel", json!([]))), None, "cancel needs an id");
+        let request = sub(
+            "request",
+            json!([
+                { "name": "resource", "type": 3, "value": "prod-db" },
+                { "name": "role", "type": 3, "value": "read" },
+                { "name": "duration", "type": 3, "value": "2h" },
+                { "name": "reason", "type": 3, "value": "INC-42" }
+            ]),
+        );
+        assert_eq!(
+            command_text(&request).as_deref(),
+            Some("request prod-db read for 2h because INC-42")
+        );
+        assert_eq!(
+            command_text(&sub(
+                "ask",
+                json!([{ "name": "text", "type": 3, "value": "read on billing db for 1h" }])
+            ))
+            .as_deref(),
+            Some("read on billing db for 1h")
+        );
+        assert_eq!(
+            command_text(&sub("status", json!([]))).as_deref(),
+            Some("status")
+        );
+        assert_eq!(
+            command_text(&sub(
+                "revoke",
+                json!([{ "name": "id", "type": 3, "value": "AR-1" }])
+            ))
+            .as_deref(),
+            Some("revoke AR-1")
+        );
+        assert_eq!(
+            command_text(&sub("cancel", json!([]))),
+            None,
+            "cancel needs an id"
+        );
     }
 
     #[test]
     fn a_thread_maps_to_its_parent_channel_and_the_thread_id() {
-        let thread: PartialChannel = serde_json::from_value(json!({ "id": "30", "type": 11, "parent_id": "20" })).unwrap();
+        let thread: PartialChannel =
+            serde_json::from_value(json!({ "id": "30", "type": 11, "parent_id": "20" })).unwrap();
         let s = scope("1".into(), false, Some(&thread), 30);
-        assert_eq!((s.channel.as_str(), s.thread.as_deref(), s.kind.as_str()), ("20", Some("30"), "thread"));
-        let text: PartialChannel = serde_json::from_value(json!({ "id": "20", "type": 0 })).unwrap();
+        assert_eq!(
+            (s.channel.as_str(), s.thread.as_deref(), s.kind.as_str()),
+            ("20", Some("30"), "thread")
+        );
+        let text: PartialChannel =
+            serde_json::from_value(json!({ "id": "20", "type": 0 })).unwrap();
         let s = scope("1".into(), false, Some(&text), 20);
-        assert_eq!((s.channel.as_str(), s.thread, s.kind.as_str()), ("20", None, "channel"));
+        assert_eq!(
+            (s.channel.as_str(), s.thread, s.kind.as_str()),
+            ("20", None, "channel")
+        );
         let s = scope("1".into(), true, None, 99);
         assert_eq!((s.channel.as_str(), s.kind.as_str()), ("99", "dm"));
     }

@@ -39,7 +39,13 @@ pub fn to_event(m: &Incoming, bot_id: u64, home_guild: Option<&str>) -> Option<C
     let (workspace, scope_of) = match m.guild_id {
         None => {
             let ws = home_guild?.to_string();
-            let scope = Scope { platform: Platform::Discord, workspace: ws.clone(), channel: m.channel_id.to_string(), thread: m.reply_to.map(|r| r.to_string()), kind: "dm".into() };
+            let scope = Scope {
+                platform: Platform::Discord,
+                workspace: ws.clone(),
+                channel: m.channel_id.to_string(),
+                thread: m.reply_to.map(|r| r.to_string()),
+                kind: "dm".into(),
+            };
             (ws, scope)
         }
         Some(g) => {
@@ -48,9 +54,21 @@ pub fn to_event(m: &Incoming, bot_id: u64, home_guild: Option<&str>) -> Option<C
             }
             let ws = g.to_string();
             let scope = match m.thread_parent {
-                Some(parent) => Scope { platform: Platform::Discord, workspace: ws.clone(), channel: parent.to_string(), thread: Some(m.channel_id.to_string()), kind: "thread".into() },
+                Some(parent) => Scope {
+                    platform: Platform::Discord,
+                    workspace: ws.clone(),
+                    channel: parent.to_string(),
+                    thread: Some(m.channel_id.to_string()),
+                    kind: "thread".into(),
+                },
                 // The handler starts a thread from this message; it gets the message's id.
-                None => Scope { platform: Platform::Discord, workspace: ws.clone(), channel: m.channel_id.to_string(), thread: Some(m.id.to_string()), kind: "thread".into() },
+                None => Scope {
+                    platform: Platform::Discord,
+                    workspace: ws.clone(),
+                    channel: m.channel_id.to_string(),
+                    thread: Some(m.id.to_string()),
+                    kind: "thread".into(),
+                },
             };
             (ws, scope)
         }
@@ -59,12 +77,20 @@ pub fn to_event(m: &Incoming, bot_id: u64, home_guild: Option<&str>) -> Option<C
         id: m.id.to_string(),
         actor: PlatformUser::new(Platform::Discord, workspace, m.author_id.to_string()),
         scope: scope_of,
-        kind: EventKind::Message { text, message_id: m.id.to_string() },
+        kind: EventKind::Message {
+            text,
+            message_id: m.id.to_string(),
+        },
     })
 }
 
 fn strip_mention(content: &str, bot_id: u64) -> String {
-    content.replace(&format!("<@{bot_id}>"), " ").replace(&format!("<@!{bot_id}>"), " ").split_whitespace().collect::<Vec<_>>().join(" ")
+    content
+        .replace(&format!("<@{bot_id}>"), " ")
+        .replace(&format!("<@!{bot_id}>"), " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 struct Handler {
@@ -82,10 +108,21 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
-        let Some(&bot_id) = self.bot_id.get() else { return };
+        let Some(&bot_id) = self.bot_id.get() else {
+            return;
+        };
         let thread_parent = match msg.guild_id {
             Some(_) => match msg.channel_id.to_channel(&ctx).await {
-                Ok(serenity::all::Channel::Guild(c)) if matches!(c.kind, ChannelType::PublicThread | ChannelType::PrivateThread | ChannelType::NewsThread) => c.parent_id.map(|p| p.get()),
+                Ok(serenity::all::Channel::Guild(c))
+                    if matches!(
+                        c.kind,
+                        ChannelType::PublicThread
+                            | ChannelType::PrivateThread
+                            | ChannelType::NewsThread
+                    ) =>
+                {
+                    c.parent_id.map(|p| p.get())
+                }
                 _ => None,
             },
             None => None,
@@ -98,14 +135,31 @@ impl EventHandler for Handler {
             channel_id: msg.channel_id.get(),
             thread_parent,
             mentions_bot: msg.mentions.iter().any(|u| u.id.get() == bot_id),
-            reply_to: msg.message_reference.as_ref().and_then(|r| r.message_id).map(|m| m.get()),
+            reply_to: msg
+                .message_reference
+                .as_ref()
+                .and_then(|r| r.message_id)
+                .map(|m| m.get()),
             content: msg.content.clone(),
         };
-        let Some(event) = to_event(&incoming, bot_id, self.home_guild.as_deref()) else { return };
+        let Some(event) = to_event(&incoming, bot_id, self.home_guild.as_deref()) else {
+            return;
+        };
         if incoming.guild_id.is_some() && thread_parent.is_none() {
             let (ch, id) = (incoming.channel_id, incoming.id);
-            let body = serde_json::json!({ "name": "Access request", "auto_archive_duration": 1440 });
-            if let Err(e) = self.rest.call(Method::POST, Route::new("message_thread", ch.to_string()), &format!("/channels/{ch}/messages/{id}/threads"), Some(&body), None).await {
+            let body =
+                serde_json::json!({ "name": "Access request", "auto_archive_duration": 1440 });
+            if let Err(e) = self
+                .rest
+                .call(
+                    Method::POST,
+                    Route::new("message_thread", ch.to_string()),
+                    &format!("/channels/{ch}/messages/{id}/threads"),
+                    Some(&body),
+                    None,
+                )
+                .await
+            {
                 tracing::warn!(error = %e, "failed to start a thread for a mention");
             }
         }
@@ -120,12 +174,22 @@ impl EventHandler for Handler {
 
 /// Connects the gateway in the background until shutdown.
 pub fn spawn(state: AppState, token: &str, rest: Arc<DiscordRest>, home_guild: Option<String>) {
-    let intents = GatewayIntents::DIRECT_MESSAGES | GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    let intents = GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT;
     let token = token.to_string();
     let shutdown = state.shutdown.clone();
-    let handler = Handler { state, rest, home_guild, bot_id: OnceLock::new() };
+    let handler = Handler {
+        state,
+        rest,
+        home_guild,
+        bot_id: OnceLock::new(),
+    };
     tokio::spawn(async move {
-        let mut client = match serenity::Client::builder(&token, intents).event_handler(handler).await {
+        let mut client = match serenity::Client::builder(&token, intents)
+            .event_handler(handler)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "failed to build the Discord gateway client");
@@ -147,36 +211,102 @@ mod tests {
     const BOT: u64 = 999;
 
     fn msg() -> Incoming {
-        Incoming { id: 500, author_id: 7, guild_id: Some(1), channel_id: 20, mentions_bot: true, content: format!("<@{BOT}> read on prod-db for 1h"), ..Default::default() }
+        Incoming {
+            id: 500,
+            author_id: 7,
+            guild_id: Some(1),
+            channel_id: 20,
+            mentions_bot: true,
+            content: format!("<@{BOT}> read on prod-db for 1h"),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn a_mention_in_a_channel_becomes_a_request_in_a_thread_started_from_it() {
         let e = to_event(&msg(), BOT, None).unwrap();
-        assert_eq!((e.actor.workspace.as_str(), e.actor.user_id.as_str()), ("1", "7"));
-        assert_eq!((e.scope.channel.as_str(), e.scope.thread.as_deref()), ("20", Some("500")));
-        assert!(matches!(e.kind, EventKind::Message { ref text, .. } if text == "read on prod-db for 1h"));
+        assert_eq!(
+            (e.actor.workspace.as_str(), e.actor.user_id.as_str()),
+            ("1", "7")
+        );
+        assert_eq!(
+            (e.scope.channel.as_str(), e.scope.thread.as_deref()),
+            ("20", Some("500"))
+        );
+        assert!(
+            matches!(e.kind, EventKind::Message { ref text, .. } if text == "read on prod-db for 1h")
+        );
     }
 
     #[test]
     fn a_message_in_a_thread_maps_to_the_parent_channel_and_the_thread() {
-        let m = Incoming { channel_id: 30, thread_parent: Some(20), ..msg() };
+        let m = Incoming {
+            channel_id: 30,
+            thread_parent: Some(20),
+            ..msg()
+        };
         let e = to_event(&m, BOT, None).unwrap();
-        assert_eq!((e.scope.channel.as_str(), e.scope.thread.as_deref()), ("20", Some("30")));
+        assert_eq!(
+            (e.scope.channel.as_str(), e.scope.thread.as_deref()),
+            ("20", Some("30"))
+        );
     }
 
     #[test]
     fn bots_and_unmentioned_channel_chatter_are_ignored() {
-        assert!(to_event(&Incoming { author_is_bot: true, ..msg() }, BOT, None).is_none());
-        assert!(to_event(&Incoming { author_id: BOT, ..msg() }, BOT, None).is_none());
-        assert!(to_event(&Incoming { mentions_bot: false, ..msg() }, BOT, None).is_none());
+        assert!(
+            to_event(
+                &Incoming {
+                    author_is_bot: true,
+                    ..msg()
+                },
+                BOT,
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            to_event(
+                &Incoming {
+                    author_id: BOT,
+                    ..msg()
+                },
+                BOT,
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            to_event(
+                &Incoming {
+                    mentions_bot: false,
+                    ..msg()
+                },
+                BOT,
+                None
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn a_dm_uses_the_home_guild_as_workspace_and_needs_one() {
-        let dm = Incoming { guild_id: None, mentions_bot: false, channel_id: 77, content: "status".into(), ..msg() };
+        let dm = Incoming {
+            guild_id: None,
+            mentions_bot: false,
+            channel_id: 77,
+            content: "status".into(),
+            ..msg()
+        };
         assert!(to_event(&dm, BOT, None).is_none());
         let e = to_event(&dm, BOT, Some("1")).unwrap();
-        assert_eq!((e.actor.workspace.as_str(), e.scope.kind.as_str(), e.scope.channel.as_str()), ("1", "dm", "77"));
+        assert_eq!(
+            (
+                e.actor.workspace.as_str(),
+                e.scope.kind.as_str(),
+                e.scope.channel.as_str()
+            ),
+            ("1", "dm", "77")
+        );
     }
 }

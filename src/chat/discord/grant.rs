@@ -23,23 +23,55 @@ impl DiscordRoleGrantor {
         Self { rest }
     }
 
-    async fn apply_role(&self, call: &GrantCall, method: Method) -> Result<GrantReceipt, GrantError> {
+    async fn apply_role(
+        &self,
+        call: &GrantCall,
+        method: Method,
+    ) -> Result<GrantReceipt, GrantError> {
         if call.account.platform != Platform::Discord {
-            return Err(GrantError::Permanent(format!("discord_role needs a Discord account, but the request came from {}", call.account.platform)));
+            return Err(GrantError::Permanent(format!(
+                "discord_role needs a Discord account, but the request came from {}",
+                call.account.platform
+            )));
         }
-        let target = GrantTarget { backend: BACKEND.into(), params: call.params.clone() };
-        let role = target.param_for_role("role", &call.role).ok_or_else(|| GrantError::Permanent(format!("catalog entry {} names no Discord role for {}", call.resource, call.role)))?;
+        let target = GrantTarget {
+            backend: BACKEND.into(),
+            params: call.params.clone(),
+        };
+        let role = target.param_for_role("role", &call.role).ok_or_else(|| {
+            GrantError::Permanent(format!(
+                "catalog entry {} names no Discord role for {}",
+                call.resource, call.role
+            ))
+        })?;
         let (guild, user) = (&call.account.workspace, &call.account.user_id);
         let path = format!("/guilds/{guild}/members/{user}/roles/{role}");
         let reason = format!("Warden {} ({})", call.request_id, call.op.as_str());
-        let result = self.rest.call(method.clone(), Route::new("member_role", guild.as_str()), &path, None::<&()>, Some(&reason)).await;
+        let result = self
+            .rest
+            .call(
+                method.clone(),
+                Route::new("member_role", guild.as_str()),
+                &path,
+                None::<&()>,
+                Some(&reason),
+            )
+            .await;
         let detail = serde_json::json!({ "guild": guild, "user": user, "role": role });
         match result {
-            Ok(_) => Ok(GrantReceipt { backend: BACKEND.into(), detail }),
+            Ok(_) => Ok(GrantReceipt {
+                backend: BACKEND.into(),
+                detail,
+            }),
             // Removing from someone who left the guild: the role is gone either way.
-            Err(RestError::Status { status: 404, code: Some(10007), .. }) if method == Method::DELETE => {
-                Ok(GrantReceipt { backend: BACKEND.into(), detail: serde_json::json!({ "guild": guild, "user": user, "role": role, "note": "member no longer in the guild" }) })
-            }
+            Err(RestError::Status {
+                status: 404,
+                code: Some(10007),
+                ..
+            }) if method == Method::DELETE => Ok(GrantReceipt {
+                backend: BACKEND.into(),
+                detail: serde_json::json!({ "guild": guild, "user": user, "role": role, "note": "member no longer in the guild" }),
+            }),
             Err(e) if e.is_transient() => Err(GrantError::Transient(e.to_string())),
             Err(e) => Err(GrantError::Permanent(e.to_string())),
         }

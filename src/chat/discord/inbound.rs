@@ -32,20 +32,43 @@ pub struct Interactions {
 
 impl Interactions {
     /// `public_key` is the application's hex Ed25519 key from the developer portal.
-    pub fn new(state: AppState, public_key: &str, rest: Arc<DiscordRest>, home_guild: Option<String>) -> anyhow::Result<Self> {
-        let bytes: [u8; 32] = hex::decode(public_key.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| anyhow::anyhow!("discord.public_key must be 64 hex digits"))?;
-        let verifier = Verifier::try_new(bytes).map_err(|_| anyhow::anyhow!("discord.public_key is not a valid Ed25519 key"))?;
-        Ok(Self { state, verifier, rest, home_guild })
+    pub fn new(
+        state: AppState,
+        public_key: &str,
+        rest: Arc<DiscordRest>,
+        home_guild: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let bytes: [u8; 32] = hex::decode(public_key.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("discord.public_key must be 64 hex digits"))?;
+        let verifier = Verifier::try_new(bytes)
+            .map_err(|_| anyhow::anyhow!("discord.public_key is not a valid Ed25519 key"))?;
+        Ok(Self {
+            state,
+            verifier,
+            rest,
+            home_guild,
+        })
     }
 
     pub fn router(self) -> Router {
-        Router::new().route("/discord/interactions", post(handle)).with_state(self)
+        Router::new()
+            .route("/discord/interactions", post(handle))
+            .with_state(self)
     }
 
     fn verified(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let (Some(signature), Some(timestamp)) = (header("x-signature-ed25519"), header("x-signature-timestamp")) else { return Err("missing signature headers") };
-        self.verifier.verify(signature, timestamp, body).map_err(|_| "bad signature")?;
+        let (Some(signature), Some(timestamp)) = (
+            header("x-signature-ed25519"),
+            header("x-signature-timestamp"),
+        ) else {
+            return Err("missing signature headers");
+        };
+        self.verifier
+            .verify(signature, timestamp, body)
+            .map_err(|_| "bad signature")?;
         let ts: i64 = timestamp.parse().map_err(|_| "timestamp is not a number")?;
         if (chrono::Utc::now().timestamp() - ts).abs() > MAX_SKEW_SECS {
             return Err("timestamp outside the 5-minute window");
@@ -59,7 +82,12 @@ fn respond(r: CreateInteractionResponse) -> Response {
 }
 
 fn ephemeral(text: &str) -> Response {
-    respond(CreateInteractionResponse::Message(CreateInteractionResponseMessage::new().content(text).ephemeral(true).allowed_mentions(no_mentions())))
+    respond(CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(no_mentions()),
+    ))
 }
 
 async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes) -> Response {
@@ -81,14 +109,21 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
         Inbound::OpenModal { action, request_id } => open_modal(&ix, action, &request_id).await,
         Inbound::Event { event, reply } => {
             let ack = reply.ack;
-            let responder = Responder::new(ix.rest.clone(), reply, event.actor.clone(), event.scope.clone());
+            let responder = Responder::new(
+                ix.rest.clone(),
+                reply,
+                event.actor.clone(),
+                event.scope.clone(),
+            );
             let engine = ix.state.engine.clone();
             ix.state.spawn(async move {
                 let outcome = responder.run(engine.handle(event)).await;
                 responder.finish(&outcome).await;
             });
             match ack {
-                Ack::DeferredEphemeral => respond(CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(true))),
+                Ack::DeferredEphemeral => respond(CreateInteractionResponse::Defer(
+                    CreateInteractionResponseMessage::new().ephemeral(true),
+                )),
                 Ack::DeferredUpdate => respond(CreateInteractionResponse::Acknowledge),
             }
         }

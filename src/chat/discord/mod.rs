@@ -32,11 +32,19 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The REST client for these settings (`discord.api_url` overrides discord.com).
 pub fn rest(s: &Settings) -> anyhow::Result<Arc<DiscordRest>> {
-    Ok(Arc::new(DiscordRest::new(s.discord.api_url.as_deref(), s.discord.bot_token.clone(), TIMEOUT)?))
+    Ok(Arc::new(DiscordRest::new(
+        s.discord.api_url.as_deref(),
+        s.discord.bot_token.clone(),
+        TIMEOUT,
+    )?))
 }
 
 /// With a bot token: the chat port and the `discord_role` grant backend.
-pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
+pub fn outbound(
+    s: &Settings,
+    chats: &mut Vec<Arc<dyn ChatPort>>,
+    grantors: &mut GrantorRegistry,
+) -> anyhow::Result<()> {
     if s.discord.bot_token.is_none() {
         return Ok(());
     }
@@ -47,7 +55,11 @@ pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn ChatPort>>, grantors: &mut
 }
 
 /// With a public key: `POST /discord/interactions`; with `discord.gateway`, the gateway too.
-pub fn routes(s: &Settings, state: &AppState, router: axum::Router) -> anyhow::Result<axum::Router> {
+pub fn routes(
+    s: &Settings,
+    state: &AppState,
+    router: axum::Router,
+) -> anyhow::Result<axum::Router> {
     let mut router = router;
     if let Some(key) = &s.discord.public_key {
         let ix = Interactions::new(state.clone(), key, rest(s)?, s.discord.guild_id.clone())?;
@@ -56,7 +68,12 @@ pub fn routes(s: &Settings, state: &AppState, router: axum::Router) -> anyhow::R
     if s.discord.gateway
         && let Some(token) = &s.discord.bot_token
     {
-        gateway::spawn(state.clone(), token.expose_secret(), rest(s)?, s.discord.guild_id.clone());
+        gateway::spawn(
+            state.clone(),
+            token.expose_secret(),
+            rest(s)?,
+            s.discord.guild_id.clone(),
+        );
     }
     Ok(router)
 }

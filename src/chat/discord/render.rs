@@ -9,7 +9,8 @@ use crate::domain::RequestId;
 use crate::store::RequestRow;
 use serenity::all::{ButtonStyle as DiscordStyle, InputTextStyle};
 use serenity::builder::{
-    CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter, CreateInputText, CreateInteractionResponse, CreateInteractionResponseFollowup, CreateMessage,
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
+    CreateInputText, CreateInteractionResponse, CreateInteractionResponseFollowup, CreateMessage,
     CreateModal, EditInteractionResponse, EditMessage,
 };
 
@@ -79,9 +80,19 @@ fn colour(card: &Card) -> u32 {
 }
 
 fn embed(card: &Card) -> CreateEmbed {
-    let mut e = CreateEmbed::new().title(truncate(&escape(&card.title), 256)).colour(colour(card)).footer(CreateEmbedFooter::new(format!("Request {}", card.request_id)));
+    let mut e = CreateEmbed::new()
+        .title(truncate(&escape(&card.title), 256))
+        .colour(colour(card))
+        .footer(CreateEmbedFooter::new(format!(
+            "Request {}",
+            card.request_id
+        )));
     for (name, value) in card.fields.iter().take(24) {
-        e = e.field(truncate(&escape(name), 256), truncate(&escape(value), 1024), value.chars().count() <= 40);
+        e = e.field(
+            truncate(&escape(name), 256),
+            truncate(&escape(value), 1024),
+            value.chars().count() <= 40,
+        );
     }
     if let Some(status) = &card.status {
         e = e.description(truncate(&format!("**{}**", escape(status)), 4000));
@@ -103,37 +114,60 @@ fn components(card: &Card) -> Vec<CreateActionRow> {
                 ButtonStyle::Danger => DiscordStyle::Danger,
                 ButtonStyle::Default => DiscordStyle::Secondary,
             };
-            CreateButton::new(custom_id(b.action, &card.request_id)).label(truncate(&b.label, 80)).style(style)
+            CreateButton::new(custom_id(b.action, &card.request_id))
+                .label(truncate(&b.label, 80))
+                .style(style)
         })
         .collect();
     vec![CreateActionRow::Buttons(buttons)]
 }
 
 pub fn card_message(card: &Card) -> CreateMessage {
-    CreateMessage::new().embed(embed(card)).components(components(card)).allowed_mentions(no_mentions())
+    CreateMessage::new()
+        .embed(embed(card))
+        .components(components(card))
+        .allowed_mentions(no_mentions())
 }
 
 /// The new version of a posted card; an empty component list removes resolved buttons.
 pub fn card_edit(card: &Card) -> EditMessage {
-    EditMessage::new().embeds(vec![embed(card)]).components(components(card)).allowed_mentions(no_mentions())
+    EditMessage::new()
+        .embeds(vec![embed(card)])
+        .components(components(card))
+        .allowed_mentions(no_mentions())
 }
 
 pub fn text_message(text: &str) -> CreateMessage {
-    CreateMessage::new().content(truncate(&escape(text), 2000)).allowed_mentions(no_mentions())
+    CreateMessage::new()
+        .content(truncate(&escape(text), 2000))
+        .allowed_mentions(no_mentions())
 }
 
 pub fn followup(text: &str, ephemeral: bool) -> CreateInteractionResponseFollowup {
-    CreateInteractionResponseFollowup::new().content(truncate(&escape(text), 2000)).ephemeral(ephemeral).allowed_mentions(no_mentions())
+    CreateInteractionResponseFollowup::new()
+        .content(truncate(&escape(text), 2000))
+        .ephemeral(ephemeral)
+        .allowed_mentions(no_mentions())
 }
 
 /// Completes a deferred response. `raw` is Warden's own text (a channel link), not escaped.
 pub fn original_edit(text: &str, raw: bool) -> EditInteractionResponse {
     let content = if raw { text.to_string() } else { escape(text) };
-    EditInteractionResponse::new().content(truncate(&content, 2000)).allowed_mentions(no_mentions())
+    EditInteractionResponse::new()
+        .content(truncate(&content, 2000))
+        .allowed_mentions(no_mentions())
 }
 
-fn input(id: &str, label: &str, value: Option<String>, style: InputTextStyle, max: u16) -> CreateActionRow {
-    let mut i = CreateInputText::new(style, label, id).required(false).max_length(max);
+fn input(
+    id: &str,
+    label: &str,
+    value: Option<String>,
+    style: InputTextStyle,
+    max: u16,
+) -> CreateActionRow {
+    let mut i = CreateInputText::new(style, label, id)
+        .required(false)
+        .max_length(max);
     if let Some(v) = value.filter(|v| !v.is_empty()) {
         i = i.value(truncate(&v, max as usize));
     }
@@ -142,20 +176,55 @@ fn input(id: &str, label: &str, value: Option<String>, style: InputTextStyle, ma
 
 /// The Edit button's form, prefilled from the stored request.
 pub fn edit_modal(row: &RequestRow, id: &RequestId) -> CreateInteractionResponse {
-    let duration = row.duration_secs.map(|d| crate::domain::format_duration(d.max(0) as u64));
-    CreateInteractionResponse::Modal(CreateModal::new(custom_id(CardAction::Edit, id), truncate(&format!("Edit request {id}"), 45)).components(vec![
-        input("resource", "Resource", row.resource.clone(), InputTextStyle::Short, 100),
-        input("role", "Role", row.role.clone(), InputTextStyle::Short, 100),
-        input("duration", "Duration (e.g. 2h)", duration, InputTextStyle::Short, 20),
-        input("justification", "Reason", row.justification.clone(), InputTextStyle::Paragraph, 500),
-    ]))
+    let duration = row
+        .duration_secs
+        .map(|d| crate::domain::format_duration(d.max(0) as u64));
+    CreateInteractionResponse::Modal(
+        CreateModal::new(
+            custom_id(CardAction::Edit, id),
+            truncate(&format!("Edit request {id}"), 45),
+        )
+        .components(vec![
+            input(
+                "resource",
+                "Resource",
+                row.resource.clone(),
+                InputTextStyle::Short,
+                100,
+            ),
+            input("role", "Role", row.role.clone(), InputTextStyle::Short, 100),
+            input(
+                "duration",
+                "Duration (e.g. 2h)",
+                duration,
+                InputTextStyle::Short,
+                20,
+            ),
+            input(
+                "justification",
+                "Reason",
+                row.justification.clone(),
+                InputTextStyle::Paragraph,
+                500,
+            ),
+        ]),
+    )
 }
 
 /// The Deny button's form: the reason goes with the denial.
 pub fn deny_modal(id: &RequestId) -> CreateInteractionResponse {
     CreateInteractionResponse::Modal(
-        CreateModal::new(custom_id(CardAction::Deny, id), truncate(&format!("Deny request {id}"), 45))
-            .components(vec![input("reason", "Why are you denying it?", None, InputTextStyle::Paragraph, 500)]),
+        CreateModal::new(
+            custom_id(CardAction::Deny, id),
+            truncate(&format!("Deny request {id}"), 45),
+        )
+        .components(vec![input(
+            "reason",
+            "Why are you denying it?",
+            None,
+            InputTextStyle::Paragraph,
+            500,
+        )]),
     )
 }
 
@@ -169,7 +238,10 @@ mod tests {
             kind: CardKind::Approval,
             request_id: RequestId::generate(),
             title: "Access request needs your approval".into(),
-            fields: vec![("Reason".into(), "@everyone look [here](https://evil.example) <@&123>".into())],
+            fields: vec![(
+                "Reason".into(),
+                "@everyone look [here](https://evil.example) <@&123>".into(),
+            )],
             status: None,
             buttons,
         }
@@ -178,7 +250,10 @@ mod tests {
     #[test]
     fn escaped_text_cannot_mention_or_mask_a_link() {
         let e = escape("@everyone @here <@123> <@&456> [click](https://evil.example)");
-        assert!(!e.contains("@everyone") && !e.contains("@here") && !e.contains("<@"), "{e}");
+        assert!(
+            !e.contains("@everyone") && !e.contains("@here") && !e.contains("<@"),
+            "{e}"
+        );
         assert!(!e.contains("](") && e.contains("\\[click\\]"), "{e}");
     }
 
@@ -186,20 +261,36 @@ mod tests {
     fn custom_ids_round_trip_and_foreign_ids_are_rejected() {
         let id = RequestId::generate();
         let s = custom_id(CardAction::Approve, &id);
-        assert_eq!(parse_custom_id(&s), Some(Target { action: CardAction::Approve, request_id: id }));
+        assert_eq!(
+            parse_custom_id(&s),
+            Some(Target {
+                action: CardAction::Approve,
+                request_id: id
+            })
+        );
         assert_eq!(parse_custom_id("other:approve:AR-1"), None);
         assert_eq!(parse_custom_id("warden:launch:AR-1"), None);
     }
 
     #[test]
     fn a_card_renders_as_an_embed_with_buttons_and_no_allowed_mentions() {
-        let c = card(vec![Button { label: "Approve".into(), action: CardAction::Approve, style: ButtonStyle::Primary }]);
+        let c = card(vec![Button {
+            label: "Approve".into(),
+            action: CardAction::Approve,
+            style: ButtonStyle::Primary,
+        }]);
         let json = serde_json::to_value(card_message(&c)).unwrap();
         assert_eq!(json["allowed_mentions"]["parse"], serde_json::json!([]));
-        assert_eq!(json["components"][0]["components"][0]["custom_id"], custom_id(CardAction::Approve, &c.request_id));
+        assert_eq!(
+            json["components"][0]["components"][0]["custom_id"],
+            custom_id(CardAction::Approve, &c.request_id)
+        );
         assert_eq!(json["components"][0]["components"][0]["style"], 1);
         let value = json["embeds"][0]["fields"][0]["value"].as_str().unwrap();
-        assert!(!value.contains("@everyone") && !value.contains("](") && !value.contains("<@&"), "{value}");
+        assert!(
+            !value.contains("@everyone") && !value.contains("](") && !value.contains("<@&"),
+            "{value}"
+        );
     }
 
     #[test]
@@ -208,6 +299,11 @@ mod tests {
         c.status = Some("Approved by Dana".into());
         let json = serde_json::to_value(card_edit(&c)).unwrap();
         assert_eq!(json["components"], serde_json::json!([]));
-        assert!(json["embeds"][0]["description"].as_str().unwrap().contains("Approved by Dana"));
+        assert!(
+            json["embeds"][0]["description"]
+                .as_str()
+                .unwrap()
+                .contains("Approved by Dana")
+        );
     }
 }

@@ -32,8 +32,20 @@ pub struct Responder {
 }
 
 impl Responder {
-    pub fn new(rest: Arc<DiscordRest>, reply: Reply, actor: PlatformUser, scope: Scope) -> Arc<Self> {
-        Arc::new(Self { rest, reply, actor, scope, answered: AtomicBool::new(false), posted: Mutex::new(None) })
+    pub fn new(
+        rest: Arc<DiscordRest>,
+        reply: Reply,
+        actor: PlatformUser,
+        scope: Scope,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            rest,
+            reply,
+            actor,
+            scope,
+            answered: AtomicBool::new(false),
+            posted: Mutex::new(None),
+        })
     }
 
     /// Runs `work` with this interaction as the current one.
@@ -47,7 +59,9 @@ impl Responder {
 
     /// A slash command's replies in its own conversation go back to the person, privately.
     pub fn takes_text_for(&self, scope: &Scope) -> bool {
-        self.reply.ack == Ack::DeferredEphemeral && scope.channel == self.scope.channel && scope.thread == self.scope.thread
+        self.reply.ack == Ack::DeferredEphemeral
+            && scope.channel == self.scope.channel
+            && scope.thread == self.scope.thread
     }
 
     pub fn is_actor(&self, user: &PlatformUser) -> bool {
@@ -58,17 +72,34 @@ impl Responder {
     pub async fn whisper(&self, text: &str) -> Result<MessageRef, RestError> {
         let app = &self.reply.application_id;
         let token = &self.reply.token;
-        let first = self.reply.ack == Ack::DeferredEphemeral && !self.answered.swap(true, Ordering::SeqCst);
+        let first =
+            self.reply.ack == Ack::DeferredEphemeral && !self.answered.swap(true, Ordering::SeqCst);
         let sent = if first {
-            self.rest.call_webhook(Method::PATCH, &format!("/webhooks/{app}/{token}/messages/@original"), &original_edit(text, false)).await
+            self.rest
+                .call_webhook(
+                    Method::PATCH,
+                    &format!("/webhooks/{app}/{token}/messages/@original"),
+                    &original_edit(text, false),
+                )
+                .await
         } else {
-            self.rest.call_webhook(Method::POST, &format!("/webhooks/{app}/{token}"), &followup(text, true)).await
+            self.rest
+                .call_webhook(
+                    Method::POST,
+                    &format!("/webhooks/{app}/{token}"),
+                    &followup(text, true),
+                )
+                .await
         };
         if sent.is_err() && first {
             self.answered.store(false, Ordering::SeqCst);
         }
         let id = sent?["id"].as_str().unwrap_or("@original").to_string();
-        Ok(MessageRef { platform: Platform::Discord, channel: self.scope.channel.clone(), message_id: id })
+        Ok(MessageRef {
+            platform: Platform::Discord,
+            channel: self.scope.channel.clone(),
+            message_id: id,
+        })
     }
 
     /// Remembers the thread a card for this command was posted in.
@@ -83,16 +114,32 @@ impl Responder {
         if self.reply.ack != Ack::DeferredEphemeral || self.answered.swap(true, Ordering::SeqCst) {
             return;
         }
-        let posted = self.posted.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let posted = self
+            .posted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let text = match (outcome, posted) {
             (Ok(Handled::Duplicate), _) => "Already handled.".to_string(),
-            (_, Some((request, thread))) => format!("Request {request}: it continues in <#{thread}>."),
+            (_, Some((request, thread))) => {
+                format!("Request {request}: it continues in <#{thread}>.")
+            }
             (Ok(_), None) => "Done. Updates follow in the request's thread.".to_string(),
-            (Err(_), None) => "Something went wrong on Warden's side; nothing was changed.".to_string(),
+            (Err(_), None) => {
+                "Something went wrong on Warden's side; nothing was changed.".to_string()
+            }
         };
         let (app, token) = (&self.reply.application_id, &self.reply.token);
         // Warden's own text: request ids and a channel link, nothing a person typed.
-        if let Err(e) = self.rest.call_webhook(Method::PATCH, &format!("/webhooks/{app}/{token}/messages/@original"), &original_edit(&text, true)).await {
+        if let Err(e) = self
+            .rest
+            .call_webhook(
+                Method::PATCH,
+                &format!("/webhooks/{app}/{token}/messages/@original"),
+                &original_edit(&text, true),
+            )
+            .await
+        {
             tracing::warn!(error = %e, "failed to complete a deferred interaction response");
         }
     }

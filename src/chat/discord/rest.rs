@@ -23,7 +23,10 @@ pub struct Route {
 
 impl Route {
     pub fn new(label: &'static str, major: impl Into<String>) -> Self {
-        Self { label, major: major.into() }
+        Self {
+            label,
+            major: major.into(),
+        }
     }
 }
 
@@ -31,11 +34,19 @@ impl Route {
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     #[error("Discord answered {status} on {route}: {message}")]
-    Status { status: u16, route: &'static str, code: Option<i64>, message: String },
+    Status {
+        status: u16,
+        route: &'static str,
+        code: Option<i64>,
+        message: String,
+    },
     #[error("Discord kept rate-limiting {route}")]
     RateLimited { route: &'static str },
     #[error("Discord unreachable on {route}: {kind}")]
-    Transport { route: &'static str, kind: &'static str },
+    Transport {
+        route: &'static str,
+        kind: &'static str,
+    },
     #[error("Discord bot token is not configured")]
     NoToken,
 }
@@ -77,12 +88,30 @@ pub struct DiscordRest {
 impl DiscordRest {
     /// `api_url` overrides `https://discord.com` (tests, proxies); `/api/v10` is appended unless
     /// the URL already names an API version.
-    pub fn new(api_url: Option<&str>, token: Option<SecretString>, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        api_url: Option<&str>,
+        token: Option<SecretString>,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let raw = api_url.unwrap_or(DEFAULT_API_URL).trim_end_matches('/');
         crate::app::install_crypto();
-        let base = if raw.contains("/api/v") { raw.to_string() } else { format!("{raw}/api/v10") };
-        let client = reqwest::Client::builder().timeout(timeout).user_agent("DiscordBot (https://github.com/warden, 0.1) Warden").build()?;
-        Ok(Self { client, base, token, limits: Mutex::new(Limits::default()), attempts: 5, max_wait: Duration::from_secs(30) })
+        let base = if raw.contains("/api/v") {
+            raw.to_string()
+        } else {
+            format!("{raw}/api/v10")
+        };
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent("DiscordBot (https://github.com/warden, 0.1) Warden")
+            .build()?;
+        Ok(Self {
+            client,
+            base,
+            token,
+            limits: Mutex::new(Limits::default()),
+            attempts: 5,
+            max_wait: Duration::from_secs(30),
+        })
     }
 
     /// How often a rate-limited call is retried and the longest single wait honoured.
@@ -97,20 +126,57 @@ impl DiscordRest {
     }
 
     /// One call with the bot token; `path` starts after `/api/v10`.
-    pub async fn call(&self, method: Method, route: Route, path: &str, body: Option<&(impl Serialize + ?Sized)>, audit_reason: Option<&str>) -> Result<serde_json::Value, RestError> {
+    pub async fn call(
+        &self,
+        method: Method,
+        route: Route,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+        audit_reason: Option<&str>,
+    ) -> Result<serde_json::Value, RestError> {
         let token = self.token.as_ref().ok_or(RestError::NoToken)?;
-        self.send(method, route, path, body, audit_reason, Some(token)).await
+        self.send(method, route, path, body, audit_reason, Some(token))
+            .await
     }
 
     /// A call to an interaction webhook (authorised by the interaction token in the path).
-    pub async fn call_webhook(&self, method: Method, path: &str, body: &(impl Serialize + ?Sized)) -> Result<serde_json::Value, RestError> {
-        self.send(method, Route::new("webhook", path.split('/').nth(2).unwrap_or_default().to_string()), path, Some(body), None, None).await
+    pub async fn call_webhook(
+        &self,
+        method: Method,
+        path: &str,
+        body: &(impl Serialize + ?Sized),
+    ) -> Result<serde_json::Value, RestError> {
+        self.send(
+            method,
+            Route::new(
+                "webhook",
+                path.split('/').nth(2).unwrap_or_default().to_string(),
+            ),
+            path,
+            Some(body),
+            None,
+            None,
+        )
+        .await
     }
 
-    async fn send(&self, method: Method, route: Route, path: &str, body: Option<&(impl Serialize + ?Sized)>, audit_reason: Option<&str>, token: Option<&SecretString>) -> Result<serde_json::Value, RestError> {
+    async fn send(
+        &self,
+        method: Method,
+        route: Route,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+        audit_reason: Option<&str>,
+        token: Option<&SecretString>,
+    ) -> Result<serde_json::Value, RestError> {
         let label = route.label;
         let bytes = match body {
-            Some(b) => Some(serde_json::to_vec(b).map_err(|_| RestError::Status { status: 0, route: label, code: None, message: "unserialisable body".into() })?),
+            Some(b) => Some(serde_json::to_vec(b).map_err(|_| RestError::Status {
+                status: 0,
+                route: label,
+                code: None,
+                message: "unserialisable body".into(),
+            })?),
             None => None,
         };
         let url = format!("{}{path}", self.base);
@@ -124,26 +190,47 @@ impl DiscordRest {
                 req = req.header("x-audit-log-reason", percent_encode(r));
             }
             req = match &bytes {
-                Some(b) => req.header("content-type", "application/json").body(b.clone()),
+                Some(b) => req
+                    .header("content-type", "application/json")
+                    .body(b.clone()),
                 None => req.header("content-length", "0"),
             };
-            let resp = req.send().await.map_err(|e| RestError::Transport { route: label, kind: transport_kind(&e) })?;
+            let resp = req.send().await.map_err(|e| RestError::Transport {
+                route: label,
+                kind: transport_kind(&e),
+            })?;
             self.remember_bucket(&route, resp.headers());
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let header = header_secs(resp.headers(), "retry-after");
                 let body: serde_json::Value = resp.json().await.unwrap_or_default();
-                let wait = body["retry_after"].as_f64().or(header).unwrap_or(1.0).max(0.0);
+                let wait = body["retry_after"]
+                    .as_f64()
+                    .or(header)
+                    .unwrap_or(1.0)
+                    .max(0.0);
                 let wait = Duration::from_secs_f64(wait);
                 if wait > self.max_wait || attempt == self.attempts {
-                    tracing::warn!(route = label, wait_ms = wait.as_millis() as u64, attempt, "rate limited; giving up for now");
+                    tracing::warn!(
+                        route = label,
+                        wait_ms = wait.as_millis() as u64,
+                        attempt,
+                        "rate limited; giving up for now"
+                    );
                     return Err(RestError::RateLimited { route: label });
                 }
-                tracing::info!(route = label, wait_ms = wait.as_millis() as u64, attempt, "rate limited; waiting as Discord asked");
+                tracing::info!(
+                    route = label,
+                    wait_ms = wait.as_millis() as u64,
+                    attempt,
+                    "rate limited; waiting as Discord asked"
+                );
                 if body["global"].as_bool().unwrap_or(false) {
                     self.lock().global = Some(Instant::now() + wait);
                 } else {
-                    self.lock().routes.insert(route.clone(), Instant::now() + wait);
+                    self.lock()
+                        .routes
+                        .insert(route.clone(), Instant::now() + wait);
                 }
                 continue;
             }
@@ -154,7 +241,17 @@ impl DiscordRest {
                 return Ok(resp.json().await.unwrap_or(serde_json::Value::Null));
             }
             let err: serde_json::Value = resp.json().await.unwrap_or_default();
-            return Err(RestError::Status { status: status.as_u16(), route: label, code: err["code"].as_i64(), message: err["message"].as_str().unwrap_or("").chars().take(200).collect() });
+            return Err(RestError::Status {
+                status: status.as_u16(),
+                route: label,
+                code: err["code"].as_i64(),
+                message: err["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            });
         }
         Err(RestError::RateLimited { route: label })
     }
@@ -167,7 +264,10 @@ impl DiscordRest {
     async fn wait_for(&self, route: &Route) {
         let until = {
             let l = self.lock();
-            [l.routes.get(route).copied(), l.global].into_iter().flatten().max()
+            [l.routes.get(route).copied(), l.global]
+                .into_iter()
+                .flatten()
+                .max()
         };
         if let Some(until) = until {
             let now = Instant::now();
@@ -178,12 +278,18 @@ impl DiscordRest {
     }
 
     fn remember_bucket(&self, route: &Route, headers: &reqwest::header::HeaderMap) {
-        let remaining = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+        let remaining = headers
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok());
         let reset_after = header_secs(headers, "x-ratelimit-reset-after");
         let mut l = self.lock();
         match (remaining, reset_after) {
             (Some(0), Some(secs)) => {
-                l.routes.insert(route.clone(), Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
+                l.routes.insert(
+                    route.clone(),
+                    Instant::now() + Duration::from_secs_f64(secs.max(0.0)),
+                );
             }
             _ => {
                 l.routes.remove(route);
@@ -193,7 +299,11 @@ impl DiscordRest {
 }
 
 fn header_secs(headers: &reqwest::header::HeaderMap, name: &str) -> Option<f64> {
-    headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
 }
 
 /// reqwest errors print the URL, which for webhooks holds the interaction token.
@@ -211,7 +321,13 @@ fn transport_kind(e: &reqwest::Error) -> &'static str {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .take(512)
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -222,9 +338,22 @@ mod tests {
     #[test]
     fn the_api_version_is_appended_unless_the_url_names_one() {
         let t = Duration::from_secs(1);
-        assert_eq!(DiscordRest::new(None, None, t).unwrap().base, "https://discord.com/api/v10");
-        assert_eq!(DiscordRest::new(Some("http://127.0.0.1:9/"), None, t).unwrap().base, "http://127.0.0.1:9/api/v10");
-        assert_eq!(DiscordRest::new(Some("http://x/api/v9"), None, t).unwrap().base, "http://x/api/v9");
+        assert_eq!(
+            DiscordRest::new(None, None, t).unwrap().base,
+            "https://discord.com/api/v10"
+        );
+        assert_eq!(
+            DiscordRest::new(Some("http://127.0.0.1:9/"), None, t)
+                .unwrap()
+                .base,
+            "http://127.0.0.1:9/api/v10"
+        );
+        assert_eq!(
+            DiscordRest::new(Some("http://x/api/v9"), None, t)
+                .unwrap()
+                .base,
+            "http://x/api/v9"
+        );
     }
 
     #[test]

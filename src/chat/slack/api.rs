@@ -25,7 +25,11 @@ pub struct ApiOptions {
 
 impl Default for ApiOptions {
     fn default() -> Self {
-        Self { post_interval: Duration::from_secs(1), max_retries: 3, max_retry_after: Duration::from_secs(30) }
+        Self {
+            post_interval: Duration::from_secs(1),
+            max_retries: 3,
+            max_retry_after: Duration::from_secs(30),
+        }
     }
 }
 
@@ -46,11 +50,17 @@ pub fn connector(api_url: Option<&str>) -> anyhow::Result<Connector> {
         Err(e) => {
             tracing::warn!(error = %e, "no system CA certificates found; HTTPS calls to Slack will fail");
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder().with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth(),
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
             )
         }
     };
-    let https = builder.https_or_http().enable_http1().enable_http2().build();
+    let https = builder
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
     let mut c = SlackClientHyperConnector::with_connector(https);
     if let Some(url) = api_url {
         c = c.with_slack_api_url(url.trim_end_matches('/'));
@@ -59,10 +69,22 @@ pub fn connector(api_url: Option<&str>) -> anyhow::Result<Connector> {
 }
 
 impl SlackApi {
-    pub fn new(api_url: Option<&str>, bot_token: &SecretString, options: ApiOptions) -> anyhow::Result<Self> {
+    pub fn new(
+        api_url: Option<&str>,
+        bot_token: &SecretString,
+        options: ApiOptions,
+    ) -> anyhow::Result<Self> {
         let client = SlackClient::new(connector(api_url)?);
-        let token = SlackApiToken::new(SlackApiTokenValue::new(bot_token.expose_secret().to_string()));
-        Ok(Self { client, token, options, last_post: Mutex::new(HashMap::new()), dm_channels: Mutex::new(HashMap::new()) })
+        let token = SlackApiToken::new(SlackApiTokenValue::new(
+            bot_token.expose_secret().to_string(),
+        ));
+        Ok(Self {
+            client,
+            token,
+            options,
+            last_post: Mutex::new(HashMap::new()),
+            dm_channels: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn session(&self) -> SlackClientSession<'_, Connector> {
@@ -80,8 +102,15 @@ impl SlackApi {
             match call().await {
                 Ok(v) => return Ok(v),
                 Err(SlackClientError::RateLimitError(e)) if retries < self.options.max_retries => {
-                    let wait = e.retry_after.unwrap_or(Duration::from_secs(1)).min(self.options.max_retry_after);
-                    tracing::info!(method, wait_ms = wait.as_millis() as u64, "Slack rate-limited the call; retrying after Retry-After");
+                    let wait = e
+                        .retry_after
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(self.options.max_retry_after);
+                    tracing::info!(
+                        method,
+                        wait_ms = wait.as_millis() as u64,
+                        "Slack rate-limited the call; retrying after Retry-After"
+                    );
                     tokio::time::sleep(wait).await;
                     retries += 1;
                 }
@@ -91,7 +120,10 @@ impl SlackApi {
     }
 
     /// `chat.postMessage`, at most one per `post_interval` per channel.
-    pub async fn post_message(&self, req: SlackApiChatPostMessageRequest) -> Result<SlackApiChatPostMessageResponse, ChatError> {
+    pub async fn post_message(
+        &self,
+        req: SlackApiChatPostMessageRequest,
+    ) -> Result<SlackApiChatPostMessageResponse, ChatError> {
         let slot = {
             let mut map = self.last_post.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(req.channel.to_string()).or_default().clone()
@@ -103,27 +135,48 @@ impl SlackApi {
                 tokio::time::sleep_until(due.into()).await;
             }
         }
-        let result = self.call("chat.postMessage", || async { self.session().chat_post_message(&req).await }).await;
+        let result = self
+            .call("chat.postMessage", || async {
+                self.session().chat_post_message(&req).await
+            })
+            .await;
         *last = Some(Instant::now());
         result
     }
 
     /// The DM channel with a user, opened once and remembered.
     pub async fn dm_channel(&self, user_id: &str) -> Result<String, ChatError> {
-        if let Some(c) = self.dm_channels.lock().unwrap_or_else(|e| e.into_inner()).get(user_id) {
+        if let Some(c) = self
+            .dm_channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user_id)
+        {
             return Ok(c.clone());
         }
-        let req = SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId::new(user_id.to_string())]);
-        let resp = self.call("conversations.open", || async { self.session().conversations_open(&req).await }).await?;
+        let req = SlackApiConversationsOpenRequest::new()
+            .with_users(vec![SlackUserId::new(user_id.to_string())]);
+        let resp = self
+            .call("conversations.open", || async {
+                self.session().conversations_open(&req).await
+            })
+            .await?;
         let channel = resp.channel.id.to_string();
-        self.dm_channels.lock().unwrap_or_else(|e| e.into_inner()).insert(user_id.to_string(), channel.clone());
+        self.dm_channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user_id.to_string(), channel.clone());
         Ok(channel)
     }
 
     /// The email Slack holds for a user, if the user belongs to `team` and is a person.
     pub async fn user_email(&self, team: &str, user_id: &str) -> Result<Option<String>, ChatError> {
         let req = SlackApiUsersInfoRequest::new(SlackUserId::new(user_id.to_string()));
-        let resp = self.call("users.info", || async { self.session().users_info(&req).await }).await?;
+        let resp = self
+            .call("users.info", || async {
+                self.session().users_info(&req).await
+            })
+            .await?;
         let u = resp.user;
         // Another workspace's user (Slack Connect), a bot or a deactivated account never maps by email.
         let foreign = u.team_id.as_ref().is_some_and(|t| t.to_string() != team);
@@ -138,8 +191,12 @@ impl SlackApi {
 fn api_error(method: &str, e: SlackClientError) -> ChatError {
     match e {
         SlackClientError::ApiError(a) => ChatError::Api(format!("{method}: {}", a.code)),
-        SlackClientError::RateLimitError(_) => ChatError::Api(format!("{method}: still rate-limited after retries")),
-        SlackClientError::HttpError(h) => ChatError::Api(format!("{method}: HTTP {}", h.status_code)),
+        SlackClientError::RateLimitError(_) => {
+            ChatError::Api(format!("{method}: still rate-limited after retries"))
+        }
+        SlackClientError::HttpError(h) => {
+            ChatError::Api(format!("{method}: HTTP {}", h.status_code))
+        }
         other => ChatError::Transport(anyhow::anyhow!("{method}: {other}")),
     }
 }

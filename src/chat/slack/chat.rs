@@ -18,14 +18,24 @@ impl SlackChat {
     }
 
     /// Posts with Slack's own parsing off: mentions, links and `@here` stay text.
-    async fn post(&self, channel: &str, thread: Option<&str>, content: SlackMessageContent) -> Result<MessageRef, ChatError> {
-        let req = SlackApiChatPostMessageRequest::new(SlackChannelId::new(channel.to_string()), content)
-            .with_link_names(false)
-            .with_parse("none".into())
-            .with_unfurl_links(false)
-            .opt_thread_ts(thread.map(|t| SlackTs::new(t.to_string())));
+    async fn post(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        content: SlackMessageContent,
+    ) -> Result<MessageRef, ChatError> {
+        let req =
+            SlackApiChatPostMessageRequest::new(SlackChannelId::new(channel.to_string()), content)
+                .with_link_names(false)
+                .with_parse("none".into())
+                .with_unfurl_links(false)
+                .opt_thread_ts(thread.map(|t| SlackTs::new(t.to_string())));
         let resp = self.api.post_message(req).await?;
-        Ok(MessageRef { platform: Platform::Slack, channel: resp.channel.to_string(), message_id: resp.ts.to_string() })
+        Ok(MessageRef {
+            platform: Platform::Slack,
+            channel: resp.channel.to_string(),
+            message_id: resp.ts.to_string(),
+        })
     }
 }
 
@@ -36,7 +46,8 @@ impl ChatPort for SlackChat {
     }
 
     async fn send(&self, scope: &Scope, text: &str) -> Result<MessageRef, ChatError> {
-        self.post(&scope.channel, scope.thread.as_deref(), text_content(text)).await
+        self.post(&scope.channel, scope.thread.as_deref(), text_content(text))
+            .await
     }
 
     async fn notify(&self, user: &PlatformUser, text: &str) -> Result<MessageRef, ChatError> {
@@ -57,21 +68,47 @@ impl ChatPort for SlackChat {
     }
 
     async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
-        let req = SlackApiChatUpdateRequest::new(SlackChannelId::new(message.channel.clone()), card_content(card), SlackTs::new(message.message_id.clone()))
-            .with_link_names(false)
-            .with_parse("none".into());
-        self.api.call("chat.update", || async { self.api.session().chat_update(&req).await }).await.map(|_| ())
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId::new(message.channel.clone()),
+            card_content(card),
+            SlackTs::new(message.message_id.clone()),
+        )
+        .with_link_names(false)
+        .with_parse("none".into());
+        self.api
+            .call("chat.update", || async {
+                self.api.session().chat_update(&req).await
+            })
+            .await
+            .map(|_| ())
     }
 
-    async fn ephemeral(&self, scope: &Scope, user: &PlatformUser, text: &str) -> Result<(), ChatError> {
+    async fn ephemeral(
+        &self,
+        scope: &Scope,
+        user: &PlatformUser,
+        text: &str,
+    ) -> Result<(), ChatError> {
         if !scope.channel.is_empty() {
-            let req = SlackApiChatPostEphemeralRequest::new(SlackChannelId::new(scope.channel.clone()), SlackUserId::new(user.user_id.clone()), text_content(text))
-                .with_link_names(false)
-                .with_parse("none".into())
-                .opt_thread_ts(scope.thread.as_ref().map(|t| SlackTs::new(t.clone())));
-            match self.api.call("chat.postEphemeral", || async { self.api.session().chat_post_ephemeral(&req).await }).await {
+            let req = SlackApiChatPostEphemeralRequest::new(
+                SlackChannelId::new(scope.channel.clone()),
+                SlackUserId::new(user.user_id.clone()),
+                text_content(text),
+            )
+            .with_link_names(false)
+            .with_parse("none".into())
+            .opt_thread_ts(scope.thread.as_ref().map(|t| SlackTs::new(t.clone())));
+            match self
+                .api
+                .call("chat.postEphemeral", || async {
+                    self.api.session().chat_post_ephemeral(&req).await
+                })
+                .await
+            {
                 Ok(_) => return Ok(()),
-                Err(e) => tracing::info!(error = %e, "ephemeral reply failed; sending a DM instead"),
+                Err(e) => {
+                    tracing::info!(error = %e, "ephemeral reply failed; sending a DM instead")
+                }
             }
         }
         self.notify(user, text).await.map(|_| ())

@@ -21,16 +21,29 @@ impl EmailTrustingDirectory {
 
 #[async_trait]
 impl Directory for EmailTrustingDirectory {
-    async fn person_by_account(&self, account: &PlatformUser) -> Result<Option<Person>, DirectoryError> {
+    async fn person_by_account(
+        &self,
+        account: &PlatformUser,
+    ) -> Result<Option<Person>, DirectoryError> {
         if let Some(p) = self.inner.person_by_account(account).await? {
             return Ok(Some(p));
         }
         if account.platform != Platform::Slack {
             return Ok(None);
         }
-        let email = self.api.user_email(&account.workspace, &account.user_id).await.map_err(|e| DirectoryError::Unavailable(anyhow::Error::new(e).context("Slack users.info failed")))?;
+        let email = self
+            .api
+            .user_email(&account.workspace, &account.user_id)
+            .await
+            .map_err(|e| {
+                DirectoryError::Unavailable(
+                    anyhow::Error::new(e).context("Slack users.info failed"),
+                )
+            })?;
         let Some(email) = email else { return Ok(None) };
-        let Some(mut person) = self.inner.person_by_email(&email).await? else { return Ok(None) };
+        let Some(mut person) = self.inner.person_by_email(&email).await? else {
+            return Ok(None);
+        };
         tracing::info!(account = %account, person = %person.id, "mapped a Slack account to a person by its email");
         if !person.accounts.contains(account) {
             person.accounts.push(account.clone());

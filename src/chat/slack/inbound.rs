@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::*;
-use slack_morphism::signature_verifier::{SlackEventSignatureVerifier, SlackEventSignatureVerifierError};
+use slack_morphism::signature_verifier::{
+    SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
+};
 use std::sync::Arc;
 
 /// Everything the inbound side needs; shared by the HTTP routes and Socket Mode.
@@ -26,8 +28,16 @@ pub struct SlackInbound {
 }
 
 impl SlackInbound {
-    pub fn new(app: AppState, signing_secret: Option<&SecretString>, api: Option<Arc<SlackApi>>) -> Self {
-        let verifier = signing_secret.map(|s| SlackEventSignatureVerifier::new(&SlackSigningSecret::new(s.expose_secret().to_string())));
+    pub fn new(
+        app: AppState,
+        signing_secret: Option<&SecretString>,
+        api: Option<Arc<SlackApi>>,
+    ) -> Self {
+        let verifier = signing_secret.map(|s| {
+            SlackEventSignatureVerifier::new(&SlackSigningSecret::new(
+                s.expose_secret().to_string(),
+            ))
+        });
         Self { app, verifier, api }
     }
 
@@ -37,16 +47,27 @@ impl SlackInbound {
             tracing::warn!(reason = why, "rejected a Slack request");
             StatusCode::UNAUTHORIZED
         };
-        let Some(verifier) = &self.verifier else { return Err(reject("no signing secret configured")) };
+        let Some(verifier) = &self.verifier else {
+            return Err(reject("no signing secret configured"));
+        };
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (Some(sig), Some(ts)) = (header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER), header(SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP)) else {
+        let (Some(sig), Some(ts)) = (
+            header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER),
+            header(SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP),
+        ) else {
             return Err(reject("missing signature or timestamp header"));
         };
-        let Ok(text) = std::str::from_utf8(body) else { return Err(reject("body is not UTF-8")) };
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Err(reject("body is not UTF-8"));
+        };
         match verifier.verify(sig, text, ts) {
             Ok(()) => Ok(text),
-            Err(SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_)) => Err(reject("timestamp outside the 5-minute window")),
-            Err(SlackEventSignatureVerifierError::WrongSignatureError(_)) => Err(reject("signature does not match")),
+            Err(SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_)) => {
+                Err(reject("timestamp outside the 5-minute window"))
+            }
+            Err(SlackEventSignatureVerifierError::WrongSignatureError(_)) => {
+                Err(reject("signature does not match"))
+            }
             Err(_) => Err(reject("signature could not be checked")),
         }
     }
@@ -68,13 +89,26 @@ impl SlackInbound {
             Inbound::Event(ev) => self.handle(ev).await,
             Inbound::ThreadReply(ev) => {
                 let (s, thread) = (&ev.scope, ev.scope.thread.as_deref().unwrap_or_default());
-                match self.app.engine.store().request_in_thread(s.platform, &s.workspace, &s.channel, thread).await {
+                match self
+                    .app
+                    .engine
+                    .store()
+                    .request_in_thread(s.platform, &s.workspace, &s.channel, thread)
+                    .await
+                {
                     Ok(Some(_)) => self.handle(ev).await,
-                    Ok(None) => tracing::debug!("thread reply outside any request's thread ignored"),
+                    Ok(None) => {
+                        tracing::debug!("thread reply outside any request's thread ignored")
+                    }
                     Err(e) => tracing::error!(error = ?e, "failed to look up a thread's request"),
                 }
             }
-            Inbound::OpenModal { kind, trigger_id, ctx, fallback } => self.open_modal(kind, &trigger_id, &ctx, fallback).await,
+            Inbound::OpenModal {
+                kind,
+                trigger_id,
+                ctx,
+                fallback,
+            } => self.open_modal(kind, &trigger_id, &ctx, fallback).await,
             Inbound::Challenge(_) | Inbound::Ignored(_) => {}
         }
     }
@@ -88,8 +122,16 @@ impl SlackInbound {
     }
 
     /// Edit opens a form prefilled from the request (for its requester only); Deny asks why.
-    async fn open_modal(&self, kind: ModalKind, trigger_id: &str, ctx: &ModalContext, fallback: ChatEvent) {
-        let Some(api) = &self.api else { return self.handle(fallback).await };
+    async fn open_modal(
+        &self,
+        kind: ModalKind,
+        trigger_id: &str,
+        ctx: &ModalContext,
+        fallback: ChatEvent,
+    ) {
+        let Some(api) = &self.api else {
+            return self.handle(fallback).await;
+        };
         let view = match kind {
             ModalKind::Deny => modals::deny_view(ctx),
             ModalKind::Edit => match self.own_request(&fallback, &ctx.request_id).await {
@@ -99,7 +141,12 @@ impl SlackInbound {
             },
         };
         let req = SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.to_string()), view);
-        if let Err(e) = api.call("views.open", || async { api.session().views_open(&req).await }).await {
+        if let Err(e) = api
+            .call("views.open", || async {
+                api.session().views_open(&req).await
+            })
+            .await
+        {
             tracing::warn!(error = %e, "failed to open a modal");
             let text = "I couldn't open the form (it may have taken too long). Please click the button again.";
             if let Some(chat) = self.app.engine.chat(crate::domain::Platform::Slack)
@@ -110,10 +157,24 @@ impl SlackInbound {
         }
     }
 
-    async fn own_request(&self, ev: &ChatEvent, request_id: &str) -> Option<crate::store::RequestRow> {
+    async fn own_request(
+        &self,
+        ev: &ChatEvent,
+        request_id: &str,
+    ) -> Option<crate::store::RequestRow> {
         let engine = &self.app.engine;
-        let person = engine.directory().person_by_account(&ev.actor).await.ok().flatten()?;
-        let row = engine.store().get_request(request_id).await.ok().flatten()?;
+        let person = engine
+            .directory()
+            .person_by_account(&ev.actor)
+            .await
+            .ok()
+            .flatten()?;
+        let row = engine
+            .store()
+            .get_request(request_id)
+            .await
+            .ok()
+            .flatten()?;
         (row.requester_id == person.id).then_some(row)
     }
 }
@@ -136,11 +197,19 @@ async fn events(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: By
         Ok(t) => t,
         Err(status) => return status.into_response(),
     };
-    if let Some(n) = headers.get("x-slack-retry-num").and_then(|v| v.to_str().ok()) {
-        tracing::debug!(retry = n, "Slack redelivered an event; the store decides if it is new");
+    if let Some(n) = headers
+        .get("x-slack-retry-num")
+        .and_then(|v| v.to_str().ok())
+    {
+        tracing::debug!(
+            retry = n,
+            "Slack redelivered an event; the store decides if it is new"
+        );
     }
     match payloads::parse_event(text) {
-        Ok(Inbound::Challenge(c)) => axum::Json(serde_json::json!({ "challenge": c })).into_response(),
+        Ok(Inbound::Challenge(c)) => {
+            axum::Json(serde_json::json!({ "challenge": c })).into_response()
+        }
         Ok(item) => {
             s.dispatch(item);
             StatusCode::OK.into_response()
@@ -164,7 +233,11 @@ async fn commands(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: 
     }
 }
 
-async fn interactions(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn interactions(
+    State(s): State<Arc<SlackInbound>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let text = match s.verified(&headers, &body) {
         Ok(t) => t,
         Err(status) => return status.into_response(),

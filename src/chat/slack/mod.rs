@@ -28,14 +28,29 @@ pub use chat::SlackChat;
 
 /// The Web API client from settings, when a bot token is set.
 pub fn api_from_settings(s: &Settings) -> anyhow::Result<Option<Arc<api::SlackApi>>> {
-    let Some(token) = &s.slack.bot_token else { return Ok(None) };
-    let options = api::ApiOptions { post_interval: Duration::from_millis(s.slack.post_interval_ms), ..Default::default() };
-    Ok(Some(Arc::new(api::SlackApi::new(s.slack.api_url.as_deref(), token, options)?)))
+    let Some(token) = &s.slack.bot_token else {
+        return Ok(None);
+    };
+    let options = api::ApiOptions {
+        post_interval: Duration::from_millis(s.slack.post_interval_ms),
+        ..Default::default()
+    };
+    Ok(Some(Arc::new(api::SlackApi::new(
+        s.slack.api_url.as_deref(),
+        token,
+        options,
+    )?)))
 }
 
 /// Registers the chat port and the `slack_usergroup` backend when a bot token is set.
-pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn crate::chat::ChatPort>>, grantors: &mut GrantorRegistry) -> anyhow::Result<()> {
-    let Some(api) = api_from_settings(s)? else { return Ok(()) };
+pub fn outbound(
+    s: &Settings,
+    chats: &mut Vec<Arc<dyn crate::chat::ChatPort>>,
+    grantors: &mut GrantorRegistry,
+) -> anyhow::Result<()> {
+    let Some(api) = api_from_settings(s)? else {
+        return Ok(());
+    };
     chats.push(Arc::new(SlackChat::new(api.clone())));
     grantors.register(Arc::new(usergroup::SlackUsergroupGrantor::new(api)));
     Ok(())
@@ -44,19 +59,33 @@ pub fn outbound(s: &Settings, chats: &mut Vec<Arc<dyn crate::chat::ChatPort>>, g
 /// With `slack.trust_email` (and a bot token), unlinked accounts map by their Slack email.
 pub fn directory(s: &Settings, inner: Arc<dyn Directory>) -> anyhow::Result<Arc<dyn Directory>> {
     match api_from_settings(s)? {
-        Some(api) if s.slack.trust_email => Ok(Arc::new(identity::EmailTrustingDirectory::new(inner, api))),
+        Some(api) if s.slack.trust_email => {
+            Ok(Arc::new(identity::EmailTrustingDirectory::new(inner, api)))
+        }
         _ => Ok(inner),
     }
 }
 
 /// The three HTTP routes when a signing secret is set, and Socket Mode when an app token is.
-pub fn routes(s: &Settings, state: &crate::server::AppState, router: axum::Router) -> anyhow::Result<axum::Router> {
+pub fn routes(
+    s: &Settings,
+    state: &crate::server::AppState,
+    router: axum::Router,
+) -> anyhow::Result<axum::Router> {
     if s.slack.signing_secret.is_none() && s.slack.app_token.is_none() {
         return Ok(router);
     }
-    let inbound = Arc::new(inbound::SlackInbound::new(state.clone(), s.slack.signing_secret.as_ref(), api_from_settings(s)?));
+    let inbound = Arc::new(inbound::SlackInbound::new(
+        state.clone(),
+        s.slack.signing_secret.as_ref(),
+        api_from_settings(s)?,
+    ));
     if let Some(app_token) = s.slack.app_token.clone() {
-        let (url, inbound, stop) = (s.slack.api_url.clone(), inbound.clone(), state.shutdown.clone());
+        let (url, inbound, stop) = (
+            s.slack.api_url.clone(),
+            inbound.clone(),
+            state.shutdown.clone(),
+        );
         tokio::spawn(async move {
             if let Err(e) = socket::run(url, app_token, inbound, stop).await {
                 tracing::error!(error = ?e, "Slack Socket Mode stopped");

@@ -24,17 +24,34 @@ pub struct ModalContext {
     pub thread: Option<String>,
 }
 
-fn input(block_id: &str, label: &str, initial: Option<String>, multiline: bool, optional: bool) -> SlackBlock {
-    let mut element = SlackBlockPlainTextInputElement::new().with_action_id(SlackActionId::new(INPUT.into())).with_max_length(300);
+fn input(
+    block_id: &str,
+    label: &str,
+    initial: Option<String>,
+    multiline: bool,
+    optional: bool,
+) -> SlackBlock {
+    let mut element = SlackBlockPlainTextInputElement::new()
+        .with_action_id(SlackActionId::new(INPUT.into()))
+        .with_max_length(300);
     element.initial_value = initial.filter(|v| !v.is_empty());
     element.multiline = multiline.then_some(true);
-    SlackInputBlock::new(SlackBlockPlainText::new(label.into()).into(), SlackInputBlockElement::PlainTextInput(element))
-        .with_block_id(SlackBlockId::new(block_id.into()))
-        .with_optional(optional)
-        .into()
+    SlackInputBlock::new(
+        SlackBlockPlainText::new(label.into()).into(),
+        SlackInputBlockElement::PlainTextInput(element),
+    )
+    .with_block_id(SlackBlockId::new(block_id.into()))
+    .with_optional(optional)
+    .into()
 }
 
-fn modal(title: &str, submit: &str, callback: &str, ctx: &ModalContext, blocks: Vec<SlackBlock>) -> SlackView {
+fn modal(
+    title: &str,
+    submit: &str,
+    callback: &str,
+    ctx: &ModalContext,
+    blocks: Vec<SlackBlock>,
+) -> SlackView {
     SlackView::Modal(
         SlackModalView::new(SlackBlockPlainText::new(title.into()).into(), blocks)
             .with_submit(SlackBlockPlainText::new(submit.into()).into())
@@ -46,30 +63,70 @@ fn modal(title: &str, submit: &str, callback: &str, ctx: &ModalContext, blocks: 
 
 /// The request's current fields, ready to change.
 pub fn edit_view(req: &RequestRow, ctx: &ModalContext) -> SlackView {
-    let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(SlackBlockPlainText::new(escape(&format!("Change what you need for request {}, then save. You'll see the card again to confirm.", req.id)))));
+    let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(
+        SlackBlockPlainText::new(escape(&format!(
+            "Change what you need for request {}, then save. You'll see the card again to confirm.",
+            req.id
+        ))),
+    ));
     let blocks = vec![
         intro.into(),
         input("resource", "Resource", req.resource.clone(), false, false),
         input("role", "Role", req.role.clone(), false, false),
-        input("duration", "Duration (e.g. 2h)", req.duration_secs.map(|d| format_duration(d.max(0) as u64)), false, false),
-        input("justification", "Reason", req.justification.clone(), true, true),
+        input(
+            "duration",
+            "Duration (e.g. 2h)",
+            req.duration_secs.map(|d| format_duration(d.max(0) as u64)),
+            false,
+            false,
+        ),
+        input(
+            "justification",
+            "Reason",
+            req.justification.clone(),
+            true,
+            true,
+        ),
     ];
     modal("Edit request", "Save", EDIT_CALLBACK, ctx, blocks)
 }
 
 /// Asks the approver why.
 pub fn deny_view(ctx: &ModalContext) -> SlackView {
-    let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(SlackBlockPlainText::new(escape(&format!("Deny request {}? The requester sees your reason.", ctx.request_id)))));
-    modal("Deny request", "Deny", DENY_CALLBACK, ctx, vec![intro.into(), input("reason", "Reason", None, true, false)])
+    let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(
+        SlackBlockPlainText::new(escape(&format!(
+            "Deny request {}? The requester sees your reason.",
+            ctx.request_id
+        ))),
+    ));
+    modal(
+        "Deny request",
+        "Deny",
+        DENY_CALLBACK,
+        ctx,
+        vec![intro.into(), input("reason", "Reason", None, true, false)],
+    )
 }
 
 /// The values of a submitted modal: `state.values[block_id][action_id].value`.
 pub fn value(values: &serde_json::Value, block_id: &str) -> Option<String> {
-    values.get(block_id)?.get(INPUT)?.get("value")?.as_str().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+    values
+        .get(block_id)?
+        .get(INPUT)?
+        .get("value")?
+        .as_str()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 pub fn edit_fields(values: &serde_json::Value) -> EditFields {
-    EditFields { resource: value(values, "resource"), role: value(values, "role"), duration: value(values, "duration"), justification: value(values, "justification") }
+    EditFields {
+        resource: value(values, "resource"),
+        role: value(values, "role"),
+        duration: value(values, "duration"),
+        justification: value(values, "justification"),
+    }
 }
 
 #[cfg(test)]
@@ -78,13 +135,23 @@ mod tests {
 
     #[test]
     fn the_deny_modal_carries_its_request_and_asks_for_a_reason() {
-        let ctx = ModalContext { request_id: "AR-7K3D9QX2".into(), channel: "D1".into(), thread: None };
+        let ctx = ModalContext {
+            request_id: "AR-7K3D9QX2".into(),
+            channel: "D1".into(),
+            thread: None,
+        };
         let v = serde_json::to_value(deny_view(&ctx)).unwrap();
         assert_eq!(v["type"], "modal");
         assert_eq!(v["callback_id"], DENY_CALLBACK);
-        let back: ModalContext = serde_json::from_str(v["private_metadata"].as_str().unwrap()).unwrap();
+        let back: ModalContext =
+            serde_json::from_str(v["private_metadata"].as_str().unwrap()).unwrap();
         assert_eq!(back, ctx);
-        let reason = v["blocks"].as_array().unwrap().iter().find(|b| b["block_id"] == "reason").unwrap();
+        let reason = v["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block_id"] == "reason")
+            .unwrap();
         assert_eq!(reason["element"]["action_id"], INPUT);
     }
 

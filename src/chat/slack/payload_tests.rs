@@ -18,18 +18,45 @@ fn callback(event: serde_json::Value) -> String {
 
 #[test]
 fn a_top_level_dm_is_a_new_message_from_the_verified_user() {
-    let body = callback(json!({ "type": "message", "channel": "D1", "channel_type": "im", "user": "U1", "text": "read on prod db for 2h", "ts": "1.5", "event_ts": "1.5" }));
-    let Ok(Inbound::Event(ev)) = parse_event(&body) else { panic!("not an event") };
-    assert_eq!((ev.id.as_str(), ev.actor.workspace.as_str(), ev.actor.user_id.as_str()), ("Ev1", "T1", "U1"));
-    assert_eq!((ev.scope.channel.as_str(), ev.scope.thread.as_deref(), ev.scope.kind.as_str()), ("D1", None, "dm"));
-    assert!(matches!(ev.kind, EventKind::Message { ref text, ref message_id } if text == "read on prod db for 2h" && message_id == "1.5"));
+    let body = callback(
+        json!({ "type": "message", "channel": "D1", "channel_type": "im", "user": "U1", "text": "read on prod db for 2h", "ts": "1.5", "event_ts": "1.5" }),
+    );
+    let Ok(Inbound::Event(ev)) = parse_event(&body) else {
+        panic!("not an event")
+    };
+    assert_eq!(
+        (
+            ev.id.as_str(),
+            ev.actor.workspace.as_str(),
+            ev.actor.user_id.as_str()
+        ),
+        ("Ev1", "T1", "U1")
+    );
+    assert_eq!(
+        (
+            ev.scope.channel.as_str(),
+            ev.scope.thread.as_deref(),
+            ev.scope.kind.as_str()
+        ),
+        ("D1", None, "dm")
+    );
+    assert!(
+        matches!(ev.kind, EventKind::Message { ref text, ref message_id } if text == "read on prod db for 2h" && message_id == "1.5")
+    );
 }
 
 #[test]
 fn a_mention_in_a_thread_keeps_the_thread_and_loses_the_mention() {
-    let body = callback(json!({ "type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT> make it 1h", "ts": "2.0", "thread_ts": "1.0" }));
-    let Ok(Inbound::Event(ev)) = parse_event(&body) else { panic!("not an event") };
-    assert_eq!((ev.scope.thread.as_deref(), ev.scope.kind.as_str()), (Some("1.0"), "channel"));
+    let body = callback(
+        json!({ "type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT> make it 1h", "ts": "2.0", "thread_ts": "1.0" }),
+    );
+    let Ok(Inbound::Event(ev)) = parse_event(&body) else {
+        panic!("not an event")
+    };
+    assert_eq!(
+        (ev.scope.thread.as_deref(), ev.scope.kind.as_str()),
+        (Some("1.0"), "channel")
+    );
     assert!(matches!(ev.kind, EventKind::Message { ref text, .. } if text == "make it 1h"));
 }
 
@@ -44,25 +71,43 @@ fn bots_edits_own_messages_and_unthreaded_channel_chatter_are_ignored() {
         json!({ "type": "message", "channel": "C1", "channel_type": "channel", "user": "U1", "text": "<@UBOT> hi", "ts": "2.0", "thread_ts": "1.0" }),
     ];
     for c in cases {
-        assert!(matches!(parse_event(&callback(c.clone())), Ok(Inbound::Ignored(_))), "{c}");
+        assert!(
+            matches!(parse_event(&callback(c.clone())), Ok(Inbound::Ignored(_))),
+            "{c}"
+        );
     }
     let reply = json!({ "type": "message", "channel": "C1", "channel_type": "channel", "user": "U1", "text": "INC-42", "ts": "2.0", "thread_ts": "1.0" });
-    assert!(matches!(parse_event(&callback(reply)), Ok(Inbound::ThreadReply(_))));
+    assert!(matches!(
+        parse_event(&callback(reply)),
+        Ok(Inbound::ThreadReply(_))
+    ));
 }
 
 #[test]
 fn url_verification_returns_the_challenge() {
-    let body = json!({ "type": "url_verification", "token": "x", "challenge": "abc123" }).to_string();
+    let body =
+        json!({ "type": "url_verification", "token": "x", "challenge": "abc123" }).to_string();
     assert!(matches!(parse_event(&body), Ok(Inbound::Challenge(ref c)) if c == "abc123"));
 }
 
 #[test]
 fn a_slash_command_is_a_command_keyed_by_its_trigger() {
     let form = "token=x&team_id=T1&team_domain=acme&channel_id=C9&channel_name=general&user_id=U1&user_name=alice&command=%2Faccess&text=request+prod-db+read+for+2h&response_url=https%3A%2F%2Fhooks.slack.com%2Fx&trigger_id=13345224609.738474920.8088930838d88f008e0&api_app_id=A1";
-    let Inbound::Event(ev) = Command::from_form(form).unwrap().into_inbound() else { panic!() };
+    let Inbound::Event(ev) = Command::from_form(form).unwrap().into_inbound() else {
+        panic!()
+    };
     assert_eq!(ev.id, "cmd:13345224609.738474920.8088930838d88f008e0");
-    assert!(matches!(ev.kind, EventKind::Command { ref text } if text == "/access request prod-db read for 2h"));
-    assert_eq!((ev.scope.channel.as_str(), ev.scope.kind.as_str(), ev.scope.thread.as_deref()), ("C9", "channel", None));
+    assert!(
+        matches!(ev.kind, EventKind::Command { ref text } if text == "/access request prod-db read for 2h")
+    );
+    assert_eq!(
+        (
+            ev.scope.channel.as_str(),
+            ev.scope.kind.as_str(),
+            ev.scope.thread.as_deref()
+        ),
+        ("C9", "channel", None)
+    );
     assert!(Command::from_form("text=hi").is_err());
 }
 
@@ -80,11 +125,17 @@ fn block_action(action_id: &str, value: &str) -> String {
 fn buttons_become_actions_and_edit_or_deny_open_a_modal() {
     let id = RequestId::generate().to_string();
     let items = parse_interaction(&block_action("warden_approve", &id)).unwrap();
-    let [Inbound::Event(ev)] = items.as_slice() else { panic!("{items:?}") };
+    let [Inbound::Event(ev)] = items.as_slice() else {
+        panic!("{items:?}")
+    };
     assert_eq!(ev.id, "act:111.222.abc");
-    assert!(matches!(ev.kind, EventKind::Action { action: CardAction::Approve, ref request_id, reason: None } if request_id.as_str() == id));
+    assert!(
+        matches!(ev.kind, EventKind::Action { action: CardAction::Approve, ref request_id, reason: None } if request_id.as_str() == id)
+    );
     let items = parse_interaction(&block_action("warden_deny", &id)).unwrap();
-    assert!(matches!(items.as_slice(), [Inbound::OpenModal { kind: ModalKind::Deny, trigger_id, .. }] if trigger_id == "111.222.abc"));
+    assert!(
+        matches!(items.as_slice(), [Inbound::OpenModal { kind: ModalKind::Deny, trigger_id, .. }] if trigger_id == "111.222.abc")
+    );
     let foreign = parse_interaction(&block_action("someone_elses_button", &id)).unwrap();
     assert!(matches!(foreign.as_slice(), [Inbound::Ignored(_)]));
 }
@@ -92,7 +143,12 @@ fn buttons_become_actions_and_edit_or_deny_open_a_modal() {
 #[test]
 fn modal_submissions_become_a_denial_with_reason_or_edited_fields() {
     let id = RequestId::generate().to_string();
-    let ctx = serde_json::to_string(&ModalContext { request_id: id.clone(), channel: "D2".into(), thread: None }).unwrap();
+    let ctx = serde_json::to_string(&ModalContext {
+        request_id: id.clone(),
+        channel: "D2".into(),
+        thread: None,
+    })
+    .unwrap();
     let submit = |callback: &str, values: serde_json::Value| {
         json!({
             "type": "view_submission", "team": { "id": "T1", "domain": "acme" }, "user": { "id": "U2", "team_id": "T1" },
@@ -101,12 +157,24 @@ fn modal_submissions_become_a_denial_with_reason_or_edited_fields() {
         .to_string()
     };
     let deny = parse_interaction(&submit(DENY_CALLBACK, json!({ "reason": { "value": { "type": "plain_text_input", "value": "not during the freeze" } } }))).unwrap();
-    let [Inbound::Event(ev)] = deny.as_slice() else { panic!() };
+    let [Inbound::Event(ev)] = deny.as_slice() else {
+        panic!()
+    };
     assert_eq!(ev.id, "view:V1");
-    assert!(matches!(ev.kind, EventKind::Action { action: CardAction::Deny, reason: Some(ref r), .. } if r == "not during the freeze"));
-    let edit = parse_interaction(&submit(EDIT_CALLBACK, json!({ "duration": { "value": { "type": "plain_text_input", "value": "1h" } } }))).unwrap();
-    let [Inbound::Event(ev)] = edit.as_slice() else { panic!() };
-    assert!(matches!(ev.kind, EventKind::EditSubmitted { ref fields, .. } if fields.duration.as_deref() == Some("1h") && fields.role.is_none()));
+    assert!(
+        matches!(ev.kind, EventKind::Action { action: CardAction::Deny, reason: Some(ref r), .. } if r == "not during the freeze")
+    );
+    let edit = parse_interaction(&submit(
+        EDIT_CALLBACK,
+        json!({ "duration": { "value": { "type": "plain_text_input", "value": "1h" } } }),
+    ))
+    .unwrap();
+    let [Inbound::Event(ev)] = edit.as_slice() else {
+        panic!()
+    };
+    assert!(
+        matches!(ev.kind, EventKind::EditSubmitted { ref fields, .. } if fields.duration.as_deref() == Some("1h") && fields.role.is_none())
+    );
     let other = parse_interaction(&submit("someone_else", json!({}))).unwrap();
     assert!(matches!(other.as_slice(), [Inbound::Ignored(_)]));
 }

@@ -20,7 +20,12 @@ pub enum Inbound {
     /// A reply in a channel thread: Warden's only if that thread is a request's.
     ThreadReply(ChatEvent),
     /// Open a modal; `fallback` goes to the engine when the modal is not for this person.
-    OpenModal { kind: ModalKind, trigger_id: String, ctx: ModalContext, fallback: ChatEvent },
+    OpenModal {
+        kind: ModalKind,
+        trigger_id: String,
+        ctx: ModalContext,
+        fallback: ChatEvent,
+    },
     Ignored(&'static str),
 }
 
@@ -113,14 +118,34 @@ pub fn parse_event(body: &str) -> Result<Inbound, PayloadError> {
     };
     let thread = ev.thread_ts.filter(|t| *t != ts);
     let dm = ev.channel_type.as_deref() == Some("im");
-    let actor = PlatformUser::new(Platform::Slack, ev.user_team.unwrap_or_else(|| team.clone()), user);
-    let scope = Scope { platform: Platform::Slack, workspace: team, channel, thread: thread.clone(), kind: if dm { "dm" } else { "channel" }.into() };
-    let event = ChatEvent { id: event_id, actor, scope, kind: EventKind::Message { text, message_id: ts } };
+    let actor = PlatformUser::new(
+        Platform::Slack,
+        ev.user_team.unwrap_or_else(|| team.clone()),
+        user,
+    );
+    let scope = Scope {
+        platform: Platform::Slack,
+        workspace: team,
+        channel,
+        thread: thread.clone(),
+        kind: if dm { "dm" } else { "channel" }.into(),
+    };
+    let event = ChatEvent {
+        id: event_id,
+        actor,
+        scope,
+        kind: EventKind::Message {
+            text,
+            message_id: ts,
+        },
+    };
     Ok(match ev.kind.as_str() {
         "app_mention" => Inbound::Event(event),
         "message" if dm => Inbound::Event(event),
         // A mention arrives as app_mention too; taking it once here avoids handling it twice.
-        "message" if thread.is_some() && !mention.is_some_and(|m| raw.contains(&m)) => Inbound::ThreadReply(event),
+        "message" if thread.is_some() && !mention.is_some_and(|m| raw.contains(&m)) => {
+            Inbound::ThreadReply(event)
+        }
         _ => Inbound::Ignored("channel message outside a thread"),
     })
 }
@@ -156,21 +181,40 @@ impl Command {
                 _ => {}
             }
         }
-        if c.team_id.is_empty() || c.user_id.is_empty() || c.channel_id.is_empty() || c.trigger_id.is_empty() {
-            return Err(bad("slash command without team, user, channel or trigger id"));
+        if c.team_id.is_empty()
+            || c.user_id.is_empty()
+            || c.channel_id.is_empty()
+            || c.trigger_id.is_empty()
+        {
+            return Err(bad(
+                "slash command without team, user, channel or trigger id",
+            ));
         }
         Ok(c)
     }
 
     /// `/access request …` → a Command event; the trigger id makes each invocation one event.
     pub fn into_inbound(self) -> Inbound {
-        let dm = self.channel_id.starts_with('D') || self.channel_name.as_deref() == Some("directmessage");
-        let command = if self.command.is_empty() { "/access".to_string() } else { self.command };
-        let text = format!("{command} {}", self.text.unwrap_or_default()).trim().to_string();
+        let dm = self.channel_id.starts_with('D')
+            || self.channel_name.as_deref() == Some("directmessage");
+        let command = if self.command.is_empty() {
+            "/access".to_string()
+        } else {
+            self.command
+        };
+        let text = format!("{command} {}", self.text.unwrap_or_default())
+            .trim()
+            .to_string();
         Inbound::Event(ChatEvent {
             id: format!("cmd:{}", self.trigger_id),
             actor: PlatformUser::new(Platform::Slack, self.team_id.clone(), self.user_id),
-            scope: Scope { platform: Platform::Slack, workspace: self.team_id, channel: self.channel_id, thread: None, kind: if dm { "dm" } else { "channel" }.into() },
+            scope: Scope {
+                platform: Platform::Slack,
+                workspace: self.team_id,
+                channel: self.channel_id,
+                thread: None,
+                kind: if dm { "dm" } else { "channel" }.into(),
+            },
             kind: EventKind::Command { text },
         })
     }
@@ -244,56 +288,148 @@ struct ViewState {
 
 /// The `payload` field of `POST /slack/interactions`.
 pub fn interaction_payload(form_body: &str) -> Result<String, PayloadError> {
-    url::form_urlencoded::parse(form_body.as_bytes()).find(|(k, _)| k == "payload").map(|(_, v)| v.into_owned()).ok_or_else(|| bad("interaction without a payload field"))
+    url::form_urlencoded::parse(form_body.as_bytes())
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| bad("interaction without a payload field"))
 }
 
 /// block_actions and view_submission payloads.
 pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
     let i: Interaction = serde_json::from_str(json).map_err(bad)?;
-    let team = i.user.team_id.clone().or(i.team.map(|t| t.id)).ok_or_else(|| bad("interaction without a team"))?;
+    let team = i
+        .user
+        .team_id
+        .clone()
+        .or(i.team.map(|t| t.id))
+        .ok_or_else(|| bad("interaction without a team"))?;
     let actor = PlatformUser::new(Platform::Slack, team.clone(), i.user.id.clone());
     match i.kind.as_str() {
         "block_actions" => {
-            let channel = i.channel.map(|c| c.id).or_else(|| i.container.as_ref().and_then(|c| c.channel_id.clone())).unwrap_or_default();
-            let thread = i.container.and_then(|c| c.thread_ts).or(i.message.and_then(|m| m.thread_ts));
-            let kind = if channel.starts_with('D') { "dm" } else { "channel" };
-            let scope = Scope { platform: Platform::Slack, workspace: team, channel: channel.clone(), thread: thread.clone(), kind: kind.into() };
+            let channel = i
+                .channel
+                .map(|c| c.id)
+                .or_else(|| i.container.as_ref().and_then(|c| c.channel_id.clone()))
+                .unwrap_or_default();
+            let thread = i
+                .container
+                .and_then(|c| c.thread_ts)
+                .or(i.message.and_then(|m| m.thread_ts));
+            let kind = if channel.starts_with('D') {
+                "dm"
+            } else {
+                "channel"
+            };
+            let scope = Scope {
+                platform: Platform::Slack,
+                workspace: team,
+                channel: channel.clone(),
+                thread: thread.clone(),
+                kind: kind.into(),
+            };
             let trigger = i.trigger_id.unwrap_or_default();
             Ok(i.actions
                 .into_iter()
                 .map(|a| {
-                    let (Some(action), Some(request_id)) = (parse_action_id(&a.action_id), a.value.as_deref().and_then(RequestId::parse)) else {
+                    let (Some(action), Some(request_id)) = (
+                        parse_action_id(&a.action_id),
+                        a.value.as_deref().and_then(RequestId::parse),
+                    ) else {
                         return Inbound::Ignored("not a Warden button");
                     };
                     // A click has no event id; its trigger id (or time, user and button) is unique.
-                    let id = if trigger.is_empty() { format!("act:{}:{}:{}", a.action_ts.unwrap_or_default(), actor.user_id, a.action_id) } else { format!("act:{trigger}") };
-                    let event = ChatEvent { id, actor: actor.clone(), scope: scope.clone(), kind: EventKind::Action { action, request_id: request_id.clone(), reason: None } };
-                    let ctx = ModalContext { request_id: request_id.to_string(), channel: channel.clone(), thread: thread.clone() };
+                    let id = if trigger.is_empty() {
+                        format!(
+                            "act:{}:{}:{}",
+                            a.action_ts.unwrap_or_default(),
+                            actor.user_id,
+                            a.action_id
+                        )
+                    } else {
+                        format!("act:{trigger}")
+                    };
+                    let event = ChatEvent {
+                        id,
+                        actor: actor.clone(),
+                        scope: scope.clone(),
+                        kind: EventKind::Action {
+                            action,
+                            request_id: request_id.clone(),
+                            reason: None,
+                        },
+                    };
+                    let ctx = ModalContext {
+                        request_id: request_id.to_string(),
+                        channel: channel.clone(),
+                        thread: thread.clone(),
+                    };
                     match action {
-                        CardAction::Edit if !trigger.is_empty() => Inbound::OpenModal { kind: ModalKind::Edit, trigger_id: trigger.clone(), ctx, fallback: event },
-                        CardAction::Deny if !trigger.is_empty() => Inbound::OpenModal { kind: ModalKind::Deny, trigger_id: trigger.clone(), ctx, fallback: event },
+                        CardAction::Edit if !trigger.is_empty() => Inbound::OpenModal {
+                            kind: ModalKind::Edit,
+                            trigger_id: trigger.clone(),
+                            ctx,
+                            fallback: event,
+                        },
+                        CardAction::Deny if !trigger.is_empty() => Inbound::OpenModal {
+                            kind: ModalKind::Deny,
+                            trigger_id: trigger.clone(),
+                            ctx,
+                            fallback: event,
+                        },
                         _ => Inbound::Event(event),
                     }
                 })
                 .collect())
         }
         "view_submission" => {
-            let view = i.view.ok_or_else(|| bad("view_submission without a view"))?;
-            let Some(ctx) = view.private_metadata.as_deref().and_then(|m| serde_json::from_str::<ModalContext>(m).ok()) else {
+            let view = i
+                .view
+                .ok_or_else(|| bad("view_submission without a view"))?;
+            let Some(ctx) = view
+                .private_metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<ModalContext>(m).ok())
+            else {
                 return Ok(vec![Inbound::Ignored("a modal Warden did not open")]);
             };
-            let Some(request_id) = RequestId::parse(&ctx.request_id) else { return Ok(vec![Inbound::Ignored("modal for an unknown request id")]) };
+            let Some(request_id) = RequestId::parse(&ctx.request_id) else {
+                return Ok(vec![Inbound::Ignored("modal for an unknown request id")]);
+            };
             let values = view.state.map(|s| s.values).unwrap_or_default();
             let kind = match view.callback_id.as_deref() {
-                Some(EDIT_CALLBACK) => EventKind::EditSubmitted { request_id, fields: modals::edit_fields(&values) },
-                Some(DENY_CALLBACK) => EventKind::Action { action: CardAction::Deny, request_id, reason: modals::value(&values, "reason") },
+                Some(EDIT_CALLBACK) => EventKind::EditSubmitted {
+                    request_id,
+                    fields: modals::edit_fields(&values),
+                },
+                Some(DENY_CALLBACK) => EventKind::Action {
+                    action: CardAction::Deny,
+                    request_id,
+                    reason: modals::value(&values, "reason"),
+                },
                 _ => return Ok(vec![Inbound::Ignored("a modal Warden did not open")]),
             };
-            let kind_label = if ctx.channel.starts_with('D') { "dm" } else { "channel" };
-            let scope = Scope { platform: Platform::Slack, workspace: team, channel: ctx.channel, thread: ctx.thread, kind: kind_label.into() };
+            let kind_label = if ctx.channel.starts_with('D') {
+                "dm"
+            } else {
+                "channel"
+            };
+            let scope = Scope {
+                platform: Platform::Slack,
+                workspace: team,
+                channel: ctx.channel,
+                thread: ctx.thread,
+                kind: kind_label.into(),
+            };
             // One submission per modal: the view id makes a redelivery a duplicate.
-            Ok(vec![Inbound::Event(ChatEvent { id: format!("view:{}", view.id), actor, scope, kind })])
+            Ok(vec![Inbound::Event(ChatEvent {
+                id: format!("view:{}", view.id),
+                actor,
+                scope,
+                kind,
+            })])
         }
-        _ => Ok(vec![Inbound::Ignored("interaction type Warden does not use")]),
+        _ => Ok(vec![Inbound::Ignored(
+            "interaction type Warden does not use",
+        )]),
     }
 }

@@ -33,45 +33,98 @@ struct UsersUpdateResponse {}
 
 impl SlackUsergroupGrantor {
     pub fn new(api: Arc<SlackApi>) -> Self {
-        Self { api, locks: Mutex::new(HashMap::new()) }
+        Self {
+            api,
+            locks: Mutex::new(HashMap::new()),
+        }
     }
 
     fn group_of(call: &GrantCall) -> Result<String, GrantError> {
-        let target = GrantTarget { backend: BACKEND.into(), params: call.params.clone() };
-        target.param_for_role("usergroup", &call.role).ok_or_else(|| GrantError::Permanent(format!("resource {} names no usergroup for role {}", call.resource, call.role)))
+        let target = GrantTarget {
+            backend: BACKEND.into(),
+            params: call.params.clone(),
+        };
+        target
+            .param_for_role("usergroup", &call.role)
+            .ok_or_else(|| {
+                GrantError::Permanent(format!(
+                    "resource {} names no usergroup for role {}",
+                    call.resource, call.role
+                ))
+            })
     }
 
     async fn change(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         let group = Self::group_of(call)?;
         let user = call.account.user_id.clone();
-        let lock = self.locks.lock().unwrap_or_else(|e| e.into_inner()).entry(group.clone()).or_default().clone();
+        let lock = self
+            .locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(group.clone())
+            .or_default()
+            .clone();
         let _held = lock.lock().await;
         let list = SlackApiUserGroupsUsersListRequest::new(SlackUserGroupId::new(group.clone()));
-        let members: Vec<String> = self.api.call("usergroups.users.list", || async { self.api.session().usergroups_users_list(&list).await }).await.map_err(grant_error)?.users.into_iter().map(|u| u.to_string()).collect();
+        let members: Vec<String> = self
+            .api
+            .call("usergroups.users.list", || async {
+                self.api.session().usergroups_users_list(&list).await
+            })
+            .await
+            .map_err(grant_error)?
+            .users
+            .into_iter()
+            .map(|u| u.to_string())
+            .collect();
         let present = members.contains(&user);
         let wanted: Vec<String> = match call.op {
             GrantOp::Grant if present => return Ok(receipt(&group, &user, "already a member")),
-            GrantOp::Revoke if !present => return Ok(receipt(&group, &user, "already not a member")),
+            GrantOp::Revoke if !present => {
+                return Ok(receipt(&group, &user, "already not a member"));
+            }
             GrantOp::Grant => members.into_iter().chain([user.clone()]).collect(),
             GrantOp::Revoke => members.into_iter().filter(|m| *m != user).collect(),
         };
-        let body = UsersUpdate { usergroup: &group, users: wanted.join(",") };
+        let body = UsersUpdate {
+            usergroup: &group,
+            users: wanted.join(","),
+        };
         self.api
-            .call("usergroups.users.update", || async { self.api.session().http_session_api.http_post::<_, UsersUpdateResponse>("usergroups.users.update", &body, None).await })
+            .call("usergroups.users.update", || async {
+                self.api
+                    .session()
+                    .http_session_api
+                    .http_post::<_, UsersUpdateResponse>("usergroups.users.update", &body, None)
+                    .await
+            })
             .await
             .map_err(grant_error)?;
-        Ok(receipt(&group, &user, if call.op == GrantOp::Grant { "added" } else { "removed" }))
+        Ok(receipt(
+            &group,
+            &user,
+            if call.op == GrantOp::Grant {
+                "added"
+            } else {
+                "removed"
+            },
+        ))
     }
 }
 
 fn receipt(group: &str, user: &str, what: &str) -> GrantReceipt {
-    GrantReceipt { backend: BACKEND.into(), detail: serde_json::json!({ "usergroup": group, "user": user, "result": what }) }
+    GrantReceipt {
+        backend: BACKEND.into(),
+        detail: serde_json::json!({ "usergroup": group, "user": user, "result": what }),
+    }
 }
 
 /// Transport trouble and rate limits are worth retrying; Slack refusing the change is not.
 fn grant_error(e: ChatError) -> GrantError {
     match e {
-        ChatError::Api(msg) if msg.contains("rate-limited") || msg.contains("HTTP 5") => GrantError::Transient(msg),
+        ChatError::Api(msg) if msg.contains("rate-limited") || msg.contains("HTTP 5") => {
+            GrantError::Transient(msg)
+        }
         ChatError::Api(msg) => GrantError::Permanent(msg),
         other => GrantError::Transient(other.to_string()),
     }

@@ -8,7 +8,9 @@
 use crate::domain::Action;
 use crate::domain::intent::{DraftIntent, Field};
 use anyhow::{Context, bail};
-use async_openai::types::chat::{ChatCompletionMessageToolCalls, CreateChatCompletionResponse, FinishReason};
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCalls, CreateChatCompletionResponse, FinishReason,
+};
 use serde::Deserialize;
 
 /// Name of the function the model calls in `tool` mode and of the schema in `json_schema` mode.
@@ -41,7 +43,8 @@ impl ModelAnswer {
     pub fn parse(raw: &str) -> anyhow::Result<Self> {
         let text = strip_fence(raw.trim());
         anyhow::ensure!(!text.is_empty(), "the model returned an empty answer");
-        let answer: ModelAnswer = serde_json::from_str(text).context("the model's answer is not a valid intent object")?;
+        let answer: ModelAnswer = serde_json::from_str(text)
+            .context("the model's answer is not a valid intent object")?;
         for (name, value, max) in [
             ("resource", &answer.resource, MAX_NAME),
             ("role", &answer.role, MAX_NAME),
@@ -60,14 +63,23 @@ impl ModelAnswer {
     /// The draft handed to validation. Fields the model marked unclear are dropped, so the
     /// question the requester sees is always validation's own, never text the model wrote.
     pub fn into_draft(self) -> DraftIntent {
-        let keep = |field: Field, v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !self.unclear.contains(&field));
+        let keep = |field: Field, v: Option<String>| {
+            v.map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && !self.unclear.contains(&field))
+        };
         DraftIntent {
-            action: self.action.filter(|_| !self.unclear.contains(&Field::Action)),
+            action: self
+                .action
+                .filter(|_| !self.unclear.contains(&Field::Action)),
             resource: keep(Field::Resource, self.resource.clone()),
             role: keep(Field::Role, self.role.clone()),
             duration: keep(Field::Duration, self.duration.clone()),
             justification: keep(Field::Justification, self.justification.clone()),
-            ticket: self.ticket.clone().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+            ticket: self
+                .ticket
+                .clone()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
             request_id: keep(Field::RequestId, self.request_id.clone()),
             break_glass: self.break_glass,
         }
@@ -76,7 +88,9 @@ impl ModelAnswer {
 
 /// Some local models wrap JSON in a Markdown fence even in JSON mode.
 fn strip_fence(text: &str) -> &str {
-    let Some(inner) = text.strip_prefix("```") else { return text };
+    let Some(inner) = text.strip_prefix("```") else {
+        return text;
+    };
     let inner = inner.strip_prefix("json").unwrap_or(inner);
     inner.strip_suffix("```").unwrap_or(inner).trim()
 }
@@ -84,7 +98,10 @@ fn strip_fence(text: &str) -> &str {
 /// The answer text from a chat completion: the message content, or the one `propose_intent`
 /// call's arguments. Refusals, other tools and cut-off answers are errors.
 pub fn answer_text(response: &CreateChatCompletionResponse) -> anyhow::Result<String> {
-    let choice = response.choices.first().context("the model returned no choices")?;
+    let choice = response
+        .choices
+        .first()
+        .context("the model returned no choices")?;
     if let Some(refusal) = &choice.message.refusal {
         bail!("the model refused ({} characters)", refusal.chars().count());
     }
@@ -96,10 +113,19 @@ pub fn answer_text(response: &CreateChatCompletionResponse) -> anyhow::Result<St
     }
     match choice.message.tool_calls.as_deref() {
         Some([]) | None => {}
-        Some([ChatCompletionMessageToolCalls::Function(call)]) if call.function.name == TOOL_NAME => return Ok(call.function.arguments.clone()),
+        Some([ChatCompletionMessageToolCalls::Function(call)])
+            if call.function.name == TOOL_NAME =>
+        {
+            return Ok(call.function.arguments.clone());
+        }
         Some(_) => bail!("the model called an unexpected tool"),
     }
-    choice.message.content.clone().filter(|c| !c.trim().is_empty()).context("the model returned an empty answer")
+    choice
+        .message
+        .content
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .context("the model returned an empty answer")
 }
 
 /// The JSON schema of the answer, strict-mode compatible: every property required, nullable
@@ -136,7 +162,10 @@ mod tests {
     #[test]
     fn a_well_formed_answer_becomes_a_draft() {
         let d = ModelAnswer::parse(GOOD).unwrap().into_draft();
-        assert_eq!((d.action, d.resource.as_deref(), d.role.as_deref()), (Some(Action::Request), Some("github-billing"), Some("write")));
+        assert_eq!(
+            (d.action, d.resource.as_deref(), d.role.as_deref()),
+            (Some(Action::Request), Some("github-billing"), Some("write"))
+        );
     }
 
     #[test]
@@ -155,8 +184,13 @@ mod tests {
 
     #[test]
     fn unclear_fields_are_left_for_validation_to_ask() {
-        let d = ModelAnswer::parse(&GOOD.replace("\"unclear\":[]", "\"unclear\":[\"role\"]")).unwrap().into_draft();
-        assert_eq!((d.resource.as_deref(), d.role), (Some("github-billing"), None));
+        let d = ModelAnswer::parse(&GOOD.replace("\"unclear\":[]", "\"unclear\":[\"role\"]"))
+            .unwrap()
+            .into_draft();
+        assert_eq!(
+            (d.resource.as_deref(), d.role),
+            (Some("github-billing"), None)
+        );
     }
 
     #[test]

@@ -11,9 +11,10 @@ use std::collections::{HashMap, HashSet};
 
 /// Words too common in requests to say anything about which system is meant.
 const STOP: [&str; 40] = [
-    "the", "and", "for", "need", "want", "access", "please", "can", "get", "give", "have", "with", "from", "this", "that", "till", "until",
-    "hours", "hour", "mins", "minutes", "days", "day", "week", "because", "hrs", "some", "our", "your", "into", "on", "to", "of", "in",
-    "me", "my", "a", "an", "i", "is",
+    "the", "and", "for", "need", "want", "access", "please", "can", "get", "give", "have", "with",
+    "from", "this", "that", "till", "until", "hours", "hour", "mins", "minutes", "days", "day",
+    "week", "because", "hrs", "some", "our", "your", "into", "on", "to", "of", "in", "me", "my",
+    "a", "an", "i", "is",
 ];
 
 /// Exactly `min(max, catalog size)` resources: the best matches first, then catalog order, so a
@@ -23,7 +24,10 @@ pub fn select<'a>(catalog: &'a Catalog, text: &str, max: usize) -> Vec<&'a Resou
         return catalog.resources().iter().collect();
     }
     let text = normalize(text);
-    let words: HashSet<&str> = text.split(' ').filter(|w| w.len() >= 2 && !STOP.contains(w)).collect();
+    let words: HashSet<&str> = text
+        .split(' ')
+        .filter(|w| w.len() >= 2 && !STOP.contains(w))
+        .collect();
     let mut best: HashMap<&str, (u32, &Resource)> = HashMap::new();
     for (name, resource) in catalog.names() {
         let score = score(name, &text, &words);
@@ -110,7 +114,11 @@ mod tests {
     #[test]
     fn an_alias_in_the_text_ranks_its_resource_first() {
         let c = big_catalog(500);
-        let picked = select(&c, "can I get write on the billing repo till tomorrow, INC-881", 5);
+        let picked = select(
+            &c,
+            "can I get write on the billing repo till tomorrow, INC-881",
+            5,
+        );
         assert_eq!(picked[0].id, "github-billing");
         assert!(picked.len() <= 5);
     }
@@ -119,7 +127,11 @@ mod tests {
     fn a_typo_still_finds_the_resource() {
         let c = big_catalog(500);
         let picked = select(&c, "need read on grafanna please", 5);
-        assert!(picked.iter().any(|r| r.id == "grafana"), "{:?}", picked.iter().map(|r| &r.id).collect::<Vec<_>>());
+        assert!(
+            picked.iter().any(|r| r.id == "grafana"),
+            "{:?}",
+            picked.iter().map(|r| &r.id).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -29,20 +29,38 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(base_url: &str, key: Option<&SecretString>, api_version: Option<&str>) -> anyhow::Result<Self> {
+    pub fn new(
+        base_url: &str,
+        key: Option<&SecretString>,
+        api_version: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
         if let Some(key) = key.filter(|k| !k.expose_secret().is_empty()) {
             let (name, value) = match api_version {
                 Some(_) => ("api-key", key.expose_secret().to_string()),
-                None => (AUTHORIZATION.as_str(), format!("Bearer {}", key.expose_secret())),
+                None => (
+                    AUTHORIZATION.as_str(),
+                    format!("Bearer {}", key.expose_secret()),
+                ),
             };
             // The error would carry no secret, but say nothing about the value anyway.
-            let mut value = HeaderValue::from_str(&value).map_err(|_| anyhow::anyhow!("llm.api_key contains characters not allowed in an HTTP header"))?;
+            let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                anyhow::anyhow!("llm.api_key contains characters not allowed in an HTTP header")
+            })?;
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let query = api_version.map(|v| vec![("api-version".to_string(), v.to_string())]).unwrap_or_default();
-        Ok(Self { base: base_url.trim_end_matches('/').to_string(), key: key.cloned().unwrap_or_else(|| SecretString::from(String::new())), headers, query })
+        let query = api_version
+            .map(|v| vec![("api-version".to_string(), v.to_string())])
+            .unwrap_or_default();
+        Ok(Self {
+            base: base_url.trim_end_matches('/').to_string(),
+            key: key
+                .cloned()
+                .unwrap_or_else(|| SecretString::from(String::new())),
+            headers,
+            query,
+        })
     }
 }
 
@@ -56,7 +74,10 @@ impl Config for Endpoint {
     }
 
     fn query(&self) -> Vec<(&str, &str)> {
-        self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        self.query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
     }
 
     fn api_base(&self) -> &str {
@@ -91,7 +112,10 @@ impl tower::Service<HttpRequestFactory> for CappedRetry {
     type Error = OpenAIError;
     type Future = Reply;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -137,15 +161,26 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok().or(Some(Duration::ZERO))
+    (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+        .or(Some(Duration::ZERO))
 }
 
 pub type ModelClient = Client<Endpoint>;
 
 /// A client whose every attempt is bounded by `timeout`.
-pub fn build(endpoint: Endpoint, timeout: Duration, policy: RetryPolicy) -> anyhow::Result<ModelClient> {
+pub fn build(
+    endpoint: Endpoint,
+    timeout: Duration,
+    policy: RetryPolicy,
+) -> anyhow::Result<ModelClient> {
     crate::app::install_crypto();
-    let http = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5))).build().context("Failed to build the HTTP client for the model")?;
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .build()
+        .context("Failed to build the HTTP client for the model")?;
     Ok(Client::with_config(endpoint).with_http_service(CappedRetry { http, policy }))
 }
 
@@ -155,28 +190,57 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_only_up_to_the_cap() {
-        let policy = RetryPolicy { max_retries: 2, max_retry_after: Duration::from_secs(3), base_delay: Duration::from_millis(200) };
+        let policy = RetryPolicy {
+            max_retries: 2,
+            max_retry_after: Duration::from_secs(3),
+            base_delay: Duration::from_millis(200),
+        };
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         assert_eq!(policy.delay(0, Some(&h)), Duration::from_secs(1));
         h.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
         assert_eq!(policy.delay(0, Some(&h)), Duration::from_secs(3));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2099 07:28:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2099 07:28:00 GMT"),
+        );
         assert_eq!(policy.delay(0, Some(&h)), Duration::from_secs(3));
         let backoff = policy.delay(1, None);
-        assert!(backoff >= Duration::from_millis(300) && backoff <= Duration::from_millis(500), "{backoff:?}");
+        assert!(
+            backoff >= Duration::from_millis(300) && backoff <= Duration::from_millis(500),
+            "{backoff:?}"
+        );
     }
 
     #[test]
     fn azure_style_endpoints_send_the_key_as_api_key_with_the_version() {
         let key = SecretString::from("k-123".to_string());
-        let azure = Endpoint::new("https://r.openai.azure.com/openai/deployments/d/", Some(&key), Some("2024-10-21")).unwrap();
-        assert_eq!(azure.url("/chat/completions"), "https://r.openai.azure.com/openai/deployments/d/chat/completions");
+        let azure = Endpoint::new(
+            "https://r.openai.azure.com/openai/deployments/d/",
+            Some(&key),
+            Some("2024-10-21"),
+        )
+        .unwrap();
+        assert_eq!(
+            azure.url("/chat/completions"),
+            "https://r.openai.azure.com/openai/deployments/d/chat/completions"
+        );
         assert_eq!(azure.query(), vec![("api-version", "2024-10-21")]);
-        assert!(azure.headers().get("api-key").is_some() && azure.headers().get(AUTHORIZATION).is_none());
+        assert!(
+            azure.headers().get("api-key").is_some()
+                && azure.headers().get(AUTHORIZATION).is_none()
+        );
         let openai = Endpoint::new("https://api.openai.com/v1", Some(&key), None).unwrap();
         assert!(openai.headers().get(AUTHORIZATION).is_some());
-        assert!(!format!("{:?}", openai.headers()).contains("k-123"), "the key never prints");
-        assert!(Endpoint::new("http://localhost:11434/v1", None, None).unwrap().headers().is_empty());
+        assert!(
+            !format!("{:?}", openai.headers()).contains("k-123"),
+            "the key never prints"
+        );
+        assert!(
+            Endpoint::new("http://localhost:11434/v1", None, None)
+                .unwrap()
+                .headers()
+                .is_empty()
+        );
     }
 }

@@ -13,8 +13,8 @@ use super::{Intake, IntakeContext, IntakeResult, IntakeTrace};
 use crate::config::LlmSettings;
 use crate::domain::intent::{DraftIntent, MAX_JUSTIFICATION};
 use crate::metrics::Metrics;
-use anyhow::Context;
 use answer::ModelAnswer;
+use anyhow::Context;
 use async_openai::types::chat::CreateChatCompletionResponse;
 use async_trait::async_trait;
 use client::{Endpoint, ModelClient, RetryPolicy};
@@ -50,9 +50,16 @@ impl LlmIntake {
     pub fn from_settings(s: &LlmSettings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let base = s.base_url.as_deref().context("llm.base_url is not set")?;
         url::Url::parse(base).context("llm.base_url is not a valid URL")?;
-        let model = s.model.clone().context("llm.model is required when llm.base_url is set")?;
+        let model = s
+            .model
+            .clone()
+            .context("llm.model is required when llm.base_url is set")?;
         let endpoint = Endpoint::new(base, s.api_key.as_ref(), s.api_version.as_deref())?;
-        let policy = RetryPolicy { max_retries: s.max_retries, max_retry_after: Duration::from_secs(s.max_retry_after_secs), base_delay: Duration::from_millis(250) };
+        let policy = RetryPolicy {
+            max_retries: s.max_retries,
+            max_retry_after: Duration::from_secs(s.max_retry_after_secs),
+            base_delay: Duration::from_millis(250),
+        };
         Ok(Self {
             client: client::build(endpoint, Duration::from_secs(s.timeout_secs.max(1)), policy)?,
             model,
@@ -66,13 +73,23 @@ impl LlmIntake {
 
     /// The prompt for one request. No I/O; public for the benchmark.
     pub fn prompt(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<Prompt> {
-        let v = view::build(ctx.thread, ctx.requester, ctx.catalog, self.max_candidates, self.max_thread_chars);
+        let v = view::build(
+            ctx.thread,
+            ctx.requester,
+            ctx.catalog,
+            self.max_candidates,
+            self.max_thread_chars,
+        );
         let system = self.prompts.system(&SystemVars {
             delimiter: view::DELIMITER.into(),
             actions: "request, extend, revoke, cancel, status".into(),
             max_justification: MAX_JUSTIFICATION,
         })?;
-        let template = if v.last_question.is_some() { prompts::CLARIFY } else { prompts::EXTRACT };
+        let template = if v.last_question.is_some() {
+            prompts::CLARIFY
+        } else {
+            prompts::EXTRACT
+        };
         let user = self.prompts.turn(
             template,
             &TurnVars {
@@ -85,7 +102,12 @@ impl LlmIntake {
             },
         )?;
         let tokens = view::estimate_tokens(&system) + view::estimate_tokens(&user);
-        Ok(Prompt { system, user, tokens, candidates: v.candidate_count })
+        Ok(Prompt {
+            system,
+            user,
+            tokens,
+            candidates: v.candidate_count,
+        })
     }
 
     /// Reads a completion as hostile input: the raw answer text and the draft it yields.
@@ -96,7 +118,11 @@ impl LlmIntake {
     }
 
     fn count(&self, outcome: &str) {
-        self.metrics.inc("warden_llm_calls_total", &format!("outcome=\"{outcome}\""), 1);
+        self.metrics.inc(
+            "warden_llm_calls_total",
+            &format!("outcome=\"{outcome}\""),
+            1,
+        );
     }
 }
 
@@ -108,11 +134,21 @@ impl Intake for LlmIntake {
 
     async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult> {
         let prompt = self.prompt(ctx)?;
-        self.metrics.inc("warden_llm_prompt_tokens_total", "", prompt.tokens);
-        let request = output::request(&self.model, self.mode, prompt.system.clone(), prompt.user.clone());
+        self.metrics
+            .inc("warden_llm_prompt_tokens_total", "", prompt.tokens);
+        let request = output::request(
+            &self.model,
+            self.mode,
+            prompt.system.clone(),
+            prompt.user.clone(),
+        );
         let started = Instant::now();
         let response = self.client.chat().create(request).await;
-        self.metrics.observe("warden_llm_request_seconds", "", started.elapsed().as_secs_f64());
+        self.metrics.observe(
+            "warden_llm_request_seconds",
+            "",
+            started.elapsed().as_secs_f64(),
+        );
         let response = match response {
             Ok(r) => r,
             Err(e) => {
@@ -140,7 +176,10 @@ impl Intake for LlmIntake {
             draft,
             trace: IntakeTrace {
                 source: self.name(),
-                prompt: Some(format!("[system]\n{}\n\n[user]\n{}", prompt.system, prompt.user)),
+                prompt: Some(format!(
+                    "[system]\n{}\n\n[user]\n{}",
+                    prompt.system, prompt.user
+                )),
                 raw_answer: Some(raw.chars().take(MAX_LOGGED_ANSWER).collect()),
                 prompt_tokens: Some(prompt.tokens),
                 fallback_reason: None,

@@ -4,9 +4,10 @@
 
 use super::answer::{TOOL_NAME, schema};
 use async_openai::types::chat::{
-    ChatCompletionNamedToolChoice, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    ChatCompletionTool, ChatCompletionToolChoiceOption, ChatCompletionTools, CreateChatCompletionRequest, FunctionName, FunctionObject, ResponseFormat,
-    ResponseFormatJsonSchema,
+    ChatCompletionNamedToolChoice, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage, ChatCompletionTool,
+    ChatCompletionToolChoiceOption, ChatCompletionTools, CreateChatCompletionRequest, FunctionName,
+    FunctionObject, ResponseFormat, ResponseFormatJsonSchema,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,9 @@ impl OutputMode {
             "json_schema" => Ok(Self::JsonSchema),
             "tool" => Ok(Self::Tool),
             "json_object" => Ok(Self::JsonObject),
-            other => anyhow::bail!("llm.output must be json_schema, tool or json_object (got \"{other}\")"),
+            other => anyhow::bail!(
+                "llm.output must be json_schema, tool or json_object (got \"{other}\")"
+            ),
         }
     }
 }
@@ -32,15 +35,29 @@ impl OutputMode {
 const MAX_ANSWER_TOKENS: u32 = 1024;
 
 /// One chat completion request: the system prompt, the turn prompt, and the answer format.
-pub fn request(model: &str, mode: OutputMode, system: String, user: String) -> CreateChatCompletionRequest {
+pub fn request(
+    model: &str,
+    mode: OutputMode,
+    system: String,
+    user: String,
+) -> CreateChatCompletionRequest {
     let mut system = system;
     if mode == OutputMode::JsonObject {
         // JSON mode only promises JSON, so the shape has to be in the prompt.
-        system.push_str(&format!("\n\nThe JSON object must match this JSON schema exactly:\n{}", schema()));
+        system.push_str(&format!(
+            "\n\nThe JSON object must match this JSON schema exactly:\n{}",
+            schema()
+        ));
     }
     let messages = vec![
-        ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage { content: system.into(), name: None }),
-        ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage { content: user.into(), name: None }),
+        ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage {
+            content: system.into(),
+            name: None,
+        }),
+        ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage {
+            content: user.into(),
+            name: None,
+        }),
     ];
     let mut req = CreateChatCompletionRequest {
         model: model.to_string(),
@@ -65,12 +82,20 @@ pub fn request(model: &str, mode: OutputMode, system: String, user: String) -> C
             req.tools = Some(vec![ChatCompletionTools::Function(ChatCompletionTool {
                 function: FunctionObject {
                     name: TOOL_NAME.into(),
-                    description: Some("Propose the access request's fields for the requester to confirm".into()),
+                    description: Some(
+                        "Propose the access request's fields for the requester to confirm".into(),
+                    ),
                     parameters: Some(schema()),
                     strict: Some(true),
                 },
             })]);
-            req.tool_choice = Some(ChatCompletionToolChoiceOption::Function(ChatCompletionNamedToolChoice { function: FunctionName { name: TOOL_NAME.into() } }));
+            req.tool_choice = Some(ChatCompletionToolChoiceOption::Function(
+                ChatCompletionNamedToolChoice {
+                    function: FunctionName {
+                        name: TOOL_NAME.into(),
+                    },
+                },
+            ));
             req.parallel_tool_calls = Some(false);
         }
         OutputMode::JsonObject => req.response_format = Some(ResponseFormat::JsonObject),
@@ -96,6 +121,11 @@ mod tests {
         assert_eq!(t["tool_choice"]["function"]["name"], TOOL_NAME);
         let j = body(OutputMode::JsonObject);
         assert_eq!(j["response_format"]["type"], "json_object");
-        assert!(j["messages"][0]["content"].as_str().unwrap().contains("\"additionalProperties\":false"));
+        assert!(
+            j["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("\"additionalProperties\":false")
+        );
     }
 }

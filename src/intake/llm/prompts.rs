@@ -53,33 +53,51 @@ impl Prompts {
     /// taking their place. Each one is rendered with sample data before this returns.
     pub fn load(dir: Option<&Path>) -> anyhow::Result<Self> {
         if let Some(d) = dir {
-            anyhow::ensure!(d.is_dir(), "llm.prompts_dir {} is not a directory", d.display());
+            anyhow::ensure!(
+                d.is_dir(),
+                "llm.prompts_dir {} is not a directory",
+                d.display()
+            );
         }
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
         let mut sources = Vec::new();
         for (name, shipped) in SHIPPED {
-            let file = dir.map(|d| d.join(format!("{name}.hbs"))).filter(|f| f.exists());
+            let file = dir
+                .map(|d| d.join(format!("{name}.hbs")))
+                .filter(|f| f.exists());
             let (text, source) = match &file {
-                Some(f) => (std::fs::read_to_string(f).with_context(|| format!("Failed to read prompt {}", f.display()))?, f.display().to_string()),
+                Some(f) => (
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("Failed to read prompt {}", f.display()))?,
+                    f.display().to_string(),
+                ),
                 None => (shipped.to_string(), "built in".to_string()),
             };
-            registry.register_template_string(name, text).with_context(|| format!("Prompt template {name} ({source}) does not parse"))?;
+            registry
+                .register_template_string(name, text)
+                .with_context(|| format!("Prompt template {name} ({source}) does not parse"))?;
             sources.push((name.to_string(), source));
         }
         let prompts = Self { registry, sources };
-        prompts.check().context("A prompt template does not render with sample data")?;
+        prompts
+            .check()
+            .context("A prompt template does not render with sample data")?;
         Ok(prompts)
     }
 
     pub fn system(&self, vars: &SystemVars) -> anyhow::Result<String> {
-        self.registry.render(SYSTEM, vars).context("Failed to render the system prompt")
+        self.registry
+            .render(SYSTEM, vars)
+            .context("Failed to render the system prompt")
     }
 
     /// The extraction prompt for a first message, the clarification prompt once Warden has asked.
     pub fn turn(&self, name: &str, vars: &TurnVars) -> anyhow::Result<String> {
-        self.registry.render(name, vars).with_context(|| format!("Failed to render the {name} prompt"))
+        self.registry
+            .render(name, vars)
+            .with_context(|| format!("Failed to render the {name} prompt"))
     }
 
     /// Renders every template with sample data; a missing variable is an error.
@@ -94,7 +112,11 @@ impl Prompts {
 }
 
 pub fn sample_system() -> SystemVars {
-    SystemVars { delimiter: "=====DATA=====".into(), actions: "request, extend, revoke, cancel, status".into(), max_justification: 300 }
+    SystemVars {
+        delimiter: "=====DATA=====".into(),
+        actions: "request, extend, revoke, cancel, status".into(),
+        max_justification: 300,
+    }
 }
 
 pub fn sample_turn() -> TurnVars {
@@ -116,8 +138,15 @@ mod tests {
     fn the_shipped_templates_render_and_keep_quotes_unescaped() {
         let p = Prompts::load(None).unwrap();
         let text = p.turn(EXTRACT, &sample_turn()).unwrap();
-        assert!(text.contains(r#"{"author":"requester","text":"need edit on the wiki for 2h"}"#), "{text}");
-        assert!(p.system(&sample_system()).unwrap().contains("=====DATA====="));
+        assert!(
+            text.contains(r#"{"author":"requester","text":"need edit on the wiki for 2h"}"#),
+            "{text}"
+        );
+        assert!(
+            p.system(&sample_system())
+                .unwrap()
+                .contains("=====DATA=====")
+        );
     }
 
     #[test]
@@ -136,9 +165,16 @@ mod tests {
     #[test]
     fn an_override_directory_replaces_only_the_templates_it_has() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("system.hbs"), "Custom system. Data between {{delimiter}}.").unwrap();
+        std::fs::write(
+            dir.path().join("system.hbs"),
+            "Custom system. Data between {{delimiter}}.",
+        )
+        .unwrap();
         let p = Prompts::load(Some(dir.path())).unwrap();
-        assert_eq!(p.system(&sample_system()).unwrap(), "Custom system. Data between =====DATA=====.");
+        assert_eq!(
+            p.system(&sample_system()).unwrap(),
+            "Custom system. Data between =====DATA=====."
+        );
         assert_eq!(p.sources.iter().filter(|(_, s)| s == "built in").count(), 2);
     }
 }

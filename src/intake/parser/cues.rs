@@ -9,38 +9,167 @@
 use super::{Region, Scan, Tag};
 use crate::domain::Action;
 
-const CANCEL: &[&str] = &["cancel", "cancle", "cancell", "never mind", "nevermind", "nvm", "withdraw", "scratch that", "forget it", "call off"];
+const CANCEL: &[&str] = &[
+    "cancel",
+    "cancle",
+    "cancell",
+    "never mind",
+    "nevermind",
+    "nvm",
+    "withdraw",
+    "scratch that",
+    "forget it",
+    "call off",
+];
 const REVOKE: &[&str] = &[
-    "revoke", "revok", "remove my access", "remove access", "remove me", "take me off", "take away my", "drop my access",
-    "done with", "finished with", "through with", "no longer need", "end my access", "release my access", "give up my",
-    "relinquish", "deprovision", "offboard me", "unassign", "stop my access", "stop my", "kill my", "terminate", "turn off my",
-    "disable my", "end access",
+    "revoke",
+    "revok",
+    "remove my access",
+    "remove access",
+    "remove me",
+    "take me off",
+    "take away my",
+    "drop my access",
+    "done with",
+    "finished with",
+    "through with",
+    "no longer need",
+    "end my access",
+    "release my access",
+    "give up my",
+    "relinquish",
+    "deprovision",
+    "offboard me",
+    "unassign",
+    "stop my access",
+    "stop my",
+    "kill my",
+    "terminate",
+    "turn off my",
+    "disable my",
+    "end access",
 ];
 const EXTEND: &[&str] = &[
-    "extend", "extended", "extending", "extned", "exend", "extnd", "extension", "prolong", "prolonged", "renew", "renewed",
-    "more time", "longer",
+    "extend",
+    "extended",
+    "extending",
+    "extned",
+    "exend",
+    "extnd",
+    "extension",
+    "prolong",
+    "prolonged",
+    "renew",
+    "renewed",
+    "more time",
+    "longer",
 ];
 const STATUS: &[&str] = &[
-    "status", "stauts", "statsu", "any update", "any updates", "update on", "updates on", "where are my", "where is my",
-    "wheres my", "my requests", "my pending", "pending requests", "approved yet", "what do i have", "what access do i have",
-    "show my", "list my", "check on my", "how is my", "hows my", "any news", "news on", "what requests", "open requests",
-    "my open", "show me my", "show me what", "how long do i have", "time left", "when does", "what happened to my",
-    "whats up with", "whats happening with", "whats going on with",
+    "status",
+    "stauts",
+    "statsu",
+    "any update",
+    "any updates",
+    "update on",
+    "updates on",
+    "where are my",
+    "where is my",
+    "wheres my",
+    "my requests",
+    "my pending",
+    "pending requests",
+    "approved yet",
+    "what do i have",
+    "what access do i have",
+    "show my",
+    "list my",
+    "check on my",
+    "how is my",
+    "hows my",
+    "any news",
+    "news on",
+    "what requests",
+    "open requests",
+    "my open",
+    "show me my",
+    "show me what",
+    "how long do i have",
+    "time left",
+    "when does",
+    "what happened to my",
+    "whats up with",
+    "whats happening with",
+    "whats going on with",
 ];
 const BREAK_GLASS: &[&str] = &["break glass", "breakglass", "emergency"];
-const REQUEST_STRONG: &[&str] = &["request", "reqeust", "requst", "rquest", "reqest", "requesting"];
-const REQUEST_WEAK: &[&str] = &[
-    "need", "needs", "want", "wanna", "get", "give", "gimme", "grant", "access", "acess", "acces", "have", "add", "provision",
-    "provide", "like", "require", "allow", "enable", "let", "hook", "nick", "requesting", "request",
+const REQUEST_STRONG: &[&str] = &[
+    "request",
+    "reqeust",
+    "requst",
+    "rquest",
+    "reqest",
+    "requesting",
 ];
-const APPROVE: &[&str] = &["approve", "approved", "approving", "authorise", "authorize", "deny", "reject", "pre approved"];
+const REQUEST_WEAK: &[&str] = &[
+    "need",
+    "needs",
+    "want",
+    "wanna",
+    "get",
+    "give",
+    "gimme",
+    "grant",
+    "access",
+    "acess",
+    "acces",
+    "have",
+    "add",
+    "provision",
+    "provide",
+    "like",
+    "require",
+    "allow",
+    "enable",
+    "let",
+    "hook",
+    "nick",
+    "requesting",
+    "request",
+];
+const APPROVE: &[&str] = &[
+    "approve",
+    "approved",
+    "approving",
+    "authorise",
+    "authorize",
+    "deny",
+    "reject",
+    "pre approved",
+];
 const HELP: &[&str] = &["help", "what can you do", "how does this work", "commands"];
 /// Words that may come before the command word without making it free text.
-const PREAMBLE: &[&str] = &["please", "pls", "plz", "plss", "kindly", "hi", "hey", "hello", "yo", "hiya", "ok", "okay", "so", "um", "uh", "sir", "team"];
+const PREAMBLE: &[&str] = &[
+    "please", "pls", "plz", "plss", "kindly", "hi", "hey", "hello", "yo", "hiya", "ok", "okay",
+    "so", "um", "uh", "sir", "team",
+];
 /// Verbs that, first in a message, make it a command whose first argument names the resource.
 const COMMAND_VERBS: &[&str] = &[
-    "request", "reqeust", "requst", "rquest", "reqest", "status", "revoke", "revok", "cancel", "cancle", "extend", "extned",
-    "break glass", "breakglass", "emergency", "help",
+    "request",
+    "reqeust",
+    "requst",
+    "rquest",
+    "reqest",
+    "status",
+    "revoke",
+    "revok",
+    "cancel",
+    "cancle",
+    "extend",
+    "extned",
+    "break glass",
+    "breakglass",
+    "emergency",
+    "help",
 ];
 /// Verbs checked for one-letter typos when nothing else matched ("reuqest", "canel").
 const FUZZY_VERBS: &[(&str, Action)] = &[
@@ -70,11 +199,14 @@ pub(super) fn detect(scan: &Scan, additional_time: bool) -> Cues {
     let leading = leading_command(scan);
     let first_word = leading.map(|(_, w)| w);
     let mut cues = Cues {
-        command_verb: leading.filter(|(_, w)| COMMAND_VERBS.contains(w)).map(|(i, _)| i),
+        command_verb: leading
+            .filter(|(_, w)| COMMAND_VERBS.contains(w))
+            .map(|(i, _)| i),
         approve_command: first_word.is_some_and(|w| APPROVE.contains(&w)),
         ..Cues::default()
     };
-    let no_longer = (has(&["anymore", "any more"]) || has(&["no longer"])) && has(&["need", "needs", "use", "want"]);
+    let no_longer = (has(&["anymore", "any more"]) || has(&["no longer"]))
+        && has(&["need", "needs", "use", "want"]);
     let (action, strong) = if has(CANCEL) {
         (Some(Action::Cancel), true)
     } else if has(REVOKE) || no_longer {
@@ -83,7 +215,10 @@ pub(super) fn detect(scan: &Scan, additional_time: bool) -> Cues {
         (Some(Action::Extend), true)
     } else if has(STATUS) {
         (Some(Action::Status), true)
-    } else if has(BREAK_GLASS) || first_word.is_some_and(|w| REQUEST_STRONG.contains(&w)) || has(&["requesting"]) {
+    } else if has(BREAK_GLASS)
+        || first_word.is_some_and(|w| REQUEST_STRONG.contains(&w))
+        || has(&["requesting"])
+    {
         (Some(Action::Request), true)
     } else if has(REQUEST_WEAK) {
         (Some(Action::Request), false)
@@ -103,7 +238,10 @@ pub(super) fn detect(scan: &Scan, additional_time: bool) -> Cues {
 /// access" still reads "remove my access").
 fn eligible(scan: &Scan) -> Vec<String> {
     (0..scan.len())
-        .filter(|&i| scan.in_region(i, Region::Request) && !matches!(scan.tag_of(i), Tag::Resource | Tag::Duration | Tag::Skip))
+        .filter(|&i| {
+            scan.in_region(i, Region::Request)
+                && !matches!(scan.tag_of(i), Tag::Resource | Tag::Duration | Tag::Skip)
+        })
         .map(|i| scan.word(i).to_string())
         .collect()
 }
@@ -111,13 +249,20 @@ fn eligible(scan: &Scan) -> Vec<String> {
 /// Where a phrase (space-separated words) starts in `words`.
 fn find(words: &[String], phrase: &str) -> Option<usize> {
     let parts: Vec<&str> = phrase.split(' ').collect();
-    (0..words.len()).find(|&i| words.len() >= i + parts.len() && words[i..i + parts.len()].iter().zip(&parts).all(|(w, p)| w == p))
+    (0..words.len()).find(|&i| {
+        words.len() >= i + parts.len()
+            && words[i..i + parts.len()]
+                .iter()
+                .zip(&parts)
+                .all(|(w, p)| w == p)
+    })
 }
 
 /// The first word after greetings and "please", with the index of its last token
 /// ("break glass" spans two).
 fn leading_command<'a>(scan: &'a Scan<'_>) -> Option<(usize, &'a str)> {
-    let i = (0..scan.len()).find(|&i| scan.tag_of(i) != Tag::Skip && !PREAMBLE.contains(&scan.word(i)))?;
+    let i = (0..scan.len())
+        .find(|&i| scan.tag_of(i) != Tag::Skip && !PREAMBLE.contains(&scan.word(i)))?;
     if scan.word(i) == "break" && i + 1 < scan.len() && scan.word(i + 1) == "glass" {
         return Some((i + 1, "break glass"));
     }
@@ -128,16 +273,43 @@ fn leading_command<'a>(scan: &'a Scan<'_>) -> Option<(usize, &'a str)> {
 }
 
 fn fuzzy(words: &[String]) -> Option<Action> {
-    words.iter().filter(|w| w.len() >= 5 && !super::vocab::is_filler(w)).find_map(|w| {
-        FUZZY_VERBS.iter().find(|(verb, _)| strsim::damerau_levenshtein(w, verb) == 1).map(|&(_, a)| a)
-    })
+    words
+        .iter()
+        .filter(|w| w.len() >= 5 && !super::vocab::is_filler(w))
+        .find_map(|w| {
+            FUZZY_VERBS
+                .iter()
+                .find(|(verb, _)| strsim::damerau_levenshtein(w, verb) == 1)
+                .map(|&(_, a)| a)
+        })
 }
 
 /// Words that are part of an action phrase (kept out of names and reasons).
 pub(super) fn is_cue_word(word: &str) -> bool {
-    [CANCEL, REVOKE, EXTEND, STATUS, BREAK_GLASS, REQUEST_STRONG, APPROVE, HELP]
-        .iter()
-        .flat_map(|list| list.iter())
-        .any(|p| !p.contains(' ') && *p == word)
-        || matches!(word, "done" | "finished" | "remove" | "pending" | "update" | "updates" | "glass" | "break" | "revoked" | "cancelled")
+    [
+        CANCEL,
+        REVOKE,
+        EXTEND,
+        STATUS,
+        BREAK_GLASS,
+        REQUEST_STRONG,
+        APPROVE,
+        HELP,
+    ]
+    .iter()
+    .flat_map(|list| list.iter())
+    .any(|p| !p.contains(' ') && *p == word)
+        || matches!(
+            word,
+            "done"
+                | "finished"
+                | "remove"
+                | "pending"
+                | "update"
+                | "updates"
+                | "glass"
+                | "break"
+                | "revoked"
+                | "cancelled"
+        )
 }

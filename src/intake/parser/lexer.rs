@@ -30,7 +30,9 @@ pub(super) struct Lexed {
 }
 
 /// Lower-case prefixes accepted as tickets even when typed in lower case ("inc-42").
-const TICKET_PREFIXES: [&str; 9] = ["inc", "jira", "sec", "chg", "tkt", "ops", "bug", "fin", "sre"];
+const TICKET_PREFIXES: [&str; 9] = [
+    "inc", "jira", "sec", "chg", "tkt", "ops", "bug", "fin", "sre",
+];
 /// Upper-case prefixes that look like tickets but are not (SEV-1, UTF-8, SHA-256).
 const NOT_TICKETS: [&str; 6] = ["SEV", "UTF", "SHA", "ISO", "TLS", "MD"];
 
@@ -67,7 +69,10 @@ fn find_refs(text: &str) -> Vec<(Range<usize>, Ref)> {
     let is_part = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '#');
     let mut out = Vec::new();
     let mut start = None;
-    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
         match (is_part(c), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
@@ -90,7 +95,11 @@ fn classify(raw: &str) -> Option<Ref> {
         return Some(Ref::RequestId(upper));
     }
     // "#7K3D9QX2": the bare code is only taken with the '#', an 8-letter word is too common.
-    if hashed && s.len() == 8 && s.bytes().any(|b| b.is_ascii_digit()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if hashed
+        && s.len() == 8
+        && s.bytes().any(|b| b.is_ascii_digit())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return Some(Ref::RequestId(format!("AR-{upper}")));
     }
     is_ticket(s).then_some(Ref::Ticket(upper))
@@ -98,7 +107,9 @@ fn classify(raw: &str) -> Option<Ref> {
 
 /// `[A-Z][A-Z0-9]+-\d+`, in upper case as typed, or a well-known prefix in any case.
 fn is_ticket(s: &str) -> bool {
-    let Some((prefix, number)) = s.split_once('-') else { return false };
+    let Some((prefix, number)) = s.split_once('-') else {
+        return false;
+    };
     let shaped = prefix.len() >= 2
         && prefix.starts_with(|c: char| c.is_ascii_alphabetic())
         && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -138,7 +149,11 @@ fn split_words(text: &str, masked: &[Range<usize>], out: &mut Lexed) {
                 w.skip_next = true;
             }
             '\'' | '’' if !w.word.is_empty() => {}
-            '.' if prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|n| n.is_ascii_digit()) => w.push('.', i),
+            '.' if prev.is_some_and(|p| p.is_ascii_digit())
+                && next.is_some_and(|n| n.is_ascii_digit()) =>
+            {
+                w.push('.', i)
+            }
             '.' if next.is_some_and(char::is_alphanumeric) => w.flush(out, i),
             '.' | '?' | '!' | ';' | '\n' => {
                 w.flush(out, i);
@@ -153,7 +168,9 @@ fn split_words(text: &str, masked: &[Range<usize>], out: &mut Lexed) {
                 w.end_clause(out, i);
                 w.dash = true;
             }
-            '-' if prev.is_some_and(char::is_whitespace) && next.is_some_and(char::is_whitespace) => {
+            '-' if prev.is_some_and(char::is_whitespace)
+                && next.is_some_and(char::is_whitespace) =>
+            {
                 w.flush(out, i);
                 w.end_clause(out, i);
                 w.dash = true;
@@ -176,7 +193,9 @@ struct WordBuilder {
 }
 
 /// Words whose 's is "is", not a possessive.
-const CONTRACTED: [&str; 11] = ["what", "it", "that", "there", "here", "who", "where", "how", "he", "she", "let"];
+const CONTRACTED: [&str; 11] = [
+    "what", "it", "that", "there", "here", "who", "where", "how", "he", "she", "let",
+];
 
 impl WordBuilder {
     fn possessive(&self, next: Option<char>, after: Option<char>) -> bool {
@@ -231,7 +250,12 @@ mod tests {
     fn folds_like_the_catalog_and_lifts_refs() {
         let l = lex("Need read-only on Prod_DB for 1.5h, INC-42 (AR-7k3d9qx2). I'm done.");
         let w: Vec<&str> = l.tokens.iter().map(|t| t.word.as_str()).collect();
-        assert_eq!(w, ["need", "read", "only", "on", "prod", "db", "for", "1.5h", "im", "done"]);
+        assert_eq!(
+            w,
+            [
+                "need", "read", "only", "on", "prod", "db", "for", "1.5h", "im", "done"
+            ]
+        );
         assert_eq!(l.ticket.as_deref(), Some("INC-42"));
         assert_eq!(l.request_id.as_deref(), Some("AR-7K3D9QX2"));
         assert_eq!(l.tokens[8].sentence, 1);
@@ -242,7 +266,10 @@ mod tests {
         assert_eq!(lex("see jira-12").ticket.as_deref(), Some("JIRA-12"));
         assert_eq!(lex("k8s-1 and staging-2").ticket, None);
         assert_eq!(lex("SEV-1 outage").ticket, None);
-        assert_eq!(lex("revoke #7K3D9QX2").request_id.as_deref(), Some("AR-7K3D9QX2"));
+        assert_eq!(
+            lex("revoke #7K3D9QX2").request_id.as_deref(),
+            Some("AR-7K3D9QX2")
+        );
         assert_eq!(words("revoke 7K3D9QX2"), ["revoke", "7k3d9qx2"]);
     }
 

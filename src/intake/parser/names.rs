@@ -50,8 +50,16 @@ pub(super) struct Found<'c> {
 
 /// Exact names first (the request part of the message, then anywhere), then wildcards, typos,
 /// and runs of name words. `anywhere` allows looking inside the reason as a last resort.
-pub(super) fn find_resource<'c>(scan: &mut Scan, catalog: &'c Catalog, anywhere: bool) -> Option<Found<'c>> {
-    let regions: &[Region] = if anywhere { &[Region::Request, Region::All] } else { &[Region::Request] };
+pub(super) fn find_resource<'c>(
+    scan: &mut Scan,
+    catalog: &'c Catalog,
+    anywhere: bool,
+) -> Option<Found<'c>> {
+    let regions: &[Region] = if anywhere {
+        &[Region::Request, Region::All]
+    } else {
+        &[Region::Request]
+    };
     for &region in regions {
         if let Some(found) = exact(scan, catalog, region) {
             return Some(found);
@@ -77,7 +85,9 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
         let hit = (1..=MAX_NAME_WORDS).rev().find_map(|n| {
             let range = i..i + n;
             let whole = scan.ngram_ok(&range, region) && !splits_a_word(scan, &range);
-            whole.then(|| catalog.lookup(&scan.key(&range)).map(|r| (range, r))).flatten()
+            whole
+                .then(|| catalog.lookup(&scan.key(&range)).map(|r| (range, r)))
+                .flatten()
         });
         match hit {
             Some((range, r)) => {
@@ -93,17 +103,29 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
     }
     let sentence = Some(scan.tokens()[first.start].sentence);
     if hits.iter().all(|(_, other)| other.id == r.id) {
-        return Some(Found { named: Named::Known(r), sentence, wildcard: false });
+        return Some(Found {
+            named: Named::Known(r),
+            sentence,
+            wildcard: false,
+        });
     }
-    let said: Vec<String> = hits.iter().map(|(range, _)| scan.said(range.clone())).collect();
-    Some(Found { named: Named::Said(said.join(" and ")), sentence, wildcard: false })
+    let said: Vec<String> = hits
+        .iter()
+        .map(|(range, _)| scan.said(range.clone()))
+        .collect();
+    Some(Found {
+        named: Named::Said(said.join(" and ")),
+        sentence,
+        wildcard: false,
+    })
 }
 
 /// "staging" inside "staging-dbb" is not an exact name: the whole of what was typed is looked at
 /// (as a probable typo) instead. An everyday word glued on ("prod-db-access") does not count.
 fn splits_a_word(scan: &Scan, range: &Range<usize>) -> bool {
     let glued_other = |i: usize| !super::is_vocab(scan.word(i));
-    let before = range.start > 0 && scan.tokens()[range.start].glued && glued_other(range.start - 1);
+    let before =
+        range.start > 0 && scan.tokens()[range.start].glued && glued_other(range.start - 1);
     let after = range.end < scan.len() && scan.tokens()[range.end].glued && glued_other(range.end);
     before || after
 }
@@ -120,12 +142,18 @@ fn wildcard(scan: &mut Scan) -> Option<Found<'static>> {
             return Some(i..i + 1);
         }
         let quantifier = matches!(w, "all" | "every" | "any");
-        let noun = (i + 1..n.min(i + 4)).take_while(|&j| scan.same_clause(i, j)).find(|&j| WILDCARD_NOUNS.contains(&scan.word(j)));
+        let noun = (i + 1..n.min(i + 4))
+            .take_while(|&j| scan.same_clause(i, j))
+            .find(|&j| WILDCARD_NOUNS.contains(&scan.word(j)));
         noun.filter(|_| quantifier).map(|j| i..j + 1)
     })?;
     let sentence = Some(scan.tokens()[at.start].sentence);
     scan.tag(at, Tag::Resource);
-    Some(Found { named: Named::Said("everything".into()), sentence, wildcard: true })
+    Some(Found {
+        named: Named::Said("everything".into()),
+        sentence,
+        wildcard: true,
+    })
 }
 
 /// A probable typo of a name ("biling db", "grafna"): passed on as typed.
@@ -136,8 +164,15 @@ fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<
             if !scan.ngram_ok(&range, region) || vocab_edge(scan, &range) {
                 continue;
             }
-            if matches!(catalog.find(&scan.key(&range)), Match::Probable(_) | Match::Ambiguous(_)) {
-                let found = Found { named: Named::Said(scan.said(range.clone())), sentence: Some(scan.tokens()[i].sentence), wildcard: false };
+            if matches!(
+                catalog.find(&scan.key(&range)),
+                Match::Probable(_) | Match::Ambiguous(_)
+            ) {
+                let found = Found {
+                    named: Named::Said(scan.said(range.clone())),
+                    sentence: Some(scan.tokens()[i].sentence),
+                    wildcard: false,
+                };
                 scan.tag(range, Tag::Resource);
                 return Some(found);
             }
@@ -148,7 +183,9 @@ fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<
 
 /// An n-gram that starts or ends with an everyday word is not a misspelt name ("was" ≠ "aws").
 fn vocab_edge(scan: &Scan, range: &Range<usize>) -> bool {
-    let edge = |i: usize| super::is_vocab(scan.word(i)) || scan.word(i).starts_with(|c: char| c.is_ascii_digit());
+    let edge = |i: usize| {
+        super::is_vocab(scan.word(i)) || scan.word(i).starts_with(|c: char| c.is_ascii_digit())
+    };
     edge(range.start) || edge(range.end - 1)
 }
 
@@ -170,7 +207,11 @@ fn partial<'c>(scan: &mut Scan, catalog: &'c Catalog) -> Option<Found<'c>> {
             _ => continue,
         };
         scan.tag(run, Tag::Resource);
-        return Some(Found { named, sentence, wildcard: false });
+        return Some(Found {
+            named,
+            sentence,
+            wildcard: false,
+        });
     }
     None
 }
@@ -180,20 +221,39 @@ pub(super) fn cover<'c>(catalog: &'c Catalog, words: &[&str]) -> Vec<&'c Resourc
     cover_with(&word_index(catalog), catalog, words)
 }
 
-fn cover_with<'c>(index: &HashMap<String, BTreeSet<usize>>, catalog: &'c Catalog, words: &[&str]) -> Vec<&'c Resource> {
-    let mut sets = words.iter().map(|w| index.get(*w).cloned().unwrap_or_default());
-    let Some(first) = sets.next() else { return vec![] };
+fn cover_with<'c>(
+    index: &HashMap<String, BTreeSet<usize>>,
+    catalog: &'c Catalog,
+    words: &[&str],
+) -> Vec<&'c Resource> {
+    let mut sets = words
+        .iter()
+        .map(|w| index.get(*w).cloned().unwrap_or_default());
+    let Some(first) = sets.next() else {
+        return vec![];
+    };
     let common = sets.fold(first, |acc, s| acc.intersection(&s).copied().collect());
-    common.into_iter().map(|i| &catalog.resources()[i]).collect()
+    common
+        .into_iter()
+        .map(|i| &catalog.resources()[i])
+        .collect()
 }
 
 /// Every word of every name and alias → the resources (by position) that use it.
 fn word_index(catalog: &Catalog) -> HashMap<String, BTreeSet<usize>> {
-    let position: HashMap<&str, usize> = catalog.resources().iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let position: HashMap<&str, usize> = catalog
+        .resources()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
     let mut index: HashMap<String, BTreeSet<usize>> = HashMap::new();
     for (key, r) in catalog.names() {
         for word in key.split(' ') {
-            index.entry(word.to_string()).or_default().extend(position.get(r.id.as_str()));
+            index
+                .entry(word.to_string())
+                .or_default()
+                .extend(position.get(r.id.as_str()));
         }
     }
     index
@@ -223,9 +283,15 @@ pub(super) fn content_runs(scan: &Scan, region: Region) -> Vec<Range<usize>> {
 pub(super) fn literal(scan: &mut Scan, command_verb: Option<usize>) -> Option<Found<'static>> {
     let run = match command_verb {
         Some(v) => run_after(scan, v + 1),
-        None => (0..scan.len()).find_map(|i| after_preposition(scan, i)).or_else(|| before_access(scan)),
+        None => (0..scan.len())
+            .find_map(|i| after_preposition(scan, i))
+            .or_else(|| before_access(scan)),
     }?;
-    let found = Found { named: Named::Said(scan.said(run.clone())), sentence: Some(scan.tokens()[run.start].sentence), wildcard: false };
+    let found = Found {
+        named: Named::Said(scan.said(run.clone())),
+        sentence: Some(scan.tokens()[run.start].sentence),
+        wildcard: false,
+    };
     scan.tag(run, Tag::Resource);
     Some(found)
 }
@@ -234,7 +300,10 @@ fn after_preposition(scan: &Scan, i: usize) -> Option<Range<usize>> {
     if !scan.usable(i, Region::Request) {
         return None;
     }
-    let prev_grants = i.checked_sub(1).is_some_and(|p| scan.tag_of(p) == Tag::Role || matches!(scan.word(p), "access" | "acess" | "acces" | "me" | "us"));
+    let prev_grants = i.checked_sub(1).is_some_and(|p| {
+        scan.tag_of(p) == Tag::Role
+            || matches!(scan.word(p), "access" | "acess" | "acces" | "me" | "us")
+    });
     let opens = match scan.word(i) {
         "on" | "in" | "into" | "at" => true,
         "to" | "for" => prev_grants,
@@ -245,15 +314,31 @@ fn after_preposition(scan: &Scan, i: usize) -> Option<Range<usize>> {
 
 /// "mainframe access": the words right before "access".
 fn before_access(scan: &Scan) -> Option<Range<usize>> {
-    let at = (1..scan.len()).find(|&i| matches!(scan.word(i), "access" | "acess" | "acces") && scan.usable(i, Region::Request))?;
-    content_runs(scan, Region::Request).into_iter().find(|r| r.end == at)
+    let at = (1..scan.len()).find(|&i| {
+        matches!(scan.word(i), "access" | "acess" | "acces") && scan.usable(i, Region::Request)
+    })?;
+    content_runs(scan, Region::Request)
+        .into_iter()
+        .find(|r| r.end == at)
 }
 
 /// Content words starting at `from`, after articles, within one clause.
 fn run_after(scan: &Scan, from: usize) -> Option<Range<usize>> {
-    let start = (from..scan.len()).find(|&j| !matches!(scan.word(j), "the" | "a" | "an" | "my" | "our" | "your" | "this" | "that"))?;
-    let content = |j: usize| scan.usable(j, Region::Request) && !super::is_vocab(scan.word(j)) && scan.same_clause(start, j);
-    let end = (start..scan.len().min(start + MAX_NAME_WORDS)).take_while(|&j| content(j)).last()? + 1;
+    let start = (from..scan.len()).find(|&j| {
+        !matches!(
+            scan.word(j),
+            "the" | "a" | "an" | "my" | "our" | "your" | "this" | "that"
+        )
+    })?;
+    let content = |j: usize| {
+        scan.usable(j, Region::Request)
+            && !super::is_vocab(scan.word(j))
+            && scan.same_clause(start, j)
+    };
+    let end = (start..scan.len().min(start + MAX_NAME_WORDS))
+        .take_while(|&j| content(j))
+        .last()?
+        + 1;
     Some(start..end)
 }
 
@@ -267,7 +352,12 @@ struct Mention {
 /// The role the person asked for. With a known resource, its own role names and aliases, then
 /// common synonyms the resource really has, then probable typos (as typed); without one, only
 /// common role words, as their canonical name (re-resolved once the resource is known).
-pub(super) fn find_role(scan: &mut Scan, resource: Option<&Resource>, near: Option<usize>, anywhere: bool) -> Option<String> {
+pub(super) fn find_role(
+    scan: &mut Scan,
+    resource: Option<&Resource>,
+    near: Option<usize>,
+    anywhere: bool,
+) -> Option<String> {
     let mut mentions = mentions(scan, resource, Region::Request);
     if mentions.is_empty() && anywhere {
         mentions = self::mentions(scan, resource, Region::All);
@@ -296,7 +386,9 @@ fn mentions(scan: &Scan, resource: Option<&Resource>, region: Region) -> Vec<Men
     while i < scan.len() {
         let found = (1..=3).rev().find_map(|n| {
             let range = i..i + n;
-            scan.ngram_ok(&range, region).then(|| mention(scan, resource, range)).flatten()
+            scan.ngram_ok(&range, region)
+                .then(|| mention(scan, resource, range))
+                .flatten()
         });
         match found {
             Some(m) => {
@@ -312,14 +404,22 @@ fn mentions(scan: &Scan, resource: Option<&Resource>, region: Region) -> Vec<Men
 fn mention(scan: &Scan, resource: Option<&Resource>, range: Range<usize>) -> Option<Mention> {
     let key = scan.key(&range);
     if ROLE_WILDCARDS.contains(&key.as_str()) {
-        return Some(Mention { value: "all".into(), range, group: None });
+        return Some(Mention {
+            value: "all".into(),
+            range,
+            group: None,
+        });
     }
     let group = vocab::role_group(&key);
     let value = match resource {
         Some(r) => on_resource(r, &key, &scan.said(range.clone()), range.len() == 1)?,
         None => group?.canonical.to_string(),
     };
-    Some(Mention { value, range, group: group.map(|g| g.canonical) })
+    Some(Mention {
+        value,
+        range,
+        group: group.map(|g| g.canonical),
+    })
 }
 
 fn on_resource(r: &Resource, key: &str, said: &str, single: bool) -> Option<String> {
@@ -331,7 +431,10 @@ fn on_resource(r: &Resource, key: &str, said: &str, single: bool) -> Option<Stri
         // validation says which roles exist.
         return Some(said.to_string());
     }
-    let typo = single && key.len() >= 4 && !super::is_vocab(key) && matches!(catalog_role(r, key), Match::Probable(_));
+    let typo = single
+        && key.len() >= 4
+        && !super::is_vocab(key)
+        && matches!(catalog_role(r, key), Match::Probable(_));
     typo.then(|| said.to_string())
 }
 
@@ -341,9 +444,13 @@ pub(super) fn role_for(r: &Resource, said: &str) -> Option<String> {
     if let Match::Exact(spec) = catalog_role(r, &key) {
         return Some(spec.name.clone());
     }
-    let group = vocab::role_group(&key).or_else(|| vocab::ROLE_GROUPS.iter().find(|g| g.canonical == key))?;
-    group.names.iter().find_map(|name| match catalog_role(r, name) {
-        Match::Exact(spec) => Some(spec.name.clone()),
-        _ => None,
-    })
+    let group = vocab::role_group(&key)
+        .or_else(|| vocab::ROLE_GROUPS.iter().find(|g| g.canonical == key))?;
+    group
+        .names
+        .iter()
+        .find_map(|name| match catalog_role(r, name) {
+            Match::Exact(spec) => Some(spec.name.clone()),
+            _ => None,
+        })
 }

@@ -27,13 +27,28 @@ pub(super) struct Marker {
 
 /// Words after which the reason starts (the word itself is not kept).
 const BECAUSE: &[&str] = &[
-    "because", "becuase", "becasue", "bcoz", "bcz", "bc", "cuz", "coz", "since", "reason", "reasons", "justification",
-    "context", "purpose",
+    "because",
+    "becuase",
+    "becasue",
+    "bcoz",
+    "bcz",
+    "bc",
+    "cuz",
+    "coz",
+    "since",
+    "reason",
+    "reasons",
+    "justification",
+    "context",
+    "purpose",
 ];
 /// Skipped after "reason" ("the reason is that …").
 const LINK: &[&str] = &["is", "being", "for", "that", "was", "are", "its"];
 /// Words the reach-back may cross between content words.
-const LINKERS: &[&str] = &["a", "an", "the", "into", "in", "on", "of", "to", "with", "at", "my", "our", "some", "and", "this", "that", "it"];
+const LINKERS: &[&str] = &[
+    "a", "an", "the", "into", "in", "on", "of", "to", "with", "at", "my", "our", "some", "and",
+    "this", "that", "it",
+];
 const ARTICLES: &[&str] = &["the", "a", "an", "my", "our", "this", "that", "some"];
 
 pub(super) fn find_marker(scan: &Scan) -> Option<Marker> {
@@ -43,40 +58,81 @@ pub(super) fn find_marker(scan: &Scan) -> Option<Marker> {
 fn marker_at(scan: &Scan, i: usize) -> Option<Marker> {
     let word = |j: usize| (j < scan.len() && scan.same_sentence(i, j)).then(|| scan.word(j));
     let start_of = |j: usize| scan.tokens()[j].span.start;
-    let purpose = |start: usize, reach_back: bool| Some(Marker { token: i, start, reach_back, clause_only: true });
-    let sentence = |start: usize| Some(Marker { token: i, start, reach_back: false, clause_only: false });
+    let purpose = |start: usize, reach_back: bool| {
+        Some(Marker {
+            token: i,
+            start,
+            reach_back,
+            clause_only: true,
+        })
+    };
+    let sentence = |start: usize| {
+        Some(Marker {
+            token: i,
+            start,
+            reach_back: false,
+            clause_only: false,
+        })
+    };
     let w = scan.word(i);
     if BECAUSE.contains(&w) {
         let mut j = i + 1;
         while word(j).is_some_and(|n| LINK.contains(&n)) {
             j += 1;
         }
-        let start = if word(j).is_some() { start_of(j) } else { scan.tokens()[j - 1].span.end };
+        let start = if word(j).is_some() {
+            start_of(j)
+        } else {
+            scan.tokens()[j - 1].span.end
+        };
         return sentence(start);
     }
     match (w, word(i + 1), word(i + 2)) {
-        ("to", Some(verb), _) if PURPOSE_VERBS.contains(&verb) => return purpose(start_of(i + 1), false),
-        ("so", Some("i" | "we"), Some("can")) | ("so", Some("that"), _) => return purpose(start_of(i), false),
-        ("in", Some("order"), Some("to")) | ("due", Some("to"), _) => return purpose(start_of(i), false),
+        ("to", Some(verb), _) if PURPOSE_VERBS.contains(&verb) => {
+            return purpose(start_of(i + 1), false);
+        }
+        ("so", Some("i" | "we"), Some("can")) | ("so", Some("that"), _) => {
+            return purpose(start_of(i), false);
+        }
+        ("in", Some("order"), Some("to")) | ("due", Some("to"), _) => {
+            return purpose(start_of(i), false);
+        }
         ("as", Some("part"), Some("of")) => return purpose(start_of(i), false),
         ("for", Some(next), after) => {
-            let noun = if ARTICLES.contains(&next) { after } else { Some(next) };
+            let noun = if ARTICLES.contains(&next) {
+                after
+            } else {
+                Some(next)
+            };
             if noun.is_some_and(|n| REASON_NOUNS.contains(&n)) {
                 return purpose(start_of(i), true);
             }
         }
         _ => {}
     }
-    let dash = scan.tokens()[i].after_dash && i > 0 && (i..scan.len()).filter(|&j| scan.same_sentence(i, j) && !is_filler(scan.word(j))).count() >= 2;
+    let dash = scan.tokens()[i].after_dash
+        && i > 0
+        && (i..scan.len())
+            .filter(|&j| scan.same_sentence(i, j) && !is_filler(scan.word(j)))
+            .count()
+            >= 2;
     dash.then(|| sentence(start_of(i))).flatten()
 }
 
 /// The reason text for a marker, once the structure has been claimed.
 pub(super) fn text(scan: &Scan, m: &Marker) -> Option<String> {
-    let start = if m.reach_back { reach_back(scan, m.token) } else { m.start };
+    let start = if m.reach_back {
+        reach_back(scan, m.token)
+    } else {
+        m.start
+    };
     let token = &scan.tokens()[m.token];
     let own_clause = token.clause;
-    let mut end = if m.clause_only { scan.clause_end(own_clause) } else { scan.sentence_end(token.sentence) };
+    let mut end = if m.clause_only {
+        scan.clause_end(own_clause)
+    } else {
+        scan.sentence_end(token.sentence)
+    };
     let mut clause = scan.clause_ending_at(end);
     while let Some(c) = clause.filter(|&c| c > own_clause) {
         if !only_structure(scan, c) {
@@ -90,7 +146,9 @@ pub(super) fn text(scan: &Scan, m: &Marker) -> Option<String> {
 
 /// A clause with no unclaimed content words: ", read only for 2h", ", INC-4411".
 fn only_structure(scan: &Scan, clause: usize) -> bool {
-    (0..scan.len()).filter(|&i| scan.tokens()[i].clause == clause).all(|i| !is_content(scan, i))
+    (0..scan.len())
+        .filter(|&i| scan.tokens()[i].clause == clause)
+        .all(|i| !is_content(scan, i))
 }
 
 fn is_content(scan: &Scan, i: usize) -> bool {
@@ -100,7 +158,11 @@ fn is_content(scan: &Scan, i: usize) -> bool {
 /// Extends a reason to the start of its clause over unclaimed words.
 fn reach_back(scan: &Scan, marker: usize) -> usize {
     let mut j = marker;
-    while j > 0 && scan.same_clause(j - 1, marker) && (is_content(scan, j - 1) || (scan.tag_of(j - 1) == Tag::Free && LINKERS.contains(&scan.word(j - 1)))) {
+    while j > 0
+        && scan.same_clause(j - 1, marker)
+        && (is_content(scan, j - 1)
+            || (scan.tag_of(j - 1) == Tag::Free && LINKERS.contains(&scan.word(j - 1))))
+    {
         j -= 1;
     }
     while j < marker && !is_content(scan, j) {
@@ -117,10 +179,16 @@ pub(super) fn from_clauses(scan: &Scan) -> Option<String> {
         c
     };
     clauses.into_iter().find_map(|c| {
-        let content: Vec<usize> = (0..scan.len()).filter(|&i| scan.tokens()[i].clause == c && is_content(scan, i)).collect();
-        let reads_like_reason = content.iter().any(|&i| REASON_STEMS.iter().any(|s| scan.word(i).starts_with(s)));
+        let content: Vec<usize> = (0..scan.len())
+            .filter(|&i| scan.tokens()[i].clause == c && is_content(scan, i))
+            .collect();
+        let reads_like_reason = content
+            .iter()
+            .any(|&i| REASON_STEMS.iter().any(|s| scan.word(i).starts_with(s)));
         let first = *content.first()?;
-        reads_like_reason.then(|| clean(&scan.text()[scan.tokens()[first].span.start..scan.clause_end(c)])).flatten()
+        reads_like_reason
+            .then(|| clean(&scan.text()[scan.tokens()[first].span.start..scan.clause_end(c)]))
+            .flatten()
     })
 }
 

@@ -70,25 +70,37 @@ const PHRASES: &[(&str, &str, bool)] = &[
     ("no end date", FOREVER, false),
 ];
 
-const LEADS: &[&str] = &["for", "till", "til", "until", "untill", "through", "thru", "to", "over", "by"];
+const LEADS: &[&str] = &[
+    "for", "till", "til", "until", "untill", "through", "thru", "to", "over", "by",
+];
 const MORE: &[&str] = &["another", "more", "extra", "additional"];
 
 /// The first duration among the words for which `allowed` holds.
 pub(super) fn find(words: &[&str], allowed: impl Fn(usize) -> bool) -> Option<Hit> {
-    (0..words.len()).filter(|&i| allowed(i)).find_map(|i| at(words, i, &allowed))
+    (0..words.len())
+        .filter(|&i| allowed(i))
+        .find_map(|i| at(words, i, &allowed))
 }
 
 fn at(words: &[&str], i: usize, allowed: &impl Fn(usize) -> bool) -> Option<Hit> {
-    let lead = i.checked_sub(1).filter(|&p| allowed(p) && LEADS.contains(&words[p]));
+    let lead = i
+        .checked_sub(1)
+        .filter(|&p| allowed(p) && LEADS.contains(&words[p]));
     let more_before = i.checked_sub(1).is_some_and(|p| MORE.contains(&words[p]));
     // "by eod" is a deadline for the approval, not how long the access should last.
     let phrase_led = lead.is_some_and(|p| words[p] != "by");
-    let (value, len, more_inside) = phrase_at(words, i, phrase_led).or_else(|| amount_at(words, i))?;
+    let (value, len, more_inside) =
+        phrase_at(words, i, phrase_led).or_else(|| amount_at(words, i))?;
     let end = i + len;
     if !(i..end).all(allowed) {
         return None;
     }
-    Some(Hit { value, tokens: lead.unwrap_or(i)..end, additional: more_before || more_inside, led: lead.is_some() })
+    Some(Hit {
+        value,
+        tokens: lead.unwrap_or(i)..end,
+        additional: more_before || more_inside,
+        led: lead.is_some(),
+    })
 }
 
 fn phrase_at(words: &[&str], i: usize, led: bool) -> Option<(String, usize, bool)> {
@@ -149,7 +161,11 @@ fn one_amount(words: &[&str], i: usize) -> Option<(f64, usize, bool)> {
         return None;
     }
     let unit = unit_secs(unit_word)?;
-    Some(((n + half) * unit, j + 1 - i, more_inside || first == "another"))
+    Some((
+        (n + half) * unit,
+        j + 1 - i,
+        more_inside || first == "another",
+    ))
 }
 
 /// The user's words when `parse_duration` reads them ("2 hours", "9999h"), else a normalised form.
@@ -168,16 +184,22 @@ fn render(words: &[&str], secs: f64) -> String {
 
 /// "2h", "90mins", "1h30m", "1.5h": digits and units run together.
 fn compact(word: &str) -> Option<f64> {
-    if !word.starts_with(|c: char| c.is_ascii_digit()) || word.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    if !word.starts_with(|c: char| c.is_ascii_digit())
+        || word.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
         return None;
     }
     let mut total = 0.0;
     let mut rest = word;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let n: f64 = rest[..digits].parse().ok()?;
         let after = &rest[digits..];
-        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
+        let unit_len = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
         total += n * unit_secs(&after[..unit_len])?;
         rest = &after[unit_len..];
     }
@@ -259,7 +281,13 @@ mod tests {
 
     #[test]
     fn ignores_numbers_and_unled_times_of_day() {
-        for text in ["k8s prod", "top 10 queries", "broke it this morning", "need it today", "2fa"] {
+        for text in [
+            "k8s prod",
+            "top 10 queries",
+            "broke it this morning",
+            "need it today",
+            "2fa",
+        ] {
             assert_eq!(value(text), None, "{text}");
         }
     }
