@@ -162,6 +162,22 @@ impl Store {
         tx.commit().await
     }
 
+    /// Gives every active grant a pending expiry job (one statement, however many grants):
+    /// a grant whose job is missing or was closed gets one at its expiry.
+    pub async fn arm_missing_expiries(&self) -> anyhow::Result<u64> {
+        let _gate = self.gate().await;
+        let done = sqlx::query(
+            "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts) \
+             SELECT 'expire:' || request_id, 'expire', request_id, expires_at, 10, 'pending', 0 FROM grants WHERE status = 'active' \
+             ON CONFLICT (id) DO UPDATE SET status = 'pending', run_at = excluded.run_at, attempts = 0, locked_by = NULL, locked_until = NULL \
+             WHERE jobs.status = 'done'",
+        )
+        .execute(&self.pool)
+        .await
+        .context("Failed to re-arm expiry jobs")?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn pending_jobs(&self) -> anyhow::Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')")

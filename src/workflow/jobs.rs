@@ -4,7 +4,7 @@
 use super::Engine;
 use crate::chat::MessageRef;
 use crate::domain::{Platform, RequestEvent, RequestState};
-use crate::store::{Job, LogKind, NewJob, NewLogEntry, RequestChanges};
+use crate::store::{Job, LogKind, NewLogEntry, RequestChanges};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -33,23 +33,9 @@ impl Engine {
     /// before anything else runs.
     pub async fn recover(&self) -> anyhow::Result<usize> {
         let now = self.now_ms();
-        for g in self.store.active_grants(10_000).await? {
-            if self
-                .store
-                .job_status(&format!("expire:{}", g.request_id))
-                .await?
-                .is_none_or(|(s, _)| s == "done")
-            {
-                let job = NewJob {
-                    id: format!("expire:{}", g.request_id),
-                    kind: "expire".into(),
-                    request_id: Some(g.request_id.clone()),
-                    run_at: g.expires_at,
-                    priority: 10,
-                    payload: None,
-                };
-                self.store.enqueue(&job).await?;
-            }
+        let armed = self.store.arm_missing_expiries().await?;
+        if armed > 0 {
+            tracing::warn!(armed, "active grants had no pending expiry job; re-armed");
         }
         let ran = self.run_due_jobs().await?;
         tracing::info!(ran, at = now, "start-up recovery done");

@@ -458,3 +458,20 @@ async fn a_failing_pdp_denies_the_request_and_grants_nothing() {
         "the PDP was asked"
     );
 }
+
+on_both_databases!(a_grant_whose_expiry_job_was_lost_is_rearmed_and_revoked_on_start);
+
+async fn a_grant_whose_expiry_job_was_lost_is_rearmed_and_revoked_on_start(db: Db) {
+    let t = TestEngine::start(db, Setup::default()).await;
+    let id = t.request("alice", "need edit on the wiki for 1h").await;
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(format!("expire:{id}"))
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    t.clock.advance(chrono::Duration::hours(2));
+    let restarted = t.restart(Setup::default()).await;
+    restarted.engine.recover().await.unwrap();
+    assert_eq!(restarted.state(&id).await, RequestState::Expired);
+    assert_eq!(t.revokes(), 1);
+}
