@@ -79,7 +79,9 @@ async fn walk(store: &Store, label: &str, base: RequestFilter, pages: usize) -> 
         let rows = store.list_requests(&f).await?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         match rows.last() {
-            Some(r) if rows.len() as i64 == PAGE => f.before = Some((r.created_at, r.id.clone())),
+            Some(r) if rows.len() as i64 == PAGE => {
+                f.before = Some((r.created_at, r.id.to_string()))
+            }
             _ => break,
         }
     }

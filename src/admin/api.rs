@@ -5,8 +5,8 @@ use super::auth::ApiUser;
 use super::errors::{AdminError, ApiError};
 use super::filters::{ListQuery, list};
 use super::tokens::Principal;
-use crate::domain::RequestState;
-use crate::store::RequestRow;
+use super::view::{approval_doc, request_doc};
+use crate::domain::{Request, RequestState};
 use crate::workflow::UserError;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -29,7 +29,7 @@ pub(super) async fn load_request(
     state: &AdminState,
     who: &Principal,
     id: &str,
-) -> Result<RequestRow, AdminError> {
+) -> Result<Request, AdminError> {
     match state.app.engine.store().get_request(id).await? {
         Some(r) if who.may_read(&r.requester_id) => Ok(r),
         _ => Err(AdminError::NotFound),
@@ -50,7 +50,7 @@ pub(super) async fn revoke(
     }
     let engine = &state.app.engine;
     let reason: String = crate::domain::text::sanitize_free_text(reason, 200);
-    match engine.revoke_early(&req.id, &who.actor(), &reason).await {
+    match engine.revoke_early(&req, &who.actor(), &reason, None).await {
         Ok(_) => {}
         Err(e) => {
             if let Some(UserError(msg)) = e.downcast_ref::<UserError>() {
@@ -75,7 +75,7 @@ async fn list_requests(
 ) -> Result<Json<Value>, ApiError> {
     let page = list(&state, &who, &q).await?;
     Ok(Json(
-        json!({ "requests": page.rows, "next_cursor": page.next_cursor }),
+        json!({ "requests": page.rows.iter().map(request_doc).collect::<Vec<_>>(), "next_cursor": page.next_cursor }),
     ))
 }
 
@@ -91,7 +91,7 @@ async fn get_request(
     let approvals = store.approvals(&req.id).await?;
     let grant = store.grant(&req.id).await?;
     Ok(Json(
-        json!({ "request": req, "chain": chain, "log": log, "approvals": approvals, "grant": grant }),
+        json!({ "request": request_doc(&req), "chain": chain, "log": log, "approvals": approvals.iter().map(approval_doc).collect::<Vec<_>>(), "grant": grant }),
     ))
 }
 
@@ -101,7 +101,8 @@ async fn list_grants(
 ) -> Result<Json<Value>, ApiError> {
     let grants = state.app.engine.store().active_grants(1000).await?;
     let mine: Vec<_> = grants
-        .into_iter()
+        .iter()
+        .filter_map(Request::grant_summary)
         .filter(|g| who.may_read(&g.person_id))
         .collect();
     Ok(Json(json!({ "grants": mine })))

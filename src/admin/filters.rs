@@ -3,8 +3,9 @@
 use super::AdminState;
 use super::errors::AdminError;
 use super::tokens::{Principal, Role};
+use crate::domain::Request;
 use crate::domain::RequestState;
-use crate::store::{RequestFilter, RequestRow};
+use crate::store::RequestFilter;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
@@ -121,7 +122,7 @@ fn parse_time(s: &str, end: bool) -> Result<i64, AdminError> {
         .unwrap_or(0))
 }
 
-pub fn encode_cursor(row: &RequestRow) -> String {
+pub fn encode_cursor(row: &Request) -> String {
     B64.encode(format!("{}:{}", row.created_at, row.id))
 }
 
@@ -134,7 +135,7 @@ fn decode_cursor(c: &str) -> Result<(i64, String), AdminError> {
 
 /// One page of the list and the cursor of the next, if there is one.
 pub struct Page {
-    pub rows: Vec<RequestRow>,
+    pub rows: Vec<Request>,
     pub next_cursor: Option<String>,
 }
 
@@ -152,7 +153,7 @@ pub async fn list(state: &AdminState, who: &Principal, q: &ListQuery) -> Result<
     Ok(paged(rows, limit))
 }
 
-fn paged(mut rows: Vec<RequestRow>, limit: i64) -> Page {
+fn paged(mut rows: Vec<Request>, limit: i64) -> Page {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more {
@@ -169,7 +170,7 @@ async fn waiting_on(
     state: &AdminState,
     who: &Principal,
     f: &RequestFilter,
-) -> Result<Vec<RequestRow>, AdminError> {
+) -> Result<Vec<Request>, AdminError> {
     let Some(person_id) = &who.person else {
         return Ok(Vec::new());
     };
@@ -190,13 +191,15 @@ async fn waiting_on(
         .collect())
 }
 
-fn matches(f: &RequestFilter, r: &RequestRow) -> bool {
+fn matches(f: &RequestFilter, r: &Request) -> bool {
     f.requester_id.as_ref().is_none_or(|v| *v == r.requester_id)
         && f.resource
             .as_ref()
-            .is_none_or(|v| Some(v) == r.resource.as_ref())
+            .is_none_or(|v| Some(v.as_str()) == r.resource())
         && f.state.is_none_or(|s| s == r.state)
-        && f.platform.as_ref().is_none_or(|v| *v == r.platform)
+        && f.platform
+            .as_ref()
+            .is_none_or(|v| v == r.origin.platform.as_str())
         && f.created_from.is_none_or(|t| r.created_at >= t)
         && f.created_to.is_none_or(|t| r.created_at < t)
         && (!f.break_glass_only || r.break_glass)

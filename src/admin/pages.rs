@@ -239,7 +239,7 @@ async fn request_page(
         .await
         .map_err(AdminError::Internal)?
         .iter()
-        .map(|a| json!({ "decision": a.decision, "approver_id": a.approver_id, "approver_account": a.approver_account, "step": a.step, "at": time(a.at), "reason": a.reason }))
+        .map(|a| json!({ "decision": a.verdict.as_str(), "approver_id": a.approver_id, "approver_account": a.approver_account, "step": a.step, "at": time(a.at), "reason": a.reason }))
         .collect();
     let active = grant.as_ref().is_some_and(|g| g.status == "active");
     let ctx = json!({
@@ -270,8 +270,9 @@ async fn grants_page(
         .map_err(AdminError::Internal)?;
     let items: Vec<GrantItem> = grants
         .iter()
+        .filter_map(crate::domain::Request::grant_summary)
         .filter(|g| user.principal.may_read(&g.person_id))
-        .map(GrantItem::from)
+        .map(|g| GrantItem::from(&g))
         .collect();
     let ctx = json!({ "grants": items, "can_revoke": user.principal.role == Role::Admin, "notice": null });
     Ok(render(

@@ -1,7 +1,8 @@
 //! What the pages show: requests, grants and context-log entries as template data.
 
 use crate::clock::from_ms;
-use crate::store::{ChainStatus, GrantRow, LogEntry, RequestRow};
+use crate::domain::{GrantSummary, Request};
+use crate::store::{ChainStatus, LogEntry};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -23,25 +24,77 @@ pub struct RequestItem {
     pub justification: String,
 }
 
-impl From<&RequestRow> for RequestItem {
-    fn from(r: &RequestRow) -> Self {
+impl From<&Request> for RequestItem {
+    fn from(r: &Request) -> Self {
         Self {
-            id: r.id.clone(),
+            id: r.id.to_string(),
             created: time(r.created_at),
             requester: r.requester_id.clone(),
-            resource: r.resource.clone().unwrap_or_else(|| "—".into()),
-            role: r.role.clone().unwrap_or_else(|| "—".into()),
+            resource: r.resource().unwrap_or("—").to_string(),
+            role: r.role().unwrap_or("—").to_string(),
             state: r.state.as_str().to_string(),
-            platform: r.platform.clone(),
+            platform: r.origin.platform.as_str().to_string(),
             break_glass: r.break_glass,
-            decision_id: r.decision_id.clone().unwrap_or_else(|| "—".into()),
-            justification: [r.justification.as_deref(), r.ticket.as_deref()]
+            decision_id: r
+                .decision
+                .as_ref()
+                .and_then(|d| d.decision_id())
+                .unwrap_or("—")
+                .to_string(),
+            justification: [r.justification(), r.ticket()]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(", "),
         }
     }
+}
+
+/// A request as the JSON API shows it (docs/openapi.yaml `Request`): flat fields for filtering
+/// and display, the intent, decision and approval plan as objects.
+pub fn request_doc(r: &Request) -> Value {
+    serde_json::json!({
+        "id": r.id,
+        "platform": r.origin.platform,
+        "workspace": r.origin.workspace,
+        "channel": r.origin.channel,
+        "thread": r.origin.thread,
+        "scope_kind": r.origin.kind,
+        "requester_id": r.requester_id,
+        "requester_account": r.requester_account,
+        "state": r.state,
+        "action": r.intent.as_ref().map_or("request", |i| i.action.as_str()),
+        "resource": r.resource(),
+        "role": r.role(),
+        "duration_secs": r.duration_secs(),
+        "justification": r.justification(),
+        "ticket": r.ticket(),
+        "intent": r.intent,
+        "decision": r.decision,
+        "decision_id": r.decision.as_ref().and_then(|d| d.decision_id()),
+        "approval_plan": r.approval_plan,
+        "current_step": r.current_step,
+        "break_glass": r.break_glass,
+        "review_open": r.review_open,
+        "parent_id": r.parent_id,
+        "extensions": r.extensions,
+        "expires_at": r.expires_at,
+        "deadline_at": r.deadline_at,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    })
+}
+
+/// An approver's decision as the JSON API shows it.
+pub fn approval_doc(a: &crate::domain::Approval) -> Value {
+    serde_json::json!({
+        "step": a.step,
+        "approver_id": a.approver_id,
+        "approver_account": a.approver_account,
+        "decision": a.verdict.as_str(),
+        "reason": a.reason,
+        "at": a.at,
+    })
 }
 
 #[derive(Serialize)]
@@ -58,8 +111,8 @@ pub struct GrantItem {
     pub revoke_reason: String,
 }
 
-impl From<&GrantRow> for GrantItem {
-    fn from(g: &GrantRow) -> Self {
+impl From<&GrantSummary> for GrantItem {
+    fn from(g: &GrantSummary) -> Self {
         Self {
             request_id: g.request_id.clone(),
             person: g.person_id.clone(),

@@ -54,7 +54,7 @@ impl ConsoleChat {
             workspace: WORKSPACE.into(),
             channel: channel.into(),
             thread: None,
-            kind: "console".into(),
+            kind: crate::domain::ScopeKind::Console,
         }
     }
 

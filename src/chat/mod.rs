@@ -19,8 +19,7 @@ pub struct Scope {
     pub channel: String,
     /// The thread a request lives in (Slack `thread_ts`, Discord thread id, console request id).
     pub thread: Option<String>,
-    /// "dm", "channel", "thread" or "console".
-    pub kind: String,
+    pub kind: ScopeKind,
 }
 
 /// Something that happened on a platform, already verified by the adapter.
@@ -121,26 +120,7 @@ pub struct Button {
     pub style: ButtonStyle,
 }
 
-/// What kind of card, so adapters can choose where and how to show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CardKind {
-    Confirmation,
-    Approval,
-    Grant,
-    Alert,
-}
-
-impl CardKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardKind::Confirmation => "confirmation",
-            CardKind::Approval => "approval",
-            CardKind::Grant => "grant",
-            CardKind::Alert => "alert",
-        }
-    }
-}
+pub use crate::domain::{CardKind, ScopeKind};
 
 /// A platform-free card: deterministic fields only, never model prose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,14 +43,14 @@ pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode
                     r.id,
                     from_ms(r.created_at).format("%Y-%m-%d %H:%M:%S"),
                     r.requester_id,
-                    r.resource.as_deref().unwrap_or("-"),
-                    r.role.as_deref().unwrap_or("-"),
+                    r.resource().unwrap_or("-"),
+                    r.role().unwrap_or("-"),
                     format!(
                         "{}{}",
                         r.state,
                         if r.break_glass { " (break-glass)" } else { "" }
                     ),
-                    r.platform
+                    r.origin.platform
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -77,23 +77,23 @@ pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode
 }
 
 /// A request with its full timeline, as text.
-pub async fn render_request(
-    store: &Store,
-    req: &crate::store::RequestRow,
-) -> anyhow::Result<String> {
+pub async fn render_request(store: &Store, req: &crate::domain::Request) -> anyhow::Result<String> {
     let mut out = format!(
         "Request {}  state={}  requester={} ({}:{})\n  resource={} role={} duration={}s break_glass={}\n  created={}  decision_id={}\n",
         req.id,
         req.state,
         req.requester_id,
-        req.platform,
+        req.origin.platform,
         req.requester_account,
-        req.resource.as_deref().unwrap_or("-"),
-        req.role.as_deref().unwrap_or("-"),
-        req.duration_secs.unwrap_or(0),
+        req.resource().unwrap_or("-"),
+        req.role().unwrap_or("-"),
+        req.duration_secs().unwrap_or(0),
         req.break_glass,
         from_ms(req.created_at).to_rfc3339(),
-        req.decision_id.as_deref().unwrap_or("-"),
+        req.decision
+            .as_ref()
+            .and_then(|d| d.decision_id())
+            .unwrap_or("-"),
     );
     let chain = store.verify_chain(&req.id).await?;
     out.push_str(&format!("  hash chain: {}\n", describe_chain(&chain)));

@@ -131,7 +131,7 @@ impl Demo {
             .await?;
         rows.into_iter()
             .next()
-            .map(|r| r.id)
+            .map(|r| r.id.to_string())
             .ok_or_else(|| anyhow::anyhow!("{person} has no request"))
     }
 

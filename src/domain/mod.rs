@@ -1,15 +1,25 @@
 //! The domain in plain types: requests and their state machine, intents, the catalog, principals. No I/O.
 
+pub mod aggregate;
 pub mod catalog;
+pub mod decision;
 pub mod duration;
+pub mod evidence;
 pub mod intent;
+pub mod jobs;
 pub mod principal;
 pub mod redact;
 pub mod request;
 pub mod text;
 
+pub use aggregate::{
+    Approval, ChainHead, GrantRecord, GrantSummary, Origin, Patch, Request, ScopeKind, Verdict,
+};
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
+pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep};
 pub use duration::{format_duration, parse_duration};
+pub use evidence::{Entry, Evidence, LogKind};
 pub use intent::{Action, Intent, IntentError};
+pub use jobs::{CardKind, Job, JobKind, PostedCard};
 pub use principal::{Person, Platform, PlatformUser, Principal};
 pub use request::{RequestEvent, RequestId, RequestState, TransitionError};

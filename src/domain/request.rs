@@ -42,6 +42,15 @@ impl RequestId {
     }
 }
 
+/// An id reads as its text wherever a `&str` is wanted (store keys, log fields).
+impl std::ops::Deref for RequestId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

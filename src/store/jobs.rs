@@ -2,82 +2,125 @@
 //!
 //! A job runs once: claiming is one UPDATE that takes a lease (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL so instances never wait on each other; SQLite serialises writers). A job whose
-//! lease ran out (its worker died) is claimed again.
+//! lease ran out (its worker died) is claimed again. Jobs are typed (`domain::Job`); a stored job
+//! that does not decode comes back as an error for the scheduler to raise, never dropped here.
 
+use super::change::{JobClaim, Schedule};
 use super::{Backend, Store, Tx};
+use crate::domain::jobs::JobDecodeError;
+use crate::domain::{Job, RequestId};
 use anyhow::Context;
 use sqlx::{AssertSqlSafe, Row};
 
+/// A job this worker holds.
 #[derive(Debug, Clone)]
-pub struct NewJob {
-    /// The de-duplication key: one job per id (e.g. `expire:AR-…`).
-    pub id: String,
+pub struct ClaimedJob {
+    pub claim: JobClaim,
+    pub request_id: Option<RequestId>,
+    pub job: Result<Job, JobDecodeError>,
     pub kind: String,
-    pub request_id: Option<String>,
+    pub attempts: i64,
     pub run_at: i64,
-    /// Higher runs first among due jobs (revocations before everything else).
     pub priority: i64,
-    pub payload: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub id: String,
-    pub kind: String,
-    pub request_id: Option<String>,
-    pub attempts: i64,
-    pub payload: Option<String>,
-    pub run_at: i64,
-}
+const RETURNING: &str = "RETURNING id, kind, request_id, attempts, payload, run_at, priority";
 
 impl Tx {
-    /// Schedules a job; an existing job with the same id is re-armed at the new time.
-    pub async fn enqueue(&mut self, j: &NewJob) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts, payload) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6) \
-             ON CONFLICT (id) DO UPDATE SET run_at = excluded.run_at, status = 'pending', attempts = 0, locked_by = NULL, locked_until = NULL, payload = excluded.payload",
-        )
-        .bind(&j.id)
-        .bind(&j.kind)
-        .bind(&j.request_id)
-        .bind(j.run_at)
-        .bind(j.priority)
-        .bind(&j.payload)
-        .execute(self.conn())
-        .await
-        .context("Failed to schedule a job")?;
+    /// Schedules jobs in one statement; an existing job with the same id is re-armed.
+    pub(crate) async fn schedule_jobs(
+        &mut self,
+        request: &RequestId,
+        jobs: &[Schedule],
+    ) -> anyhow::Result<()> {
+        let mut sql = String::from(
+            "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts, payload, locked_by, locked_until) VALUES ",
+        );
+        for i in 0..jobs.len() {
+            let b = i * 10;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            ));
+        }
+        sql.push_str(
+            " ON CONFLICT (id) DO UPDATE SET run_at = excluded.run_at, status = excluded.status, attempts = excluded.attempts, \
+             locked_by = excluded.locked_by, locked_until = excluded.locked_until, payload = excluded.payload, last_error = NULL",
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for s in jobs {
+            let (status, attempts, by, until) = match &s.claim {
+                Some(c) => ("running", 1i64, Some(c.worker.clone()), Some(c.lease_until)),
+                None => ("pending", 0, None, None),
+            };
+            q = q
+                .bind(s.job.id_for(request))
+                .bind(s.job.kind().as_str())
+                .bind(request.to_string())
+                .bind(s.run_at)
+                .bind(s.job.kind().priority())
+                .bind(status)
+                .bind(attempts)
+                .bind(s.job.payload())
+                .bind(by)
+                .bind(until);
+        }
+        q.execute(self.conn())
+            .await
+            .context("Failed to schedule jobs")?;
+        Ok(())
+    }
+
+    /// Cancels pending jobs by id, in one statement.
+    pub(crate) async fn cancel_jobs(&mut self, ids: &[String]) -> anyhow::Result<()> {
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE jobs SET status = 'done' WHERE status = 'pending' AND id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(id.clone());
+        }
+        q.execute(self.conn())
+            .await
+            .context("Failed to cancel jobs")?;
         Ok(())
     }
 
     /// Marks a claimed job done, if this worker still holds it.
-    pub async fn complete_job(&mut self, id: &str, worker: &str) -> anyhow::Result<bool> {
+    pub(crate) async fn complete_job(&mut self, claim: &JobClaim) -> anyhow::Result<bool> {
         let done = sqlx::query("UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND status = 'running'")
-            .bind(id)
-            .bind(worker)
+            .bind(&claim.job_id)
+            .bind(&claim.worker)
             .execute(self.conn())
             .await?;
         Ok(done.rows_affected() == 1)
     }
-
-    /// Cancels a pending job (a reminder for a request that was resolved).
-    pub async fn cancel_job(&mut self, id: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE jobs SET status = 'done' WHERE id = $1 AND status = 'pending'")
-            .bind(id)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
 }
 
 impl Store {
-    /// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`.
+    /// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`, in the order
+    /// they must run: revocations first, then by due time.
     pub async fn claim_due_jobs(
         &self,
         worker: &str,
         now_ms: i64,
         lease_until: i64,
         limit: i64,
-    ) -> anyhow::Result<Vec<Job>> {
+    ) -> anyhow::Result<Vec<ClaimedJob>> {
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -85,94 +128,86 @@ impl Store {
         let sql = format!(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 WHERE id IN (\
              SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
-             ORDER BY priority DESC, run_at LIMIT $4{lock}) \
-             RETURNING id, kind, request_id, attempts, payload, run_at"
+             ORDER BY priority DESC, run_at LIMIT $4{lock}) {RETURNING}"
         );
-        let mut tx = self.begin().await?;
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(worker)
             .bind(lease_until)
             .bind(now_ms)
             .bind(limit)
-            .fetch_all(tx.conn())
+            .fetch_all(self.write())
             .await
             .context("Failed to claim due jobs")?;
-        tx.commit().await?;
-        let mut jobs: Vec<Job> = rows
+        let mut jobs: Vec<ClaimedJob> = rows
             .iter()
-            .map(job_from_row)
+            .map(|r| claimed(r, worker, lease_until))
             .collect::<anyhow::Result<_>>()?;
-        jobs.sort_by_key(|j| j.run_at);
+        // RETURNING has no order: restore the claim order.
+        jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_at));
         Ok(jobs)
     }
 
-    /// Claims one job by id if it is pending (for running a just-scheduled job inline).
+    /// Puts a failed job back for a later attempt.
+    pub async fn retry_job(
+        &self,
+        claim: &JobClaim,
+        run_at: i64,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE jobs SET status = 'pending', run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
+            .bind(run_at)
+            .bind(error)
+            .bind(&claim.job_id)
+            .bind(&claim.worker)
+            .execute(self.write())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a claimed job done on its own (no request change goes with it).
+    pub async fn complete_job(&self, claim: &JobClaim) -> anyhow::Result<bool> {
+        let done = sqlx::query("UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND status = 'running'")
+            .bind(&claim.job_id)
+            .bind(&claim.worker)
+            .execute(self.write())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Claims one job by id if it is due or its lease ran out (running a job inline).
     pub async fn claim_job(
         &self,
         id: &str,
         worker: &str,
         now_ms: i64,
         lease_until: i64,
-    ) -> anyhow::Result<Option<Job>> {
-        let _gate = self.gate().await;
-        let row = sqlx::query(
+    ) -> anyhow::Result<Option<ClaimedJob>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-             WHERE id = $3 AND ((status = 'pending' AND run_at <= $4) OR (status = 'running' AND locked_until < $4)) \
-             RETURNING id, kind, request_id, attempts, payload, run_at",
-        )
+             WHERE id = $3 AND ((status = 'pending' AND run_at <= $4) OR (status = 'running' AND locked_until < $4)) {RETURNING}"
+        )))
         .bind(worker)
         .bind(lease_until)
         .bind(id)
         .bind(now_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.write())
         .await
         .context("Failed to claim a job")?;
-        row.as_ref().map(job_from_row).transpose()
-    }
-
-    /// Puts a failed job back for a later attempt.
-    pub async fn retry_job(
-        &self,
-        id: &str,
-        worker: &str,
-        run_at: i64,
-        error: &str,
-    ) -> anyhow::Result<()> {
-        let _gate = self.gate().await;
-        sqlx::query("UPDATE jobs SET status = 'pending', run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
-            .bind(run_at)
-            .bind(error)
-            .bind(id)
-            .bind(worker)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn complete_job(&self, id: &str, worker: &str) -> anyhow::Result<bool> {
-        let mut tx = self.begin().await?;
-        let ok = tx.complete_job(id, worker).await?;
-        tx.commit().await?;
-        Ok(ok)
-    }
-
-    pub async fn enqueue(&self, job: &NewJob) -> anyhow::Result<()> {
-        let mut tx = self.begin().await?;
-        tx.enqueue(job).await?;
-        tx.commit().await
+        row.as_ref()
+            .map(|r| claimed(r, worker, lease_until))
+            .transpose()
     }
 
     /// Gives every active grant a pending expiry job (one statement, however many grants):
     /// a grant whose job is missing or was closed gets one at its expiry.
     pub async fn arm_missing_expiries(&self) -> anyhow::Result<u64> {
-        let _gate = self.gate().await;
         let done = sqlx::query(
             "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts) \
-             SELECT 'expire:' || request_id, 'expire', request_id, expires_at, 10, 'pending', 0 FROM grants WHERE status = 'active' \
+             SELECT 'expire:' || id, 'expire', id, COALESCE(expires_at, 0), 10, 'pending', 0 FROM requests WHERE state = 'active' \
              ON CONFLICT (id) DO UPDATE SET status = 'pending', run_at = excluded.run_at, attempts = 0, locked_by = NULL, locked_until = NULL \
              WHERE jobs.status = 'done'",
         )
-        .execute(&self.pool)
+        .execute(self.write())
         .await
         .context("Failed to re-arm expiry jobs")?;
         Ok(done.rows_affected())
@@ -181,7 +216,7 @@ impl Store {
     pub async fn pending_jobs(&self) -> anyhow::Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')")
-                .fetch_one(&self.pool)
+                .fetch_one(self.db())
                 .await?,
         )
     }
@@ -189,20 +224,37 @@ impl Store {
     pub async fn job_status(&self, id: &str) -> anyhow::Result<Option<(String, i64)>> {
         let row = sqlx::query("SELECT status, attempts FROM jobs WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await?;
         row.map(|r| Ok((r.try_get("status")?, r.try_get("attempts")?)))
             .transpose()
     }
 }
 
-fn job_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
-    Ok(Job {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        request_id: r.try_get("request_id")?,
+fn claimed(r: &sqlx::any::AnyRow, worker: &str, lease_until: i64) -> anyhow::Result<ClaimedJob> {
+    let kind: String = r.try_get("kind")?;
+    let payload: Option<String> = r.try_get("payload")?;
+    let request: Option<String> = r.try_get("request_id")?;
+    Ok(ClaimedJob {
+        claim: JobClaim {
+            job_id: r.try_get("id")?,
+            worker: worker.to_string(),
+            lease_until,
+        },
+        request_id: request.as_deref().and_then(RequestId::parse),
+        job: Job::decode(&kind, payload.as_deref()),
+        kind,
         attempts: r.try_get("attempts")?,
-        payload: r.try_get("payload")?,
         run_at: r.try_get("run_at")?,
+        priority: r.try_get("priority")?,
     })
+}
+
+impl Store {
+    /// Schedules a job outside any request change (a card update to retry).
+    pub async fn schedule(&self, request: &RequestId, job: Schedule) -> anyhow::Result<()> {
+        let mut tx = self.begin().await?;
+        tx.schedule_jobs(request, &[job]).await?;
+        tx.commit().await
+    }
 }

@@ -6,78 +6,11 @@
 //! (`log_seq`, `log_head`), so deleting the last entry is detected too.
 
 use super::{Store, Tx};
+use crate::domain::{ChainHead, Entry, RequestId};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-
-/// What a log entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogKind {
-    MessageIn,
-    MessageOut,
-    IntakeRun,
-    IntentProposed,
-    Clarification,
-    IntentConfirmed,
-    PolicyInput,
-    PolicyDecision,
-    ApproversResolved,
-    Approval,
-    Refusal,
-    StateChange,
-    GrantCall,
-    RevokeCall,
-    Alert,
-    Review,
-    Redaction,
-    Error,
-}
-
-impl LogKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogKind::MessageIn => "message_in",
-            LogKind::MessageOut => "message_out",
-            LogKind::IntakeRun => "intake_run",
-            LogKind::IntentProposed => "intent_proposed",
-            LogKind::Clarification => "clarification",
-            LogKind::IntentConfirmed => "intent_confirmed",
-            LogKind::PolicyInput => "policy_input",
-            LogKind::PolicyDecision => "policy_decision",
-            LogKind::ApproversResolved => "approvers_resolved",
-            LogKind::Approval => "approval",
-            LogKind::Refusal => "refusal",
-            LogKind::StateChange => "state_change",
-            LogKind::GrantCall => "grant_call",
-            LogKind::RevokeCall => "revoke_call",
-            LogKind::Alert => "alert",
-            LogKind::Review => "review",
-            LogKind::Redaction => "redaction",
-            LogKind::Error => "error",
-        }
-    }
-}
-
-/// An entry to append.
-#[derive(Debug, Clone)]
-pub struct NewLogEntry {
-    pub kind: LogKind,
-    /// Who caused it: a directory id, "warden", "policy:<engine>", "scheduler".
-    pub actor: String,
-    pub payload: serde_json::Value,
-}
-
-impl NewLogEntry {
-    pub fn new(kind: LogKind, actor: impl Into<String>, payload: serde_json::Value) -> Self {
-        Self {
-            kind,
-            actor: actor.into(),
-            payload,
-        }
-    }
-}
 
 /// A stored entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,89 +63,120 @@ fn entry_hash(
     )
 }
 
+/// Log rows ready to insert, chained from a head, and the new head.
+pub(crate) struct ChainRows {
+    rows: Vec<LogRow>,
+    pub head: ChainHead,
+}
+
+struct LogRow {
+    request_id: String,
+    seq: i64,
+    at: i64,
+    kind: &'static str,
+    actor: String,
+    payload: String,
+    digest: String,
+    prev: String,
+    hash: String,
+}
+
+/// Chains `entries` after `head`: computed in memory, so a commit needs no read of the head.
+pub(crate) fn chain_rows(
+    id: &RequestId,
+    head: &ChainHead,
+    at: i64,
+    entries: &[Entry],
+) -> ChainRows {
+    let mut prev = head.hash.clone();
+    let mut seq = head.seq;
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let (kind, payload) = e.evidence.to_parts();
+        let payload = payload.to_string();
+        let digest = sha256_hex(payload.as_bytes());
+        let hash = entry_hash(
+            &prev,
+            id.as_str(),
+            seq,
+            at,
+            kind.as_str(),
+            &e.actor,
+            &digest,
+        );
+        rows.push(LogRow {
+            request_id: id.to_string(),
+            seq,
+            at,
+            kind: kind.as_str(),
+            actor: e.actor.clone(),
+            payload,
+            digest,
+            prev: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        });
+    }
+    ChainRows {
+        rows,
+        head: ChainHead { seq, hash: prev },
+    }
+}
+
 impl Tx {
-    /// Appends entries to a request's chain. Takes the request row's lock first.
-    pub async fn append_log(
-        &mut self,
-        request_id: &str,
-        at: i64,
-        entries: &[NewLogEntry],
-    ) -> anyhow::Result<()> {
-        if entries.is_empty() {
+    /// Inserts chained rows in one statement.
+    pub(crate) async fn insert_log_rows(&mut self, chain: ChainRows) -> anyhow::Result<()> {
+        if chain.rows.is_empty() {
             return Ok(());
         }
-        let n = entries.len() as i64;
-        let row = sqlx::query(
-            "UPDATE requests SET log_seq = log_seq + $1 WHERE id = $2 RETURNING log_seq, log_head",
-        )
-        .bind(n)
-        .bind(request_id)
-        .fetch_optional(self.conn())
-        .await
-        .context("Failed to advance the log head")?
-        .with_context(|| format!("no request {request_id} to log against"))?;
-        let last_seq: i64 = row.try_get("log_seq")?;
-        let mut prev: String = row.try_get("log_head")?;
-        let mut seq = last_seq - n;
-        for e in entries {
-            seq += 1;
-            let payload = serde_json::to_string(&e.payload)?;
-            let digest = sha256_hex(payload.as_bytes());
-            let hash = entry_hash(
-                &prev,
-                request_id,
-                seq,
-                at,
-                e.kind.as_str(),
-                &e.actor,
-                &digest,
-            );
-            sqlx::query(
-                "INSERT INTO context_log (request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(request_id)
-            .bind(seq)
-            .bind(at)
-            .bind(e.kind.as_str())
-            .bind(&e.actor)
-            .bind(&payload)
-            .bind(&digest)
-            .bind(&prev)
-            .bind(&hash)
-            .execute(self.conn())
+        let mut sql = String::from(
+            "INSERT INTO context_log (request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash) VALUES ",
+        );
+        for i in 0..chain.rows.len() {
+            let b = i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9
+            ));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chain.rows {
+            q = q
+                .bind(r.request_id)
+                .bind(r.seq)
+                .bind(r.at)
+                .bind(r.kind)
+                .bind(r.actor)
+                .bind(r.payload)
+                .bind(r.digest)
+                .bind(r.prev)
+                .bind(r.hash);
+        }
+        q.execute(self.conn())
             .await
             .context("Failed to append to the context log")?;
-            prev = hash;
-        }
-        sqlx::query("UPDATE requests SET log_head = $1 WHERE id = $2")
-            .bind(&prev)
-            .bind(request_id)
-            .execute(self.conn())
-            .await?;
         Ok(())
     }
 }
 
 impl Store {
-    /// Appends entries in their own transaction (messages that change no state).
-    pub async fn append_log(
-        &self,
-        request_id: &str,
-        at: i64,
-        entries: &[NewLogEntry],
-    ) -> anyhow::Result<()> {
-        let mut tx = self.begin().await?;
-        tx.append_log(request_id, at, entries).await?;
-        tx.commit().await
-    }
-
     pub async fn log_entries(&self, request_id: &str) -> anyhow::Result<Vec<LogEntry>> {
         let rows = sqlx::query(
             "SELECT request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log WHERE request_id = $1 ORDER BY seq",
         )
         .bind(request_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         .context("Failed to read the context log")?;
         rows.iter()
@@ -238,7 +202,7 @@ impl Store {
     pub async fn verify_chain(&self, request_id: &str) -> anyhow::Result<ChainStatus> {
         let head = sqlx::query("SELECT log_seq, log_head FROM requests WHERE id = $1")
             .bind(request_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await?
             .with_context(|| format!("no request {request_id}"))?;
         let (head_seq, head_hash): (i64, String) =
@@ -246,7 +210,7 @@ impl Store {
         // Raw payload text: the digest is over the exact stored bytes.
         let rows = sqlx::query("SELECT seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log WHERE request_id = $1 ORDER BY seq")
             .bind(request_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await?;
         let mut prev = String::new();
         let mut expected_seq = 1;

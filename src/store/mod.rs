@@ -1,9 +1,10 @@
 //! The store: sqlx over SQLite (embedded default) or PostgreSQL (several instances).
 //!
 //! One set of queries serves both through sqlx's `Any` driver, so values are kept to what it
-//! carries: TEXT, BIGINT (times in epoch milliseconds, booleans as 0/1). Every state change is a
-//! transaction guarded by the current state (compare-and-set); on SQLite transactions start with
-//! `BEGIN IMMEDIATE` so a transaction that reads before it writes never deadlocks.
+//! carries: TEXT, BIGINT (times in epoch milliseconds, booleans as 0/1). A request changes only
+//! through [`Store::commit`]: one transaction guarded by the request's state and chain head
+//! (compare-and-set). On SQLite every write goes through one writer connection (SQLite has one
+//! writer at a time; queueing in the pool beats its busy-wait back-off), reads use the others.
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -12,15 +13,19 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod change;
+mod codec;
 mod jobs;
 pub mod log;
 mod requests;
 
-pub use jobs::{Job, NewJob};
-pub use log::{ChainStatus, LogEntry, LogKind, NewLogEntry};
-pub use requests::{
-    ApprovalRow, CardRow, GrantRow, NewRequest, RequestChanges, RequestFilter, RequestRow,
-};
+pub use crate::domain::LogKind;
+pub use change::{Change, Committed, JobClaim, Schedule};
+pub use codec::CodecError;
+pub use jobs::ClaimedJob;
+pub use log::{ChainStatus, LogEntry};
+pub use requests::RequestFilter;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -44,18 +49,33 @@ impl Backend {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
+    /// Writes: on SQLite a pool of exactly one connection, so writers queue in order.
+    writer: AnyPool,
     backend: Backend,
-    /// SQLite has one writer at a time. Queuing writers here, in order, beats SQLite's
-    /// busy-wait back-off (which sleeps up to 100 ms per retry) by a wide margin at p99.
-    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    stats: Arc<Counters>,
+}
+
+/// Statements and commits issued, for `warden bench` and `/metrics`.
+#[derive(Debug, Default)]
+struct Counters {
+    statements: AtomicU64,
+    commits: AtomicU64,
+}
+
+/// A snapshot of the store's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub statements: u64,
+    pub commits: u64,
 }
 
 /// A transaction on the store. Dropped without `commit`, it rolls back.
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    stats: Arc<Counters>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -74,28 +94,39 @@ impl Store {
         };
         let opts = sqlx::any::AnyConnectOptions::from_str(&url)
             .context("database.url is not a valid database URL")?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10));
-        if backend == Backend::Sqlite {
-            pool = pool.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;")
-                        .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool
-            .connect_with(opts)
+        let options = |n: u32| {
+            let mut o = AnyPoolOptions::new()
+                .max_connections(n.max(1))
+                .acquire_timeout(Duration::from_secs(10));
+            if backend == Backend::Sqlite {
+                // WAL with synchronous=NORMAL: a commit survives a crash of Warden; after a power
+                // loss the last commits before the last checkpoint may be lost (docs/architecture.md).
+                o = o.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;")
+                            .await?;
+                        Ok(())
+                    })
+                });
+            }
+            o
+        };
+        let pool = options(max_connections)
+            .connect_with(opts.clone())
             .await
             .context("Failed to connect to the database")?;
-        let write_gate =
-            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let writer = match backend {
+            Backend::Sqlite => options(1)
+                .connect_with(opts)
+                .await
+                .context("Failed to connect to the database")?,
+            Backend::Postgres => pool.clone(),
+        };
         Ok(Self {
             pool,
+            writer,
             backend,
-            write_gate,
+            stats: Arc::default(),
         })
     }
 
@@ -140,62 +171,75 @@ impl Store {
         self.backend
     }
 
+    /// The read pool, for tests and tools that inspect the database directly.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    /// Held while a single-statement write runs outside a transaction (SQLite only).
-    pub(crate) async fn gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.write_gate {
-            Some(g) => Some(g.clone().lock_owned().await),
-            None => None,
+    /// The pool a read statement runs on; counted.
+    pub(crate) fn db(&self) -> &AnyPool {
+        self.stats.statements.fetch_add(1, Ordering::Relaxed);
+        &self.pool
+    }
+
+    /// The pool a single-statement write (its own commit) runs on; counted.
+    pub(crate) fn write(&self) -> &AnyPool {
+        self.stats.statements.fetch_add(1, Ordering::Relaxed);
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        &self.writer
+    }
+
+    /// Statements and commits issued so far by this store (and its clones).
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            statements: self.stats.statements.load(Ordering::Relaxed),
+            commits: self.stats.commits.load(Ordering::Relaxed),
         }
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {
-        let gate = self.gate().await;
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         }
         .context("Failed to begin a transaction")?;
         Ok(Tx {
             tx,
             backend: self.backend,
-            _gate: gate,
+            stats: self.stats.clone(),
         })
-    }
-
-    /// Records the thread a request lives in, once (the first card of a slash command).
-    pub async fn set_thread(&self, id: &str, thread: &str) -> anyhow::Result<()> {
-        let _gate = self.gate().await;
-        sqlx::query("UPDATE requests SET thread = $1 WHERE id = $2 AND thread IS NULL")
-            .bind(thread)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Records an inbound delivery; false if it was seen before (across restarts and instances).
     pub async fn first_delivery(&self, event_id: &str, now_ms: i64) -> anyhow::Result<bool> {
-        let _gate = self.gate().await;
         let done = sqlx::query("INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
             .bind(event_id)
             .bind(now_ms)
-            .execute(&self.pool)
+            .execute(self.write())
             .await
             .context("Failed to record an inbound delivery")?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether an inbound delivery was already handled (a click that lost a race asks this).
+    pub async fn seen_delivery(&self, event_id: &str) -> anyhow::Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE id = $1")
+            .bind(event_id)
+            .fetch_one(self.db())
+            .await
+            .context("Failed to read inbound deliveries")?;
+        Ok(n > 0)
     }
 }
 
 impl Tx {
     pub async fn commit(self) -> anyhow::Result<()> {
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.tx.commit().await.context("Failed to commit")
     }
 
@@ -203,14 +247,11 @@ impl Tx {
         self.backend
     }
 
+    /// The connection a statement in this transaction runs on; counted.
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        self.stats.statements.fetch_add(1, Ordering::Relaxed);
         &mut self.tx
     }
-}
-
-/// Booleans travel as 0/1 through the Any driver.
-pub(crate) fn flag(b: bool) -> i64 {
-    i64::from(b)
 }
 
 /// Creates a fresh PostgreSQL schema and returns a URL whose connections use it: isolated

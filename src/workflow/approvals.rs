@@ -1,24 +1,24 @@
 //! Approve and deny clicks: the approver is re-checked at click time, and each click is one
-//! compare-and-set transaction, so double clicks and racing approvers yield one transition.
+//! compare-and-set commit, so double clicks and racing approvers yield one transition.
 
-use super::plan::{ApprovalPlan, describe};
+use super::plan::describe;
+use super::step::Step;
 use super::{Engine, Handled, user_error};
 use crate::chat::ChatEvent;
-use crate::domain::{Person, RequestEvent, RequestId, RequestState};
-use crate::store::{ApprovalRow, LogKind, NewLogEntry, RequestChanges, RequestRow};
+use crate::domain::{
+    Approval, ApprovalPlan, Entry, Evidence, Job, JobKind, Patch, Person, Request, RequestEvent,
+    RequestId, RequestState, Verdict,
+};
+use crate::store::{Change, Committed};
 
-/// What a recorded approval led to.
-enum Outcome {
-    Counted { have: i64, need: u32 },
-    NextStep(usize),
-    Approved,
-}
+/// How many times a click is re-decided when another actor changed the request meanwhile.
+const CLICK_ATTEMPTS: usize = 8;
 
 impl Engine {
     /// Checks that `person` may act on the request's current step right now.
     async fn check_approver(
         &self,
-        req: &RequestRow,
+        req: &Request,
         person: &Person,
         verb: &str,
     ) -> anyhow::Result<ApprovalPlan> {
@@ -34,12 +34,13 @@ impl Engine {
                 .await;
             return Err(user_error(format!("You can't {verb} your own request.")));
         }
-        let plan = ApprovalPlan::parse(req.approval_plan_json.as_deref())
+        let plan = req
+            .approval_plan
+            .clone()
             .ok_or_else(|| anyhow::anyhow!("request {} has no approval plan", req.id))?;
-        let step = req.current_step.max(0) as usize;
         let planned = plan
             .steps
-            .get(step)
+            .get(req.current_step as usize)
             .ok_or_else(|| anyhow::anyhow!("request {} is at a step its plan lacks", req.id))?;
         let resource = self.resource_of(req)?;
         let requester = self
@@ -82,13 +83,21 @@ impl Engine {
         Ok(plan)
     }
 
-    async fn log_refusal(&self, req: &RequestRow, person: &Person, verb: &str, why: &str) {
-        let e = NewLogEntry::new(
-            LogKind::Refusal,
+    /// Records a refused action in the request's log (its own small change).
+    pub(crate) async fn log_refusal(&self, req: &Request, person: &Person, verb: &str, why: &str) {
+        let entry = Entry::new(
             &person.id,
-            serde_json::json!({ "action": verb, "why": why }),
+            Evidence::Refusal {
+                action: verb.into(),
+                why: why.into(),
+            },
         );
-        if let Err(err) = self.store.append_log(&req.id, self.now_ms(), &[e]).await {
+        let result = self
+            .change_request(req.id.as_str(), |_| {
+                Ok(Some(Step::new(Change::none().log(entry.clone()))))
+            })
+            .await;
+        if let Err(err) = result {
             tracing::warn!(request = %req.id, error = ?err, "failed to log a refusal");
         }
     }
@@ -99,173 +108,131 @@ impl Engine {
         person: &Person,
         id: &RequestId,
     ) -> anyhow::Result<Handled> {
-        let seen = self.request_by_id(id).await?;
-        let plan = self.check_approver(&seen, person, "approve").await?;
-        let step = seen.current_step;
-        let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
-        let req = tx
-            .lock_request(id.as_str())
-            .await?
-            .ok_or_else(|| user_error(format!("I can't find request {id}.")))?;
-        if req.state != RequestState::PendingApproval || req.current_step != step {
-            return Err(user_error(format!(
-                "Request {id} changed while you were clicking ({}); nothing was changed.",
-                req.state.label()
-            )));
-        }
-        let row = ApprovalRow {
-            request_id: req.id.clone(),
-            step,
-            approver_id: person.id.clone(),
-            approver_account: event.actor.to_string(),
-            decision: "approve".into(),
-            reason: None,
-            at: now,
-        };
-        if !tx.insert_approval(&row).await? {
-            return Err(user_error(format!(
-                "You've already acted on request {id}; it still needs the others."
-            )));
-        }
-        let have = tx.count_approvals(&req.id, step).await?;
-        let planned = &plan.steps[step as usize];
-        let outcome = if have < i64::from(planned.count) {
-            Outcome::Counted {
-                have,
-                need: planned.count,
+        for _ in 0..CLICK_ATTEMPTS {
+            let seen = self.request_by_id(id).await?;
+            let plan = self.check_approver(&seen, person, "approve").await?;
+            let step = self.approval_step(&seen, &plan, person, event)?;
+            let next_step = step.change.patch.current_step;
+            match self.commit_step(&seen, step).await? {
+                Committed::Applied(req) => {
+                    self.metrics
+                        .inc("warden_approvals_total", "decision=\"approve\"", 1);
+                    if let Some(next) = next_step {
+                        self.ask_next_step(&req, &plan, next as usize).await;
+                    }
+                    return Ok(Handled::Done);
+                }
+                Committed::Duplicate => return Ok(Handled::Duplicate),
+                Committed::Conflict => continue,
+                Committed::Refused(_) => break,
             }
-        } else if (step as usize) + 1 < plan.steps.len() {
-            let changes = RequestChanges {
-                current_step: Some(step + 1),
-                ..Default::default()
-            };
-            tx.update_in_state(&req.id, RequestState::PendingApproval, &changes, now)
-                .await?;
-            Outcome::NextStep(step as usize + 1)
-        } else {
-            tx.transition(
-                &req.id,
-                RequestState::PendingApproval,
-                RequestEvent::ApprovalsComplete,
-                &RequestChanges {
-                    deadline_at: Some(None),
-                    ..Default::default()
-                },
-                now,
-            )
-            .await?
-            .ok_or_else(|| {
-                anyhow::anyhow!("request {id} left pending approval under a held lock")
-            })?;
-            tx.enqueue(&self.grant_job(&req.id)).await?;
-            tx.cancel_job(&format!("pending_expire:{}", req.id)).await?;
-            tx.cancel_job(&format!("remind:{}", req.id)).await?;
-            Outcome::Approved
-        };
-        let mut entries = vec![NewLogEntry::new(
-            LogKind::Approval,
-            &person.id,
-            serde_json::json!({ "step": step, "account": event.actor, "approvals": have, "needed": planned.count }),
-        )];
-        if matches!(outcome, Outcome::Approved) {
-            entries.push(NewLogEntry::new(
-                LogKind::StateChange,
-                "warden",
-                serde_json::json!({ "from": "pending_approval", "to": "approved" }),
-            ));
         }
-        tx.append_log(&req.id, now, &entries).await?;
-        tx.commit().await?;
-        self.metrics
-            .inc("warden_approvals_total", "decision=\"approve\"", 1);
-        self.after_approval(&req, person, outcome).await
+        Err(user_error(format!(
+            "Request {id} changed while you were clicking; nothing was changed."
+        )))
     }
 
-    async fn after_approval(
+    /// The commit one approval makes: counted, the next step, or approved (grant follows).
+    fn approval_step(
         &self,
-        req: &RequestRow,
+        req: &Request,
+        plan: &ApprovalPlan,
         person: &Person,
-        outcome: Outcome,
-    ) -> anyhow::Result<Handled> {
-        let row = self
-            .store
-            .get_request(&req.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("request vanished"))?;
-        let scope = self.scope_of(&row);
-        match outcome {
-            Outcome::Counted { have, need } => {
-                self.refresh_cards(
-                    &row,
-                    Some(format!(
-                        "Approved by {} ({have} of {need})",
-                        person.display_name
-                    )),
-                )
-                .await;
-                self.say(
-                    &row.id,
-                    &scope,
-                    &format!(
-                        "{} approved request {} ({have} of {need} approvals).",
-                        person.display_name, row.id
-                    ),
-                )
-                .await;
-            }
-            Outcome::NextStep(next) => {
-                self.refresh_cards(
-                    &row,
-                    Some(format!("Step {} approved by {}", next, person.display_name)),
-                )
-                .await;
-                let plan = ApprovalPlan::parse(row.approval_plan_json.as_deref())
-                    .ok_or_else(|| anyhow::anyhow!("plan vanished"))?;
-                let resource = self.resource_of(&row)?.clone();
-                let requester = self
-                    .directory
-                    .person(&row.requester_id)
-                    .await
-                    .ok()
-                    .flatten();
-                let people = match requester {
-                    Some(r) => self
-                        .eligible_for(&plan.steps[next].spec, &r, &resource)
-                        .await
-                        .unwrap_or_default(),
-                    None => vec![],
-                };
-                self.post_approval_cards(&row, &resource, next, &people)
-                    .await;
-                self.say(
-                    &row.id,
-                    &scope,
-                    &format!(
-                        "{} approved step {next} of request {}; now waiting for {}.",
-                        person.display_name,
-                        row.id,
-                        describe(&plan.steps[next].spec, plan.steps[next].count)
-                    ),
-                )
-                .await;
-            }
-            Outcome::Approved => {
-                self.refresh_cards(&row, Some(format!("Approved by {}", person.display_name)))
-                    .await;
-                self.say(
-                    &row.id,
-                    &scope,
-                    &format!(
-                        "{} approved request {}. Granting access now.",
-                        person.display_name, row.id
-                    ),
-                )
-                .await;
-                self.run_grant_now(&row.id).await;
-            }
+        event: &ChatEvent,
+    ) -> anyhow::Result<Step> {
+        if req.has_acted(&person.id) {
+            return Err(user_error(format!(
+                "You've already acted on request {}; it still needs the others.",
+                req.id
+            )));
         }
-        Ok(Handled::Done)
+        let step = req.current_step;
+        let planned = &plan.steps[step as usize];
+        let have = req.approvals_on(step) + 1;
+        let now = self.now_ms();
+        let mut patch = Patch {
+            approval: Some(Approval {
+                step,
+                approver_id: person.id.clone(),
+                approver_account: event.actor.to_string(),
+                verdict: Verdict::Approve,
+                reason: None,
+                at: now,
+            }),
+            ..Default::default()
+        };
+        let entry = Entry::new(
+            &person.id,
+            Evidence::Approval {
+                step,
+                account: event.actor.clone(),
+                approvals: have,
+                needed: planned.count,
+            },
+        );
+        let name = &person.display_name;
+        let step_out = if have < planned.count as usize {
+            let need = planned.count;
+            Step::new(Change::none().log(entry))
+                .cards(format!("Approved by {name} ({have} of {need})"))
+                .tell(format!(
+                    "{name} approved request {} ({have} of {need} approvals).",
+                    req.id
+                ))
+        } else if (step as usize) + 1 < plan.steps.len() {
+            let next = step + 1;
+            patch.current_step = Some(next);
+            let waiting = &plan.steps[next as usize];
+            Step::new(Change::none().log(entry))
+                .cards(format!("Step {next} approved by {name}"))
+                .tell(format!(
+                    "{name} approved step {next} of request {}; now waiting for {}.",
+                    req.id,
+                    describe(&waiting.spec, waiting.count)
+                ))
+        } else {
+            patch.deadline_at = Some(None);
+            let change = Change::event(RequestEvent::ApprovalsComplete)
+                .log(entry)
+                .log(Entry::warden(Evidence::StateChange {
+                    from: RequestState::PendingApproval,
+                    to: RequestState::Approved,
+                    why: None,
+                }))
+                .schedule_claimed(Job::Grant, now, self.claim(&Job::Grant, req))
+                .cancel(&[JobKind::PendingExpire, JobKind::Remind]);
+            Step::new(change)
+                .cards(format!("Approved by {name}"))
+                .tell(format!(
+                    "{name} approved request {}. Granting access now.",
+                    req.id
+                ))
+        };
+        let mut out = step_out.for_event(event);
+        out.change.patch = patch;
+        Ok(out)
+    }
+
+    /// Sends the next step's approvers their cards.
+    async fn ask_next_step(&self, req: &Request, plan: &ApprovalPlan, next: usize) {
+        let Ok(resource) = self.resource_of(req).map(Clone::clone) else {
+            return;
+        };
+        let requester = self
+            .directory
+            .person(&req.requester_id)
+            .await
+            .ok()
+            .flatten();
+        let people = match requester {
+            Some(r) => self
+                .eligible_for(&plan.steps[next].spec, &r, &resource)
+                .await
+                .unwrap_or_default(),
+            None => vec![],
+        };
+        let posts = self.approval_posts(req, &resource, next, &people).await;
+        self.post_and_record(req, &posts).await;
     }
 
     pub(crate) async fn deny(
@@ -275,179 +242,69 @@ impl Engine {
         id: &RequestId,
         reason: Option<&str>,
     ) -> anyhow::Result<Handled> {
-        let seen = self.request_by_id(id).await?;
-        let plan = self.check_approver(&seen, person, "deny").await?;
         let reason = reason
             .map(|r| crate::domain::text::sanitize_free_text(r, 300))
             .filter(|r| !r.is_empty());
-        if plan.deny_reason_required && reason.is_none() {
-            return Err(user_error(format!(
-                "A reason is required to deny request {id}. Please add one (e.g. \"not needed for this incident\")."
-            )));
+        for _ in 0..CLICK_ATTEMPTS {
+            let seen = self.request_by_id(id).await?;
+            let plan = self.check_approver(&seen, person, "deny").await?;
+            if plan.deny_reason_required && reason.is_none() {
+                return Err(user_error(format!(
+                    "A reason is required to deny request {id}. Please add one (e.g. \"not needed for this incident\")."
+                )));
+            }
+            if seen.has_acted(&person.id) {
+                return Err(user_error(format!("You've already acted on request {id}.")));
+            }
+            let because = reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let name = &person.display_name;
+            let change = Change::event(RequestEvent::ApproverDeny)
+                .patch(Patch {
+                    approval: Some(Approval {
+                        step: seen.current_step,
+                        approver_id: person.id.clone(),
+                        approver_account: event.actor.to_string(),
+                        verdict: Verdict::Deny,
+                        reason: reason.clone(),
+                        at: self.now_ms(),
+                    }),
+                    deadline_at: Some(None),
+                    ..Default::default()
+                })
+                .log(Entry::new(
+                    &person.id,
+                    Evidence::Denial {
+                        step: seen.current_step,
+                        account: event.actor.clone(),
+                        reason: reason.clone(),
+                    },
+                ))
+                .log(Entry::warden(Evidence::StateChange {
+                    from: RequestState::PendingApproval,
+                    to: RequestState::Denied,
+                    why: None,
+                }))
+                .cancel(&[JobKind::PendingExpire, JobKind::Remind]);
+            let step = Step::new(change)
+                .cards(format!("Denied by {name}{because}"))
+                .tell(format!("{name} denied request {}{because}.", seen.id))
+                .for_event(event);
+            match self.commit_step(&seen, step).await? {
+                Committed::Applied(_) => {
+                    self.metrics
+                        .inc("warden_approvals_total", "decision=\"deny\"", 1);
+                    return Ok(Handled::Done);
+                }
+                Committed::Duplicate => return Ok(Handled::Duplicate),
+                Committed::Conflict => continue,
+                Committed::Refused(_) => break,
+            }
         }
-        let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
-        let req = tx
-            .lock_request(id.as_str())
-            .await?
-            .ok_or_else(|| user_error(format!("I can't find request {id}.")))?;
-        if req.state != RequestState::PendingApproval {
-            return Err(user_error(format!(
-                "Request {id} is already resolved ({}); nothing was changed.",
-                req.state.label()
-            )));
-        }
-        let row = ApprovalRow {
-            request_id: req.id.clone(),
-            step: req.current_step,
-            approver_id: person.id.clone(),
-            approver_account: event.actor.to_string(),
-            decision: "deny".into(),
-            reason: reason.clone(),
-            at: now,
-        };
-        if !tx.insert_approval(&row).await? {
-            return Err(user_error(format!("You've already acted on request {id}.")));
-        }
-        tx.transition(
-            &req.id,
-            RequestState::PendingApproval,
-            RequestEvent::ApproverDeny,
-            &RequestChanges {
-                deadline_at: Some(None),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
-        tx.cancel_job(&format!("pending_expire:{}", req.id)).await?;
-        tx.cancel_job(&format!("remind:{}", req.id)).await?;
-        tx.append_log(
-            &req.id,
-            now,
-            &[
-                NewLogEntry::new(LogKind::Refusal, &person.id, serde_json::json!({ "action": "deny", "step": req.current_step, "account": event.actor, "reason": reason })),
-                NewLogEntry::new(LogKind::StateChange, "warden", serde_json::json!({ "from": "pending_approval", "to": "denied" })),
-            ],
-        )
-        .await?;
-        tx.commit().await?;
-        self.metrics
-            .inc("warden_approvals_total", "decision=\"deny\"", 1);
-        let row = self
-            .store
-            .get_request(&req.id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("request vanished"))?;
-        let because = reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
-        self.refresh_cards(
-            &row,
-            Some(format!("Denied by {}{because}", person.display_name)),
-        )
-        .await;
-        self.say(
-            &row.id,
-            &self.scope_of(&row),
-            &format!(
-                "{} denied request {}{because}.",
-                person.display_name, row.id
-            ),
-        )
-        .await;
-        Ok(Handled::Done)
-    }
-
-    /// Closes a break-glass review. Reviewers are the resource owners and the requester's manager.
-    pub(crate) async fn close_review(
-        &self,
-        event: &ChatEvent,
-        person: &Person,
-        id: &RequestId,
-        notes: Option<&str>,
-    ) -> anyhow::Result<Handled> {
-        let req = self.request_by_id(id).await?;
-        if !req.review_open {
-            return Err(user_error(format!("Request {id} has no open review.")));
-        }
-        if person.id == req.requester_id {
-            self.log_refusal(&req, person, "review", "self-review is not allowed")
-                .await;
-            return Err(user_error("You can't review your own emergency access."));
-        }
-        let resource = self.resource_of(&req)?;
-        let manager = self
-            .directory
-            .person(&req.requester_id)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|p| p.manager);
-        let reviewer =
-            resource.owners.contains(&person.id) || manager.as_deref() == Some(person.id.as_str());
-        if !reviewer {
-            self.log_refusal(
-                &req,
-                person,
-                "review",
-                "not an owner or the requester's manager",
-            )
-            .await;
-            return Err(user_error(format!(
-                "Only the owners of {} or the requester's manager can close this review.",
-                resource.name
-            )));
-        }
-        let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
-        let Some(locked) = tx.lock_request(id.as_str()).await? else {
-            return Err(user_error("Request vanished."));
-        };
-        if !locked.review_open {
-            return Err(user_error(format!(
-                "The review of {id} was already closed."
-            )));
-        }
-        tx.update_in_state(
-            id.as_str(),
-            locked.state,
-            &RequestChanges {
-                review_open: Some(false),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
-        let notes = notes.map(|n| crate::domain::text::sanitize_free_text(n, 500));
-        tx.append_log(
-            id.as_str(),
-            now,
-            &[NewLogEntry::new(
-                LogKind::Review,
-                &person.id,
-                serde_json::json!({ "closed": true, "notes": notes, "account": event.actor }),
-            )],
-        )
-        .await?;
-        tx.commit().await?;
-        let row = self
-            .store
-            .get_request(id.as_str())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("request vanished"))?;
-        self.refresh_cards(&row, Some(format!("Reviewed by {}", person.display_name)))
-            .await;
-        self.say(
-            &row.id,
-            &self.scope_of(&row),
-            &format!(
-                "{} reviewed the emergency access of request {}.",
-                person.display_name, row.id
-            ),
-        )
-        .await;
-        Ok(Handled::Done)
+        Err(user_error(format!(
+            "Request {id} changed while you were clicking; nothing was changed."
+        )))
     }
 }

@@ -1,36 +1,34 @@
 //! Platform-free cards built from stored, validated fields only (never model prose).
 
 use super::Engine;
-use super::plan::{ApprovalPlan, describe};
+use super::plan::describe;
 use crate::chat::{Button, ButtonStyle, Card, CardAction, CardKind, CardTarget, MessageRef};
 use crate::clock::from_ms;
-use crate::domain::{Intent, Platform, RequestId, Resource, format_duration};
-use crate::store::{LogKind, NewJob, NewLogEntry, RequestRow};
+use crate::domain::jobs::CardUpdate;
+use crate::domain::{Intent, Job, PostedCard, Request, RequestState, Resource, format_duration};
+use crate::store::Schedule;
 
 /// The deterministic fields shown for a request on any card.
-pub fn request_card_fields(req: &RequestRow, resource: Option<&Resource>) -> Vec<(String, String)> {
+pub fn request_card_fields(req: &Request, resource: Option<&Resource>) -> Vec<(String, String)> {
     let mut f = Vec::new();
     let res = match resource {
         Some(r) => format!("{} ({})", r.name, r.id),
-        None => req.resource.clone().unwrap_or_else(|| "?".into()),
+        None => req.resource().unwrap_or("?").to_string(),
     };
     f.push(("Resource".into(), res));
-    f.push((
-        "Role".into(),
-        req.role.clone().unwrap_or_else(|| "?".into()),
-    ));
+    f.push(("Role".into(), req.role().unwrap_or("?").to_string()));
     f.push((
         "Duration".into(),
-        req.duration_secs
-            .map(|d| format_duration(d.max(0) as u64))
+        req.duration_secs()
+            .map(format_duration)
             .unwrap_or_else(|| "?".into()),
     ));
     f.push((
         "Reason".into(),
-        req.justification.clone().unwrap_or_else(|| "—".into()),
+        req.justification().unwrap_or("—").to_string(),
     ));
-    if let Some(t) = &req.ticket {
-        f.push(("Ticket".into(), t.clone()));
+    if let Some(t) = req.ticket() {
+        f.push(("Ticket".into(), t.to_string()));
     }
     f
 }
@@ -46,11 +44,11 @@ fn button(label: &str, action: CardAction, style: ButtonStyle) -> Button {
 impl Engine {
     pub(crate) fn confirmation_card(
         &self,
-        req: &RequestRow,
+        req: &Request,
         intent: &Intent,
         status: Option<String>,
     ) -> Card {
-        let resource = req.resource.as_deref().and_then(|r| self.catalog.get(r));
+        let resource = req.resource().and_then(|r| self.catalog.get(r));
         let mut fields = request_card_fields(req, resource);
         if intent.break_glass {
             fields.push((
@@ -72,7 +70,7 @@ impl Engine {
         };
         Card {
             kind: CardKind::Confirmation,
-            request_id: RequestId::from_stored(req.id.clone()),
+            request_id: req.id.clone(),
             title: "Is this what you need?".into(),
             fields,
             status,
@@ -82,7 +80,7 @@ impl Engine {
 
     pub(crate) fn approval_card(
         &self,
-        req: &RequestRow,
+        req: &Request,
         resource: &Resource,
         step: usize,
         status: Option<String>,
@@ -96,20 +94,16 @@ impl Engine {
         fields.push((
             "Risk".into(),
             resource
-                .risk_for(req.role.as_deref().unwrap_or_default())
+                .risk_for(req.role().unwrap_or_default())
                 .as_str()
                 .into(),
         ));
-        if let Some(d) = req
-            .decision_json
-            .as_deref()
-            .and_then(|j| serde_json::from_str::<crate::policy::Decision>(j).ok())
+        if let Some(d) = &req.decision
+            && !d.reasons().is_empty()
         {
-            if !d.reasons().is_empty() {
-                fields.push(("Policy".into(), d.reasons().join("; ")));
-            }
+            fields.push(("Policy".into(), d.reasons().join("; ")));
         }
-        if let Some(plan) = ApprovalPlan::parse(req.approval_plan_json.as_deref())
+        if let Some(plan) = &req.approval_plan
             && let Some(s) = plan.steps.get(step)
         {
             fields.push((
@@ -122,21 +116,20 @@ impl Engine {
                 ),
             ));
         }
-        if req.parent_id.is_some() {
-            fields.push(("Extends".into(), req.parent_id.clone().unwrap_or_default()));
+        if let Some(parent) = &req.parent_id {
+            fields.push(("Extends".into(), parent.to_string()));
         }
-        let buttons =
-            if status.is_some() && req.state != crate::domain::RequestState::PendingApproval {
-                vec![]
-            } else {
-                vec![
-                    button("Approve", CardAction::Approve, ButtonStyle::Primary),
-                    button("Deny", CardAction::Deny, ButtonStyle::Danger),
-                ]
-            };
+        let buttons = if status.is_some() && req.state != RequestState::PendingApproval {
+            vec![]
+        } else {
+            vec![
+                button("Approve", CardAction::Approve, ButtonStyle::Primary),
+                button("Deny", CardAction::Deny, ButtonStyle::Danger),
+            ]
+        };
         Card {
             kind: CardKind::Approval,
-            request_id: RequestId::from_stored(req.id.clone()),
+            request_id: req.id.clone(),
             title: "Access request needs your approval".into(),
             fields,
             status,
@@ -152,14 +145,14 @@ impl Engine {
         }
     }
 
-    /// Posts a card and remembers it so every copy can be updated later.
+    /// Posts a card; the caller records the returned reference with its change (or through
+    /// `post_and_record`). A failure is logged; the request goes on without the card.
     pub(crate) async fn post_card(
         &self,
-        req: &RequestRow,
+        req: &Request,
         target: &CardTarget,
         card: &Card,
-        kind: CardKind,
-    ) -> Option<MessageRef> {
+    ) -> Option<PostedCard> {
         let platform = match target {
             CardTarget::Scope(s) => s.platform,
             CardTarget::Direct(u) => u.platform,
@@ -167,49 +160,40 @@ impl Engine {
         };
         let chat = self.chat(platform)?;
         match chat.post_card(target, card).await {
-            Ok(m) => {
-                if let Err(e) = self
-                    .store
-                    .record_card(
-                        &req.id,
-                        platform,
-                        &m.channel,
-                        &m.message_id,
-                        kind.as_str(),
-                        self.now_ms(),
-                    )
-                    .await
-                {
-                    tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");
-                }
-                // A slash command has no thread yet: the first card starts it.
-                if req.thread.is_none()
-                    && matches!(target, CardTarget::Scope(_))
-                    && let Err(e) = self.store.set_thread(&req.id, &m.message_id).await
-                {
-                    tracing::warn!(request = %req.id, error = ?e, "failed to record the request's thread");
-                }
-                Some(m)
-            }
+            Ok(m) => Some(PostedCard {
+                platform,
+                channel: m.channel,
+                message_id: m.message_id,
+                kind: card.kind,
+            }),
             Err(e) => {
-                tracing::warn!(request = %req.id, error = ?e, "failed to post a card");
-                let entry = NewLogEntry::new(
-                    LogKind::Error,
-                    "warden",
-                    serde_json::json!({ "card_post_failed": kind.as_str() }),
-                );
-                let _ = self
-                    .store
-                    .append_log(&req.id, self.now_ms(), &[entry])
-                    .await;
+                tracing::warn!(request = %req.id, error = ?e, kind = card.kind.as_str(), "failed to post a card");
+                self.metrics.inc("warden_card_post_failures_total", "", 1);
                 None
             }
         }
     }
 
+    /// Posts cards after a change (approval cards, alerts) and records them in one write.
+    pub(crate) async fn post_and_record(&self, req: &Request, posts: &[(CardTarget, Card)]) {
+        let mut posted = Vec::new();
+        for (target, card) in posts {
+            if let Some(p) = self.post_card(req, target, card).await {
+                posted.push(p);
+            }
+        }
+        if let Err(e) = self
+            .store
+            .record_cards(&req.id, &posted, self.now_ms())
+            .await
+        {
+            tracing::warn!(request = %req.id, error = ?e, "failed to record posted cards");
+        }
+    }
+
     /// Re-renders every posted card of a request with a status line; resolved cards lose their buttons.
-    pub(crate) async fn refresh_cards(&self, req: &RequestRow, status: Option<String>) {
-        let cards = match self.store.cards(&req.id, None).await {
+    pub(crate) async fn refresh_cards(&self, req: &Request, status: Option<String>) {
+        let cards = match self.store.cards(req.id.as_str()).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(request = %req.id, error = ?e, "failed to list cards");
@@ -217,62 +201,70 @@ impl Engine {
             }
         };
         for c in cards {
-            let Some(card) = self.render_stored_card(req, &c.kind, status.clone()).await else {
-                continue;
+            self.update_card(req, &c, status.clone()).await;
+        }
+    }
+
+    /// Updates one posted card; a refused update becomes a retry job, so none is dropped.
+    pub(crate) async fn update_card(
+        &self,
+        req: &Request,
+        c: &PostedCard,
+        status: Option<String>,
+    ) -> bool {
+        let Some(card) = self.render_stored_card(req, c.kind, status.clone()).await else {
+            return true;
+        };
+        let msg = MessageRef {
+            platform: c.platform,
+            channel: c.channel.clone(),
+            message_id: c.message_id.clone(),
+        };
+        let ok = match self.chat(c.platform) {
+            Some(chat) => chat
+                .update_card(&msg, &card)
+                .await
+                .map_err(|e| tracing::warn!(request = %req.id, error = ?e, "card update failed; will retry"))
+                .is_ok(),
+            None => true,
+        };
+        if !ok {
+            let job = Schedule {
+                job: Job::CardUpdate(CardUpdate {
+                    card: c.clone(),
+                    status,
+                }),
+                run_at: self.now_ms() + 2000,
+                claim: None,
             };
-            let platform = Platform::parse(&c.platform).unwrap_or(Platform::Console);
-            let msg = MessageRef {
-                platform,
-                channel: c.channel.clone(),
-                message_id: c.message_id.clone(),
-            };
-            let ok = match self.chat(platform) {
-                Some(chat) => chat.update_card(&msg, &card).await.map_err(|e| tracing::warn!(request = %req.id, error = ?e, "card update failed; will retry")).is_ok(),
-                None => true,
-            };
-            if !ok {
-                // A card update is never dropped: a job retries it until the platform takes it.
-                let job = NewJob {
-                    id: format!("card_update:{}:{}", c.channel, c.message_id),
-                    kind: "card_update".into(),
-                    request_id: Some(req.id.clone()),
-                    run_at: self.now_ms() + 2000,
-                    priority: 1,
-                    payload: Some(serde_json::json!({ "platform": c.platform, "channel": c.channel, "message_id": c.message_id, "kind": c.kind, "status": status }).to_string()),
-                };
-                if let Err(e) = self.store.enqueue(&job).await {
-                    tracing::error!(request = %req.id, error = ?e, "failed to schedule a card update retry");
-                }
+            if let Err(e) = self.store.schedule(&req.id, job).await {
+                tracing::error!(request = %req.id, error = ?e, "failed to schedule a card update retry");
             }
         }
+        ok
     }
 
     pub(crate) async fn render_stored_card(
         &self,
-        req: &RequestRow,
-        kind: &str,
+        req: &Request,
+        kind: CardKind,
         status: Option<String>,
     ) -> Option<Card> {
         match kind {
-            "confirmation" => {
-                let intent = Self::intent_of(req).ok()?;
+            CardKind::Confirmation => {
+                let intent = req.intent.as_ref()?;
                 Some(self.confirmation_card(
                     req,
-                    &intent,
+                    intent,
                     status.or_else(|| Some(req.state.label().to_string())),
                 ))
             }
-            "approval" | "alert" => {
-                let resource = self.catalog.get(req.resource.as_deref()?)?;
+            CardKind::Approval | CardKind::Alert => {
+                let resource = self.catalog.get(req.resource()?)?;
                 let name = self.display_name(&req.requester_id).await;
-                let mut card = self.approval_card(
-                    req,
-                    resource,
-                    req.current_step.max(0) as usize,
-                    status,
-                    &name,
-                );
-                if kind == "alert" {
+                let mut card =
+                    self.approval_card(req, resource, req.current_step as usize, status, &name);
+                if kind == CardKind::Alert {
                     card.kind = CardKind::Alert;
                     card.title = "Break-glass access".into();
                     card.buttons = if req.review_open {
@@ -287,7 +279,7 @@ impl Engine {
                 }
                 Some(card)
             }
-            _ => None,
+            CardKind::Grant => None,
         }
     }
 

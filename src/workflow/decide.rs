@@ -1,95 +1,251 @@
-//! Submit → policy → approved, denied or pending approval.
+//! Submit → policy → approved, denied or pending approval, committed as one step.
+//!
+//! The policy is asked before the commit (it reads only the request and the directory), so the
+//! confirmation and the decision land together; a request that changed meanwhile is a conflict.
 
 use super::plan::describe;
-use super::{Engine, Handled, outgoing, user_error};
-use crate::chat::{CardKind, CardTarget};
-use crate::domain::{Intent, Person, Platform, RequestEvent, RequestId, RequestState, Resource};
-use crate::policy::{
-    ChannelInput, Decision, INPUT_VERSION, PolicyInput, RequestContextInput, RequesterInput,
-    ResourceInput,
+use super::step::Step;
+use super::{Engine, Handled, user_error};
+use crate::chat::{Card, CardTarget, ChatEvent};
+use crate::domain::{
+    Decision, Entry, Evidence, Intent, Job, JobKind, Patch, Person, Request, RequestEvent,
+    RequestState, Resource,
 };
-use crate::store::{LogKind, NewJob, NewLogEntry, RequestChanges, RequestRow};
+use crate::policy::{
+    ChannelInput, INPUT_VERSION, PolicyInput, RequestContextInput, RequesterInput, ResourceInput,
+};
+use crate::store::{Change, Committed, JobClaim};
 
 impl Engine {
     /// The requester confirmed (or confirmation is not required): hand the intent to policy.
     pub(crate) async fn submit(
         &self,
-        id: &str,
+        req: &Request,
         person: &Person,
         auto: bool,
+        event: Option<&ChatEvent>,
     ) -> anyhow::Result<Handled> {
-        let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
-        let req = tx
-            .lock_request(id)
-            .await?
-            .ok_or_else(|| user_error(format!("I can't find request {id}.")))?;
         if req.requester_id != person.id {
             return Err(user_error("Only the requester can submit this request."));
         }
         if req.state != RequestState::AwaitingConfirmation {
             return Err(user_error(format!(
-                "Request {id} can't be submitted now: it is {}.",
+                "Request {} can't be submitted now: it is {}.",
+                req.id,
                 req.state.label()
             )));
         }
-        tx.transition(
-            id,
-            RequestState::AwaitingConfirmation,
-            RequestEvent::Confirm,
-            &RequestChanges {
-                deadline_at: Some(None),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
-        let intent: serde_json::Value = req
-            .intent_json
-            .as_deref()
-            .and_then(|j| serde_json::from_str(j).ok())
-            .unwrap_or_default();
-        tx.append_log(
-            id,
-            now,
-            &[NewLogEntry::new(
-                LogKind::IntentConfirmed,
-                &person.id,
-                serde_json::json!({ "intent": intent, "auto": auto }),
-            )],
-        )
-        .await?;
-        tx.cancel_job(&format!("confirm_expire:{id}")).await?;
-        tx.commit().await?;
-        let row = self
-            .store
-            .get_request(id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("request vanished"))?;
-        self.refresh_cards(
-            &row,
-            Some(if auto {
-                "Submitted".into()
-            } else {
-                format!("Submitted by {}", person.display_name)
-            }),
-        )
-        .await;
-        self.decide(&row, person).await
-    }
-
-    pub(crate) fn intent_of(req: &RequestRow) -> anyhow::Result<Intent> {
-        let json = req
-            .intent_json
-            .as_deref()
+        let intent = req
+            .intent
+            .clone()
             .ok_or_else(|| anyhow::anyhow!("request {} has no intent", req.id))?;
-        Ok(serde_json::from_str(json)?)
+        let resource = self.resource_of(req)?.clone();
+        let input = self.policy_input(
+            req,
+            person,
+            &intent,
+            &resource,
+            RequestContextInput::default(),
+        );
+        let decision = self.ask_policy(&input).await;
+        let actor = format!("policy:{}", self.policy.name());
+        let confirmed = Change::event(RequestEvent::Confirm)
+            .log(Entry::new(
+                &person.id,
+                Evidence::IntentConfirmed {
+                    intent: serde_json::to_value(&intent)?,
+                    auto,
+                },
+            ))
+            .log(Entry::new(
+                &actor,
+                Evidence::PolicyInput(serde_json::to_value(&input)?),
+            ))
+            .log(Entry::new(
+                &actor,
+                Evidence::PolicyDecision(serde_json::to_value(&decision)?),
+            ))
+            .cancel(&[JobKind::ConfirmExpire]);
+        let submitted = if auto {
+            "Submitted".to_string()
+        } else {
+            format!("Submitted by {}", person.display_name)
+        };
+        let (mut step, approvers) = self
+            .decision_step(req, person, &intent, &resource, decision, confirmed)
+            .await?;
+        if step.change.events.last() != Some(&RequestEvent::PolicyAllow) {
+            // An allowed request's card is refreshed by its grant right after.
+            step = step.cards(submitted);
+        }
+        if let Some(e) = event {
+            step = step.for_event(e);
+        }
+        let stored = match self.commit_step(req, step).await? {
+            Committed::Applied(r) => r,
+            Committed::Duplicate => return Ok(Handled::Duplicate),
+            Committed::Conflict | Committed::Refused(_) => {
+                return Err(user_error(format!(
+                    "Request {} changed while you were clicking; nothing was changed.",
+                    req.id
+                )));
+            }
+        };
+        if stored.break_glass {
+            self.announce_break_glass(&stored, person, &resource).await;
+        }
+        if let Some(people) = approvers {
+            let posts = self.approval_posts(&stored, &resource, 0, &people).await;
+            self.post_and_record(&stored, &posts).await;
+        }
+        Ok(Handled::Done)
     }
 
-    pub(crate) fn resource_of(&self, req: &RequestRow) -> anyhow::Result<&Resource> {
+    /// Asks the PDP, with metrics. Only this and approvers' clicks change access.
+    pub(crate) async fn ask_policy(&self, input: &PolicyInput) -> Decision {
+        let started = std::time::Instant::now();
+        let decision = self.policy.decide(input).await;
+        self.metrics.observe(
+            "warden_policy_seconds",
+            &format!("engine=\"{}\"", self.policy.name()),
+            started.elapsed().as_secs_f64(),
+        );
+        self.metrics.inc(
+            "warden_decisions_total",
+            &format!("outcome=\"{}\"", decision.outcome()),
+            1,
+        );
+        decision
+    }
+
+    /// The step a decision leads to from Submitted, and the approvers to ask, if any.
+    async fn decision_step(
+        &self,
+        req: &Request,
+        person: &Person,
+        intent: &Intent,
+        resource: &Resource,
+        decision: Decision,
+        change: Change,
+    ) -> anyhow::Result<(Step, Option<Vec<Person>>)> {
+        let now = self.now_ms();
+        let decided = |event: RequestEvent, to: RequestState, d: &Decision| {
+            change
+                .clone()
+                .then(event)
+                .log(Entry::warden(Evidence::StateChange {
+                    from: RequestState::Submitted,
+                    to,
+                    why: None,
+                }))
+                .patch(Patch {
+                    decision: Some(d.clone()),
+                    ..Default::default()
+                })
+        };
+        Ok(match &decision {
+            Decision::Deny { reasons, .. } => {
+                let why = if reasons.is_empty() {
+                    "policy denied it".to_string()
+                } else {
+                    reasons.join("; ")
+                };
+                let c = decided(RequestEvent::PolicyDeny, RequestState::Denied, &decision);
+                (
+                    Step::new(c).tell(format!("Request {} was denied: {why}.", req.id)),
+                    None,
+                )
+            }
+            Decision::Allow { break_glass, .. } if *break_glass && !intent.break_glass => {
+                // The policy may not invent an emergency nobody declared.
+                let fault =
+                    Decision::fault("break-glass allowed for a request that did not ask for it");
+                let c = decided(RequestEvent::PolicyDeny, RequestState::Denied, &fault);
+                let told = format!(
+                    "Request {} was denied: the policy answer was inconsistent.",
+                    req.id
+                );
+                (Step::new(c).tell(told), None)
+            }
+            Decision::Allow { break_glass, .. } => {
+                let mut c = decided(RequestEvent::PolicyAllow, RequestState::Approved, &decision);
+                c.patch.break_glass = Some(*break_glass);
+                c.patch.review_open = Some(*break_glass);
+                let c = c.schedule_claimed(Job::Grant, now, self.claim(&Job::Grant, req));
+                (Step::new(c), None)
+            }
+            Decision::RequireApproval {
+                steps,
+                deny_reason_required,
+                reasons,
+                ..
+            } => match self
+                .resolve_plan(steps, *deny_reason_required, person, resource)
+                .await
+            {
+                Err(why) => {
+                    tracing::warn!(request = %req.id, why, "approvers could not be resolved");
+                    let c = decided(RequestEvent::Fail, RequestState::Failed, &decision).log(
+                        Entry::warden(Evidence::Error(
+                            serde_json::json!({ "approvers_unresolved": why }),
+                        )),
+                    );
+                    let told = format!(
+                        "Request {} needs approval, but I can't work out who can approve it: {why}. Nothing was granted; an admin has been told.",
+                        req.id
+                    );
+                    (Step::new(c).tell(told), None)
+                }
+                Ok((plan, mut people)) => {
+                    let deadline = now + (self.options.pending_ttl_secs as i64) * 1000;
+                    let who = describe(&plan.steps[0].spec, plan.steps[0].count);
+                    let why = if reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", reasons.join("; "))
+                    };
+                    let told = format!(
+                        "Request {} needs approval from {who}{why}. I've asked them and will tell you here.",
+                        req.id
+                    );
+                    let mut c = decided(
+                        RequestEvent::PolicyRequireApproval,
+                        RequestState::PendingApproval,
+                        &decision,
+                    )
+                    .log(Entry::warden(Evidence::ApproversResolved(
+                        serde_json::to_value(&plan)?,
+                    )))
+                    .schedule(Job::PendingExpire, deadline);
+                    let remind_at = deadline - (self.options.reminder_before_secs as i64) * 1000;
+                    if remind_at > now {
+                        c = c.schedule(Job::Remind, remind_at);
+                    }
+                    c.patch.approval_plan = Some(plan);
+                    c.patch.current_step = Some(0);
+                    c.patch.deadline_at = Some(Some(deadline));
+                    (Step::new(c).tell(told), Some(people.swap_remove(0)))
+                }
+            },
+        })
+    }
+
+    /// A lease on a job this worker inserts and runs right away.
+    pub(crate) fn claim(&self, job: &Job, req: &Request) -> JobClaim {
+        JobClaim {
+            job_id: job.id_for(&req.id),
+            worker: self.worker_id.clone(),
+            lease_until: self.now_ms() + self.lease_ms(),
+        }
+    }
+
+    pub(crate) fn lease_ms(&self) -> i64 {
+        (self.options.job_lease_secs as i64) * 1000
+    }
+
+    pub(crate) fn resource_of(&self, req: &Request) -> anyhow::Result<&Resource> {
         let id = req
-            .resource
-            .as_deref()
+            .resource()
             .ok_or_else(|| anyhow::anyhow!("request {} names no resource", req.id))?;
         self.catalog.get(id).ok_or_else(|| {
             user_error(format!(
@@ -102,20 +258,15 @@ impl Engine {
     /// The versioned document the PDP sees. Identity from the directory; intent already validated.
     pub(crate) fn policy_input(
         &self,
-        req: &RequestRow,
+        req: &Request,
         person: &Person,
         intent: &Intent,
         resource: &Resource,
         context: RequestContextInput,
     ) -> PolicyInput {
-        let account = crate::domain::PlatformUser::new(
-            req.platform().unwrap_or(Platform::Console),
-            req.workspace.clone(),
-            req.requester_account.clone(),
-        );
         PolicyInput {
             version: INPUT_VERSION.into(),
-            requester: RequesterInput::from_person(person, &account),
+            requester: RequesterInput::from_person(person, &req.requester_account()),
             intent: intent.clone(),
             resource: ResourceInput::from_resource(
                 resource,
@@ -123,10 +274,10 @@ impl Engine {
             ),
             time: self.clock.now().to_rfc3339(),
             channel: ChannelInput {
-                platform: req.platform.clone(),
-                workspace: req.workspace.clone(),
-                channel: req.channel.clone(),
-                kind: req.scope_kind.clone(),
+                platform: req.origin.platform.as_str().into(),
+                workspace: req.origin.workspace.clone(),
+                channel: req.origin.channel.clone(),
+                kind: req.origin.kind.as_str().into(),
             },
             context,
         }
@@ -135,7 +286,7 @@ impl Engine {
     /// Evaluates policy without acting, for "confirm only when approval is needed".
     pub(crate) async fn preview_allows(
         &self,
-        req: &RequestRow,
+        req: &Request,
         person: &Person,
         intent: &Intent,
     ) -> bool {
@@ -158,303 +309,34 @@ impl Engine {
         )
     }
 
-    /// Asks the PDP and acts on its decision. Only this and approvers' clicks change access.
-    pub(crate) async fn decide(
+    /// One approval card per eligible approver (DM), or one to the catalog's channel.
+    pub(crate) async fn approval_posts(
         &self,
-        req: &RequestRow,
-        person: &Person,
-    ) -> anyhow::Result<Handled> {
-        let intent = Self::intent_of(req)?;
-        let resource = self.resource_of(req)?.clone();
-        let input = self.policy_input(
-            req,
-            person,
-            &intent,
-            &resource,
-            RequestContextInput::default(),
-        );
-        let started = std::time::Instant::now();
-        let decision = self.policy.decide(&input).await;
-        self.metrics.observe(
-            "warden_policy_seconds",
-            &format!("engine=\"{}\"", self.policy.name()),
-            started.elapsed().as_secs_f64(),
-        );
-        self.metrics.inc(
-            "warden_decisions_total",
-            &format!("outcome=\"{}\"", decision.outcome()),
-            1,
-        );
-        let actor = format!("policy:{}", self.policy.name());
-        let logged = [
-            NewLogEntry::new(LogKind::PolicyInput, &actor, serde_json::to_value(&input)?),
-            NewLogEntry::new(
-                LogKind::PolicyDecision,
-                &actor,
-                serde_json::to_value(&decision)?,
-            ),
-        ];
-        let scope = self.scope_of(req);
-        match &decision {
-            Decision::Deny { reasons, .. } => {
-                let why = if reasons.is_empty() {
-                    "policy denied it".to_string()
-                } else {
-                    reasons.join("; ")
-                };
-                let told = format!("Request {} was denied: {why}.", req.id);
-                let mut entries = logged.to_vec();
-                entries.push(outgoing(&told));
-                if self
-                    .settle(req, RequestEvent::PolicyDeny, &decision, &entries, None)
-                    .await?
-                {
-                    self.deliver(&req.id, &scope, &told).await;
-                }
-                Ok(Handled::Done)
-            }
-            Decision::Allow { break_glass, .. } => {
-                if *break_glass && !intent.break_glass {
-                    // The policy may not invent an emergency nobody declared.
-                    let fault = Decision::fault(
-                        "break-glass allowed for a request that did not ask for it",
-                    );
-                    self.settle(req, RequestEvent::PolicyDeny, &fault, &logged, None)
-                        .await?;
-                    self.say(
-                        &req.id,
-                        &scope,
-                        &format!(
-                            "Request {} was denied: the policy answer was inconsistent.",
-                            req.id
-                        ),
-                    )
-                    .await;
-                    return Ok(Handled::Done);
-                }
-                let job = self.grant_job(&req.id);
-                let changes = RequestChanges {
-                    decision_json: Some(serde_json::to_string(&decision)?),
-                    decision_id: Some(decision.decision_id().map(str::to_string)),
-                    break_glass: Some(*break_glass),
-                    review_open: Some(*break_glass),
-                    ..Default::default()
-                };
-                if !self
-                    .settle_with(req, RequestEvent::PolicyAllow, changes, &logged, Some(job))
-                    .await?
-                {
-                    return Ok(Handled::Done);
-                }
-                if *break_glass {
-                    self.announce_break_glass(req, person, &resource).await;
-                }
-                self.run_grant_now(&req.id).await;
-                Ok(Handled::Done)
-            }
-            Decision::RequireApproval {
-                steps,
-                deny_reason_required,
-                reasons,
-                ..
-            } => {
-                match self
-                    .resolve_plan(steps, *deny_reason_required, person, &resource)
-                    .await
-                {
-                    Err(why) => {
-                        let fail = NewLogEntry::new(
-                            LogKind::Error,
-                            "warden",
-                            serde_json::json!({ "approvers_unresolved": why }),
-                        );
-                        let mut entries = logged.to_vec();
-                        entries.push(fail);
-                        self.settle(req, RequestEvent::Fail, &decision, &entries, None)
-                            .await?;
-                        self.say(&req.id, &scope, &format!("Request {} needs approval, but I can't work out who can approve it: {why}. Nothing was granted; an admin has been told.", req.id)).await;
-                        tracing::warn!(request = %req.id, why, "approvers could not be resolved");
-                        Ok(Handled::Done)
-                    }
-                    Ok((plan, people)) => {
-                        let now = self.now_ms();
-                        let deadline = now + (self.options.pending_ttl_secs as i64) * 1000;
-                        let changes = RequestChanges {
-                            decision_json: Some(serde_json::to_string(&decision)?),
-                            decision_id: Some(decision.decision_id().map(str::to_string)),
-                            approval_plan_json: Some(serde_json::to_string(&plan)?),
-                            current_step: Some(0),
-                            deadline_at: Some(Some(deadline)),
-                            ..Default::default()
-                        };
-                        let who = describe(&plan.steps[0].spec, plan.steps[0].count);
-                        let why = if reasons.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({})", reasons.join("; "))
-                        };
-                        let told = format!(
-                            "Request {} needs approval from {who}{why}. I've asked them and will tell you here.",
-                            req.id
-                        );
-                        let mut entries = logged.to_vec();
-                        entries.push(NewLogEntry::new(
-                            LogKind::ApproversResolved,
-                            "warden",
-                            serde_json::to_value(&plan)?,
-                        ));
-                        entries.push(outgoing(&told));
-                        let expire = NewJob {
-                            id: format!("pending_expire:{}", req.id),
-                            kind: "pending_expire".into(),
-                            request_id: Some(req.id.clone()),
-                            run_at: deadline,
-                            priority: 0,
-                            payload: None,
-                        };
-                        if !self
-                            .settle_with(
-                                req,
-                                RequestEvent::PolicyRequireApproval,
-                                changes,
-                                &entries,
-                                Some(expire),
-                            )
-                            .await?
-                        {
-                            return Ok(Handled::Done);
-                        }
-                        let remind_at =
-                            deadline - (self.options.reminder_before_secs as i64) * 1000;
-                        if remind_at > now {
-                            self.store
-                                .enqueue(&NewJob {
-                                    id: format!("remind:{}", req.id),
-                                    kind: "remind".into(),
-                                    request_id: Some(req.id.clone()),
-                                    run_at: remind_at,
-                                    priority: 0,
-                                    payload: None,
-                                })
-                                .await?;
-                        }
-                        let row = self
-                            .store
-                            .get_request(&req.id)
-                            .await?
-                            .ok_or_else(|| anyhow::anyhow!("request vanished"))?;
-                        self.post_approval_cards(&row, &resource, 0, &people[0])
-                            .await;
-                        self.deliver(&req.id, &scope, &told).await;
-                        Ok(Handled::Done)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Applies the decision's transition from Submitted, logging input and decision with it.
-    async fn settle(
-        &self,
-        req: &RequestRow,
-        event: RequestEvent,
-        decision: &Decision,
-        entries: &[NewLogEntry],
-        job: Option<NewJob>,
-    ) -> anyhow::Result<bool> {
-        let changes = RequestChanges {
-            decision_json: Some(serde_json::to_string(decision)?),
-            decision_id: Some(decision.decision_id().map(str::to_string)),
-            ..Default::default()
-        };
-        self.settle_with(req, event, changes, entries, job).await
-    }
-
-    async fn settle_with(
-        &self,
-        req: &RequestRow,
-        event: RequestEvent,
-        changes: RequestChanges,
-        entries: &[NewLogEntry],
-        job: Option<NewJob>,
-    ) -> anyhow::Result<bool> {
-        let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
-        let Some(to) = tx
-            .transition(&req.id, RequestState::Submitted, event, &changes, now)
-            .await?
-        else {
-            return Ok(false);
-        };
-        let mut all = entries.to_vec();
-        all.push(NewLogEntry::new(
-            LogKind::StateChange,
-            "warden",
-            serde_json::json!({ "from": "submitted", "to": to }),
-        ));
-        tx.append_log(&req.id, now, &all).await?;
-        if let Some(j) = job {
-            tx.enqueue(&j).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    pub(crate) fn grant_job(&self, id: &str) -> NewJob {
-        NewJob {
-            id: format!("grant:{id}"),
-            kind: "grant".into(),
-            request_id: Some(id.to_string()),
-            run_at: self.now_ms(),
-            priority: 5,
-            payload: None,
-        }
-    }
-
-    /// Posts one approval card per eligible approver (DM), or one to the catalog's channel.
-    pub(crate) async fn post_approval_cards(
-        &self,
-        req: &RequestRow,
+        req: &Request,
         resource: &Resource,
         step: usize,
         approvers: &[Person],
-    ) {
-        let platform = req.platform().unwrap_or(Platform::Console);
+    ) -> Vec<(CardTarget, Card)> {
+        let platform = req.origin.platform;
         let name = self.display_name(&req.requester_id).await;
         let card = self.approval_card(req, resource, step, None, &name);
         if let Some(channel) = resource.approval_channel.get(platform.as_str()) {
             let target = CardTarget::Channel {
                 platform,
-                workspace: req.workspace.clone(),
+                workspace: req.origin.workspace.clone(),
                 channel: channel.clone(),
             };
-            self.post_card(req, &target, &card, CardKind::Approval)
-                .await;
-            return;
+            return vec![(target, card)];
         }
+        let mut posts = Vec::new();
         for p in approvers {
-            match p.account_on(platform, &req.workspace) {
-                Some(account) => {
-                    self.post_card(
-                        req,
-                        &CardTarget::Direct(account.clone()),
-                        &card,
-                        CardKind::Approval,
-                    )
-                    .await;
-                }
+            match p.account_on(platform, &req.origin.workspace) {
+                Some(account) => posts.push((CardTarget::Direct(account.clone()), card.clone())),
                 None => {
                     tracing::info!(request = %req.id, approver = %p.id, "approver has no account on this platform; not sent a card")
                 }
             }
         }
-    }
-
-    /// Looks up a request by id for an action button (any actor; checks come after).
-    pub(crate) async fn request_by_id(&self, id: &RequestId) -> anyhow::Result<RequestRow> {
-        self.store
-            .get_request(id.as_str())
-            .await?
-            .ok_or_else(|| user_error(format!("I can't find request {id}.")))
+        posts
     }
 }

@@ -2,9 +2,11 @@
 //! Safe across restarts and instances: each job is claimed with a lease before it runs.
 
 use super::Engine;
-use crate::chat::MessageRef;
-use crate::domain::{Platform, RequestEvent, RequestState};
-use crate::store::{Job, LogKind, NewLogEntry, RequestChanges};
+use super::grant::backoff_ms;
+use super::step::Step;
+use crate::domain::jobs::CardUpdate;
+use crate::domain::{Entry, Evidence, Job, JobKind, Patch, Request, RequestEvent, RequestState};
+use crate::store::{Change, ClaimedJob};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -43,225 +45,208 @@ impl Engine {
     }
 
     /// Runs one claimed job. Failures are logged and the job is retried later.
-    pub(crate) async fn run_job(&self, job: Job) {
-        let result = self.run_job_inner(&job).await;
+    pub(crate) async fn run_job(&self, job: ClaimedJob) {
+        let result = self.run_job_inner(&job, None).await;
+        self.after_job(&job, result).await;
+    }
+
+    /// Runs a job this worker claimed in the commit that produced `req` (no need to read it).
+    pub(crate) async fn run_job_on(&self, job: ClaimedJob, req: Request) {
+        let result = self.run_job_inner(&job, Some(req)).await;
+        self.after_job(&job, result).await;
+    }
+
+    async fn after_job(&self, job: &ClaimedJob, result: anyhow::Result<()>) {
         if let Err(err) = result {
-            tracing::error!(job = %job.id, attempt = job.attempts, error = ?err, "job failed; will retry");
-            let at = self.now_ms() + (5_000i64 << job.attempts.clamp(0, 6)).min(300_000);
-            if let Err(e) = self
-                .store
-                .retry_job(
-                    &job.id,
-                    &self.worker_id,
-                    at,
-                    &format!("{err:#}").chars().take(500).collect::<String>(),
-                )
-                .await
-            {
-                tracing::error!(job = %job.id, error = ?e, "failed to reschedule a job");
+            tracing::error!(job = %job.claim.job_id, attempt = job.attempts, error = ?err, "job failed; will retry");
+            let at = self.now_ms() + backoff_ms(job.attempts);
+            let why: String = format!("{err:#}").chars().take(500).collect();
+            if let Err(e) = self.store.retry_job(&job.claim, at, &why).await {
+                tracing::error!(job = %job.claim.job_id, error = ?e, "failed to reschedule a job");
             }
         }
     }
 
-    async fn run_job_inner(&self, job: &Job) -> anyhow::Result<()> {
-        let req = match &job.request_id {
-            Some(id) => self.store.get_request(id).await?,
-            None => None,
+    /// One match over the job kinds.
+    async fn run_job_inner(&self, job: &ClaimedJob, known: Option<Request>) -> anyhow::Result<()> {
+        let kind = match &job.job {
+            Ok(k) => k.clone(),
+            Err(e) => {
+                // Never dropped in silence: the job stays for an admin, the log says why.
+                tracing::error!(job = %job.claim.job_id, error = %e, "ALERT: a stored job cannot be run");
+                self.metrics.inc("warden_job_alerts_total", "", 1);
+                return Err(anyhow::anyhow!("{e}"));
+            }
+        };
+        let req = match (known, &job.request_id) {
+            (Some(r), _) => Some(r),
+            (None, Some(id)) => self.store.get_request(id.as_str()).await?,
+            (None, None) => None,
         };
         let Some(req) = req else {
-            self.store.complete_job(&job.id, &self.worker_id).await?;
+            self.store.complete_job(&job.claim).await?;
             return Ok(());
         };
-        match job.kind.as_str() {
-            "grant" => self.exec_grant(job, &req).await,
-            "expire" => self.exec_revoke(job, &req, RequestEvent::Expire).await,
-            "revoke" => self.exec_revoke(job, &req, RequestEvent::Revoke).await,
-            "pending_expire" | "confirm_expire" => self.exec_deadline(job, &req).await,
-            "remind" => self.exec_reminder(job, &req).await,
-            "warn" => self.exec_warning(job, &req).await,
-            "card_update" => self.exec_card_update(job, &req).await,
-            other => {
-                tracing::error!(job = %job.id, kind = other, "unknown job kind; dropping it");
-                self.store
-                    .complete_job(&job.id, &self.worker_id)
-                    .await
-                    .map(|_| ())
-            }
+        match &kind {
+            Job::Grant => self.exec_grant(job, req).await,
+            Job::Expire => self.exec_revoke(job, req, None).await,
+            Job::Revoke(order) => self.exec_revoke(job, req, Some(order)).await,
+            Job::ConfirmExpire | Job::PendingExpire => self.exec_deadline(job, req).await,
+            Job::Remind => self.exec_reminder(job, &req).await,
+            Job::Warn => self.exec_warning(job, &req).await,
+            Job::CardUpdate(update) => self.exec_card_update(job, &req, update).await,
         }
     }
 
     /// A confirmation or approval deadline passed.
-    async fn exec_deadline(&self, job: &Job, req: &crate::store::RequestRow) -> anyhow::Result<()> {
-        let waiting = matches!(
-            req.state,
-            RequestState::Draft
-                | RequestState::AwaitingConfirmation
-                | RequestState::PendingApproval
-        );
-        let due = req.deadline_at.is_some_and(|d| d <= self.now_ms());
+    async fn exec_deadline(&self, job: &ClaimedJob, req: Request) -> anyhow::Result<()> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
-        let moved = if waiting && due {
-            tx.transition(
-                &req.id,
-                req.state,
-                RequestEvent::Expire,
-                &RequestChanges {
-                    deadline_at: Some(None),
-                    ..Default::default()
-                },
-                now,
-            )
-            .await?
-        } else {
-            None
-        };
-        if let Some(to) = moved {
-            tx.append_log(
-                &req.id,
-                now,
-                &[NewLogEntry::new(
-                    LogKind::StateChange,
-                    "scheduler",
-                    serde_json::json!({ "from": req.state, "to": to, "why": "deadline passed" }),
-                )],
-            )
+        let id = req.id.to_string();
+        let moved = self
+            .change_request_from(&id, Some(req), |seen| {
+                let waiting = matches!(
+                    seen.state,
+                    RequestState::Draft
+                        | RequestState::AwaitingConfirmation
+                        | RequestState::PendingApproval
+                );
+                if !waiting || seen.deadline_at.is_none_or(|d| d > now) {
+                    return Ok(None);
+                }
+                let to = seen.state.apply(RequestEvent::Expire)?;
+                let (status, text) = if seen.state == RequestState::PendingApproval {
+                    (
+                        "Expired: no decision in time".to_string(),
+                        format!("Request {} expired without a decision. Nothing was granted; ask again if you still need it.", seen.id),
+                    )
+                } else {
+                    (
+                        "Expired: not submitted in time".to_string(),
+                        format!("Request {} was not submitted in time and is closed.", seen.id),
+                    )
+                };
+                let change = Change::event(RequestEvent::Expire)
+                    .patch(Patch {
+                        deadline_at: Some(None),
+                        ..Default::default()
+                    })
+                    .log(Entry::new(
+                        "scheduler",
+                        Evidence::StateChange {
+                            from: seen.state,
+                            to,
+                            why: Some("deadline passed".into()),
+                        },
+                    ))
+                    .cancel(&[JobKind::Remind])
+                    .complete(Some(job.claim.clone()));
+                Ok(Some(Step::new(change).cards(status).tell(text)))
+            })
             .await?;
-            tx.cancel_job(&format!("remind:{}", req.id)).await?;
-        }
-        tx.complete_job(&job.id, &self.worker_id).await?;
-        tx.commit().await?;
-        if moved.is_some() {
-            let row = self
-                .store
-                .get_request(&req.id)
-                .await?
-                .unwrap_or_else(|| req.clone());
-            let (status, text) = if req.state == RequestState::PendingApproval {
-                (
-                    "Expired: no decision in time".to_string(),
-                    format!(
-                        "Request {} expired without a decision. Nothing was granted; ask again if you still need it.",
-                        req.id
-                    ),
-                )
-            } else {
-                (
-                    "Expired: not submitted in time".to_string(),
-                    format!(
-                        "Request {} was not submitted in time and is closed.",
-                        req.id
-                    ),
-                )
-            };
-            self.refresh_cards(&row, Some(status)).await;
-            self.say(&req.id, &self.scope_of(req), &text).await;
+        if moved.is_none() {
+            self.store.complete_job(&job.claim).await?;
         }
         Ok(())
     }
 
     /// Nudges approvers before a pending request expires.
-    async fn exec_reminder(&self, job: &Job, req: &crate::store::RequestRow) -> anyhow::Result<()> {
+    async fn exec_reminder(&self, job: &ClaimedJob, req: &Request) -> anyhow::Result<()> {
         if req.state == RequestState::PendingApproval {
-            let platform = req.platform().unwrap_or(Platform::Console);
-            let plan = super::ApprovalPlan::parse(req.approval_plan_json.as_deref());
-            let step = plan
+            let platform = req.origin.platform;
+            let step = req
+                .approval_plan
                 .as_ref()
-                .and_then(|p| p.steps.get(req.current_step.max(0) as usize));
+                .and_then(|p| p.steps.get(req.current_step as usize));
             let mut reminded = Vec::new();
             for id in step.map(|s| s.eligible.clone()).unwrap_or_default() {
                 if let Ok(Some(p)) = self.directory.person(&id).await
-                    && let Some(acct) = p.account_on(platform, &req.workspace)
+                    && let Some(acct) = p.account_on(platform, &req.origin.workspace)
                     && let Some(chat) = self.chat(platform)
                 {
                     let left = req.deadline_at.map(|d| self.until(d)).unwrap_or_default();
                     let text = format!(
                         "Reminder: request {} for {} on {} is waiting for your decision; it expires {left}.",
                         req.id,
-                        req.role.as_deref().unwrap_or_default(),
-                        req.resource.as_deref().unwrap_or_default()
+                        req.role().unwrap_or_default(),
+                        req.resource().unwrap_or_default()
                     );
                     if chat.notify(acct, &text).await.is_ok() {
                         reminded.push(id);
                     }
                 }
             }
-            self.store
-                .append_log(
-                    &req.id,
-                    self.now_ms(),
-                    &[NewLogEntry::new(
-                        LogKind::MessageOut,
-                        "scheduler",
-                        serde_json::json!({ "reminder_to": reminded }),
-                    )],
-                )
+            let entry = Entry::new("scheduler", Evidence::Reminder { to: reminded });
+            let claim = job.claim.clone();
+            let done = self
+                .change_request_from(req.id.as_str(), Some(req.clone()), |_| {
+                    Ok(Some(Step::new(
+                        Change::none()
+                            .log(entry.clone())
+                            .complete(Some(claim.clone())),
+                    )))
+                })
                 .await?;
+            if done.is_some() {
+                return Ok(());
+            }
         }
-        self.store
-            .complete_job(&job.id, &self.worker_id)
-            .await
-            .map(|_| ())
+        self.store.complete_job(&job.claim).await.map(|_| ())
     }
 
     /// Warns the requester before access expires.
-    async fn exec_warning(&self, job: &Job, req: &crate::store::RequestRow) -> anyhow::Result<()> {
+    async fn exec_warning(&self, job: &ClaimedJob, req: &Request) -> anyhow::Result<()> {
         // A warning after the fact (the scheduler was down) would only confuse.
         if req.state == RequestState::Active
             && let Some(at) = req.expires_at
             && at > self.now_ms()
         {
-            let left = if (req.extensions as u32) < self.options.max_extensions {
+            let left = if req.extensions < self.options.max_extensions {
                 format!(" Say \"extend {} by 1h\" to ask for more time.", req.id)
             } else {
                 String::new()
             };
-            self.say(
-                &req.id,
-                &self.scope_of(req),
-                &format!(
-                    "Heads-up: your access for request {} ends {}.{left}",
-                    req.id,
-                    self.until(at).replacen("until", "at", 1)
-                ),
-            )
-            .await;
+            let text = format!(
+                "Heads-up: your access for request {} ends {}.{left}",
+                req.id,
+                self.until(at).replacen("until", "at", 1)
+            );
+            let claim = job.claim.clone();
+            let done = self
+                .change_request_from(req.id.as_str(), Some(req.clone()), |_| {
+                    Ok(Some(
+                        Step::new(Change::none().complete(Some(claim.clone()))).tell(text.clone()),
+                    ))
+                })
+                .await?;
+            if done.is_some() {
+                return Ok(());
+            }
         }
-        self.store
-            .complete_job(&job.id, &self.worker_id)
-            .await
-            .map(|_| ())
+        self.store.complete_job(&job.claim).await.map(|_| ())
     }
 
     /// Retries a card update the platform refused earlier.
     async fn exec_card_update(
         &self,
-        job: &Job,
-        req: &crate::store::RequestRow,
+        job: &ClaimedJob,
+        req: &Request,
+        update: &CardUpdate,
     ) -> anyhow::Result<()> {
-        let payload: serde_json::Value =
-            serde_json::from_str(job.payload.as_deref().unwrap_or("{}"))?;
-        let platform = Platform::parse(payload["platform"].as_str().unwrap_or_default())
-            .unwrap_or(Platform::Console);
-        let msg = MessageRef {
-            platform,
-            channel: payload["channel"].as_str().unwrap_or_default().into(),
-            message_id: payload["message_id"].as_str().unwrap_or_default().into(),
-        };
-        let status = payload["status"].as_str().map(str::to_string);
         if let Some(card) = self
-            .render_stored_card(req, payload["kind"].as_str().unwrap_or_default(), status)
+            .render_stored_card(req, update.card.kind, update.status.clone())
             .await
-            && let Some(chat) = self.chat(platform)
+            && let Some(chat) = self.chat(update.card.platform)
         {
+            let msg = crate::chat::MessageRef {
+                platform: update.card.platform,
+                channel: update.card.channel.clone(),
+                message_id: update.card.message_id.clone(),
+            };
             chat.update_card(&msg, &card)
                 .await
                 .map_err(|e| anyhow::anyhow!("card update still failing: {e}"))?;
         }
-        self.store
-            .complete_job(&job.id, &self.worker_id)
-            .await
-            .map(|_| ())
+        self.store.complete_job(&job.claim).await.map(|_| ())
     }
 
     /// The background loop of `warden serve` (run `recover` first): due jobs on every tick.

@@ -1,13 +1,14 @@
 //! The workflow engine: drives each request from words to revocation, platform-free.
 //!
-//! Adapters hand it verified `ChatEvent`s; it answers through the `ChatPort`s. Every state change
-//! is a compare-and-set transaction that also appends to the request's context log; work that
-//! must happen exactly once (grant, revoke, expiry) is a DB-backed job.
+//! Adapters hand it verified `ChatEvent`s; it answers through the `ChatPort`s. Every change to a
+//! request is a `Step` committed through `Engine::commit_step` (one transaction: state, fields,
+//! log, jobs), and what follows a change — card refreshes, messages, inline jobs — happens in
+//! one place after it (`step.rs`). Work that must happen exactly once is a DB-backed job.
 //!
 //! Error policy: a `UserError` is shown to the person as it is; anything else is logged with its
 //! cause chain and the person sees a short generic line with a reference.
 
-use crate::chat::{ChatEvent, ChatPort, EventKind, Scope};
+use crate::chat::{ChatEvent, ChatPort, Scope};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::domain::{Catalog, Person, Platform, PlatformUser};
@@ -18,19 +19,25 @@ use crate::policy::PolicyEngine;
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
+mod actions;
 mod approvals;
+mod break_glass;
 mod cards;
 mod decide;
+mod extend;
+mod grant;
+mod inbound;
 mod intake;
 mod jobs;
-mod lifecycle;
 mod plan;
+mod revoke;
 mod status;
+mod step;
 
 pub use cards::request_card_fields;
 pub use plan::{ApprovalPlan, PlannedStep};
+pub(crate) use step::Step;
 
 /// Settings the workflow needs, already parsed.
 #[derive(Debug, Clone)]
@@ -126,17 +133,8 @@ pub struct Engine {
     pub(crate) options: WorkflowOptions,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) worker_id: String,
-    /// Test hook: stop right after approval is committed, before the grant job runs (a crash).
-    pub(crate) halt_before_grant: AtomicBool,
-}
-
-/// The log entry for a message Warden sends, to append in the transaction that causes it.
-pub(crate) fn outgoing(text: &str) -> crate::store::NewLogEntry {
-    crate::store::NewLogEntry::new(
-        crate::store::LogKind::MessageOut,
-        "warden",
-        serde_json::json!({ "text": text }),
-    )
+    /// Deliveries being handled by this process right now.
+    pub(crate) in_flight: inbound::InFlightSet,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -173,7 +171,7 @@ impl Engine {
             options: parts.options,
             metrics: parts.metrics,
             worker_id: format!("w-{}", uuid::Uuid::new_v4().simple()),
-            halt_before_grant: AtomicBool::new(false),
+            in_flight: Arc::default(),
         }
     }
 
@@ -202,81 +200,12 @@ impl Engine {
         self.chats.insert(chat.platform(), chat);
     }
 
-    /// Makes the engine stop after committing an approval, as if the process died there.
-    pub fn simulate_crash_before_grant(&self, on: bool) {
-        self.halt_before_grant.store(on, Ordering::SeqCst);
-    }
-
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 
     pub(crate) fn chat(&self, platform: Platform) -> Option<&Arc<dyn ChatPort>> {
         self.chats.get(&platform)
-    }
-
-    /// Handles one verified inbound event, once: a redelivery is recognised and ignored.
-    pub async fn handle(&self, event: ChatEvent) -> anyhow::Result<Handled> {
-        let started = std::time::Instant::now();
-        if !self
-            .store
-            .first_delivery(
-                &format!("{}:{}", event.actor.platform, event.id),
-                self.now_ms(),
-            )
-            .await?
-        {
-            tracing::debug!(event = %event.id, "duplicate delivery ignored");
-            self.metrics
-                .inc("warden_events_total", "result=\"duplicate\"", 1);
-            return Ok(Handled::Duplicate);
-        }
-        let result = self.dispatch(&event).await;
-        self.metrics
-            .observe("warden_event_seconds", "", started.elapsed().as_secs_f64());
-        match result {
-            Ok(h) => {
-                self.metrics.inc("warden_events_total", "result=\"ok\"", 1);
-                Ok(h)
-            }
-            Err(err) => {
-                if let Some(UserError(msg)) = err.downcast_ref::<UserError>() {
-                    self.metrics
-                        .inc("warden_events_total", "result=\"refused\"", 1);
-                    self.reply_to_actor(&event, msg).await;
-                    return Ok(Handled::Refused(msg.clone()));
-                }
-                self.metrics
-                    .inc("warden_events_total", "result=\"error\"", 1);
-                tracing::error!(event = %event.id, error = ?err, "failed to handle event");
-                let msg = format!(
-                    "Something went wrong on Warden's side; nothing was changed. Please try again, or quote ref {} to an admin.",
-                    event.id
-                );
-                self.reply_to_actor(&event, &msg).await;
-                Err(err)
-            }
-        }
-    }
-
-    async fn dispatch(&self, event: &ChatEvent) -> anyhow::Result<Handled> {
-        match &event.kind {
-            EventKind::Message { text, message_id } => {
-                self.on_message(event, text, Some(message_id)).await
-            }
-            EventKind::Command { text } => self.on_message(event, text, None).await,
-            EventKind::Action {
-                action,
-                request_id,
-                reason,
-            } => {
-                self.on_action(event, *action, request_id, reason.as_deref())
-                    .await
-            }
-            EventKind::EditSubmitted { request_id, fields } => {
-                self.on_edit(event, request_id, fields).await
-            }
-        }
     }
 
     /// The directory person behind a verified account; unknown accounts are refused.
@@ -295,40 +224,12 @@ impl Engine {
         }
     }
 
-    /// Replies to whoever caused an event, where they are: ephemeral for clicks.
-    async fn reply_to_actor(&self, event: &ChatEvent, text: &str) {
-        let Some(chat) = self.chat(event.actor.platform) else {
-            return;
-        };
-        let res = match event.kind {
-            EventKind::Action { .. } | EventKind::EditSubmitted { .. } => {
-                chat.ephemeral(&event.scope, &event.actor, text).await
-            }
-            _ => chat.send(&event.scope, text).await.map(|_| ()),
-        };
-        if let Err(e) = res {
-            tracing::warn!(error = ?e, "failed to reply to the actor");
-        }
-    }
-
-    /// Sends text into a scope and records it in the request's log.
-    pub(crate) async fn say(&self, request_id: &str, scope: &Scope, text: &str) {
-        self.deliver(request_id, scope, text).await;
-        if let Err(e) = self
-            .store
-            .append_log(request_id, self.now_ms(), &[outgoing(text)])
-            .await
-        {
-            tracing::warn!(request = request_id, error = ?e, "failed to log an outgoing message");
-        }
-    }
-
-    /// Sends text whose `outgoing` log entry was already written with the state change it reports.
-    pub(crate) async fn deliver(&self, request_id: &str, scope: &Scope, text: &str) {
+    /// Replies where an event came from, unlogged (the answer is not about one request).
+    pub(crate) async fn send_unlogged(&self, scope: &Scope, text: &str) {
         if let Some(chat) = self.chat(scope.platform)
             && let Err(e) = chat.send(scope, text).await
         {
-            tracing::warn!(request = request_id, error = ?e, "failed to send a message");
+            tracing::warn!(error = ?e, "failed to send a message");
         }
     }
 }

@@ -3,42 +3,8 @@
 use super::Engine;
 use crate::domain::{Person, Resource};
 use crate::policy::{ApprovalStep, ApproverSpec};
-use serde::{Deserialize, Serialize};
 
-/// One step with the people eligible when it was planned (re-checked at click time).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedStep {
-    pub spec: ApproverSpec,
-    pub count: u32,
-    pub eligible: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApprovalPlan {
-    pub steps: Vec<PlannedStep>,
-    pub deny_reason_required: bool,
-}
-
-impl ApprovalPlan {
-    pub fn parse(json: Option<&str>) -> Option<Self> {
-        serde_json::from_str(json?).ok()
-    }
-}
-
-/// Describes a step for people: "the requester's manager", "2 of group sre".
-pub fn describe(spec: &ApproverSpec, count: u32) -> String {
-    let who = match spec {
-        ApproverSpec::Manager => "the requester's manager".to_string(),
-        ApproverSpec::Owners => "the resource owners".to_string(),
-        ApproverSpec::Group { group } => format!("group {group}"),
-        ApproverSpec::Users { users } => users.join(", "),
-    };
-    if count > 1 {
-        format!("{count} of {who}")
-    } else {
-        who
-    }
-}
+pub use crate::domain::decision::{ApprovalPlan, PlannedStep, describe};
 
 impl Engine {
     /// The people who may approve one step now. The requester is never among them.

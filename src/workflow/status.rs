@@ -1,10 +1,9 @@
 //! `/access status`: a requester's open requests and active access; an approver's queue.
 
 use super::Engine;
-use super::plan::ApprovalPlan;
 use crate::domain::redact::{Redacted, redact_secrets};
-use crate::domain::{Person, RequestState, format_duration};
-use crate::store::{RequestFilter, RequestRow};
+use crate::domain::{Person, Request, RequestState, format_duration};
+use crate::store::RequestFilter;
 
 impl Engine {
     pub(crate) async fn status_text(&self, person: &Person) -> anyhow::Result<String> {
@@ -16,8 +15,8 @@ impl Engine {
                 ..Default::default()
             })
             .await?;
-        let open: Vec<&RequestRow> = mine.iter().filter(|r| r.state.is_open()).collect();
-        let active: Vec<&RequestRow> = mine
+        let open: Vec<&Request> = mine.iter().filter(|r| r.state.is_open()).collect();
+        let active: Vec<&Request> = mine
             .iter()
             .filter(|r| r.state == RequestState::Active)
             .collect();
@@ -31,8 +30,8 @@ impl Engine {
                 out.push_str(&format!(
                     "\n• {} — {} on {}, {}",
                     r.id,
-                    r.role.as_deref().unwrap_or("?"),
-                    r.resource.as_deref().unwrap_or("?"),
+                    r.role().unwrap_or("?"),
+                    r.resource().unwrap_or("?"),
                     r.expires_at.map(|e| self.until(e)).unwrap_or_default()
                 ));
             }
@@ -40,12 +39,10 @@ impl Engine {
         if !open.is_empty() {
             out.push_str("\nOpen requests:");
             for r in &open {
-                let what = match (&r.role, &r.resource) {
+                let what = match (r.role(), r.resource()) {
                     (Some(role), Some(res)) => format!(
                         "{role} on {res} for {}",
-                        r.duration_secs
-                            .map(|d| format_duration(d.max(0) as u64))
-                            .unwrap_or_default()
+                        r.duration_secs().map(format_duration).unwrap_or_default()
                     ),
                     _ => "details still needed".into(),
                 };
@@ -59,8 +56,8 @@ impl Engine {
                     "\n• {} — {} wants {} on {}",
                     r.id,
                     r.requester_id,
-                    r.role.as_deref().unwrap_or("?"),
-                    r.resource.as_deref().unwrap_or("?")
+                    r.role().unwrap_or("?"),
+                    r.resource().unwrap_or("?")
                 ));
             }
         }
@@ -68,21 +65,15 @@ impl Engine {
     }
 
     /// Pending requests whose current step lists this person as an eligible approver.
-    pub async fn waiting_on(&self, person: &Person) -> anyhow::Result<Vec<RequestRow>> {
-        let pending = self
-            .store
-            .list_requests(&RequestFilter {
-                state: Some(RequestState::PendingApproval),
-                limit: 500,
-                ..Default::default()
-            })
-            .await?;
+    pub async fn waiting_on(&self, person: &Person) -> anyhow::Result<Vec<Request>> {
+        let pending = self.store.pending_approval(500).await?;
         Ok(pending
             .into_iter()
             .filter(|r| {
                 r.requester_id != person.id
-                    && ApprovalPlan::parse(r.approval_plan_json.as_deref())
-                        .and_then(|p| p.steps.get(r.current_step.max(0) as usize).cloned())
+                    && r.approval_plan
+                        .as_ref()
+                        .and_then(|p| p.steps.get(r.current_step as usize))
                         .is_some_and(|s| s.eligible.contains(&person.id))
             })
             .collect())

@@ -163,7 +163,7 @@ impl TestApp {
             .unwrap();
         rows.into_iter()
             .next()
-            .map(|r| r.id)
+            .map(|r| r.id.to_string())
             .unwrap_or_else(|| panic!("{person} has no request"))
     }
 

@@ -83,11 +83,11 @@ async fn ask(app: &TestApp) -> (String, String) {
         .expect("a request was stored");
     assert_eq!(req.state, RequestState::AwaitingConfirmation);
     assert_eq!(
-        req.thread.as_deref(),
+        req.origin.thread.as_deref(),
         Some(message_id.as_str()),
         "the request lives in the thread started from its card"
     );
-    (req.id, message_id)
+    (req.id.to_string(), message_id)
 }
 
 /// Alice submits; the manager (Dana) gets the approval card by DM. Returns its message id.
@@ -261,7 +261,7 @@ async fn a_deny_asks_for_the_reason_in_a_modal_and_records_it(db: Db) {
     app.state_becomes(&id, RequestState::Denied).await;
     let denial = app.store().approvals(&id).await.unwrap().remove(0);
     assert_eq!(
-        (denial.decision.as_str(), denial.reason.as_deref()),
+        (denial.verdict.as_str(), denial.reason.as_deref()),
         ("deny", Some("not during the freeze"))
     );
     app.call_with(
@@ -330,7 +330,7 @@ async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_re
             .get_request(&id)
             .await
             .unwrap()
-            .filter(|r| r.duration_secs == Some(4 * 3600))
+            .filter(|r| r.duration_secs() == Some(4 * 3600))
     })
     .await;
 }

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use warden::app::Server;
 use warden::clock::ManualClock;
 use warden::config::Settings;
+use warden::domain::Request as RequestRow;
 use warden::domain::RequestState;
 use warden::server::AppState;
-use warden::store::{RequestFilter, RequestRow, Store};
+use warden::store::{RequestFilter, Store};
 
 pub const CATALOG: &str = r#"
 [[resource]]

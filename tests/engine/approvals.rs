@@ -89,7 +89,7 @@ async fn two_steps_are_approved_in_order(db: Db) {
         Handled::Done
     );
     assert_eq!(t.state(&id).await, RequestState::Active);
-    let steps: Vec<i64> = t
+    let steps: Vec<u32> = t
         .store
         .approvals(&id)
         .await
@@ -134,7 +134,7 @@ async fn a_deny_without_a_required_reason_is_refused(db: Db) {
         .next()
         .unwrap();
     assert_eq!(
-        (denial.decision.as_str(), denial.reason.as_deref()),
+        (denial.verdict.as_str(), denial.reason.as_deref()),
         ("deny", Some("not during the freeze"))
     );
 }
@@ -289,11 +289,31 @@ async fn break_glass_is_announced_short_and_reviewed(db: Db) {
 async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db: Db) {
     let t = TestEngine::start(db, group_policy(1)).await;
     let id = t.request("alice", "need read on staging db for 1h").await;
-    t.engine.simulate_crash_before_grant(true);
-    t.click("carol", CardAction::Approve, &id).await;
+    // The process dies after the approval commits, before the grant call reaches the backend.
+    t.grantor
+        .hang_grants
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let click = {
+        let engine = t.engine.clone();
+        let event = t.click_event("carol", CardAction::Approve, &id, None);
+        tokio::spawn(async move { engine.handle(event).await })
+    };
+    for _ in 0..500 {
+        if t.state(&id).await == RequestState::Approved {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    click.abort();
+    let _ = click.await;
+    t.grantor
+        .hang_grants
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(t.state(&id).await, RequestState::Approved);
     assert_eq!(t.grants(), 0);
     let restarted = t.restart(Setup::default()).await;
+    // The dead worker's lease on the grant job runs out; the new engine takes it over.
+    t.clock.advance(chrono::Duration::minutes(2));
     restarted.engine.recover().await.unwrap();
     assert_eq!(restarted.state(&id).await, RequestState::Active);
     assert_eq!(t.grants(), 1);

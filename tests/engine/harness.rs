@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use warden::chat::console::ConsoleChat;
 use warden::chat::{CardAction, ChatEvent, ChatPort, EventKind};
 use warden::clock::ManualClock;
@@ -13,7 +13,7 @@ use warden::domain::{Catalog, Person, PlatformUser, RequestId, RequestState};
 use warden::grants::{GrantCall, GrantError, GrantReceipt, Grantor, GrantorRegistry};
 use warden::metrics::Metrics;
 use warden::policy::PolicyEngine;
-use warden::store::{RequestFilter, RequestRow, Store};
+use warden::store::{RequestFilter, Store};
 use warden::workflow::{Engine, EngineParts, Handled, WorkflowOptions};
 
 pub const CHANNEL: &str = "access-requests";
@@ -64,6 +64,8 @@ pub struct CountingGrantor {
     pub grants: AtomicUsize,
     pub revokes: AtomicUsize,
     pub fail_revokes: AtomicUsize,
+    /// A grant call that never returns: the process died before the call reached the backend.
+    pub hang_grants: AtomicBool,
     pub keys: std::sync::Mutex<Vec<String>>,
 }
 
@@ -74,6 +76,9 @@ impl Grantor for CountingGrantor {
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        if self.hang_grants.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.grants.fetch_add(1, Ordering::SeqCst);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
         Ok(GrantReceipt {
@@ -329,11 +334,11 @@ impl TestEngine {
             .unwrap();
         rows.into_iter()
             .next()
-            .map(|r| r.id)
+            .map(|r| r.id.to_string())
             .unwrap_or_else(|| panic!("{person} has no request"))
     }
 
-    pub async fn row(&self, id: &str) -> RequestRow {
+    pub async fn row(&self, id: &str) -> warden::domain::Request {
         self.store.get_request(id).await.unwrap().unwrap()
     }
 

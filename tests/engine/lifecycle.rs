@@ -54,11 +54,7 @@ async fn a_low_risk_request_is_granted_after_confirmation_and_revoked_at_expiry(
     assert_eq!(t.grants(), 1);
     let row = t.row(&id).await;
     assert_eq!(
-        (
-            row.resource.as_deref(),
-            row.role.as_deref(),
-            row.duration_secs
-        ),
+        (row.resource(), row.role(), row.duration_secs()),
         (Some("wiki"), Some("edit"), Some(7200))
     );
     t.advance(119).await;
@@ -370,10 +366,10 @@ async fn a_clarifying_question_is_answered_in_the_request_thread(db: Db) {
     );
     assert_eq!(
         (
-            row.resource.as_deref(),
-            row.role.as_deref(),
-            row.duration_secs,
-            row.ticket.as_deref()
+            row.resource(),
+            row.role(),
+            row.duration_secs(),
+            row.ticket()
         ),
         (
             Some("prod-billing-db"),
@@ -382,7 +378,7 @@ async fn a_clarifying_question_is_answered_in_the_request_thread(db: Db) {
             Some("INC-4411")
         )
     );
-    assert_eq!(t.row(&other).await.resource.as_deref(), Some("wiki"));
+    assert_eq!(t.row(&other).await.resource(), Some("wiki"));
 }
 
 #[tokio::test]

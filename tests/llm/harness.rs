@@ -156,7 +156,7 @@ impl LlmTest {
             .await
             .expect("list requests")
             .into_iter()
-            .map(|r| r.id)
+            .map(|r| r.id.to_string())
             .collect()
     }
 

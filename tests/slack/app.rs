@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use warden::app::Server;
 use warden::config::Settings;
+use warden::domain::Request as RequestRow;
 use warden::domain::RequestState;
 use warden::server::AppState;
-use warden::store::{RequestFilter, RequestRow, Store};
+use warden::store::{RequestFilter, Store};
 
 pub const TEAM: &str = "T0WARDEN";
 pub const BOT: &str = "U0WARDENBOT";

@@ -213,7 +213,7 @@ pub async fn a_denial_with_a_reason_from_the_modal_is_recorded_and_shown(db: Db)
     assert_eq!(
         (
             denial.approver_id.as_str(),
-            denial.decision.as_str(),
+            denial.verdict.as_str(),
             denial.reason.as_deref()
         ),
         ("dana", "deny", Some("not during the freeze"))
@@ -289,7 +289,7 @@ pub async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_
     )
     .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while app.row(&confirm.request_id).await.duration_secs != Some(3600) {
+    while app.row(&confirm.request_id).await.duration_secs() != Some(3600) {
         assert!(std::time::Instant::now() < deadline, "edit not applied");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }

@@ -225,7 +225,7 @@ pub async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(d
     assert_eq!(card.channel, "C0ACCESS");
     let row = app.row(&card.request_id).await;
     assert_eq!(
-        row.thread.as_deref(),
+        row.origin.thread.as_deref(),
         Some(card.ts.as_str()),
         "the first card starts the request's thread"
     );

@@ -28,8 +28,8 @@ impl DiscordChat {
 
     /// Threads are channels on Discord; a DM has none.
     fn channel_of(scope: &Scope) -> &str {
-        match (&scope.thread, scope.kind.as_str()) {
-            (Some(t), k) if k != "dm" => t,
+        match (&scope.thread, scope.kind) {
+            (Some(t), k) if k != crate::domain::ScopeKind::Dm => t,
             _ => &scope.channel,
         }
     }
@@ -145,7 +145,7 @@ impl ChatPort for DiscordChat {
         let posted = self.post(&channel, &card_message(card)).await?;
         if let CardTarget::Scope(s) = target {
             let mut home = channel.clone();
-            if s.thread.is_none() && s.kind != "dm" {
+            if s.thread.is_none() && s.kind != crate::domain::ScopeKind::Dm {
                 match self.start_thread(&channel, &posted.message_id, card).await {
                     Ok(()) => home = posted.message_id.clone(),
                     Err(e) => {

@@ -206,7 +206,7 @@ pub fn scope(
             workspace,
             channel: here,
             thread: None,
-            kind: "dm".into(),
+            kind: crate::domain::ScopeKind::Dm,
         };
     }
     let thread_parent = channel
@@ -223,14 +223,14 @@ pub fn scope(
             workspace,
             channel: parent.get().to_string(),
             thread: Some(here),
-            kind: "thread".into(),
+            kind: crate::domain::ScopeKind::Thread,
         },
         None => Scope {
             platform: Platform::Discord,
             workspace,
             channel: here,
             thread: None,
-            kind: "channel".into(),
+            kind: crate::domain::ScopeKind::Channel,
         },
     }
 }

@@ -44,7 +44,7 @@ pub fn to_event(m: &Incoming, bot_id: u64, home_guild: Option<&str>) -> Option<C
                 workspace: ws.clone(),
                 channel: m.channel_id.to_string(),
                 thread: m.reply_to.map(|r| r.to_string()),
-                kind: "dm".into(),
+                kind: crate::domain::ScopeKind::Dm,
             };
             (ws, scope)
         }
@@ -59,7 +59,7 @@ pub fn to_event(m: &Incoming, bot_id: u64, home_guild: Option<&str>) -> Option<C
                     workspace: ws.clone(),
                     channel: parent.to_string(),
                     thread: Some(m.channel_id.to_string()),
-                    kind: "thread".into(),
+                    kind: crate::domain::ScopeKind::Thread,
                 },
                 // The handler starts a thread from this message; it gets the message's id.
                 None => Scope {
@@ -67,7 +67,7 @@ pub fn to_event(m: &Incoming, bot_id: u64, home_guild: Option<&str>) -> Option<C
                     workspace: ws.clone(),
                     channel: m.channel_id.to_string(),
                     thread: Some(m.id.to_string()),
-                    kind: "thread".into(),
+                    kind: crate::domain::ScopeKind::Thread,
                 },
             };
             (ws, scope)

@@ -5,8 +5,8 @@
 //! links never fire even if a mention setting were lost.
 
 use crate::chat::{ButtonStyle, Card, CardAction, CardKind};
+use crate::domain::Request;
 use crate::domain::RequestId;
-use crate::store::RequestRow;
 use serenity::all::{ButtonStyle as DiscordStyle, InputTextStyle};
 use serenity::builder::{
     CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
@@ -175,10 +175,8 @@ fn input(
 }
 
 /// The Edit button's form, prefilled from the stored request.
-pub fn edit_modal(row: &RequestRow, id: &RequestId) -> CreateInteractionResponse {
-    let duration = row
-        .duration_secs
-        .map(|d| crate::domain::format_duration(d.max(0) as u64));
+pub fn edit_modal(row: &Request, id: &RequestId) -> CreateInteractionResponse {
+    let duration = row.duration_secs().map(crate::domain::format_duration);
     CreateInteractionResponse::Modal(
         CreateModal::new(
             custom_id(CardAction::Edit, id),
@@ -188,11 +186,17 @@ pub fn edit_modal(row: &RequestRow, id: &RequestId) -> CreateInteractionResponse
             input(
                 "resource",
                 "Resource",
-                row.resource.clone(),
+                row.resource().map(str::to_string),
                 InputTextStyle::Short,
                 100,
             ),
-            input("role", "Role", row.role.clone(), InputTextStyle::Short, 100),
+            input(
+                "role",
+                "Role",
+                row.role().map(str::to_string),
+                InputTextStyle::Short,
+                100,
+            ),
             input(
                 "duration",
                 "Duration (e.g. 2h)",
@@ -203,7 +207,7 @@ pub fn edit_modal(row: &RequestRow, id: &RequestId) -> CreateInteractionResponse
             input(
                 "justification",
                 "Reason",
-                row.justification.clone(),
+                row.justification().map(str::to_string),
                 InputTextStyle::Paragraph,
                 500,
             ),

@@ -161,7 +161,7 @@ impl SlackInbound {
         &self,
         ev: &ChatEvent,
         request_id: &str,
-    ) -> Option<crate::store::RequestRow> {
+    ) -> Option<crate::domain::Request> {
         let engine = &self.app.engine;
         let person = engine
             .directory()

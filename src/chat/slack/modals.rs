@@ -2,8 +2,8 @@
 
 use super::blocks::escape;
 use crate::chat::EditFields;
+use crate::domain::Request;
 use crate::domain::format_duration;
-use crate::store::RequestRow;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
@@ -62,7 +62,7 @@ fn modal(
 }
 
 /// The request's current fields, ready to change.
-pub fn edit_view(req: &RequestRow, ctx: &ModalContext) -> SlackView {
+pub fn edit_view(req: &Request, ctx: &ModalContext) -> SlackView {
     let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(
         SlackBlockPlainText::new(escape(&format!(
             "Change what you need for request {}, then save. You'll see the card again to confirm.",
@@ -71,19 +71,25 @@ pub fn edit_view(req: &RequestRow, ctx: &ModalContext) -> SlackView {
     ));
     let blocks = vec![
         intro.into(),
-        input("resource", "Resource", req.resource.clone(), false, false),
-        input("role", "Role", req.role.clone(), false, false),
+        input(
+            "resource",
+            "Resource",
+            req.resource().map(str::to_string),
+            false,
+            false,
+        ),
+        input("role", "Role", req.role().map(str::to_string), false, false),
         input(
             "duration",
             "Duration (e.g. 2h)",
-            req.duration_secs.map(|d| format_duration(d.max(0) as u64)),
+            req.duration_secs().map(format_duration),
             false,
             false,
         ),
         input(
             "justification",
             "Reason",
-            req.justification.clone(),
+            req.justification().map(str::to_string),
             true,
             true,
         ),

@@ -128,7 +128,11 @@ pub fn parse_event(body: &str) -> Result<Inbound, PayloadError> {
         workspace: team,
         channel,
         thread: thread.clone(),
-        kind: if dm { "dm" } else { "channel" }.into(),
+        kind: if dm {
+            crate::domain::ScopeKind::Dm
+        } else {
+            crate::domain::ScopeKind::Channel
+        },
     };
     let event = ChatEvent {
         id: event_id,
@@ -213,7 +217,11 @@ impl Command {
                 workspace: self.team_id,
                 channel: self.channel_id,
                 thread: None,
-                kind: if dm { "dm" } else { "channel" }.into(),
+                kind: if dm {
+                    crate::domain::ScopeKind::Dm
+                } else {
+                    crate::domain::ScopeKind::Channel
+                },
             },
             kind: EventKind::Command { text },
         })
@@ -316,16 +324,16 @@ pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
                 .and_then(|c| c.thread_ts)
                 .or(i.message.and_then(|m| m.thread_ts));
             let kind = if channel.starts_with('D') {
-                "dm"
+                crate::domain::ScopeKind::Dm
             } else {
-                "channel"
+                crate::domain::ScopeKind::Channel
             };
             let scope = Scope {
                 platform: Platform::Slack,
                 workspace: team,
                 channel: channel.clone(),
                 thread: thread.clone(),
-                kind: kind.into(),
+                kind,
             };
             let trigger = i.trigger_id.unwrap_or_default();
             Ok(i.actions
@@ -409,16 +417,16 @@ pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
                 _ => return Ok(vec![Inbound::Ignored("a modal Warden did not open")]),
             };
             let kind_label = if ctx.channel.starts_with('D') {
-                "dm"
+                crate::domain::ScopeKind::Dm
             } else {
-                "channel"
+                crate::domain::ScopeKind::Channel
             };
             let scope = Scope {
                 platform: Platform::Slack,
                 workspace: team,
                 channel: ctx.channel,
                 thread: ctx.thread,
-                kind: kind_label.into(),
+                kind: kind_label,
             };
             // One submission per modal: the view id makes a redelivery a duplicate.
             Ok(vec![Inbound::Event(ChatEvent {

@@ -1,0 +1,279 @@
+//! The one way a request changes: a `Change` committed in one transaction.
+//!
+//! A commit applies the state events and the patch to the request as the caller saw it, writes
+//! only the changed columns guarded by that request's state and chain head (compare-and-set),
+//! appends the log entries to the chain, schedules, claims, cancels and completes jobs, records
+//! the inbound delivery and posted cards, and returns the updated `Request`: no read-back.
+
+use super::codec::{self, REQUEST_COLUMNS, Val, bind_all};
+use super::log::chain_rows;
+use super::{Store, Tx};
+use crate::domain::{
+    Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, TransitionError,
+};
+use anyhow::Context;
+use sqlx::AssertSqlSafe;
+
+/// A job to schedule with the change.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub job: Job,
+    pub run_at: i64,
+    /// Inserted already claimed by this worker, to run right after the commit.
+    pub claim: Option<JobClaim>,
+}
+
+/// A worker's lease on a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobClaim {
+    pub job_id: String,
+    pub worker: String,
+    pub lease_until: i64,
+}
+
+/// Everything one step does to one request.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// State events, applied in order (e.g. Confirm then PolicyAllow).
+    pub events: Vec<RequestEvent>,
+    pub patch: Patch,
+    pub log: Vec<Entry>,
+    pub schedule: Vec<Schedule>,
+    pub cancel: Vec<JobKind>,
+    /// The job this change finishes.
+    pub complete: Option<JobClaim>,
+    /// The inbound delivery this change handles: recorded once, a second commit is `Duplicate`.
+    pub delivery: Option<String>,
+    pub cards: Vec<PostedCard>,
+}
+
+impl Change {
+    pub fn event(event: RequestEvent) -> Self {
+        Self {
+            events: vec![event],
+            ..Default::default()
+        }
+    }
+
+    /// A change that sets fields or logs without a state event.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn then(mut self, event: RequestEvent) -> Self {
+        self.events.push(event);
+        self
+    }
+
+    pub fn patch(mut self, patch: Patch) -> Self {
+        self.patch = patch;
+        self
+    }
+
+    pub fn log(mut self, entry: Entry) -> Self {
+        self.log.push(entry);
+        self
+    }
+
+    pub fn logs(mut self, entries: impl IntoIterator<Item = Entry>) -> Self {
+        self.log.extend(entries);
+        self
+    }
+
+    pub fn schedule(mut self, job: Job, run_at: i64) -> Self {
+        self.schedule.push(Schedule {
+            job,
+            run_at,
+            claim: None,
+        });
+        self
+    }
+
+    /// Schedules a job already claimed by `worker`, for running inline after the commit; if
+    /// the process dies first, the lease runs out and the scheduler runs it.
+    pub fn schedule_claimed(mut self, job: Job, run_at: i64, claim: JobClaim) -> Self {
+        self.schedule.push(Schedule {
+            job,
+            run_at,
+            claim: Some(claim),
+        });
+        self
+    }
+
+    pub fn cancel(mut self, kinds: &[JobKind]) -> Self {
+        self.cancel.extend_from_slice(kinds);
+        self
+    }
+
+    pub fn complete(mut self, claim: Option<JobClaim>) -> Self {
+        self.complete = claim;
+        self
+    }
+
+    pub fn delivery(mut self, id: Option<String>) -> Self {
+        self.delivery = id;
+        self
+    }
+
+    pub fn card(mut self, card: PostedCard) -> Self {
+        self.cards.push(card);
+        self
+    }
+}
+
+/// How a commit ended.
+#[derive(Debug)]
+pub enum Committed {
+    Applied(Request),
+    /// The request changed since the caller read it; read again and decide again.
+    Conflict,
+    /// This inbound delivery was already handled.
+    Duplicate,
+    /// The state machine refuses the events from the state the caller saw.
+    Refused(TransitionError),
+}
+
+impl Store {
+    /// Inserts a new request with its first change (its first log entries, jobs, cards).
+    pub async fn create(&self, draft: &Request, change: Change) -> anyhow::Result<Committed> {
+        let now = draft.updated_at;
+        let mut next = match draft.apply(&change.events, &change.patch, now) {
+            Ok(n) => n,
+            Err(e) => return Ok(Committed::Refused(e)),
+        };
+        let rows = chain_rows(&next.id, &next.chain, now, &change.log);
+        next.chain = rows.head.clone();
+        let mut tx = self.begin().await?;
+        if !tx.record_delivery(change.delivery.as_deref(), now).await? {
+            return Ok(Committed::Duplicate);
+        }
+        let cols = codec::insert_columns(&next);
+        let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
+        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "INSERT INTO requests ({}) VALUES ({})",
+            names.join(", "),
+            marks.join(", ")
+        );
+        bind_all(
+            sqlx::query(AssertSqlSafe(sql)),
+            cols.into_iter().map(|(_, v)| v),
+        )
+        .execute(tx.conn())
+        .await
+        .context("Failed to insert a request")?;
+        tx.finish(&next, rows, &change, now).await?;
+        tx.commit().await?;
+        Ok(Committed::Applied(next))
+    }
+
+    /// Commits a change to the request as `seen`. See the module comment.
+    pub async fn commit(
+        &self,
+        seen: &Request,
+        change: Change,
+        now: i64,
+    ) -> anyhow::Result<Committed> {
+        let mut next = match seen.apply(&change.events, &change.patch, now) {
+            Ok(n) => n,
+            Err(e) => return Ok(Committed::Refused(e)),
+        };
+        let rows = chain_rows(&next.id, &seen.chain, now, &change.log);
+        next.chain = rows.head.clone();
+        let mut tx = self.begin().await?;
+        if !tx.record_delivery(change.delivery.as_deref(), now).await? {
+            return Ok(Committed::Duplicate);
+        }
+        let mut vals = vec![
+            Val::Text(Some(next.state.as_str().into())),
+            Val::Int(Some(now)),
+            Val::Int(Some(next.chain.seq)),
+            Val::Text(Some(next.chain.hash.clone())),
+        ];
+        let mut sql = String::from(
+            "UPDATE requests SET state = $1, updated_at = $2, log_seq = $3, log_head = $4",
+        );
+        for (col, v) in codec::changed_columns(seen, &next) {
+            vals.push(v);
+            sql.push_str(&format!(", {col} = ${}", vals.len()));
+        }
+        let n = vals.len();
+        sql.push_str(&format!(
+            " WHERE id = ${} AND state = ${} AND log_seq = ${}",
+            n + 1,
+            n + 2,
+            n + 3
+        ));
+        vals.push(Val::Text(Some(seen.id.to_string())));
+        vals.push(Val::Text(Some(seen.state.as_str().into())));
+        vals.push(Val::Int(Some(seen.chain.seq)));
+        let done = bind_all(sqlx::query(AssertSqlSafe(sql)), vals)
+            .execute(tx.conn())
+            .await
+            .context("Failed to change a request")?;
+        if done.rows_affected() != 1 {
+            return Ok(Committed::Conflict);
+        }
+        tx.finish(&next, rows, &change, now).await?;
+        tx.commit().await?;
+        Ok(Committed::Applied(next))
+    }
+
+    /// Reads one request.
+    pub async fn get_request(&self, id: &str) -> anyhow::Result<Option<Request>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.db())
+        .await
+        .context("Failed to read a request")?;
+        Ok(row.as_ref().map(codec::decode).transpose()?)
+    }
+}
+
+impl Tx {
+    /// Records an inbound delivery; false if it was recorded before.
+    async fn record_delivery(&mut self, id: Option<&str>, now: i64) -> anyhow::Result<bool> {
+        let Some(id) = id else { return Ok(true) };
+        let done = sqlx::query(
+            "INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.conn())
+        .await
+        .context("Failed to record an inbound delivery")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The rest of a change after the request row: log, jobs, cards. One statement each.
+    async fn finish(
+        &mut self,
+        req: &Request,
+        rows: super::log::ChainRows,
+        change: &Change,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        self.insert_log_rows(rows).await?;
+        if !change.schedule.is_empty() {
+            self.schedule_jobs(&req.id, &change.schedule).await?;
+        }
+        let cancel: Vec<String> = change
+            .cancel
+            .iter()
+            .filter(|k| !change.schedule.iter().any(|s| s.job.kind() == **k))
+            .map(|k| k.id_for(&req.id))
+            .collect();
+        if !cancel.is_empty() {
+            self.cancel_jobs(&cancel).await?;
+        }
+        if let Some(claim) = &change.complete {
+            self.complete_job(claim).await?;
+        }
+        if !change.cards.is_empty() {
+            self.record_cards(&req.id, &change.cards, now).await?;
+        }
+        Ok(())
+    }
+}

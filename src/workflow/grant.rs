@@ -1,0 +1,172 @@
+//! The grant job: one backend call (idempotency key `<id>:grant`), then Approved → Active.
+//!
+//! What the grant changed (backend, parameters, account) is recorded on the request at grant
+//! time; revocation reads that record, never today's catalog.
+
+use super::Engine;
+use super::step::Step;
+use crate::domain::evidence::CallOutcome;
+use crate::domain::{
+    Entry, Evidence, GrantRecord, Job, JobKind, Patch, Request, RequestEvent, RequestState,
+};
+use crate::grants::{GrantCall, GrantError, GrantOp};
+use crate::store::{Change, ClaimedJob};
+
+/// Grant attempts before a transient failure counts as permanent.
+const GRANT_ATTEMPTS: i64 = 5;
+
+/// Grant and revoke retries: exponential from 5 s, at most 5 minutes apart.
+pub(crate) fn backoff_ms(attempts: i64) -> i64 {
+    (5_000i64 << attempts.clamp(0, 6)).min(300_000)
+}
+
+impl Engine {
+    pub(crate) async fn exec_grant(&self, job: &ClaimedJob, req: Request) -> anyhow::Result<()> {
+        if req.state != RequestState::Approved {
+            self.store.complete_job(&job.claim).await?;
+            return Ok(());
+        }
+        let resource = self.resource_of(&req)?.clone();
+        let Some(grantor) = self.grantors.get(&resource.grant.backend) else {
+            let why = format!(
+                "no grant backend '{}' is configured",
+                resource.grant.backend
+            );
+            return self.fail_grant(job, req, &why).await;
+        };
+        let mut secs = req.duration_secs().unwrap_or(3600).max(60) as i64;
+        if req.break_glass {
+            secs = secs.min(self.options.break_glass_secs as i64);
+        }
+        let now = self.now_ms();
+        let expires_at = now + secs * 1000;
+        let role = req.role().unwrap_or_default().to_string();
+        let account = req.requester_account();
+        let call = GrantCall::new(
+            GrantOp::Grant,
+            req.id.as_str(),
+            &resource,
+            &role,
+            &req.requester_id,
+            &account,
+            crate::clock::from_ms(expires_at),
+            None,
+        );
+        match grantor.apply(&call).await {
+            Ok(receipt) => {
+                let record = GrantRecord {
+                    backend: grantor.name().to_string(),
+                    resource: resource.id.clone(),
+                    role: role.clone(),
+                    account,
+                    params: resource.grant.params.clone(),
+                    granted_at: now,
+                    receipt: serde_json::to_value(&receipt)?,
+                    revoked_at: None,
+                    revoke_reason: None,
+                };
+                let told = format!(
+                    "Access granted: {role} on {} {}. Request {}. Say \"revoke {}\" when you're done.",
+                    resource.name,
+                    self.until(expires_at),
+                    req.id,
+                    req.id
+                );
+                let call_json = serde_json::to_value(&call)?;
+                let receipt_json = serde_json::to_value(&receipt)?;
+                let warn_at = expires_at - (self.options.expiry_warning_before_secs as i64) * 1000;
+                let status = format!("Granted {}", self.until(expires_at));
+                let id = req.id.to_string();
+                let granted = self
+                    .change_request_from(&id, Some(req), |seen| {
+                        if seen.state != RequestState::Approved {
+                            return Ok(None);
+                        }
+                        let mut change = Change::event(RequestEvent::Granted)
+                            .patch(Patch {
+                                expires_at: Some(Some(expires_at)),
+                                grant: Some(record.clone()),
+                                ..Default::default()
+                            })
+                            .log(Entry::warden(Evidence::GrantCall {
+                                call: call_json.clone(),
+                                outcome: CallOutcome::Ok,
+                                detail: receipt_json.clone(),
+                                attempt: job.attempts,
+                            }))
+                            .log(Entry::warden(Evidence::StateChange {
+                                from: RequestState::Approved,
+                                to: RequestState::Active,
+                                why: None,
+                            }))
+                            .schedule(Job::Expire, expires_at)
+                            .complete(Some(job.claim.clone()));
+                        if warn_at > now {
+                            change = change.schedule(Job::Warn, warn_at);
+                        }
+                        Ok(Some(
+                            Step::new(change).cards(status.clone()).tell(told.clone()),
+                        ))
+                    })
+                    .await?;
+                if granted.is_none() {
+                    self.store.complete_job(&job.claim).await?;
+                } else {
+                    self.metrics.inc(
+                        "warden_grants_total",
+                        &format!("backend=\"{}\"", grantor.name()),
+                        1,
+                    );
+                }
+                Ok(())
+            }
+            Err(GrantError::Transient(why)) if job.attempts < GRANT_ATTEMPTS => {
+                let entry = Entry::warden(Evidence::GrantCall {
+                    call: serde_json::to_value(&call)?,
+                    outcome: CallOutcome::Retrying,
+                    detail: serde_json::json!({ "error": why }),
+                    attempt: job.attempts,
+                });
+                self.change_request_from(req.id.as_str(), Some(req.clone()), |_| {
+                    Ok(Some(Step::new(Change::none().log(entry.clone()))))
+                })
+                .await?;
+                self.store
+                    .retry_job(&job.claim, now + backoff_ms(job.attempts), &why)
+                    .await
+            }
+            Err(e) => self.fail_grant(job, req, &e.to_string()).await,
+        }
+    }
+
+    async fn fail_grant(&self, job: &ClaimedJob, req: Request, why: &str) -> anyhow::Result<()> {
+        tracing::error!(request = %req.id, why, "granting failed");
+        let told = format!(
+            "Request {} was approved, but granting the access failed. Nothing was granted; an admin has been told.",
+            req.id
+        );
+        let id = req.id.to_string();
+        let failed = self
+            .change_request_from(&id, Some(req), |seen| {
+                if seen.state != RequestState::Approved {
+                    return Ok(None);
+                }
+                let change = Change::event(RequestEvent::Fail)
+                    .log(Entry::warden(Evidence::Error(
+                        serde_json::json!({ "grant_failed": why }),
+                    )))
+                    .cancel(&[JobKind::Expire])
+                    .complete(Some(job.claim.clone()));
+                Ok(Some(
+                    Step::new(change)
+                        .cards("Approved, but granting failed")
+                        .tell(told.clone()),
+                ))
+            })
+            .await?;
+        if failed.is_none() {
+            self.store.complete_job(&job.claim).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! Inbound events: each delivery handled once, refusals answered, faults referenced.
+
+use super::step::delivery_key;
+use super::{Engine, Handled, UserError};
+use crate::chat::{ChatEvent, EventKind};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// Deliveries being handled by this process right now.
+pub(crate) type InFlightSet = Arc<Mutex<HashSet<String>>>;
+
+/// Holds an inbound delivery's key while it is handled; a second copy is a duplicate.
+struct InFlight {
+    set: InFlightSet,
+    key: String,
+}
+
+impl InFlight {
+    fn enter(set: &InFlightSet, key: &str) -> Option<Self> {
+        let fresh = set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string());
+        fresh.then(|| Self {
+            set: set.clone(),
+            key: key.to_string(),
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl Engine {
+    /// Handles one verified inbound event, once: a redelivery is recognised and ignored.
+    pub async fn handle(&self, event: ChatEvent) -> anyhow::Result<Handled> {
+        let started = std::time::Instant::now();
+        let key = delivery_key(&event);
+        // In flight here, or committed by a step that handled it (here or on another instance).
+        let Some(_in_flight) = InFlight::enter(&self.in_flight, &key) else {
+            self.metrics
+                .inc("warden_events_total", "result=\"duplicate\"", 1);
+            return Ok(Handled::Duplicate);
+        };
+        // Words cost a model call, so a redelivered message is caught before intake; a click is
+        // caught by its commit, and asked about only when it was refused (below).
+        let words = matches!(
+            event.kind,
+            EventKind::Message { .. } | EventKind::Command { .. }
+        );
+        if words && self.store.seen_delivery(&key).await? {
+            return Ok(self.duplicate(&event));
+        }
+        let result = self.dispatch(&event).await;
+        self.metrics
+            .observe("warden_event_seconds", "", started.elapsed().as_secs_f64());
+        match result {
+            Ok(h) => {
+                self.metrics.inc("warden_events_total", "result=\"ok\"", 1);
+                Ok(h)
+            }
+            Err(err) => {
+                if let Some(UserError(msg)) = err.downcast_ref::<UserError>() {
+                    // A redelivered click finds its own earlier commit: not a refusal.
+                    if !words && self.store.seen_delivery(&key).await.unwrap_or(false) {
+                        return Ok(self.duplicate(&event));
+                    }
+                    self.metrics
+                        .inc("warden_events_total", "result=\"refused\"", 1);
+                    self.reply_to_actor(&event, msg).await;
+                    return Ok(Handled::Refused(msg.clone()));
+                }
+                self.metrics
+                    .inc("warden_events_total", "result=\"error\"", 1);
+                tracing::error!(event = %event.id, error = ?err, "failed to handle event");
+                let msg = format!(
+                    "Something went wrong on Warden's side; nothing was changed. Please try again, or quote ref {} to an admin.",
+                    event.id
+                );
+                self.reply_to_actor(&event, &msg).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn dispatch(&self, event: &ChatEvent) -> anyhow::Result<Handled> {
+        match &event.kind {
+            EventKind::Message { text, message_id } => {
+                self.on_message(event, text, Some(message_id)).await
+            }
+            EventKind::Command { text } => self.on_message(event, text, None).await,
+            EventKind::Action {
+                action,
+                request_id,
+                reason,
+            } => {
+                self.on_action(event, *action, request_id, reason.as_deref())
+                    .await
+            }
+            EventKind::EditSubmitted { request_id, fields } => {
+                self.on_edit(event, request_id, fields).await
+            }
+        }
+    }
+
+    fn duplicate(&self, event: &ChatEvent) -> Handled {
+        tracing::debug!(event = %event.id, "duplicate delivery ignored");
+        self.metrics
+            .inc("warden_events_total", "result=\"duplicate\"", 1);
+        Handled::Duplicate
+    }
+
+    /// Replies to whoever caused an event, where they are: ephemeral for clicks.
+    async fn reply_to_actor(&self, event: &ChatEvent, text: &str) {
+        let Some(chat) = self.chat(event.actor.platform) else {
+            return;
+        };
+        let res = match event.kind {
+            EventKind::Action { .. } | EventKind::EditSubmitted { .. } => {
+                chat.ephemeral(&event.scope, &event.actor, text).await
+            }
+            _ => chat.send(&event.scope, text).await.map(|_| ()),
+        };
+        if let Err(e) = res {
+            tracing::warn!(error = ?e, "failed to reply to the actor");
+        }
+    }
+}
