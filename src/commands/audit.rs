@@ -34,8 +34,8 @@ pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode
                 })
                 .await?;
             println!(
-                "{:<12} {:<20} {:<10} {:<18} {:<10} {:<22} {}",
-                "ID", "CREATED (UTC)", "REQUESTER", "RESOURCE", "ROLE", "STATE", "PLATFORM"
+                "{:<12} {:<20} {:<10} {:<18} {:<10} {:<22} PLATFORM",
+                "ID", "CREATED (UTC)", "REQUESTER", "RESOURCE", "ROLE", "STATE"
             );
             for r in rows {
                 println!(

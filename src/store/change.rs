@@ -124,7 +124,7 @@ impl Change {
 /// How a commit ended.
 #[derive(Debug)]
 pub enum Committed {
-    Applied(Request),
+    Applied(Box<Request>),
     /// The request changed since the caller read it; read again and decide again.
     Conflict,
     /// This inbound delivery was already handled.
@@ -164,7 +164,7 @@ impl Store {
         .context("Failed to insert a request")?;
         tx.finish(&next, rows, &change, now).await?;
         tx.commit().await?;
-        Ok(Committed::Applied(next))
+        Ok(Committed::Applied(Box::new(next)))
     }
 
     /// Commits a change to the request as `seen`. See the module comment.
@@ -216,7 +216,7 @@ impl Store {
         }
         tx.finish(&next, rows, &change, now).await?;
         tx.commit().await?;
-        Ok(Committed::Applied(next))
+        Ok(Committed::Applied(Box::new(next)))
     }
 
     /// Reads one request.

@@ -215,7 +215,7 @@ impl Engine {
 
     /// Sends the next step's approvers their cards.
     async fn ask_next_step(&self, req: &Request, plan: &ApprovalPlan, next: usize) {
-        let Ok(resource) = self.resource_of(req).map(Clone::clone) else {
+        let Ok(resource) = self.resource_of(req).cloned() else {
             return;
         };
         let requester = self

@@ -82,7 +82,7 @@ impl Engine {
             step = step.for_event(e);
         }
         let stored = match self.commit_step(req, step).await? {
-            Committed::Applied(r) => r,
+            Committed::Applied(r) => *r,
             Committed::Duplicate => return Ok(Handled::Duplicate),
             Committed::Conflict | Committed::Refused(_) => {
                 return Err(user_error(format!(

@@ -351,7 +351,7 @@ impl Engine {
             Draft::Stored(r) => self.commit_step(r, step).await?,
         };
         match outcome {
-            Committed::Applied(r) => Ok(Some(r)),
+            Committed::Applied(r) => Ok(Some(*r)),
             Committed::Duplicate => Ok(None),
             Committed::Conflict | Committed::Refused(_) => Err(user_error(format!(
                 "Request {} changed while I was reading your message; nothing was changed. Please send it again.",

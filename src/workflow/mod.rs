@@ -8,7 +8,7 @@
 //! Error policy: a `UserError` is shown to the person as it is; anything else is logged with its
 //! cause chain and the person sees a short generic line with a reference.
 
-use crate::chat::{ChatEvent, ChatPort, Scope};
+use crate::chat::{ChatPort, Scope};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::domain::{Catalog, Person, Platform, PlatformUser};

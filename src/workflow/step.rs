@@ -152,7 +152,7 @@ impl Engine {
                 return Ok(None);
             };
             match self.commit_step(&current, step).await? {
-                Committed::Applied(r) => return Ok(Some(r)),
+                Committed::Applied(r) => return Ok(Some(*r)),
                 Committed::Conflict => continue,
                 Committed::Duplicate => return Ok(None),
                 Committed::Refused(e) => {
