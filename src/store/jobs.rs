@@ -114,7 +114,7 @@ impl Store {
         now_ms: i64,
         lease_until: i64,
     ) -> anyhow::Result<Option<Job>> {
-        let _gate = self.gate().await;
+        let _gate = self.autocommit().await;
         let row = sqlx::query(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
              WHERE id = $3 AND ((status = 'pending' AND run_at <= $4) OR (status = 'running' AND locked_until < $4)) \
@@ -124,7 +124,7 @@ impl Store {
         .bind(lease_until)
         .bind(id)
         .bind(now_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await
         .context("Failed to claim a job")?;
         row.as_ref().map(job_from_row).transpose()
@@ -138,13 +138,13 @@ impl Store {
         run_at: i64,
         error: &str,
     ) -> anyhow::Result<()> {
-        let _gate = self.gate().await;
+        let _gate = self.autocommit().await;
         sqlx::query("UPDATE jobs SET status = 'pending', run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL WHERE id = $3 AND locked_by = $4")
             .bind(run_at)
             .bind(error)
             .bind(id)
             .bind(worker)
-            .execute(&self.pool)
+            .execute(self.db())
             .await?;
         Ok(())
     }
@@ -165,14 +165,14 @@ impl Store {
     /// Gives every active grant a pending expiry job (one statement, however many grants):
     /// a grant whose job is missing or was closed gets one at its expiry.
     pub async fn arm_missing_expiries(&self) -> anyhow::Result<u64> {
-        let _gate = self.gate().await;
+        let _gate = self.autocommit().await;
         let done = sqlx::query(
             "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts) \
              SELECT 'expire:' || request_id, 'expire', request_id, expires_at, 10, 'pending', 0 FROM grants WHERE status = 'active' \
              ON CONFLICT (id) DO UPDATE SET status = 'pending', run_at = excluded.run_at, attempts = 0, locked_by = NULL, locked_until = NULL \
              WHERE jobs.status = 'done'",
         )
-        .execute(&self.pool)
+        .execute(self.db())
         .await
         .context("Failed to re-arm expiry jobs")?;
         Ok(done.rows_affected())
@@ -181,7 +181,7 @@ impl Store {
     pub async fn pending_jobs(&self) -> anyhow::Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')")
-                .fetch_one(&self.pool)
+                .fetch_one(self.db())
                 .await?,
         )
     }
@@ -189,7 +189,7 @@ impl Store {
     pub async fn job_status(&self, id: &str) -> anyhow::Result<Option<(String, i64)>> {
         let row = sqlx::query("SELECT status, attempts FROM jobs WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await?;
         row.map(|r| Ok((r.try_get("status")?, r.try_get("attempts")?)))
             .transpose()

@@ -212,7 +212,7 @@ impl Store {
             "SELECT request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log WHERE request_id = $1 ORDER BY seq",
         )
         .bind(request_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         .context("Failed to read the context log")?;
         rows.iter()
@@ -238,7 +238,7 @@ impl Store {
     pub async fn verify_chain(&self, request_id: &str) -> anyhow::Result<ChainStatus> {
         let head = sqlx::query("SELECT log_seq, log_head FROM requests WHERE id = $1")
             .bind(request_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await?
             .with_context(|| format!("no request {request_id}"))?;
         let (head_seq, head_hash): (i64, String) =
@@ -246,7 +246,7 @@ impl Store {
         // Raw payload text: the digest is over the exact stored bytes.
         let rows = sqlx::query("SELECT seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log WHERE request_id = $1 ORDER BY seq")
             .bind(request_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await?;
         let mut prev = String::new();
         let mut expected_seq = 1;

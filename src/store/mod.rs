@@ -10,6 +10,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 mod jobs;
@@ -49,6 +50,32 @@ pub struct Store {
     /// SQLite has one writer at a time. Queuing writers here, in order, beats SQLite's
     /// busy-wait back-off (which sleeps up to 100 ms per retry) by a wide margin at p99.
     write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    counters: Arc<Counters>,
+}
+
+/// Statements and commits the store has issued since it was opened (`warden bench` divides them
+/// by the flows it ran). Counted where a connection is handed to a query and where a write is
+/// made durable, so a new query site is counted without anyone remembering to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub statements: u64,
+    pub commits: u64,
+}
+
+impl StoreStats {
+    /// What happened between `earlier` and this snapshot.
+    pub fn since(self, earlier: StoreStats) -> StoreStats {
+        StoreStats {
+            statements: self.statements.saturating_sub(earlier.statements),
+            commits: self.commits.saturating_sub(earlier.commits),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    statements: AtomicU64,
+    commits: AtomicU64,
 }
 
 /// A transaction on the store. Dropped without `commit`, it rolls back.
@@ -56,6 +83,7 @@ pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
     _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    counters: Arc<Counters>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -96,6 +124,7 @@ impl Store {
             pool,
             backend,
             write_gate,
+            counters: Arc::default(),
         })
     }
 
@@ -122,7 +151,7 @@ impl Store {
     pub async fn ready(&self) -> anyhow::Result<()> {
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = true")
-                .fetch_one(&self.pool)
+                .fetch_one(self.db())
                 .await
                 .context("Failed to read applied migrations")?;
         let shipped = match self.backend {
@@ -140,16 +169,38 @@ impl Store {
         self.backend
     }
 
+    /// The raw pool, for admin queries outside the store; these are not counted in `stats`.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    /// Statements and commits issued so far.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            statements: self.counters.statements.load(Ordering::Relaxed),
+            commits: self.counters.commits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The pool, for one statement outside a transaction: every store query site takes it here.
+    fn db(&self) -> &AnyPool {
+        self.counters.statements.fetch_add(1, Ordering::Relaxed);
+        &self.pool
+    }
+
     /// Held while a single-statement write runs outside a transaction (SQLite only).
-    pub(crate) async fn gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    async fn gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match &self.write_gate {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
         }
+    }
+
+    /// Taken by a single-statement write outside a transaction: it holds the SQLite write gate,
+    /// and the write commits on its own, so it counts as a commit.
+    async fn autocommit(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.gate().await
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {
@@ -163,16 +214,17 @@ impl Store {
             tx,
             backend: self.backend,
             _gate: gate,
+            counters: self.counters.clone(),
         })
     }
 
     /// Records the thread a request lives in, once (the first card of a slash command).
     pub async fn set_thread(&self, id: &str, thread: &str) -> anyhow::Result<()> {
-        let _gate = self.gate().await;
+        let _gate = self.autocommit().await;
         sqlx::query("UPDATE requests SET thread = $1 WHERE id = $2 AND thread IS NULL")
             .bind(thread)
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.db())
             .await?;
         Ok(())
     }
@@ -183,11 +235,11 @@ impl Store {
 
     /// Records an inbound delivery; false if it was seen before (across restarts and instances).
     pub async fn first_delivery(&self, event_id: &str, now_ms: i64) -> anyhow::Result<bool> {
-        let _gate = self.gate().await;
+        let _gate = self.autocommit().await;
         let done = sqlx::query("INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
             .bind(event_id)
             .bind(now_ms)
-            .execute(&self.pool)
+            .execute(self.db())
             .await
             .context("Failed to record an inbound delivery")?;
         Ok(done.rows_affected() == 1)
@@ -196,6 +248,7 @@ impl Store {
 
 impl Tx {
     pub async fn commit(self) -> anyhow::Result<()> {
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
         self.tx.commit().await.context("Failed to commit")
     }
 
@@ -203,7 +256,9 @@ impl Tx {
         self.backend
     }
 
+    /// The transaction's connection, for one statement: every query in a transaction takes it here.
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        self.counters.statements.fetch_add(1, Ordering::Relaxed);
         &mut self.tx
     }
 }

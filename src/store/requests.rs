@@ -450,7 +450,7 @@ impl Store {
             "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
         )))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await
         .context("Failed to read a request")?;
         row.as_ref().map(RequestRow::from_row).transpose()
@@ -471,7 +471,7 @@ impl Store {
         .bind(workspace)
         .bind(channel)
         .bind(thread)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await
         .context("Failed to find a thread's request")?;
         row.as_ref().map(RequestRow::from_row).transpose()
@@ -535,7 +535,7 @@ impl Store {
             };
         }
         let rows = q
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await
             .context("Failed to list requests")?;
         rows.iter().map(RequestRow::from_row).collect()
@@ -562,7 +562,7 @@ impl Store {
 
     pub async fn count_by_state(&self) -> anyhow::Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
@@ -572,7 +572,7 @@ impl Store {
     pub async fn approvals(&self, request_id: &str) -> anyhow::Result<Vec<ApprovalRow>> {
         let rows = sqlx::query("SELECT request_id, step, approver_id, approver_account, decision, reason, at FROM approvals WHERE request_id = $1 ORDER BY at, approver_id")
             .bind(request_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await?;
         rows.iter()
             .map(|r| {
@@ -594,7 +594,7 @@ impl Store {
             "SELECT {GRANT_COLUMNS} FROM grants WHERE request_id = $1"
         )))
         .bind(request_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await?;
         row.as_ref().map(GrantRow::from_row).transpose()
     }
@@ -602,7 +602,7 @@ impl Store {
     pub async fn active_grants(&self, limit: i64) -> anyhow::Result<Vec<GrantRow>> {
         let rows = sqlx::query(AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE status = 'active' ORDER BY expires_at LIMIT $1")))
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await?;
         rows.iter().map(GrantRow::from_row).collect()
     }
@@ -611,7 +611,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE request_id = $1")
                 .bind(request_id)
-                .fetch_one(&self.pool)
+                .fetch_one(self.db())
                 .await?,
         )
     }
@@ -625,7 +625,7 @@ impl Store {
         kind: &str,
         now_ms: i64,
     ) -> anyhow::Result<()> {
-        let _gate = self.gate().await;
+        let _gate = self.autocommit().await;
         sqlx::query("INSERT INTO cards (request_id, platform, channel, message_id, kind, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
             .bind(request_id)
             .bind(platform.as_str())
@@ -633,7 +633,7 @@ impl Store {
             .bind(message_id)
             .bind(kind)
             .bind(now_ms)
-            .execute(&self.pool)
+            .execute(self.db())
             .await
             .context("Failed to record a posted card")?;
         Ok(())
@@ -646,7 +646,7 @@ impl Store {
     ) -> anyhow::Result<Vec<CardRow>> {
         let rows = sqlx::query("SELECT request_id, platform, channel, message_id, kind FROM cards WHERE request_id = $1 ORDER BY created_at")
             .bind(request_id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await?;
         let cards: anyhow::Result<Vec<CardRow>> = rows
             .iter()
