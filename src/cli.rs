@@ -56,11 +56,11 @@ pub enum Command {
     },
     /// Measure the engine: complete request flows per second, per database.
     Bench {
-        /// Number of complete flows.
-        #[arg(long, default_value_t = 2000)]
+        /// Number of complete flows, shared among the requesters.
+        #[arg(long, default_value_t = 20_000)]
         flows: usize,
-        /// Concurrent flows in flight (one per demo user, at most 4).
-        #[arg(long, default_value_t = 4)]
+        /// Requesters in flight at once, each a synthetic person (at most 1,000; more is clamped).
+        #[arg(long, default_value_t = 64)]
         concurrency: usize,
         /// PostgreSQL URL to measure as well (skipped if unset).
         #[arg(long, env = "WARDEN_BENCH_POSTGRES")]

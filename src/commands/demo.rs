@@ -6,7 +6,8 @@ use crate::chat::console::ConsoleChat;
 use crate::chat::{CardAction, ChatEvent, ChatPort, EventKind};
 use crate::clock::ManualClock;
 use crate::config::Settings;
-use crate::domain::RequestId;
+use crate::directory::file::FileDirectory;
+use crate::domain::{Catalog, RequestId};
 use crate::store::RequestFilter;
 use crate::workflow::Engine;
 use std::io::BufRead;
@@ -28,22 +29,43 @@ pub struct Demo {
 impl Demo {
     /// An engine on a SQLite file with embedded defaults and a manual clock.
     pub async fn start(db_url: &str, echo: bool) -> anyhow::Result<Self> {
+        let wiring = Wiring::from_settings(&Self::settings(db_url, 4)).await?;
+        Ok(Self::from_wiring(wiring, echo))
+    }
+
+    /// The same engine with its own people and catalog instead of the examples (`warden bench`).
+    pub async fn with_data(
+        db_url: &str,
+        max_connections: u32,
+        directory: FileDirectory,
+        catalog: Catalog,
+    ) -> anyhow::Result<Self> {
+        let mut wiring = Wiring::from_settings(&Self::settings(db_url, max_connections)).await?;
+        wiring.directory = Arc::new(directory);
+        wiring.catalog = Arc::new(catalog);
+        Ok(Self::from_wiring(wiring, false))
+    }
+
+    fn settings(db_url: &str, max_connections: u32) -> Settings {
         let mut s = Settings::default();
         s.database.url = db_url.to_string();
-        s.database.max_connections = 4;
+        s.database.max_connections = max_connections;
         s.workflow.security_channel = Some("console:security".into());
-        let wiring = Wiring::from_settings(&s).await?;
+        s
+    }
+
+    fn from_wiring(wiring: Wiring, echo: bool) -> Self {
         let console = Arc::new(ConsoleChat::new(echo));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let engine =
             Arc::new(wiring.into_engine(vec![console.clone() as Arc<dyn ChatPort>], clock.clone()));
-        Ok(Self {
+        Self {
             engine,
             console,
             clock,
             seq: AtomicU64::new(1),
             echo,
-        })
+        }
     }
 
     fn next_id(&self) -> String {

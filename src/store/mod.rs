@@ -64,11 +64,23 @@ struct Counters {
     commits: AtomicU64,
 }
 
-/// A snapshot of the store's counters.
+/// Statements and commits the store has issued since it was opened (`warden bench` divides them
+/// by the flows it ran). Counted where a connection is handed to a query and where a write is
+/// made durable, so a new query site is counted without anyone remembering to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
     pub statements: u64,
     pub commits: u64,
+}
+
+impl StoreStats {
+    /// What happened between `earlier` and this snapshot.
+    pub fn since(self, earlier: StoreStats) -> StoreStats {
+        StoreStats {
+            statements: self.statements.saturating_sub(earlier.statements),
+            commits: self.commits.saturating_sub(earlier.commits),
+        }
+    }
 }
 
 /// A transaction on the store. Dropped without `commit`, it rolls back.
