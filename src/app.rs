@@ -22,10 +22,7 @@ use std::time::Duration;
 pub const EXAMPLE_CATALOG: &str = include_str!("../catalog.example.toml");
 pub const EXAMPLE_DIRECTORY: &str = include_str!("../directory.example.toml");
 
-/// reqwest is built without a default TLS provider; install ring once per process.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::http_client::install_crypto;
 
 pub fn load_catalog(s: &Settings) -> anyhow::Result<Catalog> {
     let text = match &s.catalog.file {

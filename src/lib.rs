@@ -11,6 +11,7 @@ pub mod config;
 pub mod directory;
 pub mod domain;
 pub mod grants;
+pub mod http_client;
 pub mod intake;
 pub mod metrics;
 pub mod policy;
