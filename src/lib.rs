@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod directory;
 pub mod domain;
+pub mod examples;
 pub mod grants;
 pub mod http_client;
 pub mod intake;
