@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod approvals;
 mod cards;
 mod decide;
+mod edit_form;
 mod intake;
 mod jobs;
 mod lifecycle;

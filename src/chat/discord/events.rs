@@ -38,6 +38,7 @@ pub enum Inbound {
     OpenModal {
         action: CardAction,
         request_id: RequestId,
+        actor: PlatformUser,
     },
     /// Answered at once with this ephemeral text; nothing reaches the engine.
     Refuse(&'static str),
@@ -83,9 +84,6 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             let Some(Target { action, request_id }) = parse_custom_id(&c.data.custom_id) else {
                 return Inbound::Ignore;
             };
-            if matches!(action, CardAction::Edit | CardAction::Deny) {
-                return Inbound::OpenModal { action, request_id };
-            }
             let Some((actor, scope)) = who_and_where(
                 c.guild_id,
                 &c.user,
@@ -95,6 +93,13 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             ) else {
                 return Inbound::Refuse(NO_GUILD);
             };
+            if matches!(action, CardAction::Edit | CardAction::Deny) {
+                return Inbound::OpenModal {
+                    action,
+                    request_id,
+                    actor,
+                };
+            }
             let reply = Reply {
                 application_id: c.application_id.get().to_string(),
                 token: c.token.clone(),

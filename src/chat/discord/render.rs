@@ -4,9 +4,8 @@
 //! anything the workflow quotes) is escaped so `@everyone`, role and user mentions and masked
 //! links never fire even if a mention setting were lost.
 
-use crate::chat::{ButtonStyle, Card, CardAction, CardKind};
+use crate::chat::{ButtonStyle, Card, CardAction, CardKind, EditFields};
 use crate::domain::RequestId;
-use crate::store::RequestRow;
 use serenity::all::{ButtonStyle as DiscordStyle, InputTextStyle};
 use serenity::builder::{
     CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
@@ -174,11 +173,8 @@ fn input(
     CreateActionRow::InputText(i)
 }
 
-/// The Edit button's form, prefilled from the stored request.
-pub fn edit_modal(row: &RequestRow, id: &RequestId) -> CreateInteractionResponse {
-    let duration = row
-        .duration_secs
-        .map(|d| crate::domain::format_duration(d.max(0) as u64));
+/// The Edit button's form, prefilled with the request as the engine gave it.
+pub fn edit_modal(fields: &EditFields, id: &RequestId) -> CreateInteractionResponse {
     CreateInteractionResponse::Modal(
         CreateModal::new(
             custom_id(CardAction::Edit, id),
@@ -188,22 +184,28 @@ pub fn edit_modal(row: &RequestRow, id: &RequestId) -> CreateInteractionResponse
             input(
                 "resource",
                 "Resource",
-                row.resource.clone(),
+                fields.resource.clone(),
                 InputTextStyle::Short,
                 100,
             ),
-            input("role", "Role", row.role.clone(), InputTextStyle::Short, 100),
+            input(
+                "role",
+                "Role",
+                fields.role.clone(),
+                InputTextStyle::Short,
+                100,
+            ),
             input(
                 "duration",
                 "Duration (e.g. 2h)",
-                duration,
+                fields.duration.clone(),
                 InputTextStyle::Short,
                 20,
             ),
             input(
                 "justification",
                 "Reason",
-                row.justification.clone(),
+                fields.justification.clone(),
                 InputTextStyle::Paragraph,
                 500,
             ),

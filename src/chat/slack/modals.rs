@@ -2,8 +2,6 @@
 
 use super::blocks::escape;
 use crate::chat::EditFields;
-use crate::domain::format_duration;
-use crate::store::RequestRow;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
@@ -61,29 +59,35 @@ fn modal(
     )
 }
 
-/// The request's current fields, ready to change.
-pub fn edit_view(req: &RequestRow, ctx: &ModalContext) -> SlackView {
+/// The request's current fields, as the engine gave them, ready to change.
+pub fn edit_view(fields: &EditFields, ctx: &ModalContext) -> SlackView {
     let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(
         SlackBlockPlainText::new(escape(&format!(
             "Change what you need for request {}, then save. You'll see the card again to confirm.",
-            req.id
+            ctx.request_id
         ))),
     ));
     let blocks = vec![
         intro.into(),
-        input("resource", "Resource", req.resource.clone(), false, false),
-        input("role", "Role", req.role.clone(), false, false),
+        input(
+            "resource",
+            "Resource",
+            fields.resource.clone(),
+            false,
+            false,
+        ),
+        input("role", "Role", fields.role.clone(), false, false),
         input(
             "duration",
             "Duration (e.g. 2h)",
-            req.duration_secs.map(|d| format_duration(d.max(0) as u64)),
+            fields.duration.clone(),
             false,
             false,
         ),
         input(
             "justification",
             "Reason",
-            req.justification.clone(),
+            fields.justification.clone(),
             true,
             true,
         ),
