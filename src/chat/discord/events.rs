@@ -31,7 +31,8 @@ pub enum Inbound {
     Ping,
     /// Work for the engine, acknowledged first.
     Event {
-        event: ChatEvent,
+        /// Boxed: a `ChatEvent` dwarfs the other answers.
+        event: Box<ChatEvent>,
         reply: Reply,
     },
     /// A button that opens a form instead of acting.
@@ -71,12 +72,12 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                 ack: Ack::DeferredEphemeral,
             };
             Inbound::Event {
-                event: ChatEvent {
+                event: Box::new(ChatEvent {
                     id: c.id.get().to_string(),
                     actor,
                     scope,
                     kind: EventKind::Command { text },
-                },
+                }),
                 reply,
             }
         }
@@ -106,7 +107,7 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                 ack: Ack::DeferredUpdate,
             };
             Inbound::Event {
-                event: ChatEvent {
+                event: Box::new(ChatEvent {
                     id: c.id.get().to_string(),
                     actor,
                     scope,
@@ -115,7 +116,7 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                         request_id,
                         reason: None,
                     },
-                },
+                }),
                 reply,
             }
         }
@@ -156,12 +157,12 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                 ack: Ack::DeferredUpdate,
             };
             Inbound::Event {
-                event: ChatEvent {
+                event: Box::new(ChatEvent {
                     id: m.id.get().to_string(),
                     actor,
                     scope,
                     kind,
-                },
+                }),
                 reply,
             }
         }

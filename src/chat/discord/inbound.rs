@@ -121,7 +121,7 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
             );
             let engine = ix.state.engine.clone();
             ix.state.spawn(async move {
-                let outcome = responder.run(engine.handle(event)).await;
+                let outcome = responder.run(engine.handle(*event)).await;
                 responder.finish(&outcome).await;
             });
             match ack {
