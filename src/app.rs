@@ -18,14 +18,8 @@ use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The example catalog and directory ship inside the binary so `warden demo` needs no files.
-pub const EXAMPLE_CATALOG: &str = include_str!("../catalog.example.toml");
-pub const EXAMPLE_DIRECTORY: &str = include_str!("../directory.example.toml");
-
-/// reqwest is built without a default TLS provider; install ring once per process.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::examples::{EXAMPLE_CATALOG, EXAMPLE_DIRECTORY};
+pub use crate::http_client::install_crypto;
 
 pub fn load_catalog(s: &Settings) -> anyhow::Result<Catalog> {
     let text = match &s.catalog.file {

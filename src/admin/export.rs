@@ -8,6 +8,7 @@
 //! window every line carries a stable `id` (`<request>:<seq>`) the SIEM can de-duplicate on.
 
 use crate::clock::from_ms;
+use crate::http_client::HttpOptions;
 use crate::store::{LogEntry, Store};
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -48,10 +49,7 @@ impl SiemShipper {
             matches!(url.scheme(), "http" | "https"),
             "admin.siem_url must be http(s)"
         );
-        crate::app::install_crypto();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
+        let client = crate::http_client::client(HttpOptions::new(Duration::from_secs(10)))
             .context("Failed to build the SIEM client")?;
         Ok(Self { store, client, url })
     }

@@ -61,6 +61,15 @@ pub struct EditFields {
     pub justification: Option<String>,
 }
 
+/// What the Edit button opens for the person who clicked it (the engine decides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditForm {
+    /// The form, prefilled with the request as it stands.
+    Open(EditFields),
+    /// No form: the reason, to be shown only to the person who clicked.
+    Refused(String),
+}
+
 /// Buttons Warden puts on cards. The request id travels with the button; who pressed it comes from the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

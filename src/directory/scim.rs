@@ -8,6 +8,7 @@
 use super::{Directory, DirectoryError};
 use crate::config::DirectorySettings;
 use crate::domain::{Person, Platform, PlatformUser};
+use crate::http_client::HttpOptions;
 use anyhow::Context;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -174,7 +175,7 @@ impl ScimDirectory {
         timeout: Duration,
         ttl: Duration,
     ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder().timeout(timeout).build()?;
+        let client = crate::http_client::client(HttpOptions::new(timeout))?;
         Ok(Self {
             client,
             base,
@@ -343,7 +344,6 @@ mod tests {
 
     #[tokio::test]
     async fn finds_a_person_by_email_with_a_scim_filter_and_refuses_quotes() {
-        crate::app::install_crypto();
         let server = MockServer::start().await;
         let user = serde_json::json!({ "Resources": [{ "id": "2819c223", "userName": "alice", "displayName": "Alice Ng", "emails": [{ "value": "alice@example.com", "primary": true }] }] });
         Mock::given(method("GET"))

@@ -5,6 +5,7 @@
 //! 5xx and transport errors are retried with backoff; other statuses are permanent failures.
 
 use super::{GrantCall, GrantError, GrantReceipt, Grantor};
+use crate::http_client::HttpOptions;
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -21,7 +22,7 @@ pub struct WebhookGrantor {
 
 impl WebhookGrantor {
     pub fn new(url: url::Url, secret: SecretString, timeout: Duration) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder().timeout(timeout).build()?;
+        let client = crate::http_client::client(HttpOptions::new(timeout))?;
         Ok(Self {
             client,
             url,

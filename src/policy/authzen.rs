@@ -450,7 +450,6 @@ mod tests {
 
     #[test]
     fn the_token_never_shows_in_debug_output() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let p = AuthzenPolicy::new(
             Url::parse("https://pdp.example").unwrap(),
             Some(SecretString::from("tok-s3cret")),

@@ -7,6 +7,7 @@
 
 use super::embedded::fault_with_id;
 use super::{Decision, PolicyEngine, PolicyInput, RegoDecision};
+use crate::http_client::HttpOptions;
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -157,19 +158,10 @@ pub(super) fn redact(url: &Url) -> String {
     shown.to_string()
 }
 
-/// A client with a total timeout. Needs a rustls crypto provider installed by the process
-/// (`main` installs ring); without one this is an error, not reqwest's panic.
+/// A client with a total timeout that never follows redirects.
 pub(super) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        bail!("no TLS crypto provider is installed (install rustls' ring provider at start-up)");
-    }
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot build the HTTP client")
+    crate::http_client::client(HttpOptions::new(timeout))
+        .context("cannot build the HTTP client for the policy decision point")
 }
 
 /// A short, secret-free description of a transport error (never the URL).
@@ -221,7 +213,6 @@ mod tests {
 
     #[test]
     fn policy_paths_must_be_plain_names() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let base = Url::parse("http://localhost:8181").unwrap();
         let t = Duration::from_secs(1);
         assert!(OpaPolicy::new(base.clone(), "access/decision", t).is_ok());

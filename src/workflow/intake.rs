@@ -2,14 +2,14 @@
 
 use super::step::Step;
 use super::{ConfirmMode, Engine, Handled, user_error};
-use crate::chat::{CardTarget, ChatEvent, EditFields};
+use crate::chat::{CardTarget, ChatEvent};
 use crate::domain::evidence::Inbound;
 use crate::domain::intent::DraftIntent;
 use crate::domain::{
     Action, Entry, Evidence, Intent, IntentError, Job, JobKind, Origin, Patch, Person, Platform,
     Request, RequestEvent, RequestId, RequestState,
 };
-use crate::intake::{IntakeContext, IntakeResult, IntakeTrace, ThreadMessage};
+use crate::intake::{IntakeContext, IntakeResult, ThreadMessage};
 use crate::store::{Change, Committed};
 
 /// A request intake works on: one not stored yet (its first message), or a stored one.
@@ -198,7 +198,7 @@ impl Engine {
     }
 
     /// Validates what the intake found: propose it, or ask one clarifying question.
-    async fn advance_draft(
+    pub(super) async fn advance_draft(
         &self,
         target: Draft,
         person: &Person,
@@ -274,8 +274,7 @@ impl Engine {
         (change, msg)
     }
 
-    /// Shows the requester what was understood, with Submit / Edit / Cancel. The card is posted
-    /// before the commit so that it is recorded with the request in one transaction.
+    /// Shows the requester what was understood, with Submit / Edit / Cancel.
     async fn propose(
         &self,
         target: Draft,
@@ -287,7 +286,7 @@ impl Engine {
     ) -> anyhow::Result<Handled> {
         let now = self.now_ms();
         let deadline = now + (self.options.confirm_ttl_secs as i64) * 1000;
-        let mut patch = Patch {
+        let patch = Patch {
             intent: Some(intent.clone()),
             break_glass: Some(intent.break_glass),
             deadline_at: Some(Some(deadline)),
@@ -302,36 +301,56 @@ impl Engine {
             ConfirmMode::Never => true,
             ConfirmMode::ApprovalOnly => self.preview_allows(req, person, &intent).await,
         };
-        let mut change = Change::event(RequestEvent::IntentReady)
+        let change = Change::event(RequestEvent::IntentReady)
             .logs(entries)
-            .schedule(Job::ConfirmExpire, deadline);
-        if !skip_confirmation {
-            let shown = req.apply(&[RequestEvent::IntentReady], &patch, now)?;
-            let card = self.confirmation_card(&shown, &intent, None);
-            let scope = self.scope_of(&shown);
-            if let Some(posted) = self
-                .post_card(&shown, &CardTarget::Scope(scope), &card)
-                .await
-            {
-                // A slash command has no thread yet: its first card starts one.
-                if shown.origin.thread.is_none() {
-                    patch.thread = Some(posted.message_id.clone());
-                }
-                change = change.card(posted);
-            }
-        }
-        let mut step = Step::new(change.patch(patch));
+            .schedule(Job::ConfirmExpire, deadline)
+            .patch(patch);
+        let mut step = Step::new(change);
         step.tell = tell;
         if let Some(e) = event {
             step = step.for_event(e);
         }
+        // The request is committed before its card is shown, so a click on the card always
+        // finds it (here or on another instance).
         let Some(stored) = self.persist(&target, step).await? else {
             return Ok(Handled::Done);
         };
         if skip_confirmation {
             return self.submit(&stored, person, true, None).await;
         }
+        self.show_confirmation(&stored, &intent).await;
         Ok(Handled::Done)
+    }
+
+    /// Posts the confirmation card and records it; a slash command's first card starts its thread.
+    async fn show_confirmation(&self, req: &Request, intent: &Intent) {
+        let card = self.confirmation_card(req, intent, None);
+        let target = CardTarget::Scope(self.scope_of(req));
+        let Some(posted) = self.post_card(req, &target, &card).await else {
+            return;
+        };
+        if req.origin.thread.is_some() {
+            if let Err(e) = self
+                .store
+                .record_cards(&req.id, &[posted], self.now_ms())
+                .await
+            {
+                tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");
+            }
+            return;
+        }
+        let recorded = self
+            .change_request_from(req.id.as_str(), Some(req.clone()), |_| {
+                let change = Change::none().card(posted.clone()).patch(Patch {
+                    thread: Some(posted.message_id.clone()),
+                    ..Default::default()
+                });
+                Ok(Some(Step::new(change)))
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");
+        }
     }
 
     /// Commits a step on a new or stored draft; `None` when nothing was applied.
@@ -358,73 +377,5 @@ impl Engine {
                 target.req().id
             ))),
         }
-    }
-
-    /// The requester edited the proposed fields in a form.
-    pub(super) async fn on_edit(
-        &self,
-        event: &ChatEvent,
-        request_id: &RequestId,
-        fields: &EditFields,
-    ) -> anyhow::Result<Handled> {
-        let person = self.principal(&event.actor).await?;
-        let req = self.editable_request(request_id, &person).await?;
-        let earlier = req.intent.as_ref();
-        let base = DraftIntent {
-            action: Some(Action::Request),
-            resource: earlier.and_then(|i| i.resource.clone()),
-            role: earlier.and_then(|i| i.role.clone()),
-            duration: earlier
-                .and_then(|i| i.duration_secs)
-                .map(crate::domain::format_duration),
-            justification: earlier.and_then(|i| i.justification.clone()),
-            ticket: earlier.and_then(|i| i.ticket.clone()),
-            ..Default::default()
-        };
-        let filled = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        let edited = DraftIntent {
-            resource: filled(&fields.resource),
-            role: filled(&fields.role),
-            duration: filled(&fields.duration),
-            justification: filled(&fields.justification),
-            ..Default::default()
-        };
-        let said = vec![Entry::new(
-            &person.id,
-            Evidence::MessageIn(Inbound::Edit {
-                edit: serde_json::to_value(fields)?,
-                account: event.actor.clone(),
-            }),
-        )];
-        let trace = IntakeTrace {
-            source: "edit form".into(),
-            ..Default::default()
-        };
-        let result = IntakeResult {
-            draft: base.merge(edited),
-            trace,
-        };
-        self.advance_draft(Draft::Stored(req), &person, result, said, Some(event))
-            .await
-    }
-
-    /// A request its requester may still edit; anyone else gets the answer for a missing one.
-    pub(crate) async fn editable_request(
-        &self,
-        id: &RequestId,
-        person: &Person,
-    ) -> anyhow::Result<Request> {
-        let req = self.request_for_requester(id, person).await?;
-        if !matches!(
-            req.state,
-            RequestState::Draft | RequestState::AwaitingConfirmation
-        ) {
-            return Err(user_error(format!(
-                "Request {} is {} and can no longer be edited.",
-                req.id,
-                req.state.label()
-            )));
-        }
-        Ok(req)
     }
 }

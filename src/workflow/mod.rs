@@ -25,6 +25,7 @@ mod approvals;
 mod break_glass;
 mod cards;
 mod decide;
+mod edit;
 mod extend;
 mod grant;
 mod inbound;

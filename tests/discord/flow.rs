@@ -7,7 +7,7 @@ use crate::harness::{Db, TestApp};
 use warden::domain::RequestState;
 
 /// Alice asks by slash command; returns the request id and the confirmation card's message id.
-async fn ask(app: &TestApp) -> (String, String) {
+pub async fn ask(app: &TestApp) -> (String, String) {
     let cmd = fixtures::slash(
         &From::guild(ALICE),
         "request",

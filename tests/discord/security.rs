@@ -1,7 +1,8 @@
 //! What reaches the engine: only signed, fresh interactions, each acted on once.
 
-use crate::fixtures::{self, ALICE, From, Keys};
+use crate::fixtures::{self, ALICE, CHANNEL, DANA, From, Keys};
 use crate::harness::{Db, TestApp};
+use warden::domain::RequestState;
 
 fn request_cmd() -> serde_json::Value {
     fixtures::slash(
@@ -118,4 +119,42 @@ async fn a_replayed_interaction_has_no_second_effect() {
         after.iter().all(|c| c.path.starts_with("/webhooks/")),
         "the replay only closed its own deferred reply: {after:?}"
     );
+}
+
+/// Only the requester may edit; anyone else's click must not reveal the request in a form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_edit_click_gets_an_ephemeral_refusal_and_no_prefilled_form() {
+    let app = TestApp::start(Db::Sqlite).await.unwrap();
+    let (id, card) = crate::flow::ask(&app).await;
+    // Dana is Alice's manager and approver; editing Alice's request is still not hers to do.
+    let answer = app
+        .send(&fixtures::click(
+            &From::guild(DANA),
+            &format!("warden:edit:{id}"),
+            CHANNEL,
+            &card,
+        ))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_ne!(answer.json["type"], 9, "no modal: {}", answer.json);
+    assert_eq!(
+        (
+            answer.json["type"].as_u64(),
+            answer.json["data"]["flags"].as_u64()
+        ),
+        (Some(4), Some(64)),
+        "a message only Dana sees: {}",
+        answer.json
+    );
+    let shown = answer.json.to_string();
+    assert!(
+        shown.contains("can't find")
+            && !shown.contains("game-servers")
+            && !shown.contains("INC-4411"),
+        "a refusal that shows nothing of Alice's request: {shown}"
+    );
+    app.settle().await;
+    let row = app.store().get_request(&id).await.unwrap().unwrap();
+    assert_eq!(row.state, RequestState::AwaitingConfirmation);
+    assert_eq!(row.duration_secs(), Some(2 * 3600));
 }

@@ -31,13 +31,15 @@ pub enum Inbound {
     Ping,
     /// Work for the engine, acknowledged first.
     Event {
-        event: ChatEvent,
+        /// Boxed: a `ChatEvent` dwarfs the other answers.
+        event: Box<ChatEvent>,
         reply: Reply,
     },
     /// A button that opens a form instead of acting.
     OpenModal {
         action: CardAction,
         request_id: RequestId,
+        actor: PlatformUser,
     },
     /// Answered at once with this ephemeral text; nothing reaches the engine.
     Refuse(&'static str),
@@ -70,12 +72,12 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                 ack: Ack::DeferredEphemeral,
             };
             Inbound::Event {
-                event: ChatEvent {
+                event: Box::new(ChatEvent {
                     id: c.id.get().to_string(),
                     actor,
                     scope,
                     kind: EventKind::Command { text },
-                },
+                }),
                 reply,
             }
         }
@@ -83,9 +85,6 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             let Some(Target { action, request_id }) = parse_custom_id(&c.data.custom_id) else {
                 return Inbound::Ignore;
             };
-            if matches!(action, CardAction::Edit | CardAction::Deny) {
-                return Inbound::OpenModal { action, request_id };
-            }
             let Some((actor, scope)) = who_and_where(
                 c.guild_id,
                 &c.user,
@@ -95,13 +94,20 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             ) else {
                 return Inbound::Refuse(NO_GUILD);
             };
+            if matches!(action, CardAction::Edit | CardAction::Deny) {
+                return Inbound::OpenModal {
+                    action,
+                    request_id,
+                    actor,
+                };
+            }
             let reply = Reply {
                 application_id: c.application_id.get().to_string(),
                 token: c.token.clone(),
                 ack: Ack::DeferredUpdate,
             };
             Inbound::Event {
-                event: ChatEvent {
+                event: Box::new(ChatEvent {
                     id: c.id.get().to_string(),
                     actor,
                     scope,
@@ -110,7 +116,7 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                         request_id,
                         reason: None,
                     },
-                },
+                }),
                 reply,
             }
         }
@@ -151,12 +157,12 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                 ack: Ack::DeferredUpdate,
             };
             Inbound::Event {
-                event: ChatEvent {
+                event: Box::new(ChatEvent {
                     id: m.id.get().to_string(),
                     actor,
                     scope,
                     kind,
-                },
+                }),
                 reply,
             }
         }

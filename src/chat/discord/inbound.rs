@@ -6,8 +6,8 @@ use super::events::{Ack, Inbound, classify};
 use super::render::{deny_modal, edit_modal, no_mentions};
 use super::responder::Responder;
 use super::rest::DiscordRest;
-use crate::chat::CardAction;
-use crate::domain::RequestId;
+use crate::chat::{CardAction, EditForm};
+use crate::domain::{PlatformUser, RequestId};
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -106,7 +106,11 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
         Inbound::Ping => respond(CreateInteractionResponse::Pong),
         Inbound::Refuse(text) => ephemeral(text),
         Inbound::Ignore => respond(CreateInteractionResponse::Acknowledge),
-        Inbound::OpenModal { action, request_id } => open_modal(&ix, action, &request_id).await,
+        Inbound::OpenModal {
+            action,
+            request_id,
+            actor,
+        } => open_modal(&ix, action, &request_id, &actor).await,
         Inbound::Event { event, reply } => {
             let ack = reply.ack;
             let responder = Responder::new(
@@ -117,7 +121,7 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
             );
             let engine = ix.state.engine.clone();
             ix.state.spawn(async move {
-                let outcome = responder.run(engine.handle(event)).await;
+                let outcome = responder.run(engine.handle(*event)).await;
                 responder.finish(&outcome).await;
             });
             match ack {
@@ -130,15 +134,20 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
     }
 }
 
-/// Edit opens the form prefilled from the stored request; Deny asks for the reason. The engine
-/// checks who may edit or deny when the form comes back.
-async fn open_modal(ix: &Interactions, action: CardAction, id: &RequestId) -> Response {
+/// Deny asks for the reason (the engine checks the approver when it comes back). Edit opens the
+/// form the engine prefills, which it does for the requester only.
+async fn open_modal(
+    ix: &Interactions,
+    action: CardAction,
+    id: &RequestId,
+    actor: &PlatformUser,
+) -> Response {
     if action == CardAction::Deny {
         return respond(deny_modal(id));
     }
-    match ix.state.engine.store().get_request(id.as_str()).await {
-        Ok(Some(row)) => respond(edit_modal(&row, id)),
-        Ok(None) => ephemeral("I can't find that request any more."),
+    match ix.state.engine.edit_form(actor, id).await {
+        Ok(EditForm::Open(fields)) => respond(edit_modal(&fields, id)),
+        Ok(EditForm::Refused(why)) => ephemeral(&why),
         Err(e) => {
             tracing::error!(request = %id, error = ?e, "failed to load a request for the edit form");
             ephemeral("Warden can't open the form right now; please try again.")

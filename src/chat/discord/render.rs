@@ -4,8 +4,7 @@
 //! anything the workflow quotes) is escaped so `@everyone`, role and user mentions and masked
 //! links never fire even if a mention setting were lost.
 
-use crate::chat::{ButtonStyle, Card, CardAction, CardKind};
-use crate::domain::Request;
+use crate::chat::{ButtonStyle, Card, CardAction, CardKind, EditFields};
 use crate::domain::RequestId;
 use serenity::all::{ButtonStyle as DiscordStyle, InputTextStyle};
 use serenity::builder::{
@@ -174,9 +173,8 @@ fn input(
     CreateActionRow::InputText(i)
 }
 
-/// The Edit button's form, prefilled from the stored request.
-pub fn edit_modal(row: &Request, id: &RequestId) -> CreateInteractionResponse {
-    let duration = row.duration_secs().map(crate::domain::format_duration);
+/// The Edit button's form, prefilled with the request as the engine gave it.
+pub fn edit_modal(fields: &EditFields, id: &RequestId) -> CreateInteractionResponse {
     CreateInteractionResponse::Modal(
         CreateModal::new(
             custom_id(CardAction::Edit, id),
@@ -186,28 +184,28 @@ pub fn edit_modal(row: &Request, id: &RequestId) -> CreateInteractionResponse {
             input(
                 "resource",
                 "Resource",
-                row.resource().map(str::to_string),
+                fields.resource.clone(),
                 InputTextStyle::Short,
                 100,
             ),
             input(
                 "role",
                 "Role",
-                row.role().map(str::to_string),
+                fields.role.clone(),
                 InputTextStyle::Short,
                 100,
             ),
             input(
                 "duration",
                 "Duration (e.g. 2h)",
-                duration,
+                fields.duration.clone(),
                 InputTextStyle::Short,
                 20,
             ),
             input(
                 "justification",
                 "Reason",
-                row.justification().map(str::to_string),
+                fields.justification.clone(),
                 InputTextStyle::Paragraph,
                 500,
             ),

@@ -5,6 +5,7 @@
 //! calls discord.com) and its error type drops `retry_after`, so against `discord.api_url` it could
 //! neither limit nor retry. Bodies are serenity's builders, serialised as they are.
 
+use crate::http_client::{Agent, HttpOptions};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -94,16 +95,13 @@ impl DiscordRest {
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         let raw = api_url.unwrap_or(DEFAULT_API_URL).trim_end_matches('/');
-        crate::app::install_crypto();
         let base = if raw.contains("/api/v") {
             raw.to_string()
         } else {
             format!("{raw}/api/v10")
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent("DiscordBot (https://github.com/warden, 0.1) Warden")
-            .build()?;
+        let client =
+            crate::http_client::client(HttpOptions::new(timeout).with_agent(Agent::DiscordBot))?;
         Ok(Self {
             client,
             base,

@@ -44,7 +44,7 @@ pub struct SlackApi {
 
 /// The HTTPS connector, which also speaks plain http so `slack.api_url` can point at a local fake.
 pub fn connector(api_url: Option<&str>) -> anyhow::Result<Connector> {
-    crate::app::install_crypto();
+    crate::http_client::install_crypto();
     let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
         Ok(b) => b,
         Err(e) => {

@@ -4,7 +4,7 @@
 use super::api::SlackApi;
 use super::modals::{self, ModalContext};
 use super::payloads::{self, Command, Inbound, ModalKind};
-use crate::chat::ChatEvent;
+use crate::chat::{ChatEvent, EditForm, EventKind};
 use crate::server::AppState;
 use axum::Router;
 use axum::body::Bytes;
@@ -87,22 +87,11 @@ impl SlackInbound {
     async fn run(&self, item: Inbound) {
         match item {
             Inbound::Event(ev) => self.handle(ev).await,
-            Inbound::ThreadReply(ev) => {
-                let (s, thread) = (&ev.scope, ev.scope.thread.as_deref().unwrap_or_default());
-                match self
-                    .app
-                    .engine
-                    .store()
-                    .request_in_thread(s.platform, &s.workspace, &s.channel, thread)
-                    .await
-                {
-                    Ok(Some(_)) => self.handle(ev).await,
-                    Ok(None) => {
-                        tracing::debug!("thread reply outside any request's thread ignored")
-                    }
-                    Err(e) => tracing::error!(error = ?e, "failed to look up a thread's request"),
-                }
-            }
+            Inbound::ThreadReply(ev) => match self.app.engine.is_request_thread(&ev.scope).await {
+                Ok(true) => self.handle(ev).await,
+                Ok(false) => tracing::debug!("thread reply outside any request's thread ignored"),
+                Err(e) => tracing::error!(error = ?e, "failed to look up a thread's request"),
+            },
             Inbound::OpenModal {
                 kind,
                 trigger_id,
@@ -121,7 +110,7 @@ impl SlackInbound {
         }
     }
 
-    /// Edit opens a form prefilled from the request (for its requester only); Deny asks why.
+    /// Edit opens the form the engine prefills (for the requester only); Deny asks why.
     async fn open_modal(
         &self,
         kind: ModalKind,
@@ -134,11 +123,20 @@ impl SlackInbound {
         };
         let view = match kind {
             ModalKind::Deny => modals::deny_view(ctx),
-            ModalKind::Edit => match self.own_request(&fallback, &ctx.request_id).await {
-                Some(row) => modals::edit_view(&row, ctx),
-                // Not theirs, or unknown: the engine gives the usual refusal.
-                None => return self.handle(fallback).await,
-            },
+            ModalKind::Edit => {
+                let EventKind::Action { request_id, .. } = &fallback.kind else {
+                    return self.handle(fallback).await;
+                };
+                match self.app.engine.edit_form(&fallback.actor, request_id).await {
+                    Ok(EditForm::Open(fields)) => modals::edit_view(&fields, ctx),
+                    Ok(EditForm::Refused(why)) => return self.tell(&fallback, &why).await,
+                    Err(e) => {
+                        tracing::error!(request = %request_id, error = ?e, "failed to prepare the edit form");
+                        let text = "Warden can't open the form right now; nothing was changed. Please try again.";
+                        return self.tell(&fallback, text).await;
+                    }
+                }
+            }
         };
         let req = SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.to_string()), view);
         if let Err(e) = api
@@ -149,33 +147,17 @@ impl SlackInbound {
         {
             tracing::warn!(error = %e, "failed to open a modal");
             let text = "I couldn't open the form (it may have taken too long). Please click the button again.";
-            if let Some(chat) = self.app.engine.chat(crate::domain::Platform::Slack)
-                && let Err(e) = chat.ephemeral(&fallback.scope, &fallback.actor, text).await
-            {
-                tracing::warn!(error = %e, "failed to tell the person the modal did not open");
-            }
+            self.tell(&fallback, text).await;
         }
     }
 
-    async fn own_request(
-        &self,
-        ev: &ChatEvent,
-        request_id: &str,
-    ) -> Option<crate::domain::Request> {
-        let engine = &self.app.engine;
-        let person = engine
-            .directory()
-            .person_by_account(&ev.actor)
-            .await
-            .ok()
-            .flatten()?;
-        let row = engine
-            .store()
-            .get_request(request_id)
-            .await
-            .ok()
-            .flatten()?;
-        (row.requester_id == person.id).then_some(row)
+    /// A line only the person who clicked sees, where they clicked.
+    async fn tell(&self, ev: &ChatEvent, text: &str) {
+        if let Some(chat) = self.app.engine.chat(crate::domain::Platform::Slack)
+            && let Err(e) = chat.ephemeral(&ev.scope, &ev.actor, text).await
+        {
+            tracing::warn!(error = %e, "failed to tell the person about their click");
+        }
     }
 }
 

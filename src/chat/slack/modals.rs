@@ -2,8 +2,6 @@
 
 use super::blocks::escape;
 use crate::chat::EditFields;
-use crate::domain::Request;
-use crate::domain::format_duration;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
@@ -61,12 +59,12 @@ fn modal(
     )
 }
 
-/// The request's current fields, ready to change.
-pub fn edit_view(req: &Request, ctx: &ModalContext) -> SlackView {
+/// The request's current fields, as the engine gave them, ready to change.
+pub fn edit_view(fields: &EditFields, ctx: &ModalContext) -> SlackView {
     let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(
         SlackBlockPlainText::new(escape(&format!(
             "Change what you need for request {}, then save. You'll see the card again to confirm.",
-            req.id
+            ctx.request_id
         ))),
     ));
     let blocks = vec![
@@ -74,22 +72,22 @@ pub fn edit_view(req: &Request, ctx: &ModalContext) -> SlackView {
         input(
             "resource",
             "Resource",
-            req.resource().map(str::to_string),
+            fields.resource.clone(),
             false,
             false,
         ),
-        input("role", "Role", req.role().map(str::to_string), false, false),
+        input("role", "Role", fields.role.clone(), false, false),
         input(
             "duration",
             "Duration (e.g. 2h)",
-            req.duration_secs().map(format_duration),
+            fields.duration.clone(),
             false,
             false,
         ),
         input(
             "justification",
             "Reason",
-            req.justification().map(str::to_string),
+            fields.justification.clone(),
             true,
             true,
         ),

@@ -95,7 +95,7 @@ mod tests {
     use super::*;
 
     fn big_catalog(n: usize) -> Catalog {
-        let mut toml = String::from(crate::app::EXAMPLE_CATALOG);
+        let mut toml = String::from(crate::examples::EXAMPLE_CATALOG);
         for i in 0..n {
             toml.push_str(&format!(
                 "\n[[resource]]\nid = \"svc-{i}\"\nname = \"Service {i} database\"\naliases = [\"svc{i} db\"]\nroles = [\"read\", \"write\"]\nrisk = \"low\"\nmax_duration = \"1d\"\n"
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_small_catalog_is_shown_whole_and_a_large_one_never_is() {
-        let small = Catalog::from_toml(crate::app::EXAMPLE_CATALOG).unwrap();
+        let small = Catalog::from_toml(crate::examples::EXAMPLE_CATALOG).unwrap();
         assert_eq!(select(&small, "anything", 20).len(), small.len());
         let large = big_catalog(2000);
         assert_eq!(select(&large, "service database read", 8).len(), 8);

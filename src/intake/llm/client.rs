@@ -7,6 +7,7 @@
 //! exponential backoff with jitter, `Retry-After` honoured up to `llm.max_retry_after_secs`.
 //! Timeouts are not retried: the requester has already waited once.
 
+use crate::http_client::HttpOptions;
 use anyhow::Context;
 use async_openai::Client;
 use async_openai::config::Config;
@@ -175,11 +176,7 @@ pub fn build(
     timeout: Duration,
     policy: RetryPolicy,
 ) -> anyhow::Result<ModelClient> {
-    crate::app::install_crypto();
-    let http = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .build()
+    let http = crate::http_client::client(HttpOptions::new(timeout))
         .context("Failed to build the HTTP client for the model")?;
     Ok(Client::with_config(endpoint).with_http_service(CappedRetry { http, policy }))
 }
