@@ -162,6 +162,8 @@ pub struct Request {
     pub extensions: u32,
     pub expires_at: Option<i64>,
     pub deadline_at: Option<i64>,
+    /// The status line every posted card of the request shows ("Approved by Dana Scully").
+    pub card_status: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub chain: ChainHead,
@@ -183,6 +185,7 @@ pub struct Patch {
     pub expires_at: Option<Option<i64>>,
     pub deadline_at: Option<Option<i64>>,
     pub thread: Option<String>,
+    pub card_status: Option<String>,
 }
 
 impl Patch {
@@ -219,6 +222,7 @@ impl Request {
             extensions: 0,
             expires_at: None,
             deadline_at: None,
+            card_status: None,
             created_at: now_ms,
             updated_at: now_ms,
             chain: ChainHead::default(),
@@ -275,6 +279,9 @@ impl Request {
         }
         if let Some(v) = p.thread {
             next.origin.thread = Some(v);
+        }
+        if let Some(v) = p.card_status {
+            next.card_status = Some(v);
         }
         next.updated_at = now_ms;
         Ok(next)

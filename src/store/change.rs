@@ -5,9 +5,12 @@
 //! appends the log entries to the chain, schedules, claims, cancels and completes jobs, records
 //! the inbound delivery and posted cards, and returns the updated `Request`: no read-back.
 
-use super::codec::{self, REQUEST_COLUMNS, Val, bind_all};
-use super::log::chain_rows;
-use super::{Store, Tx};
+use super::Store;
+use super::codec::{self, REQUEST_COLUMNS, Val};
+use super::jobs::{cancel_stmt, complete_stmt, schedule_stmt};
+use super::log::{ChainRows, chain_rows};
+use super::plan::{Applied, Check, Stmt, value_rows};
+use super::requests::cards_stmt;
 use crate::domain::{
     Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, TransitionError,
 };
@@ -143,28 +146,20 @@ impl Store {
         };
         let rows = chain_rows(&next.id, &next.chain, now, &change.log);
         next.chain = rows.head.clone();
-        let mut tx = self.begin().await?;
-        if !tx.record_delivery(change.delivery.as_deref(), now).await? {
-            return Ok(Committed::Duplicate);
-        }
         let cols = codec::insert_columns(&next);
         let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
-        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "INSERT INTO requests ({}) VALUES ({})",
+            "INSERT INTO requests ({}) VALUES {}",
             names.join(", "),
-            marks.join(", ")
+            value_rows(1, cols.len())
         );
-        bind_all(
-            sqlx::query(AssertSqlSafe(sql)),
-            cols.into_iter().map(|(_, v)| v),
-        )
-        .execute(tx.conn())
-        .await
-        .context("Failed to insert a request")?;
-        tx.finish(&next, rows, &change, now).await?;
-        tx.commit().await?;
-        Ok(Committed::Applied(Box::new(next)))
+        let insert = Stmt::new(sql, cols.into_iter().map(|(_, v)| v).collect());
+        let plan = plan(&next, change, now, rows, insert);
+        Ok(match self.run_plan(plan).await? {
+            Applied::Done(_) => Committed::Applied(Box::new(next)),
+            Applied::Conflict => Committed::Conflict,
+            Applied::Duplicate => Committed::Duplicate,
+        })
     }
 
     /// Commits a change to the request as `seen`. See the module comment.
@@ -180,10 +175,6 @@ impl Store {
         };
         let rows = chain_rows(&next.id, &seen.chain, now, &change.log);
         next.chain = rows.head.clone();
-        let mut tx = self.begin().await?;
-        if !tx.record_delivery(change.delivery.as_deref(), now).await? {
-            return Ok(Committed::Duplicate);
-        }
         let mut vals = vec![
             Val::Text(Some(next.state.as_str().into())),
             Val::Int(Some(now)),
@@ -207,16 +198,13 @@ impl Store {
         vals.push(Val::Text(Some(seen.id.to_string())));
         vals.push(Val::Text(Some(seen.state.as_str().into())));
         vals.push(Val::Int(Some(seen.chain.seq)));
-        let done = bind_all(sqlx::query(AssertSqlSafe(sql)), vals)
-            .execute(tx.conn())
-            .await
-            .context("Failed to change a request")?;
-        if done.rows_affected() != 1 {
-            return Ok(Committed::Conflict);
-        }
-        tx.finish(&next, rows, &change, now).await?;
-        tx.commit().await?;
-        Ok(Committed::Applied(Box::new(next)))
+        let update = Stmt::new(sql, vals).check(Check::OneRow);
+        let plan = plan(&next, change, now, rows, update);
+        Ok(match self.run_plan(plan).await? {
+            Applied::Done(_) => Committed::Applied(Box::new(next)),
+            Applied::Conflict => Committed::Conflict,
+            Applied::Duplicate => Committed::Duplicate,
+        })
     }
 
     /// Reads one request.
@@ -232,48 +220,38 @@ impl Store {
     }
 }
 
-impl Tx {
-    /// Records an inbound delivery; false if it was recorded before.
-    async fn record_delivery(&mut self, id: Option<&str>, now: i64) -> anyhow::Result<bool> {
-        let Some(id) = id else { return Ok(true) };
-        let done = sqlx::query(
-            "INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(self.conn())
-        .await
-        .context("Failed to record an inbound delivery")?;
-        Ok(done.rows_affected() == 1)
+/// The statements of one change, in order: the delivery first (a duplicate stops there), the
+/// request row, then the log, jobs and cards. One statement each.
+fn plan(req: &Request, change: Change, now: i64, rows: ChainRows, row: Stmt) -> Vec<Stmt> {
+    let mut plan = Vec::with_capacity(7);
+    if let Some(id) = change.delivery {
+        plan.push(
+            Stmt::new(
+                "INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                vec![Val::Text(Some(id)), Val::Int(Some(now))],
+            )
+            .check(Check::FirstDelivery),
+        );
     }
-
-    /// The rest of a change after the request row: log, jobs, cards. One statement each.
-    async fn finish(
-        &mut self,
-        req: &Request,
-        rows: super::log::ChainRows,
-        change: &Change,
-        now: i64,
-    ) -> anyhow::Result<()> {
-        self.insert_log_rows(rows).await?;
-        if !change.schedule.is_empty() {
-            self.schedule_jobs(&req.id, &change.schedule).await?;
-        }
-        let cancel: Vec<String> = change
-            .cancel
-            .iter()
-            .filter(|k| !change.schedule.iter().any(|s| s.job.kind() == **k))
-            .map(|k| k.id_for(&req.id))
-            .collect();
-        if !cancel.is_empty() {
-            self.cancel_jobs(&cancel).await?;
-        }
-        if let Some(claim) = &change.complete {
-            self.complete_job(claim).await?;
-        }
-        if !change.cards.is_empty() {
-            self.record_cards(&req.id, &change.cards, now).await?;
-        }
-        Ok(())
+    plan.push(row);
+    plan.extend(rows.insert());
+    if !change.schedule.is_empty() {
+        plan.push(schedule_stmt(&req.id, &change.schedule));
     }
+    let cancel: Vec<String> = change
+        .cancel
+        .iter()
+        .filter(|k| !change.schedule.iter().any(|s| s.job.kind() == **k))
+        .map(|k| k.id_for(&req.id))
+        .collect();
+    if !cancel.is_empty() {
+        plan.push(cancel_stmt(&cancel));
+    }
+    if let Some(claim) = &change.complete {
+        plan.push(complete_stmt(claim));
+    }
+    if !change.cards.is_empty() {
+        plan.push(cards_stmt(&req.id, &change.cards, now));
+    }
+    plan
 }

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 /// Every column the aggregate is read from.
 pub(crate) const REQUEST_COLUMNS: &str = "id, platform, workspace, channel, thread, scope_kind, requester_id, requester_account, state, \
      intent_json, decision_json, approval_plan_json, current_step, approvals_json, grant_json, break_glass, review_open, \
-     clarify_turns, parent_id, extensions, expires_at, deadline_at, created_at, updated_at, log_seq, log_head";
+     clarify_turns, parent_id, extensions, expires_at, deadline_at, card_status, created_at, updated_at, log_seq, log_head";
 
 /// A stored request that does not decode.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +115,7 @@ pub(crate) fn decode(row: &AnyRow) -> Result<Request, CodecError> {
         extensions: r.count("extensions")?,
         expires_at: r.get("expires_at")?,
         deadline_at: r.get("deadline_at")?,
+        card_status: r.get("card_status")?,
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
         chain: ChainHead {
@@ -170,6 +171,7 @@ fn columns(r: &Request) -> Vec<(&'static str, Val)> {
         ("extensions", Val::Int(Some(i64::from(r.extensions)))),
         ("expires_at", Val::Int(r.expires_at)),
         ("deadline_at", Val::Int(r.deadline_at)),
+        ("card_status", Val::Text(r.card_status.clone())),
     ]
 }
 

@@ -6,7 +6,9 @@
 //! that does not decode comes back as an error for the scheduler to raise, never dropped here.
 
 use super::change::{JobClaim, Schedule};
-use super::{Backend, Store, Tx};
+use super::codec::Val;
+use super::plan::{Applied, Stmt, value_rows};
+use super::{Backend, Store};
 use crate::domain::jobs::JobDecodeError;
 use crate::domain::{Job, RequestId};
 use anyhow::Context;
@@ -26,89 +28,58 @@ pub struct ClaimedJob {
 
 const RETURNING: &str = "RETURNING id, kind, request_id, attempts, payload, run_at, priority";
 
-impl Tx {
-    /// Schedules jobs in one statement; an existing job with the same id is re-armed.
-    pub(crate) async fn schedule_jobs(
-        &mut self,
-        request: &RequestId,
-        jobs: &[Schedule],
-    ) -> anyhow::Result<()> {
-        let mut sql = String::from(
-            "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts, payload, locked_by, locked_until) VALUES ",
-        );
-        for i in 0..jobs.len() {
-            let b = i * 10;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10
-            ));
-        }
-        sql.push_str(
-            " ON CONFLICT (id) DO UPDATE SET run_at = excluded.run_at, status = excluded.status, attempts = excluded.attempts, \
-             locked_by = excluded.locked_by, locked_until = excluded.locked_until, payload = excluded.payload, last_error = NULL",
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for s in jobs {
-            let (status, attempts, by, until) = match &s.claim {
-                Some(c) => ("running", 1i64, Some(c.worker.clone()), Some(c.lease_until)),
-                None => ("pending", 0, None, None),
-            };
-            q = q
-                .bind(s.job.id_for(request))
-                .bind(s.job.kind().as_str())
-                .bind(request.to_string())
-                .bind(s.run_at)
-                .bind(s.job.kind().priority())
-                .bind(status)
-                .bind(attempts)
-                .bind(s.job.payload())
-                .bind(by)
-                .bind(until);
-        }
-        q.execute(self.conn())
-            .await
-            .context("Failed to schedule jobs")?;
-        Ok(())
+/// Upserts jobs in one statement; an existing job with the same id is re-armed.
+pub(crate) fn schedule_stmt(request: &RequestId, jobs: &[Schedule]) -> Stmt {
+    let sql = format!(
+        "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts, payload, locked_by, locked_until) VALUES {} \
+         ON CONFLICT (id) DO UPDATE SET run_at = excluded.run_at, status = excluded.status, attempts = excluded.attempts, \
+         locked_by = excluded.locked_by, locked_until = excluded.locked_until, payload = excluded.payload, last_error = NULL",
+        value_rows(jobs.len(), 10)
+    );
+    let mut vals = Vec::with_capacity(jobs.len() * 10);
+    for s in jobs {
+        let (status, attempts, by, until) = match &s.claim {
+            Some(c) => ("running", 1i64, Some(c.worker.clone()), Some(c.lease_until)),
+            None => ("pending", 0, None, None),
+        };
+        vals.extend([
+            Val::Text(Some(s.job.id_for(request))),
+            Val::Text(Some(s.job.kind().as_str().into())),
+            Val::Text(Some(request.to_string())),
+            Val::Int(Some(s.run_at)),
+            Val::Int(Some(s.job.kind().priority())),
+            Val::Text(Some(status.into())),
+            Val::Int(Some(attempts)),
+            Val::Text(s.job.payload()),
+            Val::Text(by),
+            Val::Int(until),
+        ]);
     }
+    Stmt::new(sql, vals)
+}
 
-    /// Cancels pending jobs by id, in one statement.
-    pub(crate) async fn cancel_jobs(&mut self, ids: &[String]) -> anyhow::Result<()> {
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "UPDATE jobs SET status = 'done' WHERE status = 'pending' AND id IN ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in ids {
-            q = q.bind(id.clone());
-        }
-        q.execute(self.conn())
-            .await
-            .context("Failed to cancel jobs")?;
-        Ok(())
-    }
+/// Cancels pending jobs by id, in one statement.
+pub(crate) fn cancel_stmt(ids: &[String]) -> Stmt {
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "UPDATE jobs SET status = 'done' WHERE status = 'pending' AND id IN ({})",
+        marks.join(", ")
+    );
+    Stmt::new(
+        sql,
+        ids.iter().map(|id| Val::Text(Some(id.clone()))).collect(),
+    )
+}
 
-    /// Marks a claimed job done, if this worker still holds it.
-    pub(crate) async fn complete_job(&mut self, claim: &JobClaim) -> anyhow::Result<bool> {
-        let done = sqlx::query("UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND status = 'running'")
-            .bind(&claim.job_id)
-            .bind(&claim.worker)
-            .execute(self.conn())
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
+/// Marks a claimed job done, if this worker still holds it.
+pub(crate) fn complete_stmt(claim: &JobClaim) -> Stmt {
+    Stmt::new(
+        "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        vec![
+            Val::Text(Some(claim.job_id.clone())),
+            Val::Text(Some(claim.worker.clone())),
+        ],
+    )
 }
 
 impl Store {
@@ -201,16 +172,20 @@ impl Store {
     /// Gives every active grant a pending expiry job (one statement, however many grants):
     /// a grant whose job is missing or was closed gets one at its expiry.
     pub async fn arm_missing_expiries(&self) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts) \
-             SELECT 'expire:' || id, 'expire', id, COALESCE(expires_at, 0), 10, 'pending', 0 FROM requests WHERE state = 'active' \
-             ON CONFLICT (id) DO UPDATE SET status = 'pending', run_at = excluded.run_at, attempts = 0, locked_by = NULL, locked_until = NULL \
-             WHERE jobs.status = 'done'",
-        )
-        .execute(self.write())
-        .await
-        .context("Failed to re-arm expiry jobs")?;
-        Ok(done.rows_affected())
+        let done = self
+            .run_plan(vec![Stmt::new(
+                "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts) \
+                 SELECT 'expire:' || id, 'expire', id, COALESCE(expires_at, 0), 10, 'pending', 0 FROM requests WHERE state = 'active' \
+                 ON CONFLICT (id) DO UPDATE SET status = 'pending', run_at = excluded.run_at, attempts = 0, locked_by = NULL, locked_until = NULL \
+                 WHERE jobs.status = 'done'",
+                vec![],
+            )])
+            .await
+            .context("Failed to re-arm expiry jobs")?;
+        Ok(match done {
+            Applied::Done(n) => n,
+            _ => 0,
+        })
     }
 
     pub async fn pending_jobs(&self) -> anyhow::Result<i64> {
@@ -253,8 +228,7 @@ fn claimed(r: &sqlx::any::AnyRow, worker: &str, lease_until: i64) -> anyhow::Res
 impl Store {
     /// Schedules a job outside any request change (a card update to retry).
     pub async fn schedule(&self, request: &RequestId, job: Schedule) -> anyhow::Result<()> {
-        let mut tx = self.begin().await?;
-        tx.schedule_jobs(request, &[job]).await?;
-        tx.commit().await
+        self.run_plan(vec![schedule_stmt(request, &[job])]).await?;
+        Ok(())
     }
 }

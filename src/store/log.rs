@@ -5,7 +5,9 @@
 //! purge a message body while the chain still verifies. The request row holds the chain head
 //! (`log_seq`, `log_head`), so deleting the last entry is detected too.
 
-use super::{Store, Tx};
+use super::Store;
+use super::codec::Val;
+use super::plan::{Stmt, value_rows};
 use crate::domain::{ChainHead, Entry, RequestId};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -123,50 +125,31 @@ pub(crate) fn chain_rows(
     }
 }
 
-impl Tx {
-    /// Inserts chained rows in one statement.
-    pub(crate) async fn insert_log_rows(&mut self, chain: ChainRows) -> anyhow::Result<()> {
-        if chain.rows.is_empty() {
-            return Ok(());
+impl ChainRows {
+    /// The rows as one insert statement, or none when there is nothing to log.
+    pub(crate) fn insert(self) -> Option<Stmt> {
+        if self.rows.is_empty() {
+            return None;
         }
-        let mut sql = String::from(
-            "INSERT INTO context_log (request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash) VALUES ",
+        let sql = format!(
+            "INSERT INTO context_log (request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash) VALUES {}",
+            value_rows(self.rows.len(), 9)
         );
-        for i in 0..chain.rows.len() {
-            let b = i * 9;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9
-            ));
+        let mut vals = Vec::with_capacity(self.rows.len() * 9);
+        for r in self.rows {
+            vals.extend([
+                Val::Text(Some(r.request_id)),
+                Val::Int(Some(r.seq)),
+                Val::Int(Some(r.at)),
+                Val::Text(Some(r.kind.to_string())),
+                Val::Text(Some(r.actor)),
+                Val::Text(Some(r.payload)),
+                Val::Text(Some(r.digest)),
+                Val::Text(Some(r.prev)),
+                Val::Text(Some(r.hash)),
+            ]);
         }
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for r in chain.rows {
-            q = q
-                .bind(r.request_id)
-                .bind(r.seq)
-                .bind(r.at)
-                .bind(r.kind)
-                .bind(r.actor)
-                .bind(r.payload)
-                .bind(r.digest)
-                .bind(r.prev)
-                .bind(r.hash);
-        }
-        q.execute(self.conn())
-            .await
-            .context("Failed to append to the context log")?;
-        Ok(())
+        Some(Stmt::new(sql, vals))
     }
 }
 

@@ -17,7 +17,9 @@ mod change;
 mod codec;
 mod jobs;
 pub mod log;
+mod plan;
 mod requests;
+mod sqlite_writer;
 
 pub use crate::domain::LogKind;
 pub use change::{Change, Committed, JobClaim, Schedule};
@@ -55,6 +57,8 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     stats: Arc<Counters>,
+    /// SQLite only: the thread every write goes through (see `sqlite_writer`).
+    sqlite_writer: Option<sqlite_writer::SqliteWriter>,
 }
 
 /// Statements and commits issued, for `warden bench` and `/metrics`.
@@ -134,12 +138,41 @@ impl Store {
                 .context("Failed to connect to the database")?,
             Backend::Postgres => pool.clone(),
         };
+        let sqlite_writer = match backend {
+            Backend::Sqlite => {
+                let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                    .context("database.url is not a valid SQLite URL")?
+                    .get_filename()
+                    .to_string_lossy()
+                    .into_owned();
+                Some(sqlite_writer::SqliteWriter::open(&file)?)
+            }
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             writer,
             backend,
             stats: Arc::default(),
+            sqlite_writer,
         })
+    }
+
+    /// Runs one planned write: on SQLite's writer thread, or in a PostgreSQL transaction.
+    pub(crate) async fn run_plan(&self, plan: Vec<plan::Stmt>) -> anyhow::Result<plan::Applied> {
+        if let Some(w) = &self.sqlite_writer {
+            self.stats
+                .statements
+                .fetch_add(plan.len() as u64, Ordering::Relaxed);
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+            return w.write(plan).await;
+        }
+        let mut tx = self.begin().await?;
+        let applied = plan::run_in_tx(&mut tx, plan).await?;
+        if matches!(applied, plan::Applied::Done(_)) {
+            tx.commit().await?;
+        }
+        Ok(applied)
     }
 
     /// Connects and applies migrations: what `serve`, `demo` and tests use.
@@ -229,13 +262,20 @@ impl Store {
 
     /// Records an inbound delivery; false if it was seen before (across restarts and instances).
     pub async fn first_delivery(&self, event_id: &str, now_ms: i64) -> anyhow::Result<bool> {
-        let done = sqlx::query("INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-            .bind(event_id)
-            .bind(now_ms)
-            .execute(self.write())
+        let done = self
+            .run_plan(vec![
+                plan::Stmt::new(
+                    "INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                    vec![
+                        codec::Val::Text(Some(event_id.to_string())),
+                        codec::Val::Int(Some(now_ms)),
+                    ],
+                )
+                .check(plan::Check::FirstDelivery),
+            ])
             .await
             .context("Failed to record an inbound delivery")?;
-        Ok(done.rows_affected() == 1)
+        Ok(done != plan::Applied::Duplicate)
     }
 
     /// Whether an inbound delivery was already handled (a click that lost a race asks this).

@@ -1,7 +1,8 @@
 //! Reading requests: one, lists for the admin and status, and the posted cards of a request.
 
+use super::Store;
 use super::codec::{self, REQUEST_COLUMNS, Val, bind_all};
-use super::{Store, Tx};
+use super::plan::{Stmt, value_rows};
 use crate::domain::{
     Approval, CardKind, GrantSummary, Platform, PostedCard, Request, RequestId, RequestState,
 };
@@ -24,48 +25,24 @@ pub struct RequestFilter {
     pub limit: i64,
 }
 
-impl Tx {
-    /// Records posted cards in one statement.
-    pub(crate) async fn record_cards(
-        &mut self,
-        request: &RequestId,
-        cards: &[PostedCard],
-        now: i64,
-    ) -> anyhow::Result<()> {
-        let mut sql = String::from(
-            "INSERT INTO cards (request_id, platform, channel, message_id, kind, created_at) VALUES ",
-        );
-        for i in 0..cards.len() {
-            let b = i * 6;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6
-            ));
-        }
-        sql.push_str(" ON CONFLICT DO NOTHING");
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for c in cards {
-            q = q
-                .bind(request.to_string())
-                .bind(c.platform.as_str())
-                .bind(c.channel.clone())
-                .bind(c.message_id.clone())
-                .bind(c.kind.as_str())
-                .bind(now);
-        }
-        q.execute(self.conn())
-            .await
-            .context("Failed to record posted cards")?;
-        Ok(())
+/// Records posted cards in one statement.
+pub(crate) fn cards_stmt(request: &RequestId, cards: &[PostedCard], now: i64) -> Stmt {
+    let sql = format!(
+        "INSERT INTO cards (request_id, platform, channel, message_id, kind, created_at) VALUES {} ON CONFLICT DO NOTHING",
+        value_rows(cards.len(), 6)
+    );
+    let mut vals = Vec::with_capacity(cards.len() * 6);
+    for c in cards {
+        vals.extend([
+            Val::Text(Some(request.to_string())),
+            Val::Text(Some(c.platform.as_str().into())),
+            Val::Text(Some(c.channel.clone())),
+            Val::Text(Some(c.message_id.clone())),
+            Val::Text(Some(c.kind.as_str().into())),
+            Val::Int(Some(now)),
+        ]);
     }
+    Stmt::new(sql, vals)
 }
 
 impl Store {
@@ -242,9 +219,8 @@ impl Store {
         if cards.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        tx.record_cards(request, cards, now).await?;
-        tx.commit().await
+        self.run_plan(vec![cards_stmt(request, cards, now)]).await?;
+        Ok(())
     }
 
     /// Every card posted for a request, oldest first.

@@ -189,10 +189,27 @@ impl Engine {
         {
             tracing::warn!(request = %req.id, error = ?e, "failed to record posted cards");
         }
+        self.catch_up(req, &posted).await;
     }
 
-    /// Re-renders every posted card of a request with a status line; resolved cards lose their buttons.
-    pub(crate) async fn refresh_cards(&self, req: &Request, status: Option<String>) {
+    /// A card is recorded just after it is posted; a change committed in between refreshed the
+    /// other cards without it. Bring such cards up to the request as it is now.
+    pub(crate) async fn catch_up(&self, shown: &Request, posted: &[PostedCard]) {
+        let Ok(Some(now)) = self.store.get_request(shown.id.as_str()).await else {
+            return;
+        };
+        if now.chain.seq == shown.chain.seq {
+            return;
+        }
+        for c in posted {
+            self.update_card(&now, c, now.card_status.clone()).await;
+        }
+    }
+
+    /// Re-renders every posted card of a request with its status line; resolved cards lose
+    /// their buttons.
+    pub(crate) async fn refresh_cards(&self, req: &Request) {
+        let status = req.card_status.clone();
         let cards = match self.store.cards(req.id.as_str()).await {
             Ok(c) => c,
             Err(e) => {

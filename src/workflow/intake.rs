@@ -330,13 +330,14 @@ impl Engine {
             return;
         };
         if req.origin.thread.is_some() {
-            if let Err(e) = self
+            let recorded = self
                 .store
-                .record_cards(&req.id, &[posted], self.now_ms())
-                .await
-            {
+                .record_cards(&req.id, &[posted.clone()], self.now_ms())
+                .await;
+            if let Err(e) = recorded {
                 tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");
             }
+            self.catch_up(req, &[posted]).await;
             return;
         }
         let recorded = self
@@ -348,8 +349,12 @@ impl Engine {
                 Ok(Some(Step::new(change)))
             })
             .await;
-        if let Err(e) = recorded {
-            tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");
+        match recorded {
+            Ok(Some(after)) => self.catch_up(&after, &[posted]).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card")
+            }
         }
     }
 

@@ -65,6 +65,7 @@ impl Engine {
             tell.iter()
                 .map(|t| Entry::warden(Evidence::MessageOut { text: t.clone() })),
         );
+        change.patch.card_status = cards.clone();
         let claimed = claimed_jobs(&change, seen);
         let outcome = self.store.commit(seen, change, self.now_ms()).await?;
         if let Committed::Applied(req) = &outcome {
@@ -88,6 +89,7 @@ impl Engine {
             tell.iter()
                 .map(|t| Entry::warden(Evidence::MessageOut { text: t.clone() })),
         );
+        change.patch.card_status = cards.clone();
         let claimed = claimed_jobs(&change, draft);
         let outcome = self.store.create(draft, change).await?;
         if let Committed::Applied(req) = &outcome {
@@ -104,8 +106,8 @@ impl Engine {
         cards: Option<String>,
         claimed: Vec<ClaimedJob>,
     ) {
-        if let Some(status) = cards {
-            self.refresh_cards(req, Some(status)).await;
+        if cards.is_some() {
+            self.refresh_cards(req).await;
         }
         let scope = self.scope_of(req);
         for text in tell {
