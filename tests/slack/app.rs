@@ -260,6 +260,18 @@ impl TestApp {
             .expect("request exists")
     }
 
+    /// Polls the store until the request exists (bounded), and returns it.
+    pub async fn stored(&self, id: &str) -> RequestRow {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(row) = self.store().get_request(id).await.expect("store answers") {
+                return row;
+            }
+            assert!(Instant::now() < deadline, "request {id} was never stored");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Polls the store until the request reaches `state` (bounded).
     pub async fn wait_state(&self, id: &str, state: RequestState) {
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -17,11 +17,14 @@ async fn card(app: &TestApp, action: &str, request: Option<&str>) -> Posted {
                 .any(|c| request.is_none_or(|r| c.request_id == r))
         })
         .await;
-    cards_with_button(app, action)
+    let posted = cards_with_button(app, action)
         .into_iter()
         .rev()
         .find(|c| request.is_none_or(|r| c.request_id == r))
-        .expect("card")
+        .expect("card");
+    // A card is posted just before the step that stores it commits.
+    app.stored(&posted.request_id).await;
+    posted
 }
 
 /// The last `chat.update` of one posted message.
@@ -79,6 +82,8 @@ async fn ask_and_submit(app: &TestApp, text: &str) -> (String, Posted, Posted) {
     )
     .await;
     let approval = card(app, "approve", Some(&confirm.request_id)).await;
+    app.wait_state(&confirm.request_id, RequestState::PendingApproval)
+        .await;
     (confirm.request_id.clone(), confirm, approval)
 }
 

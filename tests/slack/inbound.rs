@@ -165,6 +165,15 @@ pub async fn the_same_event_delivered_four_times_makes_one_request_and_one_intak
             !cards_with_button(&app, "submit").is_empty()
         })
         .await;
+    // The card is posted just before the step that stores the request commits.
+    app.slack
+        .wait_for(10, "the first delivery handled", |_| {
+            engine
+                .metrics()
+                .counter("warden_events_total", "result=\"ok\"")
+                == 1
+        })
+        .await;
     let requests = app.requests().await;
     assert_eq!(requests.len(), 1, "one request");
     let log = app.store().log_entries(&requests[0].id).await.unwrap();
@@ -223,7 +232,7 @@ pub async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(d
         .await;
     let card = cards_with_button(&app, "submit").remove(0);
     assert_eq!(card.channel, "C0ACCESS");
-    let row = app.row(&card.request_id).await;
+    let row = app.stored(&card.request_id).await;
     assert_eq!(
         row.origin.thread.as_deref(),
         Some(card.ts.as_str()),
