@@ -1,7 +1,7 @@
 //! A real engine on a throwaway SQLite file with the model intake pointed at a fake server, and
 //! the shipped policy wrapped so tests see exactly what reaches the policy port.
 
-use crate::fake::FakeModel;
+use super::fake::FakeModel;
 use async_trait::async_trait;
 use secrecy::SecretString;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! What reaches the engine: only signed, fresh interactions, each acted on once.
 
-use crate::fixtures::{self, ALICE, From, Keys};
-use crate::harness::{Db, TestApp};
+use super::fixtures::{self, ALICE, From, Keys};
+use super::harness::{Db, TestApp};
 
 fn request_cmd() -> serde_json::Value {
     fixtures::slash(

@@ -1,9 +1,9 @@
 //! The request flow through Discord: slash command, confirmation card in its own thread, Edit
 //! and Deny modals, approval by button in a DM, the role granted and removed at expiry.
 
-use crate::fake::dm_channel;
-use crate::fixtures::{self, ALICE, CAROL, CHANNEL, DANA, From};
-use crate::harness::{Db, TestApp};
+use super::fake::dm_channel;
+use super::fixtures::{self, ALICE, CAROL, CHANNEL, DANA, From};
+use super::harness::{Db, TestApp};
 use warden::domain::RequestState;
 
 /// Alice asks by slash command; returns the request id and the confirmation card's message id.
@@ -325,7 +325,7 @@ async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_re
         ))
         .await;
     assert_eq!(ack.json["type"], 6);
-    crate::harness::eventually("the edit to apply", || async {
+    super::harness::eventually("the edit to apply", || async {
         app.store()
             .get_request(&id)
             .await

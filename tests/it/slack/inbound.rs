@@ -1,7 +1,7 @@
 //! The inbound edge: signatures checked before anything is read, redeliveries processed once,
 //! slash commands and thread replies scoped to their request.
 
-use crate::app::{Db, TestApp, cards_with_button, now_ts, sign};
+use super::app::{Db, TestApp, cards_with_button, now_ts, sign};
 use serde_json::json;
 use warden::domain::RequestState;
 

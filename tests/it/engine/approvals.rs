@@ -1,8 +1,8 @@
 //! Approvals and the access lifecycle: quorum, ordered steps, required deny reasons, removed
 //! approvers, deadlines, extensions, early revocation, break-glass, crash recovery, instances.
 
-use crate::harness::{Db, MutableDirectory, Setup, TestEngine};
-use crate::lifecycle::group_policy;
+use super::harness::{Db, MutableDirectory, Setup, TestEngine};
+use super::lifecycle::group_policy;
 use crate::on_both_databases;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

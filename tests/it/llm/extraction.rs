@@ -1,8 +1,8 @@
 //! What the model says, and what of it reaches the policy port: a good answer, hostile answers,
 //! answers validation turns into questions.
 
-use crate::fake::{Reply, completion, intent};
-use crate::harness::{API_KEY, LlmTest};
+use super::fake::{Reply, completion, intent};
+use super::harness::{API_KEY, LlmTest};
 use serde_json::json;
 use warden::domain::{Action, RequestState};
 use warden::policy::PolicyInput;
@@ -162,7 +162,7 @@ async fn a_refusal_or_an_empty_answer_falls_back_to_the_parser() {
     rejected_answer_falls_back_to_the_parser("".into()).await;
     let t = LlmTest::start().await;
     t.fake
-        .push(Reply::ok(crate::fake::refusal("I can't help with that.")));
+        .push(Reply::ok(super::fake::refusal("I can't help with that.")));
     let id = t
         .say(
             "alice",

@@ -1,6 +1,6 @@
 //! SIEM export to a fake SIEM over real HTTP, and the retention purge; on SQLite and PostgreSQL.
 
-use crate::harness::{TestApp, postgres_url};
+use super::harness::{TestApp, postgres_url};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;

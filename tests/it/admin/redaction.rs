@@ -1,6 +1,6 @@
 //! Pasted secrets are masked before they are stored or shown to a model, end to end.
 
-use crate::harness::TestApp;
+use super::harness::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pasted_secrets_are_masked_before_storage_and_the_masking_is_logged() {

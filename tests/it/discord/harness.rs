@@ -1,8 +1,8 @@
 //! A running Warden (`Server::build` + `spawn_local`) on SQLite or a fresh PostgreSQL schema,
 //! wired to a fake Discord REST API, with a manual clock and a signing key the server trusts.
 
-use crate::fake::FakeDiscord;
-use crate::fixtures::{self, Keys};
+use super::fake::FakeDiscord;
+use super::fixtures::{self, Keys};
 use secrecy::SecretString;
 use std::future::Future;
 use std::sync::Arc;
@@ -183,7 +183,7 @@ impl TestApp {
     }
 
     /// Waits for at least `n` recorded calls of `method` on paths starting with `prefix`.
-    pub async fn calls(&self, method: &str, prefix: &str, n: usize) -> Vec<crate::fake::Call> {
+    pub async fn calls(&self, method: &str, prefix: &str, n: usize) -> Vec<super::fake::Call> {
         eventually(&format!("{n} x {method} {prefix}"), || async {
             let found = self.fake.find(method, prefix);
             (found.len() >= n).then_some(found)
@@ -192,7 +192,7 @@ impl TestApp {
     }
 
     /// Waits for a recorded call whose JSON body mentions `text`.
-    pub async fn call_with(&self, method: &str, prefix: &str, text: &str) -> crate::fake::Call {
+    pub async fn call_with(&self, method: &str, prefix: &str, text: &str) -> super::fake::Call {
         eventually(&format!("{method} {prefix} with \"{text}\""), || async {
             self.fake
                 .find(method, prefix)

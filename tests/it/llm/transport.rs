@@ -1,7 +1,7 @@
 //! The wire: retries and their cap, timeouts, the three output modes, Azure-style deployments.
 
-use crate::fake::{Reply, completion, intent, tool_call};
-use crate::harness::{API_KEY, LlmTest};
+use super::fake::{Reply, completion, intent, tool_call};
+use super::harness::{API_KEY, LlmTest};
 use serde_json::json;
 use std::time::Duration;
 use warden::domain::RequestState;

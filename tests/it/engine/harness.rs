@@ -367,11 +367,11 @@ macro_rules! on_both_databases {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
-                super::$name($crate::harness::Db::sqlite()).await
+                super::$name($crate::engine::harness::Db::sqlite()).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_postgres() {
-                if let Some(db) = $crate::harness::Db::postgres().await {
+                if let Some(db) = $crate::engine::harness::Db::postgres().await {
                     super::$name(db).await
                 }
             }

@@ -1,6 +1,6 @@
 //! The `/api/v1` JSON API: authentication, roles, filters and paging, chain status, revocation.
 
-use crate::harness::TestApp;
+use super::harness::TestApp;
 use serde_json::Value;
 use std::collections::HashSet;
 use warden::domain::RequestState;

@@ -1,7 +1,7 @@
 //! The foundation's guarantees: one request end to end, no self-approval, exactly once,
 //! time-bound across restarts, fail-closed policy, tamper-evident logs.
 
-use crate::harness::{Db, Setup, TestEngine};
+use super::harness::{Db, Setup, TestEngine};
 use crate::on_both_databases;
 use std::sync::Arc;
 use warden::chat::CardAction;
@@ -314,7 +314,7 @@ async fn a_redelivered_event_is_processed_once(db: Db) {
     let ev = warden::chat::ChatEvent {
         id: "Ev-same".into(),
         actor: warden::chat::console::ConsoleChat::user("alice"),
-        scope: warden::chat::console::ConsoleChat::scope(crate::harness::CHANNEL),
+        scope: warden::chat::console::ConsoleChat::scope(super::harness::CHANNEL),
         kind: warden::chat::EventKind::Message {
             text: "need edit on the wiki for 1h".into(),
             message_id: "m1".into(),

@@ -13,19 +13,19 @@ macro_rules! scenarios {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $s() {
-                crate::flows_or_inbound::$s(app::Db::sqlite()).await
+                crate::slack::flows_or_inbound::$s(crate::slack::app::Db::sqlite()).await
             }
         )*
         $(
             mod $b {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_sqlite() {
-                    crate::flows_or_inbound::$b(crate::app::Db::sqlite()).await
+                    crate::slack::flows_or_inbound::$b(crate::slack::app::Db::sqlite()).await
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_postgres() {
-                    if let Some(db) = crate::app::Db::postgres().await {
-                        crate::flows_or_inbound::$b(db).await
+                    if let Some(db) = crate::slack::app::Db::postgres().await {
+                        crate::slack::flows_or_inbound::$b(db).await
                     }
                 }
             }
@@ -34,8 +34,8 @@ macro_rules! scenarios {
 }
 
 mod flows_or_inbound {
-    pub use crate::flows::*;
-    pub use crate::inbound::*;
+    pub use super::flows::*;
+    pub use super::inbound::*;
 }
 
 scenarios!(

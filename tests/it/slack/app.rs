@@ -1,7 +1,7 @@
 //! The test app: the real server (`Server::build` + `spawn_local`) on a random port over SQLite
 //! or a fresh PostgreSQL schema, a fake Slack Web API, and signed requests shaped like Slack's.
 
-use crate::fake_slack::FakeSlack;
+use super::fake_slack::FakeSlack;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Whole flows inside Slack: ask in a DM, confirm, approve or deny from the approver's DM,
 //! every card updated, the requester told; refused forged clicks; a rate-limited update.
 
-use crate::app::{Db, Posted, TestApp, cards_with_button};
+use super::app::{Db, Posted, TestApp, cards_with_button};
 use serde_json::{Value, json};
 use std::time::Duration;
 use warden::domain::RequestState;

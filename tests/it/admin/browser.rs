@@ -1,8 +1,8 @@
 //! The admin UI in real headless Chromium: sign in, filter, open a timeline, see a tampered
 //! entry flagged, revoke a grant. Saves a screenshot of the timeline.
 
-use crate::harness::TestApp;
-use crate::webdriver::{Driver, available};
+use super::harness::TestApp;
+use super::webdriver::{Driver, available};
 use warden::domain::RequestState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

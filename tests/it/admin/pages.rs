@@ -1,6 +1,6 @@
 //! The `/admin` pages over plain HTTP: sign-in, cookies, CSRF, roles, escaping.
 
-use crate::harness::TestApp;
+use super::harness::TestApp;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use warden::domain::RequestState;
 
