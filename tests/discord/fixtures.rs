@@ -3,6 +3,6 @@
 
 #[path = "../it/discord/fixtures.rs"]
 mod inner;
-pub use inner::*;
 #[allow(unused_imports)]
 use crate::fake;
+pub use inner::*;

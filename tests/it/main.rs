@@ -1,6 +1,8 @@
 //! Warden's integration tests, compiled into one binary: one module per area, each driving the
 //! real engine or the composed server over real SQLite files and PostgreSQL schemas.
 
+mod support;
+
 mod admin;
 mod discord;
 mod engine;

@@ -1,6 +1,7 @@
 //! The service from outside: the binary's commands and the HTTP server's health, readiness,
 //! metrics and graceful shutdown; configuration and the signed webhook grant backend.
 
+use crate::support::TestDb;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,8 +136,8 @@ fn environment_variables_override_the_file() {
 #[test]
 fn audit_verify_fails_on_a_tampered_database() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("w.db");
-    let url = format!("sqlite://{}", db.display());
+    let db = TestDb::sqlite();
+    let url = db.url().to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let d = warden::commands::demo::Demo::start(&url, false)
@@ -182,9 +183,9 @@ fn audit_verify_fails_on_a_tampered_database() {
 #[tokio::test]
 async fn health_readiness_and_metrics_answer_and_shutdown_is_graceful() {
     warden::app::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
     let mut s = Settings::default();
-    s.database.url = format!("sqlite://{}", dir.path().join("w.db").display());
+    s.database.url = db.url().to_string();
     let server = warden::app::Server::build(&s, Arc::new(warden::clock::SystemClock))
         .await
         .unwrap();
@@ -254,9 +255,9 @@ async fn health_readiness_and_metrics_answer_and_shutdown_is_graceful() {
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     warden::app::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
     let mut s = Settings::default();
-    s.database.url = format!("sqlite://{}", dir.path().join("w.db").display());
+    s.database.url = db.url().to_string();
     let server = warden::app::Server::build(&s, Arc::new(warden::clock::SystemClock))
         .await
         .unwrap();

@@ -1,6 +1,8 @@
 //! SIEM export to a fake SIEM over real HTTP, and the retention purge; on SQLite and PostgreSQL.
 
-use super::harness::{TestApp, postgres_url};
+use super::harness::TestApp;
+use crate::on_both_databases;
+use crate::support::TestDb;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
@@ -51,6 +53,11 @@ impl FakeSiem {
     }
 }
 
+on_both_databases!(
+    siem_export_delivers_each_entry_once_in_order_across_a_restart,
+    retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain,
+);
+
 async fn drain(shipper: &SiemShipper) -> usize {
     let mut total = 0;
     loop {
@@ -68,7 +75,7 @@ async fn stored_entries(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: Option<String>) {
+async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: TestDb) {
     let app = TestApp::spawn_on(db).await;
     let siem = FakeSiem::default();
     let url = siem.start().await;
@@ -113,7 +120,7 @@ async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: Opti
 }
 
 async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(
-    db: Option<String>,
+    db: TestDb,
 ) {
     let app = TestApp::spawn_on(db).await;
     let s = app.seed().await;
@@ -169,33 +176,6 @@ async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn siem_export_delivers_each_entry_once_in_order_across_a_restart_on_sqlite() {
-    siem_export_delivers_each_entry_once_in_order_across_a_restart(None).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn siem_export_delivers_each_entry_once_in_order_across_a_restart_on_postgres() {
-    if let Some(url) = postgres_url().await {
-        siem_export_delivers_each_entry_once_in_order_across_a_restart(Some(url)).await
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain_on_sqlite()
-{
-    retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(None).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain_on_postgres()
- {
-    if let Some(url) = postgres_url().await {
-        retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain(Some(url))
-            .await
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_export_still_streams_every_entry_as_json_lines() {
     let app = TestApp::spawn().await;
     app.seed().await;
@@ -208,7 +188,7 @@ async fn the_audit_export_still_streams_every_entry_as_json_lines() {
             "--format",
             "jsonl",
         ])
-        .env("WARDEN__DATABASE__URL", &app.db_url)
+        .env("WARDEN__DATABASE__URL", app.db.url())
         .output()
         .expect("warden runs");
     assert!(

@@ -1,6 +1,7 @@
 //! A running Warden (`Server::build` + `spawn_local`) with admin tokens, driven through the
 //! engine with console events, and typed HTTP helpers.
 
+use crate::support::TestDb;
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,41 +33,20 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub tokens: Tokens,
     pub http: reqwest::Client,
-    pub db_url: String,
+    pub db: TestDb,
     _dir: tempfile::TempDir,
     seq: AtomicUsize,
 }
 
-pub fn postgres_base() -> String {
-    std::env::var("WARDEN_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh PostgreSQL schema; in CI an unreachable server fails, elsewhere the test skips.
-pub async fn postgres_url() -> Option<String> {
-    match warden::store::fresh_postgres_schema(&postgres_base(), "warden_test").await {
-        Ok((url, _)) => Some(url),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("PostgreSQL is required in CI: {e:#}")
-        }
-        Err(e) => {
-            eprintln!("skipping PostgreSQL test: {e:#}");
-            None
-        }
-    }
-}
-
 impl TestApp {
+    /// On a fresh SQLite file.
     pub async fn spawn() -> Self {
-        Self::spawn_on(None).await
+        Self::spawn_on(TestDb::sqlite()).await
     }
 
-    /// On PostgreSQL when given a URL, else on a fresh SQLite file.
-    pub async fn spawn_on(db_url: Option<String>) -> Self {
+    pub async fn spawn_on(db: TestDb) -> Self {
         warden::app::install_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = db_url
-            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("warden.db").display()));
         let mut file = String::new();
         let mut token = |name: &str, role: Role, person: Option<&str>| {
             let (secret, hash) = generate();
@@ -82,7 +62,7 @@ impl TestApp {
         let tokens_path = dir.path().join("admin-tokens.toml");
         std::fs::write(&tokens_path, file).expect("tokens file");
         let mut s = Settings::default();
-        s.database.url = db_url.clone();
+        s.database.url = db.url().to_string();
         s.database.max_connections = 4;
         s.admin.tokens_file = Some(tokens_path);
         s.admin.session_secret = Some(SecretString::from("test-session-secret-0123456789"));
@@ -101,7 +81,7 @@ impl TestApp {
             clock,
             tokens,
             http,
-            db_url,
+            db,
             _dir: dir,
             seq: AtomicUsize::new(1),
         }

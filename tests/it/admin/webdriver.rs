@@ -1,6 +1,7 @@
 //! A small W3C WebDriver client over reqwest, driving chromedriver and headless Chromium.
 //! (fantoccini's rustls feature pulls hyper-rustls with aws-lc-rs, which this project avoids.)
 
+use crate::support::wait::{PATIENCE, wait_until};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -60,14 +61,11 @@ impl Driver {
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
-        for _ in 0..100 {
-            if let Ok(r) = http.get(format!("{base}/status")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until(PATIENCE, "chromedriver to answer", || async {
+            let status = http.get(format!("{base}/status")).send().await;
+            status.is_ok_and(|r| r.status().is_success())
+        })
+        .await;
         let profile = tempfile::tempdir().unwrap();
         let args = [
             "--headless",

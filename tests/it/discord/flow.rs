@@ -3,7 +3,20 @@
 
 use super::fake::dm_channel;
 use super::fixtures::{self, ALICE, CAROL, CHANNEL, DANA, From};
-use super::harness::{Db, TestApp};
+use super::harness::TestApp;
+use crate::support::wait::PATIENCE;
+use crate::support::{TestDb, wait_until};
+use crate::{on_both_databases, on_sqlite};
+
+on_both_databases!(
+    a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry,
+    a_deny_asks_for_the_reason_in_a_modal_and_records_it,
+);
+on_sqlite!(
+    the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request,
+    a_non_approver_pressing_approve_gets_an_ephemeral_refusal,
+    a_rate_limited_card_edit_still_lands,
+);
 use warden::domain::RequestState;
 
 /// Alice asks by slash command; returns the request id and the confirmation card's message id.
@@ -137,11 +150,9 @@ async fn submit(app: &TestApp, id: &str, card: &str) -> String {
 }
 
 async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry(
-    db: Db,
+    db: TestDb,
 ) {
-    let Some(app) = TestApp::start(db).await else {
-        return;
-    };
+    let app = TestApp::start(db).await;
     let (id, card) = ask(&app).await;
     let approval = submit(&app, &id, &card).await;
 
@@ -223,10 +234,8 @@ async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_rem
     assert_eq!(app.fake.find("PUT", "/guilds/").len(), 1);
 }
 
-async fn a_deny_asks_for_the_reason_in_a_modal_and_records_it(db: Db) {
-    let Some(app) = TestApp::start(db).await else {
-        return;
-    };
+async fn a_deny_asks_for_the_reason_in_a_modal_and_records_it(db: TestDb) {
+    let app = TestApp::start(db).await;
     let (id, card) = ask(&app).await;
     let approval = submit(&app, &id, &card).await;
     let from = From::Dm { user: DANA };
@@ -276,10 +285,8 @@ async fn a_deny_asks_for_the_reason_in_a_modal_and_records_it(db: Db) {
     );
 }
 
-async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request(db: Db) {
-    let Some(app) = TestApp::start(db).await else {
-        return;
-    };
+async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request(db: TestDb) {
+    let app = TestApp::start(db).await;
     let (id, card) = ask(&app).await;
     let form = app
         .send(&fixtures::click(
@@ -325,7 +332,7 @@ async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_re
         ))
         .await;
     assert_eq!(ack.json["type"], 6);
-    super::harness::eventually("the edit to apply", || async {
+    wait_until(PATIENCE, "the edit to apply", || async {
         app.store()
             .get_request(&id)
             .await
@@ -335,10 +342,8 @@ async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_re
     .await;
 }
 
-async fn a_non_approver_pressing_approve_gets_an_ephemeral_refusal(db: Db) {
-    let Some(app) = TestApp::start(db).await else {
-        return;
-    };
+async fn a_non_approver_pressing_approve_gets_an_ephemeral_refusal(db: TestDb) {
+    let app = TestApp::start(db).await;
     let (id, card) = ask(&app).await;
     let approval = submit(&app, &id, &card).await;
     let click = fixtures::click(
@@ -375,10 +380,8 @@ async fn a_non_approver_pressing_approve_gets_an_ephemeral_refusal(db: Db) {
     assert!(app.store().approvals(&id).await.unwrap().is_empty());
 }
 
-async fn a_rate_limited_card_edit_still_lands(db: Db) {
-    let Some(app) = TestApp::start(db).await else {
-        return;
-    };
+async fn a_rate_limited_card_edit_still_lands(db: TestDb) {
+    let app = TestApp::start(db).await;
     let (id, card) = ask(&app).await;
     app.fake.rate_limit_next(
         "PATCH",
@@ -408,52 +411,4 @@ async fn a_rate_limited_card_edit_still_lands(db: Db) {
             .unwrap()
             .contains("Cancelled")
     );
-}
-
-mod on_sqlite {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry()
-    {
-        super::a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry(Db::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_deny_asks_for_the_reason_in_a_modal_and_records_it() {
-        super::a_deny_asks_for_the_reason_in_a_modal_and_records_it(Db::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request() {
-        super::the_edit_button_opens_a_prefilled_modal_whose_submission_changes_the_request(
-            Db::Sqlite,
-        )
-        .await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_non_approver_pressing_approve_gets_an_ephemeral_refusal() {
-        super::a_non_approver_pressing_approve_gets_an_ephemeral_refusal(Db::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_rate_limited_card_edit_still_lands() {
-        super::a_rate_limited_card_edit_still_lands(Db::Sqlite).await
-    }
-}
-
-mod on_postgres {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry()
-    {
-        super::a_slash_command_request_is_approved_by_button_granted_as_a_role_and_removed_at_expiry(Db::Postgres).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_deny_asks_for_the_reason_in_a_modal_and_records_it() {
-        super::a_deny_asks_for_the_reason_in_a_modal_and_records_it(Db::Postgres).await
-    }
 }

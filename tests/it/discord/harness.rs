@@ -3,10 +3,10 @@
 
 use super::fake::FakeDiscord;
 use super::fixtures::{self, Keys};
+use crate::support::wait::PATIENCE;
+use crate::support::{TestDb, wait_until};
 use secrecy::SecretString;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use warden::app::Server;
 use warden::clock::ManualClock;
 use warden::config::Settings;
@@ -47,11 +47,6 @@ pub fn directory() -> String {
     .concat()
 }
 
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
 pub struct TestApp {
     pub url: String,
     pub fake: Arc<FakeDiscord>,
@@ -60,6 +55,7 @@ pub struct TestApp {
     pub state: AppState,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
+    _db: TestDb,
 }
 
 pub struct Answer {
@@ -68,33 +64,15 @@ pub struct Answer {
 }
 
 impl TestApp {
-    /// `None` when PostgreSQL is asked for but not reachable outside CI.
-    pub async fn start(db: Db) -> Option<Self> {
+    pub async fn start(db: TestDb) -> Self {
         warden::app::install_crypto();
         let dir = tempfile::tempdir().unwrap();
-        let database = match db {
-            Db::Sqlite => format!("sqlite://{}", dir.path().join("warden.db").display()),
-            Db::Postgres => {
-                let base = std::env::var("WARDEN_TEST_POSTGRES")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-                match warden::store::fresh_postgres_schema(&base, "warden_test").await {
-                    Ok((url, _)) => url,
-                    Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                        panic!("PostgreSQL is required in CI: {e:#}")
-                    }
-                    Err(e) => {
-                        eprintln!("skipping PostgreSQL test: {e:#}");
-                        return None;
-                    }
-                }
-            }
-        };
         let (fake, fake_url) = FakeDiscord::start().await;
         let keys = Keys::generate();
         std::fs::write(dir.path().join("catalog.toml"), CATALOG).unwrap();
         std::fs::write(dir.path().join("directory.toml"), directory()).unwrap();
         let mut s = Settings::default();
-        s.database.url = database;
+        s.database.url = db.url().to_string();
         s.catalog.file = Some(dir.path().join("catalog.toml"));
         s.directory.file = Some(dir.path().join("directory.toml"));
         s.discord.api_url = Some(fake_url);
@@ -107,7 +85,7 @@ impl TestApp {
             .await
             .expect("server builds");
         let (addr, state) = server.spawn_local().await.unwrap();
-        Some(Self {
+        Self {
             url: format!("http://{addr}"),
             fake,
             keys,
@@ -115,7 +93,8 @@ impl TestApp {
             state,
             http: reqwest::Client::new(),
             _dir: dir,
-        })
+            _db: db,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -172,7 +151,7 @@ impl TestApp {
 
     /// Waits for a request to reach a state (the engine works after the acknowledgement).
     pub async fn state_becomes(&self, id: &str, state: RequestState) -> RequestRow {
-        eventually(&format!("{id} to become {state:?}"), || async {
+        wait_until(PATIENCE, format!("{id} to become {state:?}"), || async {
             self.store()
                 .get_request(id)
                 .await
@@ -184,7 +163,7 @@ impl TestApp {
 
     /// Waits for at least `n` recorded calls of `method` on paths starting with `prefix`.
     pub async fn calls(&self, method: &str, prefix: &str, n: usize) -> Vec<super::fake::Call> {
-        eventually(&format!("{n} x {method} {prefix}"), || async {
+        wait_until(PATIENCE, format!("{n} x {method} {prefix}"), || async {
             let found = self.fake.find(method, prefix);
             (found.len() >= n).then_some(found)
         })
@@ -193,36 +172,24 @@ impl TestApp {
 
     /// Waits for a recorded call whose JSON body mentions `text`.
     pub async fn call_with(&self, method: &str, prefix: &str, text: &str) -> super::fake::Call {
-        eventually(&format!("{method} {prefix} with \"{text}\""), || async {
-            self.fake
-                .find(method, prefix)
-                .into_iter()
-                .find(|c| c.body.to_string().contains(text))
-        })
+        wait_until(
+            PATIENCE,
+            format!("{method} {prefix} with \"{text}\""),
+            || async {
+                self.fake
+                    .find(method, prefix)
+                    .into_iter()
+                    .find(|c| c.body.to_string().contains(text))
+            },
+        )
         .await
     }
 
     /// Lets the background work started by earlier interactions finish.
     pub async fn settle(&self) {
-        eventually("background work to finish", || async {
-            (self.state.tasks.is_empty()).then_some(())
+        wait_until(PATIENCE, "background work to finish", || async {
+            self.state.tasks.is_empty()
         })
         .await
-    }
-}
-
-/// Polls `check` every 20 ms for up to 10 s.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

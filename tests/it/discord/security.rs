@@ -1,7 +1,8 @@
 //! What reaches the engine: only signed, fresh interactions, each acted on once.
 
 use super::fixtures::{self, ALICE, From, Keys};
-use super::harness::{Db, TestApp};
+use super::harness::TestApp;
+use crate::support::TestDb;
 
 fn request_cmd() -> serde_json::Value {
     fixtures::slash(
@@ -25,7 +26,7 @@ async fn untouched(app: &TestApp) {
 
 #[tokio::test]
 async fn a_ping_is_answered_with_a_pong() {
-    let app = TestApp::start(Db::Sqlite).await.unwrap();
+    let app = TestApp::start(TestDb::sqlite()).await;
     let answer = app.send(&fixtures::ping()).await;
     assert_eq!(
         (answer.status, answer.json["type"].as_u64()),
@@ -35,7 +36,7 @@ async fn a_ping_is_answered_with_a_pong() {
 
 #[tokio::test]
 async fn a_signature_from_another_key_is_rejected_and_nothing_is_stored() {
-    let app = TestApp::start(Db::Sqlite).await.unwrap();
+    let app = TestApp::start(TestDb::sqlite()).await;
     let body = serde_json::to_vec(&request_cmd()).unwrap();
     let ts = chrono::Utc::now().timestamp().to_string();
     let forged = Keys::generate().sign(&ts, &body);
@@ -46,7 +47,7 @@ async fn a_signature_from_another_key_is_rejected_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_tampered_body_is_rejected_and_nothing_is_stored() {
-    let app = TestApp::start(Db::Sqlite).await.unwrap();
+    let app = TestApp::start(TestDb::sqlite()).await;
     let body = serde_json::to_vec(&request_cmd()).unwrap();
     let ts = chrono::Utc::now().timestamp().to_string();
     let sig = app.keys.sign(&ts, &body);
@@ -60,7 +61,7 @@ async fn a_tampered_body_is_rejected_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_stale_timestamp_is_rejected_even_when_correctly_signed() {
-    let app = TestApp::start(Db::Sqlite).await.unwrap();
+    let app = TestApp::start(TestDb::sqlite()).await;
     let body = serde_json::to_vec(&request_cmd()).unwrap();
     let stale = (chrono::Utc::now().timestamp() - 6 * 60).to_string();
     let sig = app.keys.sign(&stale, &body);
@@ -73,7 +74,7 @@ async fn a_stale_timestamp_is_rejected_even_when_correctly_signed() {
 
 #[tokio::test]
 async fn missing_signature_headers_are_rejected() {
-    let app = TestApp::start(Db::Sqlite).await.unwrap();
+    let app = TestApp::start(TestDb::sqlite()).await;
     let resp = app
         .http
         .post(format!("{}/discord/interactions", app.url))
@@ -86,7 +87,7 @@ async fn missing_signature_headers_are_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_interaction_has_no_second_effect() {
-    let app = TestApp::start(Db::Sqlite).await.unwrap();
+    let app = TestApp::start(TestDb::sqlite()).await;
     let body = serde_json::to_vec(&request_cmd()).unwrap();
     let ts = chrono::Utc::now().timestamp().to_string();
     let sig = app.keys.sign(&ts, &body);

@@ -1,9 +1,11 @@
 //! Approvals and the access lifecycle: quorum, ordered steps, required deny reasons, removed
 //! approvers, deadlines, extensions, early revocation, break-glass, crash recovery, instances.
 
-use super::harness::{Db, MutableDirectory, Setup, TestEngine};
+use super::harness::{MutableDirectory, Setup, TestEngine};
 use super::lifecycle::group_policy;
 use crate::on_both_databases;
+use crate::support::wait::PATIENCE;
+use crate::support::{TestDb, wait_until};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use warden::chat::CardAction;
@@ -24,7 +26,7 @@ on_both_databases!(
     status_lists_open_requests_active_grants_and_what_waits_for_me,
 );
 
-async fn a_quorum_of_two_is_not_met_by_one_approver_clicking_twice(db: Db) {
+async fn a_quorum_of_two_is_not_met_by_one_approver_clicking_twice(db: TestDb) {
     let t = TestEngine::start(db, group_policy(2)).await;
     let id = t.request("alice", "need read on staging db for 1h").await;
     assert_eq!(
@@ -51,7 +53,7 @@ async fn a_quorum_of_two_is_not_met_by_one_approver_clicking_twice(db: Db) {
     );
 }
 
-async fn two_steps_are_approved_in_order(db: Db) {
+async fn two_steps_are_approved_in_order(db: TestDb) {
     // Critical: the shipped policy asks the manager (dana), then an owner (carol).
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t
@@ -100,7 +102,7 @@ async fn two_steps_are_approved_in_order(db: Db) {
     assert_eq!(steps, vec![0, 1]);
 }
 
-async fn a_deny_without_a_required_reason_is_refused(db: Db) {
+async fn a_deny_without_a_required_reason_is_refused(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t
         .request(
@@ -139,7 +141,7 @@ async fn a_deny_without_a_required_reason_is_refused(db: Db) {
     );
 }
 
-async fn an_approver_removed_from_the_directory_can_no_longer_approve(db: Db) {
+async fn an_approver_removed_from_the_directory_can_no_longer_approve(db: TestDb) {
     let directory = Arc::new(MutableDirectory::example());
     let mut setup = group_policy(1);
     setup.directory = directory.clone();
@@ -156,7 +158,7 @@ async fn an_approver_removed_from_the_directory_can_no_longer_approve(db: Db) {
     assert_eq!(t.state(&id).await, RequestState::Active);
 }
 
-async fn approving_after_the_request_expired_changes_nothing(db: Db) {
+async fn approving_after_the_request_expired_changes_nothing(db: TestDb) {
     let t = TestEngine::start(db, group_policy(1)).await;
     let id = t.request("alice", "need read on staging db for 1h").await;
     t.advance(3 * 60 + 1).await;
@@ -174,7 +176,7 @@ async fn approving_after_the_request_expired_changes_nothing(db: Db) {
     assert_eq!((t.state(&id).await, t.grants()), (RequestState::Expired, 0));
 }
 
-async fn extensions_are_allowed_up_to_the_maximum(db: Db) {
+async fn extensions_are_allowed_up_to_the_maximum(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 2h").await;
     let first_end = t.row(&id).await.expires_at.unwrap();
@@ -198,7 +200,7 @@ async fn extensions_are_allowed_up_to_the_maximum(db: Db) {
     assert_eq!(t.revokes(), 1);
 }
 
-async fn early_revocation_ends_access_at_once(db: Db) {
+async fn early_revocation_ends_access_at_once(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 4h").await;
     t.say("alice", &format!("I'm done, please revoke {id}"))
@@ -215,7 +217,7 @@ async fn early_revocation_ends_access_at_once(db: Db) {
     assert_eq!(t.store.grant(&id).await.unwrap().unwrap().status, "revoked");
 }
 
-async fn break_glass_is_announced_short_and_reviewed(db: Db) {
+async fn break_glass_is_announced_short_and_reviewed(db: TestDb) {
     let options = WorkflowOptions {
         security_channel: Some((Platform::Console, "security".into())),
         break_glass_secs: 1800,
@@ -286,7 +288,7 @@ async fn break_glass_is_announced_short_and_reviewed(db: Db) {
     assert_eq!(t.state(&refused).await, RequestState::Denied);
 }
 
-async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db: Db) {
+async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db: TestDb) {
     let t = TestEngine::start(db, group_policy(1)).await;
     let id = t.request("alice", "need read on staging db for 1h").await;
     // The process dies after the approval commits, before the grant call reaches the backend.
@@ -298,12 +300,10 @@ async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db
         let event = t.click_event("carol", CardAction::Approve, &id, None);
         tokio::spawn(async move { engine.handle(event).await })
     };
-    for _ in 0..500 {
-        if t.state(&id).await == RequestState::Approved {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until(PATIENCE, "the approval to commit", || async {
+        t.state(&id).await == RequestState::Approved
+    })
+    .await;
     click.abort();
     let _ = click.await;
     t.grantor
@@ -337,7 +337,7 @@ async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db
     );
 }
 
-async fn a_failing_revocation_is_retried_with_an_alert_until_it_succeeds(db: Db) {
+async fn a_failing_revocation_is_retried_with_an_alert_until_it_succeeds(db: TestDb) {
     let options = WorkflowOptions {
         security_channel: Some((Platform::Console, "security".into())),
         ..WorkflowOptions::default()
@@ -379,7 +379,7 @@ async fn a_failing_revocation_is_retried_with_an_alert_until_it_succeeds(db: Db)
     assert_eq!(alerts, 2, "one alert per failed attempt");
 }
 
-async fn status_lists_open_requests_active_grants_and_what_waits_for_me(db: Db) {
+async fn status_lists_open_requests_active_grants_and_what_waits_for_me(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let active = t.request("alice", "need edit on the wiki for 2h").await;
     let pending = t
@@ -404,7 +404,7 @@ async fn status_lists_open_requests_active_grants_and_what_waits_for_me(db: Db) 
 /// Two engines over one PostgreSQL run the same due jobs: each job runs once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_over_one_postgres_run_each_due_job_once() {
-    let Some(db) = Db::postgres().await else {
+    let Some(db) = TestDb::postgres().await else {
         return;
     };
     let a = TestEngine::start(db, Setup::default()).await;
@@ -460,7 +460,7 @@ async fn a_scim_outage_leaves_approvers_unresolved_and_nothing_granted() {
     )
     .unwrap();
     let t = TestEngine::start(
-        Db::sqlite(),
+        TestDb::sqlite(),
         Setup {
             directory: Arc::new(dir),
             ..Setup::default()

@@ -1,6 +1,7 @@
 //! Test harness: a real engine on a throwaway SQLite file or PostgreSQL schema, the console
 //! adapter, the example catalog and directory, a manual clock, and a grant backend that counts.
 
+use crate::support::TestDb;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,46 +18,6 @@ use warden::store::{RequestFilter, Store};
 use warden::workflow::{Engine, EngineParts, Handled, WorkflowOptions};
 
 pub const CHANNEL: &str = "access-requests";
-
-/// Which database a test runs on.
-#[derive(Clone)]
-pub enum Db {
-    Sqlite(Arc<tempfile::TempDir>),
-    Postgres { url: String },
-}
-
-pub fn postgres_base() -> String {
-    std::env::var("WARDEN_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-impl Db {
-    pub fn sqlite() -> Self {
-        Db::Sqlite(Arc::new(tempfile::tempdir().expect("temp dir")))
-    }
-
-    /// A fresh schema on the local PostgreSQL. In CI an unreachable server fails the test;
-    /// elsewhere the test is skipped with a note.
-    pub async fn postgres() -> Option<Self> {
-        match warden::store::fresh_postgres_schema(&postgres_base(), "warden_test").await {
-            Ok((url, _schema)) => Some(Db::Postgres { url }),
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("PostgreSQL is required in CI: {e:#}")
-            }
-            Err(e) => {
-                eprintln!("skipping PostgreSQL test: {e:#}");
-                None
-            }
-        }
-    }
-
-    pub fn url(&self) -> String {
-        match self {
-            Db::Sqlite(dir) => format!("sqlite://{}", dir.path().join("warden.db").display()),
-            Db::Postgres { url } => url.clone(),
-        }
-    }
-}
 
 /// A grant backend that records every call and can be told to fail.
 #[derive(Default)]
@@ -169,7 +130,7 @@ impl Default for Setup {
 }
 
 pub struct TestEngine {
-    pub db: Db,
+    pub db: TestDb,
     pub engine: Arc<Engine>,
     pub console: Arc<ConsoleChat>,
     pub clock: Arc<ManualClock>,
@@ -183,7 +144,7 @@ pub fn catalog() -> Arc<Catalog> {
 }
 
 impl TestEngine {
-    pub async fn start(db: Db, setup: Setup) -> Self {
+    pub async fn start(db: TestDb, setup: Setup) -> Self {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         Self::start_with(db, setup, clock, Arc::new(CountingGrantor::default())).await
     }
@@ -200,13 +161,13 @@ impl TestEngine {
     }
 
     pub async fn start_with(
-        db: Db,
+        db: TestDb,
         setup: Setup,
         clock: Arc<ManualClock>,
         grantor: Arc<CountingGrantor>,
     ) -> Self {
         warden::app::install_crypto();
-        let store = Store::open(&db.url(), 5).await.expect("store opens");
+        let store = Store::open(db.url(), 5).await.expect("store opens");
         let console = Arc::new(ConsoleChat::new(false));
         let engine = Engine::new(EngineParts {
             store: store.clone(),
@@ -358,23 +319,4 @@ impl TestEngine {
         self.clock.advance(chrono::Duration::minutes(minutes));
         self.engine.run_due_jobs().await.unwrap()
     }
-}
-
-/// Runs a scenario on SQLite and on PostgreSQL, as two tests named after it.
-#[macro_export]
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name($crate::engine::harness::Db::sqlite()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                if let Some(db) = $crate::engine::harness::Db::postgres().await {
-                    super::$name(db).await
-                }
-            }
-        }
-    )* };
 }

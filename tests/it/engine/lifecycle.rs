@@ -1,8 +1,9 @@
 //! The foundation's guarantees: one request end to end, no self-approval, exactly once,
 //! time-bound across restarts, fail-closed policy, tamper-evident logs.
 
-use super::harness::{Db, Setup, TestEngine};
+use super::harness::{Setup, TestEngine};
 use crate::on_both_databases;
+use crate::support::TestDb;
 use std::sync::Arc;
 use warden::chat::CardAction;
 use warden::domain::RequestState;
@@ -35,7 +36,7 @@ on_both_databases!(
     a_clarifying_question_is_answered_in_the_request_thread,
 );
 
-async fn a_low_risk_request_is_granted_after_confirmation_and_revoked_at_expiry(db: Db) {
+async fn a_low_risk_request_is_granted_after_confirmation_and_revoked_at_expiry(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     t.say(
         "alice",
@@ -91,7 +92,7 @@ async fn a_low_risk_request_is_granted_after_confirmation_and_revoked_at_expiry(
     ));
 }
 
-async fn a_high_risk_request_waits_for_the_manager_and_nobody_approves_their_own(db: Db) {
+async fn a_high_risk_request_waits_for_the_manager_and_nobody_approves_their_own(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t
         .request("alice", "need read on the prod billing db for 2h, INC-4411")
@@ -127,7 +128,7 @@ async fn a_high_risk_request_waits_for_the_manager_and_nobody_approves_their_own
     assert_eq!(refusals, 2, "both refused clicks are evidence");
 }
 
-async fn an_admin_cannot_approve_their_own_request_either(db: Db) {
+async fn an_admin_cannot_approve_their_own_request_either(db: TestDb) {
     let t = TestEngine::start(db, group_policy(1)).await;
     // erin is in sre (an eligible approver for everyone else) and in security.
     let id = t.request("erin", "need read on staging db for 1h").await;
@@ -142,7 +143,7 @@ async fn an_admin_cannot_approve_their_own_request_either(db: Db) {
     assert_eq!(t.state(&id).await, RequestState::Active);
 }
 
-async fn a_double_click_and_racing_approvers_produce_exactly_one_grant(db: Db) {
+async fn a_double_click_and_racing_approvers_produce_exactly_one_grant(db: TestDb) {
     let t = TestEngine::start(db, group_policy(1)).await;
     for round in 0..5 {
         let id = t.request("alice", "need read on staging db for 1h").await;
@@ -178,7 +179,7 @@ async fn a_double_click_and_racing_approvers_produce_exactly_one_grant(db: Db) {
     }
 }
 
-async fn a_restarted_engine_revokes_an_overdue_grant_exactly_once(db: Db) {
+async fn a_restarted_engine_revokes_an_overdue_grant_exactly_once(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     assert_eq!(t.state(&id).await, RequestState::Active);
@@ -201,7 +202,7 @@ async fn a_restarted_engine_revokes_an_overdue_grant_exactly_once(db: Db) {
     assert_eq!(grant.status, "revoked");
 }
 
-async fn the_policy_deny_is_final_and_tells_the_requester(db: Db) {
+async fn the_policy_deny_is_final_and_tells_the_requester(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t
         .request(
@@ -220,7 +221,7 @@ async fn the_policy_deny_is_final_and_tells_the_requester(db: Db) {
     assert_eq!(t.state(&id).await, RequestState::Denied);
 }
 
-async fn the_hash_chain_detects_an_edited_or_deleted_entry(db: Db) {
+async fn the_hash_chain_detects_an_edited_or_deleted_entry(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     let n = match t.store.verify_chain(&id).await.unwrap() {
@@ -263,7 +264,7 @@ async fn the_hash_chain_detects_an_edited_or_deleted_entry(db: Db) {
     );
 }
 
-async fn illegal_actions_are_refused_and_change_nothing(db: Db) {
+async fn illegal_actions_are_refused_and_change_nothing(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     t.say("alice", "need edit on the wiki for 1h").await;
     let id = t.latest("alice").await;
@@ -309,7 +310,7 @@ async fn illegal_actions_are_refused_and_change_nothing(db: Db) {
     assert_eq!((t.grants(), t.revokes()), (1, 1));
 }
 
-async fn a_redelivered_event_is_processed_once(db: Db) {
+async fn a_redelivered_event_is_processed_once(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let ev = warden::chat::ChatEvent {
         id: "Ev-same".into(),
@@ -342,7 +343,7 @@ async fn a_redelivered_event_is_processed_once(db: Db) {
     assert_eq!(rows.len(), 1);
 }
 
-async fn a_clarifying_question_is_answered_in_the_request_thread(db: Db) {
+async fn a_clarifying_question_is_answered_in_the_request_thread(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     t.say("alice", "need access to the prod billing db").await;
     let id = t.latest("alice").await;
@@ -383,7 +384,7 @@ async fn a_clarifying_question_is_answered_in_the_request_thread(db: Db) {
 
 #[tokio::test]
 async fn blanking_a_decision_payload_breaks_the_chain_but_purging_a_message_does_not() {
-    let t = TestEngine::start(Db::sqlite(), Setup::default()).await;
+    let t = TestEngine::start(TestDb::sqlite(), Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     let pool = t.store.pool();
     sqlx::query(
@@ -430,7 +431,7 @@ async fn a_failing_pdp_denies_the_request_and_grants_nothing() {
     )
     .unwrap();
     let t = TestEngine::start(
-        Db::sqlite(),
+        TestDb::sqlite(),
         Setup {
             policy: Arc::new(opa),
             ..Setup::default()
@@ -457,7 +458,7 @@ async fn a_failing_pdp_denies_the_request_and_grants_nothing() {
 
 on_both_databases!(a_grant_whose_expiry_job_was_lost_is_rearmed_and_revoked_on_start);
 
-async fn a_grant_whose_expiry_job_was_lost_is_rearmed_and_revoked_on_start(db: Db) {
+async fn a_grant_whose_expiry_job_was_lost_is_rearmed_and_revoked_on_start(db: TestDb) {
     let t = TestEngine::start(db, Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     sqlx::query("DELETE FROM jobs WHERE id = $1")

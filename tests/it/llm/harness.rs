@@ -2,6 +2,7 @@
 //! the shipped policy wrapped so tests see exactly what reaches the policy port.
 
 use super::fake::FakeModel;
+use crate::support::TestDb;
 use async_trait::async_trait;
 use secrecy::SecretString;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,7 +62,7 @@ pub struct LlmTest {
     pub policy: Arc<RecordingPolicy>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
-    _dir: tempfile::TempDir,
+    _db: TestDb,
     seq: AtomicUsize,
 }
 
@@ -78,13 +79,8 @@ impl LlmTest {
         tweak(&mut s);
         let metrics = Arc::new(Metrics::default());
         let intake = LlmIntake::from_settings(&s, metrics.clone()).expect("model intake builds");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(
-            &format!("sqlite://{}", dir.path().join("warden.db").display()),
-            5,
-        )
-        .await
-        .expect("store opens");
+        let db = TestDb::sqlite();
+        let store = Store::open(db.url(), 5).await.expect("store opens");
         let policy = Arc::new(RecordingPolicy {
             inner: EmbeddedPolicy::shipped().expect("shipped policy"),
             inputs: Mutex::new(vec![]),
@@ -114,7 +110,7 @@ impl LlmTest {
             policy,
             store,
             metrics,
-            _dir: dir,
+            _db: db,
             seq: AtomicUsize::new(1),
         }
     }

@@ -2,13 +2,15 @@
 //! or a fresh PostgreSQL schema, a fake Slack Web API, and signed requests shaped like Slack's.
 
 use super::fake_slack::FakeSlack;
+use crate::support::wait::PATIENCE;
+use crate::support::{TestDb, wait_until};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use warden::app::Server;
 use warden::config::Settings;
 use warden::domain::Request as RequestRow;
@@ -20,46 +22,12 @@ pub const TEAM: &str = "T0WARDEN";
 pub const BOT: &str = "U0WARDENBOT";
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
-pub enum Db {
-    Sqlite(tempfile::TempDir),
-    Postgres(String),
-}
-
-impl Db {
-    pub fn sqlite() -> Self {
-        Db::Sqlite(tempfile::tempdir().expect("temp dir"))
-    }
-
-    /// A fresh schema; skipped locally when PostgreSQL is down, a failure with CI=true.
-    pub async fn postgres() -> Option<Self> {
-        let base = std::env::var("WARDEN_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        match warden::store::fresh_postgres_schema(&base, "warden_test").await {
-            Ok((url, _)) => Some(Db::Postgres(url)),
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("PostgreSQL is required in CI: {e:#}")
-            }
-            Err(e) => {
-                eprintln!("skipping PostgreSQL test: {e:#}");
-                None
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        match self {
-            Db::Sqlite(dir) => format!("sqlite://{}", dir.path().join("warden.db").display()),
-            Db::Postgres(url) => url.clone(),
-        }
-    }
-}
-
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub state: AppState,
     pub slack: FakeSlack,
     pub http: reqwest::Client,
-    _db: Db,
+    _db: TestDb,
     seq: AtomicU64,
 }
 
@@ -96,10 +64,10 @@ pub fn now_ts() -> String {
 }
 
 impl TestApp {
-    pub async fn start(db: Db, post_interval_ms: u64) -> Self {
+    pub async fn start(db: TestDb, post_interval_ms: u64) -> Self {
         warden::app::install_crypto();
         let (slack, api_url) = FakeSlack::start().await;
-        let s = settings(&db.url(), &api_url, post_interval_ms);
+        let s = settings(db.url(), &api_url, post_interval_ms);
         let server = Server::build(&s, Arc::new(warden::clock::SystemClock))
             .await
             .expect("server builds");
@@ -260,37 +228,45 @@ impl TestApp {
             .expect("request exists")
     }
 
-    /// Polls the store until the request exists (bounded), and returns it.
+    /// Waits until the request exists, and returns it.
     pub async fn stored(&self, id: &str) -> RequestRow {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(row) = self.store().get_request(id).await.expect("store answers") {
-                return row;
-            }
-            assert!(Instant::now() < deadline, "request {id} was never stored");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let what = Sent(&self.slack, format!("request {id} to be stored"));
+        wait_until(PATIENCE, what, || async {
+            self.store().get_request(id).await.expect("store answers")
+        })
+        .await
     }
 
-    /// Polls the store until the request reaches `state` (bounded).
+    /// Waits until the request reaches `state`.
     pub async fn wait_state(&self, id: &str, state: RequestState) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let now = self.row(id).await.state;
-            if now == state {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "request {id} is {now:?}, expected {state:?}; calls: {:#?}",
-                self.slack
-                    .calls()
-                    .iter()
-                    .map(|c| (&c.method, &c.body["text"]))
-                    .collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let what = Sent(&self.slack, format!("request {id} to become {state:?}"));
+        wait_until(PATIENCE, what, || async {
+            self.row(id).await.state == state
+        })
+        .await
+    }
+
+    /// Waits up to `secs` until `done` holds of the calls the fake Slack received.
+    pub async fn wait_for(&self, secs: u64, what: &str, done: impl Fn(&FakeSlack) -> bool) {
+        wait_until(Duration::from_secs(secs), Sent(&self.slack, what), || {
+            let ok = done(&self.slack);
+            async move { ok }
+        })
+        .await
+    }
+}
+
+/// What a test waits for, and (when the wait fails) the calls the fake Slack received.
+struct Sent<'a, W>(&'a FakeSlack, W);
+
+impl<W: std::fmt::Display> std::fmt::Display for Sent<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let calls = self.0.calls();
+        let calls: Vec<_> = calls
+            .iter()
+            .map(|c| (&c.method, c.status, &c.body))
+            .collect();
+        write!(f, "{}; calls: {calls:#?}", self.1)
     }
 }
 

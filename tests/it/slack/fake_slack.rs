@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -97,22 +97,6 @@ impl FakeSlack {
             .get(id)
             .cloned()
             .unwrap_or_default()
-    }
-
-    /// Polls the recorded calls until `done` holds, for at most `secs` seconds.
-    pub async fn wait_for(&self, secs: u64, what: &str, done: impl Fn(&FakeSlack) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while !done(self) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; calls: {:#?}",
-                self.calls()
-                    .iter()
-                    .map(|c| (&c.method, c.status, &c.body))
-                    .collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
     }
 
     fn ts(&self) -> String {

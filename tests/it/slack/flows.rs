@@ -1,22 +1,32 @@
 //! Whole flows inside Slack: ask in a DM, confirm, approve or deny from the approver's DM,
 //! every card updated, the requester told; refused forged clicks; a rate-limited update.
 
-use super::app::{Db, Posted, TestApp, cards_with_button};
+use super::app::{Posted, TestApp, cards_with_button};
+use crate::support::wait::PATIENCE;
+use crate::support::{TestDb, wait_until};
+use crate::{on_both_databases, on_sqlite};
 use serde_json::{Value, json};
 use std::time::Duration;
 use warden::domain::RequestState;
+
+on_both_databases!(a_dm_request_is_confirmed_approved_granted_and_every_card_updated);
+on_sqlite!(
+    a_denial_with_a_reason_from_the_modal_is_recorded_and_shown,
+    the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_confirmation,
+    a_forged_click_from_a_non_approver_is_refused_and_changes_nothing,
+    a_rate_limited_card_update_is_retried_after_retry_after_and_lands,
+);
 
 const PROD_READ: &str = "need read on the prod billing db for 2h, INC-4411";
 
 /// Waits for the one card with `action` for this request.
 async fn card(app: &TestApp, action: &str, request: Option<&str>) -> Posted {
-    app.slack
-        .wait_for(10, &format!("a card with {action}"), |_| {
-            cards_with_button(app, action)
-                .iter()
-                .any(|c| request.is_none_or(|r| c.request_id == r))
-        })
-        .await;
+    app.wait_for(10, &format!("a card with {action}"), |_| {
+        cards_with_button(app, action)
+            .iter()
+            .any(|c| request.is_none_or(|r| c.request_id == r))
+    })
+    .await;
     let posted = cards_with_button(app, action)
         .into_iter()
         .rev()
@@ -87,7 +97,7 @@ async fn ask_and_submit(app: &TestApp, text: &str) -> (String, Posted, Posted) {
     (confirm.request_id.clone(), confirm, approval)
 }
 
-pub async fn a_dm_request_is_confirmed_approved_granted_and_every_card_updated(db: Db) {
+async fn a_dm_request_is_confirmed_approved_granted_and_every_card_updated(db: TestDb) {
     let app = TestApp::start(db, 400).await;
     let (id, confirm, approval) = ask_and_submit(&app, PROD_READ).await;
     assert_eq!(confirm.channel, "D0ALICE");
@@ -124,13 +134,12 @@ pub async fn a_dm_request_is_confirmed_approved_granted_and_every_card_updated(d
     app.click("U0DANA", "approve", &id, &approval.channel, &approval.ts)
         .await;
     app.wait_state(&id, RequestState::Active).await;
-    app.slack
-        .wait_for(10, "both cards updated without buttons", |_| {
-            [&confirm, &approval]
-                .iter()
-                .all(|p| last_update(&app, p).is_some_and(|u| !has_buttons(&u)))
-        })
-        .await;
+    app.wait_for(10, "both cards updated without buttons", |_| {
+        [&confirm, &approval]
+            .iter()
+            .all(|p| last_update(&app, p).is_some_and(|u| !has_buttons(&u)))
+    })
+    .await;
     // The status line says who acted, then what followed.
     let approval_updates: Vec<String> = app
         .slack
@@ -145,17 +154,16 @@ pub async fn a_dm_request_is_confirmed_approved_granted_and_every_card_updated(d
             .any(|l| l.starts_with("Approved by Dana Scully")),
         "{approval_updates:?}"
     );
-    app.slack
-        .wait_for(10, "the requester told in her thread", |s| {
-            s.ok("chat.postMessage").iter().any(|c| {
-                c.body["channel"] == "D0ALICE"
-                    && c.body["text"]
-                        .as_str()
-                        .is_some_and(|t| t.starts_with("Access granted"))
-                    && c.body["thread_ts"].is_string()
-            })
+    app.wait_for(10, "the requester told in her thread", |s| {
+        s.ok("chat.postMessage").iter().any(|c| {
+            c.body["channel"] == "D0ALICE"
+                && c.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Access granted"))
+                && c.body["thread_ts"].is_string()
         })
-        .await;
+    })
+    .await;
 
     let calls = app.slack.calls();
     assert!(
@@ -185,7 +193,7 @@ pub async fn a_dm_request_is_confirmed_approved_granted_and_every_card_updated(d
     }
 }
 
-pub async fn a_denial_with_a_reason_from_the_modal_is_recorded_and_shown(db: Db) {
+async fn a_denial_with_a_reason_from_the_modal_is_recorded_and_shown(db: TestDb) {
     let app = TestApp::start(db, 50).await;
     let (id, _confirm, approval) = ask_and_submit(
         &app,
@@ -194,8 +202,7 @@ pub async fn a_denial_with_a_reason_from_the_modal_is_recorded_and_shown(db: Db)
     .await;
     app.click("U0DANA", "deny", &id, &approval.channel, &approval.ts)
         .await;
-    app.slack
-        .wait_for(10, "the deny modal", |s| !s.ok("views.open").is_empty())
+    app.wait_for(10, "the deny modal", |s| !s.ok("views.open").is_empty())
         .await;
     let view = app.slack.ok("views.open")[0].body["view"].clone();
     assert_eq!(view["callback_id"], "warden_deny");
@@ -223,28 +230,26 @@ pub async fn a_denial_with_a_reason_from_the_modal_is_recorded_and_shown(db: Db)
         ),
         ("dana", "deny", Some("not during the freeze"))
     );
-    app.slack
-        .wait_for(10, "the card says who denied and why", |_| {
-            last_update(&app, &approval).is_some_and(|u| {
-                !has_buttons(&u)
-                    && context_line(&u).starts_with("Denied by Dana Scully: not during the freeze")
-            })
+    app.wait_for(10, "the card says who denied and why", |_| {
+        last_update(&app, &approval).is_some_and(|u| {
+            !has_buttons(&u)
+                && context_line(&u).starts_with("Denied by Dana Scully: not during the freeze")
         })
-        .await;
-    app.slack
-        .wait_for(10, "the requester told", |s| {
-            s.ok("chat.postMessage").iter().any(|c| {
-                c.body["channel"] == "D0ALICE"
-                    && c.body["text"].as_str().is_some_and(|t| {
-                        t.contains("denied") && t.contains("not during the freeze")
-                    })
-            })
+    })
+    .await;
+    app.wait_for(10, "the requester told", |s| {
+        s.ok("chat.postMessage").iter().any(|c| {
+            c.body["channel"] == "D0ALICE"
+                && c.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("denied") && t.contains("not during the freeze"))
         })
-        .await;
+    })
+    .await;
 }
 
-pub async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_confirmation(
-    db: Db,
+async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_confirmation(
+    db: TestDb,
 ) {
     let app = TestApp::start(db, 50).await;
     app.dm("U0ALICE", PROD_READ).await;
@@ -252,13 +257,12 @@ pub async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_
     // Someone else's Edit click opens nothing and is refused.
     app.click("U0GINA", "edit", &confirm.request_id, "D0GINA", &confirm.ts)
         .await;
-    app.slack
-        .wait_for(10, "gina refused", |s| {
-            s.ok("chat.postEphemeral")
-                .iter()
-                .any(|c| c.body["user"] == "U0GINA")
-        })
-        .await;
+    app.wait_for(10, "gina refused", |s| {
+        s.ok("chat.postEphemeral")
+            .iter()
+            .any(|c| c.body["user"] == "U0GINA")
+    })
+    .await;
     assert!(app.slack.ok("views.open").is_empty());
 
     app.click(
@@ -269,8 +273,7 @@ pub async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_
         &confirm.ts,
     )
     .await;
-    app.slack
-        .wait_for(10, "the edit modal", |s| !s.ok("views.open").is_empty())
+    app.wait_for(10, "the edit modal", |s| !s.ok("views.open").is_empty())
         .await;
     let view = app.slack.ok("views.open")[0].body["view"].clone();
     let initial = |block: &str| {
@@ -293,18 +296,17 @@ pub async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_
         json!({ "duration": { "value": { "type": "plain_text_input", "value": "1h" } } }),
     )
     .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while app.row(&confirm.request_id).await.duration_secs() != Some(3600) {
-        assert!(std::time::Instant::now() < deadline, "edit not applied");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_until(PATIENCE, "the edit to apply", || async {
+        app.row(&confirm.request_id).await.duration_secs() == Some(3600)
+    })
+    .await;
     assert_eq!(
         app.row(&confirm.request_id).await.state,
         RequestState::AwaitingConfirmation
     );
 }
 
-pub async fn a_forged_click_from_a_non_approver_is_refused_and_changes_nothing(db: Db) {
+async fn a_forged_click_from_a_non_approver_is_refused_and_changes_nothing(db: TestDb) {
     let app = TestApp::start(db, 50).await;
     let (id, _confirm, approval) = ask_and_submit(&app, PROD_READ).await;
     app.wait_state(&id, RequestState::PendingApproval).await;
@@ -316,19 +318,18 @@ pub async fn a_forged_click_from_a_non_approver_is_refused_and_changes_nothing(d
         .await;
     app.click("U0ALICE", "approve", &id, &approval.channel, &approval.ts)
         .await;
-    app.slack
-        .wait_for(10, "three refusals", |s| {
-            let e = s.ok("chat.postEphemeral");
-            let said = |u: &str, what: &str| {
-                e.iter().any(|c| {
-                    c.body["user"] == u && c.body["text"].as_str().is_some_and(|t| t.contains(what))
-                })
-            };
-            said("U0GINA", "not an approver")
-                && said("U0MALLORY", "directory")
-                && said("U0ALICE", "your own request")
-        })
-        .await;
+    app.wait_for(10, "three refusals", |s| {
+        let e = s.ok("chat.postEphemeral");
+        let said = |u: &str, what: &str| {
+            e.iter().any(|c| {
+                c.body["user"] == u && c.body["text"].as_str().is_some_and(|t| t.contains(what))
+            })
+        };
+        said("U0GINA", "not an approver")
+            && said("U0MALLORY", "directory")
+            && said("U0ALICE", "your own request")
+    })
+    .await;
     let row = app.row(&id).await;
     assert_eq!(
         (row.state, row.current_step),
@@ -342,20 +343,19 @@ pub async fn a_forged_click_from_a_non_approver_is_refused_and_changes_nothing(d
     );
 }
 
-pub async fn a_rate_limited_card_update_is_retried_after_retry_after_and_lands(db: Db) {
+async fn a_rate_limited_card_update_is_retried_after_retry_after_and_lands(db: TestDb) {
     let app = TestApp::start(db, 50).await;
     let (id, confirm, approval) = ask_and_submit(&app, PROD_READ).await;
     app.wait_state(&id, RequestState::PendingApproval).await;
     app.slack.throttle("chat.update", 1);
     app.click("U0DANA", "approve", &id, &approval.channel, &approval.ts)
         .await;
-    app.slack
-        .wait_for(15, "both cards updated", |_| {
-            [&confirm, &approval]
-                .iter()
-                .all(|p| last_update(&app, p).is_some_and(|u| !has_buttons(&u)))
-        })
-        .await;
+    app.wait_for(15, "both cards updated", |_| {
+        [&confirm, &approval]
+            .iter()
+            .all(|p| last_update(&app, p).is_some_and(|u| !has_buttons(&u)))
+    })
+    .await;
     let calls = app.slack.calls();
     let throttled = calls
         .iter()

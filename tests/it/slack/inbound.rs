@@ -1,9 +1,19 @@
 //! The inbound edge: signatures checked before anything is read, redeliveries processed once,
 //! slash commands and thread replies scoped to their request.
 
-use super::app::{Db, TestApp, cards_with_button, now_ts, sign};
+use super::app::{TestApp, cards_with_button, now_ts, sign};
+use crate::support::wait::PATIENCE;
+use crate::support::{TestDb, wait_until};
+use crate::{on_both_databases, on_sqlite};
 use serde_json::json;
 use warden::domain::RequestState;
+
+on_both_databases!(the_same_event_delivered_four_times_makes_one_request_and_one_intake_run);
+on_sqlite!(
+    requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_leave_nothing,
+    url_verification_is_answered_with_the_challenge,
+    a_slash_command_request_lives_in_the_thread_its_first_card_starts,
+);
 
 async fn stored_events(app: &TestApp) -> i64 {
     use sqlx::Row;
@@ -14,8 +24,8 @@ async fn stored_events(app: &TestApp) -> i64 {
         .get::<i64, _>("n")
 }
 
-pub async fn requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_leave_nothing(
-    db: Db,
+async fn requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_leave_nothing(
+    db: TestDb,
 ) {
     let app = TestApp::start(db, 50).await;
     let (body, _) = app.dm_body("U0ALICE", "need read on staging db for 1h");
@@ -111,7 +121,7 @@ fn hmac_with(secret: &str, body: &str, ts: &str) -> String {
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-pub async fn url_verification_is_answered_with_the_challenge(db: Db) {
+async fn url_verification_is_answered_with_the_challenge(db: TestDb) {
     let app = TestApp::start(db, 50).await;
     let body = json!({ "token": "ignored", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification" }).to_string();
     let resp = app
@@ -125,7 +135,7 @@ pub async fn url_verification_is_answered_with_the_challenge(db: Db) {
     );
 }
 
-pub async fn the_same_event_delivered_four_times_makes_one_request_and_one_intake_run(db: Db) {
+async fn the_same_event_delivered_four_times_makes_one_request_and_one_intake_run(db: TestDb) {
     let app = TestApp::start(db, 50).await;
     let (body, _) = app.dm_body(
         "U0ALICE",
@@ -152,28 +162,25 @@ pub async fn the_same_event_delivered_four_times_makes_one_request_and_one_intak
         assert_eq!(status, 200, "every delivery is acknowledged");
     }
     let engine = app.state.engine.clone();
-    app.slack
-        .wait_for(10, "three duplicates recognised", |_| {
-            engine
-                .metrics()
-                .counter("warden_events_total", "result=\"duplicate\"")
-                == 3
-        })
-        .await;
-    app.slack
-        .wait_for(10, "the confirmation card", |_| {
-            !cards_with_button(&app, "submit").is_empty()
-        })
-        .await;
+    app.wait_for(10, "three duplicates recognised", |_| {
+        engine
+            .metrics()
+            .counter("warden_events_total", "result=\"duplicate\"")
+            == 3
+    })
+    .await;
+    app.wait_for(10, "the confirmation card", |_| {
+        !cards_with_button(&app, "submit").is_empty()
+    })
+    .await;
     // The card is posted just before the step that stores the request commits.
-    app.slack
-        .wait_for(10, "the first delivery handled", |_| {
-            engine
-                .metrics()
-                .counter("warden_events_total", "result=\"ok\"")
-                == 1
-        })
-        .await;
+    app.wait_for(10, "the first delivery handled", |_| {
+        engine
+            .metrics()
+            .counter("warden_events_total", "result=\"ok\"")
+            == 1
+    })
+    .await;
     let requests = app.requests().await;
     assert_eq!(requests.len(), 1, "one request");
     let log = app.store().log_entries(&requests[0].id).await.unwrap();
@@ -189,7 +196,7 @@ pub async fn the_same_event_delivered_four_times_makes_one_request_and_one_intak
     );
 }
 
-pub async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(db: Db) {
+async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(db: TestDb) {
     let app = TestApp::start(db, 50).await;
     let form = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
@@ -225,11 +232,10 @@ pub async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(d
         started.elapsed() < std::time::Duration::from_secs(3),
         "acknowledged within Slack's deadline"
     );
-    app.slack
-        .wait_for(10, "the confirmation card", |_| {
-            !cards_with_button(&app, "submit").is_empty()
-        })
-        .await;
+    app.wait_for(10, "the confirmation card", |_| {
+        !cards_with_button(&app, "submit").is_empty()
+    })
+    .await;
     let card = cards_with_button(&app, "submit").remove(0);
     assert_eq!(card.channel, "C0ACCESS");
     let row = app.stored(&card.request_id).await;
@@ -270,23 +276,20 @@ pub async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(d
         )
         .await;
     assert_eq!(ours.status(), 200);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let log = app.store().log_entries(&card.request_id).await.unwrap();
-        if log.iter().any(|e| {
-            e.kind == "message_in"
-                && e.payload
-                    .as_ref()
-                    .is_some_and(|p| p.to_string().contains("thanks, INC-4411"))
-        }) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the thread reply never reached its request"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    wait_until(
+        PATIENCE,
+        "the thread reply to reach its request",
+        || async {
+            let log = app.store().log_entries(&card.request_id).await.unwrap();
+            log.iter().any(|e| {
+                e.kind == "message_in"
+                    && e.payload
+                        .as_ref()
+                        .is_some_and(|p| p.to_string().contains("thanks, INC-4411"))
+            })
+        },
+    )
+    .await;
     assert_eq!(
         app.requests().await.len(),
         1,
