@@ -1,6 +1,6 @@
-//! Kept for `benches/discord_ack.rs`, which includes this path: the fake Discord REST API itself
-//! lives with the integration tests.
+//! Kept for `benches/discord_ack.rs`, which includes this path: the fake Discord itself is
+//! `tests/it/support/fakes/discord/`.
 
-#[path = "../it/discord/fake.rs"]
+#[path = "../it/support/fakes/discord/mod.rs"]
 mod inner;
 pub use inner::*;

@@ -1,8 +1,6 @@
-//! Kept for `benches/discord_ack.rs`, which includes this path: the signed interactions
-//! themselves live with the integration tests.
+//! Kept for `benches/discord_ack.rs`, which includes this path: the signed interactions are
+//! `tests/it/support/fakes/discord/interactions.rs`.
 
-#[path = "../it/discord/fixtures.rs"]
+#[path = "../it/support/fakes/discord/mod.rs"]
 mod inner;
-#[allow(unused_imports)]
-use crate::fake;
-pub use inner::*;
+pub use inner::interactions::*;

@@ -1,13 +1,13 @@
 //! The signed webhook grant backend against a fake receiver over real HTTP.
 
+use crate::support::fakes::receiver::Receiver;
+use crate::support::fakes::scripted::Reply;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::SecretString;
 use std::time::Duration;
 use warden::domain::{Catalog, Platform, PlatformUser};
 use warden::grants::webhook::WebhookGrantor;
 use warden::grants::{GrantCall, GrantError, GrantOp, Grantor};
-use wiremock::matchers::{header_exists, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn call() -> GrantCall {
     let catalog = Catalog::from_toml(warden::app::EXAMPLE_CATALOG).unwrap();
@@ -24,9 +24,9 @@ fn call() -> GrantCall {
     )
 }
 
-fn grantor(server: &MockServer) -> WebhookGrantor {
+fn grantor(receiver: &Receiver) -> WebhookGrantor {
     warden::app::install_crypto();
-    let url = url::Url::parse(&format!("{}/grants", server.uri())).unwrap();
+    let url = url::Url::parse(&receiver.url()).unwrap();
     WebhookGrantor::new(
         url,
         SecretString::from("s3cret"),
@@ -38,16 +38,11 @@ fn grantor(server: &MockServer) -> WebhookGrantor {
 
 #[tokio::test]
 async fn a_grant_is_posted_signed_with_an_idempotency_key() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/grants"))
-        .and(header_exists("x-warden-signature"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})))
-        .mount(&server)
-        .await;
-    let receipt = grantor(&server).grant(&call()).await.unwrap();
+    let receiver = Receiver::start("/grants").await;
+    receiver.answer(Reply::ok(serde_json::json!({"ok": true})));
+    let receipt = grantor(&receiver).grant(&call()).await.unwrap();
     assert_eq!(receipt.detail["status"], 200);
-    let reqs = server.received_requests().await.unwrap();
+    let reqs = receiver.calls();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(
@@ -62,7 +57,7 @@ async fn a_grant_is_posted_signed_with_an_idempotency_key() {
         .unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
     mac.update(format!("{ts}.").as_bytes());
-    mac.update(&r.body);
+    mac.update(&r.raw);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(
         r.headers
@@ -72,7 +67,7 @@ async fn a_grant_is_posted_signed_with_an_idempotency_key() {
             .unwrap(),
         expected
     );
-    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let body = &r.body;
     assert_eq!(
         (
             body["op"].as_str(),
@@ -85,45 +80,36 @@ async fn a_grant_is_posted_signed_with_an_idempotency_key() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_the_same_key_until_success() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    grantor(&server).grant(&call()).await.unwrap();
-    let reqs = server.received_requests().await.unwrap();
+    let receiver = Receiver::start("/grants").await;
+    receiver.push(Reply::empty(503));
+    receiver.push(Reply::empty(503));
+    grantor(&receiver).grant(&call()).await.unwrap();
+    let reqs = receiver.calls();
     assert_eq!(reqs.len(), 3);
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 503, 200]
+    );
     assert!(
         reqs.iter()
-            .all(|r| r.headers.get("idempotency-key").unwrap() == "AR-TESTTEST:grant")
+            .all(|r| r.header("idempotency-key") == Some("AR-TESTTEST:grant"))
     );
 }
 
 #[tokio::test]
 async fn a_client_error_is_permanent_and_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400))
-        .mount(&server)
-        .await;
-    let err = grantor(&server).grant(&call()).await.unwrap_err();
+    let receiver = Receiver::start("/grants").await;
+    receiver.answer(Reply::empty(400));
+    let err = grantor(&receiver).grant(&call()).await.unwrap_err();
     assert!(matches!(err, GrantError::Permanent(_)), "{err:?}");
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(receiver.calls().len(), 1);
 }
 
 #[tokio::test]
 async fn a_timeout_is_transient_after_the_retries() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
-    let err = grantor(&server).grant(&call()).await.unwrap_err();
+    let receiver = Receiver::start("/grants").await;
+    receiver.answer(Reply::empty(200).after(Duration::from_secs(2)));
+    let err = grantor(&receiver).grant(&call()).await.unwrap_err();
     assert!(
         matches!(err, GrantError::Transient(ref m) if m.contains("timeout")),
         "{err:?}"

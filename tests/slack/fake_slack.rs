@@ -1,6 +1,6 @@
-//! Kept for `benches/slack_ack.rs`, which includes this path: the fake Slack Web API itself lives
-//! with the integration tests.
+//! Kept for `benches/slack_ack.rs`, which includes this path: the fake Slack Web API itself is
+//! `tests/it/support/fakes/slack.rs`.
 
-#[path = "../it/slack/fake_slack.rs"]
+#[path = "../it/support/fakes/slack.rs"]
 mod inner;
 pub use inner::*;

@@ -3,60 +3,26 @@
 use super::harness::TestApp;
 use crate::on_both_databases;
 use crate::support::TestDb;
-use axum::extract::State;
-use axum::http::StatusCode;
+use crate::support::fakes::receiver::Receiver;
+use crate::support::fakes::scripted::Reply;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use warden::admin::export::SiemShipper;
 use warden::admin::retention::Retention;
 use warden::store::ChainStatus;
-
-/// A SIEM that records every JSON line it accepts and can be told to fail.
-#[derive(Clone, Default)]
-struct FakeSiem {
-    lines: Arc<Mutex<Vec<Value>>>,
-    failing: Arc<AtomicBool>,
-}
-
-impl FakeSiem {
-    async fn start(&self) -> String {
-        async fn ingest(State(siem): State<FakeSiem>, body: String) -> StatusCode {
-            if siem.failing.load(Ordering::SeqCst) {
-                return StatusCode::SERVICE_UNAVAILABLE;
-            }
-            let mut lines = siem.lines.lock().unwrap();
-            lines.extend(
-                body.lines()
-                    .map(|l| serde_json::from_str::<Value>(l).expect("each line is JSON")),
-            );
-            StatusCode::OK
-        }
-        let router = axum::Router::new()
-            .route("/ingest", axum::routing::post(ingest))
-            .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        format!("http://{addr}/ingest")
-    }
-
-    fn ids(&self) -> Vec<String> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|l| l["id"].as_str().unwrap().to_string())
-            .collect()
-    }
-}
 
 on_both_databases!(
     siem_export_delivers_each_entry_once_in_order_across_a_restart,
     retention_purges_bodies_and_prompts_but_keeps_the_decision_record_and_the_chain,
 );
+
+/// The ids of the log entries the SIEM accepted, in order.
+fn ids(siem: &Receiver) -> Vec<String> {
+    siem.accepted_json_lines()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect()
+}
 
 async fn drain(shipper: &SiemShipper) -> usize {
     let mut total = 0;
@@ -77,8 +43,8 @@ async fn stored_entries(app: &TestApp) -> i64 {
 
 async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: TestDb) {
     let app = TestApp::spawn_on(db).await;
-    let siem = FakeSiem::default();
-    let url = siem.start().await;
+    let siem = Receiver::start("/ingest").await;
+    let url = siem.url();
     app.seed().await;
     let first = SiemShipper::new(app.store().clone(), &url).unwrap();
     let shipped = drain(&first).await;
@@ -91,12 +57,12 @@ async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: Test
     let more = app
         .request("carol", "need read on grafana for 1h to check the alerts")
         .await;
-    siem.failing.store(true, Ordering::SeqCst);
+    siem.answer(Reply::empty(503));
     assert!(second.ship_once().await.is_err());
-    siem.failing.store(false, Ordering::SeqCst);
+    siem.answer(Reply::empty(200));
     let third = SiemShipper::new(app.store().clone(), &url).unwrap();
     assert!(drain(&third).await > 0);
-    let ids = siem.ids();
+    let ids = ids(&siem);
     assert_eq!(
         ids.len() as i64,
         stored_entries(&app).await,
@@ -107,7 +73,7 @@ async fn siem_export_delivers_each_entry_once_in_order_across_a_restart(db: Test
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "none delivered twice");
     let mut last_seq: HashMap<String, i64> = HashMap::new();
-    for l in siem.lines.lock().unwrap().iter() {
+    for l in siem.accepted_json_lines().iter() {
         let (req, seq) = (
             l["request_id"].as_str().unwrap().to_string(),
             l["seq"].as_i64().unwrap(),

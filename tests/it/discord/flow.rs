@@ -1,9 +1,11 @@
 //! The request flow through Discord: slash command, confirmation card in its own thread, Edit
 //! and Deny modals, approval by button in a DM, the role granted and removed at expiry.
 
-use super::fake::dm_channel;
-use super::fixtures::{self, ALICE, CAROL, CHANNEL, DANA, From};
 use super::harness::TestApp;
+use crate::support::fakes::discord::dm_channel;
+use crate::support::fakes::discord::interactions::{
+    self as fixtures, ALICE, CAROL, CHANNEL, DANA, From,
+};
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use crate::{on_both_databases, on_sqlite};

@@ -1,8 +1,8 @@
 //! A running Warden (`Server::build` + `spawn_local`) on SQLite or a fresh PostgreSQL schema,
 //! wired to a fake Discord REST API, with a manual clock and a signing key the server trusts.
 
-use super::fake::FakeDiscord;
-use super::fixtures::{self, Keys};
+use crate::support::fakes::discord::FakeDiscord;
+use crate::support::fakes::discord::interactions::{self as fixtures, Keys};
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use secrecy::SecretString;
@@ -162,7 +162,12 @@ impl TestApp {
     }
 
     /// Waits for at least `n` recorded calls of `method` on paths starting with `prefix`.
-    pub async fn calls(&self, method: &str, prefix: &str, n: usize) -> Vec<super::fake::Call> {
+    pub async fn calls(
+        &self,
+        method: &str,
+        prefix: &str,
+        n: usize,
+    ) -> Vec<crate::support::fakes::discord::Call> {
         wait_until(PATIENCE, format!("{n} x {method} {prefix}"), || async {
             let found = self.fake.find(method, prefix);
             (found.len() >= n).then_some(found)
@@ -171,7 +176,12 @@ impl TestApp {
     }
 
     /// Waits for a recorded call whose JSON body mentions `text`.
-    pub async fn call_with(&self, method: &str, prefix: &str, text: &str) -> super::fake::Call {
+    pub async fn call_with(
+        &self,
+        method: &str,
+        prefix: &str,
+        text: &str,
+    ) -> crate::support::fakes::discord::Call {
         wait_until(
             PATIENCE,
             format!("{method} {prefix} with \"{text}\""),

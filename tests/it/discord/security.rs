@@ -1,8 +1,8 @@
 //! What reaches the engine: only signed, fresh interactions, each acted on once.
 
-use super::fixtures::{self, ALICE, From, Keys};
 use super::harness::TestApp;
 use crate::support::TestDb;
+use crate::support::fakes::discord::interactions::{self as fixtures, ALICE, From, Keys};
 
 fn request_cmd() -> serde_json::Value {
     fixtures::slash(

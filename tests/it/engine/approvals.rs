@@ -4,6 +4,7 @@
 use super::harness::{MutableDirectory, Setup, TestEngine};
 use super::lifecycle::group_policy;
 use crate::on_both_databases;
+use crate::support::fakes::scim::FakeScim;
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use std::sync::Arc;
@@ -430,30 +431,17 @@ async fn two_instances_over_one_postgres_run_each_due_job_once() {
 /// A SCIM directory that fails while approvers are resolved: nothing is granted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scim_outage_leaves_approvers_unresolved_and_nothing_granted() {
-    use wiremock::matchers::{method, path, query_param};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
     warden::app::install_crypto();
-    let scim = MockServer::start().await;
-    let alice = serde_json::json!({ "Resources": [{
+    let scim = FakeScim::start().await;
+    scim.user(serde_json::json!({
         "id": "alice", "userName": "alice", "displayName": "Alice Ng", "externalId": "console:local:alice", "active": true,
         "groups": [{ "display": "engineering" }],
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "manager": { "value": "dana" } }
-    }]});
-    Mock::given(method("GET"))
-        .and(path("/scim/v2/Users"))
-        .and(query_param(
-            "filter",
-            "externalId eq \"console:local:alice\"",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(alice))
-        .mount(&scim)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&scim)
-        .await;
+    }))
+    .await;
+    scim.fail_everything_else().await;
     let dir = warden::directory::scim::ScimDirectory::new(
-        url::Url::parse(&format!("{}/scim/v2", scim.uri())).unwrap(),
+        scim.url(),
         None,
         std::time::Duration::from_millis(500),
         std::time::Duration::from_secs(0),

@@ -4,6 +4,8 @@
 use super::harness::{Setup, TestEngine};
 use crate::on_both_databases;
 use crate::support::TestDb;
+use crate::support::fakes::pdp::FakePdp;
+use crate::support::fakes::scripted::Reply;
 use std::sync::Arc;
 use warden::chat::CardAction;
 use warden::domain::RequestState;
@@ -416,16 +418,10 @@ async fn blanking_a_decision_payload_breaks_the_chain_but_purging_a_message_does
 
 #[tokio::test]
 async fn a_failing_pdp_denies_the_request_and_grants_nothing() {
-    use wiremock::matchers::method;
-    use wiremock::{Mock, MockServer, ResponseTemplate};
     warden::app::install_crypto();
-    let pdp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&pdp)
-        .await;
+    let pdp = FakePdp::opa(Reply::empty(500)).await;
     let opa = warden::policy::opa::OpaPolicy::new(
-        url::Url::parse(&pdp.uri()).unwrap(),
+        pdp.url(),
         "access/decision",
         std::time::Duration::from_millis(500),
     )
@@ -450,10 +446,7 @@ async fn a_failing_pdp_denies_the_request_and_grants_nothing() {
         .find(|e| e.kind == "policy_decision")
         .unwrap();
     assert_eq!(decision.payload.unwrap()["outcome"], "deny");
-    assert!(
-        !pdp.received_requests().await.unwrap().is_empty(),
-        "the PDP was asked"
-    );
+    assert!(!pdp.calls().is_empty(), "the PDP was asked");
 }
 
 on_both_databases!(a_grant_whose_expiry_job_was_lost_is_rearmed_and_revoked_on_start);

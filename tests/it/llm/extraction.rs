@@ -1,8 +1,8 @@
 //! What the model says, and what of it reaches the policy port: a good answer, hostile answers,
 //! answers validation turns into questions.
 
-use super::fake::{Reply, completion, intent};
 use super::harness::{API_KEY, LlmTest};
+use crate::support::fakes::llm::{Prompts, Reply, completion, intent};
 use serde_json::json;
 use warden::domain::{Action, RequestState};
 use warden::policy::PolicyInput;
@@ -161,8 +161,9 @@ async fn an_action_outside_the_closed_set_is_rejected() {
 async fn a_refusal_or_an_empty_answer_falls_back_to_the_parser() {
     rejected_answer_falls_back_to_the_parser("".into()).await;
     let t = LlmTest::start().await;
-    t.fake
-        .push(Reply::ok(super::fake::refusal("I can't help with that.")));
+    t.fake.push(Reply::ok(crate::support::fakes::llm::refusal(
+        "I can't help with that.",
+    )));
     let id = t
         .say(
             "alice",

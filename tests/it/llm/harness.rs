@@ -1,8 +1,8 @@
 //! A real engine on a throwaway SQLite file with the model intake pointed at a fake server, and
 //! the shipped policy wrapped so tests see exactly what reaches the policy port.
 
-use super::fake::FakeModel;
 use crate::support::TestDb;
+use crate::support::fakes::llm::FakeModel;
 use async_trait::async_trait;
 use secrecy::SecretString;
 use std::sync::atomic::{AtomicUsize, Ordering};

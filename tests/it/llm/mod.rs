@@ -2,7 +2,6 @@
 //! over real HTTP, and a recording wrapper around the shipped policy.
 
 mod extraction;
-mod fake;
 mod harness;
 mod isolation;
 mod transport;

@@ -1,7 +1,7 @@
 //! The test app: the real server (`Server::build` + `spawn_local`) on a random port over SQLite
 //! or a fresh PostgreSQL schema, a fake Slack Web API, and signed requests shaped like Slack's.
 
-use super::fake_slack::FakeSlack;
+use crate::support::fakes::slack::FakeSlack;
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use hmac::{Hmac, KeyInit, Mac};

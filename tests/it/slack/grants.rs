@@ -1,6 +1,6 @@
 //! The `slack_usergroup` backend and email-based identity, against the fake Web API.
 
-use super::fake_slack::FakeSlack;
+use crate::support::fakes::slack::FakeSlack;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::sync::Arc;

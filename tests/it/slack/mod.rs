@@ -2,7 +2,6 @@
 //! a fake Slack Web API that records every call, SQLite and PostgreSQL.
 
 mod app;
-mod fake_slack;
 mod flows;
 mod grants;
 mod inbound;

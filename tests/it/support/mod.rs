@@ -2,6 +2,7 @@
 //! outside service.
 
 pub mod db;
+pub mod fakes;
 pub mod wait;
 
 pub use db::TestDb;

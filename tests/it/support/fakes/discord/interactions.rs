@@ -69,7 +69,7 @@ impl From {
                 v["member"] = json!({ "user": user(u), "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 });
             }
             From::Dm { user: u } => {
-                let ch = super::fake::dm_channel(u);
+                let ch = super::dm_channel(u);
                 v["channel_id"] = json!(ch);
                 v["channel"] = json!({ "id": ch, "type": 1 });
                 v["user"] = user(u);

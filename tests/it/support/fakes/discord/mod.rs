@@ -1,5 +1,8 @@
-//! A fake Discord REST API over real HTTP: records every call and answers like Discord, and can
-//! be told to rate-limit the next matching call once.
+//! A fake Discord: its REST API over real HTTP, which records every call, answers like Discord
+//! and can rate-limit the next matching call once; and the Ed25519-signed interactions Discord
+//! sends (`interactions`).
+
+pub mod interactions;
 
 use axum::Router;
 use axum::body::Bytes;
