@@ -2,6 +2,7 @@
 //! metrics and graceful shutdown; configuration and the signed webhook grant backend.
 
 use crate::support::TestDb;
+use crate::support::server::TestServer;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,15 +183,13 @@ fn audit_verify_fails_on_a_tampered_database() {
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer_and_shutdown_is_graceful() {
-    warden::app::install_crypto();
-    let db = TestDb::sqlite();
-    let mut s = Settings::default();
-    s.database.url = db.url().to_string();
-    let server = warden::app::Server::build(&s, Arc::new(warden::clock::SystemClock))
-        .await
-        .unwrap();
-    let (addr, state) = server.spawn_local().await.unwrap();
-    let http = reqwest::Client::new();
+    let server = TestServer::start(
+        Settings::default(),
+        TestDb::sqlite(),
+        Arc::new(warden::clock::SystemClock),
+    )
+    .await;
+    let (addr, state, http) = (server.addr, &server.state, &server.http);
     let health = http
         .get(format!("http://{addr}/healthz"))
         .send()
@@ -254,15 +253,15 @@ async fn health_readiness_and_metrics_answer_and_shutdown_is_graceful() {
 
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
-    warden::app::install_crypto();
-    let db = TestDb::sqlite();
-    let mut s = Settings::default();
-    s.database.url = db.url().to_string();
-    let server = warden::app::Server::build(&s, Arc::new(warden::clock::SystemClock))
+    let server = TestServer::start(
+        Settings::default(),
+        TestDb::sqlite(),
+        Arc::new(warden::clock::SystemClock),
+    )
+    .await;
+    server.store().close().await;
+    let ready = reqwest::get(format!("{}/readyz", server.base))
         .await
         .unwrap();
-    let (addr, state) = server.spawn_local().await.unwrap();
-    state.engine.store().close().await;
-    let ready = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 503);
 }

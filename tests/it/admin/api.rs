@@ -1,6 +1,7 @@
 //! The `/api/v1` JSON API: authentication, roles, filters and paging, chain status, revocation.
 
-use super::harness::TestApp;
+use super::app::TestApp;
+use crate::support::console::Drive;
 use serde_json::Value;
 use std::collections::HashSet;
 use warden::domain::RequestState;
@@ -37,7 +38,7 @@ async fn every_api_call_without_a_valid_token_is_refused_with_401() {
         .unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(
-        app.state_of(&s.prod).await,
+        app.state(&s.prod).await,
         RequestState::Active,
         "nothing changed"
     );
@@ -96,7 +97,7 @@ async fn a_viewer_cannot_revoke_a_grant() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
-    assert_eq!(app.state_of(&s.prod).await, RequestState::Active);
+    assert_eq!(app.state(&s.prod).await, RequestState::Active);
     assert_eq!(
         app.store().grant(&s.prod).await.unwrap().unwrap().status,
         "active"
@@ -293,7 +294,7 @@ async fn waiting_on_me_lists_the_requests_that_await_the_token_holders_approval(
     let pending = app
         .request("alice", "need read on the prod billing db for 1h, INC-5000")
         .await;
-    assert_eq!(app.state_of(&pending).await, RequestState::PendingApproval);
+    assert_eq!(app.state(&pending).await, RequestState::PendingApproval);
     // The admin token stands for dana, alice's manager.
     assert_eq!(
         ids(&app

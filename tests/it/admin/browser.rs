@@ -1,8 +1,9 @@
 //! The admin UI in real headless Chromium: sign in, filter, open a timeline, see a tampered
 //! entry flagged, revoke a grant. Saves a screenshot of the timeline.
 
-use super::harness::TestApp;
+use super::app::TestApp;
 use super::webdriver::{Driver, available};
+use crate::support::console::Drive;
 use warden::domain::RequestState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +90,7 @@ async fn an_admin_reviews_and_revokes_in_a_real_browser() {
             .await
             .contains("Revoke call by admin:ops: ok")
     );
-    assert_eq!(app.state_of(&s.prod).await, RequestState::Revoked);
+    assert_eq!(app.state(&s.prod).await, RequestState::Revoked);
     b.quit().await;
 }
 

@@ -1,8 +1,9 @@
 //! SIEM export to a fake SIEM over real HTTP, and the retention purge; on SQLite and PostgreSQL.
 
-use super::harness::TestApp;
+use super::app::TestApp;
 use crate::on_both_databases;
 use crate::support::TestDb;
+use crate::support::console::Drive;
 use crate::support::fakes::receiver::Receiver;
 use crate::support::fakes::scripted::Reply;
 use serde_json::Value;

@@ -2,9 +2,9 @@
 //! real databases, SIEM export to a fake SIEM, retention, redaction, and a headless browser.
 
 mod api;
+mod app;
 mod browser;
 mod export;
-mod harness;
 mod pages;
 mod redaction;
 mod webdriver;

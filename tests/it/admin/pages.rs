@@ -1,6 +1,7 @@
 //! The `/admin` pages over plain HTTP: sign-in, cookies, CSRF, roles, escaping.
 
-use super::harness::TestApp;
+use super::app::TestApp;
+use crate::support::console::Drive;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use warden::domain::RequestState;
 
@@ -139,7 +140,7 @@ async fn pages_without_a_session_redirect_to_sign_in() {
         .await
         .unwrap();
     assert_eq!(post.status(), 303);
-    assert_eq!(app.state_of(&s.prod).await, RequestState::Active);
+    assert_eq!(app.state(&s.prod).await, RequestState::Active);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +226,7 @@ async fn a_revoke_form_posted_without_the_sessions_csrf_token_is_refused_and_cha
     ] {
         let resp = admin.post(&path, &form).await;
         assert_eq!(resp.status(), 403, "{form:?}");
-        assert_eq!(app.state_of(&s.prod).await, RequestState::Active);
+        assert_eq!(app.state(&s.prod).await, RequestState::Active);
     }
     let ok = admin
         .post(
@@ -234,7 +235,7 @@ async fn a_revoke_form_posted_without_the_sessions_csrf_token_is_refused_and_cha
         )
         .await;
     assert_eq!(ok.status(), 303);
-    assert_eq!(app.state_of(&s.prod).await, RequestState::Revoked);
+    assert_eq!(app.state(&s.prod).await, RequestState::Revoked);
     let after = admin.page(&format!("/admin/requests/{}", s.prod)).await;
     assert!(
         after.contains("id=\"grant-status\">revoked<"),
@@ -261,7 +262,7 @@ async fn a_viewer_gets_no_revoke_button_and_a_forged_post_is_forbidden() {
         )
         .await;
     assert_eq!(resp.status(), 403);
-    assert_eq!(app.state_of(&s.prod).await, RequestState::Active);
+    assert_eq!(app.state(&s.prod).await, RequestState::Active);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Pasted secrets are masked before they are stored or shown to a model, end to end.
 
-use super::harness::TestApp;
+use super::app::TestApp;
+use crate::support::console::Drive;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pasted_secrets_are_masked_before_storage_and_the_masking_is_logged() {

@@ -1,7 +1,7 @@
 //! The request flow through Discord: slash command, confirmation card in its own thread, Edit
 //! and Deny modals, approval by button in a DM, the role granted and removed at expiry.
 
-use super::harness::TestApp;
+use super::app::TestApp;
 use crate::support::fakes::discord::dm_channel;
 use crate::support::fakes::discord::interactions::{
     self as fixtures, ALICE, CAROL, CHANNEL, DANA, From,

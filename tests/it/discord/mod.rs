@@ -1,6 +1,6 @@
 //! Discord adapter tests: real Ed25519 signatures against the running server, a fake Discord
 //! REST API that records calls, SQLite and PostgreSQL.
 
+mod app;
 mod flow;
-mod harness;
 mod security;

@@ -1,6 +1,6 @@
 //! What reaches the engine: only signed, fresh interactions, each acted on once.
 
-use super::harness::TestApp;
+use super::app::TestApp;
 use crate::support::TestDb;
 use crate::support::fakes::discord::interactions::{self as fixtures, ALICE, From, Keys};
 
@@ -77,7 +77,7 @@ async fn missing_signature_headers_are_rejected() {
     let app = TestApp::start(TestDb::sqlite()).await;
     let resp = app
         .http
-        .post(format!("{}/discord/interactions", app.url))
+        .post(format!("{}/discord/interactions", app.base))
         .body(serde_json::to_vec(&fixtures::ping()).unwrap())
         .send()
         .await

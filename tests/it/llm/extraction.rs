@@ -1,7 +1,8 @@
 //! What the model says, and what of it reaches the policy port: a good answer, hostile answers,
 //! answers validation turns into questions.
 
-use super::harness::{API_KEY, LlmTest};
+use super::app::{API_KEY, LlmTest};
+use crate::support::console::Drive;
 use crate::support::fakes::llm::{Prompts, Reply, completion, intent};
 use serde_json::json;
 use warden::domain::{Action, RequestState};

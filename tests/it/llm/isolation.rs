@@ -1,7 +1,8 @@
 //! The model sees one request's thread and nothing else: not another request of the same
 //! person in the same channel, not the requester's email or manager, not the whole catalog.
 
-use super::harness::LlmTest;
+use super::app::LlmTest;
+use crate::support::console::Drive;
 use crate::support::fakes::llm::{Prompts, Reply, completion, intent};
 use serde_json::json;
 use warden::domain::RequestState;

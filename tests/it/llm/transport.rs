@@ -1,6 +1,7 @@
 //! The wire: retries and their cap, timeouts, the three output modes, Azure-style deployments.
 
-use super::harness::{API_KEY, LlmTest};
+use super::app::{API_KEY, LlmTest};
+use crate::support::console::Drive;
 use crate::support::fakes::llm::{Prompts, Reply, completion, intent, tool_call};
 use serde_json::json;
 use std::time::Duration;

@@ -1,45 +1,43 @@
-//! The test app: the real server (`Server::build` + `spawn_local`) on a random port over SQLite
-//! or a fresh PostgreSQL schema, a fake Slack Web API, and signed requests shaped like Slack's.
+//! The composed server wired to a fake Slack Web API, driven by signed requests shaped like
+//! Slack's.
 
 use crate::support::fakes::slack::FakeSlack;
+use crate::support::server::TestServer;
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::Sha256;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use warden::app::Server;
 use warden::config::Settings;
 use warden::domain::Request as RequestRow;
 use warden::domain::RequestState;
-use warden::server::AppState;
-use warden::store::{RequestFilter, Store};
+use warden::store::RequestFilter;
 
 pub const TEAM: &str = "T0WARDEN";
 pub const BOT: &str = "U0WARDENBOT";
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
+/// A `TestServer` (which it derefs to) that Slack's requests reach.
 pub struct TestApp {
-    pub addr: std::net::SocketAddr,
-    pub state: AppState,
+    server: TestServer,
     pub slack: FakeSlack,
-    pub http: reqwest::Client,
-    _db: TestDb,
     seq: AtomicU64,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.state.shutdown.cancel();
+impl Deref for TestApp {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
     }
 }
 
-pub fn settings(db_url: &str, api_url: &str, post_interval_ms: u64) -> Settings {
+pub fn settings(api_url: &str, post_interval_ms: u64) -> Settings {
     let mut s = Settings::default();
-    s.database.url = db_url.to_string();
     s.database.max_connections = 5;
     s.directory.file = Some(std::path::PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -65,25 +63,13 @@ pub fn now_ts() -> String {
 
 impl TestApp {
     pub async fn start(db: TestDb, post_interval_ms: u64) -> Self {
-        warden::app::install_crypto();
         let (slack, api_url) = FakeSlack::start().await;
-        let s = settings(db.url(), &api_url, post_interval_ms);
-        let server = Server::build(&s, Arc::new(warden::clock::SystemClock))
-            .await
-            .expect("server builds");
-        let (addr, state) = server.spawn_local().await.expect("server listens");
+        let s = settings(&api_url, post_interval_ms);
         Self {
-            addr,
-            state,
+            server: TestServer::start(s, db, Arc::new(warden::clock::SystemClock)).await,
             slack,
-            http: reqwest::Client::new(),
-            _db: db,
             seq: AtomicU64::new(1),
         }
-    }
-
-    pub fn store(&self) -> &Store {
-        self.state.engine.store()
     }
 
     fn next(&self) -> u64 {
@@ -101,7 +87,7 @@ impl TestApp {
         let ts = now_ts();
         let mut req = self
             .http
-            .post(format!("http://{}{path}", self.addr))
+            .post(format!("{}{path}", self.base))
             .header("content-type", content_type)
             .header("x-slack-request-timestamp", &ts)
             .header("x-slack-signature", sign(body, &ts));

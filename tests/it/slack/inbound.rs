@@ -29,7 +29,7 @@ async fn requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_leav
 ) {
     let app = TestApp::start(db, 50).await;
     let (body, _) = app.dm_body("U0ALICE", "need read on staging db for 1h");
-    let url = format!("http://{}/slack/events", app.addr);
+    let url = format!("{}/slack/events", app.base);
     let ts = now_ts();
     let stale = (chrono::Utc::now().timestamp() - 301).to_string();
     let mut forged = hmac_with("not-the-secret", &body, &ts);
@@ -100,7 +100,7 @@ async fn requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_leav
     for path in ["/slack/commands", "/slack/interactions"] {
         let resp = app
             .http
-            .post(format!("http://{}{path}", app.addr))
+            .post(format!("{}{path}", app.base))
             .header("x-slack-request-timestamp", &ts)
             .header("x-slack-signature", "v0=00")
             .body("payload=%7B%7D")

@@ -1,19 +1,19 @@
-//! A running Warden (`Server::build` + `spawn_local`) on SQLite or a fresh PostgreSQL schema,
-//! wired to a fake Discord REST API, with a manual clock and a signing key the server trusts.
+//! The composed server wired to a fake Discord REST API, with a manual clock and a signing key
+//! the server trusts.
 
 use crate::support::fakes::discord::FakeDiscord;
 use crate::support::fakes::discord::interactions::{self as fixtures, Keys};
+use crate::support::server::TestServer;
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use secrecy::SecretString;
+use std::ops::Deref;
 use std::sync::Arc;
-use warden::app::Server;
 use warden::clock::ManualClock;
 use warden::config::Settings;
 use warden::domain::Request as RequestRow;
 use warden::domain::RequestState;
-use warden::server::AppState;
-use warden::store::{RequestFilter, Store};
+use warden::store::RequestFilter;
 
 pub const CATALOG: &str = r#"
 [[resource]]
@@ -47,15 +47,20 @@ pub fn directory() -> String {
     .concat()
 }
 
+/// A `TestServer` (which it derefs to) that Discord's interactions reach.
 pub struct TestApp {
-    pub url: String,
+    server: TestServer,
     pub fake: Arc<FakeDiscord>,
     pub keys: Keys,
     pub clock: Arc<ManualClock>,
-    pub state: AppState,
-    pub http: reqwest::Client,
     _dir: tempfile::TempDir,
-    _db: TestDb,
+}
+
+impl Deref for TestApp {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
 }
 
 pub struct Answer {
@@ -65,14 +70,12 @@ pub struct Answer {
 
 impl TestApp {
     pub async fn start(db: TestDb) -> Self {
-        warden::app::install_crypto();
         let dir = tempfile::tempdir().unwrap();
         let (fake, fake_url) = FakeDiscord::start().await;
         let keys = Keys::generate();
         std::fs::write(dir.path().join("catalog.toml"), CATALOG).unwrap();
         std::fs::write(dir.path().join("directory.toml"), directory()).unwrap();
         let mut s = Settings::default();
-        s.database.url = db.url().to_string();
         s.catalog.file = Some(dir.path().join("catalog.toml"));
         s.directory.file = Some(dir.path().join("directory.toml"));
         s.discord.api_url = Some(fake_url);
@@ -81,24 +84,13 @@ impl TestApp {
         s.discord.application_id = Some(fixtures::APP_ID.into());
         s.discord.guild_id = Some(fixtures::GUILD.into());
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let server = Server::build(&s, clock.clone())
-            .await
-            .expect("server builds");
-        let (addr, state) = server.spawn_local().await.unwrap();
         Self {
-            url: format!("http://{addr}"),
+            server: TestServer::start(s, db, clock.clone()).await,
             fake,
             keys,
             clock,
-            state,
-            http: reqwest::Client::new(),
             _dir: dir,
-            _db: db,
         }
-    }
-
-    pub fn store(&self) -> &Store {
-        self.state.engine.store()
     }
 
     /// Posts a signed interaction with the current time.
@@ -112,7 +104,7 @@ impl TestApp {
     pub async fn post_raw(&self, body: Vec<u8>, timestamp: &str, signature: &str) -> Answer {
         let resp = self
             .http
-            .post(format!("{}/discord/interactions", self.url))
+            .post(format!("{}/discord/interactions", self.base))
             .header("content-type", "application/json")
             .header("x-signature-ed25519", signature)
             .header("x-signature-timestamp", timestamp)

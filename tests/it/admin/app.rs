@@ -1,22 +1,18 @@
-//! A running Warden (`Server::build` + `spawn_local`) with admin tokens, driven through the
-//! engine with console events, and typed HTTP helpers.
+//! The composed server with admin tokens, seeded through the engine by console users, and typed
+//! HTTP helpers for the admin API and pages.
 
 use crate::support::TestDb;
+use crate::support::console::{Drive, EventIds};
+use crate::support::server::TestServer;
 use secrecy::SecretString;
+use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use warden::admin::tokens::{Role, file_entry, generate};
-use warden::app::Server;
-use warden::chat::console::ConsoleChat;
-use warden::chat::{CardAction, ChatEvent, EventKind};
+use warden::chat::CardAction;
 use warden::clock::ManualClock;
 use warden::config::Settings;
-use warden::domain::{RequestId, RequestState};
-use warden::server::AppState;
-use warden::store::{RequestFilter, Store};
+use warden::domain::RequestState;
 use warden::workflow::{Engine, Handled};
-
-pub const CHANNEL: &str = "access-requests";
 
 /// Bearer tokens by who holds them.
 pub struct Tokens {
@@ -27,15 +23,30 @@ pub struct Tokens {
     pub bob: String,
 }
 
+/// A `TestServer` (which it derefs to) that admits these tokens.
 pub struct TestApp {
-    pub base: String,
-    pub state: AppState,
+    server: TestServer,
     pub clock: Arc<ManualClock>,
     pub tokens: Tokens,
-    pub http: reqwest::Client,
-    pub db: TestDb,
+    ids: EventIds,
     _dir: tempfile::TempDir,
-    seq: AtomicUsize,
+}
+
+impl Deref for TestApp {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+impl Drive for TestApp {
+    fn engine(&self) -> &Arc<Engine> {
+        self.server.engine()
+    }
+
+    fn ids(&self) -> &EventIds {
+        &self.ids
+    }
 }
 
 impl TestApp {
@@ -45,7 +56,6 @@ impl TestApp {
     }
 
     pub async fn spawn_on(db: TestDb) -> Self {
-        warden::app::install_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut file = String::new();
         let mut token = |name: &str, role: Role, person: Option<&str>| {
@@ -62,101 +72,17 @@ impl TestApp {
         let tokens_path = dir.path().join("admin-tokens.toml");
         std::fs::write(&tokens_path, file).expect("tokens file");
         let mut s = Settings::default();
-        s.database.url = db.url().to_string();
         s.database.max_connections = 4;
         s.admin.tokens_file = Some(tokens_path);
         s.admin.session_secret = Some(SecretString::from("test-session-secret-0123456789"));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let server = Server::build(&s, clock.clone())
-            .await
-            .expect("server builds");
-        let (addr, state) = server.spawn_local().await.expect("server listens");
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
         Self {
-            base: format!("http://{addr}"),
-            state,
+            server: TestServer::start(s, db, clock.clone()).await,
             clock,
             tokens,
-            http,
-            db,
+            ids: EventIds::default(),
             _dir: dir,
-            seq: AtomicUsize::new(1),
         }
-    }
-
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.state.engine
-    }
-
-    pub fn store(&self) -> &Store {
-        self.state.engine.store()
-    }
-
-    fn next_id(&self) -> String {
-        format!(
-            "ev-{}-{}",
-            uuid::Uuid::new_v4().simple(),
-            self.seq.fetch_add(1, Ordering::SeqCst)
-        )
-    }
-
-    pub async fn say(&self, user: &str, text: &str) -> Handled {
-        let id = self.next_id();
-        let ev = ChatEvent {
-            id: id.clone(),
-            actor: ConsoleChat::user(user),
-            scope: ConsoleChat::scope(CHANNEL),
-            kind: EventKind::Message {
-                text: text.into(),
-                message_id: id,
-            },
-        };
-        self.engine().handle(ev).await.expect("event handled")
-    }
-
-    pub async fn click(&self, user: &str, action: CardAction, request: &str) -> Handled {
-        let ev = ChatEvent {
-            id: self.next_id(),
-            actor: ConsoleChat::user(user),
-            scope: ConsoleChat::scope(CHANNEL),
-            kind: EventKind::Action {
-                action,
-                request_id: RequestId::parse(request).expect("request id"),
-                reason: None,
-            },
-        };
-        self.engine().handle(ev).await.expect("event handled")
-    }
-
-    pub async fn latest(&self, person: &str) -> String {
-        let rows = self
-            .store()
-            .list_requests(&RequestFilter {
-                requester_id: Some(person.into()),
-                limit: 1,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        rows.into_iter()
-            .next()
-            .map(|r| r.id.to_string())
-            .unwrap_or_else(|| panic!("{person} has no request"))
-    }
-
-    /// Asks and submits; returns the request id.
-    pub async fn request(&self, user: &str, text: &str) -> String {
-        self.say(user, text).await;
-        let id = self.latest(user).await;
-        self.click(user, CardAction::Submit, &id).await;
-        id
-    }
-
-    pub async fn state_of(&self, id: &str) -> RequestState {
-        self.store().get_request(id).await.unwrap().unwrap().state
     }
 
     /// Three requests through real flows: granted at once, granted after the manager's approval,
@@ -181,9 +107,9 @@ impl TestApp {
                 "/access request prod-db write for 1h because quick hotfix",
             )
             .await;
-        assert_eq!(self.state_of(&wiki).await, RequestState::Active);
-        assert_eq!(self.state_of(&prod).await, RequestState::Active);
-        assert_eq!(self.state_of(&denied).await, RequestState::Denied);
+        assert_eq!(self.state(&wiki).await, RequestState::Active);
+        assert_eq!(self.state(&prod).await, RequestState::Active);
+        assert_eq!(self.state(&denied).await, RequestState::Denied);
         Seeded { wiki, prod, denied }
     }
 
