@@ -2,5 +2,6 @@
 //! REST API that records calls, SQLite and PostgreSQL.
 
 mod app;
+mod cards;
 mod flow;
 mod security;

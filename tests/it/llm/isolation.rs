@@ -85,7 +85,7 @@ async fn a_large_catalog_is_never_sent_whole() {
     .filter(|id| prompt.contains(&format!("\"id\":\"{id}\"")))
     .count();
     assert!(
-        shown >= 1 && shown <= 3,
+        (1..=3).contains(&shown),
         "{shown} candidates shown:\n{prompt}"
     );
     assert!(prompt.contains("\"id\":\"grafana\""));
