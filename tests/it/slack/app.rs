@@ -52,7 +52,12 @@ pub fn settings(api_url: &str, post_interval_ms: u64) -> Settings {
 
 /// Slack's v0 signature over `v0:timestamp:body`.
 pub fn sign(body: &str, ts: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    sign_with(SECRET, body, ts)
+}
+
+/// The same signature with another secret (a forger's).
+pub fn sign_with(secret: &str, body: &str, ts: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("v0:{ts}:{body}").as_bytes());
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }

@@ -1,7 +1,7 @@
 //! The inbound edge: signatures checked before anything is read, redeliveries processed once,
 //! slash commands and thread replies scoped to their request.
 
-use super::app::{TestApp, cards_with_button, now_ts, sign};
+use super::app::{TestApp, cards_with_button, now_ts, sign, sign_with};
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use crate::{on_both_databases, on_sqlite};
@@ -32,7 +32,7 @@ async fn requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_leav
     let url = format!("{}/slack/events", app.base);
     let ts = now_ts();
     let stale = (chrono::Utc::now().timestamp() - 301).to_string();
-    let mut forged = hmac_with("not-the-secret", &body, &ts);
+    let mut forged = sign_with("not-the-secret", &body, &ts);
     type Case<'a> = (&'a str, Vec<(&'a str, String)>, String);
     let cases: Vec<Case> = vec![
         (
@@ -112,13 +112,6 @@ async fn requests_with_a_bad_stale_missing_or_altered_signature_get_401_and_leav
     assert!(app.requests().await.is_empty(), "no request stored");
     assert_eq!(stored_events(&app).await, 0, "no delivery recorded");
     assert!(app.slack.calls().is_empty(), "nothing sent to Slack");
-}
-
-fn hmac_with(secret: &str, body: &str, ts: &str) -> String {
-    use hmac::{Hmac, KeyInit, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 async fn url_verification_is_answered_with_the_challenge(db: TestDb) {
