@@ -3,12 +3,10 @@
 //! works on the earlier ones in the background. Prints p50/p99; run with
 //! `cargo bench --bench discord_ack [-- TOTAL CONCURRENCY]`.
 
-#[path = "../tests/discord/fake.rs"]
+#[path = "../tests/it/support/fakes/discord/mod.rs"]
 #[allow(dead_code)]
 mod fake;
-#[path = "../tests/discord/fixtures.rs"]
-#[allow(dead_code)]
-mod fixtures;
+use fake::interactions as fixtures;
 
 use secrecy::SecretString;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! time for P people asking at once, as a multiple of the model latency. Figures, not assertions.
 //! Run: `cargo bench --bench engine_http -- [--requests 200] [--latency-ms 1000] [--people 20,200]`.
 
-#[path = "../tests/llm/fake.rs"]
+#[path = "../tests/it/support/fakes/llm_wire.rs"]
 #[allow(dead_code)]
 mod fake_model;
 

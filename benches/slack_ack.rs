@@ -3,7 +3,7 @@
 //! second. The engine's work (a request, its card) runs in the background meanwhile, as in
 //! production. Run: `cargo bench --bench slack_ack -- [N] [events per second]`.
 
-#[path = "../tests/slack/fake_slack.rs"]
+#[path = "../tests/it/support/fakes/slack.rs"]
 #[allow(dead_code)]
 mod fake_slack;
 

@@ -332,7 +332,7 @@ impl Engine {
         if req.origin.thread.is_some() {
             let recorded = self
                 .store
-                .record_cards(&req.id, &[posted.clone()], self.now_ms())
+                .record_cards(&req.id, std::slice::from_ref(&posted), self.now_ms())
                 .await;
             if let Err(e) = recorded {
                 tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");

@@ -1,8 +1,0 @@
-//! Discord adapter tests: real Ed25519 signatures against the running server, a fake Discord
-//! REST API that records calls, SQLite and PostgreSQL.
-
-mod fake;
-mod fixtures;
-mod flow;
-mod harness;
-mod security;

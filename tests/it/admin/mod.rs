@@ -1,0 +1,10 @@
+//! Admin review tests: the JSON API and the pages over real HTTP against the composed server on
+//! real databases, SIEM export to a fake SIEM, retention, redaction, and a headless browser.
+
+mod api;
+mod app;
+mod browser;
+mod export;
+mod pages;
+mod redaction;
+mod webdriver;

@@ -1,0 +1,197 @@
+//! The composed server wired to a fake Discord REST API, with a manual clock and a signing key
+//! the server trusts.
+
+use crate::support::fakes::discord::FakeDiscord;
+use crate::support::fakes::discord::interactions::{self as fixtures, Keys};
+use crate::support::server::TestServer;
+use crate::support::wait::PATIENCE;
+use crate::support::{TestDb, wait_until};
+use secrecy::SecretString;
+use std::ops::Deref;
+use std::sync::Arc;
+use warden::clock::ManualClock;
+use warden::config::Settings;
+use warden::domain::Request as RequestRow;
+use warden::domain::RequestState;
+use warden::store::RequestFilter;
+
+pub const CATALOG: &str = r#"
+[[resource]]
+id = "game-servers"
+name = "Game servers console"
+aliases = ["game servers"]
+roles = ["read", "admin"]
+owners = ["carol"]
+risk = "medium"
+max_duration = "8h"
+default_duration = "1h"
+grant = { backend = "discord_role", role = "7001", roles = { admin = "7002" } }
+"#;
+
+pub fn directory() -> String {
+    let person = |id: &str, name: &str, manager: Option<&str>, user: &str| {
+        let manager = manager
+            .map(|m| format!("manager = \"{m}\"\n"))
+            .unwrap_or_default();
+        format!(
+            "[[person]]\nid = \"{id}\"\ndisplay_name = \"{name}\"\n{manager}groups = [\"engineering\"]\naccounts = [{{ platform = \"discord\", workspace = \"{}\", user_id = \"{user}\" }}]\n\n",
+            fixtures::GUILD
+        )
+    };
+    [
+        person("alice", "Alice Ng", Some("dana"), fixtures::ALICE),
+        person("dana", "Dana Scully", Some("frank"), fixtures::DANA),
+        person("carol", "Carol Diaz", Some("frank"), fixtures::CAROL),
+        person("frank", "Frank Oduya", None, "1004"),
+    ]
+    .concat()
+}
+
+/// A `TestServer` (which it derefs to) that Discord's interactions reach.
+pub struct TestApp {
+    server: TestServer,
+    pub fake: Arc<FakeDiscord>,
+    pub keys: Keys,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+impl Deref for TestApp {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub json: serde_json::Value,
+}
+
+impl TestApp {
+    pub async fn start(db: TestDb) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (fake, fake_url) = FakeDiscord::start().await;
+        let keys = Keys::generate();
+        std::fs::write(dir.path().join("catalog.toml"), CATALOG).unwrap();
+        std::fs::write(dir.path().join("directory.toml"), directory()).unwrap();
+        let mut s = Settings::default();
+        s.catalog.file = Some(dir.path().join("catalog.toml"));
+        s.directory.file = Some(dir.path().join("directory.toml"));
+        s.discord.api_url = Some(fake_url);
+        s.discord.bot_token = Some(SecretString::from("test-bot-token"));
+        s.discord.public_key = Some(keys.public_hex());
+        s.discord.application_id = Some(fixtures::APP_ID.into());
+        s.discord.guild_id = Some(fixtures::GUILD.into());
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        Self {
+            server: TestServer::start(s, db, clock.clone()).await,
+            fake,
+            keys,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    /// Posts a signed interaction with the current time.
+    pub async fn send(&self, payload: &serde_json::Value) -> Answer {
+        let body = serde_json::to_vec(payload).unwrap();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let sig = self.keys.sign(&ts, &body);
+        self.post_raw(body, &ts, &sig).await
+    }
+
+    pub async fn post_raw(&self, body: Vec<u8>, timestamp: &str, signature: &str) -> Answer {
+        let resp = self
+            .http
+            .post(format!("{}/discord/interactions", self.base))
+            .header("content-type", "application/json")
+            .header("x-signature-ed25519", signature)
+            .header("x-signature-timestamp", timestamp)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let json = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Answer { status, json }
+    }
+
+    pub async fn latest_request(&self, person: &str) -> Option<RequestRow> {
+        let rows = self
+            .store()
+            .list_requests(&RequestFilter {
+                requester_id: Some(person.into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        rows.into_iter().next()
+    }
+
+    pub async fn request_count(&self) -> usize {
+        self.store()
+            .list_requests(&RequestFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    }
+
+    /// Waits for a request to reach a state (the engine works after the acknowledgement).
+    pub async fn state_becomes(&self, id: &str, state: RequestState) -> RequestRow {
+        wait_until(PATIENCE, format!("{id} to become {state:?}"), || async {
+            self.store()
+                .get_request(id)
+                .await
+                .unwrap()
+                .filter(|r| r.state == state)
+        })
+        .await
+    }
+
+    /// Waits for at least `n` recorded calls of `method` on paths starting with `prefix`.
+    pub async fn calls(
+        &self,
+        method: &str,
+        prefix: &str,
+        n: usize,
+    ) -> Vec<crate::support::fakes::discord::Call> {
+        wait_until(PATIENCE, format!("{n} x {method} {prefix}"), || async {
+            let found = self.fake.find(method, prefix);
+            (found.len() >= n).then_some(found)
+        })
+        .await
+    }
+
+    /// Waits for a recorded call whose JSON body mentions `text`.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        prefix: &str,
+        text: &str,
+    ) -> crate::support::fakes::discord::Call {
+        wait_until(
+            PATIENCE,
+            format!("{method} {prefix} with \"{text}\""),
+            || async {
+                self.fake
+                    .find(method, prefix)
+                    .into_iter()
+                    .find(|c| c.body.to_string().contains(text))
+            },
+        )
+        .await
+    }
+
+    /// Lets the background work started by earlier interactions finish.
+    pub async fn settle(&self) {
+        wait_until(PATIENCE, "background work to finish", || async {
+            self.state.tasks.is_empty()
+        })
+        .await
+    }
+}

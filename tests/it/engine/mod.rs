@@ -1,0 +1,23 @@
+//! The whole workflow in one engine, without the HTTP server, on real SQLite and PostgreSQL.
+
+mod access;
+mod approvals;
+mod evidence;
+mod lifecycle;
+mod recovery;
+
+use crate::support::engine::Setup;
+use std::sync::Arc;
+use warden::policy::embedded::EmbeddedPolicy;
+
+/// A policy that sends everything to group `sre` (carol, erin) for `count` approvals.
+pub fn group_policy(count: u32) -> Setup {
+    let rego = format!(
+        r#"package access
+decision := {{"outcome": "require_approval", "reasons": ["test policy"], "approvals": [{{"from": "group", "group": "sre", "count": {count}}}], "break_glass": false, "deny_reason_required": false}}"#
+    );
+    Setup {
+        policy: Arc::new(EmbeddedPolicy::from_source("test.rego", &rego).unwrap()),
+        ..Setup::default()
+    }
+}

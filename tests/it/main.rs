@@ -1,0 +1,14 @@
+//! Warden's integration tests, compiled into one binary: one module per area, each driving the
+//! real engine or the composed server over real SQLite files and PostgreSQL schemas.
+
+mod support;
+
+mod admin;
+mod architecture;
+mod discord;
+mod engine;
+mod grants_webhook;
+mod llm;
+mod policy_http;
+mod service;
+mod slack;

@@ -1,0 +1,267 @@
+//! The service from outside: the binary's commands and the HTTP server's health, readiness,
+//! metrics and graceful shutdown; configuration and the signed webhook grant backend.
+
+use crate::support::TestDb;
+use crate::support::server::TestServer;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+use warden::config::Settings;
+
+fn warden() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+}
+
+#[test]
+fn the_demo_runs_the_whole_scenario_on_embedded_defaults_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warden()
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_remove("WARDEN_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "Access granted: edit on Engineering wiki",
+        "You can't approve your own request.",
+        "Dana Scully approved request",
+        "was denied",
+        "has ended: expired",
+        "hash chain: intact",
+        "policy_decision",
+        "grant_call",
+        "revoke_call",
+    ] {
+        assert!(
+            text.contains(expected),
+            "demo output lacks {expected:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn config_check_reports_unknown_keys_missing_secrets_and_bad_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("warden.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:0\"\nlistn = \"typo\"\n",
+    )
+    .unwrap();
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("listn"), "{text}");
+
+    std::fs::write(&file, "[policy]\nengine = \"opa\"\nurl = \"not a url\"\n[grants]\nwebhook_url = \"https://grants.example.com\"\n").unwrap();
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .env("WARDEN__SLACK__BOT_TOKEN", "xoxb-secret-value")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    for expected in [
+        "policy.url is not an http(s) URL",
+        "grants.webhook_secret is missing",
+        "slack.signing_secret is missing",
+    ] {
+        assert!(text.contains(expected), "lacks {expected:?}: {text}");
+    }
+    assert!(
+        !text.contains("xoxb-secret-value"),
+        "a secret was printed: {text}"
+    );
+}
+
+#[test]
+fn config_check_accepts_the_example_config() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = warden()
+        .args([
+            "--config",
+            &format!("{root}/warden.example.toml"),
+            "config",
+            "check",
+        ])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("configuration OK"));
+}
+
+#[test]
+fn environment_variables_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("warden.toml");
+    std::fs::write(
+        &file,
+        "[database]\nurl = \"sqlite://from-file.db\"\n[workflow]\nmax_extensions = 1\n",
+    )
+    .unwrap();
+    // The config crate reads the process environment; run in a child to keep tests independent.
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .current_dir(dir.path())
+        .env(
+            "WARDEN__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("from-env.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("from-env.db").exists());
+    assert!(!dir.path().join("from-file.db").exists());
+}
+
+#[test]
+fn audit_verify_fails_on_a_tampered_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
+    let url = db.url().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let d = warden::commands::demo::Demo::start(&url, false)
+            .await
+            .unwrap();
+        d.say("alice", "need edit on the wiki for 1h")
+            .await
+            .unwrap();
+        d.engine.store().close().await;
+    });
+    let ok = warden()
+        .args(["audit", "verify"])
+        .env("WARDEN__DATABASE__URL", &url)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    rt.block_on(async {
+        let store = warden::store::Store::open(&url, 1).await.unwrap();
+        sqlx::query("UPDATE context_log SET actor = 'mallory' WHERE seq = 1")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let bad = warden()
+        .args(["audit", "verify"])
+        .env("WARDEN__DATABASE__URL", &url)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        !bad.status.success() && text.contains("BROKEN at entry 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer_and_shutdown_is_graceful() {
+    let server = TestServer::start(
+        Settings::default(),
+        TestDb::sqlite(),
+        Arc::new(warden::clock::SystemClock),
+    )
+    .await;
+    let (addr, state, http) = (server.addr, &server.state, &server.http);
+    let health = http
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = http
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    // Drive one request so the metrics have something to say.
+    let d = warden::chat::ChatEvent {
+        id: "m-1".into(),
+        actor: warden::chat::console::ConsoleChat::user("alice"),
+        scope: warden::chat::console::ConsoleChat::scope("c"),
+        kind: warden::chat::EventKind::Message {
+            text: "need edit on the wiki for 1h".into(),
+            message_id: "m-1".into(),
+        },
+    };
+    state.engine.handle(d).await.unwrap();
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("warden_requests{state=\"awaiting_confirmation\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("warden_events_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    // In-flight work finishes after shutdown is signalled.
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = finished.clone();
+    state.spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    state.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), state.tasks.wait())
+        .await
+        .unwrap();
+    assert!(finished.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(
+        http.get(format!("http://{addr}/healthz"))
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await
+            .is_err(),
+        "the server stopped listening"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let server = TestServer::start(
+        Settings::default(),
+        TestDb::sqlite(),
+        Arc::new(warden::clock::SystemClock),
+    )
+    .await;
+    server.store().close().await;
+    let ready = reqwest::get(format!("{}/readyz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+}

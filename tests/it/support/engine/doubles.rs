@@ -1,0 +1,130 @@
+//! In-process stand-ins the engine is built with: a grant backend that counts, a directory that
+//! changes while the engine runs, and the shipped policy recording what it is asked.
+
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+use warden::directory::file::FileDirectory;
+use warden::directory::{Directory, DirectoryError};
+use warden::domain::{Person, PlatformUser};
+use warden::grants::{GrantCall, GrantError, GrantReceipt, Grantor};
+use warden::policy::embedded::EmbeddedPolicy;
+use warden::policy::{Decision, PolicyEngine, PolicyInput};
+
+/// A grant backend that records every call and can be told to fail.
+#[derive(Default)]
+pub struct CountingGrantor {
+    pub grants: AtomicUsize,
+    pub revokes: AtomicUsize,
+    pub fail_revokes: AtomicUsize,
+    /// A grant call that never returns: the process died before the call reached the backend.
+    pub hang_grants: AtomicBool,
+    pub keys: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Grantor for CountingGrantor {
+    fn name(&self) -> &str {
+        "log"
+    }
+
+    async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        if self.hang_grants.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.grants.fetch_add(1, Ordering::SeqCst);
+        self.keys.lock().unwrap().push(call.idempotency_key.clone());
+        Ok(GrantReceipt {
+            backend: "counting".into(),
+            detail: serde_json::json!({}),
+        })
+    }
+
+    async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        if self.fail_revokes.load(Ordering::SeqCst) > 0 {
+            self.fail_revokes.fetch_sub(1, Ordering::SeqCst);
+            return Err(GrantError::Transient("backend down".into()));
+        }
+        self.revokes.fetch_add(1, Ordering::SeqCst);
+        self.keys.lock().unwrap().push(call.idempotency_key.clone());
+        Ok(GrantReceipt {
+            backend: "counting".into(),
+            detail: serde_json::json!({}),
+        })
+    }
+}
+
+/// A directory that tests can change while the engine runs (people leave, managers change).
+pub struct MutableDirectory(pub RwLock<FileDirectory>);
+
+impl MutableDirectory {
+    pub fn example() -> Self {
+        Self(RwLock::new(
+            FileDirectory::from_toml(warden::app::EXAMPLE_DIRECTORY).unwrap(),
+        ))
+    }
+
+    /// Marks a person inactive (left the company, removed from the directory).
+    pub fn remove(&self, id: &str) {
+        let mut d = self.0.write().unwrap();
+        let people: Vec<Person> = d
+            .people()
+            .cloned()
+            .map(|mut p| {
+                if p.id == id {
+                    p.active = false;
+                }
+                p
+            })
+            .collect();
+        *d = FileDirectory::new(people).unwrap();
+    }
+}
+
+#[async_trait]
+impl Directory for MutableDirectory {
+    async fn person_by_account(
+        &self,
+        account: &PlatformUser,
+    ) -> Result<Option<Person>, DirectoryError> {
+        let d = self.0.read().unwrap().clone();
+        d.person_by_account(account).await
+    }
+
+    async fn person(&self, id: &str) -> Result<Option<Person>, DirectoryError> {
+        let d = self.0.read().unwrap().clone();
+        d.person(id).await
+    }
+
+    async fn group_members(&self, group: &str) -> Result<Vec<Person>, DirectoryError> {
+        let d = self.0.read().unwrap().clone();
+        d.group_members(group).await
+    }
+}
+
+/// The shipped policy, recording every input it is asked about.
+pub struct RecordingPolicy {
+    inner: EmbeddedPolicy,
+    pub inputs: Mutex<Vec<PolicyInput>>,
+}
+
+impl RecordingPolicy {
+    pub fn shipped() -> Self {
+        Self {
+            inner: EmbeddedPolicy::shipped().expect("shipped policy"),
+            inputs: Mutex::new(vec![]),
+        }
+    }
+}
+
+#[async_trait]
+impl PolicyEngine for RecordingPolicy {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+
+    async fn decide(&self, input: &PolicyInput) -> Decision {
+        self.inputs.lock().unwrap().push(input.clone());
+        self.inner.decide(input).await
+    }
+}

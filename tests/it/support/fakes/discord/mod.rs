@@ -1,0 +1,177 @@
+//! A fake Discord: its REST API over real HTTP, which records every call, answers like Discord
+//! and can rate-limit the next matching call once; and the Ed25519-signed interactions Discord
+//! sends (`interactions`).
+
+pub mod interactions;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub body: serde_json::Value,
+    pub audit_reason: Option<String>,
+    pub authorized: bool,
+    /// What the fake answered.
+    pub status: u16,
+    pub reply: serde_json::Value,
+}
+
+#[derive(Default)]
+pub struct FakeDiscord {
+    calls: Mutex<Vec<Call>>,
+    next_id: AtomicU64,
+    /// (method, path prefix, retry_after seconds): answer the next match with one 429.
+    rate_limit_next: Mutex<Option<(String, String, f64)>>,
+}
+
+impl FakeDiscord {
+    pub async fn start() -> (Arc<Self>, String) {
+        let fake = Arc::new(Self {
+            next_id: AtomicU64::new(900_000),
+            ..Default::default()
+        });
+        let f = fake.clone();
+        let app = Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let f = f.clone();
+                async move { f.answer(method, uri, headers, body) }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, url)
+    }
+
+    pub fn rate_limit_next(&self, method: &str, path_prefix: &str, retry_after: f64) {
+        *self.rate_limit_next.lock().unwrap() =
+            Some((method.into(), path_prefix.into(), retry_after));
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Calls whose method matches and whose path starts with `prefix`.
+    pub fn find(&self, method: &str, prefix: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.path.starts_with(prefix))
+            .collect()
+    }
+
+    fn id(&self) -> String {
+        self.next_id.fetch_add(1, Ordering::SeqCst).to_string()
+    }
+
+    fn answer(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+        let path = uri
+            .path()
+            .strip_prefix("/api/v10")
+            .unwrap_or(uri.path())
+            .to_string();
+        let json: serde_json::Value =
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        let mut call = Call {
+            method: method.to_string(),
+            path: path.clone(),
+            body: json.clone(),
+            audit_reason: headers
+                .get("x-audit-log-reason")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            authorized: headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Bot test-bot-token"),
+            status: 200,
+            reply: serde_json::Value::Null,
+        };
+        let limited = {
+            let mut rl = self.rate_limit_next.lock().unwrap();
+            match rl.as_ref() {
+                Some((m, p, after)) if *m == call.method && path.starts_with(p.as_str()) => {
+                    let after = *after;
+                    *rl = None;
+                    Some(after)
+                }
+                _ => None,
+            }
+        };
+        let (status, reply) = if let Some(after) = limited {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                serde_json::json!({ "message": "You are being rate limited.", "retry_after": after, "global": false }),
+            )
+        } else {
+            self.route(&call.method, &path, &json)
+        };
+        call.status = status.as_u16();
+        call.reply = reply.clone();
+        self.calls.lock().unwrap().push(call);
+        if status == StatusCode::NO_CONTENT {
+            return status.into_response();
+        }
+        let mut resp = (status, axum::Json(reply)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut()
+                .insert("retry-after", "1".parse().unwrap());
+        }
+        resp
+    }
+
+    fn route(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match (method, parts.as_slice()) {
+            ("POST", ["users", "@me", "channels"]) => {
+                let recipient = body["recipient_id"].as_str().unwrap_or("0");
+                (
+                    StatusCode::OK,
+                    serde_json::json!({ "id": dm_channel(recipient), "type": 1 }),
+                )
+            }
+            ("POST", ["channels", ch, "messages"]) => (
+                StatusCode::OK,
+                serde_json::json!({ "id": self.id(), "channel_id": ch }),
+            ),
+            ("PATCH", ["channels", ch, "messages", id]) => (
+                StatusCode::OK,
+                serde_json::json!({ "id": id, "channel_id": ch }),
+            ),
+            // A thread started from a message has the message's id.
+            ("POST", ["channels", ch, "messages", id, "threads"]) => (
+                StatusCode::CREATED,
+                serde_json::json!({ "id": id, "parent_id": ch, "type": 11 }),
+            ),
+            ("PUT" | "DELETE", ["guilds", _, "members", _, "roles", _]) => {
+                (StatusCode::NO_CONTENT, serde_json::Value::Null)
+            }
+            ("POST", ["webhooks", _, _]) => {
+                (StatusCode::OK, serde_json::json!({ "id": self.id() }))
+            }
+            ("PATCH", ["webhooks", _, _, "messages", "@original"]) => {
+                (StatusCode::OK, serde_json::json!({ "id": self.id() }))
+            }
+            ("PUT", ["applications", ..]) => (StatusCode::OK, body.clone()),
+            _ => (
+                StatusCode::NOT_FOUND,
+                serde_json::json!({ "message": "404: Not Found", "code": 0 }),
+            ),
+        }
+    }
+}
+
+/// The DM channel the fake opens with a user.
+pub fn dm_channel(user_id: &str) -> String {
+    format!("77{user_id}")
+}

@@ -1,0 +1,10 @@
+//! One fake per outside service, each over real HTTP and recording what it was sent.
+
+pub mod discord;
+pub mod llm;
+pub mod llm_wire;
+pub mod pdp;
+pub mod receiver;
+pub mod scim;
+pub mod scripted;
+pub mod slack;

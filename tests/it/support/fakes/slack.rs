@@ -1,0 +1,231 @@
+//! A fake Slack Web API over real HTTP: records every call and answers like Slack does.
+//! It can answer a method with 429 + Retry-After a given number of times.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    /// The JSON body, or the query parameters of a GET, as JSON.
+    pub body: Value,
+    pub authorized: bool,
+    pub at: Instant,
+    /// The status the fake answered with.
+    pub status: u16,
+    pub response: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Mutex<Vec<Call>>,
+    throttle: Mutex<HashMap<String, u32>>,
+    usergroups: Mutex<HashMap<String, Vec<String>>>,
+    emails: Mutex<HashMap<String, String>>,
+    next_ts: AtomicU64,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeSlack(Arc<Inner>);
+
+impl FakeSlack {
+    /// Starts on a random port; returns the fake and its `slack.api_url`.
+    pub async fn start() -> (Self, String) {
+        let fake = FakeSlack::default();
+        fake.0.next_ts.store(1_700_000_000, Ordering::SeqCst);
+        let app = Router::new()
+            .route("/api/{method}", axum::routing::post(post).get(get))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, format!("http://{addr}/api"))
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.0.calls.lock().unwrap().clone()
+    }
+
+    /// Successful calls of one method.
+    pub fn ok(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.status == 200)
+            .collect()
+    }
+
+    /// The next `times` calls of `method` get 429 with `Retry-After: 1`.
+    pub fn throttle(&self, method: &str, times: u32) {
+        self.0
+            .throttle
+            .lock()
+            .unwrap()
+            .insert(method.to_string(), times);
+    }
+
+    pub fn set_usergroup(&self, id: &str, users: &[&str]) {
+        self.0
+            .usergroups
+            .lock()
+            .unwrap()
+            .insert(id.into(), users.iter().map(|u| u.to_string()).collect());
+    }
+
+    /// The email `users.info` reports for a user.
+    pub fn set_email(&self, user: &str, email: &str) {
+        self.0
+            .emails
+            .lock()
+            .unwrap()
+            .insert(user.into(), email.into());
+    }
+
+    pub fn usergroup(&self, id: &str) -> Vec<String> {
+        self.0
+            .usergroups
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn ts(&self) -> String {
+        format!(
+            "{}.{:06}",
+            self.0.next_ts.fetch_add(1, Ordering::SeqCst),
+            100
+        )
+    }
+
+    /// Records the call and answers it (429 while throttled).
+    fn record(&self, method: &str, body: Value, headers: &HeaderMap) -> Response {
+        let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
+            == Some("Bearer xoxb-test-token");
+        let throttled = {
+            let mut t = self.0.throttle.lock().unwrap();
+            match t.get_mut(method) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if throttled {
+            let response = json!({ "ok": false, "error": "ratelimited" });
+            self.0.calls.lock().unwrap().push(Call {
+                method: method.to_string(),
+                body,
+                authorized,
+                at: Instant::now(),
+                status: 429,
+                response: response.clone(),
+            });
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "1")],
+                Json(response),
+            )
+                .into_response();
+        }
+        let response = self.answer(method, &body);
+        self.0.calls.lock().unwrap().push(Call {
+            method: method.to_string(),
+            body,
+            authorized,
+            at: Instant::now(),
+            status: 200,
+            response: response.clone(),
+        });
+        Json(response).into_response()
+    }
+
+    fn answer(&self, method: &str, body: &Value) -> Value {
+        match method {
+            "chat.postMessage" => {
+                let ts = self.ts();
+                let channel = body["channel"].as_str().unwrap_or_default();
+                json!({ "ok": true, "channel": channel, "ts": ts, "message": { "type": "message", "ts": ts, "text": body["text"], "bot_id": "B0WARDEN" } })
+            }
+            "chat.update" => {
+                json!({ "ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"], "message": { "text": body["text"] } })
+            }
+            "chat.postEphemeral" => json!({ "ok": true, "message_ts": self.ts() }),
+            "conversations.open" => {
+                let user = body["users"][0]
+                    .as_str()
+                    .or(body["users"].as_str())
+                    .unwrap_or("U0NOBODY");
+                json!({ "ok": true, "channel": { "id": format!("D{}", &user[1..]) } })
+            }
+            "views.open" => {
+                let mut view = body["view"].clone();
+                view["id"] = json!(format!("V{}", self.ts().replace('.', "")));
+                view["team_id"] = json!("T0WARDEN");
+                view["hash"] = json!("1700000000.abcdef");
+                json!({ "ok": true, "view": view })
+            }
+            "users.info" => {
+                let email = self
+                    .0
+                    .emails
+                    .lock()
+                    .unwrap()
+                    .get(body["user"].as_str().unwrap_or_default())
+                    .cloned();
+                json!({ "ok": true, "user": { "id": body["user"], "team_id": "T0WARDEN", "name": "someone", "deleted": false, "is_bot": false, "profile": { "email": email, "real_name": "Someone" } } })
+            }
+            "usergroups.users.list" => {
+                let id = body["usergroup"].as_str().unwrap_or_default();
+                json!({ "ok": true, "users": self.usergroup(id) })
+            }
+            "usergroups.users.update" => {
+                let id = body["usergroup"].as_str().unwrap_or_default().to_string();
+                let users: Vec<String> = body["users"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                self.0
+                    .usergroups
+                    .lock()
+                    .unwrap()
+                    .insert(id.clone(), users.clone());
+                json!({ "ok": true, "usergroup": { "id": id, "users": users } })
+            }
+            _ => json!({ "ok": false, "error": "unknown_method" }),
+        }
+    }
+}
+
+async fn post(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    fake.record(&method, body, &headers)
+}
+
+async fn get(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let body = serde_json::to_value(q).unwrap_or(Value::Null);
+    fake.record(&method, body, &headers)
+}

@@ -1,0 +1,79 @@
+//! One way to wait for work that finishes after the call that started it: poll until a check
+//! holds, or fail saying what never happened.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How long the tests wait for background work unless they say otherwise.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// What a check may return: `true`, or `Some(value)` to hand the value back.
+pub trait Ready {
+    type Value;
+    fn ready(self) -> Option<Self::Value>;
+}
+
+impl Ready for bool {
+    type Value = ();
+    fn ready(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Ready for Option<T> {
+    type Value = T;
+    fn ready(self) -> Option<T> {
+        self
+    }
+}
+
+/// Runs `check` every 20 ms until it is ready, for at most `timeout`, and returns its value.
+/// On timeout it panics with `what`, which is formatted only then (so it may describe the state
+/// at that moment, such as the calls a fake received).
+pub async fn wait_until<R, F, Fut>(timeout: Duration, what: impl Display, mut check: F) -> R::Value
+where
+    R: Ready,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = R>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await.ready() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_until;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn it_returns_the_value_once_the_check_holds() {
+        let mut n = 0;
+        let got = wait_until(Duration::from_secs(1), "three polls", || {
+            n += 1;
+            let now = n;
+            async move { (now >= 3).then_some(now) }
+        })
+        .await;
+        assert_eq!(got, 3);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "waiting for the impossible")]
+    async fn it_panics_naming_what_never_happened() {
+        wait_until(Duration::from_millis(50), "the impossible", || async {
+            false
+        })
+        .await;
+    }
+}

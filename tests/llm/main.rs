@@ -1,8 +1,0 @@
-//! Model intake integration tests: the real engine on SQLite, a fake OpenAI-compatible server
-//! over real HTTP, and a recording wrapper around the shipped policy.
-
-mod extraction;
-mod fake;
-mod harness;
-mod isolation;
-mod transport;
