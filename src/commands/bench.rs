@@ -177,7 +177,7 @@ pub async fn measure(
 
 fn print(name: &str, r: &BenchResult) {
     println!(
-        "{name:<10} flows={:<6} elapsed={:>7.2}s {:>8.1} flows/s  p50={:>7.2}ms  p99={:>7.2}ms  statements/flow={:>5.1}  commits/flow={:>4.1}",
+        "{name:<10} flows={:<6} elapsed={:>7.2}s {:>8.1} flows/s  p50={:>7.2}ms  p99={:>7.2}ms  statements/flow={:>5.1}  commits/flow={:>4.1}  transactions/flow={:>4.2}",
         r.flows,
         r.elapsed.as_secs_f64(),
         r.per_sec(),
@@ -185,6 +185,7 @@ fn print(name: &str, r: &BenchResult) {
         r.p99.as_secs_f64() * 1000.0,
         r.per_flow(r.store.statements),
         r.per_flow(r.store.commits),
+        r.per_flow(r.store.transactions),
     );
 }
 

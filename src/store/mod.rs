@@ -66,6 +66,7 @@ pub struct Store {
 struct Counters {
     statements: AtomicU64,
     commits: AtomicU64,
+    transactions: AtomicU64,
 }
 
 /// Statements and commits the store has issued since it was opened (`warden bench` divides them
@@ -74,7 +75,10 @@ struct Counters {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
     pub statements: u64,
+    /// Writes made durable, each all-or-nothing.
     pub commits: u64,
+    /// Database transactions they took: fewer than commits where SQLite's writer groups them.
+    pub transactions: u64,
 }
 
 impl StoreStats {
@@ -83,6 +87,7 @@ impl StoreStats {
         StoreStats {
             statements: self.statements.saturating_sub(earlier.statements),
             commits: self.commits.saturating_sub(earlier.commits),
+            transactions: self.transactions.saturating_sub(earlier.transactions),
         }
     }
 }
@@ -231,6 +236,7 @@ impl Store {
     pub(crate) fn write(&self) -> &AnyPool {
         self.stats.statements.fetch_add(1, Ordering::Relaxed);
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats.transactions.fetch_add(1, Ordering::Relaxed);
         &self.writer
     }
 
@@ -239,6 +245,8 @@ impl Store {
         StoreStats {
             statements: self.stats.statements.load(Ordering::Relaxed),
             commits: self.stats.commits.load(Ordering::Relaxed),
+            transactions: self.stats.transactions.load(Ordering::Relaxed)
+                + self.sqlite_writer.as_ref().map_or(0, |w| w.transactions()),
         }
     }
 
@@ -292,6 +300,7 @@ impl Store {
 impl Tx {
     pub async fn commit(self) -> anyhow::Result<()> {
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats.transactions.fetch_add(1, Ordering::Relaxed);
         self.tx.commit().await.context("Failed to commit")
     }
 

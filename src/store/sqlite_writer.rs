@@ -7,6 +7,8 @@ use super::codec::Val;
 use super::plan::{Applied, Stmt, verdict};
 use anyhow::Context;
 use rusqlite::{Connection, types::Null};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// How many waiting writes one transaction takes at most.
@@ -21,6 +23,8 @@ struct Write {
 #[derive(Clone)]
 pub(crate) struct SqliteWriter {
     tx: mpsc::UnboundedSender<Write>,
+    /// Transactions committed (each holding one or more writes).
+    transactions: Arc<AtomicU64>,
 }
 
 impl SqliteWriter {
@@ -34,11 +38,17 @@ impl SqliteWriter {
         )
         .context("Failed to configure the SQLite writer")?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let transactions = Arc::new(AtomicU64::new(0));
+        let counted = transactions.clone();
         std::thread::Builder::new()
             .name("warden-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, &counted))
             .context("Failed to start the SQLite writer")?;
-        Ok(Self { tx })
+        Ok(Self { tx, transactions })
+    }
+
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// Runs a plan as one write; answers once it is durable (or rolled back).
@@ -53,7 +63,7 @@ impl SqliteWriter {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Write>) {
+fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Write>, transactions: &AtomicU64) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < GROUP {
@@ -63,6 +73,7 @@ fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Write>) {
             }
         }
         let outcomes = group(&mut conn, &batch);
+        transactions.fetch_add(1, Ordering::Relaxed);
         for (w, outcome) in batch.into_iter().zip(outcomes) {
             let _ = w.reply.send(outcome);
         }

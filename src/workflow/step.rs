@@ -56,22 +56,7 @@ impl Engine {
         seen: &Request,
         step: Step,
     ) -> anyhow::Result<Committed> {
-        let Step {
-            mut change,
-            tell,
-            cards,
-        } = step;
-        change.log.extend(
-            tell.iter()
-                .map(|t| Entry::warden(Evidence::MessageOut { text: t.clone() })),
-        );
-        change.patch.card_status = cards.clone();
-        let claimed = claimed_jobs(&change, seen);
-        let outcome = self.store.commit(seen, change, self.now_ms()).await?;
-        if let Committed::Applied(req) = &outcome {
-            self.after_change(req, &tell, cards, claimed).await;
-        }
-        Ok(outcome)
+        self.apply_step(seen, step, false).await
     }
 
     /// Inserts a new request with its first step.
@@ -80,6 +65,12 @@ impl Engine {
         draft: &Request,
         step: Step,
     ) -> anyhow::Result<Committed> {
+        self.apply_step(draft, step, true).await
+    }
+
+    /// The one commit path: the messages and card status go into the change, then the change is
+    /// committed (inserting `base` when `new`), then what follows it is done.
+    async fn apply_step(&self, base: &Request, step: Step, new: bool) -> anyhow::Result<Committed> {
         let Step {
             mut change,
             tell,
@@ -90,8 +81,12 @@ impl Engine {
                 .map(|t| Entry::warden(Evidence::MessageOut { text: t.clone() })),
         );
         change.patch.card_status = cards.clone();
-        let claimed = claimed_jobs(&change, draft);
-        let outcome = self.store.create(draft, change).await?;
+        let claimed = claimed_jobs(&change, base);
+        let outcome = if new {
+            self.store.create(base, change).await?
+        } else {
+            self.store.commit(base, change, self.now_ms()).await?
+        };
         if let Committed::Applied(req) = &outcome {
             self.after_change(req, &tell, cards, claimed).await;
         }
