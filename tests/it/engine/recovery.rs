@@ -18,7 +18,66 @@ on_both_databases!(
     a_grant_whose_expiry_job_was_lost_is_rearmed_and_revoked_on_start,
     a_redelivered_event_is_processed_once,
     a_failing_revocation_is_retried_with_an_alert_until_it_succeeds,
+    a_grant_is_revoked_as_granted_after_its_resource_left_the_catalog,
 );
+
+/// The example catalog with the wiki's grant naming a group, so the revoke shows what it used.
+fn catalog_with_wiki_group() -> std::sync::Arc<warden::domain::Catalog> {
+    let text = warden::app::EXAMPLE_CATALOG.replace(
+        "roles = [\"edit\"]\nrisk = \"low\"",
+        "roles = [\"edit\"]\nrisk = \"low\"\ngrant = { backend = \"log\", group = \"wiki-editors\" }",
+    );
+    assert!(
+        text.contains("wiki-editors"),
+        "the example catalog changed shape"
+    );
+    std::sync::Arc::new(warden::domain::Catalog::from_toml(&text).unwrap())
+}
+
+/// The example catalog without the wiki at all.
+fn catalog_without_wiki() -> std::sync::Arc<warden::domain::Catalog> {
+    let text = warden::app::EXAMPLE_CATALOG;
+    let start = text.find("id = \"wiki\"").unwrap();
+    let from = text[..start].rfind("[[resource]]").unwrap();
+    let to = start + text[start..].find("[[resource]]").unwrap();
+    let without = format!("{}{}", &text[..from], &text[to..]);
+    let catalog = warden::domain::Catalog::from_toml(&without).unwrap();
+    assert!(catalog.get("wiki").is_none());
+    std::sync::Arc::new(catalog)
+}
+
+async fn a_grant_is_revoked_as_granted_after_its_resource_left_the_catalog(db: TestDb) {
+    let t = TestEngine::start(
+        db,
+        Setup {
+            catalog: catalog_with_wiki_group(),
+            ..Setup::default()
+        },
+    )
+    .await;
+    let id = t.request("alice", "need edit on the wiki for 1h").await;
+    assert_eq!(t.state(&id).await, RequestState::Active);
+    // The wiki leaves the catalog while the grant is live; a new engine starts with that catalog.
+    let later = t
+        .restart(Setup {
+            catalog: catalog_without_wiki(),
+            ..Setup::default()
+        })
+        .await;
+    later.advance(61).await;
+    assert_eq!(later.state(&id).await, RequestState::Expired);
+    let calls = t.grantor.revoke_calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "revoked once");
+    assert_eq!(
+        (
+            calls[0].resource.as_str(),
+            calls[0].role.as_str(),
+            calls[0].params.get("group").and_then(|v| v.as_str())
+        ),
+        ("wiki", "edit", Some("wiki-editors")),
+        "the revoke undoes what was granted, from the grant record"
+    );
+}
 
 async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db: TestDb) {
     let t = TestEngine::start(db, group_policy(1)).await;

@@ -20,6 +20,8 @@ pub struct CountingGrantor {
     /// A grant call that never returns: the process died before the call reached the backend.
     pub hang_grants: AtomicBool,
     pub keys: Mutex<Vec<String>>,
+    /// Every revoke call as the backend received it.
+    pub revoke_calls: Mutex<Vec<GrantCall>>,
 }
 
 #[async_trait]
@@ -47,6 +49,7 @@ impl Grantor for CountingGrantor {
         }
         self.revokes.fetch_add(1, Ordering::SeqCst);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
+        self.revoke_calls.lock().unwrap().push(call.clone());
         Ok(GrantReceipt {
             backend: "counting".into(),
             detail: serde_json::json!({}),

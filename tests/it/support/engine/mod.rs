@@ -22,6 +22,7 @@ use warden::workflow::{Engine, EngineParts, WorkflowOptions};
 
 /// What a test changes about the engine; the rest is the example deployment.
 pub struct Setup {
+    pub catalog: Arc<Catalog>,
     pub policy: Arc<dyn PolicyEngine>,
     pub directory: Arc<dyn Directory>,
     pub intake: Arc<dyn Intake>,
@@ -32,6 +33,7 @@ pub struct Setup {
 impl Default for Setup {
     fn default() -> Self {
         Self {
+            catalog: catalog(),
             policy: Arc::new(warden::policy::embedded::EmbeddedPolicy::shipped().unwrap()),
             directory: Arc::new(MutableDirectory::example()),
             intake: Arc::new(warden::intake::ParserIntake),
@@ -83,7 +85,7 @@ impl TestEngine {
         let console = Arc::new(ConsoleChat::new(false));
         let engine = Engine::new(EngineParts {
             store: store.clone(),
-            catalog: catalog(),
+            catalog: setup.catalog,
             directory: setup.directory,
             policy: setup.policy,
             intake: setup.intake,
