@@ -7,7 +7,7 @@ use super::demo::Demo;
 use crate::chat::CardAction;
 use crate::directory::file::FileDirectory;
 use crate::domain::{Catalog, RequestState};
-use crate::store::{RequestFilter, Store, StoreStats};
+use crate::store::{Store, StoreStats};
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -87,16 +87,9 @@ struct Rig {
 
 impl Rig {
     async fn latest(&self, person: &str) -> anyhow::Result<String> {
-        let rows = self
-            .reads
-            .list_requests(&RequestFilter {
-                requester_id: Some(person.into()),
-                limit: 1,
-                ..Default::default()
-            })
-            .await?;
-        rows.into_iter()
-            .next()
+        self.reads
+            .latest_of(person)
+            .await?
             .map(|r| r.id.to_string())
             .with_context(|| format!("{person} has no request"))
     }

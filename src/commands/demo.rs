@@ -8,7 +8,6 @@ use crate::clock::ManualClock;
 use crate::config::Settings;
 use crate::directory::file::FileDirectory;
 use crate::domain::{Catalog, RequestId};
-use crate::store::RequestFilter;
 use crate::workflow::Engine;
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -142,17 +141,10 @@ impl Demo {
 
     /// The newest request of a directory person.
     pub async fn latest(&self, person: &str) -> anyhow::Result<String> {
-        let rows = self
-            .engine
+        self.engine
             .store()
-            .list_requests(&RequestFilter {
-                requester_id: Some(person.into()),
-                limit: 1,
-                ..Default::default()
-            })
-            .await?;
-        rows.into_iter()
-            .next()
+            .latest_of(person)
+            .await?
             .map(|r| r.id.to_string())
             .ok_or_else(|| anyhow::anyhow!("{person} has no request"))
     }

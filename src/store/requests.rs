@@ -127,6 +127,18 @@ impl Store {
         Ok(rows.iter().map(codec::decode).collect::<Result<_, _>>()?)
     }
 
+    /// A person's newest request, if any.
+    pub async fn latest_of(&self, requester_id: &str) -> anyhow::Result<Option<Request>> {
+        let rows = self
+            .list_requests(&RequestFilter {
+                requester_id: Some(requester_id.into()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
     /// A person's requests in any of `states`, newest first.
     pub async fn requests_of(
         &self,
