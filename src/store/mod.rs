@@ -268,24 +268,6 @@ impl Store {
         self.writer.close().await;
     }
 
-    /// Records an inbound delivery; false if it was seen before (across restarts and instances).
-    pub async fn first_delivery(&self, event_id: &str, now_ms: i64) -> anyhow::Result<bool> {
-        let done = self
-            .run_plan(vec![
-                plan::Stmt::new(
-                    "INSERT INTO processed_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-                    vec![
-                        codec::Val::Text(Some(event_id.to_string())),
-                        codec::Val::Int(Some(now_ms)),
-                    ],
-                )
-                .check(plan::Check::FirstDelivery),
-            ])
-            .await
-            .context("Failed to record an inbound delivery")?;
-        Ok(done != plan::Applied::Duplicate)
-    }
-
     /// Whether an inbound delivery was already handled (a click that lost a race asks this).
     pub async fn seen_delivery(&self, event_id: &str) -> anyhow::Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE id = $1")

@@ -172,23 +172,10 @@ impl Engine {
         reason: &str,
         event: Option<&ChatEvent>,
     ) -> anyhow::Result<Handled> {
-        if req.state != RequestState::Active {
-            return Err(user_error(format!(
-                "Request {} has no active access to revoke (it is {}).",
-                req.id,
-                req.state.label()
-            )));
-        }
         let job = Job::Revoke(RevokeOrder {
             actor: actor.into(),
             reason: reason.into(),
         });
-        let now = self.now_ms();
-        let claim = self.claim(&job, req);
-        let mut step = Step::new(Change::none().schedule_claimed(job, now, claim));
-        if let Some(e) = event {
-            step = step.for_event(e);
-        }
         let done = self
             .change_request_from(req.id.as_str(), Some(req.clone()), |seen| {
                 if seen.state != RequestState::Active {
@@ -198,10 +185,12 @@ impl Engine {
                         seen.state.label()
                     )));
                 }
-                Ok(Some(Step {
-                    change: step.change.clone(),
-                    tell: vec![],
-                    cards: None,
+                let claim = self.claim(&job, seen);
+                let change = Change::none().schedule_claimed(job.clone(), self.now_ms(), claim);
+                let step = Step::new(change);
+                Ok(Some(match event {
+                    Some(e) => step.for_event(e),
+                    None => step,
                 }))
             })
             .await?;

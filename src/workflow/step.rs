@@ -175,7 +175,6 @@ fn claimed_jobs(change: &Change, req: &Request) -> Vec<ClaimedJob> {
                 claim,
                 request_id: Some(req.id.clone()),
                 job: Ok(s.job.clone()),
-                kind: s.job.kind().as_str().to_string(),
                 attempts: 1,
                 run_at: s.run_at,
                 priority: s.job.kind().priority(),
