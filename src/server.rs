@@ -83,6 +83,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(n) = state.engine.store().pending_jobs().await {
         gauges.push(("warden_jobs_pending", String::new(), n as f64));
     }
+    match state.engine.store().count_jobs_by_status().await {
+        // Dead-lettered jobs need an admin: alert on `warden_jobs{status="dead"} > 0`.
+        Ok(counts) => {
+            for (status, n) in counts {
+                let labels = format!("status=\"{}\"", status.as_str());
+                gauges.push(("warden_jobs", labels, n as f64));
+            }
+        }
+        Err(e) => tracing::warn!(error = ?e, "metrics: failed to count jobs"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.engine.metrics().render(&gauges),

@@ -14,6 +14,7 @@ mod auth;
 mod errors;
 pub mod export;
 mod filters;
+mod jobs;
 mod pages;
 pub mod retention;
 pub mod session;
@@ -62,6 +63,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
     Ok(Router::new()
         .merge(pages::routes())
         .merge(api::routes())
+        .merge(jobs::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

@@ -63,7 +63,11 @@ async fn css() -> impl IntoResponse {
     )
 }
 
-fn render(state: &AdminState, name: &str, ctx: &Value) -> Result<Html<String>, AdminError> {
+pub(super) fn render(
+    state: &AdminState,
+    name: &str,
+    ctx: &Value,
+) -> Result<Html<String>, AdminError> {
     state
         .templates
         .render(name, ctx)
@@ -72,11 +76,11 @@ fn render(state: &AdminState, name: &str, ctx: &Value) -> Result<Html<String>, A
 }
 
 /// Fields every signed-in page's header needs.
-fn page_ctx(user: &PageUser, title: &str) -> Value {
+pub(super) fn page_ctx(user: &PageUser, title: &str) -> Value {
     json!({ "title": title, "me": { "name": user.principal.name, "role": user.principal.role.as_str() }, "csrf": user.csrf })
 }
 
-fn merge(mut a: Value, b: Value) -> Value {
+pub(super) fn merge(mut a: Value, b: Value) -> Value {
     if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
         a.extend(b);
     }
@@ -158,9 +162,9 @@ async fn sign_in(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(super) struct CsrfForm {
     #[serde(default)]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
     #[serde(default)]
     reason: Option<String>,
 }

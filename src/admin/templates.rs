@@ -7,13 +7,14 @@ use handlebars::Handlebars;
 
 pub const CSS: &str = include_str!("templates/admin.css");
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("header", include_str!("templates/header.hbs")),
     ("footer", include_str!("templates/footer.hbs")),
     ("sign_in", include_str!("templates/sign_in.hbs")),
     ("requests", include_str!("templates/requests.hbs")),
     ("request", include_str!("templates/request.hbs")),
     ("grants", include_str!("templates/grants.hbs")),
+    ("jobs", include_str!("templates/jobs.hbs")),
 ];
 
 pub fn registry() -> anyhow::Result<Handlebars<'static>> {

@@ -39,6 +39,62 @@ pub struct PostedCard {
     pub kind: CardKind,
 }
 
+/// The scheduler's independent lanes. Each claims and runs only its own kinds, so a slow grant
+/// or a stuck card update cannot hold up a revocation that is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Expiries and revocations.
+    Revocations,
+    /// Everything else, including kinds this build does not know (so they surface as alerts).
+    Work,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Revocations, Lane::Work];
+
+    /// The kinds that belong to the revocations lane; the work lane takes every other kind.
+    pub fn revocation_kinds() -> impl Iterator<Item = JobKind> {
+        JobKind::ALL
+            .into_iter()
+            .filter(|k| k.lane() == Lane::Revocations)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Revocations => "revocations",
+            Lane::Work => "work",
+        }
+    }
+}
+
+/// Where a job is in its life. `Dead` is the dead-letter state: the scheduler gave up on it and
+/// raised an alert; it stays there until an admin retries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Done,
+    Dead,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 4] = [Self::Pending, Self::Running, Self::Done, Self::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// The kinds of job; each has at most one live job per request (card updates: per card).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +136,14 @@ impl JobKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The scheduler lane that runs this kind: taking access away never waits behind other work.
+    pub fn lane(self) -> Lane {
+        match self {
+            Self::Expire | Self::Revoke => Lane::Revocations,
+            _ => Lane::Work,
+        }
     }
 
     /// Higher runs first among due jobs: taking access away before anything else.

@@ -20,6 +20,6 @@ pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedSt
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
 pub use intent::{Action, Intent, IntentError};
-pub use jobs::{CardKind, Job, JobKind, PostedCard};
+pub use jobs::{CardKind, Job, JobKind, JobStatus, Lane, PostedCard};
 pub use principal::{Person, Platform, PlatformUser, Principal};
 pub use request::{RequestEvent, RequestId, RequestState, TransitionError};

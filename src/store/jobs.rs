@@ -10,7 +10,7 @@ use super::codec::Val;
 use super::plan::{Applied, Stmt, value_rows};
 use super::{Backend, Store};
 use crate::domain::jobs::JobDecodeError;
-use crate::domain::{Job, RequestId};
+use crate::domain::{Job, JobStatus, Lane, RequestId};
 use anyhow::Context;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -82,10 +82,11 @@ pub(crate) fn complete_stmt(claim: &JobClaim) -> Stmt {
 }
 
 impl Store {
-    /// Claims up to `limit` due jobs for `worker` with a lease until `lease_until`, in the order
-    /// they must run: revocations first, then by due time.
+    /// Claims up to `limit` due jobs of one lane for `worker` with a lease until `lease_until`,
+    /// in the order they must run: by priority, then by due time.
     pub async fn claim_due_jobs(
         &self,
+        lane: Lane,
         worker: &str,
         now_ms: i64,
         lease_until: i64,
@@ -95,9 +96,17 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // The kinds are this build's own constants, never input.
+        let kinds: Vec<String> = Lane::revocation_kinds()
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect();
+        let in_lane = match lane {
+            Lane::Revocations => format!("kind IN ({})", kinds.join(", ")),
+            Lane::Work => format!("kind NOT IN ({})", kinds.join(", ")),
+        };
         let sql = format!(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1 WHERE id IN (\
-             SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
+             SELECT id FROM jobs WHERE {in_lane} AND ((status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) \
              ORDER BY priority DESC, run_at LIMIT $4{lock}) {RETURNING}"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -228,5 +237,94 @@ impl Store {
     pub async fn schedule(&self, request: &RequestId, job: Schedule) -> anyhow::Result<()> {
         self.run_plan(vec![schedule_stmt(request, &[job])]).await?;
         Ok(())
+    }
+}
+
+/// A job as an admin sees it (the dead-letter list, `/api/v1/jobs`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobView {
+    pub id: String,
+    /// As stored: a kind this build does not know is shown as it is.
+    pub kind: String,
+    pub request_id: Option<String>,
+    pub status: JobStatus,
+    pub attempts: i64,
+    pub run_at: i64,
+    pub last_error: Option<String>,
+}
+
+const JOB_VIEW: &str = "id, kind, request_id, status, attempts, run_at, last_error";
+
+fn job_view(r: &sqlx::any::AnyRow) -> anyhow::Result<JobView> {
+    let status: String = r.try_get("status")?;
+    Ok(JobView {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        request_id: r.try_get("request_id")?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| anyhow::anyhow!("job has an unknown status '{status}'"))?,
+        attempts: r.try_get("attempts")?,
+        run_at: r.try_get("run_at")?,
+        last_error: r.try_get("last_error")?,
+    })
+}
+
+impl Store {
+    /// Moves a claimed job to the dead-letter state, if this worker still holds it.
+    pub async fn dead_letter_job(&self, claim: &JobClaim, error: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query("UPDATE jobs SET status = 'dead', last_error = $1, locked_by = NULL, locked_until = NULL WHERE id = $2 AND locked_by = $3")
+            .bind(error)
+            .bind(&claim.job_id)
+            .bind(&claim.worker)
+            .execute(self.write())
+            .await
+            .context("Failed to dead-letter a job")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Jobs in one status, newest due first.
+    pub async fn jobs_in(&self, status: JobStatus, limit: i64) -> anyhow::Result<Vec<JobView>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {JOB_VIEW} FROM jobs WHERE status = $1 ORDER BY run_at DESC, id LIMIT $2"
+        )))
+        .bind(status.as_str())
+        .bind(limit)
+        .fetch_all(self.db())
+        .await
+        .context("Failed to list jobs")?;
+        rows.iter().map(job_view).collect()
+    }
+
+    /// Puts a dead job back to run now, with its attempts counted afresh. `None`: no dead job
+    /// has that id (it was retried already, or never died).
+    pub async fn retry_dead_job(&self, id: &str, now_ms: i64) -> anyhow::Result<Option<JobView>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, locked_by = NULL, locked_until = NULL \
+             WHERE id = $2 AND status = 'dead' RETURNING {JOB_VIEW}"
+        )))
+        .bind(now_ms)
+        .bind(id)
+        .fetch_optional(self.write())
+        .await
+        .context("Failed to retry a dead job")?;
+        row.as_ref().map(job_view).transpose()
+    }
+
+    /// How many jobs are in each status, for `/metrics`.
+    pub async fn count_jobs_by_status(&self) -> anyhow::Result<Vec<(JobStatus, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM jobs WHERE status <> 'done' GROUP BY status",
+        )
+        .fetch_all(self.db())
+        .await
+        .context("Failed to count jobs")?;
+        let mut counts = Vec::new();
+        for r in &rows {
+            let status: String = r.try_get("status")?;
+            if let Some(s) = JobStatus::parse(&status) {
+                counts.push((s, r.try_get("n")?));
+            }
+        }
+        Ok(counts)
     }
 }

@@ -24,7 +24,7 @@ mod sqlite_writer;
 pub use crate::domain::LogKind;
 pub use change::{Change, Committed, JobClaim, Schedule};
 pub use codec::CodecError;
-pub use jobs::ClaimedJob;
+pub use jobs::{ClaimedJob, JobView};
 pub use log::{ChainStatus, LogEntry};
 pub use requests::RequestFilter;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,32 +2,52 @@
 //! Safe across restarts and instances: each job is claimed with a lease before it runs.
 
 use super::Engine;
-use super::grant::backoff_ms;
 use super::step::Step;
 use crate::domain::jobs::CardUpdate;
-use crate::domain::{Entry, Evidence, Job, JobKind, Patch, Request, RequestEvent, RequestState};
+use crate::domain::{
+    Entry, Evidence, Job, JobKind, Lane, Patch, Request, RequestEvent, RequestState,
+};
 use crate::store::{Change, ClaimedJob};
+use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+/// Jobs of one lane run at once in this process: enough that a hung backend call does not stall
+/// its lane, few enough not to flood a backend or the database.
+const JOBS_AT_ONCE: usize = 8;
+
+/// How long a stopping scheduler waits for the jobs it is running.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 impl Engine {
-    /// Runs every job that is due now; returns how many ran.
+    /// Runs every job that is due now, revocations first; returns how many ran.
     pub async fn run_due_jobs(&self) -> anyhow::Result<usize> {
+        let mut ran = 0;
+        for lane in Lane::ALL {
+            ran += self.run_lane(lane).await?;
+        }
+        Ok(ran)
+    }
+
+    /// Runs the due jobs of one lane until none is left, several at a time so that one slow
+    /// backend call holds up only itself.
+    pub async fn run_lane(&self, lane: Lane) -> anyhow::Result<usize> {
         let mut ran = 0;
         loop {
             let now = self.now_ms();
             let jobs = self
                 .store
-                .claim_due_jobs(&self.worker_id, now, now + self.lease_ms(), 32)
+                .claim_due_jobs(lane, &self.worker_id, now, now + self.lease_ms(), 32)
                 .await?;
             if jobs.is_empty() {
                 return Ok(ran);
             }
             ran += jobs.len();
-            for job in jobs {
-                self.run_job(job).await;
-            }
+            futures::stream::iter(jobs)
+                .for_each_concurrent(JOBS_AT_ONCE, |job| self.run_job(job))
+                .await;
         }
     }
 
@@ -56,25 +76,12 @@ impl Engine {
         self.after_job(&job, result).await;
     }
 
-    async fn after_job(&self, job: &ClaimedJob, result: anyhow::Result<()>) {
-        if let Err(err) = result {
-            tracing::error!(job = %job.claim.job_id, attempt = job.attempts, error = ?err, "job failed; will retry");
-            let at = self.now_ms() + backoff_ms(job.attempts);
-            let why: String = format!("{err:#}").chars().take(500).collect();
-            if let Err(e) = self.store.retry_job(&job.claim, at, &why).await {
-                tracing::error!(job = %job.claim.job_id, error = ?e, "failed to reschedule a job");
-            }
-        }
-    }
-
     /// One match over the job kinds.
     async fn run_job_inner(&self, job: &ClaimedJob, known: Option<Request>) -> anyhow::Result<()> {
         let kind = match &job.job {
             Ok(k) => k.clone(),
             Err(e) => {
-                // Never dropped in silence: the job stays for an admin, the log says why.
-                tracing::error!(job = %job.claim.job_id, error = %e, "ALERT: a stored job cannot be run");
-                self.metrics.inc("warden_job_alerts_total", "", 1);
+                // Never dropped in silence: `after_job` dead-letters it with an alert.
                 return Err(anyhow::anyhow!("{e}"));
             }
         };
@@ -249,20 +256,76 @@ impl Engine {
         self.store.complete_job(&job.claim).await.map(|_| ())
     }
 
-    /// The background loop of `warden serve` (run `recover` first): due jobs on every tick.
+    /// The background loops of `warden serve` (run `recover` first): one per lane, each running
+    /// its due jobs on every tick, so revocations never queue behind other work.
     pub async fn run_scheduler(self: Arc<Self>, interval: Duration, shutdown: CancellationToken) {
+        let lanes = Lane::ALL.map(|lane| {
+            let (engine, shutdown) = (self.clone(), shutdown.clone());
+            tokio::spawn(engine.run_lane_loop(lane, interval, shutdown))
+        });
+        for lane in lanes {
+            if let Err(e) = lane.await {
+                tracing::error!(error = ?e, "a scheduler lane stopped abnormally");
+            }
+        }
+        tracing::info!("scheduler stopped");
+    }
+
+    /// One lane of the scheduler: on every tick it claims as many due jobs as it has free slots
+    /// and runs each on its own task, so a job whose backend hangs takes one slot, not the lane.
+    async fn run_lane_loop(
+        self: Arc<Self>,
+        lane: Lane,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let slots = Arc::new(Semaphore::new(JOBS_AT_ONCE));
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tick.tick() => {
-                    if let Err(e) = self.run_due_jobs().await {
-                        tracing::error!(error = ?e, "scheduler tick failed");
+                _ = tick.tick() => {}
+            }
+            while slots.available_permits() > 0 {
+                let free = slots.available_permits() as i64;
+                let now = self.now_ms();
+                let lease = now + self.lease_ms();
+                let jobs = match self
+                    .store
+                    .claim_due_jobs(lane, &self.worker_id, now, lease, free)
+                    .await
+                {
+                    Ok(jobs) if jobs.is_empty() => break,
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::error!(lane = lane.as_str(), error = ?e, "scheduler tick failed");
+                        break;
                     }
+                };
+                for job in jobs {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        break; // unreachable: no more jobs were claimed than slots were free
+                    };
+                    let engine = self.clone();
+                    tokio::spawn(async move {
+                        engine.run_job(job).await;
+                        drop(slot);
+                    });
                 }
             }
         }
-        tracing::info!("scheduler stopped");
+        // Let running jobs finish their commit; what is still out after the grace period is
+        // taken over by another worker when its lease ends.
+        let all = JOBS_AT_ONCE as u32;
+        if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                lane = lane.as_str(),
+                "jobs still running at shutdown; their leases will lapse"
+            );
+        }
     }
 }

@@ -30,6 +30,7 @@ mod extend;
 mod grant;
 mod inbound;
 mod intake;
+mod job_failures;
 mod jobs;
 mod plan;
 mod revoke;

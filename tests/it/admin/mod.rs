@@ -5,6 +5,7 @@ mod api;
 mod app;
 mod browser;
 mod export;
+mod jobs;
 mod pages;
 mod redaction;
 mod webdriver;

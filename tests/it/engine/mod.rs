@@ -5,6 +5,7 @@ mod approvals;
 mod evidence;
 mod lifecycle;
 mod recovery;
+mod scheduler;
 
 use crate::support::engine::Setup;
 use std::sync::Arc;

@@ -35,7 +35,7 @@ fn catalog_with_wiki_group() -> std::sync::Arc<warden::domain::Catalog> {
 }
 
 /// The example catalog without the wiki at all.
-fn catalog_without_wiki() -> std::sync::Arc<warden::domain::Catalog> {
+pub(super) fn catalog_without_wiki() -> std::sync::Arc<warden::domain::Catalog> {
     let text = warden::app::EXAMPLE_CATALOG;
     let start = text.find("id = \"wiki\"").unwrap();
     let from = text[..start].rfind("[[resource]]").unwrap();
