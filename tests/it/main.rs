@@ -7,6 +7,7 @@ mod admin;
 mod architecture;
 mod discord;
 mod engine;
+mod fuzz;
 mod grants_webhook;
 mod llm;
 mod policy_http;
