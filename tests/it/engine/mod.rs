@@ -2,6 +2,7 @@
 
 mod access;
 mod approvals;
+mod crash;
 mod evidence;
 mod lifecycle;
 mod recovery;
