@@ -2,6 +2,8 @@
 //! rate, all in flight concurrently, and prints acknowledgement latency p50/p99 and events per
 //! second. The engine's work (a request, its card) runs in the background meanwhile, as in
 //! production. Run: `cargo bench --bench slack_ack -- [N] [events per second]`.
+//! `cargo bench --bench slack_ack -- burst [N=50000] [connections=256]`: N distinct events at full
+//! speed, with ack latency and resident memory during and after.
 
 #[path = "../tests/it/support/fakes/slack.rs"]
 #[allow(dead_code)]
@@ -102,8 +104,93 @@ async fn phase(
     Ok(())
 }
 
+/// This process's resident memory, from `/proc/self/status` (the server runs in-process).
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// `n` distinct signed events as fast as `in_flight` connections carry them, while resident
+/// memory is sampled; then memory again once the burst is over. Every acknowledged event is on
+/// disk (the durable inbox) and the engine works through them at its own pace.
+async fn burst(
+    url: &str,
+    client: &reqwest::Client,
+    n: usize,
+    in_flight: usize,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let before = rss_mb();
+    let peak = Arc::new(std::sync::Mutex::new(before));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while sampling.load(std::sync::atomic::Ordering::SeqCst) {
+                let now = rss_mb();
+                {
+                    let mut p = peak.lock().unwrap();
+                    *p = p.max(now);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let results: Vec<(Duration, u16)> = futures::stream::iter(0..n)
+        .map(|i| {
+            let (client, url) = (client.clone(), url.to_string());
+            async move {
+                // Signed as it is sent: a burst longer than Slack's 5-minute window stays valid.
+                let ts = chrono::Utc::now().timestamp().to_string();
+                let body = event(1_000_000 + i, false);
+                let sig = sign(&body, &ts);
+                let t = Instant::now();
+                let resp = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-slack-request-timestamp", ts)
+                    .header("x-slack-signature", sig)
+                    .body(body)
+                    .send()
+                    .await;
+                (t.elapsed(), resp.map(|r| r.status().as_u16()).unwrap_or(0))
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+    let wall = started.elapsed();
+    sampling.store(false, std::sync::atomic::Ordering::SeqCst);
+    sampler.await?;
+    let failed = results.iter().filter(|(_, s)| *s != 200).count();
+    let mut latencies: Vec<Duration> = results.into_iter().map(|(d, _)| d).collect();
+    latencies.sort();
+    println!("slack_ack burst: {n} distinct signed events, {in_flight} connections at full speed");
+    println!(
+        "  acknowledged: {} ok, {failed} failed, in {:.1} s ({:.0}/s)",
+        n - failed,
+        wall.as_secs_f64(),
+        n as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "  ack latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies[n - 1])
+    );
+    let peak = *peak.lock().unwrap();
+    println!("  resident memory: {before:.0} MB before, {peak:.0} MB peak during the burst");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let burst_mode = std::env::args().any(|a| a == "burst");
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -127,6 +214,21 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .build()?;
+    if burst_mode {
+        let n = args.first().copied().unwrap_or(50_000);
+        burst(&url, &client, n, args.get(1).copied().unwrap_or(256)).await?;
+        let store = state.engine.store().clone();
+        for secs in [10u64, 30] {
+            tokio::time::sleep(Duration::from_secs(if secs == 10 { 10 } else { 20 })).await;
+            println!(
+                "  {secs} s after the burst: {:.0} MB resident, {} events still in the inbox",
+                rss_mb(),
+                store.inbox_depth().await?
+            );
+        }
+        state.shutdown.cancel();
+        return Ok(());
+    }
 
     phase(
         "slack_ack, acknowledgement only (verified, parsed, ignored)",

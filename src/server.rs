@@ -80,6 +80,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
         Err(e) => tracing::warn!(error = ?e, "metrics: failed to count requests"),
     }
+    if let Ok(n) = state.engine.store().inbox_depth().await {
+        gauges.push(("warden_inbox_depth", String::new(), n as f64));
+    }
     if let Ok(n) = state.engine.store().pending_jobs().await {
         gauges.push(("warden_jobs_pending", String::new(), n as f64));
     }
@@ -106,6 +109,8 @@ pub async fn serve(
     state: AppState,
     grace: Duration,
 ) -> anyhow::Result<()> {
+    // Whatever accepts inbound events also handles them, from the durable inbox.
+    state.spawn(state.engine.clone().run_inbox(state.shutdown.clone()));
     let token = state.shutdown.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { token.cancelled().await })

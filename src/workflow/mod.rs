@@ -29,6 +29,7 @@ mod edit;
 mod extend;
 mod grant;
 mod inbound;
+mod inbox;
 mod intake;
 mod job_failures;
 mod jobs;
@@ -38,6 +39,7 @@ mod status;
 mod step;
 
 pub use cards::request_card_fields;
+pub use inbox::Queued;
 pub use plan::{ApprovalPlan, PlannedStep};
 pub(crate) use step::Step;
 
@@ -137,6 +139,8 @@ pub struct Engine {
     pub(crate) worker_id: String,
     /// Deliveries being handled by this process right now.
     pub(crate) in_flight: inbound::InFlightSet,
+    /// Woken when an event is stored in the inbox, so it is handled without waiting for a poll.
+    pub(crate) inbox_ready: tokio::sync::Notify,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -174,6 +178,7 @@ impl Engine {
             metrics: parts.metrics,
             worker_id: format!("w-{}", uuid::Uuid::new_v4().simple()),
             in_flight: Arc::default(),
+            inbox_ready: tokio::sync::Notify::new(),
         }
     }
 

@@ -1,11 +1,12 @@
 //! `POST /slack/events`, `/slack/commands`, `/slack/interactions`: verify the signature first,
-//! acknowledge at once, and do the work in the background (`AppState::spawn`).
+//! store the event in the durable inbox, then acknowledge; the engine handles it from there.
 
 use super::api::SlackApi;
 use super::modals::{self, ModalContext};
 use super::payloads::{self, Command, Inbound, ModalKind};
 use crate::chat::{ChatEvent, EditForm, EventKind};
 use crate::server::AppState;
+use crate::workflow::Queued;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -72,34 +73,27 @@ impl SlackInbound {
         }
     }
 
-    /// Starts the work for one payload and returns at once.
-    pub fn dispatch(self: &Arc<Self>, item: Inbound) {
+    /// Takes one payload in before it is acknowledged: events and thread replies are stored in
+    /// the durable inbox (an error means "do not acknowledge": Slack sends it again); a modal
+    /// must open within Slack's three seconds, so it starts at once.
+    pub async fn dispatch(self: &Arc<Self>, item: Inbound) -> anyhow::Result<()> {
         match item {
             Inbound::Challenge(_) => {}
             Inbound::Ignored(why) => tracing::debug!(why, "Slack payload ignored"),
-            work => {
-                let this = self.clone();
-                self.app.spawn(async move { this.run(work).await });
-            }
-        }
-    }
-
-    async fn run(&self, item: Inbound) {
-        match item {
-            Inbound::Event(ev) => self.handle(ev).await,
-            Inbound::ThreadReply(ev) => match self.app.engine.is_request_thread(&ev.scope).await {
-                Ok(true) => self.handle(ev).await,
-                Ok(false) => tracing::debug!("thread reply outside any request's thread ignored"),
-                Err(e) => tracing::error!(error = ?e, "failed to look up a thread's request"),
-            },
+            Inbound::Event(ev) => self.app.engine.accept(Queued::Event(ev)).await?,
+            Inbound::ThreadReply(ev) => self.app.engine.accept(Queued::ThreadReply(ev)).await?,
             Inbound::OpenModal {
                 kind,
                 trigger_id,
                 ctx,
                 fallback,
-            } => self.open_modal(kind, &trigger_id, &ctx, fallback).await,
-            Inbound::Challenge(_) | Inbound::Ignored(_) => {}
+            } => {
+                let this = self.clone();
+                self.app
+                    .spawn(async move { this.open_modal(kind, &trigger_id, &ctx, fallback).await });
+            }
         }
+        Ok(())
     }
 
     async fn handle(&self, ev: ChatEvent) {
@@ -192,11 +186,19 @@ async fn events(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: By
         Ok(Inbound::Challenge(c)) => {
             axum::Json(serde_json::json!({ "challenge": c })).into_response()
         }
-        Ok(item) => {
-            s.dispatch(item);
-            StatusCode::OK.into_response()
-        }
+        Ok(item) => acknowledge(s.dispatch(item).await),
         Err(e) => unreadable(e),
+    }
+}
+
+/// 200 once the payload is stored; 503 when it could not be (Slack retries, nothing is lost).
+fn acknowledge(stored: anyhow::Result<()>) -> Response {
+    match stored {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "could not store a Slack payload; not acknowledged");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
     }
 }
 
@@ -206,11 +208,8 @@ async fn commands(State(s): State<Arc<SlackInbound>>, headers: HeaderMap, body: 
         Err(status) => return status.into_response(),
     };
     match Command::from_form(text) {
-        Ok(cmd) => {
-            s.dispatch(cmd.into_inbound());
-            // An empty 200 shows nothing; Warden's answer follows in the channel.
-            StatusCode::OK.into_response()
-        }
+        // An empty 200 shows nothing; Warden's answer follows in the channel.
+        Ok(cmd) => acknowledge(s.dispatch(cmd.into_inbound()).await),
         Err(e) => unreadable(e),
     }
 }
@@ -227,7 +226,9 @@ async fn interactions(
     match payloads::interaction_payload(text).and_then(|p| payloads::parse_interaction(&p)) {
         Ok(items) => {
             for item in items {
-                s.dispatch(item);
+                if let Err(e) = s.dispatch(item).await {
+                    return acknowledge(Err(e));
+                }
             }
             // For a view_submission an empty 200 closes the modal.
             StatusCode::OK.into_response()

@@ -33,7 +33,8 @@ async fn on_push(
     };
     let json = serde_json::to_string(&SlackPushEvent::EventCallback(ev))?;
     match payloads::parse_event(&json) {
-        Ok(item) => inbound.dispatch(item),
+        // Stored before the envelope is acknowledged; an error leaves it unacknowledged.
+        Ok(item) => inbound.dispatch(item).await?,
         Err(e) => tracing::warn!(error = %e, "Socket Mode event could not be read"),
     }
     Ok(())
@@ -49,7 +50,11 @@ async fn on_interaction(
     };
     let json = serde_json::to_string(&ev)?;
     match payloads::parse_interaction(&json) {
-        Ok(items) => items.into_iter().for_each(|i| inbound.dispatch(i)),
+        Ok(items) => {
+            for item in items {
+                inbound.dispatch(item).await?;
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "Socket Mode interaction could not be read"),
     }
     Ok(())
@@ -62,7 +67,7 @@ async fn on_command(
 ) -> Result<SlackCommandEventResponse, Err> {
     if let Some(inbound) = inbound_of(&states).await {
         let cmd: Command = serde_json::from_value(serde_json::to_value(&ev)?)?;
-        inbound.dispatch(cmd.into_inbound());
+        inbound.dispatch(cmd.into_inbound()).await?;
     }
     Ok(SlackCommandEventResponse::new(
         SlackMessageContent::new().with_text("On it.".into()),
