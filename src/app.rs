@@ -46,20 +46,41 @@ pub fn load_directory(s: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
     }
 }
 
-pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
+/// The policy engine. An AuthZEN PDP is discovered from its metadata here, so a PDP that
+/// cannot be trusted stops start-up (and fails `config check`) instead of denying later.
+pub async fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
     use crate::policy::{authzen::AuthzenPolicy, embedded::EmbeddedPolicy, opa::OpaPolicy};
     let timeout = Duration::from_millis(s.policy.timeout_ms);
-    let url = || -> anyhow::Result<url::Url> {
-        let raw = s
-            .policy
-            .url
-            .as_deref()
-            .context("policy.url is required for this engine")?;
-        url::Url::parse(raw).context("policy.url is not a valid URL")
+    let parse = |key: &str, raw: Option<&str>| -> anyhow::Result<url::Url> {
+        let raw = raw.with_context(|| format!("{key} is required for this engine"))?;
+        url::Url::parse(raw).with_context(|| format!("{key} is not a valid URL"))
     };
+    let token = s.policy.token.clone();
     Ok(match s.policy.engine.as_str() {
-        "opa" => Arc::new(OpaPolicy::new(url()?, &s.policy.path, timeout)?),
-        "authzen" => Arc::new(AuthzenPolicy::new(url()?, s.policy.token.clone(), timeout)?),
+        "opa" => Arc::new(
+            OpaPolicy::new(
+                parse("policy.url", s.policy.url.as_deref())?,
+                &s.policy.path,
+                timeout,
+            )?
+            .with_token(token),
+        ),
+        "authzen" => match s.policy.evaluation_url.as_deref() {
+            Some(endpoint) => Arc::new(AuthzenPolicy::with_endpoint(
+                parse("policy.evaluation_url", Some(endpoint))?,
+                token,
+                timeout,
+            )?),
+            None => Arc::new(
+                AuthzenPolicy::discover(
+                    parse("policy.url", s.policy.url.as_deref())?,
+                    token,
+                    timeout,
+                    &s.transport.allow_http_hosts,
+                )
+                .await?,
+            ),
+        },
         _ => {
             let mut p = match &s.policy.file {
                 Some(f) => EmbeddedPolicy::from_file(f)?,
@@ -127,7 +148,7 @@ impl Wiring {
             store,
             catalog: Arc::new(load_catalog(s)?),
             directory: crate::chat::slack::directory(s, load_directory(s)?)?,
-            policy: build_policy(s)?,
+            policy: build_policy(s).await?,
             intake: build_intake(s, metrics.clone())?,
             grantors: build_grantors(s)?,
             metrics,
