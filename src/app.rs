@@ -121,6 +121,27 @@ pub fn build_grantors(s: &Settings) -> anyhow::Result<GrantorRegistry> {
     Ok(reg)
 }
 
+/// The platform clients, built once per process and shared by every caller (chat port, grant
+/// backend, inbound handlers, directory), so each keeps one rate-limit state for its workspace
+/// or bot.
+#[derive(Default)]
+pub struct ChatClients {
+    pub slack: Option<Arc<crate::chat::slack::api::SlackApi>>,
+    pub discord: Option<Arc<crate::chat::discord::DiscordRest>>,
+}
+
+impl ChatClients {
+    pub fn from_settings(s: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            slack: crate::chat::slack::api_from_settings(s)?,
+            discord: match crate::chat::discord::enabled(s) {
+                true => Some(crate::chat::discord::rest(s)?),
+                false => None,
+            },
+        })
+    }
+}
+
 /// Everything an engine needs besides the chat adapters.
 pub struct Wiring {
     pub store: Store,
@@ -131,6 +152,7 @@ pub struct Wiring {
     pub grantors: GrantorRegistry,
     pub metrics: Arc<Metrics>,
     pub options: WorkflowOptions,
+    pub clients: ChatClients,
 }
 
 impl Wiring {
@@ -144,15 +166,17 @@ impl Wiring {
         );
         let metrics = Arc::new(Metrics::default());
         let store = Store::open(&s.database.url, s.database.max_connections).await?;
+        let clients = ChatClients::from_settings(s)?;
         Ok(Self {
             store,
             catalog: Arc::new(load_catalog(s)?),
-            directory: crate::chat::slack::directory(s, load_directory(s)?)?,
+            directory: crate::chat::slack::directory(s, load_directory(s)?, clients.slack.as_ref()),
             policy: build_policy(s).await?,
             intake: build_intake(s, metrics.clone())?,
             grantors: build_grantors(s)?,
             metrics,
             options: WorkflowOptions::from_settings(&s.workflow),
+            clients,
         })
     }
 
@@ -184,11 +208,12 @@ impl Server {
         let mut wiring = Wiring::from_settings(s).await?;
         let mut chats: Vec<Arc<dyn ChatPort>> = Vec::new();
         // Chat adapters register their outbound client and their grant backends here.
-        adapters::outbound(s, &mut chats, &mut wiring.grantors)?;
+        let clients = std::mem::take(&mut wiring.clients);
+        adapters::outbound(s, &clients, &mut chats, &mut wiring.grantors);
         let engine = Arc::new(wiring.into_engine(chats, clock));
         let state = crate::server::AppState::new(engine);
-        // …and their inbound routes here.
-        let router = adapters::routes(s, &state)?;
+        // …and their inbound routes here, on the same clients.
+        let router = adapters::routes(s, &state, &clients)?;
         Ok(Self { router, state })
     }
 
@@ -220,20 +245,24 @@ mod adapters {
 
     pub fn outbound(
         s: &Settings,
+        clients: &ChatClients,
         chats: &mut Vec<Arc<dyn ChatPort>>,
         grantors: &mut GrantorRegistry,
-    ) -> anyhow::Result<()> {
-        crate::chat::slack::outbound(s, chats, grantors)?;
-        crate::chat::discord::outbound(s, chats, grantors)?;
-        Ok(())
+    ) {
+        crate::chat::slack::outbound(clients.slack.as_ref(), chats, grantors);
+        crate::chat::discord::outbound(s, clients.discord.as_ref(), chats, grantors);
     }
 
-    pub fn routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
+    pub fn routes(
+        s: &Settings,
+        state: &crate::server::AppState,
+        clients: &ChatClients,
+    ) -> anyhow::Result<axum::Router> {
         let router = crate::server::base_router(state.clone());
         // Admin UI and API: always mounted, always behind a token (see src/admin/mod.rs).
         let router = router.merge(crate::admin::routes(s, state)?);
-        let router = crate::chat::slack::routes(s, state, router)?;
-        let router = crate::chat::discord::routes(s, state, router)?;
+        let router = crate::chat::slack::routes(s, state, router, clients.slack.as_ref())?;
+        let router = crate::chat::discord::routes(s, state, router, clients.discord.as_ref())?;
         Ok(router)
     }
 }
