@@ -1,8 +1,13 @@
 //! Shared rate limits (issue 11 #8) against the fake Discord: a 429 pauses every route Discord
 //! puts in the same bucket (`X-RateLimit-Bucket` plus the channel), not only the refused call;
-//! another channel goes on; a global 429 pauses everything; edits of one card made while limited
-//! become one call with the latest content.
+//! another channel goes on; a global 429 pauses everything, across the whole server's callers;
+//! edits of one card made while limited become one call with the latest content.
 
+use super::app::TestApp;
+use super::flow::{ask, submit};
+use crate::on_sqlite;
+use crate::support::TestDb;
+use crate::support::fakes::discord::interactions::{self as fixtures, CAROL, CHANNEL, DANA, From};
 use crate::support::fakes::discord::{Call, FakeDiscord};
 use reqwest::Method;
 use secrecy::SecretString;
@@ -11,7 +16,10 @@ use std::time::Duration;
 use warden::chat::discord::DiscordChat;
 use warden::chat::discord::rest::{DiscordRest, Route};
 use warden::chat::{Card, CardKind, ChatPort, MessageRef, Scope, ScopeKind};
+use warden::domain::RequestState;
 use warden::domain::{Platform, RequestId};
+
+on_sqlite!(a_global_429_met_by_an_interaction_reply_pauses_the_servers_card_edits_too);
 
 async fn client() -> (Arc<FakeDiscord>, Arc<DiscordRest>, Arc<DiscordChat>) {
     warden::app::install_crypto();
@@ -169,4 +177,51 @@ async fn edits_of_one_discord_card_while_limited_become_one_call_with_the_latest
     assert_eq!(sent.len(), 1, "one call after the limit, not one per edit");
     let body = sent[0].body.to_string();
     assert!(body.contains("v5"), "the latest content won: {body}");
+}
+
+/// The interactions endpoint, the chat port and the role backend share one client, so a global
+/// limit met by one of them holds for all.
+async fn a_global_429_met_by_an_interaction_reply_pauses_the_servers_card_edits_too(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (id, card) = ask(&app).await;
+    let approval = submit(&app, &id, &card).await;
+    app.settle().await;
+    app.fake.rate_limit_globally_next(1.0);
+    // Carol is no approver: her refusal goes out on the interaction's webhook and meets the 429.
+    let refused = fixtures::click(
+        &From::guild(CAROL),
+        &format!("warden:approve:{id}"),
+        CHANNEL,
+        &approval,
+    );
+    app.send(&refused).await;
+    let limited = wait_for_429(&app.fake).await;
+    // Dana approves: the grant and the card edits go through the chat port's client.
+    app.send(&fixtures::click(
+        &From::guild(DANA),
+        &format!("warden:approve:{id}"),
+        CHANNEL,
+        &approval,
+    ))
+    .await;
+    app.state_becomes(&id, RequestState::Active).await;
+    app.settle().await;
+    let early: Vec<String> = app
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.at > limited.at && c.at - limited.at < Duration::from_millis(900))
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    assert!(
+        early.is_empty(),
+        "calls went out during the global limit: {early:?}"
+    );
+}
+
+async fn wait_for_429(fake: &FakeDiscord) -> Call {
+    crate::support::wait_until(crate::support::wait::PATIENCE, "a 429", || async {
+        fake.calls().into_iter().find(|c| c.status == 429)
+    })
+    .await
 }
