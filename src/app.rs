@@ -56,6 +56,7 @@ pub async fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>>
         url::Url::parse(raw).with_context(|| format!("{key} is not a valid URL"))
     };
     let token = s.policy.token.clone();
+    ensure_transport(s, "policy.")?;
     Ok(match s.policy.engine.as_str() {
         "opa" => Arc::new(
             OpaPolicy::new(
@@ -98,9 +99,18 @@ pub async fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>>
     })
 }
 
+/// The transport rule (`Settings::transport_problems`) for the URLs under `prefix`, for
+/// commands that build a client without `Wiring` (`policy eval`, `eval`).
+fn ensure_transport(s: &Settings, prefix: &str) -> anyhow::Result<()> {
+    let problems = s.transport_problems(prefix);
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+    Ok(())
+}
+
 /// The model intake when `llm.base_url` is set (the parser stays the fallback), else the parser.
 pub fn build_intake(s: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Arc<dyn Intake>> {
     if s.llm.base_url.is_some() {
+        ensure_transport(s, "llm.")?;
         let llm = crate::intake::llm::LlmIntake::from_settings(&s.llm, metrics)
             .context("Failed to set up the model intake")?;
         return Ok(Arc::new(llm));

@@ -25,9 +25,7 @@ impl Settings {
                 "policy.engine must be embedded, opa or authzen (got \"{other}\")"
             )),
         }
-        for (key, url) in self.remote_urls() {
-            self.check_remote(&mut p, key, url);
-        }
+        p.extend(self.transport_problems(""));
         if self.llm.base_url.is_some() {
             if self.llm.model.is_none() {
                 p.push("llm.model is required when llm.base_url is set".into());
@@ -120,15 +118,23 @@ impl Settings {
         .collect()
     }
 
-    /// One remote URL against the transport rule: `key` plus the reason when it fails.
-    fn check_remote(&self, problems: &mut Vec<String>, key: &str, value: &str) {
-        let verdict = url::Url::parse(value)
-            .map_err(|_| "is not an http(s) URL".to_string())
-            .and_then(|u| {
-                check_transport(&u, &self.transport.allow_http_hosts).map_err(|e| e.to_string())
-            });
-        if let Err(why) = verdict {
-            problems.push(format!("{key} {why}"));
-        }
+    /// The remote URLs whose key starts with `prefix` ("" for all, "llm." for the model) that
+    /// break the transport rule, each as `key` plus the reason. Commands that build one client
+    /// without starting the service check theirs with this too.
+    pub fn transport_problems(&self, prefix: &str) -> Vec<String> {
+        self.remote_urls()
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .filter_map(|(key, value)| {
+                url::Url::parse(value)
+                    .map_err(|_| "is not an http(s) URL".to_string())
+                    .and_then(|u| {
+                        check_transport(&u, &self.transport.allow_http_hosts)
+                            .map_err(|e| e.to_string())
+                    })
+                    .err()
+                    .map(|why| format!("{key} {why}"))
+            })
+            .collect()
     }
 }
