@@ -46,20 +46,42 @@ pub fn load_directory(s: &Settings) -> anyhow::Result<Arc<dyn Directory>> {
     }
 }
 
-pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
+/// The policy engine. An AuthZEN PDP is discovered from its metadata here, so a PDP that
+/// cannot be trusted stops start-up (and fails `config check`) instead of denying later.
+pub async fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
     use crate::policy::{authzen::AuthzenPolicy, embedded::EmbeddedPolicy, opa::OpaPolicy};
     let timeout = Duration::from_millis(s.policy.timeout_ms);
-    let url = || -> anyhow::Result<url::Url> {
-        let raw = s
-            .policy
-            .url
-            .as_deref()
-            .context("policy.url is required for this engine")?;
-        url::Url::parse(raw).context("policy.url is not a valid URL")
+    let parse = |key: &str, raw: Option<&str>| -> anyhow::Result<url::Url> {
+        let raw = raw.with_context(|| format!("{key} is required for this engine"))?;
+        url::Url::parse(raw).with_context(|| format!("{key} is not a valid URL"))
     };
+    let token = s.policy.token.clone();
+    ensure_transport(s, "policy.")?;
     Ok(match s.policy.engine.as_str() {
-        "opa" => Arc::new(OpaPolicy::new(url()?, &s.policy.path, timeout)?),
-        "authzen" => Arc::new(AuthzenPolicy::new(url()?, s.policy.token.clone(), timeout)?),
+        "opa" => Arc::new(
+            OpaPolicy::new(
+                parse("policy.url", s.policy.url.as_deref())?,
+                &s.policy.path,
+                timeout,
+            )?
+            .with_token(token),
+        ),
+        "authzen" => match s.policy.evaluation_url.as_deref() {
+            Some(endpoint) => Arc::new(AuthzenPolicy::with_endpoint(
+                parse("policy.evaluation_url", Some(endpoint))?,
+                token,
+                timeout,
+            )?),
+            None => Arc::new(
+                AuthzenPolicy::discover(
+                    parse("policy.url", s.policy.url.as_deref())?,
+                    token,
+                    timeout,
+                    &s.transport.allow_http_hosts,
+                )
+                .await?,
+            ),
+        },
         _ => {
             let mut p = match &s.policy.file {
                 Some(f) => EmbeddedPolicy::from_file(f)?,
@@ -77,9 +99,18 @@ pub fn build_policy(s: &Settings) -> anyhow::Result<Arc<dyn PolicyEngine>> {
     })
 }
 
+/// The transport rule (`Settings::transport_problems`) for the URLs under `prefix`, for
+/// commands that build a client without `Wiring` (`policy eval`, `eval`).
+fn ensure_transport(s: &Settings, prefix: &str) -> anyhow::Result<()> {
+    let problems = s.transport_problems(prefix);
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+    Ok(())
+}
+
 /// The model intake when `llm.base_url` is set (the parser stays the fallback), else the parser.
 pub fn build_intake(s: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Arc<dyn Intake>> {
     if s.llm.base_url.is_some() {
+        ensure_transport(s, "llm.")?;
         let llm = crate::intake::llm::LlmIntake::from_settings(&s.llm, metrics)
             .context("Failed to set up the model intake")?;
         return Ok(Arc::new(llm));
@@ -100,6 +131,27 @@ pub fn build_grantors(s: &Settings) -> anyhow::Result<GrantorRegistry> {
     Ok(reg)
 }
 
+/// The platform clients, built once per process and shared by every caller (chat port, grant
+/// backend, inbound handlers, directory), so each keeps one rate-limit state for its workspace
+/// or bot.
+#[derive(Default)]
+pub struct ChatClients {
+    pub slack: Option<Arc<crate::chat::slack::api::SlackApi>>,
+    pub discord: Option<Arc<crate::chat::discord::DiscordRest>>,
+}
+
+impl ChatClients {
+    pub fn from_settings(s: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            slack: crate::chat::slack::api_from_settings(s)?,
+            discord: match crate::chat::discord::enabled(s) {
+                true => Some(crate::chat::discord::rest(s)?),
+                false => None,
+            },
+        })
+    }
+}
+
 /// Everything an engine needs besides the chat adapters.
 pub struct Wiring {
     pub store: Store,
@@ -110,6 +162,7 @@ pub struct Wiring {
     pub grantors: GrantorRegistry,
     pub metrics: Arc<Metrics>,
     pub options: WorkflowOptions,
+    pub clients: ChatClients,
 }
 
 impl Wiring {
@@ -123,15 +176,17 @@ impl Wiring {
         );
         let metrics = Arc::new(Metrics::default());
         let store = Store::open(&s.database.url, s.database.max_connections).await?;
+        let clients = ChatClients::from_settings(s)?;
         Ok(Self {
             store,
             catalog: Arc::new(load_catalog(s)?),
-            directory: crate::chat::slack::directory(s, load_directory(s)?)?,
-            policy: build_policy(s)?,
+            directory: crate::chat::slack::directory(s, load_directory(s)?, clients.slack.as_ref()),
+            policy: build_policy(s).await?,
             intake: build_intake(s, metrics.clone())?,
             grantors: build_grantors(s)?,
             metrics,
             options: WorkflowOptions::from_settings(&s.workflow),
+            clients,
         })
     }
 
@@ -163,11 +218,12 @@ impl Server {
         let mut wiring = Wiring::from_settings(s).await?;
         let mut chats: Vec<Arc<dyn ChatPort>> = Vec::new();
         // Chat adapters register their outbound client and their grant backends here.
-        adapters::outbound(s, &mut chats, &mut wiring.grantors)?;
+        let clients = std::mem::take(&mut wiring.clients);
+        adapters::outbound(s, &clients, &mut chats, &mut wiring.grantors);
         let engine = Arc::new(wiring.into_engine(chats, clock));
         let state = crate::server::AppState::new(engine);
-        // …and their inbound routes here.
-        let router = adapters::routes(s, &state)?;
+        // …and their inbound routes here, on the same clients.
+        let router = adapters::routes(s, &state, &clients)?;
         Ok(Self { router, state })
     }
 
@@ -199,20 +255,24 @@ mod adapters {
 
     pub fn outbound(
         s: &Settings,
+        clients: &ChatClients,
         chats: &mut Vec<Arc<dyn ChatPort>>,
         grantors: &mut GrantorRegistry,
-    ) -> anyhow::Result<()> {
-        crate::chat::slack::outbound(s, chats, grantors)?;
-        crate::chat::discord::outbound(s, chats, grantors)?;
-        Ok(())
+    ) {
+        crate::chat::slack::outbound(clients.slack.as_ref(), chats, grantors);
+        crate::chat::discord::outbound(s, clients.discord.as_ref(), chats, grantors);
     }
 
-    pub fn routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
+    pub fn routes(
+        s: &Settings,
+        state: &crate::server::AppState,
+        clients: &ChatClients,
+    ) -> anyhow::Result<axum::Router> {
         let router = crate::server::base_router(state.clone());
         // Admin UI and API: always mounted, always behind a token (see src/admin/mod.rs).
         let router = router.merge(crate::admin::routes(s, state)?);
-        let router = crate::chat::slack::routes(s, state, router)?;
-        let router = crate::chat::discord::routes(s, state, router)?;
+        let router = crate::chat::slack::routes(s, state, router, clients.slack.as_ref())?;
+        let router = crate::chat::discord::routes(s, state, router, clients.discord.as_ref())?;
         Ok(router)
     }
 }

@@ -6,6 +6,8 @@
 //! come from the environment or from `*_file` paths, and never print in logs or `Debug`.
 //! Unknown keys are errors, so a typo never silently falls back to a default.
 
+mod problems;
+
 use anyhow::Context;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -26,6 +28,15 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub grants: GrantSettings,
     pub workflow: WorkflowSettings,
+    pub transport: TransportSettings,
+}
+
+/// Which remote services may be reached over plain http. Loopback always may; any other host
+/// must use https unless it is listed here (`WARDEN__TRANSPORT__ALLOW_HTTP_HOSTS=a,b`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransportSettings {
+    pub allow_http_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,8 +141,12 @@ impl Default for LlmSettings {
 pub struct PolicySettings {
     /// "embedded" (Rego in-process), "opa" or "authzen".
     pub engine: String,
-    /// Base URL of the OPA or AuthZEN PDP.
+    /// Base URL of the OPA server, or the AuthZEN PDP's identifier: Warden reads its
+    /// endpoints from `{url}/.well-known/authzen-configuration` (path inserted after the host).
     pub url: Option<String>,
+    /// AuthZEN only: the access evaluation endpoint of a PDP that publishes no metadata; when
+    /// set, discovery is skipped.
+    pub evaluation_url: Option<String>,
     /// OPA data path of the decision document.
     pub path: String,
     /// A Rego file to use instead of the shipped policy (embedded engine).
@@ -139,7 +154,9 @@ pub struct PolicySettings {
     /// JSON data made available to the embedded policy as `data.warden.config`.
     pub data_file: Option<PathBuf>,
     pub timeout_ms: u64,
+    /// Bearer token sent to the OPA or AuthZEN PDP (env `WARDEN__POLICY__TOKEN` or `token_file`).
     pub token: Option<SecretString>,
+    pub token_file: Option<PathBuf>,
 }
 
 impl Default for PolicySettings {
@@ -147,11 +164,13 @@ impl Default for PolicySettings {
         Self {
             engine: "embedded".into(),
             url: None,
+            evaluation_url: None,
             path: "access/decision".into(),
             file: None,
             data_file: None,
             timeout_ms: 2000,
             token: None,
+            token_file: None,
         }
     }
 }
@@ -326,7 +345,9 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
         config::Environment::with_prefix("WARDEN")
             .prefix_separator("__")
             .separator("__")
-            .try_parsing(true),
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("transport.allow_http_hosts"),
     );
     let raw = builder
         .build()
@@ -338,120 +359,34 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
 
 impl Settings {
     fn resolve_secret_files(&mut self) -> anyhow::Result<()> {
-        if self.llm.api_key.is_none()
-            && let Some(path) = &self.llm.api_key_file
-        {
-            let key = std::fs::read_to_string(path)
-                .with_context(|| format!("Failed to read llm.api_key_file {}", path.display()))?;
-            self.llm.api_key = Some(SecretString::from(key.trim().to_string()));
-        }
+        secret_from_file(
+            &mut self.llm.api_key,
+            &self.llm.api_key_file,
+            "llm.api_key_file",
+        )?;
+        secret_from_file(
+            &mut self.policy.token,
+            &self.policy.token_file,
+            "policy.token_file",
+        )?;
         Ok(())
-    }
-
-    /// Problems a person should fix, in plain words. Empty means the configuration is usable.
-    pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if crate::store::Backend::from_url(&self.database.url).is_err() {
-            p.push("database.url must start with sqlite: or postgres://".into());
-        }
-        match self.policy.engine.as_str() {
-            "embedded" => {}
-            "opa" | "authzen" => match &self.policy.url {
-                None => p.push(format!(
-                    "policy.url is required when policy.engine = \"{}\"",
-                    self.policy.engine
-                )),
-                Some(u) => check_url(&mut p, "policy.url", u),
-            },
-            other => p.push(format!(
-                "policy.engine must be embedded, opa or authzen (got \"{other}\")"
-            )),
-        }
-        if let Some(u) = &self.llm.base_url {
-            check_url(&mut p, "llm.base_url", u);
-            if self.llm.model.is_none() {
-                p.push("llm.model is required when llm.base_url is set".into());
-            }
-            if !["json_schema", "tool", "json_object"].contains(&self.llm.output.as_str()) {
-                p.push(format!(
-                    "llm.output must be json_schema, tool or json_object (got \"{}\")",
-                    self.llm.output
-                ));
-            }
-        }
-        if self.slack.bot_token.is_some()
-            && self.slack.signing_secret.is_none()
-            && self.slack.app_token.is_none()
-        {
-            p.push("slack.signing_secret is missing (set WARDEN__SLACK__SIGNING_SECRET)".into());
-        }
-        if let Some(u) = &self.slack.api_url {
-            check_url(&mut p, "slack.api_url", u);
-        }
-        if self.discord.bot_token.is_some() && self.discord.public_key.is_none() {
-            p.push("discord.public_key is missing (set WARDEN__DISCORD__PUBLIC_KEY)".into());
-        }
-        if let Some(u) = &self.discord.api_url {
-            check_url(&mut p, "discord.api_url", u);
-        }
-        if let Some(u) = &self.grants.webhook_url {
-            check_url(&mut p, "grants.webhook_url", u);
-            if self.grants.webhook_secret.is_none() {
-                p.push(
-                    "grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into(),
-                );
-            }
-        }
-        if !["file", "scim"].contains(&self.directory.kind.as_str()) {
-            p.push(format!(
-                "directory.kind must be file or scim (got \"{}\")",
-                self.directory.kind
-            ));
-        }
-        if self.directory.kind == "scim" && self.directory.scim_url.is_none() {
-            p.push("directory.scim_url is required when directory.kind = \"scim\"".into());
-        }
-        if !["always", "approval_only", "never"].contains(&self.workflow.confirm.as_str()) {
-            p.push(format!(
-                "workflow.confirm must be always, approval_only or never (got \"{}\")",
-                self.workflow.confirm
-            ));
-        }
-        for (key, v) in [
-            ("workflow.pending_ttl", &self.workflow.pending_ttl),
-            ("workflow.confirm_ttl", &self.workflow.confirm_ttl),
-            ("workflow.reminder_before", &self.workflow.reminder_before),
-            (
-                "workflow.expiry_warning_before",
-                &self.workflow.expiry_warning_before,
-            ),
-            (
-                "workflow.break_glass_duration",
-                &self.workflow.break_glass_duration,
-            ),
-        ] {
-            if crate::domain::parse_duration(v).is_none() {
-                p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
-            }
-        }
-        if let Some(u) = &self.admin.siem_url {
-            check_url(&mut p, "admin.siem_url", u);
-        }
-        if !["text", "json"].contains(&self.log.format.as_str()) {
-            p.push(format!(
-                "log.format must be text or json (got \"{}\")",
-                self.log.format
-            ));
-        }
-        p
     }
 }
 
-fn check_url(problems: &mut Vec<String>, key: &str, value: &str) {
-    match url::Url::parse(value) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-        _ => problems.push(format!("{key} is not an http(s) URL")),
+/// A secret read from `file` when it is not set directly; surrounding whitespace is dropped.
+fn secret_from_file(
+    secret: &mut Option<SecretString>,
+    file: &Option<PathBuf>,
+    key: &str,
+) -> anyhow::Result<()> {
+    if secret.is_none()
+        && let Some(path) = file
+    {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("Failed to read {key} {}", path.display()))?;
+        *secret = Some(SecretString::from(text.trim().to_string()));
     }
+    Ok(())
 }
 
 /// Seconds from a duration setting already checked by `problems`.

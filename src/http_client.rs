@@ -1,4 +1,5 @@
-//! Every outbound HTTP client Warden builds: one TLS provider, one user agent, bounded time.
+//! Every outbound HTTP client Warden builds: one TLS provider, one user agent, bounded time,
+//! and the one rule for which remote addresses may be reached without TLS.
 //!
 //! A leaf: it knows reqwest and rustls and nothing of Warden. Crates that build their own
 //! connector (slack-morphism over hyper-rustls) still get their TLS provider from here.
@@ -92,6 +93,55 @@ impl HttpOptions {
     }
 }
 
+/// Why a remote URL may not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("is not an http(s) URL")]
+    NotHttp,
+    #[error(
+        "uses plain http to {host}; use https, or list \"{host}\" in transport.allow_http_hosts"
+    )]
+    PlainHttp { host: String },
+}
+
+/// The transport rule for every remote service Warden sends secrets or decisions to: `https`,
+/// or plain `http` only to a loopback address or to a host the operator listed explicitly.
+/// Loopback traffic never leaves the machine; anything else in clear text could be read or
+/// forged on the way (a forged PDP answer is an access grant).
+pub fn check_transport(url: &url::Url, allow_http_hosts: &[String]) -> Result<(), TransportError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            if is_loopback(url)
+                || allow_http_hosts
+                    .iter()
+                    .any(|h| h.trim().eq_ignore_ascii_case(host))
+            {
+                Ok(())
+            } else {
+                Err(TransportError::PlainHttp {
+                    host: host.to_string(),
+                })
+            }
+        }
+        _ => Err(TransportError::NotHttp),
+    }
+}
+
+/// 127.0.0.0/8, ::1, `localhost` and names under `.localhost` (RFC 6761).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
 /// A reqwest client with rustls (ring) and the given options.
 pub fn client(options: HttpOptions) -> anyhow::Result<reqwest::Client> {
     install_crypto();
@@ -120,6 +170,42 @@ mod tests {
         assert_eq!(short.connect_timeout, Duration::from_millis(800));
         let long = HttpOptions::new(Duration::from_secs(60));
         assert_eq!(long.connect_timeout, MAX_CONNECT_TIMEOUT);
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback_or_allowed() {
+        let check = |u: &str, allowed: &[&str]| {
+            let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+            check_transport(&url::Url::parse(u).unwrap(), &allowed)
+        };
+        for ok in [
+            "https://pdp.example.com",
+            "http://127.0.0.1:8181",
+            "http://127.9.9.9",
+            "http://[::1]:8181/x",
+            "http://localhost:11434/v1",
+            "http://pdp.localhost",
+        ] {
+            assert_eq!(check(ok, &[]), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check("http://opa.internal:8181", &[]),
+            Err(TransportError::PlainHttp {
+                host: "opa.internal".into()
+            })
+        );
+        assert_eq!(
+            check("http://10.0.0.5", &[]),
+            Err(TransportError::PlainHttp {
+                host: "10.0.0.5".into()
+            })
+        );
+        assert!(check("http://localhost.evil.com", &[]).is_err());
+        assert_eq!(check("http://OPA.internal:8181", &["opa.internal"]), Ok(()));
+        assert_eq!(
+            check("ftp://pdp.example.com", &[]),
+            Err(TransportError::NotHttp)
+        );
     }
 
     #[test]

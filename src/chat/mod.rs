@@ -7,8 +7,10 @@ use crate::domain::{Platform, PlatformUser, RequestId};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod coalesce;
 pub mod console;
 pub mod discord;
+pub mod limits;
 pub mod slack;
 
 /// Where a conversation happens. A request lives in one scope: its own thread or DM.
@@ -160,7 +162,7 @@ pub enum CardTarget {
 }
 
 /// A posted message, so it can be edited later. Stored per request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MessageRef {
     pub platform: Platform,
     pub channel: String,

@@ -28,8 +28,10 @@ pub async fn run(explicit: Option<&Path>) -> anyhow::Result<ExitCode> {
             Err(e) => problems.push(format!("directory: {e:#}")),
         }
     }
-    if s.policy.engine == "embedded" || s.policy.url.is_some() {
-        match crate::app::build_policy(s) {
+    // A remote PDP is contacted (AuthZEN metadata is fetched) only over an allowed transport.
+    let remote_pdp = s.policy.url.is_some() || s.policy.evaluation_url.is_some();
+    if s.policy.engine == "embedded" || (remote_pdp && s.transport_problems("policy.").is_empty()) {
+        match crate::app::build_policy(s).await {
             Ok(p) => ok.push(format!("policy: {} engine ready", p.name())),
             Err(e) => problems.push(format!("policy: {e:#}")),
         }

@@ -15,7 +15,7 @@ pub async fn eval(s: &Settings, file: &Path) -> anyhow::Result<ExitCode> {
             file.display()
         )
     })?;
-    let engine = crate::app::build_policy(s)?;
+    let engine = crate::app::build_policy(s).await?;
     let decision = engine.decide(&input).await;
     println!("{}", serde_json::to_string_pretty(&decision)?);
     Ok(ExitCode::SUCCESS)

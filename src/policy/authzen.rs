@@ -1,18 +1,19 @@
 //! AuthZEN 1.0 PDP over HTTP.
 //!
-//! `POST {base}/access/v1/evaluation` with a subject (the requester), a resource, an action and a
+//! The endpoint comes from the PDP's own metadata (`discovery`), or from configuration for a
+//! PDP that publishes none. `POST {access_evaluation_endpoint}` with a subject (the requester), a resource, an action and a
 //! context built from the [`PolicyInput`]; the PDP answers `{"decision": bool, "context": {...}}`.
 //! `false` denies. `true` allows, unless the context asks for approvals (then approval is
 //! required) or carries anything Warden does not understand (then it denies: an obligation that
 //! is not understood cannot be honoured).
 
+use super::discovery::{AuthzenEndpoints, discover};
 use super::embedded::fault_with_id;
-use super::opa::{describe, http_client, join, read_body, redact, valid_id};
+use super::opa::{bearer, describe, http_client, read_body, redact, valid_id};
 use super::{ApprovalStep, Decision, PolicyEngine, PolicyInput};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use async_trait::async_trait;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 use url::Url;
@@ -52,16 +53,44 @@ impl std::fmt::Debug for AuthzenPolicy {
 }
 
 impl AuthzenPolicy {
-    /// `base_url` is the PDP's address; `token`, if any, is sent as `Authorization: Bearer …`.
-    pub fn new(base_url: Url, token: Option<SecretString>, timeout: Duration) -> Result<Self> {
-        let endpoint = join(&base_url, "access/v1/evaluation")?;
+    /// Reads the PDP's metadata from `pdp` (its identifier) and evaluates at the advertised
+    /// `access_evaluation_endpoint`. Metadata that names another PDP, lacks the endpoint or
+    /// cannot be fetched is an error: no PDP, no decisions (fail closed).
+    pub async fn discover(
+        pdp: Url,
+        token: Option<SecretString>,
+        timeout: Duration,
+        allow_http_hosts: &[String],
+    ) -> Result<Self> {
         let client = http_client(timeout)?;
-        Ok(Self {
+        let found: AuthzenEndpoints = discover(&client, &pdp, allow_http_hosts)
+            .await
+            .context("AuthZEN discovery failed")?;
+        tracing::info!(pdp = %found.pdp, endpoint = %redact(&found.evaluation), batch = found.evaluations.is_some(), "AuthZEN PDP metadata accepted");
+        Ok(Self::build(client, found.evaluation, token))
+    }
+
+    /// Evaluates at `endpoint` as configured, without discovery (a PDP with no metadata).
+    /// `token`, if any, is sent as `Authorization: Bearer …`.
+    pub fn with_endpoint(
+        endpoint: Url,
+        token: Option<SecretString>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        anyhow::ensure!(
+            matches!(endpoint.scheme(), "http" | "https"),
+            "the AuthZEN evaluation endpoint must be http or https"
+        );
+        Ok(Self::build(http_client(timeout)?, endpoint, token))
+    }
+
+    fn build(client: reqwest::Client, endpoint: Url, token: Option<SecretString>) -> Self {
+        Self {
             client,
             display: redact(&endpoint),
             endpoint,
             token,
-        })
+        }
     }
 
     /// The endpoint as it may be logged (no credentials).
@@ -71,18 +100,15 @@ impl AuthzenPolicy {
 
     async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let mut request = self
+        let request = self
             .client
             .post(self.endpoint.clone())
             .header("X-Request-ID", &request_id)
             .json(&request_body(input));
-        if let Some(token) = &self.token {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                .map_err(|_| "the AuthZEN token is not a valid header value".to_string())?;
-            value.set_sensitive(true);
-            request = request.header(AUTHORIZATION, value);
-        }
-        let response = request.send().await.map_err(|e| describe(&e))?;
+        let response = bearer(request, self.token.as_ref())?
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("AuthZEN PDP answered HTTP {}", status.as_u16()));
@@ -323,144 +349,5 @@ fn printable(key: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::ApproverSpec;
-
-    fn map(v: Value) -> Decision {
-        map_response(&v, None)
-    }
-
-    #[test]
-    fn true_without_context_allows_and_false_denies() {
-        assert!(matches!(
-            map(json!({"decision": true})),
-            Decision::Allow {
-                break_glass: false,
-                ..
-            }
-        ));
-        assert!(matches!(
-            map(json!({"decision": true, "context": {}})),
-            Decision::Allow { .. }
-        ));
-        let d = map(json!({"decision": false}));
-        assert_eq!(d.outcome(), "deny");
-        assert_eq!(d.reasons(), ["denied by the AuthZEN policy decision point"]);
-    }
-
-    #[test]
-    fn deny_reasons_come_from_reason_user_and_reasons() {
-        let d = map(
-            json!({"decision": false, "context": {"reasons": ["not on call"], "reason_user": {"en-403": "Insufficient privileges"}, "reason_admin": {"en": "rule C076"}}}),
-        );
-        assert_eq!(d.reasons(), ["not on call", "Insufficient privileges"]);
-    }
-
-    #[test]
-    fn approvals_in_the_context_require_approval() {
-        let d = map(
-            json!({"decision": true, "context": {"approvals": [{"from": "manager"}, {"from": "group", "group": "dba", "count": 2}], "deny_reason_required": true}}),
-        );
-        match d {
-            Decision::RequireApproval {
-                steps,
-                deny_reason_required,
-                ..
-            } => {
-                assert_eq!(steps[0].approvers, ApproverSpec::Manager);
-                assert_eq!(
-                    steps[1],
-                    ApprovalStep {
-                        approvers: ApproverSpec::Group {
-                            group: "dba".into()
-                        },
-                        count: 2
-                    }
-                );
-                assert!(deny_reason_required);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn break_glass_in_the_context_allows_flagged() {
-        assert!(matches!(
-            map(json!({"decision": true, "context": {"break_glass": true}})),
-            Decision::Allow {
-                break_glass: true,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn anything_not_understood_denies() {
-        for answer in [
-            json!({"decision": true, "context": {"obligations": [{"id": "mfa"}]}}),
-            json!({"decision": true, "context": {"mfa_required": true}}),
-            json!({"decision": "true"}),
-            json!({"decision": 1}),
-            json!({"context": {}}),
-            json!([true]),
-            json!({"decision": true, "context": "ok"}),
-            json!({"decision": true, "context": {"approvals": [{"from": "manager", "when": "now"}]}}),
-            json!({"decision": true, "context": {"approvals": [{"from": "nobody"}]}}),
-            json!({"decision": true, "context": {"approvals": [{"from": "manager", "count": 0}]}}),
-            json!({"decision": true, "context": {"approvals": "manager"}}),
-            json!({"decision": true, "context": {"break_glass": "yes"}}),
-            json!({"decision": true, "context": {"reasons": [1]}}),
-            json!({"decision": true, "context": {"break_glass": true, "approvals": [{"from": "manager"}]}}),
-            json!({"decision": true, "evaluations": []}),
-        ] {
-            let d = map(answer.clone());
-            assert_eq!(d.outcome(), "deny", "{answer}");
-            assert!(
-                d.reasons()[0].starts_with("policy error:"),
-                "{answer}: {d:?}"
-            );
-        }
-        assert!(
-            map(json!({"decision": true, "context": {"obligations": []}})).reasons()[0]
-                .contains("unknown obligation 'obligations'")
-        );
-    }
-
-    #[test]
-    fn the_decision_id_prefers_the_context_then_the_header() {
-        let d = map_response(
-            &json!({"decision": true, "context": {"decision_id": "ctx-1"}}),
-            Some("hdr-1".into()),
-        );
-        assert_eq!(d.decision_id(), Some("ctx-1"));
-        let d = map_response(
-            &json!({"decision": true, "context": {"id": "ctx-2"}}),
-            Some("hdr-1".into()),
-        );
-        assert_eq!(d.decision_id(), Some("ctx-2"));
-        let d = map_response(&json!({"decision": false}), Some("hdr-1".into()));
-        assert_eq!(d.decision_id(), Some("hdr-1"));
-        let d = map_response(
-            &json!({"decision": true, "context": {"obligations": 1}}),
-            Some("hdr-2".into()),
-        );
-        assert_eq!((d.outcome(), d.decision_id()), ("deny", Some("hdr-2")));
-    }
-
-    #[test]
-    fn the_token_never_shows_in_debug_output() {
-        let p = AuthzenPolicy::new(
-            Url::parse("https://pdp.example").unwrap(),
-            Some(SecretString::from("tok-s3cret")),
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        let shown = format!("{p:?}");
-        assert!(
-            !shown.contains("tok-s3cret") && shown.contains("redacted"),
-            "{shown}"
-        );
-        assert_eq!(p.endpoint(), "https://pdp.example/access/v1/evaluation");
-    }
-}
+#[path = "authzen_tests.rs"]
+mod tests;

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub mod authzen;
+pub mod discovery;
 pub mod embedded;
 pub mod opa;
 

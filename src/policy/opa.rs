@@ -10,6 +10,8 @@ use super::{Decision, PolicyEngine, PolicyInput, RegoDecision};
 use crate::http_client::HttpOptions;
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use url::Url;
@@ -25,13 +27,16 @@ pub struct OpaPolicy {
     endpoint: Url,
     /// The endpoint without credentials, query or fragment: the only form that is logged.
     display: String,
+    /// OPA's `--authentication=token`: sent as `Authorization: Bearer …`, never logged.
+    token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for OpaPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpaPolicy")
             .field("endpoint", &self.display)
-            .finish_non_exhaustive()
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
     }
 }
 
@@ -64,7 +69,14 @@ impl OpaPolicy {
             client,
             display: redact(&endpoint),
             endpoint,
+            token: None,
         })
+    }
+
+    /// Sends `token` as a bearer token on every query.
+    pub fn with_token(mut self, token: Option<SecretString>) -> Self {
+        self.token = token;
+        self
     }
 
     /// The endpoint as it may be logged (no credentials).
@@ -73,10 +85,11 @@ impl OpaPolicy {
     }
 
     async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
-        let response = self
+        let request = self
             .client
             .post(self.endpoint.clone())
-            .json(&OpaRequest { input })
+            .json(&OpaRequest { input });
+        let response = bearer(request, self.token.as_ref())?
             .send()
             .await
             .map_err(|e| describe(&e))?;
@@ -162,6 +175,20 @@ pub(super) fn redact(url: &Url) -> String {
 pub(super) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
     crate::http_client::client(HttpOptions::new(timeout))
         .context("cannot build the HTTP client for the policy decision point")
+}
+
+/// Adds `Authorization: Bearer <token>`, marked sensitive so no debug output shows it.
+pub(super) fn bearer(
+    request: reqwest::RequestBuilder,
+    token: Option<&SecretString>,
+) -> Result<reqwest::RequestBuilder, String> {
+    let Some(token) = token else {
+        return Ok(request);
+    };
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+        .map_err(|_| "the policy token is not a valid header value".to_string())?;
+    value.set_sensitive(true);
+    Ok(request.header(AUTHORIZATION, value))
 }
 
 /// A short, secret-free description of a transport error (never the URL).

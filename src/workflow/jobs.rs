@@ -232,7 +232,10 @@ impl Engine {
         self.store.complete_job(&job.claim).await.map(|_| ())
     }
 
-    /// Retries a card update the platform refused earlier.
+    /// Retries a card update the platform refused earlier. The card shows the request as it is
+    /// now (its current status line), not as it was when the update failed: updates of one card
+    /// are coalesced (one job per card, and edits made meanwhile were handed to the failed one),
+    /// so the latest content must win.
     async fn exec_card_update(
         &self,
         job: &ClaimedJob,
@@ -240,7 +243,7 @@ impl Engine {
         update: &CardUpdate,
     ) -> anyhow::Result<()> {
         if let Some(card) = self
-            .render_stored_card(req, update.card.kind, update.status.clone())
+            .render_stored_card(req, update.card.kind, req.card_status.clone())
             .await
             && let Some(chat) = self.chat(update.card.platform)
         {

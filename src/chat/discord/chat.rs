@@ -5,6 +5,7 @@
 use super::render::{card_edit, card_message, text_message, truncate};
 use super::responder::Responder;
 use super::rest::{DiscordRest, RestError, Route};
+use crate::chat::coalesce::LatestEdits;
 use crate::chat::{Card, CardTarget, ChatError, ChatPort, MessageRef, Scope};
 use crate::domain::{Platform, PlatformUser};
 use async_trait::async_trait;
@@ -16,6 +17,8 @@ pub struct DiscordChat {
     rest: Arc<DiscordRest>,
     /// DM channel per user id; Discord returns the same channel every time.
     dms: Mutex<HashMap<String, String>>,
+    /// Card edits per message: the newest content wins while an edit waits.
+    edits: LatestEdits<MessageRef, Card>,
 }
 
 impl DiscordChat {
@@ -23,6 +26,7 @@ impl DiscordChat {
         Self {
             rest,
             dms: Mutex::new(HashMap::new()),
+            edits: LatestEdits::default(),
         }
     }
 
@@ -161,18 +165,24 @@ impl ChatPort for DiscordChat {
     }
 
     async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
+        let Some(sender) = self.edits.offer(message.clone(), card.clone()) else {
+            return Ok(());
+        };
         let (ch, id) = (&message.channel, &message.message_id);
-        self.rest
-            .call(
-                Method::PATCH,
-                Route::new("channel_message", ch.as_str()),
-                &format!("/channels/{ch}/messages/{id}"),
-                Some(&card_edit(card)),
-                None,
-            )
-            .await
-            .map_err(api)?;
-        Ok(())
+        loop {
+            self.rest
+                .call_latest(
+                    Method::PATCH,
+                    Route::new("channel_message", ch.as_str()),
+                    &format!("/channels/{ch}/messages/{id}"),
+                    || card_edit(&sender.latest()),
+                )
+                .await
+                .map_err(api)?;
+            if sender.delivered() {
+                return Ok(());
+            }
+        }
     }
 
     /// The interaction's own ephemeral follow-up while it is being handled; a DM otherwise.

@@ -30,7 +30,9 @@ pub use rest::DiscordRest;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The REST client for these settings (`discord.api_url` overrides discord.com).
+/// The REST client for these settings (`discord.api_url` overrides discord.com). The
+/// composition root builds it once and shares it: its rate-limit pauses (per bucket and the
+/// bot's global limit) must be the same for every caller.
 pub fn rest(s: &Settings) -> anyhow::Result<Arc<DiscordRest>> {
     Ok(Arc::new(DiscordRest::new(
         s.discord.api_url.as_deref(),
@@ -39,19 +41,23 @@ pub fn rest(s: &Settings) -> anyhow::Result<Arc<DiscordRest>> {
     )?))
 }
 
+/// Whether any Discord feature is configured (and so a REST client is needed).
+pub fn enabled(s: &Settings) -> bool {
+    s.discord.bot_token.is_some() || s.discord.public_key.is_some()
+}
+
 /// With a bot token: the chat port and the `discord_role` grant backend.
 pub fn outbound(
     s: &Settings,
+    rest: Option<&Arc<DiscordRest>>,
     chats: &mut Vec<Arc<dyn ChatPort>>,
     grantors: &mut GrantorRegistry,
-) -> anyhow::Result<()> {
-    if s.discord.bot_token.is_none() {
-        return Ok(());
-    }
-    let rest = rest(s)?;
+) {
+    let Some(rest) = rest.filter(|_| s.discord.bot_token.is_some()) else {
+        return;
+    };
     chats.push(Arc::new(DiscordChat::new(rest.clone())));
-    grantors.register(Arc::new(DiscordRoleGrantor::new(rest)));
-    Ok(())
+    grantors.register(Arc::new(DiscordRoleGrantor::new(rest.clone())));
 }
 
 /// With a public key: `POST /discord/interactions`; with `discord.gateway`, the gateway too.
@@ -59,10 +65,14 @@ pub fn routes(
     s: &Settings,
     state: &AppState,
     router: axum::Router,
+    rest: Option<&Arc<DiscordRest>>,
 ) -> anyhow::Result<axum::Router> {
+    let Some(rest) = rest else {
+        return Ok(router);
+    };
     let mut router = router;
     if let Some(key) = &s.discord.public_key {
-        let ix = Interactions::new(state.clone(), key, rest(s)?, s.discord.guild_id.clone())?;
+        let ix = Interactions::new(state.clone(), key, rest.clone(), s.discord.guild_id.clone())?;
         router = router.merge(ix.router());
     }
     if s.discord.gateway
@@ -71,7 +81,7 @@ pub fn routes(
         gateway::spawn(
             state.clone(),
             token.expose_secret(),
-            rest(s)?,
+            rest.clone(),
             s.discord.guild_id.clone(),
         );
     }

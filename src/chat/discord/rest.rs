@@ -1,17 +1,22 @@
-//! A small Discord REST client: bot auth, per-route rate-limit buckets and 429 `retry_after`
+//! A small Discord REST client: bot auth, Discord's rate-limit buckets and 429 `retry_after`
 //! honoured, so a call is delayed rather than dropped.
+//!
+//! A 429 pauses the whole bucket for every caller of this client (one per process): the bucket
+//! Discord names in `X-RateLimit-Bucket` for the route (several routes can share one) within
+//! the route's major parameter, or everything on a global limit.
 //!
 //! serenity's `Http` is not used for transport: its ratelimiter ignores a proxy base URL (it always
 //! calls discord.com) and its error type drops `retry_after`, so against `discord.api_url` it could
 //! neither limit nor retry. Bodies are serenity's builders, serialised as they are.
 
+use crate::chat::limits::Pauses;
 use crate::http_client::{Agent, HttpOptions};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const DEFAULT_API_URL: &str = "https://discord.com";
 
@@ -70,18 +75,23 @@ impl RestError {
     }
 }
 
-#[derive(Default)]
-struct Limits {
-    /// Earliest next call per bucket, after Discord said none remain.
-    routes: HashMap<Route, Instant>,
-    global: Option<Instant>,
+/// What one pause covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Bucket {
+    /// The bot's global limit: every route.
+    Global,
+    /// Discord's bucket for a route (its hash once learned, else the route label) within one
+    /// major parameter.
+    Shared { bucket: String, major: String },
 }
 
 pub struct DiscordRest {
     client: reqwest::Client,
     base: String,
     token: Option<SecretString>,
-    limits: Mutex<Limits>,
+    pauses: Pauses<Bucket>,
+    /// Route label → the `X-RateLimit-Bucket` Discord answered it with.
+    hashes: Mutex<HashMap<&'static str, String>>,
     attempts: u32,
     max_wait: Duration,
 }
@@ -106,7 +116,8 @@ impl DiscordRest {
             client,
             base,
             token,
-            limits: Mutex::new(Limits::default()),
+            pauses: Pauses::default(),
+            hashes: Mutex::new(HashMap::new()),
             attempts: 5,
             max_wait: Duration::from_secs(30),
         })
@@ -133,7 +144,30 @@ impl DiscordRest {
         audit_reason: Option<&str>,
     ) -> Result<serde_json::Value, RestError> {
         let token = self.token.as_ref().ok_or(RestError::NoToken)?;
-        self.send(method, route, path, body, audit_reason, Some(token))
+        let bytes = body.map(serde_json::to_vec).transpose();
+        self.send(
+            method,
+            route,
+            path,
+            &|| bytes.as_ref().map(Clone::clone).map_err(|_| ()),
+            audit_reason,
+            Some(token),
+        )
+        .await
+    }
+
+    /// A call whose body is built afresh at every attempt, so an edit that waited out a rate
+    /// limit sends the newest content.
+    pub async fn call_latest<B: Serialize>(
+        &self,
+        method: Method,
+        route: Route,
+        path: &str,
+        body: impl Fn() -> B + Sync,
+    ) -> Result<serde_json::Value, RestError> {
+        let token = self.token.as_ref().ok_or(RestError::NoToken)?;
+        let bytes = || serde_json::to_vec(&body()).map(Some).map_err(|_| ());
+        self.send(method, route, path, &bytes, None, Some(token))
             .await
     }
 
@@ -144,6 +178,7 @@ impl DiscordRest {
         path: &str,
         body: &(impl Serialize + ?Sized),
     ) -> Result<serde_json::Value, RestError> {
+        let bytes = serde_json::to_vec(body).map(Some);
         self.send(
             method,
             Route::new(
@@ -151,35 +186,35 @@ impl DiscordRest {
                 path.split('/').nth(2).unwrap_or_default().to_string(),
             ),
             path,
-            Some(body),
+            &|| bytes.as_ref().map(Clone::clone).map_err(|_| ()),
             None,
             None,
         )
         .await
     }
 
+    /// `body` is asked for the bytes at every attempt.
     async fn send(
         &self,
         method: Method,
         route: Route,
         path: &str,
-        body: Option<&(impl Serialize + ?Sized)>,
+        body: &(dyn Fn() -> Result<Option<Vec<u8>>, ()> + Sync),
         audit_reason: Option<&str>,
         token: Option<&SecretString>,
     ) -> Result<serde_json::Value, RestError> {
         let label = route.label;
-        let bytes = match body {
-            Some(b) => Some(serde_json::to_vec(b).map_err(|_| RestError::Status {
+        let url = format!("{}{path}", self.base);
+        for attempt in 1..=self.attempts {
+            self.pauses
+                .wait(&[Bucket::Global, self.bucket(&route)], self.max_wait)
+                .await;
+            let bytes = body().map_err(|_| RestError::Status {
                 status: 0,
                 route: label,
                 code: None,
                 message: "unserialisable body".into(),
-            })?),
-            None => None,
-        };
-        let url = format!("{}{path}", self.base);
-        for attempt in 1..=self.attempts {
-            self.wait_for(&route).await;
+            })?;
             let mut req = self.client.request(method.clone(), &url);
             if let Some(t) = token {
                 req = req.header("authorization", format!("Bot {}", t.expose_secret()));
@@ -187,10 +222,8 @@ impl DiscordRest {
             if let Some(r) = audit_reason {
                 req = req.header("x-audit-log-reason", percent_encode(r));
             }
-            req = match &bytes {
-                Some(b) => req
-                    .header("content-type", "application/json")
-                    .body(b.clone()),
+            req = match bytes {
+                Some(b) => req.header("content-type", "application/json").body(b),
                 None => req.header("content-length", "0"),
             };
             let resp = req.send().await.map_err(|e| RestError::Transport {
@@ -201,6 +234,14 @@ impl DiscordRest {
             let status = resp.status();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let header = header_secs(resp.headers(), "retry-after");
+                let global_header = resp
+                    .headers()
+                    .get("x-ratelimit-global")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+                    || resp
+                        .headers()
+                        .get("x-ratelimit-scope")
+                        .is_some_and(|v| v.as_bytes() == b"global");
                 let body: serde_json::Value = resp.json().await.unwrap_or_default();
                 let wait = body["retry_after"]
                     .as_f64()
@@ -223,13 +264,12 @@ impl DiscordRest {
                     attempt,
                     "rate limited; waiting as Discord asked"
                 );
-                if body["global"].as_bool().unwrap_or(false) {
-                    self.lock().global = Some(Instant::now() + wait);
+                let bucket = if global_header || body["global"].as_bool().unwrap_or(false) {
+                    Bucket::Global
                 } else {
-                    self.lock()
-                        .routes
-                        .insert(route.clone(), Instant::now() + wait);
-                }
+                    self.bucket(&route)
+                };
+                self.pauses.pause(bucket, wait);
                 continue;
             }
             if status.is_success() {
@@ -254,44 +294,42 @@ impl DiscordRest {
         Err(RestError::RateLimited { route: label })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Limits> {
-        self.limits.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sleeps while the bucket (or the whole bot) is exhausted.
-    async fn wait_for(&self, route: &Route) {
-        let until = {
-            let l = self.lock();
-            [l.routes.get(route).copied(), l.global]
-                .into_iter()
-                .flatten()
-                .max()
-        };
-        if let Some(until) = until {
-            let now = Instant::now();
-            if until > now {
-                tokio::time::sleep((until - now).min(self.max_wait)).await;
-            }
+    /// The bucket a route's calls count against: Discord's hash for it once an answer named
+    /// one, else its own label.
+    fn bucket(&self, route: &Route) -> Bucket {
+        let hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        Bucket::Shared {
+            bucket: hashes
+                .get(route.label)
+                .cloned()
+                .unwrap_or_else(|| route.label.to_string()),
+            major: route.major.clone(),
         }
     }
 
+    /// Learns the route's bucket from the answer, and pauses it when Discord says none remain.
+    /// Never lifts a pause: an answer to a call sent earlier says nothing about a 429 since.
     fn remember_bucket(&self, route: &Route, headers: &reqwest::header::HeaderMap) {
+        if let Some(hash) = headers
+            .get("x-ratelimit-bucket")
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| !h.is_empty() && h.len() <= 64)
+        {
+            self.hashes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(route.label, hash.to_string());
+        }
         let remaining = headers
             .get("x-ratelimit-remaining")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i64>().ok());
-        let reset_after = header_secs(headers, "x-ratelimit-reset-after");
-        let mut l = self.lock();
-        match (remaining, reset_after) {
-            (Some(0), Some(secs)) => {
-                l.routes.insert(
-                    route.clone(),
-                    Instant::now() + Duration::from_secs_f64(secs.max(0.0)),
-                );
-            }
-            _ => {
-                l.routes.remove(route);
-            }
+        if let (Some(0), Some(secs)) = (remaining, header_secs(headers, "x-ratelimit-reset-after"))
+        {
+            self.pauses.pause(
+                self.bucket(route),
+                Duration::from_secs_f64(secs.clamp(0.0, self.max_wait.as_secs_f64())),
+            );
         }
     }
 }

@@ -1,7 +1,13 @@
-//! The Slack Web API client: slack-morphism's client plus what Warden adds on top — 429s
-//! retried after `Retry-After`, `chat.postMessage` paced per channel, DM channels remembered.
+//! The Slack Web API client: slack-morphism's client plus what Warden adds on top — a 429's
+//! `Retry-After` pauses its whole bucket, `chat.postMessage` paced per channel, DM channels
+//! remembered.
+//!
+//! Slack rate-limits per method, per workspace, per app. One `SlackApi` holds one bot token (one
+//! workspace), and the composition root builds one per process and shares it, so its pauses,
+//! keyed by method, are that bucket for every caller.
 
 use crate::chat::ChatError;
+use crate::chat::limits::Pauses;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -37,6 +43,8 @@ pub struct SlackApi {
     client: SlackClient<Connector>,
     token: SlackApiToken,
     options: ApiOptions,
+    /// Per method: no call before this instant, after Slack answered 429 with Retry-After.
+    pauses: Pauses<String>,
     /// Per channel: the time of the last post; the async mutex also serialises posts to it.
     last_post: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
     dm_channels: Mutex<HashMap<String, String>>,
@@ -82,6 +90,7 @@ impl SlackApi {
             client,
             token,
             options,
+            pauses: Pauses::default(),
             last_post: Mutex::new(HashMap::new()),
             dm_channels: Mutex::new(HashMap::new()),
         })
@@ -91,14 +100,20 @@ impl SlackApi {
         self.client.open_session(&self.token)
     }
 
-    /// Runs one Web API call, retrying it after each 429's `Retry-After`.
+    /// Runs one Web API call. It first waits out any pause of its method; a 429 pauses the
+    /// method for every caller for `Retry-After`, then the call is tried again. `call` runs
+    /// afresh at each attempt, so it may send newer content than the attempt before.
     pub async fn call<T, F, Fut>(&self, method: &str, call: F) -> Result<T, ChatError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ClientResult<T>>,
     {
+        let bucket = [method.to_string()];
         let mut retries = 0;
         loop {
+            self.pauses
+                .wait(&bucket, self.options.max_retry_after)
+                .await;
             match call().await {
                 Ok(v) => return Ok(v),
                 Err(SlackClientError::RateLimitError(e)) if retries < self.options.max_retries => {
@@ -109,9 +124,9 @@ impl SlackApi {
                     tracing::info!(
                         method,
                         wait_ms = wait.as_millis() as u64,
-                        "Slack rate-limited the call; retrying after Retry-After"
+                        "Slack rate-limited the method; pausing it for Retry-After"
                     );
-                    tokio::time::sleep(wait).await;
+                    self.pauses.pause(bucket[0].clone(), wait);
                     retries += 1;
                 }
                 Err(e) => return Err(api_error(method, e)),

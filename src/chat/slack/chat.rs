@@ -2,6 +2,7 @@
 
 use super::api::SlackApi;
 use super::blocks::{card_content, text_content};
+use crate::chat::coalesce::LatestEdits;
 use crate::chat::{Card, CardTarget, ChatError, ChatPort, MessageRef, Scope};
 use crate::domain::{Platform, PlatformUser};
 use async_trait::async_trait;
@@ -10,11 +11,16 @@ use std::sync::Arc;
 
 pub struct SlackChat {
     api: Arc<SlackApi>,
+    /// Card edits per message: the newest content wins while an edit waits.
+    edits: LatestEdits<MessageRef, Card>,
 }
 
 impl SlackChat {
     pub fn new(api: Arc<SlackApi>) -> Self {
-        Self { api }
+        Self {
+            api,
+            edits: LatestEdits::default(),
+        }
     }
 
     /// Posts with Slack's own parsing off: mentions, links and `@here` stay text.
@@ -68,19 +74,26 @@ impl ChatPort for SlackChat {
     }
 
     async fn update_card(&self, message: &MessageRef, card: &Card) -> Result<(), ChatError> {
-        let req = SlackApiChatUpdateRequest::new(
-            SlackChannelId::new(message.channel.clone()),
-            card_content(card),
-            SlackTs::new(message.message_id.clone()),
-        )
-        .with_link_names(false)
-        .with_parse("none".into());
-        self.api
-            .call("chat.update", || async {
-                self.api.session().chat_update(&req).await
-            })
-            .await
-            .map(|_| ())
+        let Some(sender) = self.edits.offer(message.clone(), card.clone()) else {
+            return Ok(());
+        };
+        loop {
+            self.api
+                .call("chat.update", || {
+                    let req = SlackApiChatUpdateRequest::new(
+                        SlackChannelId::new(message.channel.clone()),
+                        card_content(&sender.latest()),
+                        SlackTs::new(message.message_id.clone()),
+                    )
+                    .with_link_names(false)
+                    .with_parse("none".into());
+                    async move { self.api.session().chat_update(&req).await }
+                })
+                .await?;
+            if sender.delivered() {
+                return Ok(());
+            }
+        }
     }
 
     async fn ephemeral(

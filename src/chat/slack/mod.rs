@@ -26,7 +26,8 @@ use std::time::Duration;
 
 pub use chat::SlackChat;
 
-/// The Web API client from settings, when a bot token is set.
+/// The Web API client from settings, when a bot token is set. The composition root builds it
+/// once and shares it: its rate-limit pauses must be the same for every caller.
 pub fn api_from_settings(s: &Settings) -> anyhow::Result<Option<Arc<api::SlackApi>>> {
     let Some(token) = &s.slack.bot_token else {
         return Ok(None);
@@ -42,27 +43,31 @@ pub fn api_from_settings(s: &Settings) -> anyhow::Result<Option<Arc<api::SlackAp
     )?)))
 }
 
-/// Registers the chat port and the `slack_usergroup` backend when a bot token is set.
+/// Registers the chat port and the `slack_usergroup` backend on the process's one Web API
+/// client, when a bot token is set.
 pub fn outbound(
-    s: &Settings,
+    api: Option<&Arc<api::SlackApi>>,
     chats: &mut Vec<Arc<dyn crate::chat::ChatPort>>,
     grantors: &mut GrantorRegistry,
-) -> anyhow::Result<()> {
-    let Some(api) = api_from_settings(s)? else {
-        return Ok(());
+) {
+    let Some(api) = api else {
+        return;
     };
     chats.push(Arc::new(SlackChat::new(api.clone())));
-    grantors.register(Arc::new(usergroup::SlackUsergroupGrantor::new(api)));
-    Ok(())
+    grantors.register(Arc::new(usergroup::SlackUsergroupGrantor::new(api.clone())));
 }
 
 /// With `slack.trust_email` (and a bot token), unlinked accounts map by their Slack email.
-pub fn directory(s: &Settings, inner: Arc<dyn Directory>) -> anyhow::Result<Arc<dyn Directory>> {
-    match api_from_settings(s)? {
+pub fn directory(
+    s: &Settings,
+    inner: Arc<dyn Directory>,
+    api: Option<&Arc<api::SlackApi>>,
+) -> Arc<dyn Directory> {
+    match api {
         Some(api) if s.slack.trust_email => {
-            Ok(Arc::new(identity::EmailTrustingDirectory::new(inner, api)))
+            Arc::new(identity::EmailTrustingDirectory::new(inner, api.clone()))
         }
-        _ => Ok(inner),
+        _ => inner,
     }
 }
 
@@ -71,6 +76,7 @@ pub fn routes(
     s: &Settings,
     state: &crate::server::AppState,
     router: axum::Router,
+    api: Option<&Arc<api::SlackApi>>,
 ) -> anyhow::Result<axum::Router> {
     if s.slack.signing_secret.is_none() && s.slack.app_token.is_none() {
         return Ok(router);
@@ -78,7 +84,7 @@ pub fn routes(
     let inbound = Arc::new(inbound::SlackInbound::new(
         state.clone(),
         s.slack.signing_secret.as_ref(),
-        api_from_settings(s)?,
+        api.cloned(),
     ));
     if let Some(app_token) = s.slack.app_token.clone() {
         let (url, inbound, stop) = (

@@ -118,7 +118,12 @@ async fn authzen_decision_id_comes_from_the_request_id_header() {
 async fn authzen_request_carries_subject_resource_action_context_and_the_bearer_token() {
     warden::app::install_crypto();
     let fake = FakePdp::authzen(Reply::ok(json!({"decision": true}))).await;
-    let pdp = AuthzenPolicy::new(fake.url(), Some(SecretString::from("tok-123")), TIMEOUT).unwrap();
+    let pdp = AuthzenPolicy::with_endpoint(
+        fake.evaluation_url(),
+        Some(SecretString::from("tok-123")),
+        TIMEOUT,
+    )
+    .unwrap();
     assert_eq!(pdp.decide(&input()).await.outcome(), "allow");
     let calls = fake.calls();
     assert_eq!(calls.len(), 1);

@@ -2,7 +2,9 @@
 //! Every fault must deny.
 
 mod authzen;
+mod discovery;
 mod opa;
+mod transport;
 
 use crate::support::fakes::pdp::FakePdp;
 use crate::support::fakes::scripted::Reply;
@@ -79,7 +81,7 @@ pub async fn opa_answering(answer: Reply) -> (FakePdp, OpaPolicy) {
 pub async fn authzen_answering(answer: Reply) -> (FakePdp, AuthzenPolicy) {
     warden::app::install_crypto();
     let fake = FakePdp::authzen(answer).await;
-    let pdp = AuthzenPolicy::new(fake.url(), None, TIMEOUT).unwrap();
+    let pdp = AuthzenPolicy::with_endpoint(fake.evaluation_url(), None, TIMEOUT).unwrap();
     (fake, pdp)
 }
 

@@ -6,3 +6,4 @@ mod durable;
 mod flows;
 mod grants;
 mod inbound;
+mod limits;

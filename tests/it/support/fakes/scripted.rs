@@ -151,6 +151,27 @@ impl Scripted {
         Self { server, state }
     }
 
+    /// Also answers `verb path` with a fixed reply (not recorded): a second resource on the same
+    /// server, such as a PDP's metadata document.
+    pub async fn also(&self, verb: &str, at: &str, reply: Reply) {
+        Mock::given(method(verb))
+            .and(path(at))
+            .respond_with(reply.template())
+            .mount(&self.server)
+            .await;
+    }
+
+    /// How many requests reached `path`, recorded or not.
+    pub async fn hits(&self, at: &str) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == at)
+            .count()
+    }
+
     /// The server's base URL, without a trailing slash.
     pub fn uri(&self) -> String {
         self.server.uri()

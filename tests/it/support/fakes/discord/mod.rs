@@ -1,6 +1,7 @@
 //! A fake Discord: its REST API over real HTTP, which records every call, answers like Discord
-//! and can rate-limit the next matching call once; and the Ed25519-signed interactions Discord
-//! sends (`interactions`).
+//! (with its rate-limit headers: one `X-RateLimit-Bucket` shared by a channel's message routes)
+//! and can rate-limit the next matching call once, per bucket or globally; and the
+//! Ed25519-signed interactions Discord sends (`interactions`).
 
 pub mod interactions;
 
@@ -10,6 +11,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The bucket hash Discord reports for creating and editing messages in a channel.
+pub const MESSAGES_BUCKET: &str = "3cd1f278bd0ecaf11e0d2391374c011d";
 
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -21,6 +26,7 @@ pub struct Call {
     /// What the fake answered.
     pub status: u16,
     pub reply: serde_json::Value,
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -29,6 +35,8 @@ pub struct FakeDiscord {
     next_id: AtomicU64,
     /// (method, path prefix, retry_after seconds): answer the next match with one 429.
     rate_limit_next: Mutex<Option<(String, String, f64)>>,
+    /// Answer the next call, whatever it is, with a global 429 of this many seconds.
+    global_limit_next: Mutex<Option<f64>>,
 }
 
 impl FakeDiscord {
@@ -53,6 +61,11 @@ impl FakeDiscord {
     pub fn rate_limit_next(&self, method: &str, path_prefix: &str, retry_after: f64) {
         *self.rate_limit_next.lock().unwrap() =
             Some((method.into(), path_prefix.into(), retry_after));
+    }
+
+    /// The next call of any route gets a global 429 (`"global": true`, `X-RateLimit-Global`).
+    pub fn rate_limit_globally_next(&self, retry_after: f64) {
+        *self.global_limit_next.lock().unwrap() = Some(retry_after);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -91,7 +104,9 @@ impl FakeDiscord {
                 == Some("Bot test-bot-token"),
             status: 200,
             reply: serde_json::Value::Null,
+            at: Instant::now(),
         };
+        let global = self.global_limit_next.lock().unwrap().take();
         let limited = {
             let mut rl = self.rate_limit_next.lock().unwrap();
             match rl.as_ref() {
@@ -103,7 +118,12 @@ impl FakeDiscord {
                 _ => None,
             }
         };
-        let (status, reply) = if let Some(after) = limited {
+        let (status, reply) = if let Some(after) = global {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                serde_json::json!({ "message": "You are being rate limited.", "retry_after": after, "global": true }),
+            )
+        } else if let Some(after) = limited {
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 serde_json::json!({ "message": "You are being rate limited.", "retry_after": after, "global": false }),
@@ -118,9 +138,21 @@ impl FakeDiscord {
             return status.into_response();
         }
         let mut resp = (status, axum::Json(reply)).into_response();
+        let h = resp.headers_mut();
+        if path.starts_with("/channels/") && path.contains("/messages") {
+            h.insert("x-ratelimit-bucket", MESSAGES_BUCKET.parse().unwrap());
+            h.insert("x-ratelimit-limit", "5".parse().unwrap());
+            h.insert("x-ratelimit-remaining", "4".parse().unwrap());
+            h.insert("x-ratelimit-reset-after", "0.5".parse().unwrap());
+        }
         if status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut()
-                .insert("retry-after", "1".parse().unwrap());
+            h.insert("retry-after", "1".parse().unwrap());
+            if global.is_some() {
+                h.insert("x-ratelimit-global", "true".parse().unwrap());
+                h.insert("x-ratelimit-scope", "global".parse().unwrap());
+            } else {
+                h.insert("x-ratelimit-scope", "user".parse().unwrap());
+            }
         }
         resp
     }

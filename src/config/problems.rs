@@ -1,0 +1,140 @@
+//! `Settings::problems`: every configuration problem in plain words, and the remote URLs it checks.
+
+use super::Settings;
+use crate::http_client::check_transport;
+
+impl Settings {
+    /// Problems a person should fix, in plain words. Empty means the configuration is usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if crate::store::Backend::from_url(&self.database.url).is_err() {
+            p.push("database.url must start with sqlite: or postgres://".into());
+        }
+        match self.policy.engine.as_str() {
+            "embedded" => {}
+            "opa" if self.policy.url.is_none() => {
+                p.push("policy.url is required when policy.engine = \"opa\"".into())
+            }
+            "authzen" if self.policy.url.is_none() && self.policy.evaluation_url.is_none() => p
+                .push(
+                "policy.url (the PDP's identifier) is required when policy.engine = \"authzen\""
+                    .into(),
+            ),
+            "opa" | "authzen" => {}
+            other => p.push(format!(
+                "policy.engine must be embedded, opa or authzen (got \"{other}\")"
+            )),
+        }
+        p.extend(self.transport_problems(""));
+        if self.llm.base_url.is_some() {
+            if self.llm.model.is_none() {
+                p.push("llm.model is required when llm.base_url is set".into());
+            }
+            if !["json_schema", "tool", "json_object"].contains(&self.llm.output.as_str()) {
+                p.push(format!(
+                    "llm.output must be json_schema, tool or json_object (got \"{}\")",
+                    self.llm.output
+                ));
+            }
+        }
+        if self.slack.bot_token.is_some()
+            && self.slack.signing_secret.is_none()
+            && self.slack.app_token.is_none()
+        {
+            p.push("slack.signing_secret is missing (set WARDEN__SLACK__SIGNING_SECRET)".into());
+        }
+        if self.discord.bot_token.is_some() && self.discord.public_key.is_none() {
+            p.push("discord.public_key is missing (set WARDEN__DISCORD__PUBLIC_KEY)".into());
+        }
+        if self.grants.webhook_url.is_some() && self.grants.webhook_secret.is_none() {
+            p.push("grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into());
+        }
+        if !["file", "scim"].contains(&self.directory.kind.as_str()) {
+            p.push(format!(
+                "directory.kind must be file or scim (got \"{}\")",
+                self.directory.kind
+            ));
+        }
+        if self.directory.kind == "scim" && self.directory.scim_url.is_none() {
+            p.push("directory.scim_url is required when directory.kind = \"scim\"".into());
+        }
+        if !["always", "approval_only", "never"].contains(&self.workflow.confirm.as_str()) {
+            p.push(format!(
+                "workflow.confirm must be always, approval_only or never (got \"{}\")",
+                self.workflow.confirm
+            ));
+        }
+        for (key, v) in [
+            ("workflow.pending_ttl", &self.workflow.pending_ttl),
+            ("workflow.confirm_ttl", &self.workflow.confirm_ttl),
+            ("workflow.reminder_before", &self.workflow.reminder_before),
+            (
+                "workflow.expiry_warning_before",
+                &self.workflow.expiry_warning_before,
+            ),
+            (
+                "workflow.break_glass_duration",
+                &self.workflow.break_glass_duration,
+            ),
+        ] {
+            if crate::domain::parse_duration(v).is_none() {
+                p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
+            }
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            p.push(format!(
+                "log.format must be text or json (got \"{}\")",
+                self.log.format
+            ));
+        }
+        p
+    }
+
+    /// The remote services Warden sends secrets or decisions to, by key: each must pass the one
+    /// transport rule (`http_client::check_transport`).
+    pub fn remote_urls(&self) -> Vec<(&'static str, &str)> {
+        let policy_remote = matches!(self.policy.engine.as_str(), "opa" | "authzen");
+        [
+            (
+                "policy.url",
+                self.policy.url.as_deref().filter(|_| policy_remote),
+            ),
+            (
+                "policy.evaluation_url",
+                self.policy
+                    .evaluation_url
+                    .as_deref()
+                    .filter(|_| policy_remote),
+            ),
+            ("llm.base_url", self.llm.base_url.as_deref()),
+            ("directory.scim_url", self.directory.scim_url.as_deref()),
+            ("grants.webhook_url", self.grants.webhook_url.as_deref()),
+            ("admin.siem_url", self.admin.siem_url.as_deref()),
+            ("slack.api_url", self.slack.api_url.as_deref()),
+            ("discord.api_url", self.discord.api_url.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+
+    /// The remote URLs whose key starts with `prefix` ("" for all, "llm." for the model) that
+    /// break the transport rule, each as `key` plus the reason. Commands that build one client
+    /// without starting the service check theirs with this too.
+    pub fn transport_problems(&self, prefix: &str) -> Vec<String> {
+        self.remote_urls()
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .filter_map(|(key, value)| {
+                url::Url::parse(value)
+                    .map_err(|_| "is not an http(s) URL".to_string())
+                    .and_then(|u| {
+                        check_transport(&u, &self.transport.allow_http_hosts)
+                            .map_err(|e| e.to_string())
+                    })
+                    .err()
+                    .map(|why| format!("{key} {why}"))
+            })
+            .collect()
+    }
+}

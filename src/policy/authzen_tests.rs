@@ -1,0 +1,141 @@
+//! Unit tests of the AuthZEN answer mapping and the client's secret handling.
+
+use super::*;
+use crate::policy::ApproverSpec;
+
+fn map(v: Value) -> Decision {
+    map_response(&v, None)
+}
+
+#[test]
+fn true_without_context_allows_and_false_denies() {
+    assert!(matches!(
+        map(json!({"decision": true})),
+        Decision::Allow {
+            break_glass: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        map(json!({"decision": true, "context": {}})),
+        Decision::Allow { .. }
+    ));
+    let d = map(json!({"decision": false}));
+    assert_eq!(d.outcome(), "deny");
+    assert_eq!(d.reasons(), ["denied by the AuthZEN policy decision point"]);
+}
+
+#[test]
+fn deny_reasons_come_from_reason_user_and_reasons() {
+    let d = map(
+        json!({"decision": false, "context": {"reasons": ["not on call"], "reason_user": {"en-403": "Insufficient privileges"}, "reason_admin": {"en": "rule C076"}}}),
+    );
+    assert_eq!(d.reasons(), ["not on call", "Insufficient privileges"]);
+}
+
+#[test]
+fn approvals_in_the_context_require_approval() {
+    let d = map(
+        json!({"decision": true, "context": {"approvals": [{"from": "manager"}, {"from": "group", "group": "dba", "count": 2}], "deny_reason_required": true}}),
+    );
+    match d {
+        Decision::RequireApproval {
+            steps,
+            deny_reason_required,
+            ..
+        } => {
+            assert_eq!(steps[0].approvers, ApproverSpec::Manager);
+            assert_eq!(
+                steps[1],
+                ApprovalStep {
+                    approvers: ApproverSpec::Group {
+                        group: "dba".into()
+                    },
+                    count: 2
+                }
+            );
+            assert!(deny_reason_required);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn break_glass_in_the_context_allows_flagged() {
+    assert!(matches!(
+        map(json!({"decision": true, "context": {"break_glass": true}})),
+        Decision::Allow {
+            break_glass: true,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn anything_not_understood_denies() {
+    for answer in [
+        json!({"decision": true, "context": {"obligations": [{"id": "mfa"}]}}),
+        json!({"decision": true, "context": {"mfa_required": true}}),
+        json!({"decision": "true"}),
+        json!({"decision": 1}),
+        json!({"context": {}}),
+        json!([true]),
+        json!({"decision": true, "context": "ok"}),
+        json!({"decision": true, "context": {"approvals": [{"from": "manager", "when": "now"}]}}),
+        json!({"decision": true, "context": {"approvals": [{"from": "nobody"}]}}),
+        json!({"decision": true, "context": {"approvals": [{"from": "manager", "count": 0}]}}),
+        json!({"decision": true, "context": {"approvals": "manager"}}),
+        json!({"decision": true, "context": {"break_glass": "yes"}}),
+        json!({"decision": true, "context": {"reasons": [1]}}),
+        json!({"decision": true, "context": {"break_glass": true, "approvals": [{"from": "manager"}]}}),
+        json!({"decision": true, "evaluations": []}),
+    ] {
+        let d = map(answer.clone());
+        assert_eq!(d.outcome(), "deny", "{answer}");
+        assert!(
+            d.reasons()[0].starts_with("policy error:"),
+            "{answer}: {d:?}"
+        );
+    }
+    assert!(
+        map(json!({"decision": true, "context": {"obligations": []}})).reasons()[0]
+            .contains("unknown obligation 'obligations'")
+    );
+}
+
+#[test]
+fn the_decision_id_prefers_the_context_then_the_header() {
+    let d = map_response(
+        &json!({"decision": true, "context": {"decision_id": "ctx-1"}}),
+        Some("hdr-1".into()),
+    );
+    assert_eq!(d.decision_id(), Some("ctx-1"));
+    let d = map_response(
+        &json!({"decision": true, "context": {"id": "ctx-2"}}),
+        Some("hdr-1".into()),
+    );
+    assert_eq!(d.decision_id(), Some("ctx-2"));
+    let d = map_response(&json!({"decision": false}), Some("hdr-1".into()));
+    assert_eq!(d.decision_id(), Some("hdr-1"));
+    let d = map_response(
+        &json!({"decision": true, "context": {"obligations": 1}}),
+        Some("hdr-2".into()),
+    );
+    assert_eq!((d.outcome(), d.decision_id()), ("deny", Some("hdr-2")));
+}
+
+#[test]
+fn the_token_never_shows_in_debug_output() {
+    let p = AuthzenPolicy::with_endpoint(
+        Url::parse("https://pdp.example/access/v1/evaluation").unwrap(),
+        Some(SecretString::from("tok-s3cret")),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let shown = format!("{p:?}");
+    assert!(
+        !shown.contains("tok-s3cret") && shown.contains("redacted"),
+        "{shown}"
+    );
+    assert_eq!(p.endpoint(), "https://pdp.example/access/v1/evaluation");
+}
