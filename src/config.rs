@@ -163,7 +163,8 @@ pub struct SlackSettings {
     pub bot_token: Option<SecretString>,
     pub signing_secret: Option<SecretString>,
     pub app_token: Option<SecretString>,
-    /// Map people by the email `users.info` returns (only when the workspace verifies emails).
+    /// Map people by the email `users.info` returns (only when the workspace verifies emails);
+    /// only members of the installed workspace or its Grid org, never other organisations.
     pub trust_email: bool,
     /// Least time between two messages Warden posts to one channel (Slack allows about one a second).
     pub post_interval_ms: u64,

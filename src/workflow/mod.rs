@@ -216,6 +216,7 @@ impl Engine {
             Ok(None) => Err(user_error(
                 "I can't find your account in the company directory, so I can't act for you. Ask an admin to link it.",
             )),
+            Err(crate::directory::DirectoryError::Refused(why)) => Err(user_error(why)),
             Err(e) => {
                 tracing::warn!(error = ?e, "directory lookup failed");
                 Err(user_error(

@@ -4,4 +4,5 @@
 mod app;
 mod flows;
 mod grants;
+mod identity;
 mod inbound;
