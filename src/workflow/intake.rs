@@ -68,8 +68,10 @@ impl Engine {
         let result = self.run_intake(&thread, &person).await;
         match result.draft.action {
             Some(Action::Status) => {
+                // It names requests (an approver's queue: other people's): never for the channel.
                 let status = self.status_text(&person).await?;
-                self.send_unlogged(&event.scope, &status).await;
+                self.tell_privately(&event.scope, &event.actor, &status)
+                    .await;
                 Ok(Handled::Done)
             }
             Some(action @ (Action::Revoke | Action::Cancel | Action::Extend)) => {

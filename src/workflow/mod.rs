@@ -226,6 +226,27 @@ impl Engine {
         }
     }
 
+    /// Says something only `actor` may see: status, an approver's queue, a refusal. In a DM (or
+    /// the local console) a plain message already is private; in a channel or thread it is an
+    /// ephemeral reply (Slack `chat.postEphemeral`, Discord's interaction follow-up), and the
+    /// adapter falls back to a DM — never a post everyone in the channel reads.
+    pub(crate) async fn tell_privately(&self, scope: &Scope, actor: &PlatformUser, text: &str) {
+        let Some(chat) = self.chat(scope.platform) else {
+            return;
+        };
+        let sent = match scope.kind {
+            crate::domain::ScopeKind::Dm | crate::domain::ScopeKind::Console => {
+                chat.send(scope, text).await.map(|_| ())
+            }
+            crate::domain::ScopeKind::Channel | crate::domain::ScopeKind::Thread => {
+                chat.ephemeral(scope, actor, text).await
+            }
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = ?e, "failed to answer privately");
+        }
+    }
+
     /// Replies where an event came from, unlogged (the answer is not about one request).
     pub(crate) async fn send_unlogged(&self, scope: &Scope, text: &str) {
         if let Some(chat) = self.chat(scope.platform)

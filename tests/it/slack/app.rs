@@ -142,12 +142,12 @@ impl TestApp {
         (self.event_body(&format!("Ev{:08}", self.next()), event), ts)
     }
 
-    /// A message in a public channel, as the Events API delivers `message.channels`.
+    /// A mention of Warden in a public channel, as the Events API delivers `app_mention`.
     pub async fn say_in_channel(&self, user: &str, channel: &str, text: &str) -> String {
         let ts = format!("1710000{:03}.{:06}", self.next(), 77);
         let event = json!({
-            "type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
-            "event_ts": ts, "channel_type": "channel", "client_msg_id": uuid::Uuid::new_v4().to_string(), "team": TEAM,
+            "type": "app_mention", "channel": channel, "user": user, "text": format!("<@{BOT}> {text}"), "ts": ts,
+            "event_ts": ts, "client_msg_id": uuid::Uuid::new_v4().to_string(), "team": TEAM,
         });
         let body = self.event_body(&format!("Ev{:08}", self.next()), event);
         let resp = self

@@ -5,4 +5,5 @@ mod app;
 mod flows;
 mod grants;
 mod identity;
+mod privacy;
 mod inbound;
