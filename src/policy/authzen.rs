@@ -222,6 +222,7 @@ pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
         return Decision::Deny {
             decision_id,
             reasons,
+            fault: None,
         };
     }
 
@@ -416,14 +417,12 @@ mod tests {
         ] {
             let d = map(answer.clone());
             assert_eq!(d.outcome(), "deny", "{answer}");
-            assert!(
-                d.reasons()[0].starts_with("policy error:"),
-                "{answer}: {d:?}"
-            );
+            assert!(d.fault_info().is_some(), "{answer}: {d:?}");
         }
+        let d = map(json!({"decision": true, "context": {"obligations": []}}));
         assert!(
-            map(json!({"decision": true, "context": {"obligations": []}})).reasons()[0]
-                .contains("unknown obligation 'obligations'")
+            d.fault_info()
+                .is_some_and(|f| f.detail.contains("unknown obligation 'obligations'"))
         );
     }
 

@@ -113,14 +113,24 @@ async fn enterprise_grid_members_of_the_same_org_map_and_other_orgs_do_not() {
     // Another workspace of the same Grid org.
     fake.set_user_info(
         "W0HANK",
-        user("W0HANK", Some("T0SISTER"), "hank@example.com", Some("E0ORG")),
+        user(
+            "W0HANK",
+            Some("T0SISTER"),
+            "hank@example.com",
+            Some("E0ORG"),
+        ),
     );
     let p = lookup(&dir, "T0SISTER", "W0HANK").await.unwrap();
     assert_eq!(p.map(|p| p.id).as_deref(), Some("hank"));
     // A workspace of another Grid org.
     fake.set_user_info(
         "W0SPY",
-        user("W0SPY", Some("T0FOREIGN"), "hank@example.com", Some("E0FOREIGN")),
+        user(
+            "W0SPY",
+            Some("T0FOREIGN"),
+            "hank@example.com",
+            Some("E0FOREIGN"),
+        ),
     );
     assert!(lookup(&dir, "T0FOREIGN", "W0SPY").await.is_err());
 }
@@ -159,5 +169,8 @@ async fn a_slack_connect_user_is_told_why_and_nothing_is_requested_for_them(db: 
         })
     })
     .await;
-    assert!(app.requests().await.is_empty(), "nothing requested for them");
+    assert!(
+        app.requests().await.is_empty(),
+        "nothing requested for them"
+    );
 }

@@ -5,5 +5,5 @@ mod app;
 mod flows;
 mod grants;
 mod identity;
-mod privacy;
 mod inbound;
+mod privacy;
