@@ -11,6 +11,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+mod limits;
+pub use limits::LimitsSettings;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -26,6 +29,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub grants: GrantSettings,
     pub workflow: WorkflowSettings,
+    pub limits: LimitsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -435,6 +439,7 @@ impl Settings {
                 p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
             }
         }
+        p.extend(self.limits.problems());
         if let Some(u) = &self.admin.siem_url {
             check_url(&mut p, "admin.siem_url", u);
         }

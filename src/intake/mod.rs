@@ -58,6 +58,11 @@ impl IntakeResult {
 pub trait Intake: Send + Sync {
     fn name(&self) -> String;
 
+    /// Whether a run costs a model call (counted against the per-person hourly limit).
+    fn calls_model(&self) -> bool {
+        true
+    }
+
     async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult>;
 }
 
@@ -68,6 +73,10 @@ pub struct ParserIntake;
 impl Intake for ParserIntake {
     fn name(&self) -> String {
         "parser".into()
+    }
+
+    fn calls_model(&self) -> bool {
+        false
     }
 
     async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult> {

@@ -31,7 +31,9 @@ mod grant;
 mod inbound;
 mod intake;
 mod jobs;
+mod limits;
 mod plan;
+mod reading;
 mod revoke;
 mod status;
 mod step;
@@ -54,6 +56,8 @@ pub struct WorkflowOptions {
     pub break_glass_secs: u64,
     /// How long a claimed job is held before another worker may take it over.
     pub job_lease_secs: u64,
+    /// What one person's words may cost (`[limits]`).
+    pub limits: crate::config::LimitsSettings,
 }
 
 impl Default for WorkflowOptions {
@@ -69,6 +73,7 @@ impl Default for WorkflowOptions {
             security_channel: None,
             break_glass_secs: 3600,
             job_lease_secs: 60,
+            limits: Default::default(),
         }
     }
 }
@@ -95,6 +100,7 @@ impl WorkflowOptions {
             security_channel,
             break_glass_secs: secs(&w.break_glass_duration),
             job_lease_secs: 60,
+            limits: Default::default(),
         }
     }
 }
@@ -136,6 +142,8 @@ pub struct Engine {
     pub(crate) worker_id: String,
     /// Deliveries being handled by this process right now.
     pub(crate) in_flight: inbound::InFlightSet,
+    /// Model calls per person in the last hour, in this process.
+    pub(crate) model_calls: limits::ModelBudget,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -173,6 +181,7 @@ impl Engine {
             metrics: parts.metrics,
             worker_id: format!("w-{}", uuid::Uuid::new_v4().simple()),
             in_flight: Arc::default(),
+            model_calls: Default::default(),
         }
     }
 

@@ -8,7 +8,7 @@ mod architecture;
 mod discord;
 mod engine;
 mod grants_webhook;
-mod llm;
+pub mod llm;
 mod policy_http;
 mod service;
 mod slack;

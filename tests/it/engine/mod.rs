@@ -4,6 +4,7 @@ mod access;
 mod approvals;
 mod evidence;
 mod lifecycle;
+mod limits;
 mod policy_faults;
 mod recovery;
 
