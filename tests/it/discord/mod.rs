@@ -4,4 +4,5 @@
 mod app;
 mod cards;
 mod flow;
+mod privacy;
 mod security;
