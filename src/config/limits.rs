@@ -55,3 +55,32 @@ impl LimitsSettings {
         .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LimitsSettings;
+
+    #[test]
+    fn defaults_are_usable_and_a_zero_limit_is_a_problem() {
+        assert!(LimitsSettings::default().problems().is_empty());
+        let zero = LimitsSettings {
+            max_input_chars: 0,
+            ..LimitsSettings::default()
+        };
+        assert_eq!(
+            zero.problems(),
+            ["limits.max_input_chars must be at least 1"]
+        );
+    }
+
+    #[test]
+    fn the_section_reads_from_toml_and_rejects_unknown_keys() {
+        let l: LimitsSettings = toml::from_str("open_requests_per_person = 3").unwrap();
+        assert_eq!(l.open_requests_per_person, 3);
+        assert_eq!(
+            l.max_thread_turns,
+            LimitsSettings::default().max_thread_turns
+        );
+        assert!(toml::from_str::<LimitsSettings>("open_requests = 3").is_err());
+    }
+}
