@@ -185,7 +185,10 @@ impl Wiring {
             intake: build_intake(s, metrics.clone())?,
             grantors: build_grantors(s)?,
             metrics,
-            options: WorkflowOptions::from_settings(&s.workflow),
+            options: WorkflowOptions {
+                limits: s.limits.clone(),
+                ..WorkflowOptions::from_settings(&s.workflow)
+            },
             clients,
         })
     }

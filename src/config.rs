@@ -13,6 +13,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+mod limits;
+pub use limits::LimitsSettings;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -29,6 +32,7 @@ pub struct Settings {
     pub grants: GrantSettings,
     pub workflow: WorkflowSettings,
     pub transport: TransportSettings,
+    pub limits: LimitsSettings,
 }
 
 /// Which remote services may be reached over plain http. Loopback always may; any other host
@@ -182,7 +186,8 @@ pub struct SlackSettings {
     pub bot_token: Option<SecretString>,
     pub signing_secret: Option<SecretString>,
     pub app_token: Option<SecretString>,
-    /// Map people by the email `users.info` returns (only when the workspace verifies emails).
+    /// Map people by the email `users.info` returns (only when the workspace verifies emails);
+    /// only members of the installed workspace or its Grid org, never other organisations.
     pub trust_email: bool,
     /// Least time between two messages Warden posts to one channel (Slack allows about one a second).
     pub post_interval_ms: u64,

@@ -264,11 +264,24 @@ fn describe(kind: &str, actor: &str, p: &Value) -> (String, Vec<Section>) {
         ),
         "policy_input" => "Policy input sent to the PDP".to_string(),
         "policy_decision" => {
-            let reasons: Vec<&str> = p
+            let mut reasons: Vec<String> = p
                 .get("reasons")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
+            // Admins see what the requester was spared: the fault and its reference.
+            if let Some(f) = p.get("fault") {
+                reasons.push(format!(
+                    "policy fault {}: {}",
+                    s(f, &["reference"]),
+                    s(f, &["detail"])
+                ));
+            }
             format!(
                 "Policy decision: {} (decision id {}) — {}",
                 s(p, &["outcome"]).to_uppercase(),

@@ -81,6 +81,7 @@ impl Settings {
                 p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
             }
         }
+        p.extend(self.limits.problems());
         if !["text", "json"].contains(&self.log.format.as_str()) {
             p.push(format!(
                 "log.format must be text or json (got \"{}\")",

@@ -15,6 +15,9 @@ pub enum DirectoryError {
     Unavailable(#[source] anyhow::Error),
     #[error("directory answer is invalid: {0}")]
     Invalid(String),
+    /// The account is not one this deployment may act for; the text is for the person.
+    #[error("{0}")]
+    Refused(String),
 }
 
 #[async_trait]

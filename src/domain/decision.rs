@@ -85,7 +85,12 @@ pub enum Decision {
     },
     Deny {
         decision_id: Option<String>,
+        /// Reasons for people: the policy's own words. Empty for a fault.
         reasons: Vec<String>,
+        /// Set when no decision could be made (an evaluation error, a PDP fault, an obligation
+        /// Warden cannot honour): the cause, for the log and admins only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fault: Option<PolicyFault>,
     },
     RequireApproval {
         decision_id: Option<String>,
@@ -97,12 +102,59 @@ pub enum Decision {
     },
 }
 
+/// Why a policy decision point could not decide. The detail may name a Rego file and line, an
+/// HTTP status or an obligation: it goes to the log and the request's evidence under the
+/// reference, and people are shown only the reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyFault {
+    /// Short and quotable, such as `PF-7K3D9QX2`.
+    pub reference: String,
+    pub detail: String,
+}
+
+impl PolicyFault {
+    pub fn new(detail: impl Into<String>) -> Self {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let bits = u64::from_be_bytes(rand::random::<[u8; 8]>());
+        let code: String = (0..8)
+            .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
+            .collect();
+        Self {
+            reference: format!("PF-{code}"),
+            detail: detail.into(),
+        }
+    }
+}
+
 impl Decision {
-    /// The fail-closed answer, with the reason kept for the log.
-    pub fn fault(reason: impl Into<String>) -> Self {
+    /// The fail-closed answer: a deny whose cause is kept for the log, under a reference.
+    pub fn fault(detail: impl Into<String>) -> Self {
         Decision::Deny {
             decision_id: None,
-            reasons: vec![format!("policy error: {}", reason.into())],
+            reasons: vec![],
+            fault: Some(PolicyFault::new(detail)),
+        }
+    }
+
+    /// The fault behind a deny, if the PDP could not decide.
+    pub fn fault_info(&self) -> Option<&PolicyFault> {
+        match self {
+            Decision::Deny { fault, .. } => fault.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Why, in words for the requester: the policy's reasons, or for a fault only its reference.
+    pub fn explain(&self) -> String {
+        if let Some(f) = self.fault_info() {
+            return format!(
+                "the access policy could not be evaluated (ref {}); an admin can look it up",
+                f.reference
+            );
+        }
+        match self.reasons() {
+            [] => "the policy did not say why".to_string(),
+            reasons => reasons.join("; "),
         }
     }
 

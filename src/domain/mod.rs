@@ -16,7 +16,7 @@ pub use aggregate::{
     Approval, ChainHead, GrantRecord, GrantSummary, Origin, Patch, Request, ScopeKind, Verdict,
 };
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
-pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep};
+pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
 pub use intent::{Action, Intent, IntentError};

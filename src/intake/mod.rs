@@ -58,6 +58,11 @@ impl IntakeResult {
 pub trait Intake: Send + Sync {
     fn name(&self) -> String;
 
+    /// Whether a run costs a model call (counted against the per-person hourly limit).
+    fn calls_model(&self) -> bool {
+        true
+    }
+
     async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult>;
 }
 
@@ -70,8 +75,17 @@ impl Intake for ParserIntake {
         "parser".into()
     }
 
+    fn calls_model(&self) -> bool {
+        false
+    }
+
     async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult> {
-        let draft = parser::parse_thread(ctx.thread, ctx.catalog);
+        let parse = || parser::parse_thread(ctx.thread, ctx.catalog);
+        let draft = if parser_input_chars(ctx.thread) > PARSER_INLINE_CHARS {
+            off_the_executor(parse)
+        } else {
+            parse()
+        };
         Ok(IntakeResult {
             draft,
             trace: IntakeTrace {
@@ -79,5 +93,29 @@ impl Intake for ParserIntake {
                 ..Default::default()
             },
         })
+    }
+}
+
+/// Above this many characters of requester text the parser's CPU time (milliseconds) would
+/// hold up other tasks on the executor thread, so it runs off it. Below, inline is cheaper.
+const PARSER_INLINE_CHARS: usize = 2_000;
+
+/// The characters the parser reads: the requester's messages only.
+fn parser_input_chars(thread: &[ThreadMessage]) -> usize {
+    thread
+        .iter()
+        .filter(|m| m.author == "requester")
+        .map(|m| m.text.len())
+        .sum()
+}
+
+/// Runs CPU-bound work without stalling the other tasks of a multi-threaded runtime:
+/// `block_in_place` hands this worker's queue to another thread first, and lets the work keep
+/// borrowing its input (no copy of the thread or the catalog). On a current-thread runtime
+/// (tests, the console) there is no other worker to hand over to, so it runs inline.
+fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }

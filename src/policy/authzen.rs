@@ -248,6 +248,7 @@ pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
         return Decision::Deny {
             decision_id,
             reasons,
+            fault: None,
         };
     }
 

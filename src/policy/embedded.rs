@@ -28,7 +28,7 @@ pub const SHIPPED_POLICY_TESTS: &str = include_str!("../../policies/access_test.
 /// Longest a single evaluation may run before it is abandoned (and denied).
 const EVAL_TIME_LIMIT: Duration = Duration::from_secs(1);
 
-/// Longest policy error kept in a decision's reasons.
+/// Longest policy error kept in a decision's fault detail.
 const MAX_REASON_CHARS: usize = 160;
 
 /// A Rego policy evaluated in-process.
@@ -157,9 +157,10 @@ impl PolicyEngine for EmbeddedPolicy {
 /// A deny that keeps the evaluation's id, so the log can cite the faulty evaluation.
 pub(super) fn fault_with_id(reason: String, decision_id: String) -> Decision {
     match Decision::fault(reason) {
-        Decision::Deny { reasons, .. } => Decision::Deny {
+        Decision::Deny { reasons, fault, .. } => Decision::Deny {
             decision_id: Some(decision_id),
             reasons,
+            fault,
         },
         other => other,
     }
@@ -189,7 +190,7 @@ fn regorus_error(err: &anyhow::Error) -> String {
     }
 }
 
-/// One line, bounded: reasons end up in chat messages and the log.
+/// One line, bounded: a fault's detail ends up in the log and the request's evidence.
 fn short(err: &anyhow::Error) -> String {
     let text = err.to_string();
     let line = text

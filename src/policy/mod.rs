@@ -124,6 +124,7 @@ impl RegoDecision {
             "deny" => Decision::Deny {
                 decision_id,
                 reasons: self.reasons,
+                fault: None,
             },
             "require_approval"
                 if !self.approvals.is_empty() && self.approvals.iter().all(|s| s.count >= 1) =>
@@ -146,6 +147,6 @@ pub trait PolicyEngine: Send + Sync {
     /// Short name for logs and metrics: "embedded", "opa", "authzen".
     fn name(&self) -> &'static str;
 
-    /// Never fails: faults come back as `Decision::Deny` with a "policy error" reason.
+    /// Never fails: faults come back as a `Decision::Deny` carrying a `PolicyFault`.
     async fn decide(&self, input: &PolicyInput) -> Decision;
 }

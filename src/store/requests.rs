@@ -166,6 +166,27 @@ impl Store {
         Ok(rows.iter().map(codec::decode).collect::<Result<_, _>>()?)
     }
 
+    /// How many requests a person has open (not yet granted, denied or closed): the one count
+    /// every instance agrees on, for the per-person limit.
+    pub async fn count_open_requests(&self, requester_id: &str) -> anyhow::Result<i64> {
+        let open: Vec<RequestState> = RequestState::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .collect();
+        let marks: Vec<String> = (2..open.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM requests WHERE requester_id = $1 AND state IN ({})",
+            marks.join(", ")
+        );
+        let mut vals = vec![Val::Text(Some(requester_id.to_string()))];
+        vals.extend(open.iter().map(|s| Val::Text(Some(s.as_str().to_string()))));
+        let row = bind_all(sqlx::query(AssertSqlSafe(sql)), vals)
+            .fetch_one(self.db())
+            .await
+            .context("Failed to count a person's open requests")?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Requests waiting for approval, oldest first (an approver's queue is filtered from these).
     pub async fn pending_approval(&self, limit: i64) -> anyhow::Result<Vec<Request>> {
         let rows = sqlx::query(AssertSqlSafe(format!(

@@ -105,6 +105,16 @@ impl Engine {
     pub(crate) async fn ask_policy(&self, input: &PolicyInput) -> Decision {
         let started = std::time::Instant::now();
         let decision = self.policy.decide(input).await;
+        if let Some(fault) = decision.fault_info() {
+            // The one place a PDP's fault is logged with the reference the requester is shown.
+            tracing::error!(
+                reference = %fault.reference,
+                engine = self.policy.name(),
+                requester = %input.requester.id,
+                detail = %fault.detail,
+                "the policy decision point could not decide; denied"
+            );
+        }
         self.metrics.observe(
             "warden_policy_seconds",
             &format!("engine=\"{}\"", self.policy.name()),
@@ -144,27 +154,20 @@ impl Engine {
                 })
         };
         Ok(match &decision {
-            Decision::Deny { reasons, .. } => {
-                let why = if reasons.is_empty() {
-                    "policy denied it".to_string()
-                } else {
-                    reasons.join("; ")
-                };
+            Decision::Deny { .. } => {
                 let c = decided(RequestEvent::PolicyDeny, RequestState::Denied, &decision);
-                (
-                    Step::new(c).tell(format!("Request {} was denied: {why}.", req.id)),
-                    None,
-                )
+                let told = format!("Request {} was denied: {}.", req.id, decision.explain());
+                (Step::new(c).tell(told), None)
             }
             Decision::Allow { break_glass, .. } if *break_glass && !intent.break_glass => {
                 // The policy may not invent an emergency nobody declared.
                 let fault =
                     Decision::fault("break-glass allowed for a request that did not ask for it");
+                if let Some(f) = fault.fault_info() {
+                    tracing::error!(request = %req.id, reference = %f.reference, detail = %f.detail, "inconsistent policy answer; denied");
+                }
                 let c = decided(RequestEvent::PolicyDeny, RequestState::Denied, &fault);
-                let told = format!(
-                    "Request {} was denied: the policy answer was inconsistent.",
-                    req.id
-                );
+                let told = format!("Request {} was denied: {}.", req.id, fault.explain());
                 (Step::new(c).tell(told), None)
             }
             Decision::Allow { break_glass, .. } => {

@@ -72,10 +72,10 @@ impl Engine {
             Decision::Allow {
                 break_glass: false, ..
             } => None,
-            Decision::Deny { reasons, .. } => Some(format!(
+            Decision::Deny { .. } => Some(format!(
                 "The extension of {} was denied: {}.",
                 req.id,
-                reasons.join("; ")
+                decision.explain()
             )),
             Decision::Allow { .. } => {
                 Some("Emergency access can't be extended; make a new request.".to_string())

@@ -116,19 +116,21 @@ impl Engine {
         Handled::Duplicate
     }
 
-    /// Replies to whoever caused an event, where they are: ephemeral for clicks.
+    /// Replies to whoever caused an event, only to them: ephemeral for clicks; for words, the
+    /// private rule of `tell_privately` (a refusal may name their requests or their limits).
     async fn reply_to_actor(&self, event: &ChatEvent, text: &str) {
-        let Some(chat) = self.chat(event.actor.platform) else {
-            return;
-        };
-        let res = match event.kind {
+        match event.kind {
             EventKind::Action { .. } | EventKind::EditSubmitted { .. } => {
-                chat.ephemeral(&event.scope, &event.actor, text).await
+                let Some(chat) = self.chat(event.actor.platform) else {
+                    return;
+                };
+                if let Err(e) = chat.ephemeral(&event.scope, &event.actor, text).await {
+                    tracing::warn!(error = ?e, "failed to reply to the actor");
+                }
             }
-            _ => chat.send(&event.scope, text).await.map(|_| ()),
-        };
-        if let Err(e) = res {
-            tracing::warn!(error = ?e, "failed to reply to the actor");
+            EventKind::Message { .. } | EventKind::Command { .. } => {
+                self.tell_privately(&event.scope, &event.actor, text).await
+            }
         }
     }
 }

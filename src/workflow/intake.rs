@@ -1,15 +1,15 @@
 //! From words to a proposed intent: new requests, replies in a request's thread, edits.
 
+use super::limits::Words;
+use super::reading::thread_of;
 use super::step::Step;
 use super::{ConfirmMode, Engine, Handled, user_error};
 use crate::chat::{CardTarget, ChatEvent};
-use crate::domain::evidence::Inbound;
-use crate::domain::intent::DraftIntent;
 use crate::domain::{
     Action, Entry, Evidence, Intent, IntentError, Job, JobKind, Origin, Patch, Person, Platform,
     Request, RequestEvent, RequestId, RequestState,
 };
-use crate::intake::{IntakeContext, IntakeResult, ThreadMessage};
+use crate::intake::{IntakeResult, ThreadMessage};
 use crate::store::{Change, Committed};
 
 /// A request intake works on: one not stored yet (its first message), or a stored one.
@@ -34,20 +34,6 @@ impl Engine {
         message_id: Option<&String>,
     ) -> anyhow::Result<Handled> {
         let person = self.principal(&event.actor).await?;
-        let text = self.redact_inbound(text);
-        let mut said = vec![Entry::new(
-            &person.id,
-            Evidence::MessageIn(Inbound::Text {
-                text: text.text.clone(),
-                account: event.actor.clone(),
-                event_id: event.id.clone(),
-            }),
-        )];
-        if text.masked > 0 {
-            said.push(Entry::warden(Evidence::Redaction {
-                masked_secrets: text.masked,
-            }));
-        }
         if let Some(thread) = &event.scope.thread
             && let Some(req) = self
                 .store
@@ -59,17 +45,21 @@ impl Engine {
                 )
                 .await?
         {
-            return self.follow_up(event, &person, req, &text.text, said).await;
+            return self.follow_up(event, &person, req, text).await;
         }
+        let admitted = self.admit(&person, text, &Words::New).await?;
+        let (text, said) = self.said(event, &person, text);
         let thread = [ThreadMessage {
             author: "requester".into(),
-            text: text.text.clone(),
+            text,
         }];
-        let result = self.run_intake(&thread, &person).await;
+        let result = self.run_intake(&thread, &person, &admitted).await;
         match result.draft.action {
             Some(Action::Status) => {
+                // It names requests (an approver's queue: other people's): never for the channel.
                 let status = self.status_text(&person).await?;
-                self.send_unlogged(&event.scope, &status).await;
+                self.tell_privately(&event.scope, &event.actor, &status)
+                    .await;
                 Ok(Handled::Done)
             }
             Some(action @ (Action::Revoke | Action::Cancel | Action::Extend)) => {
@@ -79,6 +69,7 @@ impl Engine {
                 self.act_on_existing(event, &person, action, &intent).await
             }
             _ => {
+                self.may_open(&admitted)?;
                 let id = RequestId::generate();
                 let thread = match event.scope.platform {
                     Platform::Console => Some(id.to_string()),
@@ -111,13 +102,23 @@ impl Engine {
         person: &Person,
         req: Request,
         text: &str,
-        said: Vec<Entry>,
     ) -> anyhow::Result<Handled> {
         let drafting = matches!(
             req.state,
             RequestState::Draft | RequestState::AwaitingConfirmation
         );
-        if person.id != req.requester_id || !drafting {
+        let entries = self.store.log_entries(req.id.as_str()).await?;
+        let messages_before = entries.iter().filter(|e| e.kind == "message_in").count();
+        // Only the requester's words on a draft are read; anything else is kept as context.
+        let reads = person.id == req.requester_id && drafting;
+        let mut thread = reads.then(|| thread_of(&req, entries));
+        let words = Words::InThread {
+            messages_before,
+            turns: thread.as_ref().map(|t| t.len() + 1),
+        };
+        let admitted = self.admit(person, text, &words).await?;
+        let (text, said) = self.said(event, person, text);
+        let Some(thread) = thread.as_mut() else {
             let mut step = Step::new(Change::none().logs(said)).for_event(event);
             if person.id == req.requester_id {
                 step = step.tell(format!(
@@ -128,73 +129,18 @@ impl Engine {
             }
             self.commit_step(&req, step).await?;
             return Ok(Handled::Done);
-        }
-        let mut thread = self.thread_messages(&req).await?;
+        };
         thread.push(ThreadMessage {
             author: "requester".into(),
-            text: text.to_string(),
+            text,
         });
-        let result = self.run_intake(&thread, person).await;
+        let result = self.run_intake(thread, person, &admitted).await;
         if let Some(Action::Cancel) = result.draft.action {
             return self.cancel(&req, person, said, Some(event)).await;
         }
         // Earlier turns already set the action; a reply like "read" only fills a field.
         self.advance_draft(Draft::Stored(req), person, result, said, Some(event))
             .await
-    }
-
-    /// This request's own conversation, oldest first. Nothing from any other request.
-    pub(crate) async fn thread_messages(
-        &self,
-        req: &Request,
-    ) -> anyhow::Result<Vec<ThreadMessage>> {
-        let entries = self.store.log_entries(req.id.as_str()).await?;
-        Ok(entries
-            .into_iter()
-            .filter_map(|e| {
-                let text = e.payload.as_ref()?.get("text")?.as_str()?.to_string();
-                match e.kind.as_str() {
-                    "message_in" if e.actor == req.requester_id => Some(ThreadMessage {
-                        author: "requester".into(),
-                        text,
-                    }),
-                    "message_out" => Some(ThreadMessage {
-                        author: "warden".into(),
-                        text,
-                    }),
-                    _ => None,
-                }
-            })
-            .collect())
-    }
-
-    /// Runs the configured intake; on any failure the parser takes over and the reason is kept.
-    pub(crate) async fn run_intake(
-        &self,
-        thread: &[ThreadMessage],
-        person: &Person,
-    ) -> IntakeResult {
-        let ctx = IntakeContext {
-            thread,
-            requester: person,
-            catalog: &self.catalog,
-        };
-        match self.intake.extract(&ctx).await {
-            Ok(r) => r,
-            Err(err) => {
-                tracing::warn!(error = ?err, intake = %self.intake.name(), "intake failed; falling back to the parser");
-                self.metrics.inc("warden_intake_fallbacks_total", "", 1);
-                let mut r = match self.parser.extract(&ctx).await {
-                    Ok(r) => r,
-                    Err(_) => IntakeResult {
-                        draft: DraftIntent::default(),
-                        trace: Default::default(),
-                    },
-                };
-                r.trace.fallback_reason = Some(format!("{err:#}").chars().take(300).collect());
-                r
-            }
-        }
     }
 
     /// Validates what the intake found: propose it, or ask one clarifying question.

@@ -33,7 +33,9 @@ mod inbox;
 mod intake;
 mod job_failures;
 mod jobs;
+mod limits;
 mod plan;
+mod reading;
 mod revoke;
 mod status;
 mod step;
@@ -57,6 +59,8 @@ pub struct WorkflowOptions {
     pub break_glass_secs: u64,
     /// How long a claimed job is held before another worker may take it over.
     pub job_lease_secs: u64,
+    /// What one person's words may cost (`[limits]`).
+    pub limits: crate::config::LimitsSettings,
 }
 
 impl Default for WorkflowOptions {
@@ -72,6 +76,7 @@ impl Default for WorkflowOptions {
             security_channel: None,
             break_glass_secs: 3600,
             job_lease_secs: 60,
+            limits: Default::default(),
         }
     }
 }
@@ -98,6 +103,7 @@ impl WorkflowOptions {
             security_channel,
             break_glass_secs: secs(&w.break_glass_duration),
             job_lease_secs: 60,
+            limits: Default::default(),
         }
     }
 }
@@ -141,6 +147,8 @@ pub struct Engine {
     pub(crate) in_flight: inbound::InFlightSet,
     /// Woken when an event is stored in the inbox, so it is handled without waiting for a poll.
     pub(crate) inbox_ready: tokio::sync::Notify,
+    /// Model calls per person in the last hour, in this process.
+    pub(crate) model_calls: limits::ModelBudget,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -179,6 +187,7 @@ impl Engine {
             worker_id: format!("w-{}", uuid::Uuid::new_v4().simple()),
             in_flight: Arc::default(),
             inbox_ready: tokio::sync::Notify::new(),
+            model_calls: Default::default(),
         }
     }
 
@@ -222,12 +231,34 @@ impl Engine {
             Ok(None) => Err(user_error(
                 "I can't find your account in the company directory, so I can't act for you. Ask an admin to link it.",
             )),
+            Err(crate::directory::DirectoryError::Refused(why)) => Err(user_error(why)),
             Err(e) => {
                 tracing::warn!(error = ?e, "directory lookup failed");
                 Err(user_error(
                     "The company directory is not answering right now, so I can't check who you are. Nothing was changed; please try again shortly.",
                 ))
             }
+        }
+    }
+
+    /// Says something only `actor` may see: status, an approver's queue, a refusal. In a DM (or
+    /// the local console) a plain message already is private; in a channel or thread it is an
+    /// ephemeral reply (Slack `chat.postEphemeral`, Discord's interaction follow-up), and the
+    /// adapter falls back to a DM — never a post everyone in the channel reads.
+    pub(crate) async fn tell_privately(&self, scope: &Scope, actor: &PlatformUser, text: &str) {
+        let Some(chat) = self.chat(scope.platform) else {
+            return;
+        };
+        let sent = match scope.kind {
+            crate::domain::ScopeKind::Dm | crate::domain::ScopeKind::Console => {
+                chat.send(scope, text).await.map(|_| ())
+            }
+            crate::domain::ScopeKind::Channel | crate::domain::ScopeKind::Thread => {
+                chat.ephemeral(scope, actor, text).await
+            }
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = ?e, "failed to answer privately");
         }
     }
 

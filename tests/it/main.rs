@@ -9,7 +9,7 @@ mod discord;
 mod engine;
 mod fuzz;
 mod grants_webhook;
-mod llm;
+pub mod llm;
 mod policy_http;
 mod service;
 mod slack;

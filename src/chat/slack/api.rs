@@ -48,6 +48,7 @@ pub struct SlackApi {
     /// Per channel: the time of the last post; the async mutex also serialises posts to it.
     last_post: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
     dm_channels: Mutex<HashMap<String, String>>,
+    installation: tokio::sync::OnceCell<Installation>,
 }
 
 /// The HTTPS connector, which also speaks plain http so `slack.api_url` can point at a local fake.
@@ -93,6 +94,7 @@ impl SlackApi {
             pauses: Pauses::default(),
             last_post: Mutex::new(HashMap::new()),
             dm_channels: Mutex::new(HashMap::new()),
+            installation: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -184,8 +186,29 @@ impl SlackApi {
         Ok(channel)
     }
 
-    /// The email Slack holds for a user, if the user belongs to `team` and is a person.
-    pub async fn user_email(&self, team: &str, user_id: &str) -> Result<Option<String>, ChatError> {
+    /// Where this bot token is installed (`auth.test`), asked once and remembered.
+    pub async fn installation(&self) -> Result<Installation, ChatError> {
+        self.installation
+            .get_or_try_init(|| async {
+                let answer: AuthTest = self
+                    .call("auth.test", || async {
+                        self.session()
+                            .http_session_api
+                            .http_post("auth.test", &serde_json::json!({}), None)
+                            .await
+                    })
+                    .await?;
+                Ok(Installation {
+                    team_id: answer.team_id.filter(|t| !t.is_empty()),
+                    enterprise_id: answer.enterprise_id.filter(|e| !e.is_empty()),
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// What `users.info` says about a user: home team, Grid org, email, and whether a person.
+    pub async fn user_identity(&self, user_id: &str) -> Result<SlackIdentity, ChatError> {
         let req = SlackApiUsersInfoRequest::new(SlackUserId::new(user_id.to_string()));
         let resp = self
             .call("users.info", || async {
@@ -193,13 +216,43 @@ impl SlackApi {
             })
             .await?;
         let u = resp.user;
-        // Another workspace's user (Slack Connect), a bot or a deactivated account never maps by email.
-        let foreign = u.team_id.as_ref().is_some_and(|t| t.to_string() != team);
-        if foreign || u.deleted == Some(true) || u.flags.is_bot == Some(true) {
-            return Ok(None);
-        }
-        Ok(u.profile.and_then(|p| p.email).map(|e| e.to_string()))
+        Ok(SlackIdentity {
+            team_id: u.team_id.map(|t| t.to_string()).filter(|t| !t.is_empty()),
+            enterprise_id: u.enterprise_user.map(|e| e.enterprise_id.to_string()),
+            email: u.profile.and_then(|p| p.email).map(|e| e.to_string()),
+            person: u.deleted != Some(true)
+                && u.flags.is_bot != Some(true)
+                && u.flags.is_app_user != Some(true),
+        })
     }
+}
+
+/// Where the app is installed: a workspace, and the Enterprise Grid org it belongs to if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub team_id: Option<String>,
+    pub enterprise_id: Option<String>,
+}
+
+/// A Slack user as far as identity goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackIdentity {
+    /// The user's home team (`users.info` `team_id`); another org's for Slack Connect users.
+    pub team_id: Option<String>,
+    /// The Enterprise Grid org of an Enterprise user.
+    pub enterprise_id: Option<String>,
+    pub email: Option<String>,
+    /// An active human account (not deactivated, not a bot or app).
+    pub person: bool,
+}
+
+/// `auth.test`: slack-morphism's response type has no `enterprise_id`, so Warden reads its own.
+#[derive(serde::Deserialize)]
+struct AuthTest {
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    enterprise_id: Option<String>,
 }
 
 /// A failed call as a `ChatError`; the text names the method and Slack's error code, no secrets.

@@ -5,4 +5,5 @@ mod app;
 mod cards;
 mod flow;
 mod limits;
+mod privacy;
 mod security;

@@ -5,6 +5,8 @@ mod approvals;
 mod crash;
 mod evidence;
 mod lifecycle;
+mod limits;
+mod policy_faults;
 mod recovery;
 mod scheduler;
 

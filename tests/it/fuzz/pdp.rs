@@ -64,8 +64,8 @@ fn opa_answers_never_panic_and_only_an_explicit_allow_allows() {
 fn authzen_answers_never_panic_and_only_an_explicit_allow_allows() {
     let rt = runtime();
     let pdp = rt.block_on(Scripted::route("POST", AUTHZEN_PATH, Reply::empty(500)));
-    let url = Url::parse(&pdp.uri()).unwrap();
-    let authzen = AuthzenPolicy::new(url, None, Duration::from_secs(2)).unwrap();
+    let url = Url::parse(&format!("{}{AUTHZEN_PATH}", pdp.uri())).unwrap();
+    let authzen = AuthzenPolicy::with_endpoint(url, None, Duration::from_secs(2)).unwrap();
     let samples = vec![
         json!({ "decision": true }),
         json!({ "decision": true, "context": { "reason_user": { "en": "ok" }, "approvals": [{ "from": "manager", "count": 1 }] } }),

@@ -1,7 +1,7 @@
 //! Model intake integration tests: the real engine on SQLite, a fake OpenAI-compatible server
 //! over real HTTP, and a recording wrapper around the shipped policy.
 
-mod app;
+pub mod app;
 mod extraction;
 mod isolation;
 mod transport;

@@ -95,10 +95,18 @@ pub fn closed_port_url() -> Url {
 
 pub fn assert_fault(d: &Decision) {
     assert_eq!(d.outcome(), "deny", "{d:?}");
+    assert!(d.fault_info().is_some(), "{d:?}");
     assert!(
-        d.reasons().iter().any(|r| r.starts_with("policy error:")),
-        "{d:?}"
+        d.reasons().is_empty(),
+        "a fault gives people no internals: {d:?}"
     );
+}
+
+/// What a fault says for the log (empty when it is no fault).
+pub fn detail(d: &Decision) -> &str {
+    d.fault_info()
+        .map(|f| f.detail.as_str())
+        .unwrap_or_default()
 }
 
 /// Every field of `expected` is in `actual` with the same value (objects may have more fields).

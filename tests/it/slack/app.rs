@@ -68,8 +68,18 @@ pub fn now_ts() -> String {
 
 impl TestApp {
     pub async fn start(db: TestDb, post_interval_ms: u64) -> Self {
+        Self::start_with(db, post_interval_ms, |_| {}).await
+    }
+
+    /// The same server with some settings changed (limits, `slack.trust_email`).
+    pub async fn start_with(
+        db: TestDb,
+        post_interval_ms: u64,
+        change: impl FnOnce(&mut Settings),
+    ) -> Self {
         let (slack, api_url) = FakeSlack::start().await;
-        let s = settings(&api_url, post_interval_ms);
+        let mut s = settings(&api_url, post_interval_ms);
+        change(&mut s);
         Self {
             server: TestServer::start(s, db, Arc::new(warden::clock::SystemClock)).await,
             slack,
@@ -118,12 +128,33 @@ impl TestApp {
 
     /// A direct message to Warden; returns the event body (to redeliver) and the message ts.
     pub fn dm_body(&self, user: &str, text: &str) -> (String, String) {
+        self.dm_body_from(user, TEAM, text)
+    }
+
+    /// A direct message from a user whose home team is `user_team` (Slack Connect: another org's).
+    pub fn dm_body_from(&self, user: &str, user_team: &str, text: &str) -> (String, String) {
         let ts = format!("1710000{:03}.{:06}", self.next(), 42);
         let event = json!({
             "type": "message", "channel": format!("D{}", &user[1..]), "user": user, "text": text, "ts": ts,
-            "event_ts": ts, "channel_type": "im", "client_msg_id": uuid::Uuid::new_v4().to_string(), "team": TEAM,
+            "event_ts": ts, "channel_type": "im", "client_msg_id": uuid::Uuid::new_v4().to_string(),
+            "team": user_team, "user_team": user_team, "source_team": user_team,
         });
         (self.event_body(&format!("Ev{:08}", self.next()), event), ts)
+    }
+
+    /// A mention of Warden in a public channel, as the Events API delivers `app_mention`.
+    pub async fn say_in_channel(&self, user: &str, channel: &str, text: &str) -> String {
+        let ts = format!("1710000{:03}.{:06}", self.next(), 77);
+        let event = json!({
+            "type": "app_mention", "channel": channel, "user": user, "text": format!("<@{BOT}> {text}"), "ts": ts,
+            "event_ts": ts, "client_msg_id": uuid::Uuid::new_v4().to_string(), "team": TEAM,
+        });
+        let body = self.event_body(&format!("Ev{:08}", self.next()), event);
+        let resp = self
+            .post_signed("/slack/events", "application/json", &body, &[])
+            .await;
+        assert_eq!(resp.status(), 200);
+        ts
     }
 
     pub async fn dm(&self, user: &str, text: &str) -> String {

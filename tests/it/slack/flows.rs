@@ -17,10 +17,10 @@ on_sqlite!(
     a_rate_limited_card_update_is_retried_after_retry_after_and_lands,
 );
 
-const PROD_READ: &str = "need read on the prod billing db for 2h, INC-4411";
+pub(super) const PROD_READ: &str = "need read on the prod billing db for 2h, INC-4411";
 
 /// Waits for the one card with `action` for this request.
-async fn card(app: &TestApp, action: &str, request: Option<&str>) -> Posted {
+pub(super) async fn card(app: &TestApp, action: &str, request: Option<&str>) -> Posted {
     app.wait_for(10, &format!("a card with {action}"), |_| {
         cards_with_button(app, action)
             .iter()
@@ -69,7 +69,7 @@ fn context_line(body: &Value) -> String {
 }
 
 /// Alice asks for prod read in her DM and submits; returns the request id and both cards.
-async fn ask_and_submit(app: &TestApp, text: &str) -> (String, Posted, Posted) {
+pub(super) async fn ask_and_submit(app: &TestApp, text: &str) -> (String, Posted, Posted) {
     let dm_ts = app.dm("U0ALICE", text).await;
     let confirm = card(app, "submit", None).await;
     let post = app

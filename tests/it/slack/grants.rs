@@ -88,14 +88,16 @@ async fn a_role_can_name_its_own_usergroup_and_a_missing_one_is_a_permanent_erro
 #[tokio::test]
 async fn an_unlinked_account_maps_by_its_slack_email_only_when_trusted() {
     let (fake, api) = api().await;
-    let text = std::fs::read_to_string(concat!(
+    let mut text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/slack/directory.toml"
     ))
     .unwrap();
+    // Someone the directory knows who has no Slack account linked yet.
+    text.push_str("\n[[person]]\nid = \"hank\"\ndisplay_name = \"Hank Moody\"\nemail = \"hank@example.com\"\n");
     let inner: Arc<dyn Directory> = Arc::new(FileDirectory::from_toml(&text).unwrap());
-    fake.set_email("U0NEWALICE", "Alice@Example.com");
-    let stranger = PlatformUser::new(Platform::Slack, "T0WARDEN", "U0NEWALICE");
+    fake.set_email("U0NEWHANK", "Hank@Example.com");
+    let stranger = PlatformUser::new(Platform::Slack, "T0WARDEN", "U0NEWHANK");
     assert!(
         inner.person_by_account(&stranger).await.unwrap().is_none(),
         "the plain directory knows only linked accounts"
@@ -106,7 +108,7 @@ async fn an_unlinked_account_maps_by_its_slack_email_only_when_trusted() {
         .await
         .unwrap()
         .expect("mapped by email");
-    assert_eq!(p.id, "alice");
+    assert_eq!(p.id, "hank");
     assert!(p.accounts.contains(&stranger));
     // No email, or an email nobody has: nobody.
     assert!(

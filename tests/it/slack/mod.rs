@@ -5,5 +5,7 @@ mod app;
 mod durable;
 mod flows;
 mod grants;
+mod identity;
 mod inbound;
 mod limits;
+mod privacy;

@@ -5,6 +5,7 @@ pub mod console;
 pub mod db;
 pub mod engine;
 pub mod fakes;
+pub mod logs;
 pub mod server;
 pub mod wait;
 

@@ -31,6 +31,10 @@ struct Inner {
     throttle: Mutex<HashMap<String, u32>>,
     usergroups: Mutex<HashMap<String, Vec<String>>>,
     emails: Mutex<HashMap<String, String>>,
+    /// Whole `users.info` user objects, for shapes other than this workspace's plain member.
+    users: Mutex<HashMap<String, Value>>,
+    /// The `auth.test` answer: where the app is installed.
+    installation: Mutex<Option<Value>>,
     next_ts: AtomicU64,
 }
 
@@ -87,6 +91,21 @@ impl FakeSlack {
             .lock()
             .unwrap()
             .insert(user.into(), email.into());
+    }
+
+    /// The user object `users.info` returns for a user, as it is (Slack Connect, Enterprise Grid,
+    /// no `team_id`…).
+    pub fn set_user_info(&self, user: &str, info: Value) {
+        self.0.users.lock().unwrap().insert(user.into(), info);
+    }
+
+    /// Where `auth.test` says the app is installed (default: team T0WARDEN, no Enterprise Grid).
+    pub fn set_installation(&self, team_id: &str, enterprise_id: Option<&str>) {
+        *self.0.installation.lock().unwrap() = Some(json!({
+            "ok": true, "url": "https://warden-test.slack.com/", "team": "Warden Test", "user": "warden",
+            "team_id": team_id, "user_id": "U0WARDENBOT", "bot_id": "B0WARDEN",
+            "enterprise_id": enterprise_id, "is_enterprise_install": false,
+        }));
     }
 
     pub fn usergroup(&self, id: &str) -> Vec<String> {
@@ -175,7 +194,14 @@ impl FakeSlack {
                 view["hash"] = json!("1700000000.abcdef");
                 json!({ "ok": true, "view": view })
             }
+            "auth.test" => self.0.installation.lock().unwrap().clone().unwrap_or_else(|| {
+                json!({ "ok": true, "url": "https://warden-test.slack.com/", "team": "Warden Test", "user": "warden", "team_id": "T0WARDEN", "user_id": "U0WARDENBOT", "bot_id": "B0WARDEN", "is_enterprise_install": false })
+            }),
             "users.info" => {
+                let id = body["user"].as_str().unwrap_or_default();
+                if let Some(user) = self.0.users.lock().unwrap().get(id) {
+                    return json!({ "ok": true, "user": user });
+                }
                 let email = self
                     .0
                     .emails
