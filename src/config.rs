@@ -226,7 +226,7 @@ impl Default for DirectorySettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSettings {
     /// File of admin API tokens (hashed) with roles.
@@ -235,8 +235,29 @@ pub struct AdminSettings {
     pub session_secret: Option<SecretString>,
     /// Days after which message bodies and prompts are purged (0 keeps them).
     pub retention_days: u64,
-    /// SIEM webhook that receives every context-log entry as it is written.
+    /// SIEM webhook that receives every context-log entry as it is written. Put its credential
+    /// in `siem_auth`, not in the URL.
     pub siem_url: Option<String>,
+    /// Header that carries the SIEM credential (`Authorization` for Splunk HEC and Elastic).
+    pub siem_auth_header: String,
+    /// The header's whole value, e.g. `Splunk <token>`: from env `WARDEN__ADMIN__SIEM_AUTH`…
+    pub siem_auth: Option<SecretString>,
+    /// …or from this file.
+    pub siem_auth_file: Option<PathBuf>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            tokens_file: None,
+            session_secret: None,
+            retention_days: 0,
+            siem_url: None,
+            siem_auth_header: "Authorization".into(),
+            siem_auth: None,
+            siem_auth_file: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -338,13 +359,12 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
 
 impl Settings {
     fn resolve_secret_files(&mut self) -> anyhow::Result<()> {
-        if self.llm.api_key.is_none()
-            && let Some(path) = &self.llm.api_key_file
-        {
-            let key = std::fs::read_to_string(path)
-                .with_context(|| format!("Failed to read llm.api_key_file {}", path.display()))?;
-            self.llm.api_key = Some(SecretString::from(key.trim().to_string()));
-        }
+        secret_from_file(&mut self.llm.api_key, &self.llm.api_key_file, "llm.api_key_file")?;
+        secret_from_file(
+            &mut self.admin.siem_auth,
+            &self.admin.siem_auth_file,
+            "admin.siem_auth_file",
+        )?;
         Ok(())
     }
 
@@ -436,6 +456,11 @@ impl Settings {
         }
         if let Some(u) = &self.admin.siem_url {
             check_url(&mut p, "admin.siem_url", u);
+            // A query may hold a token too; it is allowed (some collectors need parameters) and
+            // never logged. A user:password is always a credential.
+            if url::Url::parse(u).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+                p.push("admin.siem_url carries a user name or password: put the credential in admin.siem_auth (env WARDEN__ADMIN__SIEM_AUTH) or admin.siem_auth_file".into());
+            }
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             p.push(format!(
@@ -445,6 +470,22 @@ impl Settings {
         }
         p
     }
+}
+
+/// Fills an unset secret from its `*_file` setting (env wins over the file).
+fn secret_from_file(
+    secret: &mut Option<SecretString>,
+    file: &Option<PathBuf>,
+    key: &str,
+) -> anyhow::Result<()> {
+    if secret.is_none()
+        && let Some(path) = file
+    {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("Failed to read {key} {}", path.display()))?;
+        *secret = Some(SecretString::from(text.trim().to_string()));
+    }
+    Ok(())
 }
 
 fn check_url(problems: &mut Vec<String>, key: &str, value: &str) {

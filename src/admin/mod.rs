@@ -17,6 +17,7 @@ mod filters;
 mod pages;
 pub mod retention;
 pub mod session;
+pub mod siem;
 mod templates;
 pub mod tokens;
 mod view;
@@ -68,8 +69,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
 
 /// Background work of `warden serve`: the SIEM shipper and the retention purge, when configured.
 pub fn spawn_background(s: &Settings, app: &AppState) -> anyhow::Result<()> {
-    if let Some(url) = &s.admin.siem_url {
-        let shipper = export::SiemShipper::new(app.engine.store().clone(), url)?;
+    if let Some(shipper) = export::SiemShipper::from_settings(app.engine.store().clone(), &s.admin)? {
         app.spawn(shipper.run(std::time::Duration::from_secs(2), app.shutdown.clone()));
         tracing::info!("SIEM export enabled");
     }

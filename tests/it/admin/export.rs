@@ -170,3 +170,61 @@ async fn the_audit_export_still_streams_every_entry_as_json_lines() {
         .collect();
     assert_eq!(lines.len() as i64, stored_entries(&app).await);
 }
+
+/// A SIEM URL with secrets in its userinfo and query, on a port nothing listens on.
+const SECRET_URL: &str = "http://ingest:hunter2-userinfo@127.0.0.1:9/ingest?token=s3cret-query";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_siem_post_names_no_secret_part_of_the_url() {
+    let app = TestApp::spawn().await;
+    app.seed().await;
+    let shipper = SiemShipper::new(app.store().clone(), SECRET_URL).unwrap();
+    let err = shipper.ship_once().await.expect_err("nothing listens there");
+    // What the shipper's warn! line prints: the whole cause chain, in both formats.
+    for text in [format!("{err:#}"), format!("{err:?}")] {
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cret"),
+            "a secret reached the log line: {text}"
+        );
+    }
+    let shown = warden::admin::siem::redacted(&url::Url::parse(SECRET_URL).unwrap());
+    assert_eq!(shown, "http://127.0.0.1:9/ingest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_siem_is_authenticated_with_a_header_whose_value_comes_from_a_file() {
+    let app = TestApp::spawn().await;
+    app.seed().await;
+    let siem = Receiver::start("/ingest").await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("siem-auth");
+    std::fs::write(&secret_file, "Splunk 0c8f-secret-from-a-file\n").unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[admin]\nsiem_url = \"{}\"\nsiem_auth_header = \"Authorization\"\nsiem_auth_file = \"{}\"\n",
+            siem.url(),
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let loaded = warden::config::load(Some(&config)).expect("config loads");
+    assert!(
+        !format!("{:?}", loaded.settings).contains("0c8f-secret"),
+        "the secret never prints"
+    );
+    let shipper = SiemShipper::from_settings(app.store().clone(), &loaded.settings.admin)
+        .unwrap()
+        .expect("SIEM configured");
+    assert!(drain(&shipper).await > 0);
+    let calls = siem.calls();
+    assert!(!calls.is_empty());
+    for c in &calls {
+        assert_eq!(
+            c.headers.get("authorization").and_then(|v| v.to_str().ok()),
+            Some("Splunk 0c8f-secret-from-a-file"),
+            "every delivery carries the header"
+        );
+    }
+}
