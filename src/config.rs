@@ -300,6 +300,9 @@ pub struct WorkflowSettings {
     pub scheduler_interval_ms: u64,
     /// Emergency access length.
     pub break_glass_duration: String,
+    /// How long handled deliveries and finished jobs are kept to catch redeliveries; at least
+    /// 1h, longer than any platform's retries.
+    pub dedup_window: String,
 }
 
 impl Default for WorkflowSettings {
@@ -315,6 +318,7 @@ impl Default for WorkflowSettings {
             security_channel: None,
             scheduler_interval_ms: 1000,
             break_glass_duration: "1h".into(),
+            dedup_window: "24h".into(),
         }
     }
 }
@@ -359,7 +363,11 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
 
 impl Settings {
     fn resolve_secret_files(&mut self) -> anyhow::Result<()> {
-        secret_from_file(&mut self.llm.api_key, &self.llm.api_key_file, "llm.api_key_file")?;
+        secret_from_file(
+            &mut self.llm.api_key,
+            &self.llm.api_key_file,
+            "llm.api_key_file",
+        )?;
         secret_from_file(
             &mut self.admin.siem_auth,
             &self.admin.siem_auth_file,
@@ -454,11 +462,23 @@ impl Settings {
                 p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
             }
         }
+        match crate::domain::parse_duration(&self.workflow.dedup_window) {
+            Some(secs) if secs < 3600 => p.push(format!(
+                "workflow.dedup_window must be at least 1h, longer than the platforms' retries (got \"{}\")",
+                self.workflow.dedup_window
+            )),
+            None => p.push(format!(
+                "workflow.dedup_window is not a duration (got \"{}\"; try \"24h\")",
+                self.workflow.dedup_window
+            )),
+            Some(_) => {}
+        }
         if let Some(u) = &self.admin.siem_url {
             check_url(&mut p, "admin.siem_url", u);
             // A query may hold a token too; it is allowed (some collectors need parameters) and
             // never logged. A user:password is always a credential.
-            if url::Url::parse(u).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+            if url::Url::parse(u).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+            {
                 p.push("admin.siem_url carries a user name or password: put the credential in admin.siem_auth (env WARDEN__ADMIN__SIEM_AUTH) or admin.siem_auth_file".into());
             }
         }

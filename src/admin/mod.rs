@@ -15,6 +15,7 @@ mod errors;
 pub mod export;
 mod filters;
 mod pages;
+pub mod prune;
 pub mod retention;
 pub mod session;
 pub mod siem;
@@ -67,12 +68,17 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .with_state(state))
 }
 
-/// Background work of `warden serve`: the SIEM shipper and the retention purge, when configured.
+/// Background work of `warden serve`: pruning de-duplication records, and the SIEM shipper and
+/// the retention purge when configured.
 pub fn spawn_background(s: &Settings, app: &AppState) -> anyhow::Result<()> {
-    if let Some(shipper) = export::SiemShipper::from_settings(app.engine.store().clone(), &s.admin)? {
+    if let Some(shipper) = export::SiemShipper::from_settings(app.engine.store().clone(), &s.admin)?
+    {
         app.spawn(shipper.run(std::time::Duration::from_secs(2), app.shutdown.clone()));
         tracing::info!("SIEM export enabled");
     }
+    let window = chrono::Duration::seconds(crate::config::secs(&s.workflow.dedup_window) as i64);
+    let pruner = prune::DedupPruner::new(app.engine.clone(), window);
+    app.spawn(pruner.run(std::time::Duration::from_secs(3600), app.shutdown.clone()));
     if s.admin.retention_days > 0 {
         let job = retention::Retention::new(app.engine.clone(), s.admin.retention_days);
         app.spawn(job.run(std::time::Duration::from_secs(3600), app.shutdown.clone()));

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 mod change;
 mod codec;
+mod housekeeping;
 mod jobs;
 pub mod log;
 mod plan;
@@ -24,6 +25,7 @@ mod sqlite_writer;
 pub use crate::domain::LogKind;
 pub use change::{Change, Committed, JobClaim, Schedule};
 pub use codec::CodecError;
+pub use housekeeping::Pruned;
 pub use jobs::ClaimedJob;
 pub use log::{ChainStatus, LogEntry};
 pub use requests::RequestFilter;

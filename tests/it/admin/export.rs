@@ -179,7 +179,10 @@ async fn a_failed_siem_post_names_no_secret_part_of_the_url() {
     let app = TestApp::spawn().await;
     app.seed().await;
     let shipper = SiemShipper::new(app.store().clone(), SECRET_URL).unwrap();
-    let err = shipper.ship_once().await.expect_err("nothing listens there");
+    let err = shipper
+        .ship_once()
+        .await
+        .expect_err("nothing listens there");
     // What the shipper's warn! line prints: the whole cause chain, in both formats.
     for text in [format!("{err:#}"), format!("{err:?}")] {
         assert!(

@@ -4,6 +4,7 @@
 mod api;
 mod app;
 mod browser;
+mod dedup;
 mod export;
 mod pages;
 mod redaction;
