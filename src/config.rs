@@ -26,6 +26,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub grants: GrantSettings,
     pub workflow: WorkflowSettings,
+    pub evidence: EvidenceSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +261,32 @@ impl Default for AdminSettings {
     }
 }
 
+/// What makes the context logs tamper-evident beyond the database (docs/security-evidence.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceSettings {
+    /// Keys the hash chain (HMAC-SHA256; at least 32 bytes): from env
+    /// `WARDEN__EVIDENCE__CHAIN_KEY`… Never stored in the database.
+    pub chain_key: Option<SecretString>,
+    /// …or from this file.
+    pub chain_key_file: Option<PathBuf>,
+    /// Append-only JSON-lines file the chain heads are anchored to, outside the database.
+    pub anchor_file: Option<PathBuf>,
+    /// Seconds between anchors (one more is written at shutdown).
+    pub anchor_interval_secs: u64,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            chain_key: None,
+            chain_key_file: None,
+            anchor_file: None,
+            anchor_interval_secs: 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GrantSettings {
@@ -373,6 +400,11 @@ impl Settings {
             &self.admin.siem_auth_file,
             "admin.siem_auth_file",
         )?;
+        secret_from_file(
+            &mut self.evidence.chain_key,
+            &self.evidence.chain_key_file,
+            "evidence.chain_key_file",
+        )?;
         Ok(())
     }
 
@@ -461,6 +493,18 @@ impl Settings {
             if crate::domain::parse_duration(v).is_none() {
                 p.push(format!("{key} is not a duration (got \"{v}\"; try \"4h\")"));
             }
+        }
+        if let Some(k) = &self.evidence.chain_key {
+            use secrecy::ExposeSecret;
+            if k.expose_secret().trim().len() < crate::store::MIN_KEY_BYTES {
+                p.push(format!(
+                    "evidence.chain_key must be at least {} bytes (try `openssl rand -hex 32`)",
+                    crate::store::MIN_KEY_BYTES
+                ));
+            }
+        }
+        if self.evidence.anchor_interval_secs == 0 {
+            p.push("evidence.anchor_interval_secs must be at least 1".into());
         }
         match crate::domain::parse_duration(&self.workflow.dedup_window) {
             Some(secs) if secs < 3600 => p.push(format!(

@@ -39,6 +39,7 @@ pub fn entry_json(e: &LogEntry) -> Value {
         "payload_digest": e.payload_digest,
         "prev_hash": e.prev_hash,
         "hash": e.hash,
+        "scheme": e.scheme,
     })
 }
 

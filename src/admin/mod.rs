@@ -9,6 +9,8 @@ use crate::server::AppState;
 use axum::Router;
 use std::sync::Arc;
 
+pub mod anchor;
+pub mod anchor_check;
 mod api;
 mod auth;
 mod errors;
@@ -66,6 +68,25 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(api::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
+}
+
+/// The anchorer `evidence.anchor_file` and the SIEM configure, if any.
+pub fn anchorer(s: &Settings, app: &AppState) -> anyhow::Result<Option<anchor::Anchorer>> {
+    let found = anchor::Anchorer::new(
+        app.engine.clone(),
+        s.evidence.anchor_file.clone(),
+        siem::SiemTarget::from_settings(&s.admin)?,
+    )?;
+    match (&found, app.engine.store().chain_key()) {
+        (None, Some(_)) => tracing::warn!(
+            "evidence.chain_key is set but nothing anchors the chain heads: set evidence.anchor_file (or admin.siem_url) so a deleted or rewritten request is detected"
+        ),
+        (None, None) => tracing::warn!(
+            "neither evidence.chain_key nor evidence.anchor_file is set: anyone with database access can rewrite the context logs undetected"
+        ),
+        _ => {}
+    }
+    Ok(found)
 }
 
 /// Background work of `warden serve`: pruning de-duplication records, and the SIEM shipper and

@@ -56,6 +56,11 @@ impl TestApp {
     }
 
     pub async fn spawn_on(db: TestDb) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// On `db`, with the settings changed by `configure` before the server is built.
+    pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut file = String::new();
         let mut token = |name: &str, role: Role, person: Option<&str>| {
@@ -75,6 +80,7 @@ impl TestApp {
         s.database.max_connections = 4;
         s.admin.tokens_file = Some(tokens_path);
         s.admin.session_secret = Some(SecretString::from("test-session-secret-0123456789"));
+        configure(&mut s);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         Self {
             server: TestServer::start(s, db, clock.clone()).await,
