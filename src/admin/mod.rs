@@ -101,7 +101,8 @@ pub fn spawn_background(s: &Settings, app: &AppState) -> anyhow::Result<()> {
     let pruner = prune::DedupPruner::new(app.engine.clone(), window);
     app.spawn(pruner.run(std::time::Duration::from_secs(3600), app.shutdown.clone()));
     if s.admin.retention_days > 0 {
-        let job = retention::Retention::new(app.engine.clone(), s.admin.retention_days);
+        let job = retention::Retention::new(app.engine.clone(), s.admin.retention_days)
+            .export_required(s.admin.siem_url.is_some());
         app.spawn(job.run(std::time::Duration::from_secs(3600), app.shutdown.clone()));
         tracing::info!(days = s.admin.retention_days, "retention purge enabled");
     }

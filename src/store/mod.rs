@@ -21,6 +21,7 @@ mod jobs;
 pub mod log;
 mod plan;
 mod requests;
+mod retention;
 mod sqlite_writer;
 mod verify;
 

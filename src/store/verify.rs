@@ -1,5 +1,5 @@
-//! Verifying one request's chain: every link, every digest, every hash under its scheme, and
-//! the head recorded on the request row.
+//! Verifying one request's chain: every link, every digest, every hash under its scheme, every
+//! blank payload against the retention records, and the head recorded on the request row.
 
 use super::Store;
 use super::chain::{Link, Scheme};
@@ -51,6 +51,11 @@ impl Store {
                 // Only retention empties payloads, and only of these kinds; the decision record never.
                 None if !PURGEABLE_KINDS.contains(&kind.as_str()) => {
                     return broken("payload removed");
+                }
+                None if !self.purge_explains(request_id, seq, at).await? => {
+                    return broken(
+                        "payload removed, and no retention pass purged it (too recent, or not yet exported)",
+                    );
                 }
                 _ => {}
             }
