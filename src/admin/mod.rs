@@ -22,6 +22,7 @@ pub mod retention;
 pub mod session;
 pub mod siem;
 mod templates;
+pub mod token_source;
 pub mod tokens;
 mod view;
 
@@ -31,25 +32,22 @@ pub use tokens::{Principal, Role, TokenSet};
 #[derive(Clone)]
 pub struct AdminState {
     pub app: AppState,
-    pub tokens: Arc<TokenSet>,
+    /// Read again whenever the file changes (see `token_source`).
+    pub tokens: token_source::TokenSource,
     pub key: session::SessionKey,
     pub templates: Arc<handlebars::Handlebars<'static>>,
 }
 
 impl AdminState {
     pub fn new(s: &Settings, app: AppState) -> anyhow::Result<Self> {
-        let tokens = match &s.admin.tokens_file {
-            Some(path) => TokenSet::load(path)?,
-            None => {
-                tracing::warn!(
-                    "admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured"
-                );
-                TokenSet::default()
-            }
-        };
+        if s.admin.tokens_file.is_none() {
+            tracing::warn!(
+                "admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured"
+            );
+        }
         Ok(Self {
             app,
-            tokens: Arc::new(tokens),
+            tokens: token_source::TokenSource::load(s.admin.tokens_file.clone())?,
             key: session::SessionKey::from_setting(s.admin.session_secret.as_ref()),
             templates: Arc::new(templates::registry()?),
         })

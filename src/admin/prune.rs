@@ -32,6 +32,7 @@ impl DedupPruner {
                 Ok(p) => tracing::info!(
                     deliveries = p.deliveries,
                     jobs = p.jobs,
+                    sessions = p.sessions,
                     "pruned de-duplication records older than the window"
                 ),
                 Err(e) => {

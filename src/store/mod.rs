@@ -22,6 +22,7 @@ pub mod log;
 mod plan;
 mod requests;
 mod retention;
+mod sessions;
 mod sqlite_writer;
 mod verify;
 
@@ -33,6 +34,7 @@ pub use housekeeping::Pruned;
 pub use jobs::ClaimedJob;
 pub use log::{ChainStatus, LogEntry};
 pub use requests::RequestFilter;
+pub use sessions::AdminSession;
 use std::sync::atomic::{AtomicU64, Ordering};
 pub use verify::ChainHeadRow;
 

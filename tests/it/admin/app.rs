@@ -28,6 +28,8 @@ pub struct TestApp {
     server: TestServer,
     pub clock: Arc<ManualClock>,
     pub tokens: Tokens,
+    /// The `admin.tokens_file` the server reads.
+    pub tokens_file: std::path::PathBuf,
     ids: EventIds,
     _dir: tempfile::TempDir,
 }
@@ -78,7 +80,7 @@ impl TestApp {
         std::fs::write(&tokens_path, file).expect("tokens file");
         let mut s = Settings::default();
         s.database.max_connections = 4;
-        s.admin.tokens_file = Some(tokens_path);
+        s.admin.tokens_file = Some(tokens_path.clone());
         s.admin.session_secret = Some(SecretString::from("test-session-secret-0123456789"));
         configure(&mut s);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -86,6 +88,7 @@ impl TestApp {
             server: TestServer::start(s, db, clock.clone()).await,
             clock,
             tokens,
+            tokens_file: tokens_path,
             ids: EventIds::default(),
             _dir: dir,
         }

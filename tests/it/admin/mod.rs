@@ -9,4 +9,5 @@ mod dedup;
 mod export;
 mod pages;
 mod redaction;
+mod sessions;
 mod webdriver;

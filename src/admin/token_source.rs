@@ -1,0 +1,65 @@
+//! The tokens file, read again whenever it changes: removing or rotating a token takes effect
+//! at the next request, on every instance, without a restart.
+
+use super::tokens::TokenSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Where tokens come from, and the set last parsed from it.
+#[derive(Clone)]
+pub struct TokenSource {
+    path: Option<PathBuf>,
+    /// The file's bytes when last parsed, and what they parsed to.
+    cached: Arc<Mutex<(Vec<u8>, Arc<TokenSet>)>>,
+}
+
+impl TokenSource {
+    /// Reads the file once now, so a broken file stops the start with a clear error.
+    pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let (bytes, set) = match &path {
+            Some(p) => (std::fs::read(p).unwrap_or_default(), TokenSet::load(p)?),
+            None => (Vec::new(), TokenSet::default()),
+        };
+        Ok(Self {
+            path,
+            cached: Arc::new(Mutex::new((bytes, Arc::new(set)))),
+        })
+    }
+
+    /// A fixed set (tests, tools).
+    pub fn fixed(set: TokenSet) -> Self {
+        Self {
+            path: None,
+            cached: Arc::new(Mutex::new((Vec::new(), Arc::new(set)))),
+        }
+    }
+
+    /// The tokens as the file says now. The file is small and admin traffic light, so it is
+    /// read on every call and parsed only when its bytes changed. A file that cannot be read
+    /// or parsed admits nobody until it is fixed (fail closed), and says why in the log.
+    pub async fn current(&self) -> Arc<TokenSet> {
+        let Some(path) = &self.path else {
+            return self.cached.lock().expect("token cache").1.clone();
+        };
+        let bytes = match tokio::fs::read(path).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, file = %path.display(), "cannot read admin.tokens_file: nobody is admitted until it is readable");
+                Vec::new()
+            }
+        };
+        let mut cached = self.cached.lock().expect("token cache");
+        if cached.0 != bytes {
+            let set = std::str::from_utf8(&bytes)
+                .map_err(anyhow::Error::from)
+                .and_then(TokenSet::from_toml)
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, file = %path.display(), "admin.tokens_file is invalid: nobody is admitted until it is fixed");
+                    TokenSet::default()
+                });
+            tracing::info!(file = %path.display(), "admin tokens reloaded");
+            *cached = (bytes, Arc::new(set));
+        }
+        cached.1.clone()
+    }
+}
