@@ -99,27 +99,15 @@ impl Store {
         Ok(blanked)
     }
 
-    /// Whether a recorded retention pass explains the blank payload of entry `seq` (written at
-    /// `at`) of `request_id`.
-    pub(crate) async fn purge_explains(
-        &self,
-        request_id: &str,
-        seq: i64,
-        at: i64,
-    ) -> anyhow::Result<bool> {
-        let rows = sqlx::query(
-            "SELECT id, at, cutoff, days, export_required, mac FROM retention_purges WHERE cutoff > $1",
-        )
-        .bind(at)
-        .fetch_all(self.db())
-        .await
-        .context("Failed to read retention records")?;
-        let exported_seq: i64 =
-            sqlx::query_scalar("SELECT exported_seq FROM requests WHERE id = $1")
-                .bind(request_id)
-                .fetch_optional(self.db())
-                .await?
-                .unwrap_or(0);
+    /// The retention passes recorded that hold (see [`PurgeRecord`]), and the request's export
+    /// cursor: what [`Purges::explain`] checks blank payloads against.
+    pub(crate) async fn purges_for(&self, request_id: &str) -> anyhow::Result<Purges> {
+        let rows =
+            sqlx::query("SELECT id, at, cutoff, days, export_required, mac FROM retention_purges")
+                .fetch_all(self.db())
+                .await
+                .context("Failed to read retention records")?;
+        let mut records = Vec::with_capacity(rows.len());
         for r in &rows {
             let rec = PurgeRecord {
                 id: r.try_get("id")?,
@@ -129,10 +117,34 @@ impl Store {
                 export_required: r.try_get::<i64, _>("export_required")? != 0,
                 mac: r.try_get("mac")?,
             };
-            if rec.holds(self.chain_key()) && rec.covers(at, seq, exported_seq) {
-                return Ok(true);
+            if rec.holds(self.chain_key()) {
+                records.push(rec);
             }
         }
-        Ok(false)
+        let exported_seq: i64 =
+            sqlx::query_scalar("SELECT exported_seq FROM requests WHERE id = $1")
+                .bind(request_id)
+                .fetch_optional(self.db())
+                .await?
+                .unwrap_or(0);
+        Ok(Purges {
+            records,
+            exported_seq,
+        })
+    }
+}
+
+/// Recorded retention passes, read once per verified chain.
+pub(crate) struct Purges {
+    records: Vec<PurgeRecord>,
+    exported_seq: i64,
+}
+
+impl Purges {
+    /// Whether a recorded pass explains the blank payload of entry `seq`, written at `at`.
+    pub(crate) fn explain(&self, seq: i64, at: i64) -> bool {
+        self.records
+            .iter()
+            .any(|r| r.covers(at, seq, self.exported_seq))
     }
 }

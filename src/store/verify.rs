@@ -26,6 +26,8 @@ impl Store {
         let mut prev = String::new();
         let mut expected_seq = 1;
         let mut keyed_seen = false;
+        // Read at the first blank payload, if any.
+        let mut purges = None;
         for r in &rows {
             let seq: i64 = r.try_get("seq")?;
             let broken = |why: &str| {
@@ -48,16 +50,21 @@ impl Store {
             };
             match &payload {
                 Some(p) if sha256_hex(p.as_bytes()) != digest => return broken("payload edited"),
+                Some(_) => {}
                 // Only retention empties payloads, and only of these kinds; the decision record never.
                 None if !PURGEABLE_KINDS.contains(&kind.as_str()) => {
                     return broken("payload removed");
                 }
-                None if !self.purge_explains(request_id, seq, at).await? => {
-                    return broken(
-                        "payload removed, and no retention pass purged it (too recent, or not yet exported)",
-                    );
+                None => {
+                    if purges.is_none() {
+                        purges = Some(self.purges_for(request_id).await?);
+                    }
+                    if !purges.as_ref().is_some_and(|p| p.explain(seq, at)) {
+                        return broken(
+                            "payload removed, and no retention pass purged it (too recent, or not yet exported)",
+                        );
+                    }
                 }
-                _ => {}
             }
             if stored_prev != prev {
                 return broken("link to previous entry broken");
