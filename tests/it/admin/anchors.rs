@@ -236,3 +236,47 @@ async fn an_edited_or_removed_anchor_line_is_reported() {
     let (ok, out) = audit_verify(&app, &anchors);
     assert!(!ok && out.contains("line 1: does not follow"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchors_go_to_the_siem_too_and_an_unkeyed_entry_after_a_keyed_anchor_is_reported() {
+    use crate::support::console::Drive;
+    use crate::support::fakes::receiver::Receiver;
+    use warden::admin::siem::SiemTarget;
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = anchor_path(&dir);
+    let app = keyed_app(TestDb::sqlite(), &anchors).await;
+    let s = app.seed().await;
+    let siem = Receiver::start("/ingest").await;
+    let anchorer = Anchorer::new(
+        app.engine().clone(),
+        Some(anchors.clone()),
+        Some(SiemTarget::new(&siem.url()).unwrap()),
+    )
+    .unwrap()
+    .unwrap();
+    anchorer.anchor_once().await.unwrap();
+    let sent = siem.accepted_json_lines();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["type"], "anchor");
+    assert_eq!(sent[0]["heads"].as_array().unwrap().len(), 3);
+    let filed: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&anchors).unwrap().trim()).unwrap();
+    assert_eq!(filed, sent[0], "the SIEM gets the line the file holds");
+    // A request made after the anchor, then its whole chain recomputed without the key.
+    let later = app
+        .request("carol", "need read on grafana for 1h to check the alerts")
+        .await;
+    recompute(&app, &later, "sha256").await;
+    assert!(matches!(
+        app.store().verify_chain(&later).await.unwrap(),
+        ChainStatus::Intact { .. }
+    ));
+    let (ok, out) = audit_verify(&app, &anchors);
+    assert!(
+        !ok && out.contains(&format!(
+            "{later}: entry 1 was written without the chain key"
+        )),
+        "{out}"
+    );
+    let _ = s;
+}
