@@ -33,9 +33,23 @@ pub struct AnchorBody {
     pub keyed: bool,
     /// Whether `heads` holds every request (first line after a start), else only those that moved.
     pub full: bool,
+    /// Why the line was written.
+    pub reason: AnchorReason,
     pub heads: Vec<ChainHeadRow>,
     /// sha256 of the previous line's text; empty on the first line.
     pub prev: String,
+}
+
+/// Why an anchor line was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnchorReason {
+    /// The first line of a process: every request's head.
+    Start,
+    /// Heads moved since the line before.
+    Interval,
+    /// The last line of a process, written even when nothing moved: it ended cleanly here.
+    Shutdown,
 }
 
 /// A line as stored: the body and, when keyed, its MAC.
@@ -99,6 +113,15 @@ impl Anchorer {
     /// Writes one anchor of the heads that moved (all of them on the first call); returns how
     /// many heads it wrote, 0 when nothing moved. The file is written before the SIEM is told.
     pub async fn anchor_once(&self) -> anyhow::Result<usize> {
+        self.anchor(false).await
+    }
+
+    /// The last anchor of this process, after its last commit: written even if nothing moved.
+    pub async fn anchor_final(&self) -> anyhow::Result<usize> {
+        self.anchor(true).await
+    }
+
+    async fn anchor(&self, last: bool) -> anyhow::Result<usize> {
         let mut written = self.written.lock().await;
         let store = self.engine.store();
         let key = store.chain_key();
@@ -113,9 +136,14 @@ impl Anchorer {
                     .is_none_or(|(s, x)| *s != h.seq || *x != h.hash)
             })
             .collect();
-        if moved.is_empty() && !full {
+        if moved.is_empty() && !full && !last {
             return Ok(0);
         }
+        let reason = match (full, last) {
+            (_, true) => AnchorReason::Shutdown,
+            (true, false) => AnchorReason::Start,
+            (false, false) => AnchorReason::Interval,
+        };
         let now = self.engine.clock().now_ms();
         let body = AnchorBody {
             kind: "anchor".into(),
@@ -124,6 +152,7 @@ impl Anchorer {
             at_ms: now,
             keyed: key.is_some(),
             full,
+            reason,
             heads: moved,
             prev: written.prev.clone(),
         };

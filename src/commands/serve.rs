@@ -49,7 +49,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     let _ = scheduler.await;
     // The last anchor, after the last in-flight commit.
     if let Some(a) = &anchors {
-        match a.anchor_once().await {
+        match a.anchor_final().await {
             Ok(n) => tracing::info!(heads = n, "chain heads anchored at shutdown"),
             Err(e) => tracing::error!(error = ?e, "could not anchor the chain heads at shutdown"),
         }
