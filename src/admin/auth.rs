@@ -35,7 +35,7 @@ impl FromRequestParts<AdminState> for ApiUser {
             .tokens
             .current()
             .await
-            .authenticate(token)
+            .and_then(|t| t.authenticate(token))
             .map(ApiUser)
             .ok_or(ApiError(AdminError::Unauthorized))
     }
@@ -78,7 +78,11 @@ impl FromRequestParts<AdminState> for PageUser {
             .ok_or(AdminError::Unauthorized)?;
         // The role comes from the tokens file now, not from when the session began; the token
         // must be the very one the session was opened with.
-        let tokens = state.tokens.current().await;
+        let tokens = state
+            .tokens
+            .current()
+            .await
+            .ok_or(AdminError::Unauthorized)?;
         let ended = match tokens.by_name(&session.name) {
             Some((principal, hash)) if hash == held.token_hash => {
                 let csrf = state.key.csrf_for(&session);

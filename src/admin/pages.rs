@@ -90,7 +90,7 @@ async fn sign_in_response(
     error: Option<&str>,
 ) -> Result<Response, PageError> {
     let nonce = random_id();
-    let ctx = json!({ "configured": !state.tokens.current().await.is_empty(), "error": error, "csrf": state.key.signin_csrf(&nonce) });
+    let ctx = json!({ "configured": state.tokens.current().await.is_some_and(|t| !t.is_empty()), "error": error, "csrf": state.key.signin_csrf(&nonce) });
     let html = render(state, "sign_in", &ctx)?;
     let cookie = set_cookie(SIGNIN_COOKIE, &nonce, 900, is_https(headers));
     Ok((status, [(header::SET_COOKIE, cookie)], html).into_response())
@@ -130,7 +130,7 @@ async fn sign_in(
         .tokens
         .current()
         .await
-        .authenticate_with_hash(&form.token)
+        .and_then(|t| t.authenticate_with_hash(&form.token))
     else {
         tracing::warn!("admin sign-in with an unknown token");
         return sign_in_response(

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct TokenSource {
     path: Option<PathBuf>,
-    /// The file's bytes when last parsed, and what they parsed to.
-    cached: Arc<Mutex<(Vec<u8>, Arc<TokenSet>)>>,
+    /// The file's bytes when last parsed, and what they parsed to (`None`: invalid).
+    cached: Arc<Mutex<(Vec<u8>, Option<Arc<TokenSet>>)>>,
 }
 
 impl TokenSource {
@@ -22,22 +22,15 @@ impl TokenSource {
         };
         Ok(Self {
             path,
-            cached: Arc::new(Mutex::new((bytes, Arc::new(set)))),
+            cached: Arc::new(Mutex::new((bytes, Some(Arc::new(set))))),
         })
     }
 
-    /// A fixed set (tests, tools).
-    pub fn fixed(set: TokenSet) -> Self {
-        Self {
-            path: None,
-            cached: Arc::new(Mutex::new((Vec::new(), Arc::new(set)))),
-        }
-    }
-
     /// The tokens as the file says now. The file is small and admin traffic light, so it is
-    /// read on every call and parsed only when its bytes changed. A file that cannot be read
-    /// or parsed admits nobody until it is fixed (fail closed), and says why in the log.
-    pub async fn current(&self) -> Arc<TokenSet> {
+    /// read on every call and parsed only when its bytes changed. `None` while the file cannot
+    /// be read or parsed: nobody is admitted (fail closed), but no session is ended for it
+    /// either, since a half-written file says nothing about which tokens were removed.
+    pub async fn current(&self) -> Option<Arc<TokenSet>> {
         let Some(path) = &self.path else {
             return self.cached.lock().expect("token cache").1.clone();
         };
@@ -45,7 +38,7 @@ impl TokenSource {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, file = %path.display(), "cannot read admin.tokens_file: nobody is admitted until it is readable");
-                Vec::new()
+                return None;
             }
         };
         let mut cached = self.cached.lock().expect("token cache");
@@ -53,12 +46,15 @@ impl TokenSource {
             let set = std::str::from_utf8(&bytes)
                 .map_err(anyhow::Error::from)
                 .and_then(TokenSet::from_toml)
-                .unwrap_or_else(|e| {
+                .map(Arc::new)
+                .inspect_err(|e| {
                     tracing::error!(error = %e, file = %path.display(), "admin.tokens_file is invalid: nobody is admitted until it is fixed");
-                    TokenSet::default()
-                });
-            tracing::info!(file = %path.display(), "admin tokens reloaded");
-            *cached = (bytes, Arc::new(set));
+                })
+                .ok();
+            if set.is_some() {
+                tracing::info!(file = %path.display(), "admin tokens reloaded");
+            }
+            *cached = (bytes, set);
         }
         cached.1.clone()
     }

@@ -96,3 +96,24 @@ async fn rotating_a_token_ends_its_sessions_at_once_and_the_new_token_signs_in(d
     let again = Browser::signed_in(&app, &new_secret).await;
     again.page("/admin/grants").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_tokens_file_admits_nobody_but_ends_no_session() {
+    let app = TestApp::spawn().await;
+    let viewer = Browser::signed_in(&app, &app.tokens.viewer).await;
+    let file = std::fs::read_to_string(&app.tokens_file).unwrap();
+    std::fs::write(&app.tokens_file, "[[token]\nname = ").unwrap();
+    refused(&app, &viewer).await;
+    let api = app
+        .get("/api/v1/requests", Some(&app.tokens.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401, "fail closed");
+    std::fs::write(&app.tokens_file, file).unwrap();
+    assert_eq!(
+        viewer.get("/admin/requests").await.status(),
+        200,
+        "a half-written file says nothing about which tokens went"
+    );
+}
