@@ -9,6 +9,7 @@
 use super::Store;
 use super::chain::ChainKey;
 use anyhow::Context;
+use futures::TryStreamExt;
 use sqlx::Row;
 
 const DAY_MS: i64 = 86_400_000;
@@ -41,12 +42,6 @@ impl PurgeRecord {
             None => true,
         };
         honest && signed
-    }
-
-    /// Whether this pass may have blanked entry `seq`, written at `at`, of a request whose
-    /// export cursor is `exported_seq`.
-    fn covers(&self, at: i64, seq: i64, exported_seq: i64) -> bool {
-        at < self.cutoff && (!self.export_required || seq <= exported_seq)
     }
 }
 
@@ -99,16 +94,22 @@ impl Store {
         Ok(blanked)
     }
 
-    /// The retention passes recorded that hold (see [`PurgeRecord`]), and the request's export
-    /// cursor: what [`Purges::explain`] checks blank payloads against.
-    pub(crate) async fn purges_for(&self, request_id: &str) -> anyhow::Result<Purges> {
-        let rows =
-            sqlx::query("SELECT id, at, cutoff, days, export_required, mac FROM retention_purges")
-                .fetch_all(self.db())
-                .await
-                .context("Failed to read retention records")?;
-        let mut records = Vec::with_capacity(rows.len());
-        for r in &rows {
+    /// What the recorded retention passes that hold (see [`PurgeRecord`]) allow to be blank in
+    /// `request_id` from `since` (its first blank entry) on: the latest cutoff of a pass that
+    /// did not wait for export, and of one that did, with the request's export cursor. Newest
+    /// first, so a verify reads a row or two per chain however many passes there were.
+    pub(crate) async fn purges_for(&self, request_id: &str, since: i64) -> anyhow::Result<Purges> {
+        let mut rows = sqlx::query(
+            "SELECT id, at, cutoff, days, export_required, mac FROM retention_purges WHERE cutoff > $1 ORDER BY cutoff DESC",
+        )
+        .bind(since)
+        .fetch(self.db());
+        let mut p = Purges::default();
+        while let Some(r) = rows
+            .try_next()
+            .await
+            .context("Failed to read retention records")?
+        {
             let rec = PurgeRecord {
                 id: r.try_get("id")?,
                 at: r.try_get("at")?,
@@ -117,34 +118,43 @@ impl Store {
                 export_required: r.try_get::<i64, _>("export_required")? != 0,
                 mac: r.try_get("mac")?,
             };
-            if rec.holds(self.chain_key()) {
-                records.push(rec);
+            if !rec.holds(self.chain_key()) {
+                continue;
+            }
+            let slot = if rec.export_required {
+                &mut p.exported_cutoff
+            } else {
+                &mut p.cutoff
+            };
+            slot.get_or_insert(rec.cutoff);
+            if p.cutoff.is_some() && p.exported_cutoff.is_some() {
+                break;
             }
         }
-        let exported_seq: i64 =
-            sqlx::query_scalar("SELECT exported_seq FROM requests WHERE id = $1")
-                .bind(request_id)
-                .fetch_optional(self.db())
-                .await?
-                .unwrap_or(0);
-        Ok(Purges {
-            records,
-            exported_seq,
-        })
+        drop(rows);
+        p.exported_seq = sqlx::query_scalar("SELECT exported_seq FROM requests WHERE id = $1")
+            .bind(request_id)
+            .fetch_optional(self.db())
+            .await?
+            .unwrap_or(0);
+        Ok(p)
     }
 }
 
-/// Recorded retention passes, read once per verified chain.
+/// What recorded retention passes allow to be blank in one request.
+#[derive(Debug, Default)]
 pub(crate) struct Purges {
-    records: Vec<PurgeRecord>,
+    /// Latest cutoff of a pass that purged regardless of export.
+    cutoff: Option<i64>,
+    /// Latest cutoff of a pass that purged only exported entries.
+    exported_cutoff: Option<i64>,
     exported_seq: i64,
 }
 
 impl Purges {
     /// Whether a recorded pass explains the blank payload of entry `seq`, written at `at`.
     pub(crate) fn explain(&self, seq: i64, at: i64) -> bool {
-        self.records
-            .iter()
-            .any(|r| r.covers(at, seq, self.exported_seq))
+        let before = |c: Option<i64>| c.is_some_and(|c| at < c);
+        before(self.cutoff) || (seq <= self.exported_seq && before(self.exported_cutoff))
     }
 }

@@ -57,7 +57,7 @@ impl Store {
                 }
                 None => {
                     if purges.is_none() {
-                        purges = Some(self.purges_for(request_id).await?);
+                        purges = Some(self.purges_for(request_id, at).await?);
                     }
                     if !purges.as_ref().is_some_and(|p| p.explain(seq, at)) {
                         return broken(

@@ -1,5 +1,5 @@
-//! De-duplication records (handled deliveries, finished jobs) are pruned after their window and
-//! not before; on SQLite and PostgreSQL.
+//! De-duplication records (handled deliveries, finished jobs) and expired admin sessions are
+//! pruned after their window and not before; on SQLite and PostgreSQL.
 
 use super::app::TestApp;
 use crate::on_both_databases;
@@ -26,6 +26,7 @@ async fn finished_jobs(app: &TestApp) -> i64 {
 async fn deliveries_and_finished_jobs_are_pruned_after_the_window_and_not_before(db: TestDb) {
     let app = TestApp::spawn_on(db).await;
     app.seed().await;
+    super::pages::sign_in(&app, &app.tokens.viewer, false).await;
     let old = delivery_ids(&app).await;
     assert!(!old.is_empty(), "the seed handled deliveries");
     assert!(finished_jobs(&app).await > 0, "the seed finished jobs");
@@ -50,6 +51,7 @@ async fn deliveries_and_finished_jobs_are_pruned_after_the_window_and_not_before
     assert!(!fresh_ids.is_empty());
     let pruned = pruner.run_once().await.unwrap();
     assert_eq!(pruned.deliveries, old.len() as u64);
+    assert_eq!(pruned.sessions, 0, "an 8-hour session is kept a window past its expiry");
     assert!(pruned.jobs > 0, "{pruned:?}");
     assert_eq!(
         delivery_ids(&app).await,
@@ -71,4 +73,6 @@ async fn deliveries_and_finished_jobs_are_pruned_after_the_window_and_not_before
             .unwrap();
     assert!(pending > 0, "live jobs are never pruned");
     assert_eq!(pruner.run_once().await.unwrap().total(), 0);
+    app.clock.advance(chrono::Duration::hours(8));
+    assert_eq!(pruner.run_once().await.unwrap().sessions, 1);
 }
