@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct TokenSource {
     path: Option<PathBuf>,
-    /// The file's bytes when last parsed, and what they parsed to (`None`: invalid).
-    cached: Arc<Mutex<(Vec<u8>, Option<Arc<TokenSet>>)>>,
+    cached: Arc<Mutex<Parsed>>,
 }
+
+/// The file's bytes when last parsed, and what they parsed to (`None`: invalid).
+type Parsed = (Vec<u8>, Option<Arc<TokenSet>>);
 
 impl TokenSource {
     /// Reads the file once now, so a broken file stops the start with a clear error.

@@ -51,7 +51,10 @@ async fn deliveries_and_finished_jobs_are_pruned_after_the_window_and_not_before
     assert!(!fresh_ids.is_empty());
     let pruned = pruner.run_once().await.unwrap();
     assert_eq!(pruned.deliveries, old.len() as u64);
-    assert_eq!(pruned.sessions, 0, "an 8-hour session is kept a window past its expiry");
+    assert_eq!(
+        pruned.sessions, 0,
+        "an 8-hour session is kept a window past its expiry"
+    );
     assert!(pruned.jobs > 0, "{pruned:?}");
     assert_eq!(
         delivery_ids(&app).await,
