@@ -21,6 +21,11 @@ use std::time::Duration;
 pub use crate::examples::{EXAMPLE_CATALOG, EXAMPLE_DIRECTORY};
 pub use crate::http_client::install_crypto;
 
+/// The key that chains context logs, if configured (never stored in the database).
+pub fn chain_key(s: &Settings) -> Option<crate::store::ChainKey> {
+    crate::store::ChainKey::from_setting(s.evidence.chain_key.as_ref())
+}
+
 pub fn load_catalog(s: &Settings) -> anyhow::Result<Catalog> {
     let text = match &s.catalog.file {
         Some(p) => std::fs::read_to_string(p)
@@ -175,7 +180,9 @@ impl Wiring {
             problems.join("\n  - ")
         );
         let metrics = Arc::new(Metrics::default());
-        let store = Store::open(&s.database.url, s.database.max_connections).await?;
+        let store = Store::open(&s.database.url, s.database.max_connections)
+            .await?
+            .with_chain_key(chain_key(s));
         let clients = ChatClients::from_settings(s)?;
         Ok(Self {
             store,

@@ -93,8 +93,13 @@ pub enum AuditCommand {
     },
     /// One request with its whole context log and chain status.
     Show { id: String },
-    /// Verify hash chains (one request, or all).
-    Verify { id: Option<String> },
+    /// Verify hash chains (one request, or all), and hold the database to its anchors.
+    Verify {
+        id: Option<String>,
+        /// Anchor file to check against (default: evidence.anchor_file).
+        #[arg(long)]
+        anchors: Option<PathBuf>,
+    },
     /// Export context-log entries as JSON lines.
     Export {
         /// RFC 3339 time or a date (YYYY-MM-DD).

@@ -33,6 +33,7 @@ pub struct Settings {
     pub workflow: WorkflowSettings,
     pub transport: TransportSettings,
     pub limits: LimitsSettings,
+    pub evidence: EvidenceSettings,
 }
 
 /// Which remote services may be reached over plain http. Loopback always may; any other host
@@ -250,7 +251,7 @@ impl Default for DirectorySettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSettings {
     /// File of admin API tokens (hashed) with roles.
@@ -259,8 +260,55 @@ pub struct AdminSettings {
     pub session_secret: Option<SecretString>,
     /// Days after which message bodies and prompts are purged (0 keeps them).
     pub retention_days: u64,
-    /// SIEM webhook that receives every context-log entry as it is written.
+    /// SIEM webhook that receives every context-log entry as it is written. Put its credential
+    /// in `siem_auth`, not in the URL.
     pub siem_url: Option<String>,
+    /// Header that carries the SIEM credential (`Authorization` for Splunk HEC and Elastic).
+    pub siem_auth_header: String,
+    /// The header's whole value, e.g. `Splunk <token>`: from env `WARDEN__ADMIN__SIEM_AUTH`…
+    pub siem_auth: Option<SecretString>,
+    /// …or from this file.
+    pub siem_auth_file: Option<PathBuf>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            tokens_file: None,
+            session_secret: None,
+            retention_days: 0,
+            siem_url: None,
+            siem_auth_header: "Authorization".into(),
+            siem_auth: None,
+            siem_auth_file: None,
+        }
+    }
+}
+
+/// What makes the context logs tamper-evident beyond the database (docs/security-evidence.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceSettings {
+    /// Keys the hash chain (HMAC-SHA256; at least 32 bytes): from env
+    /// `WARDEN__EVIDENCE__CHAIN_KEY`… Never stored in the database.
+    pub chain_key: Option<SecretString>,
+    /// …or from this file.
+    pub chain_key_file: Option<PathBuf>,
+    /// Append-only JSON-lines file the chain heads are anchored to, outside the database.
+    pub anchor_file: Option<PathBuf>,
+    /// Seconds between anchors (one more is written at shutdown).
+    pub anchor_interval_secs: u64,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            chain_key: None,
+            chain_key_file: None,
+            anchor_file: None,
+            anchor_interval_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +351,9 @@ pub struct WorkflowSettings {
     pub scheduler_interval_ms: u64,
     /// Emergency access length.
     pub break_glass_duration: String,
+    /// How long handled deliveries and finished jobs are kept to catch redeliveries; at least
+    /// 1h, longer than any platform's retries.
+    pub dedup_window: String,
 }
 
 impl Default for WorkflowSettings {
@@ -318,6 +369,7 @@ impl Default for WorkflowSettings {
             security_channel: None,
             scheduler_interval_ms: 1000,
             break_glass_duration: "1h".into(),
+            dedup_window: "24h".into(),
         }
     }
 }
@@ -373,6 +425,16 @@ impl Settings {
             &mut self.policy.token,
             &self.policy.token_file,
             "policy.token_file",
+        )?;
+        secret_from_file(
+            &mut self.admin.siem_auth,
+            &self.admin.siem_auth_file,
+            "admin.siem_auth_file",
+        )?;
+        secret_from_file(
+            &mut self.evidence.chain_key,
+            &self.evidence.chain_key_file,
+            "evidence.chain_key_file",
         )?;
         Ok(())
     }

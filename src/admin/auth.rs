@@ -1,4 +1,8 @@
 //! Who is calling: a bearer token for the API, a signed session cookie for the pages.
+//!
+//! A session cookie is only a signed pointer to a session held in the store; it admits its
+//! holder while that session is live and its token is still in the tokens file with the hash it
+//! had at sign-in. Otherwise the session is ended there and then.
 
 use super::AdminState;
 use super::errors::{AdminError, ApiError, PageError};
@@ -29,7 +33,9 @@ impl FromRequestParts<AdminState> for ApiUser {
             .ok_or(AdminError::Unauthorized)?;
         state
             .tokens
-            .authenticate(token)
+            .current()
+            .await
+            .and_then(|t| t.authenticate(token))
             .map(ApiUser)
             .ok_or(ApiError(AdminError::Unauthorized))
     }
@@ -39,6 +45,13 @@ impl FromRequestParts<AdminState> for ApiUser {
 pub struct PageUser {
     pub principal: Principal,
     pub csrf: String,
+    /// The stored session's key, to end it on sign-out.
+    pub sid_hash: String,
+}
+
+/// The key a session is held under: a hash of its id, so the table alone opens nothing.
+pub fn session_hash(s: &super::session::Session) -> String {
+    crate::store::log::sha256_hex(s.sid.as_bytes())
 }
 
 impl FromRequestParts<AdminState> for PageUser {
@@ -52,16 +65,39 @@ impl FromRequestParts<AdminState> for PageUser {
             .headers
             .get(header::COOKIE)
             .and_then(|v| v.to_str().ok());
+        let now = state.now_ms();
         let session = cookie(header, SESSION_COOKIE)
-            .and_then(|v| state.key.decode(v, state.now_ms()))
+            .and_then(|v| state.key.decode(v, now))
             .ok_or(AdminError::Unauthorized)?;
-        // The role comes from the tokens file now, not from when the session began.
-        let principal = state
+        let store = state.app.engine.store();
+        let sid_hash = session_hash(&session);
+        let held = store
+            .admin_session(&sid_hash)
+            .await?
+            .filter(|h| h.live_at(now) && h.token_name == session.name)
+            .ok_or(AdminError::Unauthorized)?;
+        // The role comes from the tokens file now, not from when the session began; the token
+        // must be the very one the session was opened with.
+        let tokens = state
             .tokens
-            .by_name(&session.name)
+            .current()
+            .await
             .ok_or(AdminError::Unauthorized)?;
-        let csrf = state.key.csrf_for(&session);
-        Ok(PageUser { principal, csrf })
+        let ended = match tokens.by_name(&session.name) {
+            Some((principal, hash)) if hash == held.token_hash => {
+                let csrf = state.key.csrf_for(&session);
+                return Ok(PageUser {
+                    principal,
+                    csrf,
+                    sid_hash,
+                });
+            }
+            Some(_) => "token rotated",
+            None => "token removed",
+        };
+        store.end_admin_session(&sid_hash, now, ended).await?;
+        tracing::info!(token = %session.name, reason = ended, "admin session ended");
+        Err(AdminError::Unauthorized.into())
     }
 }
 

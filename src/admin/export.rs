@@ -7,8 +7,9 @@
 //! twice, except when the process dies between the SIEM's 2xx and the cursor update: for that
 //! window every line carries a stable `id` (`<request>:<seq>`) the SIEM can de-duplicate on.
 
+use super::siem::SiemTarget;
 use crate::clock::from_ms;
-use crate::http_client::HttpOptions;
+use crate::config::AdminSettings;
 use crate::store::{LogEntry, Store};
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -22,8 +23,7 @@ const MAX_LINES: usize = 2000;
 
 pub struct SiemShipper {
     store: Store,
-    client: reqwest::Client,
-    url: url::Url,
+    target: SiemTarget,
 }
 
 /// One log entry as the SIEM receives it.
@@ -39,19 +39,23 @@ pub fn entry_json(e: &LogEntry) -> Value {
         "payload_digest": e.payload_digest,
         "prev_hash": e.prev_hash,
         "hash": e.hash,
+        "scheme": e.scheme,
     })
 }
 
 impl SiemShipper {
+    /// A shipper to `url`, without an authentication header.
     pub fn new(store: Store, url: &str) -> anyhow::Result<Self> {
-        let url = url::Url::parse(url).context("admin.siem_url is not a valid URL")?;
-        anyhow::ensure!(
-            matches!(url.scheme(), "http" | "https"),
-            "admin.siem_url must be http(s)"
-        );
-        let client = crate::http_client::client(HttpOptions::new(Duration::from_secs(10)))
-            .context("Failed to build the SIEM client")?;
-        Ok(Self { store, client, url })
+        Ok(Self::to(store, SiemTarget::new(url)?))
+    }
+
+    pub fn to(store: Store, target: SiemTarget) -> Self {
+        Self { store, target }
+    }
+
+    /// The shipper `admin.*` configures (URL and authentication header), if any.
+    pub fn from_settings(store: Store, s: &AdminSettings) -> anyhow::Result<Option<Self>> {
+        Ok(SiemTarget::from_settings(s)?.map(|t| Self::to(store, t)))
     }
 
     /// One round: returns how many entries the SIEM acknowledged (0 when nothing is new).
@@ -93,19 +97,7 @@ impl SiemShipper {
             body.push_str(&entry_json(e).to_string());
             body.push('\n');
         }
-        let resp = self
-            .client
-            .post(self.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .context("Failed to reach the SIEM webhook")?;
-        anyhow::ensure!(
-            resp.status().is_success(),
-            "the SIEM webhook answered {}",
-            resp.status()
-        );
+        self.target.post_ndjson(body).await?;
         for (id, seq) in &cursors {
             sqlx::query(
                 "UPDATE requests SET exported_seq = $1 WHERE id = $2 AND exported_seq < $1",

@@ -9,6 +9,8 @@ use crate::server::AppState;
 use axum::Router;
 use std::sync::Arc;
 
+pub mod anchor;
+pub mod anchor_check;
 mod api;
 mod auth;
 mod errors;
@@ -16,9 +18,12 @@ pub mod export;
 mod filters;
 mod jobs;
 mod pages;
+pub mod prune;
 pub mod retention;
 pub mod session;
+pub mod siem;
 mod templates;
+pub mod token_source;
 pub mod tokens;
 mod view;
 
@@ -28,25 +33,22 @@ pub use tokens::{Principal, Role, TokenSet};
 #[derive(Clone)]
 pub struct AdminState {
     pub app: AppState,
-    pub tokens: Arc<TokenSet>,
+    /// Read again whenever the file changes (see `token_source`).
+    pub tokens: token_source::TokenSource,
     pub key: session::SessionKey,
     pub templates: Arc<handlebars::Handlebars<'static>>,
 }
 
 impl AdminState {
     pub fn new(s: &Settings, app: AppState) -> anyhow::Result<Self> {
-        let tokens = match &s.admin.tokens_file {
-            Some(path) => TokenSet::load(path)?,
-            None => {
-                tracing::warn!(
-                    "admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured"
-                );
-                TokenSet::default()
-            }
-        };
+        if s.admin.tokens_file.is_none() {
+            tracing::warn!(
+                "admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured"
+            );
+        }
         Ok(Self {
             app,
-            tokens: Arc::new(tokens),
+            tokens: token_source::TokenSource::load(s.admin.tokens_file.clone())?,
             key: session::SessionKey::from_setting(s.admin.session_secret.as_ref()),
             templates: Arc::new(templates::registry()?),
         })
@@ -68,15 +70,39 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .with_state(state))
 }
 
-/// Background work of `warden serve`: the SIEM shipper and the retention purge, when configured.
+/// The anchorer `evidence.anchor_file` and the SIEM configure, if any.
+pub fn anchorer(s: &Settings, app: &AppState) -> anyhow::Result<Option<anchor::Anchorer>> {
+    let found = anchor::Anchorer::new(
+        app.engine.clone(),
+        s.evidence.anchor_file.clone(),
+        siem::SiemTarget::from_settings(&s.admin)?,
+    )?;
+    match (&found, app.engine.store().chain_key()) {
+        (None, Some(_)) => tracing::warn!(
+            "evidence.chain_key is set but nothing anchors the chain heads: set evidence.anchor_file (or admin.siem_url) so a deleted or rewritten request is detected"
+        ),
+        (None, None) => tracing::warn!(
+            "neither evidence.chain_key nor evidence.anchor_file is set: anyone with database access can rewrite the context logs undetected"
+        ),
+        _ => {}
+    }
+    Ok(found)
+}
+
+/// Background work of `warden serve`: pruning de-duplication records, and the SIEM shipper and
+/// the retention purge when configured.
 pub fn spawn_background(s: &Settings, app: &AppState) -> anyhow::Result<()> {
-    if let Some(url) = &s.admin.siem_url {
-        let shipper = export::SiemShipper::new(app.engine.store().clone(), url)?;
+    if let Some(shipper) = export::SiemShipper::from_settings(app.engine.store().clone(), &s.admin)?
+    {
         app.spawn(shipper.run(std::time::Duration::from_secs(2), app.shutdown.clone()));
         tracing::info!("SIEM export enabled");
     }
+    let window = chrono::Duration::seconds(crate::config::secs(&s.workflow.dedup_window) as i64);
+    let pruner = prune::DedupPruner::new(app.engine.clone(), window);
+    app.spawn(pruner.run(std::time::Duration::from_secs(3600), app.shutdown.clone()));
     if s.admin.retention_days > 0 {
-        let job = retention::Retention::new(app.engine.clone(), s.admin.retention_days);
+        let job = retention::Retention::new(app.engine.clone(), s.admin.retention_days)
+            .export_required(s.admin.siem_url.is_some());
         app.spawn(job.run(std::time::Duration::from_secs(3600), app.shutdown.clone()));
         tracing::info!(days = s.admin.retention_days, "retention purge enabled");
     }

@@ -2,7 +2,7 @@
 
 use super::AdminState;
 use super::api::{load_request, revoke};
-use super::auth::{PageUser, is_https};
+use super::auth::{PageUser, is_https, session_hash};
 use super::errors::{AdminError, PageError};
 use super::filters::{ListQuery, list};
 use super::session::{
@@ -87,14 +87,14 @@ pub(super) fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
-fn sign_in_response(
+async fn sign_in_response(
     state: &AdminState,
     headers: &HeaderMap,
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
     let nonce = random_id();
-    let ctx = json!({ "configured": !state.tokens.is_empty(), "error": error, "csrf": state.key.signin_csrf(&nonce) });
+    let ctx = json!({ "configured": state.tokens.current().await.is_some_and(|t| !t.is_empty()), "error": error, "csrf": state.key.signin_csrf(&nonce) });
     let html = render(state, "sign_in", &ctx)?;
     let cookie = set_cookie(SIGNIN_COOKIE, &nonce, 900, is_https(headers));
     Ok((status, [(header::SET_COOKIE, cookie)], html).into_response())
@@ -104,7 +104,7 @@ async fn sign_in_page(
     State(state): State<AdminState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    sign_in_response(&state, &headers, StatusCode::OK, None)
+    sign_in_response(&state, &headers, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -130,17 +130,36 @@ async fn sign_in(
         return Err(AdminError::Csrf.into());
     };
     let _ = nonce;
-    let Some(principal) = state.tokens.authenticate(&form.token) else {
+    let Some((principal, token_hash)) = state
+        .tokens
+        .current()
+        .await
+        .and_then(|t| t.authenticate_with_hash(&form.token))
+    else {
         tracing::warn!("admin sign-in with an unknown token");
         return sign_in_response(
             &state,
             &headers,
             StatusCode::UNAUTHORIZED,
             Some("That token is not valid."),
-        );
+        )
+        .await;
     };
     tracing::info!(token = %principal.name, role = principal.role.as_str(), "admin signed in");
-    let session = state.key.new_session(&principal.name, state.now_ms());
+    let now = state.now_ms();
+    let session = state.key.new_session(&principal.name, now);
+    state
+        .app
+        .engine
+        .store()
+        .open_admin_session(
+            &session_hash(&session),
+            &principal.name,
+            &token_hash,
+            now,
+            session.exp,
+        )
+        .await?;
     let secure = is_https(&headers);
     let mut resp = Redirect::to("/admin/requests").into_response();
     let h = resp.headers_mut();
@@ -170,6 +189,7 @@ pub(super) struct CsrfForm {
 }
 
 async fn sign_out(
+    State(state): State<AdminState>,
     user: PageUser,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
@@ -177,6 +197,13 @@ async fn sign_out(
     if !csrf_matches(&user.csrf, form.csrf.as_deref()) {
         return Err(AdminError::Csrf.into());
     }
+    // Ended in the store: a copy of the cookie kept anywhere no longer signs anyone in.
+    state
+        .app
+        .engine
+        .store()
+        .end_admin_session(&user.sid_hash, state.now_ms(), "signed out")
+        .await?;
     let cookie = set_cookie(SESSION_COOKIE, "", 0, is_https(&headers));
     Ok((
         [(header::SET_COOKIE, cookie)],

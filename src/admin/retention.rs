@@ -2,12 +2,12 @@
 //!
 //! Purging sets the payload of `message_in`, `message_out`, `intake_run` and `clarification`
 //! entries to NULL and keeps `payload_digest`, so `verify_chain` still proves the chain (see
-//! `store::log`). The decision record — intents, policy input and decision, approvals, grant and
-//! revoke calls, state changes — is never purged.
+//! `store::log`), and records the pass, the only thing that makes a blank payload valid (see
+//! `store::retention`). With SIEM export on, only exported entries are purged. The decision
+//! record — intents, policy input and decision, approvals, grant and revoke calls, state
+//! changes — is never purged.
 
-use crate::store::Store;
 use crate::workflow::Engine;
-use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -15,33 +15,35 @@ use tokio_util::sync::CancellationToken;
 /// Entry kinds whose payloads hold what people wrote or what a model was shown.
 pub const PURGEABLE: [&str; 4] = crate::store::log::PURGEABLE_KINDS;
 
-/// Purges the payloads of purgeable entries written before `before_ms`; returns how many.
-pub async fn purge(store: &Store, before_ms: i64) -> anyhow::Result<u64> {
-    let done = sqlx::query(
-        "UPDATE context_log SET payload = NULL WHERE at < $1 AND payload IS NOT NULL \
-         AND kind IN ('message_in', 'message_out', 'intake_run', 'clarification')",
-    )
-    .bind(before_ms)
-    .execute(store.pool())
-    .await
-    .context("Failed to purge old message bodies")?;
-    Ok(done.rows_affected())
-}
-
 pub struct Retention {
     engine: Arc<Engine>,
     days: u64,
+    export_required: bool,
 }
 
 impl Retention {
     pub fn new(engine: Arc<Engine>, days: u64) -> Self {
-        Self { engine, days }
+        Self {
+            engine,
+            days,
+            export_required: false,
+        }
+    }
+
+    /// With SIEM export on, only entries the SIEM acknowledged are purged: a body is never
+    /// lost before it left the database.
+    pub fn export_required(mut self, on: bool) -> Self {
+        self.export_required = on;
+        self
     }
 
     /// One pass at the engine's clock.
     pub async fn run_once(&self) -> anyhow::Result<u64> {
-        let cutoff = self.engine.clock().now_ms() - (self.days as i64) * 86_400_000;
-        purge(self.engine.store(), cutoff).await
+        let now = self.engine.clock().now_ms();
+        self.engine
+            .store()
+            .purge_payloads(now, self.days, self.export_required)
+            .await
     }
 
     /// Purges at start and then every `interval` until shutdown.

@@ -1,9 +1,10 @@
 //! Signed session cookies and the CSRF tokens bound to them.
 //!
 //! A session is `base64url(json) "." base64url(HMAC-SHA256(key, json))`, carrying the token's
-//! name, a random session id and an expiry. Nothing secret is in it; the role is looked up again
-//! on every request. The CSRF token of a session is `HMAC(key, "csrf" sid)`: a synchronizer
-//! token a cross-site page cannot compute, checked on every state-changing form.
+//! name, a random session id and an expiry. Nothing secret is in it; it points at the session
+//! held in the store (`auth`), which sign-out and token removal or rotation end, and the role is
+//! looked up again on every request. The CSRF token of a session is `HMAC(key, "csrf" sid)`: a
+//! synchronizer token a cross-site page cannot compute, checked on every state-changing form.
 
 use super::tokens::constant_time_eq;
 use base64::Engine as _;

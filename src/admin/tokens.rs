@@ -148,10 +148,20 @@ impl TokenSet {
         found
     }
 
-    /// The current principal for a token name (sessions re-check it on every request, so a
-    /// token removed from the file or given another role takes effect at the next restart).
-    pub fn by_name(&self, name: &str) -> Option<Principal> {
-        self.entries.iter().find(|e| e.name == name).map(principal)
+    /// The current principal for a token name, with the token's stored hash (sessions
+    /// re-check both on every request: a token removed or rotated ends its sessions).
+    pub fn by_name(&self, name: &str) -> Option<(Principal, &str)> {
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| (principal(e), e.hash.as_str()))
+    }
+
+    /// The principal for a presented secret, with the token's stored hash.
+    pub fn authenticate_with_hash(&self, secret: &str) -> Option<(Principal, String)> {
+        let p = self.authenticate(secret)?;
+        let (_, hash) = self.by_name(&p.name)?;
+        Some((p, hash.to_string()))
     }
 }
 

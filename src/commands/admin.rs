@@ -20,7 +20,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             let (token, hash) = generate();
             println!("Token (shown once; store it in a password manager):\n\n  {token}\n");
             println!(
-                "Add these lines to the file named by admin.tokens_file, then restart Warden:\n"
+                "Add these lines to the file named by admin.tokens_file (Warden reads it again on change):\n"
             );
             print!("{}", file_entry(&name, role, person.as_deref(), &hash));
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `warden audit list|show|verify|export` over the per-request context logs.
 
+use crate::admin::anchor_check::{self, AnchorLog};
 use crate::cli::AuditCommand;
 use crate::clock::from_ms;
 use crate::config::Settings;
@@ -10,7 +11,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&s.database.url, 2).await?;
+    let store = Store::open(&s.database.url, 2)
+        .await?
+        .with_chain_key(crate::app::chain_key(s));
     match command {
         AuditCommand::List {
             state,
@@ -63,7 +66,10 @@ pub async fn run(s: &Settings, command: AuditCommand) -> anyhow::Result<ExitCode
             print!("{}", render_request(&store, &req).await?);
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { id } => verify(&store, id).await,
+        AuditCommand::Verify { id, anchors } => {
+            let anchors = anchors.or_else(|| s.evidence.anchor_file.clone());
+            verify(&store, id, anchors.as_deref()).await
+        }
         AuditCommand::Export { since, format } => {
             anyhow::ensure!(format == "jsonl", "only --format jsonl is supported");
             let since_ms = match since {
@@ -121,8 +127,12 @@ pub fn describe_chain(c: &ChainStatus) -> String {
     }
 }
 
-async fn verify(store: &Store, id: Option<String>) -> anyhow::Result<ExitCode> {
-    let ids: Vec<String> = match id {
+async fn verify(
+    store: &Store,
+    id: Option<String>,
+    anchors: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let ids: Vec<String> = match id.clone() {
         Some(id) => vec![id],
         None => {
             sqlx::query_scalar("SELECT id FROM requests ORDER BY created_at")
@@ -144,7 +154,25 @@ async fn verify(store: &Store, id: Option<String>) -> anyhow::Result<ExitCode> {
         ids.len() - broken,
         broken
     );
-    Ok(if broken == 0 {
+    let mut departures = 0;
+    if let Some(path) = anchors {
+        let log = AnchorLog::read(path, store.chain_key())?;
+        let findings = anchor_check::check(store, &log).await?;
+        for f in findings.iter().filter(|f| {
+            id.as_ref()
+                .is_none_or(|id| f.starts_with(&format!("{id}:")))
+        }) {
+            departures += 1;
+            println!("{f}");
+        }
+        println!(
+            "anchors: {} line(s), {} request(s) anchored, {} finding(s)",
+            log.lines,
+            log.heads.len(),
+            departures
+        );
+    }
+    Ok(if broken == 0 && departures == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -168,7 +196,7 @@ pub async fn export(store: &Store, since_ms: i64, out: &mut impl Write) -> anyho
     let mut cursor: (i64, String, i64) = (since_ms, String::new(), 0);
     loop {
         let rows = sqlx::query(
-            "SELECT request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log \
+            "SELECT request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash, scheme FROM context_log \
              WHERE at > $1 OR (at = $1 AND (request_id > $2 OR (request_id = $2 AND seq > $3))) ORDER BY at, request_id, seq LIMIT 1000",
         )
         .bind(cursor.0)
@@ -192,6 +220,7 @@ pub async fn export(store: &Store, since_ms: i64, out: &mut impl Write) -> anyho
                 "payload_digest": r.try_get::<String, _>("payload_digest")?,
                 "prev_hash": r.try_get::<String, _>("prev_hash")?,
                 "hash": r.try_get::<String, _>("hash")?,
+                "scheme": r.try_get::<String, _>("scheme")?,
             });
             writeln!(out, "{line}")?;
             cursor = (

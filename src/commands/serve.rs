@@ -23,6 +23,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let state = server.state.clone();
     crate::admin::spawn_background(s, &state)?;
+    let anchors = crate::admin::anchorer(s, &state)?;
+    if let Some(a) = &anchors {
+        state.spawn(a.clone().run(
+            Duration::from_secs(s.evidence.anchor_interval_secs),
+            state.shutdown.clone(),
+        ));
+    }
     let scheduler = tokio::spawn(engine.clone().run_scheduler(
         Duration::from_millis(s.workflow.scheduler_interval_ms),
         state.shutdown.clone(),
@@ -40,6 +47,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let _ = scheduler.await;
+    // The last anchor, after the last in-flight commit.
+    if let Some(a) = &anchors {
+        match a.anchor_final().await {
+            Ok(n) => tracing::info!(heads = n, "chain heads anchored at shutdown"),
+            Err(e) => tracing::error!(error = ?e, "could not anchor the chain heads at shutdown"),
+        }
+    }
     engine.store().close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

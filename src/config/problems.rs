@@ -82,6 +82,36 @@ impl Settings {
             }
         }
         p.extend(self.limits.problems());
+        if let Some(k) = &self.evidence.chain_key {
+            use secrecy::ExposeSecret;
+            if k.expose_secret().trim().len() < crate::store::MIN_KEY_BYTES {
+                p.push(format!(
+                    "evidence.chain_key must be at least {} bytes (try `openssl rand -hex 32`)",
+                    crate::store::MIN_KEY_BYTES
+                ));
+            }
+        }
+        if self.evidence.anchor_interval_secs == 0 {
+            p.push("evidence.anchor_interval_secs must be at least 1".into());
+        }
+        match crate::domain::parse_duration(&self.workflow.dedup_window) {
+            Some(secs) if secs < 3600 => p.push(format!(
+                "workflow.dedup_window must be at least 1h, longer than the platforms' retries (got \"{}\")",
+                self.workflow.dedup_window
+            )),
+            None => p.push(format!(
+                "workflow.dedup_window is not a duration (got \"{}\"; try \"24h\")",
+                self.workflow.dedup_window
+            )),
+            Some(_) => {}
+        }
+        // A query may hold a token too; it is allowed (some collectors need parameters) and
+        // never logged. A user:password is always a credential.
+        if let Some(u) = &self.admin.siem_url
+            && url::Url::parse(u).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            p.push("admin.siem_url carries a user name or password: put the credential in admin.siem_auth (env WARDEN__ADMIN__SIEM_AUTH) or admin.siem_auth_file".into());
+        }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             p.push(format!(
                 "log.format must be text or json (got \"{}\")",

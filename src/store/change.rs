@@ -144,7 +144,7 @@ impl Store {
             Ok(n) => n,
             Err(e) => return Ok(Committed::Refused(e)),
         };
-        let rows = chain_rows(&next.id, &next.chain, now, &change.log);
+        let rows = chain_rows(&next.id, &next.chain, now, &change.log, self.chain_key());
         next.chain = rows.head.clone();
         let cols = codec::insert_columns(&next);
         let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
@@ -173,7 +173,7 @@ impl Store {
             Ok(n) => n,
             Err(e) => return Ok(Committed::Refused(e)),
         };
-        let rows = chain_rows(&next.id, &seen.chain, now, &change.log);
+        let rows = chain_rows(&next.id, &seen.chain, now, &change.log, self.chain_key());
         next.chain = rows.head.clone();
         let mut vals = vec![
             Val::Text(Some(next.state.as_str().into())),

@@ -1,18 +1,22 @@
 //! The per-request context log: append-only, each entry hash-chained to the one before.
 //!
-//! `hash = sha256(prev_hash \n request_id \n seq \n at \n kind \n actor \n payload_digest)` and
-//! `payload_digest = sha256(payload)`. Keeping the digest apart from the payload lets retention
-//! purge a message body while the chain still verifies. The request row holds the chain head
-//! (`log_seq`, `log_head`), so deleting the last entry is detected too.
+//! `hash = H(prev_hash \n request_id \n seq \n at \n kind \n actor \n payload_digest)` and
+//! `payload_digest = sha256(payload)`, where `H` is HMAC-SHA256 with the chain key when one is
+//! configured, else SHA-256 (`scheme` says which; see `chain`). Keeping the digest apart from the
+//! payload lets retention purge a message body while the chain still verifies. The request row
+//! holds the chain head (`log_seq`, `log_head`), so deleting the last entry is detected too;
+//! deleting a whole request or rewriting a chain is caught against the anchors (`admin::anchor`).
 
 use super::Store;
+use super::chain::{ChainKey, Link, Scheme};
 use super::codec::Val;
 use super::plan::{Stmt, value_rows};
 use crate::domain::{ChainHead, Entry, RequestId};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
+
+pub use super::chain::sha256_hex;
 
 /// A stored entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +31,8 @@ pub struct LogEntry {
     pub payload_digest: String,
     pub prev_hash: String,
     pub hash: String,
+    /// `sha256` or `hmac-sha256`.
+    pub scheme: String,
 }
 
 /// The outcome of checking one request's chain.
@@ -47,24 +53,6 @@ pub enum ChainStatus {
 /// entry must keep its payload for the chain to verify.
 pub const PURGEABLE_KINDS: [&str; 4] = ["message_in", "message_out", "intake_run", "clarification"];
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn entry_hash(
-    prev: &str,
-    request_id: &str,
-    seq: i64,
-    at: i64,
-    kind: &str,
-    actor: &str,
-    payload_digest: &str,
-) -> String {
-    sha256_hex(
-        format!("{prev}\n{request_id}\n{seq}\n{at}\n{kind}\n{actor}\n{payload_digest}").as_bytes(),
-    )
-}
-
 /// Log rows ready to insert, chained from a head, and the new head.
 pub(crate) struct ChainRows {
     rows: Vec<LogRow>,
@@ -81,15 +69,19 @@ struct LogRow {
     digest: String,
     prev: String,
     hash: String,
+    scheme: Scheme,
 }
 
-/// Chains `entries` after `head`: computed in memory, so a commit needs no read of the head.
+/// Chains `entries` after `head`, keyed when `key` is set: computed in memory, so a commit needs
+/// no read of the head.
 pub(crate) fn chain_rows(
     id: &RequestId,
     head: &ChainHead,
     at: i64,
     entries: &[Entry],
+    key: Option<&ChainKey>,
 ) -> ChainRows {
+    let scheme = Scheme::for_key(key);
     let mut prev = head.hash.clone();
     let mut seq = head.seq;
     let mut rows = Vec::with_capacity(entries.len());
@@ -98,15 +90,17 @@ pub(crate) fn chain_rows(
         let (kind, payload) = e.evidence.to_parts();
         let payload = payload.to_string();
         let digest = sha256_hex(payload.as_bytes());
-        let hash = entry_hash(
-            &prev,
-            id.as_str(),
+        let hash = Link {
+            prev: &prev,
+            request_id: id.as_str(),
             seq,
             at,
-            kind.as_str(),
-            &e.actor,
-            &digest,
-        );
+            kind: kind.as_str(),
+            actor: &e.actor,
+            payload_digest: &digest,
+        }
+        .hash(scheme, key)
+        .expect("the scheme was chosen for this key");
         rows.push(LogRow {
             request_id: id.to_string(),
             seq,
@@ -117,6 +111,7 @@ pub(crate) fn chain_rows(
             digest,
             prev: std::mem::replace(&mut prev, hash.clone()),
             hash,
+            scheme,
         });
     }
     ChainRows {
@@ -132,10 +127,10 @@ impl ChainRows {
             return None;
         }
         let sql = format!(
-            "INSERT INTO context_log (request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash) VALUES {}",
-            value_rows(self.rows.len(), 9)
+            "INSERT INTO context_log (request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash, scheme) VALUES {}",
+            value_rows(self.rows.len(), 10)
         );
-        let mut vals = Vec::with_capacity(self.rows.len() * 9);
+        let mut vals = Vec::with_capacity(self.rows.len() * 10);
         for r in self.rows {
             vals.extend([
                 Val::Text(Some(r.request_id)),
@@ -147,6 +142,7 @@ impl ChainRows {
                 Val::Text(Some(r.digest)),
                 Val::Text(Some(r.prev)),
                 Val::Text(Some(r.hash)),
+                Val::Text(Some(r.scheme.as_str().to_string())),
             ]);
         }
         Some(Stmt::new(sql, vals))
@@ -156,7 +152,7 @@ impl ChainRows {
 impl Store {
     pub async fn log_entries(&self, request_id: &str) -> anyhow::Result<Vec<LogEntry>> {
         let rows = sqlx::query(
-            "SELECT request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log WHERE request_id = $1 ORDER BY seq",
+            "SELECT request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash, scheme FROM context_log WHERE request_id = $1 ORDER BY seq",
         )
         .bind(request_id)
         .fetch_all(self.db())
@@ -176,67 +172,9 @@ impl Store {
                     payload_digest: r.try_get("payload_digest")?,
                     prev_hash: r.try_get("prev_hash")?,
                     hash: r.try_get("hash")?,
+                    scheme: r.try_get("scheme")?,
                 })
             })
             .collect()
-    }
-
-    /// Recomputes one request's chain from its stored entries and its recorded head.
-    pub async fn verify_chain(&self, request_id: &str) -> anyhow::Result<ChainStatus> {
-        let head = sqlx::query("SELECT log_seq, log_head FROM requests WHERE id = $1")
-            .bind(request_id)
-            .fetch_optional(self.db())
-            .await?
-            .with_context(|| format!("no request {request_id}"))?;
-        let (head_seq, head_hash): (i64, String) =
-            (head.try_get("log_seq")?, head.try_get("log_head")?);
-        // Raw payload text: the digest is over the exact stored bytes.
-        let rows = sqlx::query("SELECT seq, at, kind, actor, payload, payload_digest, prev_hash, hash FROM context_log WHERE request_id = $1 ORDER BY seq")
-            .bind(request_id)
-            .fetch_all(self.db())
-            .await?;
-        let mut prev = String::new();
-        let mut expected_seq = 1;
-        for r in &rows {
-            let seq: i64 = r.try_get("seq")?;
-            let broken = |why: &str| {
-                Ok(ChainStatus::Broken {
-                    at_seq: expected_seq,
-                    why: why.to_string(),
-                })
-            };
-            if seq != expected_seq {
-                return broken("entry missing");
-            }
-            let payload: Option<String> = r.try_get("payload")?;
-            let digest: String = r.try_get("payload_digest")?;
-            let stored_prev: String = r.try_get("prev_hash")?;
-            let stored_hash: String = r.try_get("hash")?;
-            let (at, kind, actor): (i64, String, String) =
-                (r.try_get("at")?, r.try_get("kind")?, r.try_get("actor")?);
-            match &payload {
-                Some(p) if sha256_hex(p.as_bytes()) != digest => return broken("payload edited"),
-                // Only retention empties payloads, and only of these kinds; the decision record never.
-                None if !PURGEABLE_KINDS.contains(&kind.as_str()) => {
-                    return broken("payload removed");
-                }
-                _ => {}
-            }
-            if stored_prev != prev {
-                return broken("link to previous entry broken");
-            }
-            if entry_hash(&prev, request_id, seq, at, &kind, &actor, &digest) != stored_hash {
-                return broken("entry edited");
-            }
-            prev = stored_hash;
-            expected_seq += 1;
-        }
-        if expected_seq - 1 != head_seq || prev != head_hash {
-            return Ok(ChainStatus::Broken {
-                at_seq: expected_seq,
-                why: "entries missing at the end".into(),
-            });
-        }
-        Ok(ChainStatus::Intact { entries: head_seq })
     }
 }

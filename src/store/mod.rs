@@ -13,23 +13,32 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod chain;
 mod change;
 mod codec;
+mod housekeeping;
 mod inbox;
 mod jobs;
 pub mod log;
 mod plan;
 mod requests;
+mod retention;
+mod sessions;
 mod sqlite_writer;
+mod verify;
 
 pub use crate::domain::LogKind;
+pub use chain::{ChainKey, MIN_KEY_BYTES, Scheme};
 pub use change::{Change, Committed, JobClaim, Schedule};
 pub use codec::CodecError;
+pub use housekeeping::Pruned;
 pub use inbox::InboxItem;
 pub use jobs::{ClaimedJob, JobView};
 pub use log::{ChainStatus, LogEntry};
 pub use requests::RequestFilter;
+pub use sessions::AdminSession;
 use std::sync::atomic::{AtomicU64, Ordering};
+pub use verify::ChainHeadRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -61,6 +70,8 @@ pub struct Store {
     stats: Arc<Counters>,
     /// SQLite only: the thread every write goes through (see `sqlite_writer`).
     sqlite_writer: Option<sqlite_writer::SqliteWriter>,
+    /// Keys new context-log entries and verifies keyed ones; never written to the database.
+    chain_key: Option<ChainKey>,
 }
 
 /// Statements and commits issued, for `warden bench` and `/metrics`.
@@ -162,7 +173,20 @@ impl Store {
             backend,
             stats: Arc::default(),
             sqlite_writer,
+            chain_key: None,
         })
+    }
+
+    /// New log entries are chained with HMAC-SHA256 under `key` (unkeyed SHA-256 without one),
+    /// and keyed entries are verified with it.
+    pub fn with_chain_key(mut self, key: Option<ChainKey>) -> Self {
+        self.chain_key = key;
+        self
+    }
+
+    /// The chain key, also for checks made outside the store (anchor MACs).
+    pub fn chain_key(&self) -> Option<&ChainKey> {
+        self.chain_key.as_ref()
     }
 
     /// Runs one planned write: on SQLite's writer thread, or in a PostgreSQL transaction.

@@ -265,3 +265,68 @@ async fn readiness_fails_when_the_database_is_gone() {
         .unwrap();
     assert_eq!(ready.status(), 503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_anchors_the_chain_heads_at_start_and_once_more_at_shutdown() {
+    warden::app::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("anchors.jsonl");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let key = "0123456789abcdef0123456789abcdef-serve-chain-key";
+    let mut child = warden()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("WARDEN_CONFIG")
+        .env("WARDEN__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "WARDEN__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("w.db").display()),
+        )
+        .env("WARDEN__EVIDENCE__CHAIN_KEY", key)
+        .env("WARDEN__EVIDENCE__ANCHOR_FILE", &anchors)
+        .env("WARDEN__EVIDENCE__ANCHOR_INTERVAL_SECS", "3600")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    crate::support::wait_until(Duration::from_secs(30), "the server to answer", || async {
+        reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) && anchors.exists()
+    })
+    .await;
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let text = std::fs::read_to_string(&anchors).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reasons: Vec<&str> = lines
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["start", "shutdown"], "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["keyed"] == true && l["mac"].is_string())
+    );
+    let first = text.lines().next().unwrap();
+    assert_eq!(
+        lines[1]["prev"],
+        warden::store::log::sha256_hex(first.as_bytes()),
+        "the lines are chained"
+    );
+}

@@ -28,6 +28,8 @@ pub struct TestApp {
     server: TestServer,
     pub clock: Arc<ManualClock>,
     pub tokens: Tokens,
+    /// The `admin.tokens_file` the server reads.
+    pub tokens_file: std::path::PathBuf,
     ids: EventIds,
     _dir: tempfile::TempDir,
 }
@@ -56,6 +58,11 @@ impl TestApp {
     }
 
     pub async fn spawn_on(db: TestDb) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// On `db`, with the settings changed by `configure` before the server is built.
+    pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut file = String::new();
         let mut token = |name: &str, role: Role, person: Option<&str>| {
@@ -73,13 +80,15 @@ impl TestApp {
         std::fs::write(&tokens_path, file).expect("tokens file");
         let mut s = Settings::default();
         s.database.max_connections = 4;
-        s.admin.tokens_file = Some(tokens_path);
+        s.admin.tokens_file = Some(tokens_path.clone());
         s.admin.session_secret = Some(SecretString::from("test-session-secret-0123456789"));
+        configure(&mut s);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         Self {
             server: TestServer::start(s, db, clock.clone()).await,
             clock,
             tokens,
+            tokens_file: tokens_path,
             ids: EventIds::default(),
             _dir: dir,
         }

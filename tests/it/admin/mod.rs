@@ -1,11 +1,14 @@
 //! Admin review tests: the JSON API and the pages over real HTTP against the composed server on
 //! real databases, SIEM export to a fake SIEM, retention, redaction, and a headless browser.
 
+mod anchors;
 mod api;
 mod app;
 mod browser;
+mod dedup;
 mod export;
 mod jobs;
 mod pages;
 mod redaction;
+mod sessions;
 mod webdriver;

@@ -52,11 +52,13 @@ async fn the_hash_chain_detects_an_edited_or_deleted_entry(db: TestDb) {
     );
 }
 
-#[tokio::test]
-async fn blanking_a_decision_payload_breaks_the_chain_but_purging_a_message_does_not() {
-    let t = TestEngine::start(TestDb::sqlite(), Setup::default()).await;
+on_both_databases!(blanking_a_decision_payload_or_an_unpurged_message_breaks_the_chain,);
+
+async fn blanking_a_decision_payload_or_an_unpurged_message_breaks_the_chain(db: TestDb) {
+    let t = TestEngine::start(db, Setup::default()).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     let pool = t.store.pool();
+    // No retention pass purged it: a blank message body is tampering, whatever its kind.
     sqlx::query(
         "UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'message_in'",
     )
@@ -65,21 +67,20 @@ async fn blanking_a_decision_payload_breaks_the_chain_but_purging_a_message_does
     .await
     .unwrap();
     assert!(
-        matches!(
-            t.store.verify_chain(&id).await.unwrap(),
-            ChainStatus::Intact { .. }
-        ),
-        "retention may purge message bodies"
+        matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { ref why, .. } if why.contains("no retention")),
+        "a message blanked by hand is reported: {:?}",
+        t.store.verify_chain(&id).await.unwrap()
     );
+    let other = t.request("alice", "need edit on the wiki for 1h").await;
     sqlx::query(
         "UPDATE context_log SET payload = NULL WHERE request_id = $1 AND kind = 'policy_decision'",
     )
-    .bind(&id)
+    .bind(&other)
     .execute(pool)
     .await
     .unwrap();
     assert!(
-        matches!(t.store.verify_chain(&id).await.unwrap(), ChainStatus::Broken { ref why, .. } if why.contains("removed")),
+        matches!(t.store.verify_chain(&other).await.unwrap(), ChainStatus::Broken { ref why, .. } if why.contains("removed")),
         "the decision record may not vanish"
     );
 }
