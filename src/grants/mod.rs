@@ -4,6 +4,7 @@
 //! after a crash or a timeout never grants twice. Adapters add platform backends (Slack user
 //! groups, Discord roles) by implementing `Grantor` and registering under the catalog's name.
 
+pub use crate::domain::{GrantEffect, GrantReceipt};
 use crate::domain::{PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,10 @@ pub struct GrantCall {
     /// The catalog's backend parameters for this resource.
     #[serde(skip)]
     pub params: HashMap<String, toml::Value>,
+    /// On a revoke: what the grant reported it changed, from the grant record (not re-derived).
+    /// `None` on grants, and on a compensating revoke whose grant's outcome is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantReceipt>,
 }
 
 impl GrantCall {
@@ -74,15 +79,9 @@ impl GrantCall {
             account: account.clone(),
             expires_at,
             params: resource.grant.params.clone(),
+            grant: None,
         }
     }
-}
-
-/// What a backend reports on success, kept in the context log.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GrantReceipt {
-    pub backend: String,
-    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, thiserror::Error)]

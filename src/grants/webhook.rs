@@ -3,6 +3,8 @@
 //! Body: the `GrantCall` as JSON. Headers: `X-Warden-Signature: sha256=<hex HMAC-SHA256 of
 //! "<timestamp>.<body>">`, `X-Warden-Timestamp`, `Idempotency-Key`. A 2xx means done; 429 and
 //! 5xx and transport errors are retried with backoff; other statuses are permanent failures.
+//! A receiver that found the
+//! access already there answers `{"effect": "already_held"}` and the revoke then leaves it alone.
 
 use super::{GrantCall, GrantError, GrantReceipt, Grantor};
 use crate::http_client::HttpOptions;
@@ -69,9 +71,12 @@ impl WebhookGrantor {
                 .json::<serde_json::Value>()
                 .await
                 .unwrap_or(serde_json::Value::Null);
-            return Ok(GrantReceipt {
-                backend: "webhook".into(),
-                detail: serde_json::json!({ "status": status.as_u16(), "response": detail }),
+            let held = detail["effect"] == "already_held";
+            let detail = serde_json::json!({ "status": status.as_u16(), "response": detail });
+            return Ok(if held {
+                GrantReceipt::unchanged("webhook", detail)
+            } else {
+                GrantReceipt::applied("webhook", detail)
             });
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 mod actions;
 mod approvals;
+mod backend;
 mod break_glass;
 mod cards;
 mod decide;

@@ -115,3 +115,11 @@ async fn a_timeout_is_transient_after_the_retries() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_receiver_that_found_the_access_in_place_says_so_in_the_receipt() {
+    let receiver = Receiver::start("/grants").await;
+    receiver.answer(Reply::ok(serde_json::json!({ "effect": "already_held" })));
+    let receipt = grantor(&receiver).grant(&call()).await.unwrap();
+    assert_eq!(receipt.effect, warden::grants::GrantEffect::AlreadyHeld);
+}

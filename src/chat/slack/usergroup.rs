@@ -1,5 +1,6 @@
 //! The `slack_usergroup` grant backend: adds the requester to a Slack user group, and removes
-//! them on revoke. Idempotent: it reads the members first and changes only what differs.
+//! them on revoke. Idempotent: it reads the members first and changes only what differs; a
+//! grant that finds the person already a member says so in its receipt (changed nothing).
 //!
 //! Catalog: `grant = { backend = "slack_usergroup", usergroup = "S0123" }`, per role
 //! `roles.<role>.usergroup`.
@@ -79,9 +80,11 @@ impl SlackUsergroupGrantor {
             .collect();
         let present = members.contains(&user);
         let wanted: Vec<String> = match call.op {
-            GrantOp::Grant if present => return Ok(receipt(&group, &user, "already a member")),
+            GrantOp::Grant if present => {
+                return Ok(receipt(&group, &user, "already a member", false));
+            }
             GrantOp::Revoke if !present => {
-                return Ok(receipt(&group, &user, "already not a member"));
+                return Ok(receipt(&group, &user, "already not a member", false));
             }
             GrantOp::Grant => members.into_iter().chain([user.clone()]).collect(),
             GrantOp::Revoke => members.into_iter().filter(|m| *m != user).collect(),
@@ -108,14 +111,17 @@ impl SlackUsergroupGrantor {
             } else {
                 "removed"
             },
+            true,
         ))
     }
 }
 
-fn receipt(group: &str, user: &str, what: &str) -> GrantReceipt {
-    GrantReceipt {
-        backend: BACKEND.into(),
-        detail: serde_json::json!({ "usergroup": group, "user": user, "result": what }),
+fn receipt(group: &str, user: &str, what: &str, changed: bool) -> GrantReceipt {
+    let detail = serde_json::json!({ "usergroup": group, "user": user, "result": what });
+    if changed {
+        GrantReceipt::applied(BACKEND, detail)
+    } else {
+        GrantReceipt::unchanged(BACKEND, detail)
     }
 }
 

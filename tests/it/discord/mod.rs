@@ -4,4 +4,5 @@
 mod app;
 mod cards;
 mod flow;
+mod roles;
 mod security;

@@ -4,6 +4,7 @@ mod access;
 mod approvals;
 mod evidence;
 mod lifecycle;
+mod preexisting;
 mod recovery;
 
 use crate::support::engine::Setup;

@@ -39,6 +39,7 @@ fn call(op: GrantOp, role: &str, user: &str) -> GrantCall {
         account: PlatformUser::new(Platform::Slack, "T0WARDEN", user),
         expires_at: chrono::Utc::now(),
         params,
+        grant: None,
     }
 }
 

@@ -5,3 +5,4 @@ mod app;
 mod flows;
 mod grants;
 mod inbound;
+mod usergroup_flows;

@@ -1,0 +1,68 @@
+//! The `slack_usergroup` backend driven by the engine against the fake Web API.
+
+use crate::on_both_databases;
+use crate::support::TestDb;
+use crate::support::console::Drive;
+use crate::support::engine::{Setup, TestEngine};
+use crate::support::fakes::slack::FakeSlack;
+use secrecy::SecretString;
+use std::sync::Arc;
+use warden::chat::slack::api::{ApiOptions, SlackApi};
+use warden::chat::slack::usergroup::SlackUsergroupGrantor;
+use warden::domain::{Catalog, RequestState};
+
+on_both_databases!(a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke);
+
+const GROUP: &str = "S0WIKI";
+
+/// The example deployment with the wiki granted as membership of `GROUP`, through its own
+/// Slack client (one per instance, as in separate processes).
+fn setup(api_url: &str) -> Setup {
+    let text = warden::app::EXAMPLE_CATALOG.replace(
+        "roles = [\"edit\"]\nrisk = \"low\"",
+        &format!("roles = [\"edit\"]\nrisk = \"low\"\ngrant = {{ backend = \"slack_usergroup\", usergroup = \"{GROUP}\" }}"),
+    );
+    assert!(text.contains(GROUP), "the example catalog changed shape");
+    let api = SlackApi::new(
+        Some(api_url),
+        &SecretString::from("xoxb-test-token"),
+        ApiOptions::default(),
+    )
+    .unwrap();
+    Setup {
+        catalog: Arc::new(Catalog::from_toml(&text).unwrap()),
+        grantors: vec![Arc::new(SlackUsergroupGrantor::new(Arc::new(api)))],
+        ..Setup::default()
+    }
+}
+
+async fn start(db: TestDb) -> (TestEngine, FakeSlack) {
+    warden::app::install_crypto();
+    let (fake, url) = FakeSlack::start().await;
+    (TestEngine::start(db, setup(&url)).await, fake)
+}
+
+async fn a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke(db: TestDb) {
+    let (t, fake) = start(db).await;
+    fake.set_usergroup(GROUP, &["U0OTHER", "alice"]);
+    let id = t.request("alice", "need edit on the wiki for 1h").await;
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Active,
+        "{}",
+        t.transcript()
+    );
+    assert!(
+        fake.ok("usergroups.users.update").is_empty(),
+        "nothing to add"
+    );
+
+    t.advance(61).await;
+    assert_eq!(t.state(&id).await, RequestState::Expired);
+    assert_eq!(
+        fake.usergroup(GROUP),
+        ["U0OTHER", "alice"],
+        "the revoke undoes only what the grant changed, and it changed nothing"
+    );
+    assert!(fake.ok("usergroups.users.update").is_empty());
+}
