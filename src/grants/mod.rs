@@ -92,6 +92,17 @@ pub enum GrantError {
     /// Retrying will not help (4xx, bad configuration).
     #[error("grant backend refused: {0}")]
     Permanent(String),
+    /// Failed for good after an attempt that may have taken effect (a timeout, then a refusal
+    /// on the backend's own retry): the caller must assume the change may be in place.
+    #[error("grant backend failed after a call that may have applied: {0}")]
+    Uncertain(String),
+}
+
+impl GrantError {
+    /// Whether the failed call may still have changed the target.
+    pub fn may_have_applied(&self) -> bool {
+        !matches!(self, GrantError::Permanent(_))
+    }
 }
 
 #[async_trait]

@@ -1,4 +1,5 @@
-//! The `slack_usergroup` backend driven by the engine against the fake Web API.
+//! The `slack_usergroup` backend driven by the engine against the fake Web API: the last member,
+//! and members who were there before Warden.
 
 use crate::on_both_databases;
 use crate::support::TestDb;
@@ -11,7 +12,10 @@ use warden::chat::slack::api::{ApiOptions, SlackApi};
 use warden::chat::slack::usergroup::SlackUsergroupGrantor;
 use warden::domain::{Catalog, RequestState};
 
-on_both_databases!(a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke);
+on_both_databases!(
+    the_last_member_of_a_user_group_is_removed_by_disabling_it,
+    a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke,
+);
 
 const GROUP: &str = "S0WIKI";
 
@@ -42,6 +46,75 @@ async fn start(db: TestDb) -> (TestEngine, FakeSlack) {
     (TestEngine::start(db, setup(&url)).await, fake)
 }
 
+async fn log_kinds(t: &TestEngine, id: &str) -> Vec<String> {
+    t.store
+        .log_entries(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+async fn the_last_member_of_a_user_group_is_removed_by_disabling_it(db: TestDb) {
+    let (t, fake) = start(db).await;
+    fake.set_usergroup(GROUP, &[]);
+    let id = t.request("alice", "need edit on the wiki for 1h").await;
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Active,
+        "{}",
+        t.transcript()
+    );
+    assert_eq!(fake.usergroup(GROUP), ["alice"]);
+
+    t.advance(61).await;
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Expired,
+        "the last member is removed: {:?}",
+        fake.calls()
+            .iter()
+            .map(|c| (&c.method, &c.response))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        fake.is_disabled(GROUP),
+        "Slack removes the last member by disabling the group"
+    );
+    assert!(
+        fake.refused("usergroups.users.update").is_empty(),
+        "no empty list was sent"
+    );
+    assert!(
+        !log_kinds(&t, &id).await.contains(&"alert".to_string()),
+        "no failing revoke"
+    );
+    assert_eq!(
+        t.store.job_status(&format!("expire:{id}")).await.unwrap(),
+        Some(("done".to_string(), 1)),
+        "revoked on the first attempt, nothing left to retry"
+    );
+
+    // A later grant switches the group back on with exactly its new member.
+    let bob = t.request("bob", "need edit on the wiki for 1h").await;
+    assert_eq!(
+        t.state(&bob).await,
+        RequestState::Active,
+        "{}",
+        t.transcript()
+    );
+    assert!(!fake.is_disabled(GROUP));
+    assert_eq!(
+        fake.usergroup(GROUP),
+        ["bob"],
+        "the revoked member does not come back"
+    );
+    t.advance(61).await;
+    assert_eq!(t.state(&bob).await, RequestState::Expired);
+    assert!(fake.is_disabled(GROUP));
+}
+
 async fn a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke(db: TestDb) {
     let (t, fake) = start(db).await;
     fake.set_usergroup(GROUP, &["U0OTHER", "alice"]);
@@ -65,4 +138,5 @@ async fn a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_rev
         "the revoke undoes only what the grant changed, and it changed nothing"
     );
     assert!(fake.ok("usergroups.users.update").is_empty());
+    assert!(!fake.is_disabled(GROUP));
 }
