@@ -109,6 +109,13 @@ impl GrantError {
 pub trait Grantor: Send + Sync {
     fn name(&self) -> &str;
 
+    /// A key naming what a call reads and writes back whole (a Slack user group's member list).
+    /// Calls with the same key are serialised across instances by the workflow, through the
+    /// database, so two read-modify-writes never interleave. `None`: calls are independent.
+    fn serial_key(&self, _call: &GrantCall) -> Option<String> {
+        None
+    }
+
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError>;
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError>;

@@ -16,6 +16,7 @@ use std::time::Duration;
 mod change;
 mod codec;
 mod jobs;
+mod leases;
 pub mod log;
 mod plan;
 mod requests;

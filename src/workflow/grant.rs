@@ -65,7 +65,7 @@ impl Engine {
             revoked_at: None,
             revoke_reason: None,
         };
-        match grantor.apply(&call).await {
+        match self.call_backend(grantor.as_ref(), &call).await {
             Ok(mut receipt) => {
                 if receipt.effect == GrantEffect::AlreadyHeld && job.attempts > 1 {
                     // An earlier attempt may be what put the access there: it is Warden's to

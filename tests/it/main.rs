@@ -12,3 +12,4 @@ mod llm;
 mod policy_http;
 mod service;
 mod slack;
+mod store_leases;

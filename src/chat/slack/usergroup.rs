@@ -3,7 +3,9 @@
 //!
 //! Slack will not empty a group through `usergroups.users.update`: the last member is removed
 //! by `usergroups.disable`, and a grant to a disabled group enables it and then sets its members
-//! to exactly the new member (a disabled group's old list is not membership to keep).
+//! to exactly the new member (a disabled group's old list is not membership to keep). Every call
+//! reads the whole member list and writes it back, so calls on one group declare a
+//! `serial_key` and the workflow serialises them across instances through the database.
 //!
 //! Catalog: `grant = { backend = "slack_usergroup", usergroup = "S0123" }`, per role
 //! `roles.<role>.usergroup`.
@@ -14,15 +16,12 @@ use crate::domain::catalog::GrantTarget;
 use crate::grants::{GrantCall, GrantError, GrantOp, GrantReceipt, Grantor};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub const BACKEND: &str = "slack_usergroup";
 
 pub struct SlackUsergroupGrantor {
     api: Arc<SlackApi>,
-    /// Read-modify-write of one group is serialised within this process.
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A user group as `usergroups.list` describes it.
@@ -89,10 +88,7 @@ fn plan(op: GrantOp, user: &str, members: &[String], disabled: bool) -> Write {
 
 impl SlackUsergroupGrantor {
     pub fn new(api: Arc<SlackApi>) -> Self {
-        Self {
-            api,
-            locks: Mutex::new(HashMap::new()),
-        }
+        Self { api }
     }
 
     fn group_of(call: &GrantCall) -> Result<String, GrantError> {
@@ -164,14 +160,6 @@ impl SlackUsergroupGrantor {
     async fn change(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         let group = Self::group_of(call)?;
         let user = call.account.user_id.clone();
-        let lock = self
-            .locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(group.clone())
-            .or_default()
-            .clone();
-        let _held = lock.lock().await;
         let (members, disabled) = self.read(&group).await?;
         let arg = GroupArg { usergroup: &group };
         let result = match plan(call.op, &user, &members, disabled) {
@@ -230,6 +218,11 @@ fn grant_error(e: ChatError) -> GrantError {
 impl Grantor for SlackUsergroupGrantor {
     fn name(&self) -> &str {
         BACKEND
+    }
+
+    /// Every call reads and writes back the whole member list of its group.
+    fn serial_key(&self, call: &GrantCall) -> Option<String> {
+        Self::group_of(call).ok().map(|g| format!("{BACKEND}:{g}"))
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {

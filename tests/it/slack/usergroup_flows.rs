@@ -1,5 +1,5 @@
 //! The `slack_usergroup` backend driven by the engine against the fake Web API: the last member,
-//! and members who were there before Warden.
+//! members who were there before Warden, and two instances changing one group at once.
 
 use crate::on_both_databases;
 use crate::support::TestDb;
@@ -8,6 +8,8 @@ use crate::support::engine::{Setup, TestEngine};
 use crate::support::fakes::slack::FakeSlack;
 use secrecy::SecretString;
 use std::sync::Arc;
+use std::time::Duration;
+use warden::chat::CardAction;
 use warden::chat::slack::api::{ApiOptions, SlackApi};
 use warden::chat::slack::usergroup::SlackUsergroupGrantor;
 use warden::domain::{Catalog, RequestState};
@@ -15,6 +17,7 @@ use warden::domain::{Catalog, RequestState};
 on_both_databases!(
     the_last_member_of_a_user_group_is_removed_by_disabling_it,
     a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke,
+    two_instances_granting_and_revoking_on_one_user_group_keep_the_right_members,
 );
 
 const GROUP: &str = "S0WIKI";
@@ -40,10 +43,10 @@ fn setup(api_url: &str) -> Setup {
     }
 }
 
-async fn start(db: TestDb) -> (TestEngine, FakeSlack) {
+async fn start(db: TestDb) -> (TestEngine, FakeSlack, String) {
     warden::app::install_crypto();
     let (fake, url) = FakeSlack::start().await;
-    (TestEngine::start(db, setup(&url)).await, fake)
+    (TestEngine::start(db, setup(&url)).await, fake, url)
 }
 
 async fn log_kinds(t: &TestEngine, id: &str) -> Vec<String> {
@@ -57,7 +60,7 @@ async fn log_kinds(t: &TestEngine, id: &str) -> Vec<String> {
 }
 
 async fn the_last_member_of_a_user_group_is_removed_by_disabling_it(db: TestDb) {
-    let (t, fake) = start(db).await;
+    let (t, fake, _) = start(db).await;
     fake.set_usergroup(GROUP, &[]);
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     assert_eq!(
@@ -116,7 +119,7 @@ async fn the_last_member_of_a_user_group_is_removed_by_disabling_it(db: TestDb) 
 }
 
 async fn a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke(db: TestDb) {
-    let (t, fake) = start(db).await;
+    let (t, fake, _) = start(db).await;
     fake.set_usergroup(GROUP, &["U0OTHER", "alice"]);
     let id = t.request("alice", "need edit on the wiki for 1h").await;
     assert_eq!(
@@ -139,4 +142,50 @@ async fn a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_rev
     );
     assert!(fake.ok("usergroups.users.update").is_empty());
     assert!(!fake.is_disabled(GROUP));
+}
+
+async fn two_instances_granting_and_revoking_on_one_user_group_keep_the_right_members(db: TestDb) {
+    let (a, fake, url) = start(db).await;
+    let b = a.restart(setup(&url)).await;
+    fake.set_usergroup(GROUP, &["U0OTHER"]);
+    let alice = a.request("alice", "need edit on the wiki for 1h").await;
+    assert_eq!(
+        a.state(&alice).await,
+        RequestState::Active,
+        "{}",
+        a.transcript()
+    );
+    assert_eq!(fake.usergroup(GROUP), ["U0OTHER", "alice"]);
+
+    // The first read of the group waits for a second one: unserialised, both calls would read
+    // the same list and write back their own version of it.
+    fake.pair_usergroup_reads(Duration::from_secs(2));
+    a.say("bob", "need edit on the wiki for 1h").await;
+    let bob = a.latest("bob").await;
+    let alice_req = b.row(&alice).await;
+    let (granted, revoked) = tokio::join!(
+        a.click("bob", CardAction::Submit, &bob),
+        b.engine.revoke_early(&alice_req, "alice", "done", None),
+    );
+    revoked.unwrap();
+    let _ = granted;
+    assert_eq!(
+        a.state(&bob).await,
+        RequestState::Active,
+        "{}",
+        a.transcript()
+    );
+    assert_eq!(
+        b.state(&alice).await,
+        RequestState::Revoked,
+        "{}",
+        b.transcript()
+    );
+    let mut members = fake.usergroup(GROUP);
+    members.sort();
+    assert_eq!(
+        members,
+        ["U0OTHER", "bob"],
+        "the revoked member is not written back, the granted one is not lost"
+    );
 }

@@ -1,6 +1,6 @@
 //! A fake Slack Web API over real HTTP: records every call and answers like Slack does.
-//! It can answer a method with 429 + Retry-After a given number of times. User groups behave as
-//! Slack documents:
+//! It can answer a method with 429 + Retry-After a given number of times, and hold a read of a
+//! user group until a second one arrives (so two unserialised read-modify-writes surely overlap). User groups behave as Slack documents:
 //! `usergroups.users.update` refuses an empty list, `usergroups.disable` / `usergroups.enable`
 //! switch a group off and on (a disabled group keeps its last member list, as Slack does).
 
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -34,6 +34,9 @@ struct Inner {
     throttle: Mutex<HashMap<String, u32>>,
     usergroups: Mutex<HashMap<String, Vec<String>>>,
     disabled: Mutex<HashSet<String>>,
+    /// While armed (until this deadline), a read of user groups waits for a second read.
+    pair_reads_until: Mutex<Option<Instant>>,
+    reads_seen: AtomicU64,
     emails: Mutex<HashMap<String, String>>,
     next_ts: AtomicU64,
 }
@@ -96,6 +99,28 @@ impl FakeSlack {
     /// Whether `usergroups.disable` switched the group off (and nothing enabled it since).
     pub fn is_disabled(&self, id: &str) -> bool {
         self.0.disabled.lock().unwrap().contains(id)
+    }
+
+    /// The answer to the next read of user groups (`usergroups.list`, `usergroups.users.list`)
+    /// is held until a second read has been answered too, or for `patience` if none comes;
+    /// later reads are not held.
+    pub fn pair_usergroup_reads(&self, patience: Duration) {
+        self.0.reads_seen.store(0, Ordering::SeqCst);
+        *self.0.pair_reads_until.lock().unwrap() = Some(Instant::now() + patience);
+    }
+
+    async fn pace(&self, method: &str) {
+        if method != "usergroups.list" && method != "usergroups.users.list" {
+            return;
+        }
+        let Some(until) = *self.0.pair_reads_until.lock().unwrap() else {
+            return;
+        };
+        self.0.reads_seen.fetch_add(1, Ordering::SeqCst);
+        while self.0.reads_seen.load(Ordering::SeqCst) < 2 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        *self.0.pair_reads_until.lock().unwrap() = None;
     }
 
     /// The email `users.info` reports for a user.
@@ -298,7 +323,10 @@ async fn post(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    fake.record(&method, body, &headers)
+    // The answer is read now; only its delivery waits.
+    let answer = fake.record(&method, body, &headers);
+    fake.pace(&method).await;
+    answer
 }
 
 async fn get(
@@ -308,5 +336,8 @@ async fn get(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let body = serde_json::to_value(q).unwrap_or(Value::Null);
-    fake.record(&method, body, &headers)
+    // The answer is read now; only its delivery waits.
+    let answer = fake.record(&method, body, &headers);
+    fake.pace(&method).await;
+    answer
 }
