@@ -289,6 +289,9 @@ impl Request {
         let g = self.grant.as_ref()?;
         let status = if self.state == RequestState::Active {
             "active"
+        } else if g.revoked_at.is_none() && self.state == RequestState::Failed {
+            // A grant that could not be confirmed, still being withdrawn.
+            "withdrawing"
         } else {
             "revoked"
         };

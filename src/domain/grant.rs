@@ -83,7 +83,8 @@ pub struct GrantSummary {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoke_reason: Option<String>,
-    /// "active" or "revoked".
+    /// "active", "revoked", or "withdrawing" (a grant that could not be confirmed, still being
+    /// withdrawn).
     pub status: String,
 }
 

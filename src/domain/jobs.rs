@@ -46,6 +46,8 @@ pub enum JobKind {
     Grant,
     Expire,
     Revoke,
+    /// Withdrawing a grant that may have applied before it failed.
+    Compensate,
     ConfirmExpire,
     PendingExpire,
     Remind,
@@ -54,10 +56,11 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         Self::Grant,
         Self::Expire,
         Self::Revoke,
+        Self::Compensate,
         Self::ConfirmExpire,
         Self::PendingExpire,
         Self::Remind,
@@ -70,6 +73,7 @@ impl JobKind {
             Self::Grant => "grant",
             Self::Expire => "expire",
             Self::Revoke => "revoke",
+            Self::Compensate => "compensate",
             Self::ConfirmExpire => "confirm_expire",
             Self::PendingExpire => "pending_expire",
             Self::Remind => "remind",
@@ -85,7 +89,7 @@ impl JobKind {
     /// Higher runs first among due jobs: taking access away before anything else.
     pub fn priority(self) -> i64 {
         match self {
-            Self::Expire | Self::Revoke => 10,
+            Self::Expire | Self::Revoke | Self::Compensate => 10,
             Self::Grant => 5,
             Self::CardUpdate => 1,
             Self::ConfirmExpire | Self::PendingExpire | Self::Remind | Self::Warn => 0,
@@ -120,6 +124,7 @@ pub enum Job {
     Grant,
     Expire,
     Revoke(RevokeOrder),
+    Compensate,
     ConfirmExpire,
     PendingExpire,
     Remind,
@@ -142,6 +147,7 @@ impl Job {
             Job::Grant => JobKind::Grant,
             Job::Expire => JobKind::Expire,
             Job::Revoke(_) => JobKind::Revoke,
+            Job::Compensate => JobKind::Compensate,
             Job::ConfirmExpire => JobKind::ConfirmExpire,
             Job::PendingExpire => JobKind::PendingExpire,
             Job::Remind => JobKind::Remind,
@@ -191,6 +197,7 @@ impl Job {
             JobKind::Grant => Job::Grant,
             JobKind::Expire => Job::Expire,
             JobKind::Revoke => Job::Revoke(body(kind, payload)?),
+            JobKind::Compensate => Job::Compensate,
             JobKind::ConfirmExpire => Job::ConfirmExpire,
             JobKind::PendingExpire => Job::PendingExpire,
             JobKind::Remind => Job::Remind,
@@ -219,6 +226,7 @@ mod tests {
                 actor: "alice".into(),
                 reason: "done".into(),
             }),
+            Job::Compensate,
             Job::ConfirmExpire,
             Job::PendingExpire,
             Job::Remind,

@@ -3,7 +3,8 @@
 //! Body: the `GrantCall` as JSON. Headers: `X-Warden-Signature: sha256=<hex HMAC-SHA256 of
 //! "<timestamp>.<body>">`, `X-Warden-Timestamp`, `Idempotency-Key`. A 2xx means done; 429 and
 //! 5xx and transport errors are retried with backoff; other statuses are permanent failures.
-//! A receiver that found the
+//! A refusal after an attempt that may have reached the receiver (a timeout, a 5xx) is reported
+//! as `Uncertain`, so the workflow withdraws what may be in place. A receiver that found the
 //! access already there answers `{"effect": "already_held"}` and the revoke then leaves it alone.
 
 use super::{GrantCall, GrantError, GrantReceipt, Grantor};
@@ -123,6 +124,10 @@ impl WebhookGrantor {
             }
             match self.send_once(call, &body).await {
                 Ok(r) => return Ok(r),
+                // An earlier attempt may have been applied before its answer was lost.
+                Err(GrantError::Permanent(m)) if attempt > 0 => {
+                    return Err(GrantError::Uncertain(m));
+                }
                 Err(GrantError::Permanent(m)) => return Err(GrantError::Permanent(m)),
                 Err(e) => {
                     tracing::warn!(key = %call.idempotency_key, attempt, error = %e, "webhook grant attempt failed");

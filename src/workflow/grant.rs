@@ -2,7 +2,8 @@
 //!
 //! What the grant changed (backend, parameters, account, and whether the person already had the
 //! access) is recorded on the request at grant time; revocation reads that record, never
-//! today's catalog.
+//! today's catalog. A grant that fails after a call that may have applied is withdrawn
+//! (`compensate`) before the request is marked failed.
 
 use super::Engine;
 use super::step::Step;
@@ -144,6 +145,12 @@ impl Engine {
                 .await?;
                 self.store
                     .retry_job(&job.claim, now + backoff_ms(job.attempts), &why)
+                    .await
+            }
+            // A failure after a call that may have applied (a timeout, retries used up, or any
+            // failure on a retry) must not end as "nothing was granted": withdraw it first.
+            Err(e) if e.may_have_applied() || job.attempts > 1 => {
+                self.withdraw_failed_grant(job, req, attempted, &e.to_string())
                     .await
             }
             Err(e) => self.fail_grant(job, req, &e.to_string()).await,

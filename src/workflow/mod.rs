@@ -25,6 +25,7 @@ mod approvals;
 mod backend;
 mod break_glass;
 mod cards;
+mod compensate;
 mod decide;
 mod edit;
 mod extend;

@@ -2,6 +2,7 @@
 
 mod access;
 mod approvals;
+mod compensation;
 mod evidence;
 mod lifecycle;
 mod preexisting;
