@@ -111,7 +111,10 @@ impl Engine {
         let call = revoke_call(&req, &record, Some(TAG), now);
         let withdrawn = self.revoke_as_recorded(&record, &call).await;
         if let Err(why) = &withdrawn {
-            return self.revoke_failing(job, req, &call.resource, why).await;
+            // The security channel heard of it when the first, inline attempt failed.
+            return self
+                .revoke_failing(job, req, &call.resource, why, false)
+                .await;
         }
         let entry = revoke_entry(&call, &withdrawn);
         let told = format!(

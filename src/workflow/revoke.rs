@@ -125,18 +125,23 @@ impl Engine {
                     .inc("warden_revocations_total", &format!("reason=\"{why}\""), 1);
                 Ok(())
             }
-            Err(why) => self.revoke_failing(job, req, &call.resource, &why).await,
+            Err(why) => {
+                let first = job.attempts == 1;
+                self.revoke_failing(job, req, &call.resource, &why, first)
+                    .await
+            }
         }
     }
 
-    /// A revoke that failed: an alert in the log (and the security channel on the first
-    /// failure), counted, and the job retried with backoff. Access is still in place.
+    /// A revoke that failed: an alert in the log (and in the security channel when `alert_now`,
+    /// on the first failure), counted, and the job retried with backoff. Access is still in place.
     pub(crate) async fn revoke_failing(
         &self,
         job: &ClaimedJob,
         req: Request,
         resource: &str,
         why: &str,
+        alert_now: bool,
     ) -> anyhow::Result<()> {
         tracing::error!(request = %req.id, attempt = job.attempts, why, "REVOCATION FAILING: access is still in place; retrying");
         self.metrics.inc("warden_revoke_failures_total", "", 1);
@@ -147,7 +152,7 @@ impl Engine {
             Ok(Some(Step::new(Change::none().log(entry.clone()))))
         })
         .await?;
-        if job.attempts == 1 {
+        if alert_now {
             let text = format!(
                 "Revoking {resource} for request {} is failing ({why}). Warden keeps retrying; the access is still in place.",
                 req.id

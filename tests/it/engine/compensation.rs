@@ -119,6 +119,12 @@ async fn a_compensating_revoke_that_fails_is_retried_as_a_job_with_an_alert(db: 
     assert_eq!(t.revokes(), 1, "retried until withdrawn");
     assert_eq!(compensating_keys(&t, &id), 1);
     assert!(t.transcript().contains("withdrawn"), "{}", t.transcript());
+    assert_eq!(
+        t.transcript().matches("#security").count(),
+        1,
+        "one alert in the security channel, not one per retry: {}",
+        t.transcript()
+    );
     assert_eq!(t.state(&id).await, RequestState::Failed);
     assert_eq!(t.store.grant(&id).await.unwrap().unwrap().status, "revoked");
     t.advance(60).await;
