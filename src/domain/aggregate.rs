@@ -5,10 +5,10 @@
 
 use super::decision::{ApprovalPlan, Decision};
 use super::{
-    Intent, Platform, PlatformUser, RequestEvent, RequestId, RequestState, TransitionError,
+    GrantRecord, GrantSummary, Intent, Platform, PlatformUser, RequestEvent, RequestId,
+    RequestState, TransitionError,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::fmt;
 
 /// What kind of conversation a request lives in.
@@ -61,46 +61,6 @@ pub struct Origin {
     pub channel: String,
     pub thread: Option<String>,
     pub kind: ScopeKind,
-}
-
-/// What a grant changed, recorded when it was applied, so revocation undoes exactly that
-/// whatever the catalog says later.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GrantRecord {
-    /// The grant backend's name at grant time.
-    pub backend: String,
-    pub resource: String,
-    pub role: String,
-    /// The account that received the access.
-    pub account: PlatformUser,
-    /// The catalog's backend parameters as they were at grant time.
-    #[serde(default)]
-    pub params: HashMap<String, toml::Value>,
-    pub granted_at: i64,
-    /// What the backend reported (e.g. whether the member was already there).
-    #[serde(default)]
-    pub receipt: serde_json::Value,
-    #[serde(default)]
-    pub revoked_at: Option<i64>,
-    #[serde(default)]
-    pub revoke_reason: Option<String>,
-}
-
-/// A grant as the admin pages and the API show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GrantSummary {
-    pub request_id: String,
-    pub backend: String,
-    pub resource: String,
-    pub role: String,
-    pub person_id: String,
-    pub account: String,
-    pub granted_at: i64,
-    pub expires_at: i64,
-    pub revoked_at: Option<i64>,
-    pub revoke_reason: Option<String>,
-    /// "active" or "revoked".
-    pub status: String,
 }
 
 /// One approver's decision on one step.
@@ -329,6 +289,9 @@ impl Request {
         let g = self.grant.as_ref()?;
         let status = if self.state == RequestState::Active {
             "active"
+        } else if g.revoked_at.is_none() && self.state == RequestState::Failed {
+            // A grant that could not be confirmed, still being withdrawn.
+            "withdrawing"
         } else {
             "revoked"
         };

@@ -43,7 +43,7 @@ pub struct PostedCard {
 /// or a stuck card update cannot hold up a revocation that is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lane {
-    /// Expiries and revocations.
+    /// Expiries, revocations and compensating revokes.
     Revocations,
     /// Everything else, including kinds this build does not know (so they surface as alerts).
     Work,
@@ -102,6 +102,8 @@ pub enum JobKind {
     Grant,
     Expire,
     Revoke,
+    /// Withdrawing a grant that may have applied before it failed.
+    Compensate,
     ConfirmExpire,
     PendingExpire,
     Remind,
@@ -110,10 +112,11 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         Self::Grant,
         Self::Expire,
         Self::Revoke,
+        Self::Compensate,
         Self::ConfirmExpire,
         Self::PendingExpire,
         Self::Remind,
@@ -126,6 +129,7 @@ impl JobKind {
             Self::Grant => "grant",
             Self::Expire => "expire",
             Self::Revoke => "revoke",
+            Self::Compensate => "compensate",
             Self::ConfirmExpire => "confirm_expire",
             Self::PendingExpire => "pending_expire",
             Self::Remind => "remind",
@@ -141,7 +145,8 @@ impl JobKind {
     /// The scheduler lane that runs this kind: taking access away never waits behind other work.
     pub fn lane(self) -> Lane {
         match self {
-            Self::Expire | Self::Revoke => Lane::Revocations,
+            // A compensating revoke withdraws access that may exist: it is a revocation.
+            Self::Expire | Self::Revoke | Self::Compensate => Lane::Revocations,
             _ => Lane::Work,
         }
     }
@@ -149,7 +154,7 @@ impl JobKind {
     /// Higher runs first among due jobs: taking access away before anything else.
     pub fn priority(self) -> i64 {
         match self {
-            Self::Expire | Self::Revoke => 10,
+            Self::Expire | Self::Revoke | Self::Compensate => 10,
             Self::Grant => 5,
             Self::CardUpdate => 1,
             Self::ConfirmExpire | Self::PendingExpire | Self::Remind | Self::Warn => 0,
@@ -184,6 +189,7 @@ pub enum Job {
     Grant,
     Expire,
     Revoke(RevokeOrder),
+    Compensate,
     ConfirmExpire,
     PendingExpire,
     Remind,
@@ -206,6 +212,7 @@ impl Job {
             Job::Grant => JobKind::Grant,
             Job::Expire => JobKind::Expire,
             Job::Revoke(_) => JobKind::Revoke,
+            Job::Compensate => JobKind::Compensate,
             Job::ConfirmExpire => JobKind::ConfirmExpire,
             Job::PendingExpire => JobKind::PendingExpire,
             Job::Remind => JobKind::Remind,
@@ -255,6 +262,7 @@ impl Job {
             JobKind::Grant => Job::Grant,
             JobKind::Expire => Job::Expire,
             JobKind::Revoke => Job::Revoke(body(kind, payload)?),
+            JobKind::Compensate => Job::Compensate,
             JobKind::ConfirmExpire => Job::ConfirmExpire,
             JobKind::PendingExpire => Job::PendingExpire,
             JobKind::Remind => Job::Remind,
@@ -283,6 +291,7 @@ mod tests {
                 actor: "alice".into(),
                 reason: "done".into(),
             }),
+            Job::Compensate,
             Job::ConfirmExpire,
             Job::PendingExpire,
             Job::Remind,
@@ -316,5 +325,17 @@ mod tests {
         assert_eq!(Job::Expire.id_for(&id), "expire:AR-00000001");
         assert_eq!(JobKind::Expire.id_for(&id), Job::Expire.id_for(&id));
         assert!(JobKind::Revoke.priority() > JobKind::Grant.priority());
+    }
+
+    #[test]
+    fn every_kind_that_takes_access_away_runs_in_the_revocations_lane() {
+        let top = JobKind::ALL.iter().map(|k| k.priority()).max().unwrap();
+        for kind in JobKind::ALL {
+            assert_eq!(
+                kind.lane() == Lane::Revocations,
+                kind.priority() == top,
+                "{kind:?}: lane and priority disagree"
+            );
+        }
     }
 }

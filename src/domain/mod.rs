@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod decision;
 pub mod duration;
 pub mod evidence;
+pub mod grant;
 pub mod intent;
 pub mod jobs;
 pub mod principal;
@@ -12,13 +13,12 @@ pub mod redact;
 pub mod request;
 pub mod text;
 
-pub use aggregate::{
-    Approval, ChainHead, GrantRecord, GrantSummary, Origin, Patch, Request, ScopeKind, Verdict,
-};
+pub use aggregate::{Approval, ChainHead, Origin, Patch, Request, ScopeKind, Verdict};
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
 pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
+pub use grant::{GrantEffect, GrantReceipt, GrantRecord, GrantSummary};
 pub use intent::{Action, Intent, IntentError};
 pub use jobs::{CardKind, Job, JobKind, JobStatus, Lane, PostedCard};
 pub use principal::{Person, Platform, PlatformUser, Principal};

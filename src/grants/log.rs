@@ -13,17 +13,17 @@ impl Grantor for LogGrantor {
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         tracing::info!(request = %call.request_id, resource = %call.resource, role = %call.role, person = %call.person, expires_at = %call.expires_at, key = %call.idempotency_key, "log backend: grant");
-        Ok(GrantReceipt {
-            backend: "log".into(),
-            detail: serde_json::json!({ "recorded": true }),
-        })
+        Ok(GrantReceipt::applied(
+            "log",
+            serde_json::json!({ "recorded": true }),
+        ))
     }
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         tracing::info!(request = %call.request_id, resource = %call.resource, role = %call.role, person = %call.person, key = %call.idempotency_key, "log backend: revoke");
-        Ok(GrantReceipt {
-            backend: "log".into(),
-            detail: serde_json::json!({ "recorded": true }),
-        })
+        Ok(GrantReceipt::applied(
+            "log",
+            serde_json::json!({ "recorded": true }),
+        ))
     }
 }

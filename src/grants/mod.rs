@@ -4,6 +4,7 @@
 //! after a crash or a timeout never grants twice. Adapters add platform backends (Slack user
 //! groups, Discord roles) by implementing `Grantor` and registering under the catalog's name.
 
+pub use crate::domain::{GrantEffect, GrantReceipt};
 use crate::domain::{PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,10 @@ pub struct GrantCall {
     /// The catalog's backend parameters for this resource.
     #[serde(skip)]
     pub params: HashMap<String, toml::Value>,
+    /// On a revoke: what the grant reported it changed, from the grant record (not re-derived).
+    /// `None` on grants, and on a compensating revoke whose grant's outcome is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantReceipt>,
 }
 
 impl GrantCall {
@@ -74,15 +79,9 @@ impl GrantCall {
             account: account.clone(),
             expires_at,
             params: resource.grant.params.clone(),
+            grant: None,
         }
     }
-}
-
-/// What a backend reports on success, kept in the context log.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GrantReceipt {
-    pub backend: String,
-    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,11 +92,29 @@ pub enum GrantError {
     /// Retrying will not help (4xx, bad configuration).
     #[error("grant backend refused: {0}")]
     Permanent(String),
+    /// Failed for good after an attempt that may have taken effect (a timeout, then a refusal
+    /// on the backend's own retry): the caller must assume the change may be in place.
+    #[error("grant backend failed after a call that may have applied: {0}")]
+    Uncertain(String),
+}
+
+impl GrantError {
+    /// Whether the failed call may still have changed the target.
+    pub fn may_have_applied(&self) -> bool {
+        !matches!(self, GrantError::Permanent(_))
+    }
 }
 
 #[async_trait]
 pub trait Grantor: Send + Sync {
     fn name(&self) -> &str;
+
+    /// A key naming what a call reads and writes back whole (a Slack user group's member list).
+    /// Calls with the same key are serialised across instances by the workflow, through the
+    /// database, so two read-modify-writes never interleave. `None`: calls are independent.
+    fn serial_key(&self, _call: &GrantCall) -> Option<String> {
+        None
+    }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError>;
 

@@ -3,6 +3,9 @@
 //! Body: the `GrantCall` as JSON. Headers: `X-Warden-Signature: sha256=<hex HMAC-SHA256 of
 //! "<timestamp>.<body>">`, `X-Warden-Timestamp`, `Idempotency-Key`. A 2xx means done; 429 and
 //! 5xx and transport errors are retried with backoff; other statuses are permanent failures.
+//! A refusal after an attempt that may have reached the receiver (a timeout, a 5xx) is reported
+//! as `Uncertain`, so the workflow withdraws what may be in place. A receiver that found the
+//! access already there answers `{"effect": "already_held"}` and the revoke then leaves it alone.
 
 use super::{GrantCall, GrantError, GrantReceipt, Grantor};
 use crate::http_client::HttpOptions;
@@ -69,9 +72,12 @@ impl WebhookGrantor {
                 .json::<serde_json::Value>()
                 .await
                 .unwrap_or(serde_json::Value::Null);
-            return Ok(GrantReceipt {
-                backend: "webhook".into(),
-                detail: serde_json::json!({ "status": status.as_u16(), "response": detail }),
+            let held = detail["effect"] == "already_held";
+            let detail = serde_json::json!({ "status": status.as_u16(), "response": detail });
+            return Ok(if held {
+                GrantReceipt::unchanged("webhook", detail)
+            } else {
+                GrantReceipt::applied("webhook", detail)
             });
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
@@ -118,6 +124,10 @@ impl WebhookGrantor {
             }
             match self.send_once(call, &body).await {
                 Ok(r) => return Ok(r),
+                // An earlier attempt may have been applied before its answer was lost.
+                Err(GrantError::Permanent(m)) if attempt > 0 => {
+                    return Err(GrantError::Uncertain(m));
+                }
                 Err(GrantError::Permanent(m)) => return Err(GrantError::Permanent(m)),
                 Err(e) => {
                     tracing::warn!(key = %call.idempotency_key, attempt, error = %e, "webhook grant attempt failed");

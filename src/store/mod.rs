@@ -19,6 +19,7 @@ mod codec;
 mod housekeeping;
 mod inbox;
 mod jobs;
+mod leases;
 pub mod log;
 mod plan;
 mod requests;

@@ -1,13 +1,16 @@
 //! The grant job: one backend call (idempotency key `<id>:grant`), then Approved → Active.
 //!
-//! What the grant changed (backend, parameters, account) is recorded on the request at grant
-//! time; revocation reads that record, never today's catalog.
+//! What the grant changed (backend, parameters, account, and whether the person already had the
+//! access) is recorded on the request at grant time; revocation reads that record, never
+//! today's catalog. A grant that fails after a call that may have applied is withdrawn
+//! (`compensate`) before the request is marked failed.
 
 use super::Engine;
 use super::step::Step;
 use crate::domain::evidence::CallOutcome;
 use crate::domain::{
-    Entry, Evidence, GrantRecord, Job, JobKind, Patch, Request, RequestEvent, RequestState,
+    Entry, Evidence, GrantEffect, GrantRecord, Job, JobKind, Patch, Request, RequestEvent,
+    RequestState,
 };
 use crate::grants::{GrantCall, GrantError, GrantOp};
 use crate::store::{Change, ClaimedJob};
@@ -52,18 +55,27 @@ impl Engine {
             crate::clock::from_ms(expires_at),
             None,
         );
-        match grantor.apply(&call).await {
-            Ok(receipt) => {
+        let attempted = GrantRecord {
+            backend: grantor.name().to_string(),
+            resource: resource.id.clone(),
+            role: role.clone(),
+            account,
+            params: resource.grant.params.clone(),
+            granted_at: now,
+            receipt: None,
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        match self.call_backend(grantor.as_ref(), &call).await {
+            Ok(mut receipt) => {
+                if receipt.effect == GrantEffect::AlreadyHeld && job.attempts > 1 {
+                    // An earlier attempt may be what put the access there: it is Warden's to
+                    // take away, whatever this attempt found.
+                    receipt.effect = GrantEffect::Applied;
+                }
                 let record = GrantRecord {
-                    backend: grantor.name().to_string(),
-                    resource: resource.id.clone(),
-                    role: role.clone(),
-                    account,
-                    params: resource.grant.params.clone(),
-                    granted_at: now,
-                    receipt: serde_json::to_value(&receipt)?,
-                    revoked_at: None,
-                    revoke_reason: None,
+                    receipt: Some(receipt.clone()),
+                    ..attempted
                 };
                 let told = format!(
                     "Access granted: {role} on {} {}. Request {}. Say \"revoke {}\" when you're done.",
@@ -133,6 +145,12 @@ impl Engine {
                 .await?;
                 self.store
                     .retry_job(&job.claim, now + backoff_ms(job.attempts), &why)
+                    .await
+            }
+            // A failure after a call that may have applied (a timeout, retries used up, or any
+            // failure on a retry) must not end as "nothing was granted": withdraw it first.
+            Err(e) if e.may_have_applied() || job.attempts > 1 => {
+                self.withdraw_failed_grant(job, req, attempted, &e.to_string())
                     .await
             }
             Err(e) => self.fail_grant(job, req, &e.to_string()).await,

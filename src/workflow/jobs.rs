@@ -98,6 +98,7 @@ impl Engine {
             Job::Grant => self.exec_grant(job, req).await,
             Job::Expire => self.exec_revoke(job, req, None).await,
             Job::Revoke(order) => self.exec_revoke(job, req, Some(order)).await,
+            Job::Compensate => self.exec_compensate(job, req).await,
             Job::ConfirmExpire | Job::PendingExpire => self.exec_deadline(job, req).await,
             Job::Remind => self.exec_reminder(job, &req).await,
             Job::Warn => self.exec_warning(job, &req).await,

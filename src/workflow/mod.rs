@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 mod actions;
 mod approvals;
+mod backend;
 mod break_glass;
 mod cards;
+mod compensate;
 mod decide;
 mod edit;
 mod extend;

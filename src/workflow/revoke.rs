@@ -1,8 +1,10 @@
 //! Ending access and requests: expiry, early revocation, cancellation.
 //!
-//! Revocation undoes what the grant record says was granted (backend, parameters, account),
-//! whatever the catalog says now. A failing revoke is retried with an alert, never dropped.
+//! Revocation undoes what the grant record says was granted (backend, parameters, account, and
+//! whether the grant changed anything at all), whatever the catalog says now. A failing revoke
+//! is retried with an alert, never dropped.
 
+use super::backend::revoke_call;
 use super::grant::backoff_ms;
 use super::step::Step;
 use super::{Engine, Handled, user_error};
@@ -10,9 +12,8 @@ use crate::chat::ChatEvent;
 use crate::domain::evidence::CallOutcome;
 use crate::domain::jobs::RevokeOrder;
 use crate::domain::{
-    Entry, Evidence, Job, JobKind, Patch, Person, Request, RequestEvent, RequestState,
+    Entry, Evidence, GrantEffect, Job, JobKind, Patch, Person, Request, RequestEvent, RequestState,
 };
-use crate::grants::{GrantCall, GrantOp};
 use crate::store::{Change, ClaimedJob};
 
 impl Engine {
@@ -44,12 +45,12 @@ impl Engine {
             Some(o) => (o.actor.clone(), o.reason.clone()),
             None => ("scheduler".to_string(), "expired".to_string()),
         };
-        let call = self.revoke_call(&req, now)?;
-        let result = match self.grantors.get(&call.1) {
-            Some(g) => g.apply(&call.0).await.map_err(|e| e.to_string()),
-            None => Err(format!("no grant backend '{}' is configured", call.1)),
-        };
-        let (call, _) = call;
+        let record = req
+            .grant
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("active request {} has no grant record", req.id))?;
+        let call = revoke_call(&req, &record, None, now);
+        let result = self.revoke_as_recorded(&record, &call).await;
         match result {
             Ok(receipt) => {
                 let status = if event == RequestEvent::Expire {
@@ -61,12 +62,17 @@ impl Engine {
                     .catalog
                     .get(&call.resource)
                     .map_or(call.resource.clone(), |r| r.name.clone());
-                let told = format!(
+                let mut told = format!(
                     "Your access ({} on {resource_name}, request {}) has ended: {}.",
                     call.role,
                     req.id,
                     status.to_lowercase()
                 );
+                if record.effect() == GrantEffect::AlreadyHeld {
+                    told.push_str(
+                        " You had this access before the request, so Warden left it as it was.",
+                    );
+                }
                 let call_json = serde_json::to_value(&call)?;
                 let receipt_json = serde_json::to_value(&receipt)?;
                 let id = req.id.to_string();
@@ -120,47 +126,42 @@ impl Engine {
                 Ok(())
             }
             Err(why) => {
-                tracing::error!(request = %req.id, attempt = job.attempts, why, "REVOCATION FAILING: access is still in place; retrying");
-                self.metrics.inc("warden_revoke_failures_total", "", 1);
-                let entry = Entry::warden(Evidence::Alert(
-                    serde_json::json!({ "revoke_failing": why, "attempt": job.attempts }),
-                ));
-                self.change_request_from(req.id.as_str(), Some(req.clone()), |_| {
-                    Ok(Some(Step::new(Change::none().log(entry.clone()))))
-                })
-                .await?;
-                if job.attempts == 1 {
-                    let text = format!(
-                        "Revoking {} for request {} is failing ({why}). Warden keeps retrying; the access is still in place.",
-                        call.resource, req.id
-                    );
-                    self.alert_security(&req, &text).await;
-                }
-                self.store
-                    .retry_job(&job.claim, now + backoff_ms(job.attempts), &why)
+                let first = job.attempts == 1;
+                self.revoke_failing(job, req, &call.resource, &why, first)
                     .await
             }
         }
     }
 
-    /// The revoke call for a grant, from its record, and the backend to send it to.
-    fn revoke_call(&self, req: &Request, now: i64) -> anyhow::Result<(GrantCall, String)> {
-        let record = req
-            .grant
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("active request {} has no grant record", req.id))?;
-        let call = GrantCall {
-            op: GrantOp::Revoke,
-            idempotency_key: format!("{}:{}", req.id, GrantOp::Revoke.as_str()),
-            request_id: req.id.to_string(),
-            resource: record.resource.clone(),
-            role: record.role.clone(),
-            person: req.requester_id.clone(),
-            account: record.account.clone(),
-            expires_at: crate::clock::from_ms(req.expires_at.unwrap_or(now)),
-            params: record.params.clone(),
-        };
-        Ok((call, record.backend))
+    /// A revoke that failed: an alert in the log (and in the security channel when `alert_now`,
+    /// on the first failure), counted, and the job retried with backoff. Access is still in place.
+    pub(crate) async fn revoke_failing(
+        &self,
+        job: &ClaimedJob,
+        req: Request,
+        resource: &str,
+        why: &str,
+        alert_now: bool,
+    ) -> anyhow::Result<()> {
+        tracing::error!(request = %req.id, attempt = job.attempts, why, "REVOCATION FAILING: access is still in place; retrying");
+        self.metrics.inc("warden_revoke_failures_total", "", 1);
+        let entry = Entry::warden(Evidence::Alert(
+            serde_json::json!({ "revoke_failing": why, "attempt": job.attempts }),
+        ));
+        self.change_request_from(req.id.as_str(), Some(req.clone()), |_| {
+            Ok(Some(Step::new(Change::none().log(entry.clone()))))
+        })
+        .await?;
+        if alert_now {
+            let text = format!(
+                "Revoking {resource} for request {} is failing ({why}). Warden keeps retrying; the access is still in place.",
+                req.id
+            );
+            self.alert_security(&req, &text).await;
+        }
+        self.store
+            .retry_job(&job.claim, self.now_ms() + backoff_ms(job.attempts), why)
+            .await
     }
 
     /// "I'm done": revoke now, by the requester (or an admin through the API). The revoke job

@@ -115,3 +115,22 @@ async fn a_timeout_is_transient_after_the_retries() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_refusal_after_a_timed_out_attempt_is_uncertain_not_permanent() {
+    let receiver = Receiver::start("/grants").await;
+    // The first delivery may have been applied; its answer never arrived in time.
+    receiver.push(Reply::empty(200).after(Duration::from_secs(2)));
+    receiver.answer(Reply::empty(409));
+    let err = grantor(&receiver).grant(&call()).await.unwrap_err();
+    assert!(matches!(err, GrantError::Uncertain(_)), "{err:?}");
+    assert!(err.may_have_applied());
+}
+
+#[tokio::test]
+async fn a_receiver_that_found_the_access_in_place_says_so_in_the_receipt() {
+    let receiver = Receiver::start("/grants").await;
+    receiver.answer(Reply::ok(serde_json::json!({ "effect": "already_held" })));
+    let receipt = grantor(&receiver).grant(&call()).await.unwrap();
+    assert_eq!(receipt.effect, warden::grants::GrantEffect::AlreadyHeld);
+}

@@ -13,3 +13,4 @@ pub mod llm;
 mod policy_http;
 mod service;
 mod slack;
+mod store_leases;

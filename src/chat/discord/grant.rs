@@ -3,6 +3,9 @@
 //! Catalog: `grant = { backend = "discord_role", role = "<role id>" }`, or per role
 //! `grant = { backend = "discord_role", roles = { write = "<role id>" } }`. The guild and user come
 //! from the requester's verified Discord account, never from the catalog or from text.
+//!
+//! A grant reads the member's roles first: a role the member already holds is reported as
+//! unchanged, so the revoke leaves it in place.
 
 use super::rest::{DiscordRest, RestError, Route};
 use crate::domain::Platform;
@@ -45,6 +48,10 @@ impl DiscordRoleGrantor {
             ))
         })?;
         let (guild, user) = (&call.account.workspace, &call.account.user_id);
+        let detail = serde_json::json!({ "guild": guild, "user": user, "role": role });
+        if method == Method::PUT && self.holds(guild, user, &role).await? {
+            return Ok(GrantReceipt::unchanged(BACKEND, detail));
+        }
         let path = format!("/guilds/{guild}/members/{user}/roles/{role}");
         let reason = format!("Warden {} ({})", call.request_id, call.op.as_str());
         let result = self
@@ -57,24 +64,45 @@ impl DiscordRoleGrantor {
                 Some(&reason),
             )
             .await;
-        let detail = serde_json::json!({ "guild": guild, "user": user, "role": role });
         match result {
-            Ok(_) => Ok(GrantReceipt {
-                backend: BACKEND.into(),
-                detail,
-            }),
+            Ok(_) => Ok(GrantReceipt::applied(BACKEND, detail)),
             // Removing from someone who left the guild: the role is gone either way.
             Err(RestError::Status {
                 status: 404,
                 code: Some(10007),
                 ..
-            }) if method == Method::DELETE => Ok(GrantReceipt {
-                backend: BACKEND.into(),
-                detail: serde_json::json!({ "guild": guild, "user": user, "role": role, "note": "member no longer in the guild" }),
-            }),
-            Err(e) if e.is_transient() => Err(GrantError::Transient(e.to_string())),
-            Err(e) => Err(GrantError::Permanent(e.to_string())),
+            }) if method == Method::DELETE => Ok(GrantReceipt::unchanged(
+                BACKEND,
+                serde_json::json!({ "guild": guild, "user": user, "role": role, "note": "member no longer in the guild" }),
+            )),
+            Err(e) => Err(grant_error(e)),
         }
+    }
+
+    /// Whether the member holds the role now (`GET /guilds/{guild}/members/{user}`).
+    async fn holds(&self, guild: &str, user: &str, role: &str) -> Result<bool, GrantError> {
+        let member = self
+            .rest
+            .call(
+                Method::GET,
+                Route::new("member", guild),
+                &format!("/guilds/{guild}/members/{user}"),
+                None::<&()>,
+                None,
+            )
+            .await
+            .map_err(grant_error)?;
+        Ok(member["roles"]
+            .as_array()
+            .is_some_and(|roles| roles.iter().any(|r| r.as_str() == Some(role))))
+    }
+}
+
+fn grant_error(e: RestError) -> GrantError {
+    if e.is_transient() {
+        GrantError::Transient(e.to_string())
+    } else {
+        GrantError::Permanent(e.to_string())
     }
 }
 

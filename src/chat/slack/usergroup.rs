@@ -1,5 +1,11 @@
 //! The `slack_usergroup` grant backend: adds the requester to a Slack user group, and removes
-//! them on revoke. Idempotent: it reads the members first and changes only what differs.
+//! them on revoke. Idempotent: it reads the group first and changes only what differs.
+//!
+//! Slack will not empty a group through `usergroups.users.update`: the last member is removed
+//! by `usergroups.disable`, and a grant to a disabled group enables it and then sets its members
+//! to exactly the new member (a disabled group's old list is not membership to keep). Every call
+//! reads the whole member list and writes it back, so calls on one group declare a
+//! `serial_key` and the workflow serialises them across instances through the database.
 //!
 //! Catalog: `grant = { backend = "slack_usergroup", usergroup = "S0123" }`, per role
 //! `roles.<role>.usergroup`.
@@ -10,16 +16,28 @@ use crate::domain::catalog::GrantTarget;
 use crate::grants::{GrantCall, GrantError, GrantOp, GrantReceipt, Grantor};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use slack_morphism::prelude::*;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub const BACKEND: &str = "slack_usergroup";
 
 pub struct SlackUsergroupGrantor {
     api: Arc<SlackApi>,
-    /// Read-modify-write of one group is serialised within this process.
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A user group as `usergroups.list` describes it.
+#[derive(Debug, Deserialize)]
+struct Group {
+    id: String,
+    /// Set (non-zero) while the group is disabled.
+    #[serde(default)]
+    date_delete: Option<i64>,
+    #[serde(default)]
+    users: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct GroupList {
+    usergroups: Vec<Group>,
 }
 
 #[derive(Serialize)]
@@ -28,15 +46,49 @@ struct UsersUpdate<'a> {
     users: String,
 }
 
+#[derive(Serialize)]
+struct GroupArg<'a> {
+    usergroup: &'a str,
+}
+
 #[derive(Deserialize)]
-struct UsersUpdateResponse {}
+struct Ack {}
+
+/// What one call must write to reach its goal, decided from the group as read.
+#[derive(Debug, PartialEq, Eq)]
+enum Write {
+    /// Already as wanted.
+    Nothing(&'static str),
+    Members(Vec<String>),
+    /// Slack's only way to remove the last member.
+    Disable,
+    /// A disabled group is switched on with exactly these members.
+    Enable(Vec<String>),
+}
+
+fn plan(op: GrantOp, user: &str, members: &[String], disabled: bool) -> Write {
+    let present = !disabled && members.iter().any(|m| m == user);
+    match op {
+        GrantOp::Grant if present => Write::Nothing("already a member"),
+        GrantOp::Grant if disabled => Write::Enable(vec![user.to_string()]),
+        GrantOp::Grant => {
+            Write::Members(members.iter().cloned().chain([user.to_string()]).collect())
+        }
+        GrantOp::Revoke if !present => Write::Nothing("already not a member"),
+        GrantOp::Revoke => {
+            let rest: Vec<String> = members.iter().filter(|m| *m != user).cloned().collect();
+            if rest.is_empty() {
+                Write::Disable
+            } else {
+                Write::Members(rest)
+            }
+        }
+    }
+}
 
 impl SlackUsergroupGrantor {
     pub fn new(api: Arc<SlackApi>) -> Self {
-        Self {
-            api,
-            locks: Mutex::new(HashMap::new()),
-        }
+        Self { api }
     }
 
     fn group_of(call: &GrantCall) -> Result<String, GrantError> {
@@ -54,68 +106,100 @@ impl SlackUsergroupGrantor {
             })
     }
 
-    async fn change(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
-        let group = Self::group_of(call)?;
-        let user = call.account.user_id.clone();
-        let lock = self
-            .locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(group.clone())
-            .or_default()
-            .clone();
-        let _held = lock.lock().await;
-        let list = SlackApiUserGroupsUsersListRequest::new(SlackUserGroupId::new(group.clone()));
-        let members: Vec<String> = self
+    /// The group's members and whether it is disabled (disabled groups included).
+    async fn read(&self, group: &str) -> Result<(Vec<String>, bool), GrantError> {
+        let params = vec![
+            ("include_disabled", Some("true")),
+            ("include_users", Some("true")),
+        ];
+        let list: GroupList = self
             .api
-            .call("usergroups.users.list", || async {
-                self.api.session().usergroups_users_list(&list).await
-            })
-            .await
-            .map_err(grant_error)?
-            .users
-            .into_iter()
-            .map(|u| u.to_string())
-            .collect();
-        let present = members.contains(&user);
-        let wanted: Vec<String> = match call.op {
-            GrantOp::Grant if present => return Ok(receipt(&group, &user, "already a member")),
-            GrantOp::Revoke if !present => {
-                return Ok(receipt(&group, &user, "already not a member"));
-            }
-            GrantOp::Grant => members.into_iter().chain([user.clone()]).collect(),
-            GrantOp::Revoke => members.into_iter().filter(|m| *m != user).collect(),
-        };
-        let body = UsersUpdate {
-            usergroup: &group,
-            users: wanted.join(","),
-        };
-        self.api
-            .call("usergroups.users.update", || async {
+            .call("usergroups.list", || async {
                 self.api
                     .session()
                     .http_session_api
-                    .http_post::<_, UsersUpdateResponse>("usergroups.users.update", &body, None)
+                    .http_get("usergroups.list", &params, None)
                     .await
             })
             .await
             .map_err(grant_error)?;
-        Ok(receipt(
-            &group,
-            &user,
-            if call.op == GrantOp::Grant {
-                "added"
-            } else {
-                "removed"
-            },
-        ))
+        let g = list
+            .usergroups
+            .into_iter()
+            .find(|g| g.id == group)
+            .ok_or_else(|| GrantError::Permanent(format!("Slack has no user group {group}")))?;
+        Ok((g.users, g.date_delete.unwrap_or(0) != 0))
+    }
+
+    async fn post<T: Serialize + Send + Sync>(
+        &self,
+        method: &str,
+        body: &T,
+    ) -> Result<(), GrantError> {
+        self.api
+            .call(method, || async {
+                self.api
+                    .session()
+                    .http_session_api
+                    .http_post::<_, Ack>(method, body, None)
+                    .await
+            })
+            .await
+            .map(|_| ())
+            .map_err(grant_error)
+    }
+
+    async fn set_members(&self, group: &str, users: &[String]) -> Result<(), GrantError> {
+        let body = UsersUpdate {
+            usergroup: group,
+            users: users.join(","),
+        };
+        self.post("usergroups.users.update", &body).await
+    }
+
+    async fn change(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        let group = Self::group_of(call)?;
+        let user = call.account.user_id.clone();
+        let (members, disabled) = self.read(&group).await?;
+        let arg = GroupArg { usergroup: &group };
+        let result = match plan(call.op, &user, &members, disabled) {
+            Write::Nothing(what) => return Ok(receipt(&group, &user, what, false)),
+            Write::Members(users) => {
+                self.set_members(&group, &users).await?;
+                if call.op == GrantOp::Grant {
+                    "added"
+                } else {
+                    "removed"
+                }
+            }
+            Write::Disable => {
+                self.post("usergroups.disable", &arg).await?;
+                "removed the last member by disabling the group"
+            }
+            Write::Enable(users) => {
+                self.post("usergroups.enable", &arg).await?;
+                if let Err(e) = self.set_members(&group, &users).await {
+                    // Enabled with its old list, the group would give access back to whoever
+                    // was in it when it was disabled: switch it off again.
+                    if let Err(off) = self.post("usergroups.disable", &arg).await {
+                        tracing::error!(usergroup = %group, error = %off, "a re-enabled user group could not be disabled again; its old members may have access");
+                        return Err(GrantError::Uncertain(e.to_string()));
+                    }
+                    return Err(e);
+                }
+                "enabled the group with this member"
+            }
+        };
+        Ok(receipt(&group, &user, result, true))
     }
 }
 
-fn receipt(group: &str, user: &str, what: &str) -> GrantReceipt {
-    GrantReceipt {
-        backend: BACKEND.into(),
-        detail: serde_json::json!({ "usergroup": group, "user": user, "result": what }),
+fn receipt(group: &str, user: &str, what: &str, changed: bool) -> GrantReceipt {
+    let detail = serde_json::json!({ "usergroup": group, "user": user, "result": what });
+    if changed {
+        GrantReceipt::applied(BACKEND, detail)
+    } else {
+        GrantReceipt::unchanged(BACKEND, detail)
     }
 }
 
@@ -136,11 +220,59 @@ impl Grantor for SlackUsergroupGrantor {
         BACKEND
     }
 
+    /// Every call reads and writes back the whole member list of its group.
+    fn serial_key(&self, call: &GrantCall) -> Option<String> {
+        Self::group_of(call).ok().map(|g| format!("{BACKEND}:{g}"))
+    }
+
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         self.change(call).await
     }
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         self.change(call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_last_member_is_removed_by_disabling_and_a_disabled_group_is_enabled_with_the_new_member()
+    {
+        assert_eq!(
+            plan(GrantOp::Revoke, "U1", &v(&["U1"]), false),
+            Write::Disable
+        );
+        assert_eq!(
+            plan(GrantOp::Revoke, "U1", &v(&["U1", "U2"]), false),
+            Write::Members(v(&["U2"]))
+        );
+        // A disabled group's kept list is nobody's membership.
+        assert_eq!(
+            plan(GrantOp::Grant, "U2", &v(&["U1"]), true),
+            Write::Enable(v(&["U2"]))
+        );
+        assert_eq!(
+            plan(GrantOp::Grant, "U1", &v(&["U1"]), true),
+            Write::Enable(v(&["U1"]))
+        );
+        assert!(matches!(
+            plan(GrantOp::Revoke, "U1", &v(&["U1"]), true),
+            Write::Nothing(_)
+        ));
+        assert!(matches!(
+            plan(GrantOp::Grant, "U1", &v(&["U1"]), false),
+            Write::Nothing(_)
+        ));
+        assert_eq!(
+            plan(GrantOp::Grant, "U3", &v(&["U1"]), false),
+            Write::Members(v(&["U1", "U3"]))
+        );
     }
 }

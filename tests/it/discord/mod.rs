@@ -6,4 +6,5 @@ mod cards;
 mod flow;
 mod limits;
 mod privacy;
+mod roles;
 mod security;

@@ -2,11 +2,13 @@
 
 mod access;
 mod approvals;
+mod compensation;
 mod crash;
 mod evidence;
 mod lifecycle;
 mod limits;
 mod policy_faults;
+mod preexisting;
 mod recovery;
 mod scheduler;
 

@@ -39,6 +39,7 @@ fn call(op: GrantOp, role: &str, user: &str) -> GrantCall {
         account: PlatformUser::new(Platform::Slack, "T0WARDEN", user),
         expires_at: chrono::Utc::now(),
         params,
+        grant: None,
     }
 }
 
@@ -71,6 +72,8 @@ async fn the_usergroup_backend_adds_and_removes_a_member_once() {
 #[tokio::test]
 async fn a_role_can_name_its_own_usergroup_and_a_missing_one_is_a_permanent_error() {
     let (fake, api) = api().await;
+    fake.set_usergroup("S0ADMINS", &[]);
+    fake.set_usergroup("S0ONCALL", &[]);
     let g = SlackUsergroupGrantor::new(api);
     g.apply(&call(GrantOp::Grant, "admin", "U0ALICE"))
         .await
@@ -83,6 +86,47 @@ async fn a_role_can_name_its_own_usergroup_and_a_missing_one_is_a_permanent_erro
         g.apply(&bare).await,
         Err(warden::grants::GrantError::Permanent(_))
     ));
+    // A group Slack does not have is refused for good too.
+    let mut unknown = call(GrantOp::Grant, "member", "U0ALICE");
+    unknown
+        .params
+        .insert("usergroup".into(), toml::Value::String("S0GONE".into()));
+    assert!(matches!(
+        g.apply(&unknown).await,
+        Err(warden::grants::GrantError::Permanent(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_receipt_says_whether_the_grant_changed_anything() {
+    let (fake, api) = api().await;
+    fake.set_usergroup("S0ONCALL", &["U0ALICE"]);
+    let g = SlackUsergroupGrantor::new(api);
+    let held = g
+        .apply(&call(GrantOp::Grant, "member", "U0ALICE"))
+        .await
+        .unwrap();
+    assert_eq!(held.effect, warden::grants::GrantEffect::AlreadyHeld);
+    let added = g
+        .apply(&call(GrantOp::Grant, "member", "U0BOB"))
+        .await
+        .unwrap();
+    assert_eq!(added.effect, warden::grants::GrantEffect::Applied);
+    // Disabled with its last member gone, the group comes back with exactly the new member.
+    fake.set_usergroup("S0ONCALL", &["U0BOB"]);
+    g.apply(&call(GrantOp::Revoke, "member", "U0BOB"))
+        .await
+        .unwrap();
+    assert!(fake.is_disabled("S0ONCALL"));
+    assert_eq!(
+        fake.refused("usergroups.users.update"),
+        Vec::<String>::new()
+    );
+    g.apply(&call(GrantOp::Grant, "member", "U0ALICE"))
+        .await
+        .unwrap();
+    assert!(!fake.is_disabled("S0ONCALL"));
+    assert_eq!(fake.usergroup("S0ONCALL"), vec!["U0ALICE"]);
 }
 
 #[tokio::test]

@@ -9,3 +9,4 @@ mod identity;
 mod inbound;
 mod limits;
 mod privacy;
+mod usergroup_flows;

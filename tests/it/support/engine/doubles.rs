@@ -19,6 +19,12 @@ pub struct CountingGrantor {
     pub fail_revokes: AtomicUsize,
     /// A grant call that never returns: the process died before the call reached the backend.
     pub hang_grants: AtomicBool,
+    /// The next calls that grant, then answer as if the backend timed out (the grant applied).
+    pub time_out_after_applying: AtomicUsize,
+    /// The next grant calls refused for good (nothing applied).
+    pub refuse_grants: AtomicUsize,
+    /// Grants find the person already holding the access (they change nothing).
+    pub already_held: AtomicBool,
     pub keys: Mutex<Vec<String>>,
     /// Every revoke call as the backend received it.
     pub revoke_calls: Mutex<Vec<GrantCall>>,
@@ -34,12 +40,19 @@ impl Grantor for CountingGrantor {
         if self.hang_grants.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
+        let times_out = take(&self.time_out_after_applying);
+        if !times_out && take(&self.refuse_grants) {
+            return Err(GrantError::Permanent("backend refused the grant".into()));
+        }
         self.grants.fetch_add(1, Ordering::SeqCst);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
-        Ok(GrantReceipt {
-            backend: "counting".into(),
-            detail: serde_json::json!({}),
-        })
+        if times_out {
+            return Err(GrantError::Transient("timeout".into()));
+        }
+        if self.already_held.load(Ordering::SeqCst) {
+            return Ok(GrantReceipt::unchanged("counting", serde_json::json!({})));
+        }
+        Ok(GrantReceipt::applied("counting", serde_json::json!({})))
     }
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
@@ -50,11 +63,14 @@ impl Grantor for CountingGrantor {
         self.revokes.fetch_add(1, Ordering::SeqCst);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
         self.revoke_calls.lock().unwrap().push(call.clone());
-        Ok(GrantReceipt {
-            backend: "counting".into(),
-            detail: serde_json::json!({}),
-        })
+        Ok(GrantReceipt::applied("counting", serde_json::json!({})))
     }
+}
+
+/// Uses up one of a counter's remaining turns, if it has any.
+fn take(n: &AtomicUsize) -> bool {
+    n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
+        .is_ok()
 }
 
 /// A directory that tests can change while the engine runs (people leave, managers change).

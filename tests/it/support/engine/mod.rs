@@ -13,7 +13,7 @@ use warden::chat::console::ConsoleChat;
 use warden::clock::ManualClock;
 use warden::directory::Directory;
 use warden::domain::Catalog;
-use warden::grants::GrantorRegistry;
+use warden::grants::{Grantor, GrantorRegistry};
 use warden::intake::Intake;
 use warden::metrics::Metrics;
 use warden::policy::PolicyEngine;
@@ -28,6 +28,8 @@ pub struct Setup {
     pub intake: Arc<dyn Intake>,
     pub options: WorkflowOptions,
     pub metrics: Arc<Metrics>,
+    /// Grant backends besides the counting one (registered under their own names).
+    pub grantors: Vec<Arc<dyn Grantor>>,
 }
 
 impl Default for Setup {
@@ -39,6 +41,7 @@ impl Default for Setup {
             intake: Arc::new(warden::intake::ParserIntake),
             options: WorkflowOptions::default(),
             metrics: Arc::new(Metrics::default()),
+            grantors: Vec::new(),
         }
     }
 }
@@ -83,13 +86,17 @@ impl TestEngine {
         warden::app::install_crypto();
         let store = Store::open(db.url(), 5).await.expect("store opens");
         let console = Arc::new(ConsoleChat::new(false));
+        let mut grantors = GrantorRegistry::default().with(grantor.clone());
+        for g in setup.grantors {
+            grantors.register(g);
+        }
         let engine = Engine::new(EngineParts {
             store: store.clone(),
             catalog: setup.catalog,
             directory: setup.directory,
             policy: setup.policy,
             intake: setup.intake,
-            grantors: GrantorRegistry::default().with(grantor.clone()),
+            grantors,
             chats: vec![console.clone() as Arc<dyn ChatPort>],
             clock: clock.clone(),
             options: setup.options,

@@ -1,5 +1,8 @@
 //! A fake Slack Web API over real HTTP: records every call and answers like Slack does.
-//! It can answer a method with 429 + Retry-After a given number of times.
+//! It can answer a method with 429 + Retry-After a given number of times, and hold a read of a
+//! user group until a second one arrives (so two unserialised read-modify-writes surely overlap). User groups behave as Slack documents:
+//! `usergroups.users.update` refuses an empty list, `usergroups.disable` / `usergroups.enable`
+//! switch a group off and on (a disabled group keeps its last member list, as Slack does).
 
 use axum::Json;
 use axum::Router;
@@ -8,10 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -30,6 +33,10 @@ struct Inner {
     calls: Mutex<Vec<Call>>,
     throttle: Mutex<HashMap<String, u32>>,
     usergroups: Mutex<HashMap<String, Vec<String>>>,
+    disabled: Mutex<HashSet<String>>,
+    /// While armed (until this deadline), a read of user groups waits for a second read.
+    pair_reads_until: Mutex<Option<Instant>>,
+    reads_seen: AtomicU64,
     emails: Mutex<HashMap<String, String>>,
     /// Whole `users.info` user objects, for shapes other than this workspace's plain member.
     users: Mutex<HashMap<String, Value>>,
@@ -59,11 +66,20 @@ impl FakeSlack {
         self.0.calls.lock().unwrap().clone()
     }
 
-    /// Successful calls of one method.
+    /// Successful calls of one method (HTTP 200 with `"ok": true`).
     pub fn ok(&self, method: &str) -> Vec<Call> {
         self.calls()
             .into_iter()
-            .filter(|c| c.method == method && c.status == 200)
+            .filter(|c| c.method == method && c.status == 200 && c.response["ok"] == true)
+            .collect()
+    }
+
+    /// Calls of one method Slack refused with `"ok": false`, as their error codes.
+    pub fn refused(&self, method: &str) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.response["ok"] == false)
+            .map(|c| c.response["error"].as_str().unwrap_or_default().to_string())
             .collect()
     }
 
@@ -82,6 +98,33 @@ impl FakeSlack {
             .lock()
             .unwrap()
             .insert(id.into(), users.iter().map(|u| u.to_string()).collect());
+    }
+
+    /// Whether `usergroups.disable` switched the group off (and nothing enabled it since).
+    pub fn is_disabled(&self, id: &str) -> bool {
+        self.0.disabled.lock().unwrap().contains(id)
+    }
+
+    /// The answer to the next read of user groups (`usergroups.list`, `usergroups.users.list`)
+    /// is held until a second read has been answered too, or for `patience` if none comes;
+    /// later reads are not held.
+    pub fn pair_usergroup_reads(&self, patience: Duration) {
+        self.0.reads_seen.store(0, Ordering::SeqCst);
+        *self.0.pair_reads_until.lock().unwrap() = Some(Instant::now() + patience);
+    }
+
+    async fn pace(&self, method: &str) {
+        if method != "usergroups.list" && method != "usergroups.users.list" {
+            return;
+        }
+        let Some(until) = *self.0.pair_reads_until.lock().unwrap() else {
+            return;
+        };
+        self.0.reads_seen.fetch_add(1, Ordering::SeqCst);
+        while self.0.reads_seen.load(Ordering::SeqCst) < 2 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        *self.0.pair_reads_until.lock().unwrap() = None;
     }
 
     /// The email `users.info` reports for a user.
@@ -116,6 +159,21 @@ impl FakeSlack {
             .get(id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// A user group as Slack describes it; `date_delete` is set while it is disabled.
+    fn group_json(&self, id: &str, with_users: bool) -> Value {
+        let users = self.usergroup(id);
+        let mut g = json!({
+            "id": id, "team_id": "T0WARDEN", "is_usergroup": true, "name": id, "handle": id.to_lowercase(),
+            "is_external": false, "date_create": 1_700_000_000, "date_update": 1_700_000_000,
+            "date_delete": if self.is_disabled(id) { 1_700_000_500 } else { 0 },
+            "created_by": "U0ADMIN", "prefs": { "channels": [], "groups": [] }, "user_count": users.len(),
+        });
+        if with_users {
+            g["users"] = json!(users);
+        }
+        g
     }
 
     fn ts(&self) -> String {
@@ -217,19 +275,67 @@ impl FakeSlack {
             }
             "usergroups.users.update" => {
                 let id = body["usergroup"].as_str().unwrap_or_default().to_string();
-                let users: Vec<String> = body["users"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_string)
-                    .collect();
+                // Slack takes a comma-separated string or a JSON array.
+                let users: Vec<String> = match &body["users"] {
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(|u| u.as_str())
+                        .map(str::to_string)
+                        .collect(),
+                    other => other
+                        .as_str()
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|u| !u.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                };
+                // "You cannot use this method to remove all members from a user group."
+                if users.is_empty() {
+                    return json!({ "ok": false, "error": "invalid_users" });
+                }
                 self.0
                     .usergroups
                     .lock()
                     .unwrap()
                     .insert(id.clone(), users.clone());
-                json!({ "ok": true, "usergroup": { "id": id, "users": users } })
+                json!({ "ok": true, "usergroup": self.group_json(&id, true) })
+            }
+            "usergroups.list" => {
+                let flag = |k: &str| body[k].as_str() == Some("true") || body[k] == json!(true);
+                let (with_disabled, with_users) = (flag("include_disabled"), flag("include_users"));
+                let mut ids: Vec<String> =
+                    self.0.usergroups.lock().unwrap().keys().cloned().collect();
+                ids.sort();
+                let groups: Vec<Value> = ids
+                    .iter()
+                    .filter(|id| with_disabled || !self.is_disabled(id))
+                    .map(|id| self.group_json(id, with_users))
+                    .collect();
+                json!({ "ok": true, "usergroups": groups })
+            }
+            "usergroups.disable" | "usergroups.enable" => {
+                let id = body["usergroup"].as_str().unwrap_or_default().to_string();
+                if !self.0.usergroups.lock().unwrap().contains_key(&id) {
+                    return json!({ "ok": false, "error": "no_such_subteam" });
+                }
+                let mut off = self.0.disabled.lock().unwrap();
+                let changed = if method == "usergroups.disable" {
+                    off.insert(id.clone())
+                } else {
+                    off.remove(&id)
+                };
+                drop(off);
+                if !changed {
+                    let error = if method == "usergroups.disable" {
+                        "already_disabled"
+                    } else {
+                        "already_enabled"
+                    };
+                    return json!({ "ok": false, "error": error });
+                }
+                json!({ "ok": true, "usergroup": self.group_json(&id, true) })
             }
             _ => json!({ "ok": false, "error": "unknown_method" }),
         }
@@ -243,7 +349,10 @@ async fn post(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    fake.record(&method, body, &headers)
+    // The answer is read now; only its delivery waits.
+    let answer = fake.record(&method, body, &headers);
+    fake.pace(&method).await;
+    answer
 }
 
 async fn get(
@@ -253,5 +362,8 @@ async fn get(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let body = serde_json::to_value(q).unwrap_or(Value::Null);
-    fake.record(&method, body, &headers)
+    // The answer is read now; only its delivery waits.
+    let answer = fake.record(&method, body, &headers);
+    fake.pace(&method).await;
+    answer
 }

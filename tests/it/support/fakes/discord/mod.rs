@@ -1,7 +1,9 @@
 //! A fake Discord: its REST API over real HTTP, which records every call, answers like Discord
 //! (with its rate-limit headers: one `X-RateLimit-Bucket` shared by a channel's message routes)
 //! and can rate-limit the next matching call once, per bucket or globally; and the
-//! Ed25519-signed interactions Discord sends (`interactions`).
+//! Ed25519-signed interactions Discord sends (`interactions`). Guild members hold roles: PUT and
+//! DELETE on a member's role change them, `GET /guilds/{guild}/members/{user}` reads them (every
+//! user is a member).
 
 pub mod interactions;
 
@@ -9,6 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -37,6 +40,8 @@ pub struct FakeDiscord {
     rate_limit_next: Mutex<Option<(String, String, f64)>>,
     /// Answer the next call, whatever it is, with a global 429 of this many seconds.
     global_limit_next: Mutex<Option<f64>>,
+    /// (guild, user) → the role ids the member holds.
+    roles: Mutex<HashMap<(String, String), Vec<String>>>,
 }
 
 impl FakeDiscord {
@@ -66,6 +71,23 @@ impl FakeDiscord {
     /// The next call of any route gets a global 429 (`"global": true`, `X-RateLimit-Global`).
     pub fn rate_limit_globally_next(&self, retry_after: f64) {
         *self.global_limit_next.lock().unwrap() = Some(retry_after);
+    }
+
+    /// Gives a member roles, as if someone had given them before Warden.
+    pub fn set_member_roles(&self, guild: &str, user: &str, roles: &[&str]) {
+        self.roles.lock().unwrap().insert(
+            (guild.into(), user.into()),
+            roles.iter().map(|r| r.to_string()).collect(),
+        );
+    }
+
+    pub fn member_roles(&self, guild: &str, user: &str) -> Vec<String> {
+        self.roles
+            .lock()
+            .unwrap()
+            .get(&(guild.to_string(), user.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -185,8 +207,23 @@ impl FakeDiscord {
                 StatusCode::CREATED,
                 serde_json::json!({ "id": id, "parent_id": ch, "type": 11 }),
             ),
-            ("PUT" | "DELETE", ["guilds", _, "members", _, "roles", _]) => {
+            ("PUT" | "DELETE", ["guilds", guild, "members", user, "roles", role]) => {
+                let mut all = self.roles.lock().unwrap();
+                let held = all
+                    .entry((guild.to_string(), user.to_string()))
+                    .or_default();
+                held.retain(|r| r != role);
+                if method == "PUT" {
+                    held.push(role.to_string());
+                }
                 (StatusCode::NO_CONTENT, serde_json::Value::Null)
+            }
+            ("GET", ["guilds", _, "members", user]) => {
+                let roles = self.member_roles(parts[1], user);
+                (
+                    StatusCode::OK,
+                    serde_json::json!({ "user": { "id": user, "username": format!("user{user}") }, "roles": roles, "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0 }),
+                )
             }
             ("POST", ["webhooks", _, _]) => {
                 (StatusCode::OK, serde_json::json!({ "id": self.id() }))
