@@ -109,17 +109,19 @@ pub async fn serve(
     state: AppState,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    // Whatever accepts inbound events also handles them, from the durable inbox.
-    state.spawn(state.engine.clone().run_inbox(state.shutdown.clone()));
+    // Whatever accepts inbound events also handles them, from the durable inbox. Not one of
+    // `tasks` (the work started by requests, which tests wait to drain): it runs until shutdown.
+    let inbox = tokio::spawn(state.engine.clone().run_inbox(state.shutdown.clone()));
     let token = state.shutdown.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { token.cancelled().await })
         .await?;
     state.tasks.close();
-    if tokio::time::timeout(grace, state.tasks.wait())
-        .await
-        .is_err()
-    {
+    let drained = async {
+        state.tasks.wait().await;
+        let _ = inbox.await;
+    };
+    if tokio::time::timeout(grace, drained).await.is_err() {
         tracing::warn!("in-flight work did not finish within the shutdown grace period");
     }
     Ok(())

@@ -48,7 +48,7 @@ fn opa_answers_never_panic_and_only_an_explicit_allow_allows() {
         let decision = rt.block_on(opa.decide(&input()));
         if allowed(&decision) {
             let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            prop_assert_eq!(status, 200);
+            prop_assert!((200..300).contains(&status), "{}", status);
             prop_assert_eq!(
                 v.pointer("/result/outcome"),
                 Some(&json!("allow")),
