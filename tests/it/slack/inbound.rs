@@ -231,6 +231,13 @@ async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(db: T
     .await;
     let card = cards_with_button(&app, "submit").remove(0);
     assert_eq!(card.channel, "C0ACCESS");
+    // The card is posted, then the commit that records its thread follows: wait for it.
+    crate::support::wait_until(
+        crate::support::wait::PATIENCE,
+        "the card's thread recorded",
+        || async { app.stored(&card.request_id).await.origin.thread.is_some() },
+    )
+    .await;
     let row = app.stored(&card.request_id).await;
     assert_eq!(
         row.origin.thread.as_deref(),
