@@ -4,7 +4,6 @@ use super::AdminState;
 use super::auth::{ApiUser, PageUser};
 use super::errors::{AdminError, ApiError, PageError};
 use super::pages::{CsrfForm, merge, page_ctx, render};
-use super::session::csrf_matches;
 use super::tokens::{Principal, Role};
 use super::view::time;
 use crate::domain::JobStatus;
@@ -112,10 +111,7 @@ async fn retry_form(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
-    if !csrf_matches(&user.csrf, form.csrf.as_deref()) {
-        tracing::warn!(token = %user.principal.name, job = %id, "admin form post without a valid CSRF token refused");
-        return Err(AdminError::Csrf.into());
-    }
+    form.check(&user, &id)?;
     retry(&state, &user.principal, &id).await?;
     Ok(Redirect::to("/admin/jobs"))
 }

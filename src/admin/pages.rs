@@ -180,10 +180,21 @@ async fn sign_in(
     Ok(resp)
 }
 
+impl CsrfForm {
+    /// The one check every signed-in form post passes first: the session's CSRF token.
+    pub(super) fn check(&self, user: &PageUser, target: &str) -> Result<(), AdminError> {
+        if csrf_matches(&user.csrf, self.csrf.as_deref()) {
+            return Ok(());
+        }
+        tracing::warn!(token = %user.principal.name, target, "admin form post without a valid CSRF token refused");
+        Err(AdminError::Csrf)
+    }
+}
+
 #[derive(Deserialize)]
 pub(super) struct CsrfForm {
     #[serde(default)]
-    pub(super) csrf: Option<String>,
+    csrf: Option<String>,
     #[serde(default)]
     reason: Option<String>,
 }
@@ -321,10 +332,7 @@ async fn revoke_form(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
-    if !csrf_matches(&user.csrf, form.csrf.as_deref()) {
-        tracing::warn!(token = %user.principal.name, request = %id, "admin form post without a valid CSRF token refused");
-        return Err(AdminError::Csrf.into());
-    }
+    form.check(&user, &id)?;
     let reason = form
         .reason
         .as_deref()

@@ -5,10 +5,8 @@ use super::group_policy;
 use crate::on_both_databases;
 use crate::support::console::Drive;
 use crate::support::engine::{Setup, TestEngine};
-use crate::support::wait::PATIENCE;
-use crate::support::{TestDb, wait_until};
+use crate::support::TestDb;
 use std::sync::atomic::Ordering;
-use warden::chat::CardAction;
 use warden::domain::{Platform, RequestState};
 use warden::workflow::{Handled, WorkflowOptions};
 
@@ -82,21 +80,7 @@ async fn a_grant_is_revoked_as_granted_after_its_resource_left_the_catalog(db: T
 async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db: TestDb) {
     let t = TestEngine::start(db, group_policy(1)).await;
     let id = t.request("alice", "need read on staging db for 1h").await;
-    // The process dies after the approval commits, before the grant call reaches the backend.
-    t.grantor
-        .hang_grants
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    let click = {
-        let engine = t.engine.clone();
-        let event = t.click_event("carol", CardAction::Approve, &id, None);
-        tokio::spawn(async move { engine.handle(event).await })
-    };
-    wait_until(PATIENCE, "the approval to commit", || async {
-        t.state(&id).await == RequestState::Approved
-    })
-    .await;
-    click.abort();
-    let _ = click.await;
+    t.approve_then_die("carol", &id).await;
     t.grantor
         .hang_grants
         .store(false, std::sync::atomic::Ordering::SeqCst);

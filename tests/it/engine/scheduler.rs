@@ -48,18 +48,7 @@ async fn a_slow_grant_in_the_scheduler_never_delays_a_due_revocation(db: TestDb)
 
     // A second request is approved, and its grant call hangs (a backend that never answers).
     let slow = t.request("alice", "need read on staging db for 1h").await;
-    t.grantor.hang_grants.store(true, Ordering::SeqCst);
-    let click = {
-        let engine = t.engine.clone();
-        let event = t.click_event("carol", CardAction::Approve, &slow, None);
-        tokio::spawn(async move { engine.handle(event).await })
-    };
-    wait_until(PATIENCE, "the approval to commit", || async {
-        t.state(&slow).await == RequestState::Approved
-    })
-    .await;
-    click.abort();
-    let _ = click.await;
+    t.approve_then_die("carol", &slow).await;
 
     // The handler's lease runs out; the scheduler takes the grant job over, and it hangs there.
     t.clock.advance(chrono::Duration::minutes(2));
@@ -144,19 +133,7 @@ async fn a_grant_job_whose_resource_is_gone_is_dead_lettered_and_an_admin_retry_
 ) {
     let t = TestEngine::start(db, with_security_channel(group_policy(1))).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
-    // Approved, and the process stops before the grant call is made.
-    t.grantor.hang_grants.store(true, Ordering::SeqCst);
-    let click = {
-        let engine = t.engine.clone();
-        let event = t.click_event("carol", CardAction::Approve, &id, None);
-        tokio::spawn(async move { engine.handle(event).await })
-    };
-    wait_until(PATIENCE, "the approval to commit", || async {
-        t.state(&id).await == RequestState::Approved
-    })
-    .await;
-    click.abort();
-    let _ = click.await;
+    t.approve_then_die("carol", &id).await;
     t.grantor.hang_grants.store(false, Ordering::SeqCst);
 
     // It restarts with the wiki gone from the catalog: retrying cannot help.

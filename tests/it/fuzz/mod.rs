@@ -1,7 +1,8 @@
 //! Property-based fuzzing of every parser of untrusted input: whatever arrives, no panic, and
 //! every rejection is an error with a message.
 //!
-//! `cargo test --test it fuzz::` runs a short budget (`FUZZ_CASES` cases per target, as CI does).
+//! `cargo test --test it fuzz::` runs a short budget (`FUZZ_CASES` cases per target, as CI does),
+//! from a fixed seed so that a failure in CI reproduces.
 //! For a long run, give each target a time budget in seconds:
 //! `WARDEN_FUZZ_SECS=600 cargo test --release --test it fuzz:: -- --test-threads 1 --nocapture`
 //! Each target prints how many cases it ran and for how long.
@@ -12,7 +13,7 @@ mod intake;
 mod pdp;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -34,11 +35,18 @@ pub fn fuzz<S: Strategy>(
     let deadline = secs.map(|s| started + Duration::from_secs(s));
     let mut cases = 0u64;
     loop {
-        let mut runner = TestRunner::new(Config {
+        let config = Config {
             cases: FUZZ_CASES,
             failure_persistence: None,
             ..Config::default()
-        });
+        };
+        // The normal run is the same every time (a CI failure reproduces); a long run explores.
+        let mut runner = match deadline {
+            None => {
+                TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+            }
+            Some(_) => TestRunner::new(config),
+        };
         if let Err(e) = runner.run(&strategy, &check) {
             panic!("fuzz target {name} failed after {cases} cases: {e}");
         }

@@ -5,14 +5,17 @@ pub mod doubles;
 
 use super::TestDb;
 use super::console::{Drive, EventIds};
+use super::wait::{PATIENCE, wait_until};
 use doubles::{CountingGrantor, MutableDirectory};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use warden::chat::CardAction;
 use warden::chat::ChatPort;
 use warden::chat::console::ConsoleChat;
 use warden::clock::ManualClock;
 use warden::directory::Directory;
 use warden::domain::Catalog;
+use warden::domain::RequestState;
 use warden::grants::{Grantor, GrantorRegistry};
 use warden::intake::Intake;
 use warden::metrics::Metrics;
@@ -119,6 +122,24 @@ impl TestEngine {
 
     pub fn revokes(&self) -> usize {
         self.grantor.revokes.load(Ordering::SeqCst)
+    }
+
+    /// `approver` approves `request` and the process dies before the grant call reaches the
+    /// backend: the approval is committed, its grant job stays claimed by the dead worker.
+    /// Grant calls hang from here on until the test clears `grantor.hang_grants`.
+    pub async fn approve_then_die(&self, approver: &str, request: &str) {
+        self.grantor.hang_grants.store(true, Ordering::SeqCst);
+        let click = {
+            let engine = self.engine.clone();
+            let event = self.click_event(approver, CardAction::Approve, request, None);
+            tokio::spawn(async move { engine.handle(event).await })
+        };
+        wait_until(PATIENCE, "the approval to commit", || async {
+            self.state(request).await == RequestState::Approved
+        })
+        .await;
+        click.abort();
+        let _ = click.await;
     }
 
     /// Moves the clock on and runs the jobs that became due; returns how many ran.
