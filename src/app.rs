@@ -46,7 +46,7 @@ pub fn load_agents(s: &Settings, catalog: &Catalog) -> anyhow::Result<AgentRegis
 }
 
 /// Agents whose owner is not an active person in the directory, in plain words. An agent is
-/// only as accountable as its owner, so `config check` and start-up both refuse these.
+/// only as accountable as its owner, so `config check` refuses these (start-up does not load agents yet).
 pub async fn agent_owner_problems(
     agents: &AgentRegistry,
     directory: &dyn Directory,

@@ -2,7 +2,7 @@
 //!
 //! Loaded from a TOML file like the catalog and validated against it. No I/O: whether each
 //! owner is a person in the directory is checked where the directory is at hand
-//! (`warden config check`, start-up).
+//! (`warden config check`).
 
 use super::Catalog;
 use super::catalog::duration_secs;
