@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::Directory;
 use crate::directory::file::FileDirectory;
-use crate::domain::Catalog;
+use crate::domain::{AgentRegistry, Catalog};
 use crate::grants::GrantorRegistry;
 use crate::grants::log::LogGrantor;
 use crate::grants::webhook::WebhookGrantor;
@@ -33,6 +33,43 @@ pub fn load_catalog(s: &Settings) -> anyhow::Result<Catalog> {
         None => EXAMPLE_CATALOG.to_string(),
     };
     Catalog::from_toml(&text).context("Invalid catalog")
+}
+
+/// The agent registry, validated against the catalog. No `agents.file`: no agents.
+pub fn load_agents(s: &Settings, catalog: &Catalog) -> anyhow::Result<AgentRegistry> {
+    let Some(p) = &s.agents.file else {
+        return Ok(AgentRegistry::default());
+    };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("Failed to read agents.file {}", p.display()))?;
+    AgentRegistry::from_toml(&text, catalog).context("Invalid agent registry")
+}
+
+/// Agents whose owner is not an active person in the directory, in plain words. An agent is
+/// only as accountable as its owner, so `config check` refuses these (start-up does not load agents yet).
+pub async fn agent_owner_problems(
+    agents: &AgentRegistry,
+    directory: &dyn Directory,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in agents.agents() {
+        match directory.person(&a.owner).await {
+            Ok(Some(p)) if p.active => {}
+            Ok(Some(_)) => out.push(format!(
+                "agent '{}': owner '{}' is not active in the directory",
+                a.id, a.owner
+            )),
+            Ok(None) => out.push(format!(
+                "agent '{}': owner '{}' is not in the directory",
+                a.id, a.owner
+            )),
+            Err(e) => out.push(format!(
+                "agent '{}': cannot look up owner '{}': {e}",
+                a.id, a.owner
+            )),
+        }
+    }
+    out
 }
 
 pub fn load_directory(s: &Settings) -> anyhow::Result<Arc<dyn Directory>> {

@@ -27,6 +27,7 @@ pub struct Settings {
     pub slack: SlackSettings,
     pub discord: DiscordSettings,
     pub catalog: CatalogSettings,
+    pub agents: AgentsSettings,
     pub directory: DirectorySettings,
     pub admin: AdminSettings,
     pub grants: GrantSettings,
@@ -223,6 +224,35 @@ pub struct DiscordSettings {
 pub struct CatalogSettings {
     /// Catalog TOML; the example catalog is built in.
     pub file: Option<PathBuf>,
+}
+
+/// The agent registry and how workload tokens are checked (`[agents]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsSettings {
+    /// Agent registry TOML (see `agents.example.toml`). Unset: no agents, the agent API refuses all.
+    pub file: Option<PathBuf>,
+    /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// How long an issuer's JWKS is used before it is fetched again, in seconds.
+    pub jwks_cache_secs: u64,
+    /// The least time between two fetches of one issuer's JWKS caused by unknown `kid`s, so
+    /// tokens with made-up key ids cannot turn Warden into a load on the issuer.
+    pub jwks_min_refresh_secs: u64,
+    /// Limit for one discovery or JWKS fetch, in milliseconds.
+    pub fetch_timeout_ms: u64,
+}
+
+impl Default for AgentsSettings {
+    fn default() -> Self {
+        Self {
+            file: None,
+            leeway_secs: 30,
+            jwks_cache_secs: 600,
+            jwks_min_refresh_secs: 30,
+            fetch_timeout_ms: 5000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,6 +2,7 @@
 //! point, inline approvals, time-bound grants, and a hash-chained context log per request.
 
 pub mod admin;
+pub mod agents;
 pub mod app;
 pub mod chat;
 pub mod cli;

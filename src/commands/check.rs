@@ -18,14 +18,43 @@ pub async fn run(explicit: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     let mut problems = s.problems();
     let mut ok = Vec::new();
-    match crate::app::load_catalog(s) {
-        Ok(c) => ok.push(format!("catalog: {} resources", c.len())),
-        Err(e) => problems.push(format!("catalog: {e:#}")),
-    }
-    if s.directory.kind == "file" {
+    let catalog = match crate::app::load_catalog(s) {
+        Ok(c) => {
+            ok.push(format!("catalog: {} resources", c.len()));
+            Some(c)
+        }
+        Err(e) => {
+            problems.push(format!("catalog: {e:#}"));
+            None
+        }
+    };
+    let directory = if s.directory.kind == "file" {
         match crate::app::load_directory(s) {
-            Ok(_) => ok.push("directory: file loads".to_string()),
-            Err(e) => problems.push(format!("directory: {e:#}")),
+            Ok(d) => {
+                ok.push("directory: file loads".to_string());
+                Some(d)
+            }
+            Err(e) => {
+                problems.push(format!("directory: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(catalog) = &catalog {
+        match crate::app::load_agents(s, catalog) {
+            Ok(agents) => {
+                let owners = match &directory {
+                    Some(d) => crate::app::agent_owner_problems(&agents, d.as_ref()).await,
+                    None => Vec::new(),
+                };
+                if owners.is_empty() {
+                    ok.push(format!("agents: {} registered", agents.len()));
+                }
+                problems.extend(owners.into_iter().map(|p| format!("agents: {p}")));
+            }
+            Err(e) => problems.push(format!("agents: {e:#}")),
         }
     }
     // A remote PDP is contacted (AuthZEN metadata is fetched) only over an allowed transport.

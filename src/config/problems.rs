@@ -49,6 +49,12 @@ impl Settings {
         if self.grants.webhook_url.is_some() && self.grants.webhook_secret.is_none() {
             p.push("grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into());
         }
+        if self.agents.leeway_secs > 300 {
+            p.push(
+                "agents.leeway_secs must be at most 300 (a small clock skew, not a grace period)"
+                    .into(),
+            );
+        }
         if !["file", "scim"].contains(&self.directory.kind.as_str()) {
             p.push(format!(
                 "directory.kind must be file or scim (got \"{}\")",

@@ -1,5 +1,6 @@
 //! The domain in plain types: requests and their state machine, intents, the catalog, principals. No I/O.
 
+pub mod agent;
 pub mod aggregate;
 pub mod catalog;
 pub mod decision;
@@ -13,6 +14,7 @@ pub mod redact;
 pub mod request;
 pub mod text;
 
+pub use agent::{Agent, AgentRegistry, AgentRegistryError, TokenAlgorithm, WorkloadBinding};
 pub use aggregate::{Approval, ChainHead, Origin, Patch, Request, ScopeKind, Verdict};
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
 pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};

@@ -218,13 +218,14 @@ fn in_domain(file: &str) -> bool {
     file.starts_with("src/domain/")
 }
 
+/// Inbound adapters: chat platforms, and agents (workload tokens, the agent API).
 fn in_chat(file: &str) -> bool {
-    file.starts_with("src/chat/")
+    file.starts_with("src/chat/") || file.starts_with("src/agents/")
 }
 
-const ADAPTER_RULE: &str = "a chat adapter reaches the store only through the engine";
+const ADAPTER_RULE: &str = "an inbound adapter reaches the store only through the engine";
 
-/// (d) Chat adapters talk to the engine, never to the store.
+/// (d) Inbound adapters (chat, agents) talk to the engine, never to the store.
 fn adapter_store_breaches(sources: &[Source]) -> Vec<Breach> {
     let mut out = naming(sources, in_chat, &["store"], ADAPTER_RULE);
     out.extend(mentioning(sources, in_chat, &[".store()"], ADAPTER_RULE));

@@ -104,6 +104,52 @@ fn config_check_accepts_the_example_config() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("configuration OK"));
+    assert!(text.contains("agents: 3 registered"), "{text}");
+}
+
+#[test]
+fn config_check_reports_an_agent_without_a_directory_owner_or_outside_the_catalog() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(format!("{root}/agents.example.toml")).unwrap();
+    let agents = dir.path().join("agents.toml");
+    std::fs::write(
+        &agents,
+        example.replace("owner = \"carol\"", "owner = \"nobody\""),
+    )
+    .unwrap();
+    let file = dir.path().join("warden.toml");
+    std::fs::write(
+        &file,
+        format!("[agents]\nfile = \"{}\"\n", agents.display()),
+    )
+    .unwrap();
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("agent 'billing-migrations': owner 'nobody' is not in the directory"),
+        "{text}"
+    );
+
+    std::fs::write(
+        &agents,
+        example.replace("resource = \"grafana\"", "resource = \"nope\""),
+    )
+    .unwrap();
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("agent 'report-bot': ceiling names 'nope', which is not in the catalog"),
+        "{text}"
+    );
 }
 
 #[test]

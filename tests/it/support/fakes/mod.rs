@@ -3,6 +3,7 @@
 pub mod discord;
 pub mod llm;
 pub mod llm_wire;
+pub mod oidc;
 pub mod pdp;
 pub mod receiver;
 pub mod scim;

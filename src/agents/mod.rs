@@ -1,0 +1,36 @@
+//! Agents as requesters: the registry in force, workload-token authentication and its key cache.
+//!
+//! An inbound adapter like the chat adapters: it turns a verified workload token into an agent
+//! identity for the engine and never touches the store.
+
+pub mod jwks;
+pub mod verify;
+
+pub use jwks::{JwksCache, JwksOptions};
+pub use verify::{AuthError, VerifiedAgent, WorkloadVerifier};
+
+use crate::config::Settings;
+use crate::domain::AgentRegistry;
+use crate::http_client::{HttpOptions, client};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The verifier for a loaded registry, with the settings' cache bounds and transport rule.
+pub fn verifier(s: &Settings, registry: Arc<AgentRegistry>) -> anyhow::Result<WorkloadVerifier> {
+    let http = client(HttpOptions::new(Duration::from_millis(
+        s.agents.fetch_timeout_ms,
+    )))?;
+    let jwks = JwksCache::new(
+        http,
+        JwksOptions {
+            cache_for: Duration::from_secs(s.agents.jwks_cache_secs),
+            min_refresh: Duration::from_secs(s.agents.jwks_min_refresh_secs),
+        },
+        s.transport.allow_http_hosts.clone(),
+    );
+    Ok(WorkloadVerifier::new(
+        registry,
+        Arc::new(jwks),
+        s.agents.leeway_secs,
+    ))
+}

@@ -1,0 +1,3 @@
+//! Agents as requesters: workload-token authentication against a fake OIDC issuer.
+
+mod auth;
