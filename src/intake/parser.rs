@@ -40,6 +40,7 @@
 
 mod cues;
 mod lexer;
+mod memo;
 mod names;
 mod reason;
 mod vocab;
@@ -61,21 +62,32 @@ pub fn parse(text: &str, catalog: &Catalog) -> DraftIntent {
 /// Parses every requester message of a thread and merges them, later turns filling gaps and
 /// correcting earlier ones. Warden's own messages are not read: the question a reply answers is
 /// recomputed from the draft, so nothing Warden said can be replayed as the user's words.
+///
+/// Each turn is read once: the draft the earlier turns added up to is remembered (module
+/// `memo`), so the next message of the conversation costs the reading of that message only.
 pub fn parse_thread(thread: &[ThreadMessage], catalog: &Catalog) -> DraftIntent {
-    let mut draft = DraftIntent::default();
-    for (n, message) in thread
+    let said: Vec<&str> = thread
         .iter()
         .filter(|m| m.author == "requester")
-        .enumerate()
-    {
+        .map(|m| m.text.as_str())
+        .collect();
+    let keys = memo::prefix_keys(catalog.generation(), &said);
+    let (read, mut draft) = (1..=said.len())
+        .rev()
+        .find_map(|k| memo::get(&keys[k - 1]).map(|d| (k, d)))
+        .unwrap_or_default();
+    for (n, text) in said.iter().enumerate().skip(read) {
         let asked = if n == 0 {
             None
         } else {
             draft.validate(catalog).err().map(|e| e.field)
         };
         let resource = draft.resource.as_deref().and_then(|r| catalog.lookup(r));
-        let turn = analyse(&message.text, catalog, &Context { asked, resource });
+        let turn = analyse(text, catalog, &Context { asked, resource });
         draft = fold(draft, turn, asked, catalog);
+    }
+    if let Some(key) = keys.last().filter(|_| read < said.len()) {
+        memo::put(*key, draft.clone());
     }
     refine_role(draft, catalog)
 }
@@ -322,18 +334,50 @@ struct Scan<'t> {
     lexed: Lexed,
     tags: Vec<Tag>,
     reason: Vec<bool>,
+    /// `is_vocab` of each word, worked out once: every search asks it again and again.
+    vocab: Vec<bool>,
+    /// Typo lookups left for this message (see `FUZZY_LOOKUPS`).
+    fuzzy_left: usize,
 }
+
+/// The most n-grams of one message compared with the catalog for typos. Each lookup's work is
+/// bounded by the catalog (names of a length within reach); this bounds how many there are.
+/// A message within the default input limit (4,000 characters, some 700 words, 2,100
+/// n-grams of up to three words) never reaches it; past it, no typo is looked for any more
+/// and names are still found exactly.
+const FUZZY_LOOKUPS: usize = 4_096;
 
 impl<'t> Scan<'t> {
     fn new(text: &'t str) -> Self {
         let lexed = lexer::lex(text);
         let n = lexed.tokens.len();
+        let vocab = lexed.tokens.iter().map(|t| is_vocab(&t.word)).collect();
         Self {
             text,
             lexed,
             tags: vec![Tag::Free; n],
             reason: vec![false; n],
+            vocab,
+            fuzzy_left: FUZZY_LOOKUPS,
         }
+    }
+
+    /// Whether word `i` is an everyday or structural word (`is_vocab`).
+    fn is_vocab(&self, i: usize) -> bool {
+        self.vocab[i]
+    }
+
+    /// Takes one typo lookup from the message's allowance; `false` once it is spent.
+    fn take_fuzzy_lookup(&mut self) -> bool {
+        let left = self.fuzzy_left > 0;
+        self.fuzzy_left = self.fuzzy_left.saturating_sub(1);
+        left
+    }
+
+    /// The words of clause `clause`: tokens are in clause order, so they are one run.
+    fn clause_tokens(&self, clause: usize) -> Range<usize> {
+        let tokens = &self.lexed.tokens;
+        tokens.partition_point(|t| t.clause < clause)..tokens.partition_point(|t| t.clause <= clause)
     }
 
     fn text(&self) -> &'t str {
