@@ -17,8 +17,14 @@ const SENTENCE: &str =
 /// Shapes that stress one part each: clauses (the reason's trailing-clause walk), spaced dashes
 /// (reason markers), and words that name nothing (every n-gram goes to the typo search).
 const SHAPES: &[(&str, &str)] = &[
-    ("clauses", "need read, on the prod billing db, for 2h, because INC-4411, read only, "),
-    ("dashes", "need read on the prod billing db - the - a - for - the - "),
+    (
+        "clauses",
+        "need read, on the prod billing db, for 2h, because INC-4411, read only, ",
+    ),
+    (
+        "dashes",
+        "need read on the prod billing db - the - a - for - the - ",
+    ),
     (
         "no names",
         "please look at the flurbo quixel cluster and the wombat sprocket thing again ",

@@ -58,7 +58,10 @@ mod tests {
         };
         assert!(!format!("{reply:?}").contains("aW50ZXJhY3Rpb24tdG9rZW4"));
         let json = serde_json::to_string(&reply).unwrap();
-        assert!(json.contains("\"token\":\"aW50ZXJhY3Rpb24tdG9rZW4\""), "{json}");
+        assert!(
+            json.contains("\"token\":\"aW50ZXJhY3Rpb24tdG9rZW4\""),
+            "{json}"
+        );
         assert_eq!(serde_json::from_str::<DeferredReply>(&json).unwrap(), reply);
     }
 }

@@ -365,7 +365,11 @@ pub fn find_role<'a>(resource: &'a Resource, name: &str) -> Match<'a, RoleSpec> 
 
 /// One or two edits apart, scaled to length, so "biling db" meets "billing db" but "db" meets nothing.
 fn is_close(a: &str, b: &str) -> bool {
-    let budget = if a.len().max(b.len()) >= 8 { MAX_EDITS } else { 1 };
+    let budget = if a.len().max(b.len()) >= 8 {
+        MAX_EDITS
+    } else {
+        1
+    };
     a.chars().count().abs_diff(b.chars().count()) <= budget
         && strsim::damerau_levenshtein(a, b) <= budget
 }

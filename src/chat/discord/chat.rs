@@ -9,10 +9,10 @@ use crate::chat::coalesce::LatestEdits;
 use crate::chat::{
     Card, CardTarget, ChatError, ChatEvent, ChatPort, DeferredReply, MessageRef, Scope,
 };
-use crate::workflow::Handled;
-use futures::future::BoxFuture;
 use crate::domain::{Platform, PlatformUser};
+use crate::workflow::Handled;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -94,7 +94,11 @@ mod tests {
             let whole = Catalog::from_toml(EXAMPLE_CATALOG).unwrap();
             let want = parse_thread(&turns[..n], &whole);
             assert_eq!(parse_thread(&turns[..n], &remembered), want, "turn {n}");
-            assert_eq!(parse_thread(&turns[..n], &remembered), want, "again, turn {n}");
+            assert_eq!(
+                parse_thread(&turns[..n], &remembered),
+                want,
+                "again, turn {n}"
+            );
         }
     }
 

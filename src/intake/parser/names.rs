@@ -88,7 +88,11 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
         // Words are lower case already; only a '.' inside one ("1.5h") normalises into two.
         let word = scan.word(i);
         let first = match word.contains('.') {
-            true => normalize(word).split(' ').next().unwrap_or_default().to_string(),
+            true => normalize(word)
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             false => word.to_string(),
         };
         if !catalog.starts_a_name(&first) {
@@ -199,7 +203,8 @@ fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<
 
 /// An n-gram that starts or ends with an everyday word is not a misspelt name ("was" ≠ "aws").
 fn vocab_edge(scan: &Scan, range: &Range<usize>) -> bool {
-    let edge = |i: usize| scan.is_vocab(i) || scan.word(i).starts_with(|c: char| c.is_ascii_digit());
+    let edge =
+        |i: usize| scan.is_vocab(i) || scan.word(i).starts_with(|c: char| c.is_ascii_digit());
     edge(range.start) || edge(range.end - 1)
 }
 
@@ -345,9 +350,7 @@ fn run_after(scan: &Scan, from: usize) -> Option<Range<usize>> {
         )
     })?;
     let content = |j: usize| {
-        scan.usable(j, Region::Request)
-            && !scan.is_vocab(j)
-            && scan.same_clause(start, j)
+        scan.usable(j, Region::Request) && !scan.is_vocab(j) && scan.same_clause(start, j)
     };
     let end = (start..scan.len().min(start + MAX_NAME_WORDS))
         .take_while(|&j| content(j))

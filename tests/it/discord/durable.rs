@@ -5,7 +5,9 @@
 
 use super::app::{Setup, TestApp, send_signed};
 use crate::on_both_databases;
-use crate::support::fakes::discord::interactions::{self as fixtures, ALICE, APP_ID, CHANNEL, From};
+use crate::support::fakes::discord::interactions::{
+    self as fixtures, ALICE, APP_ID, CHANNEL, From,
+};
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 use std::sync::Arc;
