@@ -14,8 +14,40 @@ use warden::intake::{Intake, IntakeContext, ParserIntake, ThreadMessage, parser}
 const SENTENCE: &str =
     "need read on the prod billing db for 2h because INC-4411 the payments cluster is slow and ";
 
+/// Shapes that stress one part each: clauses (the reason's trailing-clause walk), spaced dashes
+/// (reason markers), and words that name nothing (every n-gram goes to the typo search).
+const SHAPES: &[(&str, &str)] = &[
+    (
+        "clauses",
+        "need read, on the prod billing db, for 2h, because INC-4411, read only, ",
+    ),
+    (
+        "dashes",
+        "need read on the prod billing db - the - a - for - the - ",
+    ),
+    (
+        "no names",
+        "please look at the flurbo quixel cluster and the wombat sprocket thing again ",
+    ),
+];
+
 fn message(chars: usize) -> String {
-    SENTENCE.chars().cycle().take(chars).collect()
+    cycled(SENTENCE, chars)
+}
+
+fn cycled(text: &str, chars: usize) -> String {
+    text.chars().cycle().take(chars).collect()
+}
+
+/// A catalog of `n` resources with three names each, for the typo search's cost per n-gram.
+fn big_catalog(n: usize) -> Catalog {
+    let mut toml = String::new();
+    for i in 0..n {
+        toml.push_str(&format!(
+            "[[resource]]\nid = \"svc-{i}\"\nname = \"Service number {i}\"\naliases = [\"system {i} db\"]\nroles = [\"read\", \"write\"]\nowners = [\"carol\"]\nrisk = \"low\"\nmax_duration = \"8h\"\ndefault_duration = \"1h\"\ngrant = {{ backend = \"log\" }}\n\n"
+        ));
+    }
+    Catalog::from_toml(&toml).expect("big catalog")
 }
 
 fn thread(turns: usize) -> Vec<ThreadMessage> {
@@ -81,11 +113,50 @@ fn main() {
             t.as_secs_f64() * 1e8 / chars as f64
         );
     }
-    println!("one thread, parse time (best of 3):");
+    for &(name, shape) in SHAPES {
+        println!("one message shaped \"{name}\", parse time (best of 3):");
+        for chars in [2_500, 10_000, 40_000] {
+            let text = cycled(shape, chars);
+            let t = best_of(3, || parser::parse(&text, &catalog));
+            println!("  {chars:>6} chars  {t:>9.2?}");
+        }
+    }
+    for size in [50, 500] {
+        let big = big_catalog(size);
+        println!("one message shaped \"no names\", {size}-resource catalog (best of 3):");
+        for chars in [2_500, 10_000] {
+            let text = cycled(SHAPES[2].1, chars);
+            let t = best_of(3, || parser::parse(&text, &big));
+            println!("  {chars:>6} chars  {t:>9.2?}");
+        }
+    }
+    // A catalog of its own for each reading: a thread already read against a catalog is
+    // remembered, and this measures reading it.
+    let fresh = || Catalog::from_toml(warden::app::EXAMPLE_CATALOG).expect("catalog");
+    println!("one thread read whole, parse time (best of 3):");
     for turns in [5, 10, 20, 40, 50] {
         let th = thread(turns);
-        let t = best_of(3, || parser::parse_thread(&th, &catalog));
+        let t = (0..3)
+            .map(|_| {
+                let c = fresh();
+                let t = Instant::now();
+                std::hint::black_box(parser::parse_thread(&th, &c));
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or_default();
         println!("  {turns:>6} turns  {t:>9.2?}");
+    }
+    // What a conversation costs: the intake reads the thread again at every new message.
+    println!("a conversation, the thread parsed at every turn (total):");
+    for turns in [10, 20, 50] {
+        let th = thread(turns);
+        let catalog = fresh();
+        let t = Instant::now();
+        for n in 1..=turns {
+            std::hint::black_box(parser::parse_thread(&th[..n], &catalog));
+        }
+        println!("  {turns:>6} turns  {:>9.2?}", t.elapsed());
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -4,11 +4,15 @@
 //! Discord components; platform types never leave their adapter.
 
 use crate::domain::{Platform, PlatformUser, RequestId};
+use crate::workflow::Handled;
 use async_trait::async_trait;
+pub use deferred::{DeferredAck, DeferredReply, InteractionToken};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub mod coalesce;
 pub mod console;
+pub mod deferred;
 pub mod discord;
 pub mod limits;
 pub mod slack;
@@ -206,5 +210,18 @@ pub trait ChatPort: Send + Sync {
     ) -> Result<(), ChatError> {
         let _ = scope;
         self.notify(user, text).await.map(|_| ())
+    }
+
+    /// Handles an interaction taken from the inbox: runs `work` (the engine handling `event`)
+    /// where the engine's replies reach the interaction, then completes its deferred
+    /// acknowledgement. A platform without interactions just runs the work.
+    async fn answer_deferred<'a>(
+        &'a self,
+        reply: &'a DeferredReply,
+        event: &'a ChatEvent,
+        work: BoxFuture<'a, anyhow::Result<Handled>>,
+    ) -> anyhow::Result<Handled> {
+        let _ = (reply, event);
+        work.await
     }
 }

@@ -1,7 +1,11 @@
 //! The catalog: what can be requested, its roles, owners, risk, limits and grant backend.
 
+mod names;
+
+use names::{MAX_EDITS, NameIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -193,7 +197,13 @@ pub enum Match<'a, T> {
 pub struct Catalog {
     resources: Vec<Resource>,
     index: HashMap<String, usize>,
+    names: NameIndex,
+    /// Unique to each catalog built in this process (a clone keeps it: same content), so what
+    /// was worked out against one catalog is never taken for another's.
+    generation: u64,
 }
+
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 /// Lower-case and fold separators so "Prod Billing-DB" and "prod_billing db" meet.
 pub fn normalize(name: &str) -> String {
@@ -250,7 +260,12 @@ impl Catalog {
                 }
             }
         }
-        Ok(Self { resources, index })
+        Ok(Self {
+            names: NameIndex::new(&index),
+            resources,
+            index,
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     pub fn resources(&self) -> &[Resource] {
@@ -286,9 +301,11 @@ impl Catalog {
         if key.len() < 3 {
             return Match::None;
         }
+        // Only names of a length and characters within reach are compared: the work per lookup
+        // depends on the catalog, never on how long the typed text is.
         let mut close: Vec<usize> = Vec::new();
-        for (alias, &i) in &self.index {
-            if is_close(&key, alias) && !close.contains(&i) {
+        for (alias, i) in self.names.candidates(&key) {
+            if !close.contains(&i) && is_close(&key, alias) {
                 close.push(i);
             }
         }
@@ -298,6 +315,22 @@ impl Catalog {
             [i] => Match::Probable(&self.resources[*i]),
             many => Match::Ambiguous(many.iter().map(|&i| &self.resources[i]).collect()),
         }
+    }
+
+    /// Whether some name or alias starts with this normalised word: an n-gram starting with
+    /// any other word cannot be a name.
+    pub fn starts_a_name(&self, word: &str) -> bool {
+        self.names.starts_a_name(word)
+    }
+
+    /// The most words in a normalised name or alias.
+    pub fn max_name_words(&self) -> usize {
+        self.names.max_words()
+    }
+
+    /// Unique to this catalog's content in this process (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The index entries (normalised names and aliases), for candidate search.
@@ -332,8 +365,13 @@ pub fn find_role<'a>(resource: &'a Resource, name: &str) -> Match<'a, RoleSpec> 
 
 /// One or two edits apart, scaled to length, so "biling db" meets "billing db" but "db" meets nothing.
 fn is_close(a: &str, b: &str) -> bool {
-    let budget = if a.len().max(b.len()) >= 8 { 2 } else { 1 };
-    strsim::damerau_levenshtein(a, b) <= budget
+    let budget = if a.len().max(b.len()) >= 8 {
+        MAX_EDITS
+    } else {
+        1
+    };
+    a.chars().count().abs_diff(b.chars().count()) <= budget
+        && strsim::damerau_levenshtein(a, b) <= budget
 }
 
 /// Serde helpers: durations written as "8h" in files, seconds in memory.

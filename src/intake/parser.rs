@@ -40,8 +40,10 @@
 
 mod cues;
 mod lexer;
+mod memo;
 mod names;
 mod reason;
+mod scan;
 mod vocab;
 mod when;
 
@@ -49,8 +51,7 @@ use super::ThreadMessage;
 use crate::domain::catalog::{Match, find_role, normalize};
 use crate::domain::intent::{DraftIntent, Field};
 use crate::domain::{Action, Catalog, Resource};
-use lexer::{Lexed, Token};
-use std::ops::Range;
+use scan::{Region, Scan, Tag};
 
 /// Parses one message on its own.
 pub fn parse(text: &str, catalog: &Catalog) -> DraftIntent {
@@ -61,21 +62,32 @@ pub fn parse(text: &str, catalog: &Catalog) -> DraftIntent {
 /// Parses every requester message of a thread and merges them, later turns filling gaps and
 /// correcting earlier ones. Warden's own messages are not read: the question a reply answers is
 /// recomputed from the draft, so nothing Warden said can be replayed as the user's words.
+///
+/// Each turn is read once: the draft the earlier turns added up to is remembered (module
+/// `memo`), so the next message of the conversation costs the reading of that message only.
 pub fn parse_thread(thread: &[ThreadMessage], catalog: &Catalog) -> DraftIntent {
-    let mut draft = DraftIntent::default();
-    for (n, message) in thread
+    let said: Vec<&str> = thread
         .iter()
         .filter(|m| m.author == "requester")
-        .enumerate()
-    {
+        .map(|m| m.text.as_str())
+        .collect();
+    let keys = memo::prefix_keys(catalog.generation(), &said);
+    let (read, mut draft) = (1..=said.len())
+        .rev()
+        .find_map(|k| memo::get(&keys[k - 1]).map(|d| (k, d)))
+        .unwrap_or_default();
+    for (n, text) in said.iter().enumerate().skip(read) {
         let asked = if n == 0 {
             None
         } else {
             draft.validate(catalog).err().map(|e| e.field)
         };
         let resource = draft.resource.as_deref().and_then(|r| catalog.lookup(r));
-        let turn = analyse(&message.text, catalog, &Context { asked, resource });
+        let turn = analyse(text, catalog, &Context { asked, resource });
         draft = fold(draft, turn, asked, catalog);
+    }
+    if let Some(key) = keys.last().filter(|_| read < said.len()) {
+        memo::put(*key, draft.clone());
     }
     refine_role(draft, catalog)
 }
@@ -296,164 +308,6 @@ fn is_vocab(word: &str) -> bool {
         || vocab::role_group(word).is_some()
         || vocab::PURPOSE_VERBS.contains(&word)
         || vocab::WILDCARD_WORDS.contains(&word)
-}
-
-/// What a word has been claimed as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tag {
-    Free,
-    /// Not the user's request: the `/access` command name, "on behalf of bob".
-    Skip,
-    Duration,
-    Resource,
-    Role,
-}
-
-/// Where to look: the request part, the reason part, or both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Region {
-    Request,
-    All,
-}
-
-/// A message being read: its words, what each has been claimed as, which are the reason.
-struct Scan<'t> {
-    text: &'t str,
-    lexed: Lexed,
-    tags: Vec<Tag>,
-    reason: Vec<bool>,
-}
-
-impl<'t> Scan<'t> {
-    fn new(text: &'t str) -> Self {
-        let lexed = lexer::lex(text);
-        let n = lexed.tokens.len();
-        Self {
-            text,
-            lexed,
-            tags: vec![Tag::Free; n],
-            reason: vec![false; n],
-        }
-    }
-
-    fn text(&self) -> &'t str {
-        self.text
-    }
-
-    fn tokens(&self) -> &[Token] {
-        &self.lexed.tokens
-    }
-
-    fn len(&self) -> usize {
-        self.lexed.tokens.len()
-    }
-
-    fn word(&self, i: usize) -> &str {
-        &self.lexed.tokens[i].word
-    }
-
-    fn tag_of(&self, i: usize) -> Tag {
-        self.tags[i]
-    }
-
-    fn tag(&mut self, range: Range<usize>, tag: Tag) {
-        for t in &mut self.tags[range] {
-            *t = tag;
-        }
-    }
-
-    fn in_region(&self, i: usize, region: Region) -> bool {
-        region == Region::All || !self.reason[i]
-    }
-
-    /// Unclaimed and in the region.
-    fn usable(&self, i: usize, region: Region) -> bool {
-        self.tags[i] == Tag::Free && self.in_region(i, region)
-    }
-
-    fn same_clause(&self, i: usize, j: usize) -> bool {
-        self.lexed.tokens[i].clause == self.lexed.tokens[j].clause
-    }
-
-    fn same_sentence(&self, i: usize, j: usize) -> bool {
-        self.lexed.tokens[i].sentence == self.lexed.tokens[j].sentence
-    }
-
-    /// Words `range` exist, are usable, and sit in one clause.
-    fn ngram_ok(&self, range: &Range<usize>, region: Region) -> bool {
-        range.end <= self.len()
-            && range.clone().all(|i| self.usable(i, region))
-            && self.same_clause(range.start, range.end - 1)
-    }
-
-    /// The words of `range` joined like a catalog key.
-    fn key(&self, range: &Range<usize>) -> String {
-        self.lexed.tokens[range.clone()]
-            .iter()
-            .map(|t| t.word.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// The original text of `range`, as typed.
-    fn said(&self, range: Range<usize>) -> String {
-        let tokens = &self.lexed.tokens[range];
-        match (tokens.first(), tokens.last()) {
-            (Some(a), Some(b)) => self.text[a.span.start..b.span.end].to_string(),
-            _ => String::new(),
-        }
-    }
-
-    fn clause_end(&self, clause: usize) -> usize {
-        self.lexed
-            .clause_ends
-            .get(clause)
-            .copied()
-            .unwrap_or(self.text.len())
-    }
-
-    fn sentence_end(&self, sentence: usize) -> usize {
-        self.lexed
-            .sentence_ends
-            .get(sentence)
-            .copied()
-            .unwrap_or(self.text.len())
-    }
-
-    /// The clause that ends where a sentence ends.
-    fn clause_ending_at(&self, end: usize) -> Option<usize> {
-        self.lexed.clause_ends.iter().position(|&e| e == end)
-    }
-
-    /// Marks the reason: from `from` to the end of its clause or sentence.
-    fn mark_reason(&mut self, from: usize, clause_only: bool) {
-        for i in from..self.len() {
-            self.reason[i] = if clause_only {
-                self.same_clause(from, i)
-            } else {
-                self.same_sentence(from, i)
-            };
-        }
-    }
-
-    /// "/access request …": the command's own name is not part of the request.
-    fn skip_slash_command(&mut self) {
-        let slash = self.text.trim_start().starts_with('/');
-        if slash && self.len() > 0 && matches!(self.word(0), "access" | "warden" | "ar") {
-            self.tags[0] = Tag::Skip;
-        }
-    }
-
-    /// "on behalf of bob": identity comes from the platform, so these words are dropped.
-    fn skip_on_behalf(&mut self) {
-        let n = self.len();
-        for i in 0..n.saturating_sub(2) {
-            if self.word(i) == "on" && self.word(i + 1) == "behalf" && self.word(i + 2) == "of" {
-                let end = (i + 4).min(n);
-                self.tag(i..end, Tag::Skip);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

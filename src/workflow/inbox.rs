@@ -2,7 +2,7 @@
 //! `run_inbox` handles stored events a few at a time, and after a restart resumes where it was.
 
 use super::Engine;
-use crate::chat::ChatEvent;
+use crate::chat::{ChatEvent, DeferredReply};
 use crate::store::InboxItem;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,19 +23,26 @@ const LEASE_MS: i64 = 15_000;
 /// left by a crashed one).
 const POLL: Duration = Duration::from_millis(500);
 
-/// An event an adapter accepted: handled as it is, or, for a reply in some thread, only if the
-/// thread is a request's.
+/// An event an adapter accepted: handled as it is; for a reply in some thread, only if the
+/// thread is a request's; for an interaction acknowledged as deferred, handled where its replies
+/// reach it and then answered (the reply context holds the interaction's token: it is stored
+/// with the event and never logged).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "event", rename_all = "snake_case")]
 pub enum Queued {
     Event(ChatEvent),
     ThreadReply(ChatEvent),
+    Interaction {
+        event: ChatEvent,
+        reply: DeferredReply,
+    },
 }
 
 impl Queued {
     fn event(&self) -> &ChatEvent {
         match self {
             Queued::Event(e) | Queued::ThreadReply(e) => e,
+            Queued::Interaction { event, .. } => event,
         }
     }
 
@@ -43,6 +50,7 @@ impl Queued {
         match self {
             Queued::Event(_) => "event",
             Queued::ThreadReply(_) => "thread_reply",
+            Queued::Interaction { .. } => "interaction",
         }
     }
 }
@@ -115,6 +123,7 @@ impl Engine {
     async fn handle_stored(&self, item: InboxItem) {
         match serde_json::from_str::<Queued>(&item.payload) {
             Ok(Queued::Event(ev)) => self.handle_logged(ev).await,
+            Ok(Queued::Interaction { event, reply }) => self.handle_interaction(event, reply).await,
             Ok(Queued::ThreadReply(ev)) => match self.is_request_thread(&ev.scope).await {
                 Ok(true) => self.handle_logged(ev).await,
                 Ok(false) => tracing::debug!("thread reply outside any request's thread ignored"),
@@ -130,6 +139,20 @@ impl Engine {
         }
         if let Err(e) = self.store.finish_inbound(&item.id).await {
             tracing::error!(event = %item.id, error = ?e, "failed to clear a handled event");
+        }
+    }
+
+    /// The platform's chat port answers the interaction around the engine's work. Without one
+    /// (no outbound client configured) the event is still handled; nothing can answer it.
+    async fn handle_interaction(&self, ev: ChatEvent, reply: DeferredReply) {
+        let Some(chat) = self.chats.get(&ev.actor.platform).cloned() else {
+            tracing::warn!(event = %ev.id, "no chat client to answer an interaction; handled without an answer");
+            return self.handle_logged(ev).await;
+        };
+        let id = ev.id.clone();
+        let work = Box::pin(self.handle(ev.clone()));
+        if let Err(e) = chat.answer_deferred(&reply, &ev, work).await {
+            tracing::error!(event = %id, error = ?e, "inbound interaction failed");
         }
     }
 

@@ -6,9 +6,13 @@ use super::render::{card_edit, card_message, text_message, truncate};
 use super::responder::Responder;
 use super::rest::{DiscordRest, RestError, Route};
 use crate::chat::coalesce::LatestEdits;
-use crate::chat::{Card, CardTarget, ChatError, ChatPort, MessageRef, Scope};
+use crate::chat::{
+    Card, CardTarget, ChatError, ChatEvent, ChatPort, DeferredReply, MessageRef, Scope,
+};
 use crate::domain::{Platform, PlatformUser};
+use crate::workflow::Handled;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -197,5 +201,24 @@ impl ChatPort for DiscordChat {
             return r.whisper(text).await.map(|_| ()).map_err(api);
         }
         self.notify(user, text).await.map(|_| ())
+    }
+
+    /// The work runs with the interaction as the current one (its refusals and a slash
+    /// command's replies go to it privately); then a deferred message nobody answered is closed.
+    async fn answer_deferred<'a>(
+        &'a self,
+        reply: &'a DeferredReply,
+        event: &'a ChatEvent,
+        work: BoxFuture<'a, anyhow::Result<Handled>>,
+    ) -> anyhow::Result<Handled> {
+        let responder = Responder::new(
+            self.rest.clone(),
+            reply.clone(),
+            event.actor.clone(),
+            event.scope.clone(),
+        );
+        let outcome = responder.run(work).await;
+        responder.finish(&outcome).await;
+        outcome
     }
 }

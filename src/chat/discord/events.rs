@@ -2,29 +2,16 @@
 //! modal to open, or a pong. No I/O here; identity and scope come only from Discord's fields.
 
 use super::render::{Target, parse_custom_id};
-use crate::chat::{CardAction, ChatEvent, EditFields, EventKind, Scope};
+use crate::chat::{CardAction, ChatEvent, EditFields, EventKind, InteractionToken, Scope};
 use crate::domain::{Platform, PlatformUser, RequestId};
 use serenity::all::{
     ActionRow, ActionRowComponent, ChannelType, CommandDataOption, CommandDataOptionValue, GuildId,
     Interaction, PartialChannel, User,
 };
 
-/// How the interaction is acknowledged within Discord's 3 s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ack {
-    /// Type 5, ephemeral: "Warden is thinking…", completed later through the webhook.
-    DeferredEphemeral,
-    /// Type 6: the click is taken; the card is edited later.
-    DeferredUpdate,
-}
-
-/// Where the engine's replies to this interaction go.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub application_id: String,
-    pub token: String,
-    pub ack: Ack,
-}
+/// How the interaction is acknowledged within Discord's 3 s (type 5, ephemeral, or type 6), and
+/// where the engine's replies to it go: stored with the event, so a restart can still answer.
+pub use crate::chat::{DeferredAck as Ack, DeferredReply as Reply};
 
 #[derive(Debug)]
 pub enum Inbound {
@@ -68,7 +55,7 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             };
             let reply = Reply {
                 application_id: c.application_id.get().to_string(),
-                token: c.token.clone(),
+                token: InteractionToken::new(c.token.clone()),
                 ack: Ack::DeferredEphemeral,
             };
             Inbound::Event {
@@ -103,7 +90,7 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             }
             let reply = Reply {
                 application_id: c.application_id.get().to_string(),
-                token: c.token.clone(),
+                token: InteractionToken::new(c.token.clone()),
                 ack: Ack::DeferredUpdate,
             };
             Inbound::Event {
@@ -153,7 +140,7 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             };
             let reply = Reply {
                 application_id: m.application_id.get().to_string(),
-                token: m.token.clone(),
+                token: InteractionToken::new(m.token.clone()),
                 ack: Ack::DeferredUpdate,
             };
             Inbound::Event {

@@ -1,14 +1,13 @@
 //! `POST /discord/interactions`: Ed25519 verification before anything else, a timestamp window,
-//! then an answer within Discord's 3 s (pong, modal, or a deferred response) while the engine's
-//! work continues in the background.
+//! then an answer within Discord's 3 s (pong, modal, or a deferred response). Work for the engine
+//! is stored in the durable inbox, with the interaction's reply context, before it is deferred.
 
 use super::events::{Ack, Inbound, classify};
 use super::render::{deny_modal, edit_modal, no_mentions};
-use super::responder::Responder;
-use super::rest::DiscordRest;
 use crate::chat::{CardAction, EditForm};
 use crate::domain::{PlatformUser, RequestId};
 use crate::server::AppState;
+use crate::workflow::Queued;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -17,7 +16,6 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serenity::builder::{CreateInteractionResponse, CreateInteractionResponseMessage};
 use serenity::interactions_endpoint::Verifier;
-use std::sync::Arc;
 
 /// Discord signs `timestamp + body`; older or future-dated requests are replays or clock trouble.
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -26,7 +24,6 @@ pub const MAX_SKEW_SECS: i64 = 300;
 pub struct Interactions {
     state: AppState,
     verifier: Verifier,
-    rest: Arc<DiscordRest>,
     home_guild: Option<String>,
 }
 
@@ -35,7 +32,6 @@ impl Interactions {
     pub fn new(
         state: AppState,
         public_key: &str,
-        rest: Arc<DiscordRest>,
         home_guild: Option<String>,
     ) -> anyhow::Result<Self> {
         let bytes: [u8; 32] = hex::decode(public_key.trim())
@@ -47,7 +43,6 @@ impl Interactions {
         Ok(Self {
             state,
             verifier,
-            rest,
             home_guild,
         })
     }
@@ -113,17 +108,21 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
         } => open_modal(&ix, action, &request_id, &actor).await,
         Inbound::Event { event, reply } => {
             let ack = reply.ack;
-            let responder = Responder::new(
-                ix.rest.clone(),
-                reply,
-                event.actor.clone(),
-                event.scope.clone(),
-            );
-            let engine = ix.state.engine.clone();
-            ix.state.spawn(async move {
-                let outcome = responder.run(engine.handle(*event)).await;
-                responder.finish(&outcome).await;
-            });
+            // Stored (with what is needed to answer it) before it is acknowledged: a crash after
+            // the acknowledgement loses nothing; the inbox worker handles it and the chat port
+            // answers it. Not stored: not acknowledged as taken, so the person knows.
+            if let Err(e) = ix
+                .state
+                .engine
+                .accept(Queued::Interaction {
+                    event: *event,
+                    reply,
+                })
+                .await
+            {
+                tracing::error!(error = ?e, "failed to store a Discord interaction; refused");
+                return ephemeral("Warden can't take this right now; please try again.");
+            }
             match ack {
                 Ack::DeferredEphemeral => respond(CreateInteractionResponse::Defer(
                     CreateInteractionResponseMessage::new().ephemeral(true),

@@ -72,7 +72,7 @@ pub fn routes(
     };
     let mut router = router;
     if let Some(key) = &s.discord.public_key {
-        let ix = Interactions::new(state.clone(), key, rest.clone(), s.discord.guild_id.clone())?;
+        let ix = Interactions::new(state.clone(), key, s.discord.guild_id.clone())?;
         router = router.merge(ix.router());
     }
     if s.discord.gateway

@@ -71,7 +71,7 @@ impl Responder {
     /// Text only the actor sees: the deferred message first, follow-ups after it.
     pub async fn whisper(&self, text: &str) -> Result<MessageRef, RestError> {
         let app = &self.reply.application_id;
-        let token = &self.reply.token;
+        let token = self.reply.token.expose();
         let first =
             self.reply.ack == Ack::DeferredEphemeral && !self.answered.swap(true, Ordering::SeqCst);
         let sent = if first {
@@ -129,7 +129,7 @@ impl Responder {
                 "Something went wrong on Warden's side; nothing was changed.".to_string()
             }
         };
-        let (app, token) = (&self.reply.application_id, &self.reply.token);
+        let (app, token) = (&self.reply.application_id, self.reply.token.expose());
         // Warden's own text: request ids and a channel link, nothing a person typed.
         if let Err(e) = self
             .rest

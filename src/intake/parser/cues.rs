@@ -8,6 +8,7 @@
 
 use super::{Region, Scan, Tag};
 use crate::domain::Action;
+use std::collections::HashMap;
 
 const CANCEL: &[&str] = &[
     "cancel",
@@ -194,8 +195,8 @@ pub(super) struct Cues {
 
 /// Reads the action from the request part of the message (not from its reason).
 pub(super) fn detect(scan: &Scan, additional_time: bool) -> Cues {
-    let words = eligible(scan);
-    let has = |list: &[&str]| list.iter().any(|p| find(&words, p).is_some());
+    let words = Words::new(eligible(scan));
+    let has = |list: &[&str]| list.iter().any(|p| words.find(p).is_some());
     let leading = leading_command(scan);
     let first_word = leading.map(|(_, w)| w);
     let mut cues = Cues {
@@ -223,7 +224,7 @@ pub(super) fn detect(scan: &Scan, additional_time: bool) -> Cues {
     } else if has(REQUEST_WEAK) {
         (Some(Action::Request), false)
     } else {
-        fuzzy(&words).map_or((None, false), |a| (Some(a), true))
+        fuzzy(&words.words).map_or((None, false), |a| (Some(a), true))
     };
     if has(HELP) && action.is_none() {
         return cues;
@@ -246,16 +247,33 @@ fn eligible(scan: &Scan) -> Vec<String> {
         .collect()
 }
 
-/// Where a phrase (space-separated words) starts in `words`.
-fn find(words: &[String], phrase: &str) -> Option<usize> {
-    let parts: Vec<&str> = phrase.split(' ').collect();
-    (0..words.len()).find(|&i| {
-        words.len() >= i + parts.len()
-            && words[i..i + parts.len()]
-                .iter()
-                .zip(&parts)
-                .all(|(w, p)| w == p)
-    })
+/// The eligible words, with where each occurs: a phrase is looked for only where its first word
+/// is, so the hundreds of cue phrases cost a lookup each, not a pass over the message each.
+struct Words {
+    words: Vec<String>,
+    at: HashMap<String, Vec<usize>>,
+}
+
+impl Words {
+    fn new(words: Vec<String>) -> Self {
+        let mut at: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, w) in words.iter().enumerate() {
+            at.entry(w.clone()).or_default().push(i);
+        }
+        Self { words, at }
+    }
+
+    /// Where a phrase (space-separated words) first starts.
+    fn find(&self, phrase: &str) -> Option<usize> {
+        let mut parts = phrase.split(' ');
+        let first = parts.next()?;
+        let rest: Vec<&str> = parts.collect();
+        self.at.get(first)?.iter().copied().find(|&i| {
+            rest.iter()
+                .enumerate()
+                .all(|(k, p)| self.words.get(i + 1 + k).is_some_and(|w| w == p))
+        })
+    }
 }
 
 /// The first word after greetings and "please", with the index of its last token
@@ -279,7 +297,13 @@ fn fuzzy(words: &[String]) -> Option<Action> {
         .find_map(|w| {
             FUZZY_VERBS
                 .iter()
-                .find(|(verb, _)| strsim::damerau_levenshtein(w, verb) == 1)
+                // One edit apart needs lengths one apart and at most one letter that the other
+                // lacks: most words are not compared at all.
+                .find(|(verb, _)| {
+                    w.chars().count().abs_diff(verb.len()) <= 1
+                        && w.chars().filter(|c| !verb.contains(*c)).count() <= 1
+                        && strsim::damerau_levenshtein(w, verb) == 1
+                })
                 .map(|&(_, a)| a)
         })
 }

@@ -80,9 +80,26 @@ pub(super) fn find_resource<'c>(
 /// validation asks for one at a time.
 fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Found<'c>> {
     let mut hits: Vec<(Range<usize>, &'c Resource)> = Vec::new();
+    // No name is longer than the catalog's longest, and none starts with a word no name starts
+    // with: most positions are passed over without building a single key.
+    let longest = MAX_NAME_WORDS.min(catalog.max_name_words());
     let mut i = 0;
     while i < scan.len() {
-        let hit = (1..=MAX_NAME_WORDS).rev().find_map(|n| {
+        // Words are lower case already; only a '.' inside one ("1.5h") normalises into two.
+        let word = scan.word(i);
+        let first = match word.contains('.') {
+            true => normalize(word)
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            false => word.to_string(),
+        };
+        if !catalog.starts_a_name(&first) {
+            i += 1;
+            continue;
+        }
+        let hit = (1..=longest).rev().find_map(|n| {
             let range = i..i + n;
             let whole = scan.ngram_ok(&range, region) && !splits_a_word(scan, &range);
             whole
@@ -123,7 +140,7 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
 /// "staging" inside "staging-dbb" is not an exact name: the whole of what was typed is looked at
 /// (as a probable typo) instead. An everyday word glued on ("prod-db-access") does not count.
 fn splits_a_word(scan: &Scan, range: &Range<usize>) -> bool {
-    let glued_other = |i: usize| !super::is_vocab(scan.word(i));
+    let glued_other = |i: usize| !scan.is_vocab(i);
     let before =
         range.start > 0 && scan.tokens()[range.start].glued && glued_other(range.start - 1);
     let after = range.end < scan.len() && scan.tokens()[range.end].glued && glued_other(range.end);
@@ -164,6 +181,9 @@ fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<
             if !scan.ngram_ok(&range, region) || vocab_edge(scan, &range) {
                 continue;
             }
+            if !scan.take_fuzzy_lookup() {
+                return None;
+            }
             if matches!(
                 catalog.find(&scan.key(&range)),
                 Match::Probable(_) | Match::Ambiguous(_)
@@ -183,9 +203,8 @@ fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<
 
 /// An n-gram that starts or ends with an everyday word is not a misspelt name ("was" ≠ "aws").
 fn vocab_edge(scan: &Scan, range: &Range<usize>) -> bool {
-    let edge = |i: usize| {
-        super::is_vocab(scan.word(i)) || scan.word(i).starts_with(|c: char| c.is_ascii_digit())
-    };
+    let edge =
+        |i: usize| scan.is_vocab(i) || scan.word(i).starts_with(|c: char| c.is_ascii_digit());
     edge(range.start) || edge(range.end - 1)
 }
 
@@ -264,7 +283,7 @@ pub(super) fn content_runs(scan: &Scan, region: Region) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
     let mut start: Option<usize> = None;
     for i in 0..=scan.len() {
-        let content = i < scan.len() && scan.usable(i, region) && !super::is_vocab(scan.word(i));
+        let content = i < scan.len() && scan.usable(i, region) && !scan.is_vocab(i);
         let joins = start.is_some_and(|s| content && scan.same_clause(s, i));
         match (start, content) {
             (Some(s), _) if !joins => {
@@ -331,9 +350,7 @@ fn run_after(scan: &Scan, from: usize) -> Option<Range<usize>> {
         )
     })?;
     let content = |j: usize| {
-        scan.usable(j, Region::Request)
-            && !super::is_vocab(scan.word(j))
-            && scan.same_clause(start, j)
+        scan.usable(j, Region::Request) && !scan.is_vocab(j) && scan.same_clause(start, j)
     };
     let end = (start..scan.len().min(start + MAX_NAME_WORDS))
         .take_while(|&j| content(j))

@@ -52,10 +52,25 @@ const LINKERS: &[&str] = &[
 const ARTICLES: &[&str] = &["the", "a", "an", "my", "our", "this", "that", "some"];
 
 pub(super) fn find_marker(scan: &Scan) -> Option<Marker> {
-    (0..scan.len()).find_map(|i| marker_at(scan, i))
+    let rest = content_to_sentence_end(scan);
+    (0..scan.len()).find_map(|i| marker_at(scan, i, &rest))
 }
 
-fn marker_at(scan: &Scan, i: usize) -> Option<Marker> {
+/// For each word, the words that are not filler from it to the end of its sentence: one pass
+/// from the end, so no dash has to count its sentence again.
+fn content_to_sentence_end(scan: &Scan) -> Vec<usize> {
+    let mut rest = vec![0; scan.len()];
+    for i in (0..scan.len()).rev() {
+        let after = match rest.get(i + 1) {
+            Some(&n) if scan.same_sentence(i, i + 1) => n,
+            _ => 0,
+        };
+        rest[i] = after + usize::from(!is_filler(scan.word(i)));
+    }
+    rest
+}
+
+fn marker_at(scan: &Scan, i: usize, rest: &[usize]) -> Option<Marker> {
     let word = |j: usize| (j < scan.len() && scan.same_sentence(i, j)).then(|| scan.word(j));
     let start_of = |j: usize| scan.tokens()[j].span.start;
     let purpose = |start: usize, reach_back: bool| {
@@ -110,12 +125,7 @@ fn marker_at(scan: &Scan, i: usize) -> Option<Marker> {
         }
         _ => {}
     }
-    let dash = scan.tokens()[i].after_dash
-        && i > 0
-        && (i..scan.len())
-            .filter(|&j| scan.same_sentence(i, j) && !is_filler(scan.word(j)))
-            .count()
-            >= 2;
+    let dash = scan.tokens()[i].after_dash && i > 0 && rest[i] >= 2;
     dash.then(|| sentence(start_of(i))).flatten()
 }
 
@@ -146,9 +156,7 @@ pub(super) fn text(scan: &Scan, m: &Marker) -> Option<String> {
 
 /// A clause with no unclaimed content words: ", read only for 2h", ", INC-4411".
 fn only_structure(scan: &Scan, clause: usize) -> bool {
-    (0..scan.len())
-        .filter(|&i| scan.tokens()[i].clause == clause)
-        .all(|i| !is_content(scan, i))
+    scan.clause_tokens(clause).all(|i| !is_content(scan, i))
 }
 
 fn is_content(scan: &Scan, i: usize) -> bool {
@@ -179,8 +187,9 @@ pub(super) fn from_clauses(scan: &Scan) -> Option<String> {
         c
     };
     clauses.into_iter().find_map(|c| {
-        let content: Vec<usize> = (0..scan.len())
-            .filter(|&i| scan.tokens()[i].clause == c && is_content(scan, i))
+        let content: Vec<usize> = scan
+            .clause_tokens(c)
+            .filter(|&i| is_content(scan, i))
             .collect();
         let reads_like_reason = content
             .iter()

@@ -6,6 +6,8 @@
 //! "until 5pm" is not understood and the resource's default applies.
 
 use crate::domain::{format_duration, parse_duration};
+use std::collections::HashSet;
+use std::sync::LazyLock;
 
 /// A duration found at `tokens` (word indices, end exclusive).
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +105,18 @@ fn at(words: &[&str], i: usize, allowed: &impl Fn(usize) -> bool) -> Option<Hit>
     })
 }
 
+/// The words a phrase can start with: any other word starts none, and is passed over at once.
+static PHRASE_STARTS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    PHRASES
+        .iter()
+        .filter_map(|(phrase, _, _)| phrase.split(' ').next())
+        .collect()
+});
+
 fn phrase_at(words: &[&str], i: usize, led: bool) -> Option<(String, usize, bool)> {
+    if !PHRASE_STARTS.contains(words.get(i)?) {
+        return None;
+    }
     PHRASES.iter().find_map(|&(phrase, value, needs_lead)| {
         let len = starts_with(words, i, phrase)?;
         (led || !needs_lead).then(|| (value.to_string(), len, false))
@@ -112,23 +125,35 @@ fn phrase_at(words: &[&str], i: usize, led: bool) -> Option<(String, usize, bool
 
 /// Number of words `phrase` covers when it starts at word `i`.
 fn starts_with(words: &[&str], i: usize, phrase: &str) -> Option<usize> {
-    let parts: Vec<&str> = phrase.split(' ').collect();
-    let end = i + parts.len();
-    (end <= words.len() && words[i..end] == parts[..]).then_some(parts.len())
+    let mut len = 0;
+    for (k, part) in phrase.split(' ').enumerate() {
+        if words.get(i + k) != Some(&part) {
+            return None;
+        }
+        len = k + 1;
+    }
+    Some(len)
 }
+
+/// Most amounts read as one duration ("1w 2d 3h 30m 10s" is five). A longer run is not a
+/// duration anyone means, and without a cap every start inside a run of thousands would read
+/// to its end again.
+const MAX_AMOUNTS: usize = 6;
 
 /// "2h", "1h30m", "2 hours", "1 hour and 30 minutes", "an hour", "two days", "30 more minutes".
 fn amount_at(words: &[&str], i: usize) -> Option<(String, usize, bool)> {
     let mut total = 0.0_f64;
     let mut j = i;
     let mut more = false;
+    let mut amounts = 0;
     while let Some((secs, used, extra)) = one_amount(words, j) {
+        amounts += 1;
         total += secs;
         more |= extra;
         j += used;
         // "1 hour and 30 minutes", "1h 30m"
         let skip = usize::from(words.get(j) == Some(&"and"));
-        if one_amount(words, j + skip).is_none() {
+        if amounts == MAX_AMOUNTS || one_amount(words, j + skip).is_none() {
             break;
         }
         j += skip;

@@ -47,13 +47,50 @@ pub fn directory() -> String {
     .concat()
 }
 
+/// What a server is wired to, kept apart from the server so another one (a restart after a
+/// crash) can be started over the same fake Discord, keys and files.
+#[derive(Clone)]
+pub struct Setup {
+    pub fake: Arc<FakeDiscord>,
+    fake_url: String,
+    pub keys: Arc<Keys>,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl Setup {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (fake, fake_url) = FakeDiscord::start().await;
+        std::fs::write(dir.path().join("catalog.toml"), CATALOG).unwrap();
+        std::fs::write(dir.path().join("directory.toml"), directory()).unwrap();
+        Self {
+            fake,
+            fake_url,
+            keys: Arc::new(Keys::generate()),
+            dir: Arc::new(dir),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        s.catalog.file = Some(self.dir.path().join("catalog.toml"));
+        s.directory.file = Some(self.dir.path().join("directory.toml"));
+        s.discord.api_url = Some(self.fake_url.clone());
+        s.discord.bot_token = Some(SecretString::from("test-bot-token"));
+        s.discord.public_key = Some(self.keys.public_hex());
+        s.discord.application_id = Some(fixtures::APP_ID.into());
+        s.discord.guild_id = Some(fixtures::GUILD.into());
+        s
+    }
+}
+
 /// A `TestServer` (which it derefs to) that Discord's interactions reach.
 pub struct TestApp {
     server: TestServer,
     pub fake: Arc<FakeDiscord>,
-    pub keys: Keys,
+    pub keys: Arc<Keys>,
     pub clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+    _setup: Setup,
 }
 
 impl Deref for TestApp {
@@ -68,53 +105,64 @@ pub struct Answer {
     pub json: serde_json::Value,
 }
 
+/// Posts a signed interaction with the current time to the server at `base`.
+pub async fn send_signed(
+    http: &reqwest::Client,
+    base: &str,
+    keys: &Keys,
+    payload: &serde_json::Value,
+) -> Answer {
+    let body = serde_json::to_vec(payload).unwrap();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = keys.sign(&ts, &body);
+    post_to(http, base, body, &ts, &sig).await
+}
+
+async fn post_to(
+    http: &reqwest::Client,
+    base: &str,
+    body: Vec<u8>,
+    timestamp: &str,
+    signature: &str,
+) -> Answer {
+    let resp = http
+        .post(format!("{base}/discord/interactions"))
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", signature)
+        .header("x-signature-timestamp", timestamp)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let json = resp.json().await.unwrap_or(serde_json::Value::Null);
+    Answer { status, json }
+}
+
 impl TestApp {
     pub async fn start(db: TestDb) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (fake, fake_url) = FakeDiscord::start().await;
-        let keys = Keys::generate();
-        std::fs::write(dir.path().join("catalog.toml"), CATALOG).unwrap();
-        std::fs::write(dir.path().join("directory.toml"), directory()).unwrap();
-        let mut s = Settings::default();
-        s.catalog.file = Some(dir.path().join("catalog.toml"));
-        s.directory.file = Some(dir.path().join("directory.toml"));
-        s.discord.api_url = Some(fake_url);
-        s.discord.bot_token = Some(SecretString::from("test-bot-token"));
-        s.discord.public_key = Some(keys.public_hex());
-        s.discord.application_id = Some(fixtures::APP_ID.into());
-        s.discord.guild_id = Some(fixtures::GUILD.into());
+        Self::start_on(db, Setup::new().await).await
+    }
+
+    /// A server wired to `setup`: a restart when another one ran on it before.
+    pub async fn start_on(db: TestDb, setup: Setup) -> Self {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         Self {
-            server: TestServer::start(s, db, clock.clone()).await,
-            fake,
-            keys,
+            server: TestServer::start(setup.settings(), db, clock.clone()).await,
+            fake: setup.fake.clone(),
+            keys: setup.keys.clone(),
             clock,
-            _dir: dir,
+            _setup: setup,
         }
     }
 
     /// Posts a signed interaction with the current time.
     pub async fn send(&self, payload: &serde_json::Value) -> Answer {
-        let body = serde_json::to_vec(payload).unwrap();
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let sig = self.keys.sign(&ts, &body);
-        self.post_raw(body, &ts, &sig).await
+        send_signed(&self.http, &self.base, &self.keys, payload).await
     }
 
     pub async fn post_raw(&self, body: Vec<u8>, timestamp: &str, signature: &str) -> Answer {
-        let resp = self
-            .http
-            .post(format!("{}/discord/interactions", self.base))
-            .header("content-type", "application/json")
-            .header("x-signature-ed25519", signature)
-            .header("x-signature-timestamp", timestamp)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let json = resp.json().await.unwrap_or(serde_json::Value::Null);
-        Answer { status, json }
+        post_to(&self.http, &self.base, body, timestamp, signature).await
     }
 
     pub async fn latest_request(&self, person: &str) -> Option<RequestRow> {

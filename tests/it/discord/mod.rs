@@ -3,6 +3,7 @@
 
 mod app;
 mod cards;
+mod durable;
 mod flow;
 mod limits;
 mod privacy;
