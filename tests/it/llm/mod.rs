@@ -2,6 +2,8 @@
 //! over real HTTP, and a recording wrapper around the shipped policy.
 
 pub mod app;
+mod cli;
 mod extraction;
 mod isolation;
+mod self_hosted;
 mod transport;
