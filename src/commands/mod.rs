@@ -10,7 +10,7 @@ pub mod bench;
 mod check;
 pub mod demo;
 mod discord;
-mod eval;
+pub mod eval;
 mod llm;
 mod policy;
 mod serve;

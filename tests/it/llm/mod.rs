@@ -5,5 +5,6 @@ pub mod app;
 mod cli;
 mod extraction;
 mod isolation;
+mod real_server;
 mod self_hosted;
 mod transport;
