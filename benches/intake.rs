@@ -176,7 +176,7 @@ fn main() {
                 catalog: &catalog,
             };
             std::hint::black_box(intake.prompt(&ctx).expect("prompt"));
-            let (_, draft) = LlmIntake::read(&answer).expect("answer reads");
+            let (_, draft) = LlmIntake::read(&answer, intake.mode()).expect("answer reads");
             std::hint::black_box(draft.validate(&catalog).ok());
         }
         let per = started.elapsed() / rounds as u32;

@@ -42,12 +42,23 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Score the configured intake over a labelled JSONL corpus.
+    /// Score the configured intake over a labelled JSONL corpus, as `serve` reads messages.
     Eval {
         corpus: PathBuf,
         /// Catalog for the corpus (default: catalog.toml next to the corpus, else the configured one).
         #[arg(long)]
         catalog: Option<PathBuf>,
+        /// Output mode to use instead of llm.output (json_schema, tool, json_object).
+        #[arg(long)]
+        output: Option<String>,
+        /// Score only the first N cases.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// The model server.
+    Llm {
+        #[command(subcommand)]
+        command: LlmCommand,
     },
     /// Check the configuration and exit non-zero on any problem.
     Config {
@@ -119,7 +130,17 @@ pub enum PolicyCommand {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate settings, catalog, directory, policy and prompts.
-    Check,
+    Check {
+        /// Also call the model server and try each output mode (`warden llm probe`).
+        #[arg(long)]
+        online: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Try each output mode against the configured server; say which work and which to use.
+    Probe,
 }
 
 #[derive(Debug, Subcommand)]

@@ -107,6 +107,8 @@ pub struct LlmSettings {
     pub model: Option<String>,
     pub api_key: Option<SecretString>,
     pub api_key_file: Option<PathBuf>,
+    /// Per attempt. A CPU-hosted model needs tens of seconds for one answer (see
+    /// docs/llm-sizing.md); a hosted one answers in a few, so lower it there.
     pub timeout_secs: u64,
     pub max_retries: u32,
     /// Longest wait honoured from a Retry-After header, in seconds.
@@ -121,6 +123,9 @@ pub struct LlmSettings {
     pub max_thread_chars: usize,
     /// Azure-style deployments want an `api-version` query parameter.
     pub api_version: Option<String>,
+    /// Most completion tokens per answer. Unset: what a maximal valid answer needs (about 250);
+    /// a reasoning model, whose hidden reasoning counts too, needs more.
+    pub max_answer_tokens: Option<u32>,
 }
 
 impl Default for LlmSettings {
@@ -130,7 +135,7 @@ impl Default for LlmSettings {
             model: None,
             api_key: None,
             api_key_file: None,
-            timeout_secs: 20,
+            timeout_secs: 60,
             max_retries: 2,
             max_retry_after_secs: 10,
             output: "json_schema".into(),
@@ -138,6 +143,7 @@ impl Default for LlmSettings {
             max_candidates: 8,
             max_thread_chars: 4000,
             api_version: None,
+            max_answer_tokens: None,
         }
     }
 }

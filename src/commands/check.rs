@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-pub async fn run(explicit: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(explicit: Option<&Path>, online: bool) -> anyhow::Result<ExitCode> {
     let loaded = match crate::config::load(explicit) {
         Ok(l) => l,
         Err(e) => {
@@ -86,6 +86,15 @@ pub async fn run(explicit: Option<&Path>) -> anyhow::Result<ExitCode> {
                 s.llm.output
             )),
             Err(e) => problems.push(format!("llm: {e:#}")),
+        }
+        if online {
+            match super::llm::run(s).await {
+                Ok((lines, found)) => {
+                    ok.extend(lines);
+                    problems.extend(found);
+                }
+                Err(e) => problems.push(format!("llm probe: {e:#}")),
+            }
         }
     }
     for line in &ok {

@@ -1,50 +1,45 @@
-//! `warden eval CORPUS.jsonl`: scores the configured intake (model or parser) on labelled messages.
+//! `warden eval CORPUS.jsonl`: scores the configured intake on labelled messages, read exactly as
+//! `serve` reads them (structured commands by the parser, the parser standing in for a failed or
+//! doubtful model), and says how often the model's answer was used, fell back, and was right.
 //!
-//! Each line: `{"id", "messages": ["…", …], "expect": {field: value, …}}` or
-//! `{"id", "messages": [...], "expect": "clarify", "field": "role"}`. Only listed fields are scored.
+//! Line format and matching rules: `tests/corpus/README.md`, implemented in `intake::corpus`.
 
 use crate::config::Settings;
 use crate::domain::{Catalog, Person};
-use crate::intake::{Intake, IntakeContext, ThreadMessage};
+use crate::intake::corpus::{self, Case};
+use crate::intake::{Choice, Fallback, Intake, IntakeContext, ParserIntake, ThreadMessage};
 use anyhow::Context;
-use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
-pub struct Case {
-    pub id: String,
-    pub messages: Vec<String>,
-    pub expect: serde_json::Value,
-    #[serde(default)]
-    pub field: Option<String>,
-}
-
-/// Per-field tallies and failures of one run.
+/// Per-field tallies, failures and how each case was read.
 #[derive(Debug, Default)]
 pub struct Score {
+    /// Whether a model was configured (else every reading is the parser's, by design).
+    pub model: bool,
     pub cases: usize,
     pub correct_cases: usize,
     pub fields: BTreeMap<String, (usize, usize)>,
     pub clarified: usize,
     pub failures: Vec<String>,
     pub prompt_tokens: Vec<u64>,
+    /// Cases where the model's answer was accepted (used, or set aside for the parser's).
+    pub accepted: usize,
+    /// Cases read by the parser because the model's answer was unusable / the server failed.
+    pub rejected: usize,
+    pub unavailable: usize,
+    /// Exact structured commands, read by the parser without a model call.
+    pub commands: usize,
+    /// Accepted answers set aside because the parser's reading validated and the model's did not.
+    pub parser_preferred: usize,
+    pub latencies_ms: Vec<u64>,
+    pub completion_tokens: Vec<u64>,
 }
 
-pub fn load_corpus(text: &str) -> anyhow::Result<Vec<Case>> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("corpus line {} is not a valid case", i + 1))
-        })
-        .collect()
-}
-
-/// Runs every case through `intake` and validation, as the workflow does.
+/// Runs every case through the intake and validation, as the workflow does.
 pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Score {
     let person = Person {
         id: "eval".into(),
@@ -55,9 +50,12 @@ pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Sc
         accounts: vec![],
         active: true,
     };
-    let mut s = Score::default();
-    for case in cases {
-        s.cases += 1;
+    let mut s = Score {
+        model: intake.calls_model(),
+        ..Score::default()
+    };
+    let started = std::time::Instant::now();
+    for (n, case) in cases.iter().enumerate() {
         let thread: Vec<ThreadMessage> = case
             .messages
             .iter()
@@ -71,85 +69,110 @@ pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Sc
             requester: &person,
             catalog,
         };
-        let result = match intake.extract(&ctx).await {
-            Ok(r) => r,
-            Err(e) => {
-                s.failures.push(format!("{}: intake error: {e:#}", case.id));
-                continue;
+        let result = crate::intake::read(intake, &ParserIntake, &ctx).await;
+        count_reading(&mut s, &result.trace);
+        let validated = result.draft.clone().with_implied_action().validate(catalog);
+        score_case(&mut s, case, &validated);
+        if s.model {
+            // A model on a CPU takes seconds per case: show progress and an estimate.
+            let done = n + 1;
+            let eta = started.elapsed().as_secs_f64() / done as f64 * (cases.len() - done) as f64;
+            eprint!("\r{done}/{} cases, about {eta:.0}s left   ", cases.len());
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if s.model {
+        eprintln!();
+    }
+    s
+}
+
+fn count_reading(s: &mut Score, t: &crate::intake::IntakeTrace) {
+    if let Some(tokens) = t.prompt_tokens {
+        s.prompt_tokens.push(tokens);
+    }
+    s.latencies_ms.extend(t.latency_ms);
+    s.completion_tokens.extend(t.completion_tokens);
+    match (t.choice, t.fallback) {
+        (Some(Choice::StructuredCommand), _) => s.commands += 1,
+        (Some(Choice::Fallback), Some(Fallback::Rejected)) => s.rejected += 1,
+        (Some(Choice::Fallback), _) => s.unavailable += 1,
+        (Some(Choice::ParserValidates), _) => {
+            s.accepted += 1;
+            s.parser_preferred += 1;
+        }
+        (Some(Choice::Model), _) => s.accepted += 1,
+        (None, _) => {}
+    }
+}
+
+fn score_case(
+    s: &mut Score,
+    case: &Case,
+    validated: &Result<crate::domain::Intent, crate::domain::IntentError>,
+) {
+    s.cases += 1;
+    if validated.is_err() {
+        s.clarified += 1;
+    }
+    let mut all_ok = true;
+    match (&case.expect, validated) {
+        (serde_json::Value::String(c), Err(q)) if c == "clarify" => {
+            let got = serde_json::to_value(q.field)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            let ok = case.field.is_none() || case.field == got;
+            tally(s, "clarify", ok);
+            if !ok {
+                all_ok = false;
+                s.failures.push(format!(
+                    "{}: asked about {:?}, expected {:?}",
+                    case.id, got, case.field
+                ));
             }
-        };
-        if let Some(t) = result.trace.prompt_tokens {
-            s.prompt_tokens.push(t);
         }
-        let mut draft = result.draft.clone();
-        if draft.action.is_none() && (draft.resource.is_some() || draft.role.is_some()) {
-            draft.action = Some(crate::domain::Action::Request);
+        (serde_json::Value::String(_), Ok(intent)) => {
+            tally(s, "clarify", false);
+            all_ok = false;
+            s.failures.push(format!(
+                "{}: expected a clarifying question, got {}",
+                case.id,
+                serde_json::to_string(intent).unwrap_or_default()
+            ));
         }
-        let validated = draft.validate(catalog);
-        if validated.is_err() {
-            s.clarified += 1;
-        }
-        let mut all_ok = true;
-        match (&case.expect, &validated) {
-            (serde_json::Value::String(c), Err(q)) if c == "clarify" => {
-                let got = serde_json::to_value(q.field)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string));
-                let ok = case.field.is_none() || case.field == got;
-                tally(&mut s, "clarify", ok);
+        (serde_json::Value::Object(want), Ok(intent)) => {
+            for (k, v) in want {
+                let ok = corpus::field_matches(k, v, intent).unwrap_or(false);
+                tally(s, k, ok);
                 if !ok {
                     all_ok = false;
                     s.failures.push(format!(
-                        "{}: asked about {:?}, expected {:?}",
-                        case.id, got, case.field
+                        "{}: {k} = {}, expected {v}",
+                        case.id,
+                        corpus::field_value(k, intent)
                     ));
                 }
             }
-            (serde_json::Value::String(_), Ok(intent)) => {
-                tally(&mut s, "clarify", false);
-                all_ok = false;
-                s.failures.push(format!(
-                    "{}: expected a clarifying question, got {}",
-                    case.id,
-                    serde_json::to_string(intent).unwrap_or_default()
-                ));
-            }
-            (serde_json::Value::Object(want), Ok(intent)) => {
-                let got = serde_json::to_value(intent).unwrap_or_default();
-                for (k, v) in want {
-                    let ok = got.get(k) == Some(v) || (v.is_null() && got.get(k).is_none());
-                    tally(&mut s, k, ok);
-                    if !ok {
-                        all_ok = false;
-                        s.failures.push(format!(
-                            "{}: {k} = {}, expected {v}",
-                            case.id,
-                            got.get(k).cloned().unwrap_or_default()
-                        ));
-                    }
-                }
-            }
-            (serde_json::Value::Object(want), Err(q)) => {
-                for k in want.keys() {
-                    tally(&mut s, k, false);
-                }
-                all_ok = false;
-                s.failures.push(format!(
-                    "{}: asked \"{}\" but expected an intent",
-                    case.id, q.question
-                ));
-            }
-            _ => {
-                all_ok = false;
-                s.failures
-                    .push(format!("{}: malformed expectation", case.id));
-            }
         }
-        if all_ok {
-            s.correct_cases += 1;
+        (serde_json::Value::Object(want), Err(q)) => {
+            for k in want.keys() {
+                tally(s, k, false);
+            }
+            all_ok = false;
+            s.failures.push(format!(
+                "{}: asked \"{}\" but expected an intent",
+                case.id, q.question
+            ));
+        }
+        _ => {
+            all_ok = false;
+            s.failures
+                .push(format!("{}: malformed expectation", case.id));
         }
     }
-    s
+    if all_ok {
+        s.correct_cases += 1;
+    }
 }
 
 fn tally(s: &mut Score, field: &str, ok: bool) {
@@ -167,6 +190,27 @@ pub fn report(s: &Score) -> String {
         s.correct_cases,
         pct(s.correct_cases, s.cases)
     );
+    if s.model {
+        out.push_str(&format!(
+            "readings: model accepted {} (of which parser preferred {}), fallback {} (answer rejected {}, server unavailable {}), structured commands {}\n",
+            s.accepted,
+            s.parser_preferred,
+            s.rejected + s.unavailable,
+            s.rejected,
+            s.unavailable,
+            s.commands
+        ));
+        if let Some((mean, p90)) = mean_p90(&s.latencies_ms) {
+            out.push_str(&format!(
+                "latency per call: mean {mean:.0} ms, p90 {p90} ms\n"
+            ));
+        }
+        if let Some((mean, p90)) = mean_p90(&s.completion_tokens) {
+            out.push_str(&format!(
+                "completion tokens per answer: mean {mean:.0}, p90 {p90}\n"
+            ));
+        }
+    }
     out.push_str("per-field accuracy:\n");
     for (f, (ok, n)) in &s.fields {
         out.push_str(&format!("  {f:<14} {ok:>4}/{n:<4} {:.1}%\n", pct(*ok, *n)));
@@ -177,13 +221,13 @@ pub fn report(s: &Score) -> String {
         s.clarified,
         s.cases
     ));
-    if s.prompt_tokens.is_empty() {
-        out.push_str("mean prompt tokens: n/a (no model)\n");
-    } else {
-        out.push_str(&format!(
+    match (s.model, s.prompt_tokens.is_empty()) {
+        (false, _) => out.push_str("mean prompt tokens: n/a (no model configured)\n"),
+        (true, true) => out.push_str("mean prompt tokens: n/a (no model answer was accepted)\n"),
+        (true, false) => out.push_str(&format!(
             "mean prompt tokens: {:.0}\n",
             s.prompt_tokens.iter().sum::<u64>() as f64 / s.prompt_tokens.len() as f64
-        ));
+        )),
     }
     if !s.failures.is_empty() {
         out.push_str(&format!("failures ({}):\n", s.failures.len()));
@@ -194,6 +238,18 @@ pub fn report(s: &Score) -> String {
     out
 }
 
+/// Mean and 90th percentile (nearest rank), if there is anything to summarise.
+fn mean_p90(values: &[u64]) -> Option<(f64, u64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (sorted.len() * 9).div_ceil(10).max(1);
+    let mean = sorted.iter().sum::<u64>() as f64 / sorted.len() as f64;
+    Some((mean, sorted[rank - 1]))
+}
+
 fn pct(a: usize, b: usize) -> f64 {
     if b == 0 {
         0.0
@@ -202,10 +258,18 @@ fn pct(a: usize, b: usize) -> f64 {
     }
 }
 
-pub async fn run(s: &Settings, corpus: &Path, catalog: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    s: &Settings,
+    corpus: &Path,
+    catalog: Option<&Path>,
+    limit: Option<usize>,
+) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(corpus)
         .with_context(|| format!("Failed to read {}", corpus.display()))?;
-    let cases = load_corpus(&text)?;
+    let mut cases = corpus::load(&text)?;
+    if let Some(n) = limit {
+        cases.truncate(n);
+    }
     let sibling = corpus.with_file_name("catalog.toml");
     let catalog = match catalog
         .map(Path::to_path_buf)
@@ -219,12 +283,52 @@ pub async fn run(s: &Settings, corpus: &Path, catalog: Option<&Path>) -> anyhow:
     };
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let intake = crate::app::build_intake(s, metrics)?;
+    let mode = if intake.calls_model() {
+        format!("  output: {}", s.llm.output)
+    } else {
+        String::new()
+    };
     println!(
-        "intake: {}  catalog: {} resources",
+        "intake: {}{mode}  catalog: {} resources",
         intake.name(),
         catalog.len()
     );
     let result = score(intake.as_ref(), &catalog, &cases).await;
     print!("{}", report(&result));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_whose_every_answer_was_rejected_is_not_reported_as_no_model() {
+        let s = Score {
+            model: true,
+            cases: 3,
+            rejected: 3,
+            ..Score::default()
+        };
+        let out = report(&s);
+        assert!(!out.contains("no model configured"), "{out}");
+        assert!(out.contains("no model answer was accepted"), "{out}");
+        assert!(
+            out.contains("fallback 3 (answer rejected 3, server unavailable 0)"),
+            "{out}"
+        );
+        let parser = report(&Score::default());
+        assert!(
+            parser.contains("no model configured") && !parser.contains("fallback"),
+            "{parser}"
+        );
+    }
+
+    #[test]
+    fn p90_is_the_nearest_rank() {
+        assert_eq!(mean_p90(&[]), None);
+        let v: Vec<u64> = (1..=10).collect();
+        assert_eq!(mean_p90(&v), Some((5.5, 9)));
+        assert_eq!(mean_p90(&[7]), Some((7.0, 7)));
+    }
 }

@@ -1,6 +1,6 @@
 //! The subcommands of `warden`. Each returns an error with context; `run` prints it once.
 
-use crate::cli::{Cli, Command, ConfigCommand, PolicyCommand};
+use crate::cli::{Cli, Command, ConfigCommand, LlmCommand, PolicyCommand};
 use crate::config;
 use std::process::ExitCode;
 
@@ -10,7 +10,8 @@ pub mod bench;
 mod check;
 pub mod demo;
 mod discord;
-mod eval;
+pub mod eval;
+mod llm;
 mod policy;
 mod serve;
 
@@ -30,8 +31,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             bench::run(flows, concurrency, postgres).await
         }
         Command::Config {
-            command: ConfigCommand::Check,
-        } => check::run(cli.config.as_deref()).await,
+            command: ConfigCommand::Check { online },
+        } => check::run(cli.config.as_deref(), online).await,
         Command::Admin { command } => admin::run(command),
         command => match config::load(cli.config.as_deref()) {
             Err(e) => Err(e),
@@ -49,9 +50,21 @@ pub async fn run(cli: Cli) -> ExitCode {
                     Command::Policy {
                         command: PolicyCommand::Eval { file },
                     } => policy::eval(&loaded.settings, &file).await,
-                    Command::Eval { corpus, catalog } => {
-                        eval::run(&loaded.settings, &corpus, catalog.as_deref()).await
+                    Command::Eval {
+                        corpus,
+                        catalog,
+                        output,
+                        limit,
+                    } => {
+                        let mut settings = loaded.settings;
+                        if let Some(mode) = output {
+                            settings.llm.output = mode;
+                        }
+                        eval::run(&settings, &corpus, catalog.as_deref(), limit).await
                     }
+                    Command::Llm {
+                        command: LlmCommand::Probe,
+                    } => llm::probe(&loaded.settings).await,
                     Command::Discord { command } => discord::run(&loaded.settings, command).await,
                     Command::Demo { .. }
                     | Command::Bench { .. }

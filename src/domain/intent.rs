@@ -65,6 +65,15 @@ pub struct DraftIntent {
 }
 
 impl DraftIntent {
+    /// A draft that names a resource or a role but no action asks for access: the action an
+    /// intake leaves out when the words are only "prod-db read for 2h".
+    pub fn with_implied_action(mut self) -> DraftIntent {
+        if self.action.is_none() && (self.resource.is_some() || self.role.is_some()) {
+            self.action = Some(Action::Request);
+        }
+        self
+    }
+
     /// Later turns of a conversation fill in or correct what earlier ones said.
     pub fn merge(mut self, later: DraftIntent) -> DraftIntent {
         self.action = later.action.or(self.action);
@@ -143,8 +152,11 @@ impl DraftIntent {
             .as_deref()
             .map(|t| sanitize_free_text(t, 40))
             .filter(|t| !t.is_empty());
+        // A request opens a new request: it has no request id, so whatever an intake put there
+        // (a model's guess, a stray "#1234abcd") is dropped rather than asked about.
         let request_id = match &self.request_id {
             None => None,
+            Some(_) if action == Action::Request => None,
             Some(raw) => Some(RequestId::parse(raw).ok_or_else(|| {
                 IntentError::ask(
                     Field::RequestId,

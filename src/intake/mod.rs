@@ -8,8 +8,12 @@ use crate::domain::{Catalog, Intent, Person};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod choose;
+pub mod corpus;
 pub mod llm;
 pub mod parser;
+
+pub use choose::read;
 
 /// One message of a request's own thread, oldest first. Nothing from other requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +42,67 @@ pub struct IntakeTrace {
     pub prompt_tokens: Option<u64>,
     /// Why a model was not used (outage, garbage): the parser took over.
     pub fallback_reason: Option<String>,
+    /// Which kind of failure `fallback_reason` describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+    /// Why this reading was used, when there was a choice (see [`choose`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<Choice>,
+    /// The other intake's reading, when the model and the parser disagreed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_reading: Option<DraftIntent>,
+    /// Wall time of the model call, retries included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Completion tokens the server reported for the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
+}
+
+/// Why the parser read a message although a model is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// The model server did not answer (timeout, connection, HTTP error).
+    Unavailable,
+    /// The server answered, but the answer was not usable.
+    Rejected,
+}
+
+/// Which reading was used and why, when a model is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// An exact structured command: the parser's reading, no model call.
+    StructuredCommand,
+    /// The model's reading (it validates, or neither does).
+    Model,
+    /// The model's reading needed a question and the parser's did not.
+    ParserValidates,
+    /// The model gave no usable reading; see `fallback`.
+    Fallback,
+}
+
+/// Why an intake gave no reading. Either way the parser takes over; the requester and the log
+/// are told which happened.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the model server did not answer: {0:#}")]
+    Unavailable(anyhow::Error),
+    #[error("the model's answer was rejected: {0:#}")]
+    Rejected(anyhow::Error),
+    /// Warden's own side failed (a prompt that does not render).
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl IntakeError {
+    pub fn fallback(&self) -> Fallback {
+        match self {
+            Self::Rejected(_) => Fallback::Rejected,
+            Self::Unavailable(_) | Self::Internal(_) => Fallback::Unavailable,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +128,7 @@ pub trait Intake: Send + Sync {
         true
     }
 
-    async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult>;
+    async fn extract(&self, ctx: &IntakeContext<'_>) -> Result<IntakeResult, IntakeError>;
 }
 
 /// The structured-command parser as an intake (the default when no model is configured).
@@ -79,7 +144,7 @@ impl Intake for ParserIntake {
         false
     }
 
-    async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult> {
+    async fn extract(&self, ctx: &IntakeContext<'_>) -> Result<IntakeResult, IntakeError> {
         let parse = || parser::parse_thread(ctx.thread, ctx.catalog);
         let draft = if parser_input_chars(ctx.thread) > PARSER_INLINE_CHARS {
             off_the_executor(parse)

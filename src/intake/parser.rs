@@ -92,6 +92,19 @@ pub fn parse_thread(thread: &[ThreadMessage], catalog: &Catalog) -> DraftIntent 
     refine_role(draft, catalog)
 }
 
+/// An exact structured command: a message that opens (after an optional `/access`, `/warden` or
+/// `/ar`) with a command verb spelt right — `/access request prod-db read for 2h`, `revoke
+/// AR-7K3D9QX2`. Its grammar gives it one reading; a model can only add doubt to it.
+pub fn is_structured_command(text: &str) -> bool {
+    let lower = text.trim().to_ascii_lowercase();
+    let mut words = lower.split_whitespace();
+    let mut first = words.next().unwrap_or_default();
+    if matches!(first, "/access" | "/warden" | "/ar") {
+        first = words.next().unwrap_or_default();
+    }
+    matches!(first, "request" | "revoke" | "cancel" | "extend" | "status")
+}
+
 /// What is known before reading a reply.
 #[derive(Default)]
 struct Context<'c> {

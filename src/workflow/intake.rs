@@ -9,7 +9,7 @@ use crate::domain::{
     Action, Entry, Evidence, Intent, IntentError, Job, JobKind, Origin, Patch, Person, Platform,
     Request, RequestEvent, RequestId, RequestState,
 };
-use crate::intake::{IntakeResult, ThreadMessage};
+use crate::intake::{Fallback, IntakeResult, ThreadMessage};
 use crate::store::{Change, Committed};
 
 /// A request intake works on: one not stored yet (its first message), or a stored one.
@@ -152,18 +152,14 @@ impl Engine {
         mut entries: Vec<Entry>,
         event: Option<&ChatEvent>,
     ) -> anyhow::Result<Handled> {
-        let mut draft = result.draft.clone();
-        if draft.action.is_none() && (draft.resource.is_some() || draft.role.is_some()) {
-            draft.action = Some(Action::Request);
-        }
+        let draft = result.draft.clone().with_implied_action();
         entries.push(Entry::warden(Evidence::IntakeRun {
             trace: serde_json::to_value(&result.trace)?,
             draft: serde_json::to_value(&draft)?,
         }));
         let mut tell = Vec::new();
-        // The fallback's trace comes from the parser, so its reason is what marks a model outage.
-        if result.trace.fallback_reason.is_some() {
-            tell.push("The language assistant is unavailable, so I read your message with the command parser instead.".to_string());
+        if let Some(kind) = result.trace.fallback {
+            tell.push(fallback_notice(kind).to_string());
         }
         let (change, more) = match draft.validate(&self.catalog) {
             Ok(intent) if intent.action == Action::Request => {
@@ -327,6 +323,19 @@ impl Engine {
                 "Request {} changed while I was reading your message; nothing was changed. Please send it again.",
                 target.req().id
             ))),
+        }
+    }
+}
+
+/// What the requester is told when the parser read their message instead of the model: which
+/// of the two happened, since "unavailable" after the model did answer would be untrue.
+fn fallback_notice(kind: Fallback) -> &'static str {
+    match kind {
+        Fallback::Unavailable => {
+            "The language assistant is unavailable, so I read your message with the command parser instead."
+        }
+        Fallback::Rejected => {
+            "The language assistant's answer could not be used, so I read your message with the command parser instead."
         }
     }
 }

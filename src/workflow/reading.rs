@@ -4,7 +4,6 @@ use super::Engine;
 use super::limits::Admission;
 use crate::chat::ChatEvent;
 use crate::domain::evidence::Inbound;
-use crate::domain::intent::DraftIntent;
 use crate::domain::{Entry, Evidence, Person, Request};
 use crate::intake::{IntakeContext, IntakeResult, ThreadMessage};
 
@@ -33,8 +32,9 @@ impl Engine {
         (text.text, said)
     }
 
-    /// Runs the configured intake; on any failure the parser takes over and the reason is kept.
-    /// At the open-requests limit (`admitted.parser_only`) the parser reads alone: no model call.
+    /// Runs the configured intake as `intake::read` decides (the parser for exact commands and
+    /// whenever the model fails or only it needs a question). At the open-requests limit
+    /// (`admitted.parser_only`) the parser reads alone: no model call.
     pub(crate) async fn run_intake(
         &self,
         thread: &[ThreadMessage],
@@ -50,22 +50,17 @@ impl Engine {
             true => &self.parser,
             false => &self.intake,
         };
-        match intake.extract(&ctx).await {
-            Ok(r) => r,
-            Err(err) => {
-                tracing::warn!(error = ?err, intake = %intake.name(), "intake failed; falling back to the parser");
-                self.metrics.inc("warden_intake_fallbacks_total", "", 1);
-                let mut r = match self.parser.extract(&ctx).await {
-                    Ok(r) => r,
-                    Err(_) => IntakeResult {
-                        draft: DraftIntent::default(),
-                        trace: Default::default(),
-                    },
-                };
-                r.trace.fallback_reason = Some(format!("{err:#}").chars().take(300).collect());
-                r
-            }
+        let result = crate::intake::read(intake.as_ref(), self.parser.as_ref(), &ctx).await;
+        if let Some(kind) = result.trace.fallback {
+            let kind = serde_json::to_value(kind).unwrap_or_default();
+            let kind = kind.as_str().unwrap_or("unknown");
+            self.metrics.inc(
+                "warden_intake_fallbacks_total",
+                &format!("kind=\"{kind}\""),
+                1,
+            );
         }
+        result
     }
 }
 

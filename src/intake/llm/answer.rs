@@ -5,6 +5,7 @@
 //! action outside the set, a refusal, an empty or truncated answer — is an error, and the engine
 //! falls back to the parser. What does fit is only a draft: `DraftIntent::validate` decides.
 
+use super::schema::max_chars;
 use crate::domain::Action;
 use crate::domain::intent::{DraftIntent, Field};
 use anyhow::{Context, bail};
@@ -15,11 +16,6 @@ use serde::Deserialize;
 
 /// Name of the function the model calls in `tool` mode and of the schema in `json_schema` mode.
 pub const TOOL_NAME: &str = "propose_intent";
-
-/// Longest name-like field accepted (resource, role, duration, ids); real ones are far shorter.
-const MAX_NAME: usize = 120;
-/// Longest free-text field accepted before validation caps it further.
-const MAX_TEXT: usize = 2000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,16 +41,20 @@ impl ModelAnswer {
         anyhow::ensure!(!text.is_empty(), "the model returned an empty answer");
         let answer: ModelAnswer = serde_json::from_str(text)
             .context("the model's answer is not a valid intent object")?;
-        for (name, value, max) in [
-            ("resource", &answer.resource, MAX_NAME),
-            ("role", &answer.role, MAX_NAME),
-            ("duration", &answer.duration, MAX_NAME),
-            ("request_id", &answer.request_id, MAX_NAME),
-            ("ticket", &answer.ticket, MAX_NAME),
-            ("justification", &answer.justification, MAX_TEXT),
+        // The schema's own bounds: a server without a grammar (json_object mode) may ignore them.
+        for (name, value) in [
+            ("resource", &answer.resource),
+            ("role", &answer.role),
+            ("duration", &answer.duration),
+            ("justification", &answer.justification),
+            ("ticket", &answer.ticket),
+            ("request_id", &answer.request_id),
         ] {
-            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-                bail!("the model's {name} is implausibly long");
+            if value
+                .as_ref()
+                .is_some_and(|v| v.chars().count() > max_chars(name))
+            {
+                bail!("the model's {name} is longer than the schema allows");
             }
         }
         Ok(answer)
@@ -95,9 +95,22 @@ fn strip_fence(text: &str) -> &str {
     inner.strip_suffix("```").unwrap_or(inner).trim()
 }
 
+/// The server answered without calling the tool it was told to call: it ignores forced tool
+/// choice (llama.cpp falls back to `auto` on a `tool_choice` it does not accept, and the model
+/// answers in prose). A property of the server, not of one answer: `llm probe` reports it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the model server ignored the forced tool call and answered in prose; it does not support tool_choice, use llm.output = \"json_schema\" or \"json_object\""
+)]
+pub struct ToolNotCalled;
+
 /// The answer text from a chat completion: the message content, or the one `propose_intent`
-/// call's arguments. Refusals, other tools and cut-off answers are errors.
-pub fn answer_text(response: &CreateChatCompletionResponse) -> anyhow::Result<String> {
+/// call's arguments (required when `tool_call` is set). Refusals, other tools and cut-off answers
+/// are errors.
+pub fn answer_text(
+    response: &CreateChatCompletionResponse,
+    tool_call: bool,
+) -> anyhow::Result<String> {
     let choice = response
         .choices
         .first()
@@ -120,37 +133,15 @@ pub fn answer_text(response: &CreateChatCompletionResponse) -> anyhow::Result<St
         }
         Some(_) => bail!("the model called an unexpected tool"),
     }
+    if tool_call {
+        return Err(ToolNotCalled.into());
+    }
     choice
         .message
         .content
         .clone()
         .filter(|c| !c.trim().is_empty())
         .context("the model returned an empty answer")
-}
-
-/// The JSON schema of the answer, strict-mode compatible: every property required, nullable
-/// where optional, no additional properties.
-pub fn schema() -> serde_json::Value {
-    let nullable = |description: &str| serde_json::json!({ "type": ["string", "null"], "description": description });
-    serde_json::json!({
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["action", "resource", "role", "duration", "justification", "ticket", "request_id", "break_glass", "unclear"],
-        "properties": {
-            "action": { "type": ["string", "null"], "enum": ["request", "extend", "revoke", "cancel", "status", null] },
-            "resource": nullable("Exact id of one candidate resource, or the requester's own words if none fits"),
-            "role": nullable("One of that resource's roles"),
-            "duration": nullable("Short notation: 30m, 2h, 3d"),
-            "justification": nullable("The requester's reason"),
-            "ticket": nullable("Incident or ticket id, e.g. INC-881"),
-            "request_id": nullable("An existing request id, e.g. AR-7K3D9QX2"),
-            "break_glass": { "type": "boolean", "description": "Explicit emergency only" },
-            "unclear": {
-                "type": "array",
-                "items": { "type": "string", "enum": ["action", "resource", "role", "duration", "justification", "request_id"] }
-            }
-        }
-    })
 }
 
 #[cfg(test)]
@@ -196,6 +187,6 @@ mod tests {
     #[test]
     fn a_fenced_answer_is_read_and_an_endless_one_is_not() {
         assert!(ModelAnswer::parse(&format!("```json\n{GOOD}\n```")).is_ok());
-        assert!(ModelAnswer::parse(&GOOD.replace("github-billing", &"x".repeat(500))).is_err());
+        assert!(ModelAnswer::parse(&GOOD.replace("github-billing", &"x".repeat(81))).is_err());
     }
 }

@@ -6,10 +6,12 @@ pub mod answer;
 pub mod candidates;
 pub mod client;
 pub mod output;
+pub mod probe;
 pub mod prompts;
+pub mod schema;
 pub mod view;
 
-use super::{Intake, IntakeContext, IntakeResult, IntakeTrace};
+use super::{Intake, IntakeContext, IntakeError, IntakeResult, IntakeTrace};
 use crate::config::LlmSettings;
 use crate::domain::intent::{DraftIntent, MAX_JUSTIFICATION};
 use crate::metrics::Metrics;
@@ -33,6 +35,7 @@ pub struct LlmIntake {
     prompts: Prompts,
     max_candidates: usize,
     max_thread_chars: usize,
+    max_answer_tokens: u32,
     metrics: Arc<Metrics>,
 }
 
@@ -67,8 +70,17 @@ impl LlmIntake {
             prompts: Prompts::load(s.prompts_dir.as_deref())?,
             max_candidates: s.max_candidates.max(1),
             max_thread_chars: s.max_thread_chars.max(200),
+            max_answer_tokens: s
+                .max_answer_tokens
+                .unwrap_or_else(schema::answer_token_budget)
+                .max(64),
             metrics,
         })
+    }
+
+    /// The configured output mode.
+    pub fn mode(&self) -> OutputMode {
+        self.mode
     }
 
     /// The prompt for one request. No I/O; public for the benchmark.
@@ -101,7 +113,8 @@ impl LlmIntake {
                 last_question: v.last_question.unwrap_or_else(|| "null".into()),
             },
         )?;
-        let tokens = view::estimate_tokens(&system) + view::estimate_tokens(&user);
+        // What the server sees: the output mode adds the schema or the tool definitions.
+        let tokens = self.request(system.clone(), user.clone()).prompt_tokens();
         Ok(Prompt {
             system,
             user,
@@ -110,9 +123,16 @@ impl LlmIntake {
         })
     }
 
+    fn request(&self, system: String, user: String) -> output::WireRequest {
+        output::request(&self.model, self.mode, system, user, self.max_answer_tokens)
+    }
+
     /// Reads a completion as hostile input: the raw answer text and the draft it yields.
-    pub fn read(response: &CreateChatCompletionResponse) -> anyhow::Result<(String, DraftIntent)> {
-        let raw = answer::answer_text(response)?;
+    pub fn read(
+        response: &CreateChatCompletionResponse,
+        mode: OutputMode,
+    ) -> anyhow::Result<(String, DraftIntent)> {
+        let raw = answer::answer_text(response, mode == OutputMode::Tool)?;
         let draft = ModelAnswer::parse(&raw)?.into_draft();
         Ok((raw, draft))
     }
@@ -132,43 +152,48 @@ impl Intake for LlmIntake {
         format!("llm:{}", self.model)
     }
 
-    async fn extract(&self, ctx: &IntakeContext<'_>) -> anyhow::Result<IntakeResult> {
+    async fn extract(&self, ctx: &IntakeContext<'_>) -> Result<IntakeResult, IntakeError> {
         let prompt = self.prompt(ctx)?;
         self.metrics
             .inc("warden_llm_prompt_tokens_total", "", prompt.tokens);
-        let request = output::request(
-            &self.model,
-            self.mode,
-            prompt.system.clone(),
-            prompt.user.clone(),
-        );
+        let request = self.request(prompt.system.clone(), prompt.user.clone());
         let started = Instant::now();
-        let response = self.client.chat().create(request).await;
-        self.metrics.observe(
-            "warden_llm_request_seconds",
-            "",
-            started.elapsed().as_secs_f64(),
-        );
+        let response: Result<CreateChatCompletionResponse, _> =
+            self.client.chat().create_byot(request).await;
+        let elapsed = started.elapsed();
+        self.metrics
+            .observe("warden_llm_request_seconds", "", elapsed.as_secs_f64());
         let response = match response {
             Ok(r) => r,
             Err(e) => {
                 self.count("error");
-                return Err(anyhow::Error::new(e).context("the model server did not answer"));
+                return Err(IntakeError::Unavailable(anyhow::Error::new(e)));
             }
         };
+        let completion_tokens = response
+            .usage
+            .as_ref()
+            .map(|u| u64::from(u.completion_tokens));
         tracing::info!(
             model = %self.model,
             prompt_tokens_estimate = prompt.tokens,
             prompt_tokens_reported = response.usage.as_ref().map(|u| u.prompt_tokens),
+            completion_tokens,
+            latency_ms = elapsed.as_millis() as u64,
             candidates = prompt.candidates,
             thread_messages = ctx.thread.len(),
             "model intake call"
         );
-        let (raw, draft) = match Self::read(&response) {
+        let (raw, draft) = match Self::read(&response, self.mode) {
             Ok(read) => read,
             Err(e) => {
-                self.count("invalid_answer");
-                return Err(e);
+                if e.is::<answer::ToolNotCalled>() {
+                    self.count("tool_not_called");
+                    tracing::warn!(model = %self.model, "{e}");
+                } else {
+                    self.count("invalid_answer");
+                }
+                return Err(IntakeError::Rejected(e));
             }
         };
         self.count("ok");
@@ -182,7 +207,9 @@ impl Intake for LlmIntake {
                 )),
                 raw_answer: Some(raw.chars().take(MAX_LOGGED_ANSWER).collect()),
                 prompt_tokens: Some(prompt.tokens),
-                fallback_reason: None,
+                latency_ms: Some(elapsed.as_millis() as u64),
+                completion_tokens,
+                ..Default::default()
             },
         })
     }

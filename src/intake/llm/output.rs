@@ -2,13 +2,16 @@
 //! vLLM and Ollama), a forced function call (servers with tools but no structured output), or
 //! plain JSON mode (the widest support; the schema is then only described in the prompt).
 
-use super::answer::{TOOL_NAME, schema};
+use super::answer::TOOL_NAME;
+use super::schema::{Json, schema};
+use super::view::estimate_tokens;
 use async_openai::types::chat::{
-    ChatCompletionNamedToolChoice, ChatCompletionRequestMessage,
-    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage, ChatCompletionTool,
-    ChatCompletionToolChoiceOption, ChatCompletionTools, CreateChatCompletionRequest, FunctionName,
-    FunctionObject, ResponseFormat, ResponseFormatJsonSchema,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
+    ChatCompletionRequestUserMessageContent, ChatCompletionToolChoiceOption,
+    CreateChatCompletionRequest, ToolChoiceOptions,
 };
+use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
@@ -18,6 +21,19 @@ pub enum OutputMode {
 }
 
 impl OutputMode {
+    /// Every mode, in the order `llm probe` recommends them: a grammar beats a forced call beats
+    /// a schema described in the prompt.
+    pub const ALL: [OutputMode; 3] = [Self::JsonSchema, Self::Tool, Self::JsonObject];
+
+    /// The `llm.output` value of this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::JsonSchema => "json_schema",
+            Self::Tool => "tool",
+            Self::JsonObject => "json_object",
+        }
+    }
+
     pub fn parse(s: &str) -> anyhow::Result<Self> {
         match s {
             "json_schema" => Ok(Self::JsonSchema),
@@ -30,17 +46,66 @@ impl OutputMode {
     }
 }
 
-/// Answers are short; a cap stops a runaway model from costing time and money. It leaves room
-/// for reasoning models, whose hidden reasoning counts against it.
-const MAX_ANSWER_TOKENS: u32 = 1024;
+/// One chat completion request as it goes on the wire: async-openai's request for everything
+/// but the parts that carry the answer schema, which are written here so the schema keeps its
+/// property order (see [`super::schema`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct WireRequest {
+    #[serde(flatten)]
+    pub base: CreateChatCompletionRequest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Json>,
+}
 
-/// One chat completion request: the system prompt, the turn prompt, and the answer format.
+impl WireRequest {
+    /// Prompt tokens the server will see, estimated: the messages, plus the tool definitions a
+    /// server's chat template renders into the prompt in tool mode. (A `json_schema` schema
+    /// becomes a grammar, not prompt text; in `json_object` mode it is already in the system
+    /// message.)
+    pub fn prompt_tokens(&self) -> u64 {
+        let messages: u64 = self
+            .base
+            .messages
+            .iter()
+            .map(|m| match m {
+                ChatCompletionRequestMessage::System(s) => text_tokens(&s.content),
+                ChatCompletionRequestMessage::User(u) => user_tokens(&u.content),
+                _ => 0,
+            })
+            .sum();
+        messages
+            + self
+                .tools
+                .as_ref()
+                .map_or(0, |t| estimate_tokens(&t.to_string()))
+    }
+}
+
+fn text_tokens(c: &ChatCompletionRequestSystemMessageContent) -> u64 {
+    match c {
+        ChatCompletionRequestSystemMessageContent::Text(t) => estimate_tokens(t),
+        _ => 0,
+    }
+}
+
+fn user_tokens(c: &ChatCompletionRequestUserMessageContent) -> u64 {
+    match c {
+        ChatCompletionRequestUserMessageContent::Text(t) => estimate_tokens(t),
+        _ => 0,
+    }
+}
+
+/// One chat completion request: the system prompt, the turn prompt, the answer format, and at
+/// most `max_tokens` of answer.
 pub fn request(
     model: &str,
     mode: OutputMode,
     system: String,
     user: String,
-) -> CreateChatCompletionRequest {
+    max_tokens: u32,
+) -> WireRequest {
     let mut system = system;
     if mode == OutputMode::JsonObject {
         // JSON mode only promises JSON, so the shape has to be in the prompt.
@@ -59,48 +124,79 @@ pub fn request(
             name: None,
         }),
     ];
-    let mut req = CreateChatCompletionRequest {
+    let mut base = CreateChatCompletionRequest {
         model: model.to_string(),
         messages,
         // No temperature: reasoning models reject anything but the default, and the schema
         // already leaves the model little room.
-        max_completion_tokens: Some(MAX_ANSWER_TOKENS),
+        max_completion_tokens: Some(max_tokens),
         ..Default::default()
+    };
+    let mut wire = WireRequest {
+        base: CreateChatCompletionRequest::default(),
+        response_format: None,
+        tools: None,
     };
     match mode {
         OutputMode::JsonSchema => {
-            req.response_format = Some(ResponseFormat::JsonSchema {
-                json_schema: ResponseFormatJsonSchema {
-                    name: TOOL_NAME.into(),
-                    description: Some("The access request as Warden's fields".into()),
-                    schema: schema(),
-                    strict: Some(true),
-                },
-            });
+            wire.response_format = Some(obj(vec![
+                ("type", Json::Str("json_schema".into())),
+                (
+                    "json_schema",
+                    obj(vec![
+                        ("name", Json::Str(TOOL_NAME.into())),
+                        (
+                            "description",
+                            Json::Str("The access request as Warden's fields".into()),
+                        ),
+                        ("schema", schema()),
+                        ("strict", Json::Bool(true)),
+                    ]),
+                ),
+            ]));
         }
         OutputMode::Tool => {
-            req.tools = Some(vec![ChatCompletionTools::Function(ChatCompletionTool {
-                function: FunctionObject {
-                    name: TOOL_NAME.into(),
-                    description: Some(
-                        "Propose the access request's fields for the requester to confirm".into(),
-                    ),
-                    parameters: Some(schema()),
-                    strict: Some(true),
-                },
-            })]);
-            req.tool_choice = Some(ChatCompletionToolChoiceOption::Function(
-                ChatCompletionNamedToolChoice {
-                    function: FunctionName {
-                        name: TOOL_NAME.into(),
-                    },
-                },
+            wire.tools = Some(Json::Arr(vec![obj(vec![
+                ("type", Json::Str("function".into())),
+                (
+                    "function",
+                    obj(vec![
+                        ("name", Json::Str(TOOL_NAME.into())),
+                        (
+                            "description",
+                            Json::Str(
+                                "Propose the access request's fields for the requester to confirm"
+                                    .into(),
+                            ),
+                        ),
+                        ("parameters", schema()),
+                        ("strict", Json::Bool(true)),
+                    ]),
+                ),
+            ])]));
+            // With one tool, "required" forces exactly that tool, and it is the form the widest
+            // set of servers accepts: llama.cpp ignores a tool_choice object naming the function
+            // (and falls back to "auto"), OpenAI and vLLM take either.
+            base.tool_choice = Some(ChatCompletionToolChoiceOption::Mode(
+                ToolChoiceOptions::Required,
             ));
-            req.parallel_tool_calls = Some(false);
+            base.parallel_tool_calls = Some(false);
         }
-        OutputMode::JsonObject => req.response_format = Some(ResponseFormat::JsonObject),
+        OutputMode::JsonObject => {
+            wire.response_format = Some(obj(vec![("type", Json::Str("json_object".into()))]))
+        }
     }
-    req
+    wire.base = base;
+    wire
+}
+
+fn obj(entries: Vec<(&str, Json)>) -> Json {
+    Json::Obj(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -108,7 +204,7 @@ mod tests {
     use super::*;
 
     fn body(mode: OutputMode) -> serde_json::Value {
-        serde_json::to_value(request("m", mode, "sys".into(), "user".into())).unwrap()
+        serde_json::to_value(request("m", mode, "sys".into(), "user".into(), 300)).unwrap()
     }
 
     #[test]
@@ -118,7 +214,11 @@ mod tests {
         assert_eq!(s["response_format"]["json_schema"]["strict"], true);
         let t = body(OutputMode::Tool);
         assert_eq!(t["tools"][0]["function"]["name"], TOOL_NAME);
-        assert_eq!(t["tool_choice"]["function"]["name"], TOOL_NAME);
+        assert_eq!(
+            t["tool_choice"], "required",
+            "llama.cpp ignores a named-function object"
+        );
+        assert_eq!(t["max_completion_tokens"], 300);
         let j = body(OutputMode::JsonObject);
         assert_eq!(j["response_format"]["type"], "json_object");
         assert!(
@@ -127,5 +227,24 @@ mod tests {
                 .unwrap()
                 .contains("\"additionalProperties\":false")
         );
+    }
+
+    #[test]
+    fn the_schema_keeps_its_order_in_the_request_bytes() {
+        for mode in [OutputMode::JsonSchema, OutputMode::Tool] {
+            let wire =
+                serde_json::to_string(&request("m", mode, "s".into(), "u".into(), 1)).unwrap();
+            let action = wire.find("\"action\":{").unwrap();
+            let break_glass = wire.find("\"break_glass\":{").unwrap();
+            assert!(action < break_glass, "{wire}");
+        }
+    }
+
+    #[test]
+    fn the_prompt_estimate_counts_the_tool_definitions_in_tool_mode() {
+        let tokens = |mode| request("m", mode, "sys".into(), "user".into(), 1).prompt_tokens();
+        let schema_tokens = estimate_tokens(&schema().to_string());
+        assert!(tokens(OutputMode::Tool) >= tokens(OutputMode::JsonSchema) + schema_tokens);
+        assert!(tokens(OutputMode::JsonObject) >= tokens(OutputMode::JsonSchema) + schema_tokens);
     }
 }

@@ -718,25 +718,6 @@ mod corpus {
         }
     }
 
-    fn field_matches(key: &str, want: &Value, i: &Intent) -> bool {
-        let s = |v: Option<&str>| v.map_or(Value::Null, |v| Value::String(v.to_string()));
-        match key {
-            "action" => want == &Value::String(i.action.as_str().into()),
-            "resource" => want == &s(i.resource.as_deref()),
-            "role" => want == &s(i.role.as_deref()),
-            "duration_secs" => want.as_u64() == i.duration_secs,
-            "ticket" => want == &s(i.ticket.as_deref()),
-            "request_id" => want == &s(i.request_id.as_ref().map(|r| r.as_str())),
-            "break_glass" => want.as_bool() == Some(i.break_glass),
-            "justification" => match (want.as_str(), &i.justification) {
-                (Some(part), Some(j)) => j.to_lowercase().contains(&part.to_lowercase()),
-                (None, j) => want.is_null() && j.is_none(),
-                _ => false,
-            },
-            other => panic!("unknown expected field '{other}'"),
-        }
-    }
-
     fn score_line(score: &mut Score, case: &Value, c: &Catalog) {
         let id = case["id"].as_str().expect("every line has a string id");
         let turns: Vec<&str> = case["messages"]
@@ -769,7 +750,10 @@ mod corpus {
             );
             let mut all = true;
             for (key, want) in wanted {
-                let ok = outcome.as_ref().is_ok_and(|i| field_matches(key, want, i));
+                let ok = outcome.as_ref().is_ok_and(|i| {
+                    crate::intake::corpus::field_matches(key, want, i)
+                        .unwrap_or_else(|| panic!("unknown expected field '{key}'"))
+                });
                 all &= score.tally(key, ok);
             }
             all

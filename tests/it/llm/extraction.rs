@@ -8,7 +8,8 @@ use serde_json::json;
 use warden::domain::{Action, RequestState};
 use warden::policy::PolicyInput;
 
-const FALLBACK_NOTICE: &str = "language assistant is unavailable";
+/// The model answered and the answer was rejected: the notice says so, not "unavailable".
+const FALLBACK_NOTICE: &str = "language assistant's answer could not be used";
 
 /// The one policy input of a submitted request, checked for the verified requester.
 fn only_input_from_alice(inputs: &[PolicyInput]) -> &PolicyInput {
@@ -93,12 +94,13 @@ async fn rejected_answer_falls_back_to_the_parser(answer: String) {
         )
         .await;
     assert!(
-        t.console.text().contains(FALLBACK_NOTICE),
+        t.console.text().contains(FALLBACK_NOTICE) && !t.console.text().contains("unavailable"),
         "the requester is told: {}",
         t.console.text()
     );
     let trace = &t.traces(&id).await[0];
     assert_eq!(trace["source"], "parser");
+    assert_eq!(trace["fallback"], "rejected", "{trace}");
     assert!(
         trace["fallback_reason"]
             .as_str()

@@ -16,10 +16,11 @@ async fn the_prompt_for_request_b_contains_nothing_from_request_a() {
     let a = t
         .say(
             "alice",
-            "maintain on the billing repo for 3 days, codename BLUEHERON-7731",
+            "maintain on the billing repo for 3 days, codename blueheron",
         )
         .await;
-    // Request A asks for a reason (maintain is high risk); the answer stays in A's thread.
+    // Request A asks for a reason (maintain is high risk; neither the model nor the parser found
+    // one); the answer stays in A's thread.
     t.fake.push(Reply::ok(completion(&intent(json!({ "resource": "github-billing", "role": "maintain", "duration": "3d", "justification": "migrate CI for BLUEHERON" })))));
     t.reply("alice", &a, "migrating the CI secrets for BLUEHERON-7731")
         .await;
@@ -34,6 +35,7 @@ async fn the_prompt_for_request_b_contains_nothing_from_request_a() {
     // (Catalog words such as "billing repo" may appear as candidates; words only A used may not.)
     for leaked in [
         "BLUEHERON",
+        "blueheron",
         "7731",
         "CI secrets",
         "3 days",
@@ -52,7 +54,7 @@ async fn the_prompt_for_request_b_contains_nothing_from_request_a() {
     );
     // And A's follow-up prompt held A's own thread, with Warden's question, in order.
     let prompt_a2 = calls[1].user_prompt();
-    let first = prompt_a2.find("BLUEHERON-7731\"").unwrap_or(usize::MAX);
+    let first = prompt_a2.find("codename blueheron\"").unwrap_or(usize::MAX);
     let answer = prompt_a2.find("migrating the CI secrets").unwrap_or(0);
     assert!(first < answer, "oldest first: {prompt_a2}");
     assert!(

@@ -2,6 +2,9 @@
 //! over real HTTP, and a recording wrapper around the shipped policy.
 
 pub mod app;
+mod cli;
 mod extraction;
 mod isolation;
+mod real_server;
+mod self_hosted;
 mod transport;

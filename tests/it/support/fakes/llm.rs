@@ -1,5 +1,6 @@
-//! A fake OpenAI-compatible model server: answers chat completions from a script, records every
-//! call, and answers 500 when the script has run out.
+//! A fake OpenAI-compatible model server: answers chat completions from a script (or as
+//! llama.cpp would, see `fakes::llama`), records every call, and answers 500 when the script has
+//! run out.
 
 pub use super::llm_wire::*;
 pub use super::scripted::Reply;
@@ -19,6 +20,17 @@ impl FakeModel {
 
     pub fn push(&self, reply: Reply) {
         self.0.push(reply)
+    }
+
+    /// From now on (once the queue is empty) answer as llama.cpp with a small model does, the
+    /// model reading every request as `answer` (see `fakes::llama`).
+    pub fn like_llama_cpp(&self, answer: String) {
+        self.0.behave(super::llama::behaviour(answer))
+    }
+
+    /// Answers every call with `reply` once the queue is empty.
+    pub fn answer_always(&self, reply: Reply) {
+        self.0.answer(reply)
     }
 
     pub fn calls(&self) -> Vec<Call> {

@@ -14,6 +14,13 @@ pub fn tool_call(name: &str, arguments: &str) -> Value {
     envelope(message, "tool_calls")
 }
 
+/// A chat completion stopped at the token limit: `content` is cut off, `tokens` were spent.
+pub fn cut_off(content: &str, tokens: u64) -> Value {
+    let mut v = envelope(json!({ "role": "assistant", "content": content }), "length");
+    v["usage"]["completion_tokens"] = json!(tokens);
+    v
+}
+
 pub fn refusal(text: &str) -> Value {
     envelope(
         json!({ "role": "assistant", "content": null, "refusal": text }),

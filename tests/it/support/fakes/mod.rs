@@ -1,6 +1,7 @@
 //! One fake per outside service, each over real HTTP and recording what it was sent.
 
 pub mod discord;
+pub mod llama;
 pub mod llm;
 pub mod llm_wire;
 pub mod oidc;

@@ -92,9 +92,13 @@ impl Call {
     }
 }
 
+/// Computes a reply from the request body: a fake that behaves like its server, not a script.
+pub type Behaviour = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
+
 struct State {
     queue: VecDeque<Reply>,
     standing: Reply,
+    behaviour: Option<Behaviour>,
     calls: Vec<Call>,
 }
 
@@ -103,9 +107,11 @@ struct Responder(Arc<Mutex<State>>);
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.0.lock().unwrap();
-        let reply = match state.queue.pop_front() {
-            Some(r) => r,
-            None => state.standing.clone(),
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let reply = match (state.queue.pop_front(), &state.behaviour) {
+            (Some(r), _) => r,
+            (None, Some(behave)) => behave(&body),
+            (None, None) => state.standing.clone(),
         };
         let url = &request.url;
         state.calls.push(Call {
@@ -115,7 +121,7 @@ impl Respond for Responder {
             },
             headers: request.headers.clone(),
             raw: request.body.clone(),
-            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+            body,
             status: reply.status,
         });
         reply.template()
@@ -143,6 +149,7 @@ impl Scripted {
         let state = Arc::new(Mutex::new(State {
             queue: VecDeque::new(),
             standing,
+            behaviour: None,
             calls: vec![],
         }));
         mock.respond_with(Responder(state.clone()))
@@ -180,6 +187,11 @@ impl Scripted {
     /// Answers the next call that has no earlier reply queued.
     pub fn push(&self, reply: Reply) {
         self.state.lock().unwrap().queue.push_back(reply);
+    }
+
+    /// Computes the answer to every call after the queue is empty.
+    pub fn behave(&self, behaviour: Behaviour) {
+        self.state.lock().unwrap().behaviour = Some(behaviour);
     }
 
     /// Answers every call after the queue is empty.

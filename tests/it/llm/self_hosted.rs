@@ -1,0 +1,193 @@
+//! A self-hosted OpenAI-compatible server (llama.cpp with a small model, as the fake reproduces
+//! it): forced tool calls, bounded answers, fill-in order, and never worse than the parser.
+
+use super::app::LlmTest;
+use crate::support::console::Drive;
+use crate::support::fakes::llama::PROSE;
+use crate::support::fakes::llm::{Reply, completion, intent, tool_call};
+use serde_json::json;
+use warden::domain::RequestState;
+
+const MESSAGE: &str = "need edit on the wiki for 2h to fix the onboarding page";
+
+fn wiki_answer() -> String {
+    intent(
+        json!({ "resource": "wiki", "role": "edit", "duration": "2h", "justification": "fix the onboarding page" }),
+    )
+}
+
+#[tokio::test]
+async fn tool_mode_on_llama_cpp_forces_the_call_with_required_and_uses_the_models_reading() {
+    let t = LlmTest::start_with(|s| s.output = "tool".into()).await;
+    t.fake.like_llama_cpp(wiki_answer());
+    let id = t.say("alice", MESSAGE).await;
+    let body = &t.fake.calls()[0].body;
+    assert_eq!(body["tool_choice"], "required", "{}", body["tool_choice"]);
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(trace["source"], "llm:test-model", "{trace}");
+    assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_forced_tool_choice_is_named_as_such_and_the_parser_reads() {
+    let t = LlmTest::start_with(|s| s.output = "tool".into()).await;
+    // Even "required" ignored: the model answers in prose, no tool call.
+    t.fake.push(Reply::ok(completion(PROSE)));
+    let id = t.say("alice", MESSAGE).await;
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(trace["source"], "parser");
+    let reason = trace["fallback_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ignored the forced tool call"),
+        "the reason names the server's behaviour: {reason}"
+    );
+    assert!(
+        t.console.text().contains("answer could not be used"),
+        "{}",
+        t.console.text()
+    );
+    assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
+}
+
+#[tokio::test]
+async fn a_grammar_enforcing_server_returns_a_bounded_answer_not_one_cut_off_at_the_limit() {
+    for output in ["json_schema", "tool"] {
+        let t = LlmTest::start_with(|s| s.output = output.into()).await;
+        t.fake.like_llama_cpp(wiki_answer());
+        let id = t.say("alice", MESSAGE).await;
+        let trace = &t.traces(&id).await[0];
+        assert_eq!(
+            trace["source"], "llm:test-model",
+            "{output}: the answer was not cut off: {trace}"
+        );
+        let max = t.fake.calls()[0].body["max_completion_tokens"]
+            .as_u64()
+            .unwrap_or(u64::MAX);
+        assert!(
+            max <= 400,
+            "{output}: completion capped to what the schema needs: {max}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_schema_goes_on_the_wire_in_the_order_a_person_fills_it() {
+    for output in ["json_schema", "tool"] {
+        let t = LlmTest::start_with(|s| s.output = output.into()).await;
+        t.fake.like_llama_cpp(wiki_answer());
+        t.say("alice", MESSAGE).await;
+        let raw = String::from_utf8(t.fake.calls()[0].raw.clone()).unwrap();
+        let at = |k: &str| {
+            raw.find(&format!("\"{k}\":{{"))
+                .unwrap_or_else(|| panic!("{k} in {raw}"))
+        };
+        let order = [
+            "action",
+            "resource",
+            "role",
+            "duration",
+            "justification",
+            "break_glass",
+        ];
+        for pair in order.windows(2) {
+            assert!(
+                at(pair[0]) < at(pair[1]),
+                "{output}: {} before {} on the wire",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_exact_structured_command_is_read_by_the_parser_without_a_model_call() {
+    let t = LlmTest::start().await;
+    t.fake.like_llama_cpp(wiki_answer());
+    for command in [
+        "/access request wiki edit for 2h because onboarding docs",
+        "request staging-db read for 1h",
+    ] {
+        let id = t.say("alice", command).await;
+        assert_eq!(
+            t.state(&id).await,
+            RequestState::AwaitingConfirmation,
+            "{command}"
+        );
+        let trace = &t.traces(&id).await[0];
+        assert_eq!(
+            (trace["source"].as_str(), trace["choice"].as_str()),
+            (Some("parser"), Some("structured_command")),
+            "{trace}"
+        );
+    }
+    assert_eq!(
+        t.fake.calls().len(),
+        0,
+        "no model call for a structured command"
+    );
+}
+
+#[tokio::test]
+async fn when_only_the_parsers_reading_validates_it_is_used_and_both_are_logged() {
+    let t = LlmTest::start().await;
+    // A weak model picks a resource with several roles and no role: validation would ask.
+    t.fake.push(Reply::ok(completion(&intent(
+        json!({ "resource": "github-billing", "duration": "2h" }),
+    ))));
+    let id = t.say("alice", MESSAGE).await;
+    assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(trace["choice"], "parser_validates", "{trace}");
+    assert_eq!(
+        trace["other_reading"]["resource"], "github-billing",
+        "{trace}"
+    );
+    assert!(
+        trace["raw_answer"].is_string(),
+        "the model's answer is kept: {trace}"
+    );
+    t.submit("alice", &id).await;
+    let inputs = t.policy_inputs();
+    assert_eq!(inputs[0].intent.resource.as_deref(), Some("wiki"));
+}
+
+#[tokio::test]
+async fn a_junk_request_id_on_a_request_is_dropped_not_asked_about() {
+    let t = LlmTest::start().await;
+    t.fake.push(Reply::ok(completion(&intent(json!({
+        "resource": "wiki", "role": "edit", "duration": "2h",
+        "justification": "fix the onboarding page", "request_id": "onboarding"
+    })))));
+    let id = t
+        .say(
+            "alice",
+            "wiki edit for a couple of hours, fixing the onboarding page",
+        )
+        .await;
+    assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
+    assert!(
+        !t.console.text().contains("is not a request id"),
+        "{}",
+        t.console.text()
+    );
+    assert_eq!(t.traces(&id).await[0]["source"], "llm:test-model");
+}
+
+#[tokio::test]
+async fn the_prompt_estimate_includes_the_tool_definitions_in_tool_mode() {
+    let mut estimates = Vec::new();
+    for output in ["json_schema", "tool"] {
+        let t = LlmTest::start_with(|s| s.output = output.into()).await;
+        t.fake.push(Reply::ok(match output {
+            "tool" => tool_call("propose_intent", &wiki_answer()),
+            _ => completion(&wiki_answer()),
+        }));
+        let id = t.say("alice", MESSAGE).await;
+        estimates.push(t.traces(&id).await[0]["prompt_tokens"].as_u64().unwrap());
+    }
+    assert!(
+        estimates[1] > estimates[0] + 150,
+        "tool mode adds the tool's schema to the prompt: {estimates:?}"
+    );
+}
