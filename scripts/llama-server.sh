@@ -53,8 +53,10 @@ start() {
     model="$(model_file)"
     [ -n "$model" ] || { echo "no SmolLM2 .gguf found: run '$0 build' first" >&2; exit 1; }
     # --jinja: the model's chat template, which is what renders tools in tool mode.
+    # --no-repack: no extra CPU buffer types (AMX); on VMs that report AMX without enabling it,
+    # the server dies with SIGILL while loading the model.
     nohup "$bin" -m "$model" --host 127.0.0.1 --port "$PORT" -c "$CTX" --parallel "$SLOTS" \
-        --jinja --no-webui >"$LOG" 2>&1 &
+        --jinja --no-repack --no-webui >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 120); do
         if curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
