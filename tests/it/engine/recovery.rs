@@ -3,9 +3,9 @@
 
 use super::group_policy;
 use crate::on_both_databases;
+use crate::support::TestDb;
 use crate::support::console::Drive;
 use crate::support::engine::{Setup, TestEngine};
-use crate::support::TestDb;
 use std::sync::atomic::Ordering;
 use warden::domain::{Platform, RequestState};
 use warden::workflow::{Handled, WorkflowOptions};
