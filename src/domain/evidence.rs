@@ -1,6 +1,6 @@
 //! What a request's context log records, as typed entries: one variant per kind, one match.
 
-use super::{PlatformUser, RequestState};
+use super::{PlatformUser, PriorAccess, RequestState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -179,6 +179,11 @@ pub enum Evidence {
         detail: Value,
         reason: String,
     },
+    /// What the target held before the first grant call (see `PriorAccess`).
+    PriorAccess {
+        call: Value,
+        prior: PriorAccess,
+    },
     Alert(Value),
     Review {
         notes: Option<String>,
@@ -267,6 +272,10 @@ impl Evidence {
                 LogKind::RevokeCall,
                 json!({ "call": call, "outcome": outcome, "detail": detail, "reason": reason }),
             ),
+            Self::PriorAccess { call, prior } => (
+                LogKind::GrantCall,
+                json!({ "call": call, PRIOR_ACCESS: prior }),
+            ),
             Self::Alert(v) => (LogKind::Alert, v.clone()),
             Self::Review { notes, account } => (
                 LogKind::Review,
@@ -279,6 +288,17 @@ impl Evidence {
             Self::Error(v) => (LogKind::Error, v.clone()),
         }
     }
+}
+
+/// The payload key of an `Evidence::PriorAccess` entry.
+const PRIOR_ACCESS: &str = "prior_access";
+
+/// What an `Evidence::PriorAccess` entry recorded, read back from its stored kind and payload.
+pub fn recorded_prior_access(kind: &str, payload: Option<&Value>) -> Option<PriorAccess> {
+    if kind != LogKind::GrantCall.as_str() {
+        return None;
+    }
+    serde_json::from_value(payload?.get(PRIOR_ACCESS)?.clone()).ok()
 }
 
 /// An entry with who caused it: a directory id, "warden", "policy:<engine>", "scheduler".

@@ -17,6 +17,27 @@ pub enum GrantEffect {
     AlreadyHeld,
 }
 
+/// Whether the person held the access before Warden's grant, as the backend read its target just
+/// before the first grant call. Recorded in the context log before that call, so a retried grant
+/// decides what the revoke undoes from this first reading, not from what it finds later (which
+/// may be Warden's own earlier attempt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorAccess {
+    Held,
+    Absent,
+}
+
+impl PriorAccess {
+    /// What a successful grant did, given what was there before it.
+    pub fn effect(self) -> GrantEffect {
+        match self {
+            Self::Held => GrantEffect::AlreadyHeld,
+            Self::Absent => GrantEffect::Applied,
+        }
+    }
+}
+
 /// What a backend reports on success, kept in the context log and on the grant record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GrantReceipt {

@@ -20,7 +20,7 @@ pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
 pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
-pub use grant::{GrantEffect, GrantReceipt, GrantRecord, GrantSummary};
+pub use grant::{GrantEffect, GrantReceipt, GrantRecord, GrantSummary, PriorAccess};
 pub use intent::{Action, Intent, IntentError};
 pub use jobs::{CardKind, Job, JobKind, JobStatus, Lane, PostedCard};
 pub use principal::{Person, Platform, PlatformUser, Principal};

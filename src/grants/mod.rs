@@ -4,7 +4,7 @@
 //! after a crash or a timeout never grants twice. Adapters add platform backends (Slack user
 //! groups, Discord roles) by implementing `Grantor` and registering under the catalog's name.
 
-pub use crate::domain::{GrantEffect, GrantReceipt};
+pub use crate::domain::{GrantEffect, GrantReceipt, PriorAccess};
 use crate::domain::{PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,13 @@ pub trait Grantor: Send + Sync {
     /// database, so two read-modify-writes never interleave. `None`: calls are independent.
     fn serial_key(&self, _call: &GrantCall) -> Option<String> {
         None
+    }
+
+    /// Whether the person already holds the access the call would grant, read from the target.
+    /// `None`: this backend cannot tell (a webhook, the log). Called once per grant, before its
+    /// first call, so the revoke undoes only what Warden added.
+    async fn observe(&self, _call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
+        Ok(None)
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError>;

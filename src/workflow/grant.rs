@@ -2,17 +2,19 @@
 //!
 //! What the grant changed (backend, parameters, account, and whether the person already had the
 //! access) is recorded on the request at grant time; revocation reads that record, never
-//! today's catalog. A grant that fails after a call that may have applied is withdrawn
+//! today's catalog. Whether the person held the access before is read from the target once,
+//! before the first grant call, and recorded; retries use that reading. A grant that fails after a call that may have applied is withdrawn
 //! (`compensate`) before the request is marked failed.
 
 use super::Engine;
 use super::step::Step;
 use crate::domain::evidence::CallOutcome;
+use crate::domain::evidence::recorded_prior_access;
 use crate::domain::{
-    Entry, Evidence, GrantEffect, GrantRecord, Job, JobKind, Patch, Request, RequestEvent,
-    RequestState,
+    Entry, Evidence, GrantEffect, GrantReceipt, GrantRecord, Job, JobKind, Patch, PriorAccess,
+    Request, RequestEvent, RequestState,
 };
-use crate::grants::{GrantCall, GrantError, GrantOp};
+use crate::grants::{GrantCall, GrantError, GrantOp, Grantor};
 use crate::store::{Change, ClaimedJob};
 
 /// Grant attempts before a transient failure counts as permanent.
@@ -55,6 +57,14 @@ impl Engine {
             crate::clock::from_ms(expires_at),
             None,
         );
+        let mut req = req;
+        let prior = match self
+            .prior_access(job, &mut req, grantor.as_ref(), &call)
+            .await
+        {
+            Ok(prior) => prior,
+            Err(e) => return self.grant_failed(job, req, &call, None, e).await,
+        };
         let attempted = GrantRecord {
             backend: grantor.name().to_string(),
             resource: resource.id.clone(),
@@ -62,17 +72,19 @@ impl Engine {
             account,
             params: resource.grant.params.clone(),
             granted_at: now,
-            receipt: None,
+            // Held before: a withdrawal after a failed call must leave it in place too.
+            receipt: (prior == Some(PriorAccess::Held)).then(|| {
+                GrantReceipt::unchanged(
+                    grantor.name(),
+                    serde_json::json!({ "result": "held before the grant" }),
+                )
+            }),
             revoked_at: None,
             revoke_reason: None,
         };
         match self.call_backend(grantor.as_ref(), &call).await {
             Ok(mut receipt) => {
-                if receipt.effect == GrantEffect::AlreadyHeld && job.attempts > 1 {
-                    // An earlier attempt may be what put the access there: it is Warden's to
-                    // take away, whatever this attempt found.
-                    receipt.effect = GrantEffect::Applied;
-                }
+                receipt.effect = settled_effect(prior, receipt.effect, job.attempts > 1);
                 let record = GrantRecord {
                     receipt: Some(receipt.clone()),
                     ..attempted
@@ -132,9 +144,25 @@ impl Engine {
                 }
                 Ok(())
             }
-            Err(GrantError::Transient(why)) if job.attempts < GRANT_ATTEMPTS => {
+            Err(e) => self.grant_failed(job, req, &call, Some(attempted), e).await,
+        }
+    }
+
+    /// A grant (or the reading before it) failed: retried while transient, withdrawn when a
+    /// call may have applied, else the request fails with nothing granted. `attempted` is
+    /// `None` when the failure came before any grant call.
+    async fn grant_failed(
+        &self,
+        job: &ClaimedJob,
+        req: Request,
+        call: &GrantCall,
+        attempted: Option<GrantRecord>,
+        e: GrantError,
+    ) -> anyhow::Result<()> {
+        match (e, attempted) {
+            (GrantError::Transient(why), _) if job.attempts < GRANT_ATTEMPTS => {
                 let entry = Entry::warden(Evidence::GrantCall {
-                    call: serde_json::to_value(&call)?,
+                    call: serde_json::to_value(call)?,
                     outcome: CallOutcome::Retrying,
                     detail: serde_json::json!({ "error": why }),
                     attempt: job.attempts,
@@ -143,18 +171,61 @@ impl Engine {
                     Ok(Some(Step::new(Change::none().log(entry.clone()))))
                 })
                 .await?;
-                self.store
-                    .retry_job(&job.claim, now + backoff_ms(job.attempts), &why)
-                    .await
+                let at = self.now_ms() + backoff_ms(job.attempts);
+                self.store.retry_job(&job.claim, at, &why).await
             }
             // A failure after a call that may have applied (a timeout, retries used up, or any
             // failure on a retry) must not end as "nothing was granted": withdraw it first.
-            Err(e) if e.may_have_applied() || job.attempts > 1 => {
+            (e, Some(attempted)) if e.may_have_applied() || job.attempts > 1 => {
                 self.withdraw_failed_grant(job, req, attempted, &e.to_string())
                     .await
             }
-            Err(e) => self.fail_grant(job, req, &e.to_string()).await,
+            // No grant call was made: an observing backend is called only after its first
+            // reading is recorded, and a recorded reading is never read again.
+            (e, _) => self.fail_grant(job, req, &e.to_string()).await,
         }
+    }
+
+    /// What the target held before this grant's first call: recorded by an earlier attempt, or
+    /// read now and recorded before any grant call. `None`: the backend cannot tell.
+    async fn prior_access(
+        &self,
+        job: &ClaimedJob,
+        req: &mut Request,
+        grantor: &dyn Grantor,
+        call: &GrantCall,
+    ) -> Result<Option<PriorAccess>, GrantError> {
+        let id = req.id.to_string();
+        let stored = |e: anyhow::Error| {
+            tracing::warn!(request = %id, error = ?e, "could not read or record the access held before the grant");
+            GrantError::Transient("could not record the access held before the grant".into())
+        };
+        if job.attempts > 1 {
+            let entries = self.store.log_entries(&id).await.map_err(stored)?;
+            let recorded = entries
+                .iter()
+                .find_map(|e| recorded_prior_access(&e.kind, e.payload.as_ref()));
+            if recorded.is_some() {
+                return Ok(recorded);
+            }
+        }
+        let Some(prior) = grantor.observe(call).await? else {
+            return Ok(None);
+        };
+        let entry = Entry::warden(Evidence::PriorAccess {
+            call: serde_json::to_value(call).map_err(|e| stored(e.into()))?,
+            prior,
+        });
+        let recorded = self
+            .change_request_from(&id, Some(req.clone()), |_| {
+                Ok(Some(Step::new(Change::none().log(entry.clone()))))
+            })
+            .await
+            .map_err(stored)?;
+        if let Some(latest) = recorded {
+            *req = latest;
+        }
+        Ok(Some(prior))
     }
 
     async fn fail_grant(&self, job: &ClaimedJob, req: Request, why: &str) -> anyhow::Result<()> {
@@ -186,5 +257,35 @@ impl Engine {
             self.store.complete_job(&job.claim).await?;
         }
         Ok(())
+    }
+}
+
+/// What a successful grant did. The first reading decides where there is one; without one (a
+/// backend that cannot look), a retry counts the access as Warden's own, since an earlier
+/// attempt may be what put it there.
+fn settled_effect(prior: Option<PriorAccess>, reported: GrantEffect, retried: bool) -> GrantEffect {
+    match prior {
+        Some(p) => p.effect(),
+        None if retried => GrantEffect::Applied,
+        None => reported,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_reading_decides_what_a_grant_did() {
+        use GrantEffect::{AlreadyHeld, Applied};
+        use PriorAccess::{Absent, Held};
+        // Found in place on a retry, but absent before the first call: Warden put it there.
+        assert_eq!(settled_effect(Some(Absent), AlreadyHeld, true), Applied);
+        // Held before the first call: never Warden's to take away, whatever a retry reports.
+        assert_eq!(settled_effect(Some(Held), Applied, true), AlreadyHeld);
+        assert_eq!(settled_effect(Some(Held), AlreadyHeld, true), AlreadyHeld);
+        // A backend that cannot look: its own report, unless an earlier attempt may have applied.
+        assert_eq!(settled_effect(None, AlreadyHeld, false), AlreadyHeld);
+        assert_eq!(settled_effect(None, AlreadyHeld, true), Applied);
     }
 }

@@ -10,7 +10,7 @@
 use super::rest::{DiscordRest, RestError, Route};
 use crate::domain::Platform;
 use crate::domain::catalog::GrantTarget;
-use crate::grants::{GrantCall, GrantError, GrantReceipt, Grantor};
+use crate::grants::{GrantCall, GrantError, GrantReceipt, Grantor, PriorAccess};
 use async_trait::async_trait;
 use reqwest::Method;
 use std::sync::Arc;
@@ -31,22 +31,7 @@ impl DiscordRoleGrantor {
         call: &GrantCall,
         method: Method,
     ) -> Result<GrantReceipt, GrantError> {
-        if call.account.platform != Platform::Discord {
-            return Err(GrantError::Permanent(format!(
-                "discord_role needs a Discord account, but the request came from {}",
-                call.account.platform
-            )));
-        }
-        let target = GrantTarget {
-            backend: BACKEND.into(),
-            params: call.params.clone(),
-        };
-        let role = target.param_for_role("role", &call.role).ok_or_else(|| {
-            GrantError::Permanent(format!(
-                "catalog entry {} names no Discord role for {}",
-                call.resource, call.role
-            ))
-        })?;
+        let role = role_of(call)?;
         let (guild, user) = (&call.account.workspace, &call.account.user_id);
         let detail = serde_json::json!({ "guild": guild, "user": user, "role": role });
         if method == Method::PUT && self.holds(guild, user, &role).await? {
@@ -98,6 +83,26 @@ impl DiscordRoleGrantor {
     }
 }
 
+/// The role a call is about, from the catalog parameters recorded with it.
+fn role_of(call: &GrantCall) -> Result<String, GrantError> {
+    if call.account.platform != Platform::Discord {
+        return Err(GrantError::Permanent(format!(
+            "discord_role needs a Discord account, but the request came from {}",
+            call.account.platform
+        )));
+    }
+    let target = GrantTarget {
+        backend: BACKEND.into(),
+        params: call.params.clone(),
+    };
+    target.param_for_role("role", &call.role).ok_or_else(|| {
+        GrantError::Permanent(format!(
+            "catalog entry {} names no Discord role for {}",
+            call.resource, call.role
+        ))
+    })
+}
+
 fn grant_error(e: RestError) -> GrantError {
     if e.is_transient() {
         GrantError::Transient(e.to_string())
@@ -110,6 +115,18 @@ fn grant_error(e: RestError) -> GrantError {
 impl Grantor for DiscordRoleGrantor {
     fn name(&self) -> &str {
         BACKEND
+    }
+
+    async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
+        let role = role_of(call)?;
+        let held = self
+            .holds(&call.account.workspace, &call.account.user_id, &role)
+            .await?;
+        Ok(Some(if held {
+            PriorAccess::Held
+        } else {
+            PriorAccess::Absent
+        }))
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {

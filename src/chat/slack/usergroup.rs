@@ -13,7 +13,7 @@
 use super::api::SlackApi;
 use crate::chat::ChatError;
 use crate::domain::catalog::GrantTarget;
-use crate::grants::{GrantCall, GrantError, GrantOp, GrantReceipt, Grantor};
+use crate::grants::{GrantCall, GrantError, GrantOp, GrantReceipt, Grantor, PriorAccess};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -66,8 +66,13 @@ enum Write {
     Enable(Vec<String>),
 }
 
+/// Whether `user` has the group's access: on its list, and the group enabled.
+fn holds(user: &str, members: &[String], disabled: bool) -> bool {
+    !disabled && members.iter().any(|m| m == user)
+}
+
 fn plan(op: GrantOp, user: &str, members: &[String], disabled: bool) -> Write {
-    let present = !disabled && members.iter().any(|m| m == user);
+    let present = holds(user, members, disabled);
     match op {
         GrantOp::Grant if present => Write::Nothing("already a member"),
         GrantOp::Grant if disabled => Write::Enable(vec![user.to_string()]),
@@ -223,6 +228,17 @@ impl Grantor for SlackUsergroupGrantor {
     /// Every call reads and writes back the whole member list of its group.
     fn serial_key(&self, call: &GrantCall) -> Option<String> {
         Self::group_of(call).ok().map(|g| format!("{BACKEND}:{g}"))
+    }
+
+    async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
+        let group = Self::group_of(call)?;
+        let (members, disabled) = self.read(&group).await?;
+        let held = holds(&call.account.user_id, &members, disabled);
+        Ok(Some(if held {
+            PriorAccess::Held
+        } else {
+            PriorAccess::Absent
+        }))
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {

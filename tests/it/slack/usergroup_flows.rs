@@ -17,6 +17,7 @@ use warden::domain::{Catalog, RequestState};
 on_both_databases!(
     the_last_member_of_a_user_group_is_removed_by_disabling_it,
     a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_revoke,
+    a_member_from_before_stays_when_the_first_grant_attempt_could_not_read_the_group,
     two_instances_granting_and_revoking_on_one_user_group_keep_the_right_members,
 );
 
@@ -142,6 +143,38 @@ async fn a_member_who_was_in_the_user_group_before_the_grant_stays_after_the_rev
     );
     assert!(fake.ok("usergroups.users.update").is_empty());
     assert!(!fake.is_disabled(GROUP));
+}
+
+async fn a_member_from_before_stays_when_the_first_grant_attempt_could_not_read_the_group(
+    db: TestDb,
+) {
+    let (t, fake, _) = start(db).await;
+    fake.set_usergroup(GROUP, &["U0OTHER", "alice"]);
+    // The first attempt cannot read the group (throttled past the client's retries); the
+    // retry finds alice on it. She was there before Warden, so the revoke leaves her.
+    fake.throttle("usergroups.list", 4);
+    let id = t.request("alice", "need edit on the wiki for 1h").await;
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Approved,
+        "{}",
+        t.transcript()
+    );
+    t.advance(1).await;
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Active,
+        "{}",
+        t.transcript()
+    );
+
+    t.advance(61).await;
+    assert_eq!(t.state(&id).await, RequestState::Expired);
+    assert_eq!(fake.usergroup(GROUP), ["U0OTHER", "alice"]);
+    assert!(
+        fake.ok("usergroups.users.update").is_empty(),
+        "nothing added, nothing removed"
+    );
 }
 
 async fn two_instances_granting_and_revoking_on_one_user_group_keep_the_right_members(db: TestDb) {

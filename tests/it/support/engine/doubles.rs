@@ -2,12 +2,13 @@
 //! changes while the engine runs, and the shipped policy recording what it is asked.
 
 use async_trait::async_trait;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use warden::directory::file::FileDirectory;
 use warden::directory::{Directory, DirectoryError};
 use warden::domain::{Person, PlatformUser};
-use warden::grants::{GrantCall, GrantError, GrantReceipt, Grantor};
+use warden::grants::{GrantCall, GrantError, GrantReceipt, Grantor, PriorAccess};
 use warden::policy::embedded::EmbeddedPolicy;
 use warden::policy::{Decision, PolicyEngine, PolicyInput};
 
@@ -23,8 +24,12 @@ pub struct CountingGrantor {
     pub time_out_after_applying: AtomicUsize,
     /// The next grant calls refused for good (nothing applied).
     pub refuse_grants: AtomicUsize,
-    /// Grants find the person already holding the access (they change nothing).
+    /// The next grant calls that fail as transient before applying anything.
+    pub fail_before_applying: AtomicUsize,
+    /// The person held the access before Warden (set by a test).
     pub already_held: AtomicBool,
+    /// Requests whose grant applied and has not been revoked: a retry finds the access there.
+    pub applied: Mutex<HashSet<String>>,
     pub keys: Mutex<Vec<String>>,
     /// Every revoke call as the backend received it.
     pub revoke_calls: Mutex<Vec<GrantCall>>,
@@ -36,9 +41,20 @@ impl Grantor for CountingGrantor {
         "log"
     }
 
+    async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
+        Ok(Some(if self.holds(call) {
+            PriorAccess::Held
+        } else {
+            PriorAccess::Absent
+        }))
+    }
+
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         if self.hang_grants.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
+        }
+        if take(&self.fail_before_applying) {
+            return Err(GrantError::Transient("backend unavailable".into()));
         }
         let times_out = take(&self.time_out_after_applying);
         if !times_out && take(&self.refuse_grants) {
@@ -46,10 +62,14 @@ impl Grantor for CountingGrantor {
         }
         self.grants.fetch_add(1, Ordering::SeqCst);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
+        let held_before = self.holds(call) || {
+            self.applied.lock().unwrap().insert(call.request_id.clone());
+            false
+        };
         if times_out {
             return Err(GrantError::Transient("timeout".into()));
         }
-        if self.already_held.load(Ordering::SeqCst) {
+        if held_before {
             return Ok(GrantReceipt::unchanged("counting", serde_json::json!({})));
         }
         Ok(GrantReceipt::applied("counting", serde_json::json!({})))
@@ -61,9 +81,17 @@ impl Grantor for CountingGrantor {
             return Err(GrantError::Transient("backend down".into()));
         }
         self.revokes.fetch_add(1, Ordering::SeqCst);
+        self.applied.lock().unwrap().remove(&call.request_id);
         self.keys.lock().unwrap().push(call.idempotency_key.clone());
         self.revoke_calls.lock().unwrap().push(call.clone());
         Ok(GrantReceipt::applied("counting", serde_json::json!({})))
+    }
+}
+
+impl CountingGrantor {
+    fn holds(&self, call: &GrantCall) -> bool {
+        self.already_held.load(Ordering::SeqCst)
+            || self.applied.lock().unwrap().contains(&call.request_id)
     }
 }
 
