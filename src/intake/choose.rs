@@ -12,12 +12,19 @@
 
 use super::{Choice, Intake, IntakeContext, IntakeResult, parser};
 
+/// The person's model budget is spent: the words were not read, and no model was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelBudgetSpent;
+
 /// Reads the thread with `intake`, the parser standing by as described in the module doc.
+/// `may_call_model` is asked once, only when the model would be called, so readings that need
+/// no model (the parser alone, an exact command) never spend the person's budget.
 pub async fn read(
     intake: &dyn Intake,
     fallback: &dyn Intake,
     ctx: &IntakeContext<'_>,
-) -> IntakeResult {
+    may_call_model: &(dyn Fn() -> bool + Sync),
+) -> Result<IntakeResult, ModelBudgetSpent> {
     let parsed = match fallback.extract(ctx).await {
         Ok(r) => r,
         Err(e) => {
@@ -29,11 +36,14 @@ pub async fn read(
         }
     };
     if !intake.calls_model() {
-        return parsed;
+        return Ok(parsed);
     }
     let parser_ok = parsed.validate(ctx.catalog).is_ok();
     if parser_ok && is_one_command(ctx) {
-        return with_choice(parsed, Choice::StructuredCommand);
+        return Ok(with_choice(parsed, Choice::StructuredCommand));
+    }
+    if !may_call_model() {
+        return Err(ModelBudgetSpent);
     }
     let model = match intake.extract(ctx).await {
         Ok(r) => r,
@@ -42,11 +52,11 @@ pub async fn read(
             let mut r = with_choice(parsed, Choice::Fallback);
             r.trace.fallback = Some(err.fallback());
             r.trace.fallback_reason = Some(format!("{err}").chars().take(300).collect());
-            return r;
+            return Ok(r);
         }
     };
     if model.draft == parsed.draft {
-        return with_choice(model, Choice::Model);
+        return Ok(with_choice(model, Choice::Model));
     }
     let model_ok = model.validate(ctx.catalog).is_ok();
     tracing::info!(
@@ -62,14 +72,14 @@ pub async fn read(
         trace.source = parsed.trace.source;
         trace.choice = Some(Choice::ParserValidates);
         trace.other_reading = Some(model.draft);
-        return IntakeResult {
+        return Ok(IntakeResult {
             draft: parsed.draft,
             trace,
-        };
+        });
     }
     let mut r = with_choice(model, Choice::Model);
     r.trace.other_reading = Some(parsed.draft);
-    r
+    Ok(r)
 }
 
 fn with_choice(mut r: IntakeResult, choice: Choice) -> IntakeResult {

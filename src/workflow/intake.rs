@@ -53,7 +53,7 @@ impl Engine {
             author: "requester".into(),
             text,
         }];
-        let result = self.run_intake(&thread, &person, &admitted).await;
+        let result = self.run_intake(&thread, &person, &admitted).await?;
         match result.draft.action {
             Some(Action::Status) => {
                 // It names requests (an approver's queue: other people's): never for the channel.
@@ -134,7 +134,7 @@ impl Engine {
             author: "requester".into(),
             text,
         });
-        let result = self.run_intake(thread, person, &admitted).await;
+        let result = self.run_intake(thread, person, &admitted).await?;
         if let Some(Action::Cancel) = result.draft.action {
             return self.cancel(&req, person, said, Some(event)).await;
         }

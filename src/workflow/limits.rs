@@ -1,4 +1,6 @@
-//! Per-person limits on what words may cost, checked in one place before any model call.
+//! Per-person limits on what words may cost: sizes checked in one place before the intake reads
+//! anything, model calls counted where the intake would call the model (`intake::read`), so an
+//! exact command read by the parser alone costs nothing.
 //!
 //! Over a limit the person gets a short answer naming the limit, no model is called and nothing
 //! is changed: the request (if any) stays as it was, the message is neither logged nor read.
@@ -88,7 +90,7 @@ impl ModelBudget {
     const HOUR_MS: i64 = 3_600_000;
 
     /// Takes one call for `person` at `now_ms` if fewer than `max` were taken in the last hour.
-    fn take(&self, person: &str, now_ms: i64, max: u32) -> bool {
+    pub(crate) fn take(&self, person: &str, now_ms: i64, max: u32) -> bool {
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
         // Forget everyone whose last call is over an hour old, so the map stays small.
         calls.retain(|_, q| q.back().is_some_and(|t| now_ms - t < Self::HOUR_MS));
@@ -105,7 +107,7 @@ impl ModelBudget {
 }
 
 impl Engine {
-    /// The gate every message passes before the intake reads it (and before any model call).
+    /// The gate every message passes before the intake reads it.
     pub(crate) async fn admit(
         &self,
         person: &Person,
@@ -116,8 +118,7 @@ impl Engine {
         if text.chars().count() > l.max_input_chars as usize {
             return Err(self.refuse(Limit::InputChars));
         }
-        let mut admission = Admission { parser_only: false };
-        let reads = match *words {
+        match *words {
             Words::InThread {
                 messages_before,
                 turns,
@@ -128,23 +129,15 @@ impl Engine {
                 if turns.is_some_and(|t| t > l.max_thread_turns as usize) {
                     return Err(self.refuse(Limit::ThreadTurns));
                 }
-                turns.is_some()
+                Ok(Admission { parser_only: false })
             }
             Words::New => {
                 let open = self.store.count_open_requests(&person.id).await?;
-                admission.parser_only = open >= i64::from(l.open_requests_per_person);
-                true
+                Ok(Admission {
+                    parser_only: open >= i64::from(l.open_requests_per_person),
+                })
             }
-        };
-        let model = reads && !admission.parser_only && self.intake.calls_model();
-        if model
-            && !self
-                .model_calls
-                .take(&person.id, self.now_ms(), l.model_calls_per_person_per_hour)
-        {
-            return Err(self.refuse(Limit::ModelCalls));
         }
-        Ok(admission)
     }
 
     /// Whether admitted words may open a new request (not at the open-requests limit).
@@ -155,7 +148,7 @@ impl Engine {
         }
     }
 
-    fn refuse(&self, limit: Limit) -> anyhow::Error {
+    pub(crate) fn refuse(&self, limit: Limit) -> anyhow::Error {
         self.metrics.inc(
             "warden_limit_refusals_total",
             &format!("limit=\"{}\"", limit.label()),

@@ -1,7 +1,7 @@
 //! Reading words: what a message is kept as, the thread the intake reads, and the intake run.
 
 use super::Engine;
-use super::limits::Admission;
+use super::limits::{Admission, Limit};
 use crate::chat::ChatEvent;
 use crate::domain::evidence::Inbound;
 use crate::domain::{Entry, Evidence, Person, Request};
@@ -40,7 +40,7 @@ impl Engine {
         thread: &[ThreadMessage],
         person: &Person,
         admitted: &Admission,
-    ) -> IntakeResult {
+    ) -> anyhow::Result<IntakeResult> {
         let ctx = IntakeContext {
             thread,
             requester: person,
@@ -50,7 +50,13 @@ impl Engine {
             true => &self.parser,
             false => &self.intake,
         };
-        let result = crate::intake::read(intake.as_ref(), self.parser.as_ref(), &ctx).await;
+        // The model budget is spent where the model is called, not per message.
+        let limit = self.options.limits.model_calls_per_person_per_hour;
+        let may_call_model = || self.model_calls.take(&person.id, self.now_ms(), limit);
+        let result =
+            crate::intake::read(intake.as_ref(), self.parser.as_ref(), &ctx, &may_call_model)
+                .await
+                .map_err(|_| self.refuse(Limit::ModelCalls))?;
         if let Some(kind) = result.trace.fallback {
             let kind = serde_json::to_value(kind).unwrap_or_default();
             let kind = kind.as_str().unwrap_or("unknown");
@@ -60,7 +66,7 @@ impl Engine {
                 1,
             );
         }
-        result
+        Ok(result)
     }
 }
 

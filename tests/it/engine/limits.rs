@@ -21,6 +21,7 @@ on_both_databases!(
     a_message_over_the_length_limit_is_refused_before_the_model,
     open_requests_are_counted_in_the_database_across_instances,
     model_calls_are_limited_per_person_per_hour,
+    exact_commands_read_without_the_model_spend_no_model_budget,
     a_request_thread_reads_a_bounded_number_of_messages_and_turns,
 );
 
@@ -143,6 +144,34 @@ async fn model_calls_are_limited_per_person_per_hour(db: TestDb) {
     t.clock.advance(chrono::Duration::minutes(61));
     assert_eq!(t.say("alice", "wiki edit 2h now").await, Handled::Done);
     assert_eq!(fake.calls().len(), 3);
+}
+
+async fn exact_commands_read_without_the_model_spend_no_model_budget(db: TestDb) {
+    let limits = LimitsSettings {
+        model_calls_per_person_per_hour: 1,
+        ..LimitsSettings::default()
+    };
+    let (t, fake) = with_model(db, limits).await;
+    fake.push(wiki_answer());
+    // Exact commands are the parser's: no model call, and so nothing taken from the budget.
+    for _ in 0..3 {
+        assert_eq!(t.say("alice", "status").await, Handled::Done);
+    }
+    assert_eq!(
+        t.say("alice", "/access request wiki edit for 2h because docs")
+            .await,
+        Handled::Done
+    );
+    assert!(fake.calls().is_empty(), "no model call for exact commands");
+    assert_eq!(refusals(&t, "model_calls"), 0);
+    // The budget is whole: free words still reach the model once.
+    assert_eq!(t.say("alice", "wiki edit 2h please").await, Handled::Done);
+    assert_eq!(fake.calls().len(), 1);
+    // Spent now, free words are refused, but an exact command still works.
+    let over = t.say("alice", "wiki edit 2h again").await;
+    assert!(refused(&over, "last hour"), "{over:?}");
+    assert_eq!(t.say("alice", "status").await, Handled::Done);
+    assert_eq!(fake.calls().len(), 1);
 }
 
 async fn a_request_thread_reads_a_bounded_number_of_messages_and_turns(db: TestDb) {
