@@ -126,6 +126,8 @@ pub struct LlmSettings {
     /// Most completion tokens per answer. Unset: what a maximal valid answer needs (about 250);
     /// a reasoning model, whose hidden reasoning counts too, needs more.
     pub max_answer_tokens: Option<u32>,
+    /// Whether a thread the parser reads completely still goes to the model (see `Prefer`).
+    pub prefer: crate::intake::Prefer,
 }
 
 impl Default for LlmSettings {
@@ -144,6 +146,7 @@ impl Default for LlmSettings {
             max_thread_chars: 4000,
             api_version: None,
             max_answer_tokens: None,
+            prefer: Default::default(),
         }
     }
 }

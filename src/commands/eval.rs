@@ -1,6 +1,6 @@
 //! `warden eval CORPUS.jsonl`: scores the configured intake on labelled messages, read exactly as
-//! `serve` reads them (structured commands by the parser, the parser standing in for a failed or
-//! doubtful model), and says how often the model's answer was used, fell back, and was right.
+//! `serve` reads them (what the parser reads completely by the parser, the parser standing in
+//! for a failed or doubtful model), and says how often the model's answer was used, fell back, and was right.
 //!
 //! Line format and matching rules: `tests/corpus/README.md`, implemented in `intake::corpus`.
 
@@ -31,7 +31,8 @@ pub struct Score {
     /// Cases read by the parser because the model's answer was unusable / the server failed.
     pub rejected: usize,
     pub unavailable: usize,
-    /// Exact structured commands, read by the parser without a model call.
+    /// Read by the parser alone without a model call: exact structured commands, and (with
+    /// `llm.prefer = "parser"`) any thread the parser reads completely.
     pub commands: usize,
     /// Accepted answers set aside because the parser's reading validated and the model's did not.
     pub parser_preferred: usize,
@@ -97,7 +98,7 @@ fn count_reading(s: &mut Score, t: &crate::intake::IntakeTrace) {
     s.latencies_ms.extend(t.latency_ms);
     s.completion_tokens.extend(t.completion_tokens);
     match (t.choice, t.fallback) {
-        (Some(Choice::StructuredCommand), _) => s.commands += 1,
+        (Some(Choice::StructuredCommand | Choice::ParserComplete), _) => s.commands += 1,
         (Some(Choice::Fallback), Some(Fallback::Rejected)) => s.rejected += 1,
         (Some(Choice::Fallback), _) => s.unavailable += 1,
         (Some(Choice::ParserValidates), _) => {
@@ -195,7 +196,7 @@ pub fn report(s: &Score) -> String {
     );
     if s.model {
         out.push_str(&format!(
-            "readings: model accepted {} (of which parser preferred {}), fallback {} (answer rejected {}, server unavailable {}), structured commands {}\n",
+            "readings: model accepted {} (of which parser preferred {}), fallback {} (answer rejected {}, server unavailable {}), read by the parser alone {}\n",
             s.accepted,
             s.parser_preferred,
             s.rejected + s.unavailable,

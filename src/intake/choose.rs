@@ -3,6 +3,11 @@
 //!
 //! - An exact structured command (`/access request prod-db read for 2h`, `revoke AR-7K3D9QX2`)
 //!   that the parser reads completely is the parser's: no model call, nothing to get wrong.
+//! - Any other thread the parser reads completely (its reading validates against the catalog)
+//!   is the parser's too while `llm.prefer = "parser"` (the default): measured on a small
+//!   self-hosted model, the model's different reading of such threads was wrong far more often
+//!   than right, and each call cost tens of seconds. The model reads what the parser cannot
+//!   complete (paraphrases, typos beyond the aliases, a missing field).
 //! - The model answers: its reading is used, unless it needs a question and the parser's reading
 //!   validates against the catalog without one. When the two differ, both are logged and the
 //!   one not used is kept in the trace.
@@ -10,7 +15,7 @@
 //!
 //! The serve path and `warden eval` both go through [`read`], so eval measures what serve does.
 
-use super::{Choice, Intake, IntakeContext, IntakeResult, parser};
+use super::{Choice, Intake, IntakeContext, IntakeResult, Prefer, parser};
 
 /// The person's model budget is spent: the words were not read, and no model was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +46,9 @@ pub async fn read(
     let parser_ok = parsed.validate(ctx.catalog).is_ok();
     if parser_ok && is_one_command(ctx) {
         return Ok(with_choice(parsed, Choice::StructuredCommand));
+    }
+    if parser_ok && intake.prefer() == Prefer::Parser {
+        return Ok(with_choice(parsed, Choice::ParserComplete));
     }
     if !may_call_model() {
         return Err(ModelBudgetSpent);

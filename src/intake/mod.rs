@@ -75,6 +75,9 @@ pub enum Fallback {
 pub enum Choice {
     /// An exact structured command: the parser's reading, no model call.
     StructuredCommand,
+    /// The parser read the thread completely (it validates) and `llm.prefer` is `parser`: its
+    /// reading, no model call.
+    ParserComplete,
     /// The model's reading (it validates, or neither does).
     Model,
     /// The model's reading needed a question and the parser's did not.
@@ -118,6 +121,19 @@ impl IntakeResult {
     }
 }
 
+/// Which reading is used when the parser alone reads a thread completely (`llm.prefer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prefer {
+    /// The parser's complete reading, without a model call: a weak or slow model can only
+    /// lose against a reading built from exact catalog names, and the requester confirms
+    /// either way. The model reads what the parser cannot complete.
+    #[default]
+    Parser,
+    /// Ask the model whenever one is configured; its reading wins when it validates.
+    Model,
+}
+
 /// An intake: parser or model. Returns a draft; validation is the caller's, always.
 #[async_trait]
 pub trait Intake: Send + Sync {
@@ -126,6 +142,11 @@ pub trait Intake: Send + Sync {
     /// Whether a run costs a model call (counted against the per-person hourly limit).
     fn calls_model(&self) -> bool {
         true
+    }
+
+    /// Whether a complete parser reading is used without asking this intake.
+    fn prefer(&self) -> Prefer {
+        Prefer::Parser
     }
 
     async fn extract(&self, ctx: &IntakeContext<'_>) -> Result<IntakeResult, IntakeError>;

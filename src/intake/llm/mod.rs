@@ -11,7 +11,7 @@ pub mod prompts;
 pub mod schema;
 pub mod view;
 
-use super::{Intake, IntakeContext, IntakeError, IntakeResult, IntakeTrace};
+use super::{Intake, IntakeContext, IntakeError, IntakeResult, IntakeTrace, Prefer};
 use crate::config::LlmSettings;
 use crate::domain::intent::{DraftIntent, MAX_JUSTIFICATION};
 use crate::metrics::Metrics;
@@ -36,6 +36,7 @@ pub struct LlmIntake {
     max_candidates: usize,
     max_thread_chars: usize,
     max_answer_tokens: u32,
+    prefer: Prefer,
     metrics: Arc<Metrics>,
 }
 
@@ -74,6 +75,7 @@ impl LlmIntake {
                 .max_answer_tokens
                 .unwrap_or_else(schema::answer_token_budget)
                 .max(64),
+            prefer: s.prefer,
             metrics,
         })
     }
@@ -150,6 +152,10 @@ impl LlmIntake {
 impl Intake for LlmIntake {
     fn name(&self) -> String {
         format!("llm:{}", self.model)
+    }
+
+    fn prefer(&self) -> Prefer {
+        self.prefer
     }
 
     async fn extract(&self, ctx: &IntakeContext<'_>) -> Result<IntakeResult, IntakeError> {

@@ -11,6 +11,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use warden::chat::CardAction;
 use warden::config::LlmSettings;
+use warden::intake::Prefer;
 use warden::intake::llm::LlmIntake;
 use warden::metrics::Metrics;
 use warden::policy::PolicyInput;
@@ -26,6 +27,9 @@ pub fn settings(fake: &FakeModel) -> LlmSettings {
         timeout_secs: 5,
         max_retries: 2,
         max_retry_after_secs: 1,
+        // These tests are about the model's reading; most of their messages the parser could
+        // read alone, which the default (`parser`) would answer without the model.
+        prefer: Prefer::Model,
         ..LlmSettings::default()
     }
 }

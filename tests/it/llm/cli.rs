@@ -22,7 +22,9 @@ fn warden(dir: &Path, model: Option<(&FakeModel, &str)>, args: &[&str]) -> (Stri
         cmd.env("WARDEN__LLM__BASE_URL", fake.base_url())
             .env("WARDEN__LLM__MODEL", "test-model")
             .env("WARDEN__LLM__OUTPUT", output)
-            .env("WARDEN__LLM__MAX_RETRIES", "0");
+            .env("WARDEN__LLM__MAX_RETRIES", "0")
+            // These cases are about the model's answers; the parser alone reads them completely.
+            .env("WARDEN__LLM__PREFER", "model");
     }
     let out = cmd.output().unwrap();
     let text = format!(

@@ -39,7 +39,12 @@ fn settings(url: &str, output: &str) -> warden::config::LlmSettings {
 async fn a_real_llama_cpp_server_reads_requests_in_every_output_mode() {
     let Some(url) = server() else { return };
     for output in ["json_schema", "tool", "json_object"] {
-        let t = LlmTest::start_with(|s| *s = settings(&url, output)).await;
+        // The model's reading is what this checks: ask it even where the parser could read alone.
+        let t = LlmTest::start_with(|s| {
+            *s = settings(&url, output);
+            s.prefer = warden::intake::Prefer::Model;
+        })
+        .await;
         let id = tokio::time::timeout(
             Duration::from_secs(300),
             t.say(

@@ -191,3 +191,32 @@ async fn the_prompt_estimate_includes_the_tool_definitions_in_tool_mode() {
         "tool mode adds the tool's schema to the prompt: {estimates:?}"
     );
 }
+
+#[tokio::test]
+async fn by_default_a_message_the_parser_reads_completely_skips_the_model_and_others_reach_it() {
+    let t = LlmTest::start_with(|s| s.prefer = Default::default()).await;
+    // Complete: resource, role, duration and reason all read from exact catalog names.
+    let id = t.say("alice", MESSAGE).await;
+    assert!(
+        t.fake.calls().is_empty(),
+        "no model call for a complete reading"
+    );
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(trace["choice"], "parser_complete", "{trace}");
+    assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
+    // Nothing the parser can match to the catalog: the model reads it.
+    t.fake.push(Reply::ok(completion(&wiki_answer())));
+    let id = t
+        .say(
+            "bob",
+            "can you sort me out with the thing Jane mentioned yesterday",
+        )
+        .await;
+    assert_eq!(
+        t.fake.calls().len(),
+        1,
+        "the model reads what the parser cannot complete"
+    );
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(trace["source"], "llm:test-model", "{trace}");
+}
