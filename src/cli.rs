@@ -29,6 +29,10 @@ pub enum Command {
         /// Type as any demo user instead of running the script.
         #[arg(long)]
         interactive: bool,
+        /// Keep the demo's SQLite database at this path (a new file) to look at afterwards with
+        /// `warden audit` or `warden policy replay`.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -125,6 +129,20 @@ pub enum AuditCommand {
 pub enum PolicyCommand {
     /// Evaluate a policy input document (JSON) and print the decision.
     Eval { file: PathBuf },
+    /// Re-evaluate the recorded inputs of past decisions against a policy and print what would
+    /// change (allow → deny, approvers). Changes nothing.
+    Replay {
+        /// How far back, e.g. `30d`, `12h`.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// A Rego file, or a directory of them (`*_test.rego` skipped), evaluated embedded.
+        /// Default: the configured policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// `text` or `json`.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ mod filters;
 mod jobs;
 mod pages;
 pub mod prune;
+mod replay;
 pub mod retention;
 pub mod session;
 pub mod siem;
@@ -66,6 +67,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(jobs::routes())
+        .merge(replay::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

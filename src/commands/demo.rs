@@ -237,7 +237,18 @@ pub async fn script(d: &Demo) -> anyhow::Result<String> {
     Ok(prod)
 }
 
-pub async fn run(interactive: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(interactive: bool, keep: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    if let Some(path) = keep {
+        // A new file only: the demo must never write into a database someone uses.
+        anyhow::ensure!(
+            !path.exists(),
+            "{} already exists; --keep wants a new file",
+            path.display()
+        );
+        let result = run_on(&format!("sqlite://{}", path.display()), interactive).await;
+        println!("\nThe demo's database is kept at {}.", path.display());
+        return result;
+    }
     let path =
         std::env::temp_dir().join(format!("warden-demo-{}.db", uuid::Uuid::new_v4().simple()));
     let url = format!("sqlite://{}", path.display());

@@ -18,9 +18,9 @@ mod serve;
 pub async fn run(cli: Cli) -> ExitCode {
     crate::app::install_crypto();
     let result = match cli.command {
-        Command::Demo { interactive } => {
+        Command::Demo { interactive, keep } => {
             crate::telemetry::init(if cli.log_json { "json" } else { "text" }, "error");
-            demo::run(interactive).await
+            demo::run(interactive, keep.as_deref()).await
         }
         Command::Bench {
             flows,
@@ -50,6 +50,14 @@ pub async fn run(cli: Cli) -> ExitCode {
                     Command::Policy {
                         command: PolicyCommand::Eval { file },
                     } => policy::eval(&loaded.settings, &file).await,
+                    Command::Policy {
+                        command:
+                            PolicyCommand::Replay {
+                                since,
+                                policy,
+                                format,
+                            },
+                    } => policy::replay(&loaded.settings, &since, policy.as_deref(), &format).await,
                     Command::Eval {
                         corpus,
                         catalog,

@@ -61,16 +61,53 @@ impl EmbeddedPolicy {
         Self::from_source(&path.display().to_string(), &text)
     }
 
+    /// Loads a policy file, or every `*.rego` module of a directory except `*_test.rego`.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.is_dir() {
+            return Self::from_file(path);
+        }
+        let mut modules = Vec::new();
+        for entry in std::fs::read_dir(path)
+            .with_context(|| format!("cannot read policy directory {}", path.display()))?
+        {
+            let file = entry?.path();
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.ends_with(".rego") && !name.ends_with("_test.rego") {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read policy file {}", file.display()))?;
+                modules.push((file.display().to_string(), text));
+            }
+        }
+        anyhow::ensure!(
+            !modules.is_empty(),
+            "policy directory {} has no .rego files",
+            path.display()
+        );
+        modules.sort();
+        Self::from_modules(&path.display().to_string(), modules)
+    }
+
     /// Parses a policy from text; `name` labels it in error messages.
     pub fn from_source(name: &str, text: &str) -> Result<Self> {
+        Self::from_modules(name, vec![(name.to_string(), text.to_string())])
+    }
+
+    /// Parses Rego modules (file name, text) into one policy named `name`.
+    fn from_modules(name: &str, modules: Vec<(String, String)>) -> Result<Self> {
         let mut engine = Engine::new();
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: EVAL_TIME_LIMIT,
             check_interval: NonZeroU32::new(256).expect("non-zero"),
         });
-        engine
-            .add_policy(name.to_string(), text.to_string())
-            .map_err(|e| anyhow!("policy {name} does not parse: {e}"))?;
+        for (file, text) in modules {
+            engine
+                .add_policy(file.clone(), text)
+                .map_err(|e| anyhow!("policy {file} does not parse: {e}"))?;
+        }
         let mut policy = Self {
             engine,
             source_name: name.to_string(),

@@ -11,6 +11,7 @@ pub mod authzen;
 pub mod discovery;
 pub mod embedded;
 pub mod opa;
+pub mod replay;
 
 /// Version of the document sent to the PDP; bumped on any incompatible change.
 pub const INPUT_VERSION: &str = "warden.policy.input/v1";

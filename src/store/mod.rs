@@ -22,6 +22,7 @@ mod jobs;
 mod leases;
 pub mod log;
 mod plan;
+pub mod policy_records;
 mod requests;
 mod retention;
 mod sessions;

@@ -201,6 +201,11 @@ impl Engine {
         &self.catalog
     }
 
+    /// The configured policy decision point.
+    pub fn policy(&self) -> &dyn PolicyEngine {
+        self.policy.as_ref()
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }

@@ -12,6 +12,7 @@ mod fuzz;
 mod grants_webhook;
 pub mod llm;
 mod policy_http;
+mod policy_replay;
 mod service;
 mod slack;
 mod store_leases;

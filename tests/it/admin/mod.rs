@@ -10,5 +10,6 @@ mod export;
 mod jobs;
 mod pages;
 mod redaction;
+mod replay;
 mod sessions;
 mod webdriver;

@@ -10,6 +10,7 @@ mod limits;
 mod policy_faults;
 mod preexisting;
 mod recovery;
+pub mod replay;
 mod scheduler;
 
 use crate::support::engine::Setup;
