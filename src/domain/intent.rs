@@ -179,20 +179,10 @@ impl DraftIntent {
             break_glass: self.break_glass,
             notes: vec![],
         };
+        // Without an id or a resource, which request is meant is the workflow's to find among
+        // the person's own: asked only when more than one fits.
         match action {
             Action::Status => Ok(intent),
-            Action::Revoke | Action::Cancel | Action::Extend
-                if intent.request_id.is_none() && self.resource.is_none() =>
-            {
-                Err(IntentError::ask(
-                    Field::RequestId,
-                    format!(
-                        "Which request should I {}? Give its id, e.g. AR-7K3D9QX2.",
-                        action.as_str()
-                    ),
-                    vec![],
-                ))
-            }
             Action::Revoke | Action::Cancel => {
                 if let Some(name) = &self.resource {
                     intent.resource = Some(resolve_resource(catalog, name)?.id.clone());

@@ -1,6 +1,7 @@
 //! The whole workflow in one engine, without the HTTP server, on real SQLite and PostgreSQL.
 
 mod access;
+mod ambiguity;
 mod approvals;
 mod compensation;
 mod crash;
