@@ -7,7 +7,7 @@ use handlebars::Handlebars;
 
 pub const CSS: &str = include_str!("templates/admin.css");
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("header", include_str!("templates/header.hbs")),
     ("footer", include_str!("templates/footer.hbs")),
     ("sign_in", include_str!("templates/sign_in.hbs")),
@@ -15,6 +15,7 @@ const TEMPLATES: [(&str, &str); 7] = [
     ("request", include_str!("templates/request.hbs")),
     ("grants", include_str!("templates/grants.hbs")),
     ("jobs", include_str!("templates/jobs.hbs")),
+    ("freezes", include_str!("templates/freezes.hbs")),
 ];
 
 pub fn registry() -> anyhow::Result<Handlebars<'static>> {
