@@ -125,14 +125,18 @@ impl Engine {
                         ))
                     })
                     .await?;
-                if granted.is_none() {
-                    self.store.complete_job(&job.claim).await?;
-                } else {
-                    self.metrics.inc(
-                        "warden_grants_total",
-                        &format!("backend=\"{}\"", grantor.name()),
-                        1,
-                    );
+                match granted {
+                    None => {
+                        self.store.complete_job(&job.claim).await?;
+                    }
+                    Some(active) => {
+                        self.metrics.inc(
+                            "warden_grants_total",
+                            &format!("backend=\"{}\"", grantor.name()),
+                            1,
+                        );
+                        self.revoke_if_frozen_meanwhile(&active).await;
+                    }
                 }
                 Ok(())
             }
@@ -158,6 +162,26 @@ impl Engine {
                     .await
             }
             Err(e) => self.fail_grant(job, req, &e.to_string()).await,
+        }
+    }
+
+    /// A freeze that landed while the backend call was in flight: a freeze's revoke pass lists
+    /// only what is active, so this grant, active from now, is taken back by its own job.
+    /// The grant job is already complete, so failures here are logged, not retried as the job:
+    /// a revoke job that was committed is run by the scheduler once its lease lapses.
+    async fn revoke_if_frozen_meanwhile(&self, active: &Request) {
+        let f = match self.freeze_on(active).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(request = %active.id, error = ?e, "could not read freezes after a grant");
+                return;
+            }
+        };
+        tracing::warn!(request = %active.id, freeze = %f.id, "granted while a freeze landed; revoking");
+        let reason = format!("frozen ({}) while granting: {}", f.id, f.reason);
+        if let Err(e) = Box::pin(self.revoke_early(active, "warden", &reason, None)).await {
+            tracing::error!(request = %active.id, error = ?e, "could not start the revoke of a grant made into a frozen scope");
         }
     }
 

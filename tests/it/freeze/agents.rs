@@ -8,6 +8,9 @@ use crate::support::TestDb;
 use crate::support::console::Drive;
 use crate::support::engine::TestEngine;
 use crate::support::fakes::receiver::Receiver;
+use crate::support::fakes::scripted::Reply;
+use crate::support::wait::{PATIENCE, wait_until};
+use std::time::Duration;
 use warden::clock::Clock;
 use warden::domain::{
     Action, FreezeScope, Intent, Job, Origin, Patch, Platform, Request, RequestEvent, RequestId,
@@ -19,6 +22,7 @@ on_both_databases!(
     one_agent_frozen_loses_its_grants_while_other_agents_and_people_keep_theirs,
     all_agents_frozen_leaves_people_alone,
     a_grant_job_does_not_grant_once_another_instance_froze_the_agent,
+    a_grant_in_flight_when_the_freeze_lands_is_revoked_by_its_own_job,
 );
 
 /// An agent's request, approved with its grant job due now (what the agent API commits for an
@@ -196,4 +200,40 @@ async fn a_grant_job_does_not_grant_once_another_instance_froze_the_agent(db: Te
         .expect("the refusal is logged");
     let why = refusal.payload.as_ref().unwrap()["why"].as_str().unwrap();
     assert!(why.contains("stop it"), "{why}");
+}
+
+async fn a_grant_in_flight_when_the_freeze_lands_is_revoked_by_its_own_job(db: TestDb) {
+    let backend = Receiver::start("/grants").await;
+    let t = TestEngine::start(db, webhook_setup(&backend)).await;
+    let id = approved_agent_request(&t, "ci-migrate", "staging-db", "read").await;
+    // The backend takes a while to answer the grant: the freeze and its revoke pass happen
+    // while the call is in flight, when the request is not yet active.
+    backend.push(Reply::empty(200).after(Duration::from_millis(800)));
+    let engine = t.engine.clone();
+    let job = tokio::spawn(async move { engine.run_due_jobs().await });
+    wait_until(PATIENCE, "the grant call to reach the backend", || async {
+        !calls_per_key(&backend, "grant").is_empty()
+    })
+    .await;
+    let frozen = t
+        .engine
+        .freeze(&FreezeScope::AllAgents, "admin:ops", "agents misbehaving")
+        .await
+        .unwrap();
+    let summary = t
+        .engine
+        .revoke_frozen(frozen.freeze(), "admin:ops", 4, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.total, 0, "not active yet when the pass ran");
+    job.await.unwrap().unwrap();
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Revoked,
+        "a grant completed into a frozen scope is taken back at once"
+    );
+    assert_eq!(
+        calls_per_key(&backend, "revoke").get(&format!("{id}:revoke")),
+        Some(&1)
+    );
 }
