@@ -7,7 +7,7 @@ use super::{ConfirmMode, Engine, Handled, user_error};
 use crate::chat::{CardTarget, ChatEvent};
 use crate::domain::{
     Action, Entry, Evidence, Intent, IntentError, Job, JobKind, Origin, Patch, Person, Platform,
-    Request, RequestEvent, RequestId, RequestState, Subject,
+    Request, RequestEvent, RequestId, RequestState,
 };
 use crate::intake::{Fallback, IntakeResult, ThreadMessage};
 use crate::store::{Change, Committed};
@@ -69,9 +69,6 @@ impl Engine {
                 self.act_on_existing(event, &person, action, &intent).await
             }
             _ => {
-                // Status, revoke and cancel above still work under a freeze; a new ask does not.
-                self.refuse_if_frozen(Subject::Person(&person.id), None)
-                    .await?;
                 self.may_open(&admitted)?;
                 let id = RequestId::generate();
                 let thread = match event.scope.platform {
@@ -241,7 +238,8 @@ impl Engine {
             intent: serde_json::to_value(&intent)?,
         }));
         let req = target.req();
-        // Now the resource is known: a freeze on it stops the request before it is proposed.
+        // The intake's freeze check, once the resource is known and before anything is shown or
+        // (for a new ask) stored. Status, cancel and revoke never get here: they work when frozen.
         self.refuse_if_frozen(req.subject(), intent.resource.as_deref())
             .await?;
         let skip_confirmation = match self.options.confirm {
