@@ -1,6 +1,6 @@
 //! `warden freeze` / `warden unfreeze`: the kill switch from a shell, with revoke progress.
 
-use crate::app::Server;
+use crate::app::build_engine;
 use crate::cli::{FreezeArgs, ScopeArgs, UnfreezeArgs};
 use crate::clock::{SystemClock, from_ms};
 use crate::config::Settings;
@@ -155,10 +155,10 @@ fn line(f: &Freeze) -> String {
     }
 }
 
-/// The engine `serve` runs, so revokes go through the configured backends and people are told.
+/// The engine `serve` runs (without its inbound adapters), so revokes go through the configured
+/// backends and people are told.
 async fn engine(s: &Settings) -> anyhow::Result<Arc<Engine>> {
-    let server = Server::build(s, Arc::new(SystemClock)).await?;
-    Ok(server.engine().clone())
+    Ok(Arc::new(build_engine(s, Arc::new(SystemClock)).await?))
 }
 
 /// A refusal meant for the operator, without the "error:" cause chain decoration.
