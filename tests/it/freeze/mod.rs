@@ -2,6 +2,7 @@
 //! revoke what is active there once each, on SQLite and PostgreSQL, with a real webhook backend.
 
 mod agents;
+mod bounds;
 mod kill_switch;
 
 use crate::support::engine::Setup;
