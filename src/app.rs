@@ -253,6 +253,17 @@ impl Wiring {
     }
 }
 
+/// The engine `serve` runs, with its outbound chat clients and grant backends but no inbound
+/// adapter (no routes, no Discord gateway or Slack Socket Mode connection): for one-shot
+/// commands that act through the engine, such as `warden freeze --revoke`.
+pub async fn build_engine(s: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Engine> {
+    let mut wiring = Wiring::from_settings(s).await?;
+    let mut chats: Vec<Arc<dyn ChatPort>> = Vec::new();
+    let clients = std::mem::take(&mut wiring.clients);
+    adapters::outbound(s, &clients, &mut chats, &mut wiring.grantors);
+    Ok(wiring.into_engine(chats, clock))
+}
+
 /// The whole service, composed but not yet listening: `warden serve` binds it to
 /// `server.listen`; tests bind it to port 0.
 pub struct Server {

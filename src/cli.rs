@@ -86,6 +86,10 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The kill switch: stop new grants in a scope at once, on every instance (or `--list`).
+    Freeze(FreezeArgs),
+    /// Lift a freeze, by its id or its scope; explicit, with a reason, and recorded.
+    Unfreeze(UnfreezeArgs),
     /// Discord set-up tasks.
     Discord {
         #[command(subcommand)]
@@ -192,4 +196,57 @@ pub enum DiscordCommand {
         #[arg(long)]
         guild: Option<String>,
     },
+}
+
+/// Which requests a freeze covers: exactly one of these.
+#[derive(Debug, Clone, clap::Args)]
+#[group(multiple = false)]
+pub struct ScopeArgs {
+    /// One agent, by its id in the agent registry.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Every agent (people are not affected).
+    #[arg(long)]
+    pub all_agents: bool,
+    /// One catalog resource, for agents and people.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Every new grant, for everyone.
+    #[arg(long)]
+    pub everything: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FreezeArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Why (recorded with the freeze and on every revoke it makes).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Also revoke every active grant in the scope now, printing progress.
+    #[arg(long)]
+    pub revoke: bool,
+    /// Revokes in flight at once with --revoke.
+    #[arg(long, default_value_t = crate::workflow::DEFAULT_REVOKE_CONCURRENCY)]
+    pub concurrency: usize,
+    /// List freezes (active first) instead of freezing.
+    #[arg(long, conflicts_with_all = ["reason", "revoke", "agent", "all_agents", "resource", "everything"])]
+    pub list: bool,
+    /// Who is freezing, as recorded (`cli:<name>`).
+    #[arg(long, env = "USER", default_value = "operator")]
+    pub actor: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnfreezeArgs {
+    /// The freeze's id (`FZ-…`), or give its scope instead.
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Why the freeze is lifted (recorded).
+    #[arg(long)]
+    pub reason: String,
+    /// Who is lifting it, as recorded (`cli:<name>`).
+    #[arg(long, env = "USER", default_value = "operator")]
+    pub actor: String,
 }

@@ -16,6 +16,7 @@ mod auth;
 mod errors;
 pub mod export;
 mod filters;
+mod freezes;
 mod jobs;
 mod pages;
 pub mod prune;
@@ -68,6 +69,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(api::routes())
         .merge(jobs::routes())
         .merge(replay::routes())
+        .merge(freezes::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

@@ -7,7 +7,7 @@ use handlebars::Handlebars;
 
 pub const CSS: &str = include_str!("templates/admin.css");
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: &[(&str, &str)] = &[
     ("header", include_str!("templates/header.hbs")),
     ("footer", include_str!("templates/footer.hbs")),
     ("sign_in", include_str!("templates/sign_in.hbs")),
@@ -16,6 +16,7 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("grants", include_str!("templates/grants.hbs")),
     ("jobs", include_str!("templates/jobs.hbs")),
     ("replay", include_str!("templates/replay.hbs")),
+    ("freezes", include_str!("templates/freezes.hbs")),
 ];
 
 pub fn registry() -> anyhow::Result<Handlebars<'static>> {

@@ -11,6 +11,7 @@ mod check;
 pub mod demo;
 mod discord;
 pub mod eval;
+mod freeze;
 mod llm;
 mod policy;
 mod serve;
@@ -74,6 +75,8 @@ pub async fn run(cli: Cli) -> ExitCode {
                         command: LlmCommand::Probe,
                     } => llm::probe(&loaded.settings).await,
                     Command::Discord { command } => discord::run(&loaded.settings, command).await,
+                    Command::Freeze(args) => freeze::freeze(&loaded.settings, args).await,
+                    Command::Unfreeze(args) => freeze::unfreeze(&loaded.settings, args).await,
                     Command::Demo { .. }
                     | Command::Bench { .. }
                     | Command::Config { .. }

@@ -267,6 +267,19 @@ impl Request {
         self.intent.as_ref()?.ticket.as_deref()
     }
 
+    /// Whether an agent asked (origin `Platform::Agent`), not a person.
+    pub fn is_agent(&self) -> bool {
+        self.origin.platform == Platform::Agent
+    }
+
+    /// Who the request is for, as freezes match it.
+    pub fn subject(&self) -> super::Subject<'_> {
+        match self.is_agent() {
+            true => super::Subject::Agent(&self.requester_id),
+            false => super::Subject::Person(&self.requester_id),
+        }
+    }
+
     /// The platform account that asked.
     pub fn requester_account(&self) -> PlatformUser {
         PlatformUser::new(

@@ -111,6 +111,15 @@ impl Engine {
         for _ in 0..CLICK_ATTEMPTS {
             let seen = self.request_by_id(id).await?;
             let plan = self.check_approver(&seen, person, "approve").await?;
+            if let Some(f) = self.freeze_on(&seen).await? {
+                let why = format!("frozen ({}): {}", f.id, f.reason);
+                self.log_refusal(&seen, person, "approve", &why).await;
+                return Err(user_error(format!(
+                    "Request {} can't be approved now: {}",
+                    seen.id,
+                    f.chat_notice()
+                )));
+            }
             let step = self.approval_step(&seen, &plan, person, event)?;
             let next_step = step.change.patch.current_step;
             match self.commit_step(&seen, step).await? {

@@ -40,6 +40,9 @@ impl Engine {
             .clone()
             .ok_or_else(|| anyhow::anyhow!("request {} has no intent", req.id))?;
         let resource = self.resource_of(req)?.clone();
+        // Frozen: refused before policy; the request waits, confirmable once the freeze lifts.
+        self.refuse_if_frozen(req.subject(), Some(&resource.id))
+            .await?;
         let input = self.policy_input(
             req,
             person,

@@ -33,6 +33,8 @@ impl Engine {
             )));
         }
         let resource = self.resource_of(req)?.clone();
+        self.refuse_if_frozen(req.subject(), Some(&resource.id))
+            .await?;
         let role = req.role().unwrap_or_default().to_string();
         let max = resource.max_duration_for(&role);
         let wanted = intent

@@ -11,8 +11,8 @@ use super::step::Step;
 use crate::domain::evidence::CallOutcome;
 use crate::domain::evidence::recorded_prior_access;
 use crate::domain::{
-    Entry, Evidence, GrantEffect, GrantReceipt, GrantRecord, Job, JobKind, Patch, PriorAccess,
-    Request, RequestEvent, RequestState,
+    Entry, Evidence, Freeze, GrantEffect, GrantReceipt, GrantRecord, Job, JobKind, Patch,
+    PriorAccess, Request, RequestEvent, RequestState,
 };
 use crate::grants::{GrantCall, GrantError, GrantOp, Grantor};
 use crate::store::{Change, ClaimedJob};
@@ -30,6 +30,10 @@ impl Engine {
         if req.state != RequestState::Approved {
             self.store.complete_job(&job.claim).await?;
             return Ok(());
+        }
+        // The last decision point: a freeze set after the approval still stops the grant.
+        if let Some(f) = self.freeze_on(&req).await? {
+            return self.refuse_frozen_grant(job, req, &f).await;
         }
         let resource = self.resource_of(&req)?.clone();
         let Some(grantor) = self.grantors.get(&resource.grant.backend) else {
@@ -133,14 +137,18 @@ impl Engine {
                         ))
                     })
                     .await?;
-                if granted.is_none() {
-                    self.store.complete_job(&job.claim).await?;
-                } else {
-                    self.metrics.inc(
-                        "warden_grants_total",
-                        &format!("backend=\"{}\"", grantor.name()),
-                        1,
-                    );
+                match granted {
+                    None => {
+                        self.store.complete_job(&job.claim).await?;
+                    }
+                    Some(active) => {
+                        self.metrics.inc(
+                            "warden_grants_total",
+                            &format!("backend=\"{}\"", grantor.name()),
+                            1,
+                        );
+                        self.revoke_if_frozen_meanwhile(&active).await;
+                    }
                 }
                 Ok(())
             }
@@ -226,6 +234,73 @@ impl Engine {
             *req = latest;
         }
         Ok(Some(prior))
+    }
+
+    /// A freeze that landed while the backend call was in flight: a freeze's revoke pass lists
+    /// only what is active, so this grant, active from now, is taken back by its own job.
+    /// The grant job is already complete, so failures here are logged, not retried as the job:
+    /// a revoke job that was committed is run by the scheduler once its lease lapses.
+    async fn revoke_if_frozen_meanwhile(&self, active: &Request) {
+        let f = match self.freeze_on(active).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(request = %active.id, error = ?e, "could not read freezes after a grant");
+                return;
+            }
+        };
+        tracing::warn!(request = %active.id, freeze = %f.id, "granted while a freeze landed; revoking");
+        let reason = format!("frozen ({}) while granting: {}", f.id, f.reason);
+        if let Err(e) = Box::pin(self.revoke_early(active, "warden", &reason, None)).await {
+            tracing::error!(request = %active.id, error = ?e, "could not start the revoke of a grant made into a frozen scope");
+        }
+    }
+
+    /// An approved request in a frozen scope: no backend call; the request fails closed and
+    /// the requester is told it can be asked for again once the freeze is lifted.
+    async fn refuse_frozen_grant(
+        &self,
+        job: &ClaimedJob,
+        req: Request,
+        freeze: &Freeze,
+    ) -> anyhow::Result<()> {
+        tracing::warn!(request = %req.id, freeze = %freeze.id, "grant refused: the scope is frozen");
+        let told = format!(
+            "Request {} was not granted. {}",
+            req.id,
+            freeze.chat_notice()
+        );
+        let why = format!("frozen ({}): {}", freeze.id, freeze.reason);
+        let id = req.id.to_string();
+        let failed = self
+            .change_request_from(&id, Some(req), |seen| {
+                if seen.state != RequestState::Approved {
+                    return Ok(None);
+                }
+                let change = Change::event(RequestEvent::Fail)
+                    .log(Entry::warden(Evidence::Refusal {
+                        action: "grant".into(),
+                        why: why.clone(),
+                    }))
+                    .log(Entry::warden(Evidence::StateChange {
+                        from: RequestState::Approved,
+                        to: RequestState::Failed,
+                        why: Some(why.clone()),
+                    }))
+                    .cancel(&[JobKind::Expire])
+                    .complete(Some(job.claim.clone()));
+                Ok(Some(
+                    Step::new(change)
+                        .cards(format!("Not granted: frozen ({})", freeze.id))
+                        .tell(told.clone()),
+                ))
+            })
+            .await?;
+        if failed.is_none() {
+            self.store.complete_job(&job.claim).await?;
+        }
+        self.metrics.inc("warden_freeze_refusals_total", "", 1);
+        Ok(())
     }
 
     async fn fail_grant(&self, job: &ClaimedJob, req: Request, why: &str) -> anyhow::Result<()> {

@@ -89,22 +89,22 @@ impl Engine {
         }
     }
 
+    /// Each kind's handling is boxed: the flows below are deep (a commit runs its inline jobs,
+    /// which commit again), and a future that size on a worker's stack overflows it in a debug
+    /// build on PostgreSQL.
     async fn dispatch(&self, event: &ChatEvent) -> anyhow::Result<Handled> {
         match &event.kind {
             EventKind::Message { text, message_id } => {
-                self.on_message(event, text, Some(message_id)).await
+                Box::pin(self.on_message(event, text, Some(message_id))).await
             }
-            EventKind::Command { text } => self.on_message(event, text, None).await,
+            EventKind::Command { text } => Box::pin(self.on_message(event, text, None)).await,
             EventKind::Action {
                 action,
                 request_id,
                 reason,
-            } => {
-                self.on_action(event, *action, request_id, reason.as_deref())
-                    .await
-            }
+            } => Box::pin(self.on_action(event, *action, request_id, reason.as_deref())).await,
             EventKind::EditSubmitted { request_id, fields } => {
-                self.on_edit(event, request_id, fields).await
+                Box::pin(self.on_edit(event, request_id, fields)).await
             }
         }
     }

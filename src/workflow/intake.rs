@@ -238,6 +238,10 @@ impl Engine {
             intent: serde_json::to_value(&intent)?,
         }));
         let req = target.req();
+        // The intake's freeze check, once the resource is known and before anything is shown or
+        // (for a new ask) stored. Status, cancel and revoke never get here: they work when frozen.
+        self.refuse_if_frozen(req.subject(), intent.resource.as_deref())
+            .await?;
         let skip_confirmation = match self.options.confirm {
             ConfirmMode::Always => false,
             ConfirmMode::Never => true,

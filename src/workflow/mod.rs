@@ -29,6 +29,7 @@ mod compensate;
 mod decide;
 mod edit;
 mod extend;
+mod freeze;
 mod grant;
 mod inbound;
 mod inbox;
@@ -43,6 +44,7 @@ mod status;
 mod step;
 
 pub use cards::request_card_fields;
+pub use freeze::{DEFAULT_REVOKE_CONCURRENCY, RevokeOutcome, RevokeProgress, RevokeSummary};
 pub use inbox::Queued;
 pub use plan::{ApprovalPlan, PlannedStep};
 pub(crate) use step::Step;

@@ -88,7 +88,7 @@ impl Engine {
             self.store.commit(base, change, self.now_ms()).await?
         };
         if let Committed::Applied(req) = &outcome {
-            self.after_change(req, &tell, cards, claimed).await;
+            Box::pin(self.after_change(req, &tell, cards, claimed)).await;
         }
         Ok(outcome)
     }

@@ -8,6 +8,7 @@ mod agents;
 mod architecture;
 mod discord;
 mod engine;
+mod freeze;
 mod fuzz;
 mod grants_webhook;
 pub mod llm;

@@ -7,6 +7,7 @@ mod app;
 mod browser;
 mod dedup;
 mod export;
+mod freezes;
 mod jobs;
 mod pages;
 mod redaction;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use warden::directory::file::FileDirectory;
 use warden::directory::{Directory, DirectoryError};
@@ -33,6 +33,11 @@ pub struct CountingGrantor {
     pub keys: Mutex<Vec<String>>,
     /// Every revoke call as the backend received it.
     pub revoke_calls: Mutex<Vec<GrantCall>>,
+    /// How long each revoke takes, so concurrent revokes overlap.
+    pub revoke_delay_ms: AtomicU64,
+    /// Revoke calls in progress now, and the most there ever were at once.
+    pub revokes_in_flight: AtomicUsize,
+    pub max_revokes_in_flight: AtomicUsize,
 }
 
 #[async_trait]
@@ -76,6 +81,20 @@ impl Grantor for CountingGrantor {
     }
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        let now = self.revokes_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_revokes_in_flight.fetch_max(now, Ordering::SeqCst);
+        let delay = self.revoke_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+        let result = self.revoke_now(call);
+        self.revokes_in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+}
+
+impl CountingGrantor {
+    fn revoke_now(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         if self.fail_revokes.load(Ordering::SeqCst) > 0 {
             self.fail_revokes.fetch_sub(1, Ordering::SeqCst);
             return Err(GrantError::Transient("backend down".into()));
