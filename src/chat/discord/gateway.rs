@@ -1,14 +1,30 @@
 //! The optional gateway (`discord.gateway = true`): DMs to the bot and messages that mention it
 //! become the same `ChatEvent`s as everything else. A mention in a channel starts a thread from
 //! that message first, so the conversation has its own scope from the start.
+//!
+//! A message is stored in the durable inbox (keyed by its message id) as soon as it is mapped,
+//! and handled from there: the gateway never delivers a message again to a new session, so
+//! anything held only in memory would be lost to a crash, and a message replayed on a resumed
+//! session is stored once and handled once.
 
-use super::rest::{DiscordRest, Route};
+use super::rest::{DiscordRest, RestError, Route};
 use crate::chat::{ChatEvent, EventKind, Scope};
 use crate::domain::{Platform, PlatformUser};
 use crate::server::AppState;
+use crate::workflow::Queued;
 use reqwest::Method;
 use serenity::all::{ChannelType, Context, EventHandler, GatewayIntents, Message, Ready};
+use serenity::http::HttpBuilder;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Discord's error code for "a thread has already been created for this message": a replayed
+/// mention whose thread the first delivery started.
+const THREAD_ALREADY_CREATED: i64 = 160_004;
+
+/// Attempts to store a message before it is given up on (with a doubling pause from 100 ms,
+/// about 3 s in all): the gateway cannot be asked to send it again.
+const STORE_ATTEMPTS: u32 = 6;
 
 /// What the mapping needs from a gateway message, already resolved (thread parent included).
 #[derive(Debug, Clone, Default)]
@@ -108,8 +124,11 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
-        let Some(&bot_id) = self.bot_id.get() else {
-            return;
+        // The cache took READY's user before any handler ran; `ready` itself runs on its own
+        // task and may not have run yet when the first message arrives right after READY.
+        let bot_id = match self.bot_id.get() {
+            Some(&id) => id,
+            None => ctx.cache.current_user().id.get(),
         };
         let thread_parent = match msg.guild_id {
             Some(_) => match msg.channel_id.to_channel(&ctx).await {
@@ -146,34 +165,69 @@ impl EventHandler for Handler {
             return;
         };
         if incoming.guild_id.is_some() && thread_parent.is_none() {
-            let (ch, id) = (incoming.channel_id, incoming.id);
-            let body =
-                serde_json::json!({ "name": "Access request", "auto_archive_duration": 1440 });
-            if let Err(e) = self
-                .rest
-                .call(
-                    Method::POST,
-                    Route::new("message_thread", ch.to_string()),
-                    &format!("/channels/{ch}/messages/{id}/threads"),
-                    Some(&body),
-                    None,
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "failed to start a thread for a mention");
-            }
+            self.start_thread(incoming.channel_id, incoming.id).await;
         }
-        let engine = self.state.engine.clone();
-        self.state.spawn(async move {
-            if let Err(e) = engine.handle(event).await {
-                tracing::warn!(error = ?e, "gateway message failed");
-            }
-        });
+        store(&self.state, event).await;
     }
 }
 
-/// Connects the gateway in the background until shutdown.
-pub fn spawn(state: AppState, token: &str, rest: Arc<DiscordRest>, home_guild: Option<String>) {
+impl Handler {
+    /// Starts the thread a channel mention's request lives in, before the request is stored, so
+    /// its first card has somewhere to go. A replayed mention finds the thread already there.
+    async fn start_thread(&self, channel: u64, message: u64) {
+        let body = serde_json::json!({ "name": "Access request", "auto_archive_duration": 1440 });
+        let started = self
+            .rest
+            .call(
+                Method::POST,
+                Route::new("message_thread", channel.to_string()),
+                &format!("/channels/{channel}/messages/{message}/threads"),
+                Some(&body),
+                None,
+            )
+            .await;
+        match started {
+            Ok(_) => {}
+            Err(RestError::Status {
+                code: Some(THREAD_ALREADY_CREATED),
+                ..
+            }) => tracing::debug!(message, "the mention's thread exists already"),
+            Err(e) => tracing::warn!(error = %e, "failed to start a thread for a mention"),
+        }
+    }
+}
+
+/// Stores a mapped message in the durable inbox (a replay of a stored one is not stored again);
+/// the inbox worker handles it. A store that keeps failing loses the message: said loudly.
+async fn store(state: &AppState, event: ChatEvent) {
+    let id = event.id.clone();
+    let item = Queued::Event(event);
+    let mut pause = Duration::from_millis(100);
+    for attempt in 1..=STORE_ATTEMPTS {
+        match state.engine.accept(item.clone()).await {
+            Ok(()) => return,
+            Err(e) if attempt == STORE_ATTEMPTS => {
+                tracing::error!(message = %id, error = ?e, "ALERT: a gateway message could not be stored and is lost");
+            }
+            Err(e) => {
+                tracing::warn!(message = %id, attempt, error = ?e, "failed to store a gateway message; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+    }
+}
+
+/// Connects the gateway in the background until shutdown. With `api_url` (a Discord stand-in,
+/// as in tests) serenity asks that server for the gateway's address (`GET /api/v10/gateway`)
+/// instead of discord.com.
+pub fn spawn(
+    state: AppState,
+    token: &str,
+    api_url: Option<String>,
+    rest: Arc<DiscordRest>,
+    home_guild: Option<String>,
+) {
     let intents = GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;
@@ -186,10 +240,17 @@ pub fn spawn(state: AppState, token: &str, rest: Arc<DiscordRest>, home_guild: O
         bot_id: OnceLock::new(),
     };
     tokio::spawn(async move {
-        let mut client = match serenity::Client::builder(&token, intents)
-            .event_handler(handler)
-            .await
-        {
+        let builder = match api_url {
+            Some(url) => serenity::client::ClientBuilder::new_with_http(
+                HttpBuilder::new(&token)
+                    .proxy(url)
+                    .ratelimiter_disabled(true)
+                    .build(),
+                intents,
+            ),
+            None => serenity::Client::builder(&token, intents),
+        };
+        let mut client = match builder.event_handler(handler).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "failed to build the Discord gateway client");

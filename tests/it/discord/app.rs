@@ -55,6 +55,8 @@ pub struct Setup {
     fake_url: String,
     pub keys: Arc<Keys>,
     dir: Arc<tempfile::TempDir>,
+    /// Connect to Discord's gateway too (`discord.gateway`), found through `GET /gateway`.
+    gateway: bool,
 }
 
 impl Setup {
@@ -68,6 +70,17 @@ impl Setup {
             fake_url,
             keys: Arc::new(Keys::generate()),
             dir: Arc::new(dir),
+            gateway: false,
+        }
+    }
+
+    /// The same, with the gateway on and the fake Discord pointing at `gateway_url`.
+    pub async fn with_gateway(gateway_url: &str) -> Self {
+        let setup = Self::new().await;
+        setup.fake.set_gateway_url(gateway_url);
+        Self {
+            gateway: true,
+            ..setup
         }
     }
 
@@ -80,6 +93,7 @@ impl Setup {
         s.discord.public_key = Some(self.keys.public_hex());
         s.discord.application_id = Some(fixtures::APP_ID.into());
         s.discord.guild_id = Some(fixtures::GUILD.into());
+        s.discord.gateway = self.gateway;
         s
     }
 }
