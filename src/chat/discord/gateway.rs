@@ -13,7 +13,9 @@ use crate::domain::{Platform, PlatformUser};
 use crate::server::AppState;
 use crate::workflow::Queued;
 use reqwest::Method;
-use serenity::all::{ChannelType, Context, EventHandler, GatewayIntents, Message, Ready};
+use serenity::all::{
+    ChannelType, Context, EventHandler, GatewayIntents, Interaction, Message, Ready,
+};
 use serenity::http::HttpBuilder;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -21,6 +23,9 @@ use std::time::Duration;
 /// Discord's error code for "a thread has already been created for this message": a replayed
 /// mention whose thread the first delivery started.
 const THREAD_ALREADY_CREATED: i64 = 160_004;
+
+/// Discord's error code for "this interaction has already been acknowledged": a replayed one.
+const ALREADY_ACKNOWLEDGED: i64 = 40_060;
 
 /// Attempts to store a message before it is given up on (with a doubling pause from 100 ms,
 /// about 3 s in all): the gateway cannot be asked to send it again.
@@ -123,6 +128,10 @@ impl EventHandler for Handler {
         tracing::info!(bot = %ready.user.id, "Discord gateway connected");
     }
 
+    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
+        self.acknowledge(&interaction).await;
+    }
+
     async fn message(&self, ctx: Context, msg: Message) {
         // The cache took READY's user before any handler ran; `ready` itself runs on its own
         // task and may not have run yet when the first message arrives right after READY.
@@ -164,6 +173,9 @@ impl EventHandler for Handler {
         let Some(event) = to_event(&incoming, bot_id, self.home_guild.as_deref()) else {
             return;
         };
+        if self.replayed(&event.id).await {
+            return;
+        }
         if incoming.guild_id.is_some() && thread_parent.is_none() {
             self.start_thread(incoming.channel_id, incoming.id).await;
         }
@@ -172,6 +184,65 @@ impl EventHandler for Handler {
 }
 
 impl Handler {
+    /// Acknowledges an interaction the gateway delivered (Discord sends them here only when no
+    /// interactions endpoint is set) through its callback, after storing its work, as the
+    /// endpoint does in its HTTP answer. A replay is stored once and acknowledged once.
+    async fn acknowledge(&self, interaction: &Interaction) {
+        if self.replayed(&interaction.id().get().to_string()).await {
+            return;
+        }
+        let response =
+            super::inbound::answer(&self.state, self.home_guild.as_deref(), interaction).await;
+        let id = interaction.id().get();
+        let path = format!("/interactions/{id}/{}/callback", interaction.token());
+        let sent = self
+            .rest
+            .call(
+                Method::POST,
+                Route::new("interaction_callback", id.to_string()),
+                &path,
+                Some(&response),
+                None,
+            )
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(RestError::Status {
+                code: Some(ALREADY_ACKNOWLEDGED),
+                ..
+            }) => tracing::debug!(
+                interaction = id,
+                "a replayed interaction was acknowledged already"
+            ),
+            Err(e) => {
+                tracing::warn!(interaction = id, error = %e, "failed to acknowledge a gateway interaction")
+            }
+        }
+    }
+
+    /// A delivery handled already (a replay after a resume) is left alone: acting on it again
+    /// would answer or start its thread twice. If that cannot be told, it goes on: the engine
+    /// still acts on it once.
+    async fn replayed(&self, id: &str) -> bool {
+        match self
+            .state
+            .engine
+            .handled_before(Platform::Discord, id)
+            .await
+        {
+            Ok(seen) => {
+                if seen {
+                    tracing::debug!(event = id, "a gateway replay of a handled event ignored");
+                }
+                seen
+            }
+            Err(e) => {
+                tracing::warn!(event = id, error = ?e, "failed to look up a gateway delivery");
+                false
+            }
+        }
+    }
+
     /// Starts the thread a channel mention's request lives in, before the request is stored, so
     /// its first card has somewhere to go. A replayed mention finds the thread already there.
     async fn start_thread(&self, channel: u64, message: u64) {

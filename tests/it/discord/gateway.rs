@@ -2,20 +2,23 @@
 //! REST API, says hello, identifies, heartbeats, gets READY; DMs and mentions dispatched as
 //! MESSAGE_CREATE become requests; after a dropped connection serenity resumes with its last
 //! seq and what was replayed is handled once; a message stored before a crash is handled by the
-//! next server.
+//! next server; an INTERACTION_CREATE is stored, acknowledged through its callback and answered.
 
 use super::app::{Setup, TestApp};
 use super::durable::AcceptOnly;
 use crate::on_both_databases;
 use crate::support::fakes::discord::gateway::{self as gw, FakeGateway};
-use crate::support::fakes::discord::interactions::{self as fixtures, ALICE, DANA, GUILD};
+use crate::support::fakes::discord::interactions::{
+    self as fixtures, ALICE, APP_ID, CHANNEL, DANA, From, GUILD,
+};
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
 
 on_both_databases!(
     messages_over_the_gateway_become_requests_and_a_resume_replays_them_once,
-    a_mention_in_a_channel_starts_its_thread_once_even_when_replayed,
+    a_mention_in_a_channel_starts_one_thread_and_one_request_even_when_replayed,
     a_gateway_message_stored_before_a_crash_is_handled_by_the_next_server,
+    an_interaction_over_the_gateway_is_acknowledged_by_callback_and_handled_once,
 );
 
 const ASK: &str = "read on game servers for 2h, INC-4411";
@@ -37,6 +40,29 @@ fn dm(id: &str, author: &str, channel: &str) -> serde_json::Value {
 async fn inbox_drains(app: &TestApp) {
     wait_until(PATIENCE, "the inbox to drain", || async {
         app.store().inbox_depth().await.unwrap() == 0
+    })
+    .await;
+}
+
+/// Deliveries the server recognised as handled before (`warden_events_total{result="duplicate"}`).
+fn duplicates(app: &TestApp) -> u64 {
+    app.engine()
+        .metrics()
+        .counter("warden_events_total", "result=\"duplicate\"")
+}
+
+/// Drops the connection, has the resume replay everything from READY on, and waits until the
+/// replayed event was recognised as handled.
+async fn resume_replaying_all(gw: &FakeGateway, app: &TestApp) {
+    let before = duplicates(app);
+    gw.replay_next_resume_from(1);
+    gw.drop_connection();
+    wait_until(PATIENCE, "serenity to resume", || async {
+        !gw.seen().resumes.is_empty() && gw.ready()
+    })
+    .await;
+    wait_until(PATIENCE, "the replay recognised as handled", || async {
+        duplicates(app) > before
     })
     .await;
 }
@@ -82,6 +108,12 @@ async fn messages_over_the_gateway_become_requests_and_a_resume_replays_them_onc
     .await;
     app.calls("POST", &format!("/channels/{DANA_DM}/messages"), 1)
         .await;
+    wait_until(
+        PATIENCE,
+        "the replayed first message recognised",
+        || async { duplicates(&app) >= 1 },
+    )
+    .await;
     inbox_drains(&app).await;
     app.settle().await;
 
@@ -107,7 +139,7 @@ async fn messages_over_the_gateway_become_requests_and_a_resume_replays_them_onc
     assert_eq!(alice.origin.channel, ALICE_DM);
 }
 
-async fn a_mention_in_a_channel_starts_its_thread_once_even_when_replayed(db: TestDb) {
+async fn a_mention_in_a_channel_starts_one_thread_and_one_request_even_when_replayed(db: TestDb) {
     let gw = FakeGateway::start().await;
     let app = TestApp::start_on(db, Setup::with_gateway(gw.url()).await).await;
     connected(&gw).await;
@@ -117,32 +149,14 @@ async fn a_mention_in_a_channel_starts_its_thread_once_even_when_replayed(db: Te
     // The card goes into the thread started from the message (its id is the message's).
     app.calls("POST", "/channels/61001/messages", 1).await;
 
-    gw.replay_next_resume_from(1);
-    gw.drop_connection();
-    wait_until(PATIENCE, "serenity to resume", || async {
-        !gw.seen().resumes.is_empty() && gw.ready()
-    })
-    .await;
-    wait_until(PATIENCE, "the replayed mention", || async {
-        app.fake
-            .find("POST", "/channels/500/messages/61001/threads")
-            .len()
-            == 2
-    })
-    .await;
+    resume_replaying_all(&gw, &app).await;
     inbox_drains(&app).await;
     app.settle().await;
-    let starts: Vec<u16> = app
+    let starts = app
         .fake
         .find("POST", "/channels/500/messages/61001/threads")
-        .iter()
-        .map(|c| c.status)
-        .collect();
-    assert_eq!(
-        starts,
-        vec![201, 400],
-        "the replay finds the thread there (160004)"
-    );
+        .len();
+    assert_eq!(starts, 1, "the replay starts no second thread");
     assert_eq!(app.request_count().await, 1, "one request");
     assert_eq!(cards_in(&app, "61001"), 1, "one confirmation card");
 }
@@ -181,4 +195,50 @@ fn cards_in_fake(setup: &Setup, channel: &str) -> usize {
         .iter()
         .filter(|c| c.path == path)
         .count()
+}
+
+async fn an_interaction_over_the_gateway_is_acknowledged_by_callback_and_handled_once(db: TestDb) {
+    let gw = FakeGateway::start().await;
+    let app = TestApp::start_on(db, Setup::with_gateway(gw.url()).await).await;
+    connected(&gw).await;
+    let cmd = fixtures::slash(
+        &From::guild(ALICE),
+        "request",
+        &[
+            ("resource", "game-servers"),
+            ("role", "read"),
+            ("duration", "2h"),
+            ("reason", "INC-4411"),
+        ],
+    );
+    let (id, token) = (
+        cmd["id"].as_str().unwrap().to_string(),
+        cmd["token"].as_str().unwrap().to_string(),
+    );
+    gw.dispatch("INTERACTION_CREATE", cmd);
+    let callback = format!("/interactions/{id}/{token}/callback");
+    let acks = app.calls("POST", &callback, 1).await;
+    assert_eq!(
+        (
+            acks[0].body["type"].as_u64(),
+            acks[0].body["data"]["flags"].as_u64()
+        ),
+        (Some(5), Some(64)),
+        "deferred, ephemeral: {}",
+        acks[0].body
+    );
+    let original = format!("/webhooks/{APP_ID}/{token}/messages/@original");
+    app.call_with("PATCH", &original, "continues in").await;
+
+    resume_replaying_all(&gw, &app).await;
+    assert_eq!(
+        app.fake.find("POST", &callback).len(),
+        1,
+        "a replay is not acknowledged again"
+    );
+    inbox_drains(&app).await;
+    app.settle().await;
+    assert_eq!(app.request_count().await, 1, "one request");
+    assert_eq!(cards_in(&app, CHANNEL), 1, "one confirmation card");
+    assert_eq!(app.fake.find("PATCH", &original).len(), 1, "answered once");
 }

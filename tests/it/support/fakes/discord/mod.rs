@@ -4,7 +4,8 @@
 //! Ed25519-signed interactions Discord sends (`interactions`). Guild members hold roles: PUT and
 //! DELETE on a member's role change them, `GET /guilds/{guild}/members/{user}` reads them (every
 //! user is a member). `GET /gateway` points at the fake gateway (`gateway`) when one is set;
-//! a thread started from a message can be started once (Discord's code 160004 after that).
+//! a thread started from a message can be started once (Discord's code 160004 after that), an
+//! interaction acknowledged through its callback once (40060 after that).
 
 pub mod gateway;
 pub mod interactions;
@@ -48,6 +49,8 @@ pub struct FakeDiscord {
     gateway_url: Mutex<Option<String>>,
     /// Threads started from messages, by the message's (= the thread's) id.
     threads: Mutex<HashSet<String>>,
+    /// Interactions acknowledged through their callback (a second callback is refused, 40060).
+    acknowledged: Mutex<HashSet<String>>,
 }
 
 impl FakeDiscord {
@@ -225,6 +228,15 @@ impl FakeDiscord {
                     StatusCode::CREATED,
                     serde_json::json!({ "id": id, "parent_id": ch, "type": 11 }),
                 )
+            }
+            ("POST", ["interactions", id, _, "callback"]) => {
+                if !self.acknowledged.lock().unwrap().insert(id.to_string()) {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({ "message": "Interaction has already been acknowledged.", "code": 40060 }),
+                    );
+                }
+                (StatusCode::NO_CONTENT, serde_json::Value::Null)
             }
             ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]) => {
                 match self.gateway_url.lock().unwrap().clone() {
