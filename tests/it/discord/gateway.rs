@@ -13,10 +13,11 @@ use crate::support::fakes::discord::interactions::{
 };
 use crate::support::wait::PATIENCE;
 use crate::support::{TestDb, wait_until};
+use warden::domain::RequestState;
 
 on_both_databases!(
     messages_over_the_gateway_become_requests_and_a_resume_replays_them_once,
-    a_mention_in_a_channel_starts_one_thread_and_one_request_even_when_replayed,
+    a_mention_starts_one_thread_even_when_replayed_and_a_mention_inside_it_continues_the_request,
     a_gateway_message_stored_before_a_crash_is_handled_by_the_next_server,
     an_interaction_over_the_gateway_is_acknowledged_by_callback_and_handled_once,
 );
@@ -139,7 +140,9 @@ async fn messages_over_the_gateway_become_requests_and_a_resume_replays_them_onc
     assert_eq!(alice.origin.channel, ALICE_DM);
 }
 
-async fn a_mention_in_a_channel_starts_one_thread_and_one_request_even_when_replayed(db: TestDb) {
+async fn a_mention_starts_one_thread_even_when_replayed_and_a_mention_inside_it_continues_the_request(
+    db: TestDb,
+) {
     let gw = FakeGateway::start().await;
     let app = TestApp::start_on(db, Setup::with_gateway(gw.url()).await).await;
     connected(&gw).await;
@@ -159,6 +162,23 @@ async fn a_mention_in_a_channel_starts_one_thread_and_one_request_even_when_repl
     assert_eq!(starts, 1, "the replay starts no second thread");
     assert_eq!(app.request_count().await, 1, "one request");
     assert_eq!(cards_in(&app, "61001"), 1, "one confirmation card");
+
+    // A mention inside the request's thread: serenity reads the channel (a thread of #500),
+    // so the message continues that request (here: cancels it); no thread is started from it.
+    let text = format!("<@{}> cancel", gw::BOT_USER);
+    let inside = gw::message_create("61002", ALICE, "61001", Some(GUILD), &text);
+    gw.dispatch("MESSAGE_CREATE", inside);
+    let req = app.latest_request("alice").await.expect("the request");
+    app.state_becomes(req.id.as_str(), RequestState::Cancelled)
+        .await;
+    app.call_with("POST", "/channels/61001/messages", "is cancelled")
+        .await;
+    assert!(
+        app.fake
+            .find("POST", "/channels/61001/messages/61002/threads")
+            .is_empty(),
+        "no thread started from a message in a thread"
+    );
 }
 
 async fn a_gateway_message_stored_before_a_crash_is_handled_by_the_next_server(db: TestDb) {

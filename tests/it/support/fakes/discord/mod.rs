@@ -4,8 +4,9 @@
 //! Ed25519-signed interactions Discord sends (`interactions`). Guild members hold roles: PUT and
 //! DELETE on a member's role change them, `GET /guilds/{guild}/members/{user}` reads them (every
 //! user is a member). `GET /gateway` points at the fake gateway (`gateway`) when one is set;
-//! a thread started from a message can be started once (Discord's code 160004 after that), an
-//! interaction acknowledged through its callback once (40060 after that).
+//! a thread started from a message can be started once (Discord's code 160004 after that) and
+//! reads back as a thread of its channel (`GET /channels/{id}`); an interaction is acknowledged
+//! through its callback once (40060 after that).
 
 pub mod gateway;
 pub mod interactions;
@@ -47,8 +48,8 @@ pub struct FakeDiscord {
     roles: Mutex<HashMap<(String, String), Vec<String>>>,
     /// What `GET /gateway` answers (a fake gateway's ws:// address).
     gateway_url: Mutex<Option<String>>,
-    /// Threads started from messages, by the message's (= the thread's) id.
-    threads: Mutex<HashSet<String>>,
+    /// Threads started from messages: the thread's (= the message's) id → its channel.
+    threads: Mutex<HashMap<String, String>>,
     /// Interactions acknowledged through their callback (a second callback is refused, 40060).
     acknowledged: Mutex<HashSet<String>>,
 }
@@ -218,7 +219,8 @@ impl FakeDiscord {
             ),
             // A thread started from a message has the message's id; a message has one thread.
             ("POST", ["channels", ch, "messages", id, "threads"]) => {
-                if !self.threads.lock().unwrap().insert(id.to_string()) {
+                let mut threads = self.threads.lock().unwrap();
+                if threads.insert(id.to_string(), ch.to_string()).is_some() {
                     return (
                         StatusCode::BAD_REQUEST,
                         serde_json::json!({ "message": "A thread has already been created for this message", "code": 160004 }),
@@ -237,6 +239,18 @@ impl FakeDiscord {
                     );
                 }
                 (StatusCode::NO_CONTENT, serde_json::Value::Null)
+            }
+            // A thread Warden started, or else a plain text channel of the guild.
+            ("GET", ["channels", id]) => {
+                let channel = match self.threads.lock().unwrap().get(*id) {
+                    Some(parent) => {
+                        serde_json::json!({ "id": id, "type": 11, "guild_id": interactions::GUILD, "parent_id": parent, "name": "Access request" })
+                    }
+                    None => {
+                        serde_json::json!({ "id": id, "type": 0, "guild_id": interactions::GUILD, "name": "access-requests" })
+                    }
+                };
+                (StatusCode::OK, channel)
             }
             ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]) => {
                 match self.gateway_url.lock().unwrap().clone() {
