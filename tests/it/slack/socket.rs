@@ -74,7 +74,8 @@ async fn each_envelope_type_is_acknowledged_and_handled(db: TestDb) {
         "the address came from apps.connections.open"
     );
 
-    let env = socket.send("events_api", event(&app, "U0ALICE", PROD_READ));
+    let dm = event(&app, "U0ALICE", PROD_READ);
+    let env = socket.send("events_api", dm.clone());
     assert_eq!(acked(&socket, &env).await, json!({ "envelope_id": env }));
     let confirm = card(&app, "submit", None).await;
     assert_eq!(confirm.channel, "D0ALICE");
@@ -86,15 +87,14 @@ async fn each_envelope_type_is_acknowledged_and_handled(db: TestDb) {
         &confirm.channel,
         &confirm.ts,
     );
-    let env = socket.send("interactive", click);
+    let env = socket.send("interactive", click.clone());
     assert_eq!(acked(&socket, &env).await, json!({ "envelope_id": env }));
     app.wait_state(&confirm.request_id, RequestState::PendingApproval)
         .await;
+    card(&app, "approve", Some(&confirm.request_id)).await;
 
-    let env = socket.send(
-        "slash_commands",
-        command("U0BOB", "request wiki edit for 1h"),
-    );
+    let cmd = command("U0BOB", "request wiki edit for 1h");
+    let env = socket.send("slash_commands", cmd.clone());
     let ack = acked(&socket, &env).await;
     assert_eq!(ack["envelope_id"], env.as_str());
     assert_eq!(
@@ -106,7 +106,31 @@ async fn each_envelope_type_is_acknowledged_and_handled(db: TestDb) {
     })
     .await;
     drained(&app).await;
-    assert_eq!(app.requests().await.len(), 2);
+
+    // After a refresh, Slack sends all three again in new envelopes: acknowledged, and
+    // handled once (no second request, confirmation or approval card).
+    let before = socket.connections();
+    socket.disconnect("refresh_requested");
+    connected(&socket, before + 1).await;
+    for (kind, payload) in [
+        ("events_api", dm),
+        ("interactive", click),
+        ("slash_commands", cmd),
+    ] {
+        let env = socket.send(kind, payload);
+        acked(&socket, &env).await;
+    }
+    drained(&app).await;
+    assert_eq!(app.requests().await.len(), 2, "alice's and bob's");
+    assert_eq!(
+        (submit_cards(&app), cards_with_button(&app, "approve").len()),
+        (2, 1),
+        "one confirmation card per request, one approval card"
+    );
+    assert_eq!(
+        app.row(&confirm.request_id).await.state,
+        RequestState::PendingApproval
+    );
 }
 
 async fn after_a_refresh_the_client_reconnects_and_an_event_sent_again_is_handled_once(db: TestDb) {
