@@ -20,6 +20,7 @@ on_both_databases!(
     a_mention_starts_one_thread_even_when_replayed_and_a_mention_inside_it_continues_the_request,
     a_gateway_message_stored_before_a_crash_is_handled_by_the_next_server,
     an_interaction_over_the_gateway_is_acknowledged_by_callback_and_handled_once,
+    a_zombied_connection_is_replaced_and_messages_after_it_are_handled,
 );
 
 const ASK: &str = "read on game servers for 2h, INC-4411";
@@ -261,4 +262,33 @@ async fn an_interaction_over_the_gateway_is_acknowledged_by_callback_and_handled
     assert_eq!(app.request_count().await, 1, "one request");
     assert_eq!(cards_in(&app, CHANNEL), 1, "one confirmation card");
     assert_eq!(app.fake.find("PATCH", &original).len(), 1, "answered once");
+}
+
+async fn a_zombied_connection_is_replaced_and_messages_after_it_are_handled(db: TestDb) {
+    let gw = FakeGateway::start().await;
+    let app = TestApp::start_on(db, Setup::with_gateway(gw.url()).await).await;
+    connected(&gw).await;
+    gw.dispatch("MESSAGE_CREATE", dm("63001", ALICE, ALICE_DM));
+    app.calls("POST", &format!("/channels/{ALICE_DM}/messages"), 1)
+        .await;
+
+    // Heartbeats stop being acknowledged: serenity gives the connection up and opens another.
+    gw.stop_acking_heartbeats();
+    wait_until(PATIENCE, "a new connection after the zombie", || async {
+        gw.seen().connections >= 2 && gw.ready()
+    })
+    .await;
+    gw.dispatch("MESSAGE_CREATE", dm("63002", DANA, DANA_DM));
+    app.calls("POST", &format!("/channels/{DANA_DM}/messages"), 1)
+        .await;
+    inbox_drains(&app).await;
+    app.settle().await;
+    assert_eq!(app.request_count().await, 2);
+    let seen = gw.seen();
+    // serenity 0.12 starts a new session here (Identify), where Discord asks for a Resume.
+    assert_eq!(
+        (seen.identifies.len(), seen.resumes.len()),
+        (2, 0),
+        "a new session"
+    );
 }

@@ -2,7 +2,8 @@
 //! heartbeat interval, Identify → READY (`session_id`, `resume_gateway_url`), Heartbeat →
 //! Heartbeat ACK, numbered dispatches (`s`), a connection closed with 4000 (resumable), and
 //! Resume with the last `seq` → the dispatches after it replayed, then RESUMED. Dispatches sent
-//! while no client is connected wait for the resume, as Discord keeps them for the session.
+//! while no client is connected wait for the resume, as Discord keeps them for the session. A
+//! connection can be made a zombie: its heartbeats are no longer acknowledged.
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -46,6 +47,8 @@ struct State {
     history: Vec<(u64, String, Value)>,
     /// Replay from this seq at the next resume instead of the client's (a redelivery).
     replay_from: Option<u64>,
+    /// Heartbeats on this connection go unacknowledged (a zombied connection).
+    zombie: Option<u32>,
     seen: Seen,
 }
 
@@ -109,6 +112,12 @@ impl FakeGateway {
         }
     }
 
+    /// From now on the open connection's heartbeats get no ACK, as on a zombied connection.
+    pub fn stop_acking_heartbeats(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.zombie = s.conn.as_ref().map(|(id, _)| *id);
+    }
+
     /// At the next resume, replays from `seq` on, whatever the client says it saw: a redelivery.
     pub fn replay_next_resume_from(&self, seq: u64) {
         self.state.lock().unwrap().replay_from = Some(seq);
@@ -153,7 +162,7 @@ impl FakeGateway {
             let Ok(payload) = serde_json::from_str::<Value>(&text) else {
                 continue;
             };
-            self.on_payload(&tx, &payload);
+            self.on_payload(id, &tx, &payload);
         }
         let mut s = self.state.lock().unwrap();
         if s.conn.as_ref().is_some_and(|(c, _)| *c == id) {
@@ -161,12 +170,14 @@ impl FakeGateway {
         }
     }
 
-    fn on_payload(&self, tx: &UnboundedSender<Out>, p: &Value) {
+    fn on_payload(&self, conn: u32, tx: &UnboundedSender<Out>, p: &Value) {
         let mut s = self.state.lock().unwrap();
         match p["op"].as_u64() {
             Some(1) => {
                 s.seen.heartbeats += 1;
-                if tx.send(Out::Text(json!({ "op": 11 }).to_string())).is_ok() {
+                if s.zombie != Some(conn)
+                    && tx.send(Out::Text(json!({ "op": 11 }).to_string())).is_ok()
+                {
                     s.seen.heartbeat_acks += 1;
                 }
             }
