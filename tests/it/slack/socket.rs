@@ -2,7 +2,8 @@
 //! secret, no HTTP routes) Warden opens the connection through `apps.connections.open`;
 //! `events_api`, `interactive` and `slash_commands` envelopes are acknowledged and handled; a
 //! `disconnect` is followed by a new connection, and an event delivered again (a retry after a
-//! lost acknowledgement, or Slack resending it) is handled once.
+//! lost acknowledgement, or Slack resending it) is handled once; an event that cannot be stored
+//! is not acknowledged, so Slack's retry brings it back.
 
 use super::app::{TEAM, TestApp, cards_with_button};
 use super::flows::{PROD_READ, card};
@@ -19,6 +20,7 @@ on_both_databases!(
     each_envelope_type_is_acknowledged_and_handled,
     after_a_refresh_the_client_reconnects_and_an_event_sent_again_is_handled_once,
     an_envelope_whose_acknowledgement_was_lost_is_redelivered_and_handled_once,
+    an_event_that_cannot_be_stored_is_not_acknowledged_and_is_handled_when_sent_again,
 );
 
 /// A server that takes Slack only over Socket Mode, connected to the fake.
@@ -201,4 +203,49 @@ fn command(user: &str, text: &str) -> Value {
         "response_url": "https://hooks.slack.com/commands/T0WARDEN/1/abc",
         "trigger_id": format!("13345224609.738474920.{}", uuid::Uuid::new_v4().simple()),
     })
+}
+
+/// Makes every write to the inbox fail (`down`) or work again, as a store outage would.
+async fn inbox_down(app: &TestApp, db: &TestDb, down: bool) {
+    let statements: &[&str] = match (db.schema().is_some(), down) {
+        (false, true) => &[
+            "CREATE TRIGGER inbox_down BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'inbox down for the test'); END",
+        ],
+        (false, false) => &["DROP TRIGGER inbox_down"],
+        (true, true) => &[
+            "CREATE FUNCTION inbox_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'inbox down for the test'; END $$",
+            "CREATE TRIGGER inbox_down BEFORE INSERT ON inbox FOR EACH ROW EXECUTE FUNCTION inbox_down()",
+        ],
+        (true, false) => &["DROP TRIGGER inbox_down ON inbox"],
+    };
+    for sql in statements {
+        sqlx::query(*sql)
+            .execute(app.store().pool())
+            .await
+            .expect("the test changes the inbox");
+    }
+}
+
+async fn an_event_that_cannot_be_stored_is_not_acknowledged_and_is_handled_when_sent_again(
+    db: TestDb,
+) {
+    let (app, socket) = socket_app(db.clone()).await;
+    inbox_down(&app, &db, true).await;
+    let lost = socket.send("events_api", event(&app, "U0ALICE", PROD_READ));
+    // Warden's own message is acknowledged without being stored; the client works through one
+    // connection's envelopes in order, so once this one is acknowledged the first was decided.
+    let mut echo = event(&app, "U0ALICE", "a card");
+    echo["event"]["bot_id"] = json!("B0WARDEN");
+    let marker = socket.send("events_api", echo);
+    acked(&socket, &marker).await;
+    assert_eq!(socket.ack(&lost), None, "not stored, so not acknowledged");
+    assert!(app.requests().await.is_empty());
+
+    inbox_down(&app, &db, false).await;
+    socket.retry_unacked();
+    acked(&socket, &lost).await;
+    card(&app, "submit", None).await;
+    drained(&app).await;
+    assert_eq!(app.requests().await.len(), 1);
+    assert_eq!(submit_cards(&app), 1);
 }

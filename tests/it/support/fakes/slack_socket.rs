@@ -124,6 +124,11 @@ impl FakeSocketMode {
         });
     }
 
+    /// Slack's retry of what was not acknowledged, due now (it also retries on a new connection).
+    pub fn retry_unacked(&self) {
+        retry_unacked(&mut self.state.lock().unwrap());
+    }
+
     /// The next acknowledgement does not reach Slack: its connection closes as it arrives.
     pub fn lose_next_ack(&self) {
         self.state.lock().unwrap().lose_next_ack = true;
@@ -161,16 +166,7 @@ impl FakeSocketMode {
             });
             let _ = tx.send(Out::Text(hello.to_string()));
             s.open.push((id, tx.clone()));
-            // Slack retries what was not acknowledged on a connection that is up.
-            let unacked: Vec<usize> = (0..s.envelopes.len())
-                .filter(|&i| s.envelopes[i].ack.is_none())
-                .collect();
-            for i in unacked {
-                if !s.envelopes[i].sent_on.is_empty() {
-                    s.envelopes[i].retry_attempt += 1;
-                }
-                deliver(&mut s, i);
-            }
+            retry_unacked(&mut s);
             id
         };
         while let Some(Ok(msg)) = stream.next().await {
@@ -195,6 +191,19 @@ impl FakeSocketMode {
             }
         }
         self.state.lock().unwrap().open.retain(|(c, _)| *c != id);
+    }
+}
+
+/// Sends every envelope not acknowledged again (`retry_attempt` + 1 if it was sent before).
+fn retry_unacked(s: &mut State) {
+    let unacked: Vec<usize> = (0..s.envelopes.len())
+        .filter(|&i| s.envelopes[i].ack.is_none())
+        .collect();
+    for i in unacked {
+        if !s.envelopes[i].sent_on.is_empty() {
+            s.envelopes[i].retry_attempt += 1;
+        }
+        deliver(s, i);
     }
 }
 
