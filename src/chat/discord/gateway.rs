@@ -2,10 +2,11 @@
 //! become the same `ChatEvent`s as everything else. A mention in a channel starts a thread from
 //! that message first, so the conversation has its own scope from the start.
 //!
-//! A message is stored in the durable inbox (keyed by its message id) as soon as it is mapped,
-//! and handled from there: the gateway never delivers a message again to a new session, so
-//! anything held only in memory would be lost to a crash, and a message replayed on a resumed
-//! session is stored once and handled once.
+//! A message is stored in the durable inbox (keyed by its message id) as soon as it is mapped
+//! (a channel mention once its thread is started, so its first card has somewhere to go), and
+//! handled from there: the gateway never delivers a message again to a new session, so anything
+//! held only in memory would be lost to a crash, and a message replayed on a resumed session is
+//! handled once.
 
 use super::rest::{DiscordRest, RestError, Route};
 use crate::chat::{ChatEvent, EventKind, Scope};
