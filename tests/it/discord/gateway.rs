@@ -272,9 +272,11 @@ async fn a_zombied_connection_is_replaced_and_messages_after_it_are_handled(db: 
     app.calls("POST", &format!("/channels/{ALICE_DM}/messages"), 1)
         .await;
 
-    // Heartbeats stop being acknowledged: serenity gives the connection up and opens another.
+    // Heartbeats stop being acknowledged: serenity gives the connection up and opens another
+    // (its shard queue waits 5 s between shard starts, hence the longer patience).
     gw.stop_acking_heartbeats();
-    wait_until(PATIENCE, "a new connection after the zombie", || async {
+    let patience = std::time::Duration::from_secs(30);
+    wait_until(patience, "a new connection after the zombie", || async {
         gw.seen().connections >= 2 && gw.ready()
     })
     .await;
