@@ -74,7 +74,8 @@ impl Setup {
         }
     }
 
-    /// The same, with the gateway on and the fake Discord pointing at `gateway_url`.
+    /// The same as a gateway-only deployment (no interactions endpoint), the fake Discord
+    /// pointing at `gateway_url`.
     pub async fn with_gateway(gateway_url: &str) -> Self {
         let setup = Self::new().await;
         setup.fake.set_gateway_url(gateway_url);
@@ -94,6 +95,11 @@ impl Setup {
         s.discord.application_id = Some(fixtures::APP_ID.into());
         s.discord.guild_id = Some(fixtures::GUILD.into());
         s.discord.gateway = self.gateway;
+        if self.gateway {
+            // A gateway-only deployment (no public URL): Discord sends interactions over the
+            // gateway, so there is no endpoint and no key to verify with.
+            s.discord.public_key = None;
+        }
         s
     }
 }
