@@ -43,8 +43,16 @@ impl Settings {
         {
             p.push("slack.signing_secret is missing (set WARDEN__SLACK__SIGNING_SECRET)".into());
         }
-        if self.discord.bot_token.is_some() && self.discord.public_key.is_none() {
-            p.push("discord.public_key is missing (set WARDEN__DISCORD__PUBLIC_KEY)".into());
+        // Interactions come to the endpoint (verified with the public key) or, with no endpoint
+        // URL set in Discord, over the gateway: one of the two must be on.
+        if self.discord.bot_token.is_some()
+            && self.discord.public_key.is_none()
+            && !self.discord.gateway
+        {
+            p.push(
+                "discord.public_key is missing (set WARDEN__DISCORD__PUBLIC_KEY, or discord.gateway = true to take interactions over the gateway)"
+                    .into(),
+            );
         }
         if self.grants.webhook_url.is_some() && self.grants.webhook_secret.is_none() {
             p.push("grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into());
@@ -173,5 +181,25 @@ impl Settings {
                     .map(|why| format!("{key} {why}"))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+    use secrecy::SecretString;
+
+    fn discord_bot_only(gateway: bool) -> Vec<String> {
+        let mut s = Settings::default();
+        s.discord.bot_token = Some(SecretString::from("bot-token"));
+        s.discord.gateway = gateway;
+        s.problems()
+    }
+
+    #[test]
+    fn a_discord_bot_needs_the_interactions_endpoint_key_unless_the_gateway_takes_them() {
+        let missing = |p: &Vec<String>| p.iter().any(|m| m.starts_with("discord.public_key"));
+        assert!(missing(&discord_bot_only(false)));
+        assert!(!missing(&discord_bot_only(true)));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::Engine;
 use crate::chat::{ChatEvent, DeferredReply};
+use crate::domain::Platform;
 use crate::store::InboxItem;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +76,19 @@ impl Engine {
                 .inc("warden_events_total", "result=\"duplicate\"", 1);
         }
         Ok(())
+    }
+
+    /// Whether an event was handled already: a source that replays what it delivered (the
+    /// Discord gateway after a resume) asks this before acting on a delivery again. Counted as
+    /// a duplicate, the same outcome as the engine's own check.
+    pub async fn handled_before(&self, platform: Platform, event_id: &str) -> anyhow::Result<bool> {
+        let key = super::step::delivery_key_of(platform, event_id);
+        let seen = self.store.seen_delivery(&key).await?;
+        if seen {
+            self.metrics
+                .inc("warden_events_total", "result=\"duplicate\"", 1);
+        }
+        Ok(seen)
     }
 
     /// Handles stored events until shutdown, `HANDLED_AT_ONCE` at a time.

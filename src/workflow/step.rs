@@ -6,7 +6,7 @@
 
 use super::Engine;
 use crate::chat::ChatEvent;
-use crate::domain::{Entry, Evidence, Request};
+use crate::domain::{Entry, Evidence, Platform, Request};
 use crate::store::{Change, ClaimedJob, Committed};
 
 /// A change to one request and what follows it.
@@ -46,7 +46,12 @@ impl Step {
 
 /// The key an inbound delivery is recorded under, across platforms.
 pub(crate) fn delivery_key(event: &ChatEvent) -> String {
-    format!("{}:{}", event.actor.platform, event.id)
+    delivery_key_of(event.actor.platform, &event.id)
+}
+
+/// The same key from its parts, for a delivery not yet mapped to an event.
+pub(crate) fn delivery_key_of(platform: Platform, event_id: &str) -> String {
+    format!("{platform}:{event_id}")
 }
 
 impl Engine {

@@ -1,14 +1,36 @@
 //! The optional gateway (`discord.gateway = true`): DMs to the bot and messages that mention it
 //! become the same `ChatEvent`s as everything else. A mention in a channel starts a thread from
 //! that message first, so the conversation has its own scope from the start.
+//!
+//! A message is stored in the durable inbox (keyed by its message id) as soon as it is mapped
+//! (a channel mention once its thread is started, so its first card has somewhere to go), and
+//! handled from there: the gateway never delivers a message again to a new session, so anything
+//! held only in memory would be lost to a crash, and a message replayed on a resumed session is
+//! handled once.
 
-use super::rest::{DiscordRest, Route};
+use super::rest::{DiscordRest, RestError, Route};
 use crate::chat::{ChatEvent, EventKind, Scope};
 use crate::domain::{Platform, PlatformUser};
 use crate::server::AppState;
+use crate::workflow::Queued;
 use reqwest::Method;
-use serenity::all::{ChannelType, Context, EventHandler, GatewayIntents, Message, Ready};
+use serenity::all::{
+    ChannelType, Context, EventHandler, GatewayIntents, Interaction, Message, Ready,
+};
+use serenity::http::HttpBuilder;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Discord's error code for "a thread has already been created for this message": a replayed
+/// mention whose thread the first delivery started.
+const THREAD_ALREADY_CREATED: i64 = 160_004;
+
+/// Discord's error code for "this interaction has already been acknowledged": a replayed one.
+const ALREADY_ACKNOWLEDGED: i64 = 40_060;
+
+/// Attempts to store a message before it is given up on (with a doubling pause from 100 ms,
+/// about 3 s in all): the gateway cannot be asked to send it again.
+const STORE_ATTEMPTS: u32 = 6;
 
 /// What the mapping needs from a gateway message, already resolved (thread parent included).
 #[derive(Debug, Clone, Default)]
@@ -107,9 +129,16 @@ impl EventHandler for Handler {
         tracing::info!(bot = %ready.user.id, "Discord gateway connected");
     }
 
+    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
+        self.acknowledge(&interaction).await;
+    }
+
     async fn message(&self, ctx: Context, msg: Message) {
-        let Some(&bot_id) = self.bot_id.get() else {
-            return;
+        // The cache took READY's user before any handler ran; `ready` itself runs on its own
+        // task and may not have run yet when the first message arrives right after READY.
+        let bot_id = match self.bot_id.get() {
+            Some(&id) => id,
+            None => ctx.cache.current_user().id.get(),
         };
         let thread_parent = match msg.guild_id {
             Some(_) => match msg.channel_id.to_channel(&ctx).await {
@@ -145,35 +174,132 @@ impl EventHandler for Handler {
         let Some(event) = to_event(&incoming, bot_id, self.home_guild.as_deref()) else {
             return;
         };
-        if incoming.guild_id.is_some() && thread_parent.is_none() {
-            let (ch, id) = (incoming.channel_id, incoming.id);
-            let body =
-                serde_json::json!({ "name": "Access request", "auto_archive_duration": 1440 });
-            if let Err(e) = self
-                .rest
-                .call(
-                    Method::POST,
-                    Route::new("message_thread", ch.to_string()),
-                    &format!("/channels/{ch}/messages/{id}/threads"),
-                    Some(&body),
-                    None,
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "failed to start a thread for a mention");
-            }
+        if self.replayed(&event.id).await {
+            return;
         }
-        let engine = self.state.engine.clone();
-        self.state.spawn(async move {
-            if let Err(e) = engine.handle(event).await {
-                tracing::warn!(error = ?e, "gateway message failed");
-            }
-        });
+        if incoming.guild_id.is_some() && thread_parent.is_none() {
+            self.start_thread(incoming.channel_id, incoming.id).await;
+        }
+        store(&self.state, event).await;
     }
 }
 
-/// Connects the gateway in the background until shutdown.
-pub fn spawn(state: AppState, token: &str, rest: Arc<DiscordRest>, home_guild: Option<String>) {
+impl Handler {
+    /// Acknowledges an interaction the gateway delivered (Discord sends them here only when no
+    /// interactions endpoint is set) through its callback, after storing its work, as the
+    /// endpoint does in its HTTP answer. A replay is stored once and acknowledged once.
+    async fn acknowledge(&self, interaction: &Interaction) {
+        if self.replayed(&interaction.id().get().to_string()).await {
+            return;
+        }
+        let response =
+            super::inbound::answer(&self.state, self.home_guild.as_deref(), interaction).await;
+        let id = interaction.id().get();
+        let path = format!("/interactions/{id}/{}/callback", interaction.token());
+        let sent = self
+            .rest
+            .call(
+                Method::POST,
+                Route::new("interaction_callback", id.to_string()),
+                &path,
+                Some(&response),
+                None,
+            )
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(RestError::Status {
+                code: Some(ALREADY_ACKNOWLEDGED),
+                ..
+            }) => tracing::debug!(
+                interaction = id,
+                "a replayed interaction was acknowledged already"
+            ),
+            Err(e) => {
+                tracing::warn!(interaction = id, error = %e, "failed to acknowledge a gateway interaction")
+            }
+        }
+    }
+
+    /// A delivery handled already (a replay after a resume) is left alone: acting on it again
+    /// would answer or start its thread twice. If that cannot be told, it goes on: the engine
+    /// still acts on it once.
+    async fn replayed(&self, id: &str) -> bool {
+        match self
+            .state
+            .engine
+            .handled_before(Platform::Discord, id)
+            .await
+        {
+            Ok(seen) => {
+                if seen {
+                    tracing::debug!(event = id, "a gateway replay of a handled event ignored");
+                }
+                seen
+            }
+            Err(e) => {
+                tracing::warn!(event = id, error = ?e, "failed to look up a gateway delivery");
+                false
+            }
+        }
+    }
+
+    /// Starts the thread a channel mention's request lives in, before the request is stored, so
+    /// its first card has somewhere to go. A replayed mention finds the thread already there.
+    async fn start_thread(&self, channel: u64, message: u64) {
+        let body = serde_json::json!({ "name": "Access request", "auto_archive_duration": 1440 });
+        let started = self
+            .rest
+            .call(
+                Method::POST,
+                Route::new("message_thread", channel.to_string()),
+                &format!("/channels/{channel}/messages/{message}/threads"),
+                Some(&body),
+                None,
+            )
+            .await;
+        match started {
+            Ok(_) => {}
+            Err(RestError::Status {
+                code: Some(THREAD_ALREADY_CREATED),
+                ..
+            }) => tracing::debug!(message, "the mention's thread exists already"),
+            Err(e) => tracing::warn!(error = %e, "failed to start a thread for a mention"),
+        }
+    }
+}
+
+/// Stores a mapped message in the durable inbox (a replay of a stored one is not stored again);
+/// the inbox worker handles it. A store that keeps failing loses the message: said loudly.
+async fn store(state: &AppState, event: ChatEvent) {
+    let id = event.id.clone();
+    let item = Queued::Event(event);
+    let mut pause = Duration::from_millis(100);
+    for attempt in 1..=STORE_ATTEMPTS {
+        match state.engine.accept(item.clone()).await {
+            Ok(()) => return,
+            Err(e) if attempt == STORE_ATTEMPTS => {
+                tracing::error!(message = %id, error = ?e, "ALERT: a gateway message could not be stored and is lost");
+            }
+            Err(e) => {
+                tracing::warn!(message = %id, attempt, error = ?e, "failed to store a gateway message; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+    }
+}
+
+/// Connects the gateway in the background until shutdown. With `api_url` (a Discord stand-in,
+/// as in tests) serenity asks that server for the gateway's address (`GET /api/v10/gateway`)
+/// instead of discord.com.
+pub fn spawn(
+    state: AppState,
+    token: &str,
+    api_url: Option<String>,
+    rest: Arc<DiscordRest>,
+    home_guild: Option<String>,
+) {
     let intents = GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;
@@ -186,10 +312,17 @@ pub fn spawn(state: AppState, token: &str, rest: Arc<DiscordRest>, home_guild: O
         bot_id: OnceLock::new(),
     };
     tokio::spawn(async move {
-        let mut client = match serenity::Client::builder(&token, intents)
-            .event_handler(handler)
-            .await
-        {
+        let builder = match api_url {
+            Some(url) => serenity::client::ClientBuilder::new_with_http(
+                HttpBuilder::new(&token)
+                    .proxy(url)
+                    .ratelimiter_disabled(true)
+                    .build(),
+                intents,
+            ),
+            None => serenity::Client::builder(&token, intents),
+        };
+        let mut client = match builder.event_handler(handler).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "failed to build the Discord gateway client");
@@ -205,108 +338,5 @@ pub fn spawn(state: AppState, token: &str, rest: Arc<DiscordRest>, home_guild: O
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BOT: u64 = 999;
-
-    fn msg() -> Incoming {
-        Incoming {
-            id: 500,
-            author_id: 7,
-            guild_id: Some(1),
-            channel_id: 20,
-            mentions_bot: true,
-            content: format!("<@{BOT}> read on prod-db for 1h"),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_mention_in_a_channel_becomes_a_request_in_a_thread_started_from_it() {
-        let e = to_event(&msg(), BOT, None).unwrap();
-        assert_eq!(
-            (e.actor.workspace.as_str(), e.actor.user_id.as_str()),
-            ("1", "7")
-        );
-        assert_eq!(
-            (e.scope.channel.as_str(), e.scope.thread.as_deref()),
-            ("20", Some("500"))
-        );
-        assert!(
-            matches!(e.kind, EventKind::Message { ref text, .. } if text == "read on prod-db for 1h")
-        );
-    }
-
-    #[test]
-    fn a_message_in_a_thread_maps_to_the_parent_channel_and_the_thread() {
-        let m = Incoming {
-            channel_id: 30,
-            thread_parent: Some(20),
-            ..msg()
-        };
-        let e = to_event(&m, BOT, None).unwrap();
-        assert_eq!(
-            (e.scope.channel.as_str(), e.scope.thread.as_deref()),
-            ("20", Some("30"))
-        );
-    }
-
-    #[test]
-    fn bots_and_unmentioned_channel_chatter_are_ignored() {
-        assert!(
-            to_event(
-                &Incoming {
-                    author_is_bot: true,
-                    ..msg()
-                },
-                BOT,
-                None
-            )
-            .is_none()
-        );
-        assert!(
-            to_event(
-                &Incoming {
-                    author_id: BOT,
-                    ..msg()
-                },
-                BOT,
-                None
-            )
-            .is_none()
-        );
-        assert!(
-            to_event(
-                &Incoming {
-                    mentions_bot: false,
-                    ..msg()
-                },
-                BOT,
-                None
-            )
-            .is_none()
-        );
-    }
-
-    #[test]
-    fn a_dm_uses_the_home_guild_as_workspace_and_needs_one() {
-        let dm = Incoming {
-            guild_id: None,
-            mentions_bot: false,
-            channel_id: 77,
-            content: "status".into(),
-            ..msg()
-        };
-        assert!(to_event(&dm, BOT, None).is_none());
-        let e = to_event(&dm, BOT, Some("1")).unwrap();
-        assert_eq!(
-            (
-                e.actor.workspace.as_str(),
-                e.scope.kind.as_str(),
-                e.scope.channel.as_str()
-            ),
-            ("1", "dm", "77")
-        );
-    }
-}
+#[path = "gateway_tests.rs"]
+mod tests;

@@ -1,5 +1,6 @@
 //! `POST /discord/interactions`: Ed25519 verification before anything else, a timestamp window,
-//! then an answer within Discord's 3 s (pong, modal, or a deferred response). Work for the engine
+//! then an answer within Discord's 3 s (pong, modal, or a deferred response); `answer` is the
+//! same for interactions the gateway delivers. Work for the engine
 //! is stored in the durable inbox, with the interaction's reply context, before it is deferred.
 
 use super::events::{Ack, Inbound, classify};
@@ -76,13 +77,13 @@ fn respond(r: CreateInteractionResponse) -> Response {
     Json(r).into_response()
 }
 
-fn ephemeral(text: &str) -> Response {
-    respond(CreateInteractionResponse::Message(
+fn ephemeral(text: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
         CreateInteractionResponseMessage::new()
             .content(text)
             .ephemeral(true)
             .allowed_mentions(no_mentions()),
-    ))
+    )
 }
 
 async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes) -> Response {
@@ -97,22 +98,31 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
             return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
         }
     };
-    match classify(&interaction, ix.home_guild.as_deref()) {
-        Inbound::Ping => respond(CreateInteractionResponse::Pong),
+    respond(answer(&ix.state, ix.home_guild.as_deref(), &interaction).await)
+}
+
+/// What an interaction is answered with, whichever way it came (this endpoint, or the gateway
+/// when no endpoint is configured): work for the engine is stored first.
+pub async fn answer(
+    state: &AppState,
+    home_guild: Option<&str>,
+    interaction: &serenity::all::Interaction,
+) -> CreateInteractionResponse {
+    match classify(interaction, home_guild) {
+        Inbound::Ping => CreateInteractionResponse::Pong,
         Inbound::Refuse(text) => ephemeral(text),
-        Inbound::Ignore => respond(CreateInteractionResponse::Acknowledge),
+        Inbound::Ignore => CreateInteractionResponse::Acknowledge,
         Inbound::OpenModal {
             action,
             request_id,
             actor,
-        } => open_modal(&ix, action, &request_id, &actor).await,
+        } => open_modal(state, action, &request_id, &actor).await,
         Inbound::Event { event, reply } => {
             let ack = reply.ack;
             // Stored (with what is needed to answer it) before it is acknowledged: a crash after
             // the acknowledgement loses nothing; the inbox worker handles it and the chat port
             // answers it. Not stored: not acknowledged as taken, so the person knows.
-            if let Err(e) = ix
-                .state
+            if let Err(e) = state
                 .engine
                 .accept(Queued::Interaction {
                     event: *event,
@@ -124,10 +134,10 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
                 return ephemeral("Warden can't take this right now; please try again.");
             }
             match ack {
-                Ack::DeferredEphemeral => respond(CreateInteractionResponse::Defer(
+                Ack::DeferredEphemeral => CreateInteractionResponse::Defer(
                     CreateInteractionResponseMessage::new().ephemeral(true),
-                )),
-                Ack::DeferredUpdate => respond(CreateInteractionResponse::Acknowledge),
+                ),
+                Ack::DeferredUpdate => CreateInteractionResponse::Acknowledge,
             }
         }
     }
@@ -136,16 +146,16 @@ async fn handle(State(ix): State<Interactions>, headers: HeaderMap, body: Bytes)
 /// Deny asks for the reason (the engine checks the approver when it comes back). Edit opens the
 /// form the engine prefills, which it does for the requester only.
 async fn open_modal(
-    ix: &Interactions,
+    state: &AppState,
     action: CardAction,
     id: &RequestId,
     actor: &PlatformUser,
-) -> Response {
+) -> CreateInteractionResponse {
     if action == CardAction::Deny {
-        return respond(deny_modal(id));
+        return deny_modal(id);
     }
-    match ix.state.engine.edit_form(actor, id).await {
-        Ok(EditForm::Open(fields)) => respond(edit_modal(&fields, id)),
+    match state.engine.edit_form(actor, id).await {
+        Ok(EditForm::Open(fields)) => edit_modal(&fields, id),
         Ok(EditForm::Refused(why)) => ephemeral(&why),
         Err(e) => {
             tracing::error!(request = %id, error = ?e, "failed to load a request for the edit form");

@@ -81,6 +81,7 @@ pub fn routes(
         gateway::spawn(
             state.clone(),
             token.expose_secret(),
+            s.discord.api_url.clone(),
             rest.clone(),
             s.discord.guild_id.clone(),
         );

@@ -55,6 +55,8 @@ pub struct Setup {
     fake_url: String,
     pub keys: Arc<Keys>,
     dir: Arc<tempfile::TempDir>,
+    /// Connect to Discord's gateway too (`discord.gateway`), found through `GET /gateway`.
+    gateway: bool,
 }
 
 impl Setup {
@@ -68,6 +70,18 @@ impl Setup {
             fake_url,
             keys: Arc::new(Keys::generate()),
             dir: Arc::new(dir),
+            gateway: false,
+        }
+    }
+
+    /// The same as a gateway-only deployment (no interactions endpoint), the fake Discord
+    /// pointing at `gateway_url`.
+    pub async fn with_gateway(gateway_url: &str) -> Self {
+        let setup = Self::new().await;
+        setup.fake.set_gateway_url(gateway_url);
+        Self {
+            gateway: true,
+            ..setup
         }
     }
 
@@ -80,6 +94,12 @@ impl Setup {
         s.discord.public_key = Some(self.keys.public_hex());
         s.discord.application_id = Some(fixtures::APP_ID.into());
         s.discord.guild_id = Some(fixtures::GUILD.into());
+        s.discord.gateway = self.gateway;
+        if self.gateway {
+            // A gateway-only deployment (no public URL): Discord sends interactions over the
+            // gateway, so there is no endpoint and no key to verify with.
+            s.discord.public_key = None;
+        }
         s
     }
 }

@@ -23,14 +23,14 @@ on_both_databases!(
 /// The server as `warden serve` builds it, answering HTTP but running no inbox worker: what a
 /// process that dies right after acknowledging leaves behind, without a race against its own
 /// worker.
-struct AcceptOnly {
+pub(super) struct AcceptOnly {
     base: String,
-    state: AppState,
+    pub(super) state: AppState,
     http: reqwest::Client,
 }
 
 impl AcceptOnly {
-    async fn start(setup: &Setup, db: &TestDb) -> Self {
+    pub(super) async fn start(setup: &Setup, db: &TestDb) -> Self {
         warden::app::install_crypto();
         let mut s = setup.settings();
         s.database.url = db.url().to_string();

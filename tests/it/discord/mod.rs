@@ -5,6 +5,7 @@ mod app;
 mod cards;
 mod durable;
 mod flow;
+mod gateway;
 mod limits;
 mod privacy;
 mod roles;

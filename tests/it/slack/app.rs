@@ -78,7 +78,18 @@ impl TestApp {
         change: impl FnOnce(&mut Settings),
     ) -> Self {
         let (slack, api_url) = FakeSlack::start().await;
-        let mut s = settings(&api_url, post_interval_ms);
+        Self::start_on_fake(db, slack, &api_url, post_interval_ms, change).await
+    }
+
+    /// The same, on a fake Slack the caller started (and prepared: a Socket Mode address).
+    pub async fn start_on_fake(
+        db: TestDb,
+        slack: FakeSlack,
+        api_url: &str,
+        post_interval_ms: u64,
+        change: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let mut s = settings(api_url, post_interval_ms);
         change(&mut s);
         Self {
             server: TestServer::start(s, db, Arc::new(warden::clock::SystemClock)).await,
@@ -175,7 +186,19 @@ impl TestApp {
         channel: &str,
         message_ts: &str,
     ) -> String {
-        let payload = json!({
+        form_payload(&self.click_payload(user, action, request_id, channel, message_ts))
+    }
+
+    /// The block_actions payload itself (as Socket Mode carries it, unencoded).
+    pub fn click_payload(
+        &self,
+        user: &str,
+        action: &str,
+        request_id: &str,
+        channel: &str,
+        message_ts: &str,
+    ) -> Value {
+        json!({
             "type": "block_actions", "user": { "id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM },
             "api_app_id": "A0WARDEN", "token": "ignored",
             "container": { "type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": false },
@@ -184,8 +207,7 @@ impl TestApp {
             "channel": { "id": channel, "name": "directmessage" }, "state": { "values": {} },
             "response_url": "https://hooks.slack.com/actions/T0WARDEN/1/abc",
             "actions": [{ "action_id": format!("warden_{action}"), "block_id": "warden_actions", "text": { "type": "plain_text", "text": action, "emoji": true }, "value": request_id, "type": "button", "action_ts": format!("{}.000200", 1_710_000_000 + self.next()) }],
-        });
-        form_payload(&payload)
+        })
     }
 
     pub async fn click(

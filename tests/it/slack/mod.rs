@@ -9,4 +9,5 @@ mod identity;
 mod inbound;
 mod limits;
 mod privacy;
+mod socket;
 mod usergroup_flows;

@@ -10,3 +10,4 @@ pub mod receiver;
 pub mod scim;
 pub mod scripted;
 pub mod slack;
+pub mod slack_socket;

@@ -3,6 +3,8 @@
 //! user group until a second one arrives (so two unserialised read-modify-writes surely overlap). User groups behave as Slack documents:
 //! `usergroups.users.update` refuses an empty list, `usergroups.disable` / `usergroups.enable`
 //! switch a group off and on (a disabled group keeps its last member list, as Slack does).
+//! `apps.connections.open` takes the app-level token only and answers with the Socket Mode
+//! address set by `set_socket_url` (`slack_socket::FakeSocketMode`).
 
 use axum::Json;
 use axum::Router;
@@ -42,8 +44,13 @@ struct Inner {
     users: Mutex<HashMap<String, Value>>,
     /// The `auth.test` answer: where the app is installed.
     installation: Mutex<Option<Value>>,
+    /// What `apps.connections.open` answers with.
+    socket_url: Mutex<Option<String>>,
     next_ts: AtomicU64,
 }
+
+/// The app-level token (`xapp-…`) the tests configure for Socket Mode.
+pub const APP_TOKEN: &str = "xapp-1-A0WARDEN-test";
 
 #[derive(Clone, Default)]
 pub struct FakeSlack(Arc<Inner>);
@@ -60,6 +67,11 @@ impl FakeSlack {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (fake, format!("http://{addr}/api"))
+    }
+
+    /// Points `apps.connections.open` at a Socket Mode server.
+    pub fn set_socket_url(&self, url: &str) {
+        *self.0.socket_url.lock().unwrap() = Some(url.to_string());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -215,7 +227,10 @@ impl FakeSlack {
             )
                 .into_response();
         }
-        let response = self.answer(method, &body);
+        let response = match method {
+            "apps.connections.open" => self.connections_open(headers),
+            _ => self.answer(method, &body),
+        };
         self.0.calls.lock().unwrap().push(Call {
             method: method.to_string(),
             body,
@@ -225,6 +240,18 @@ impl FakeSlack {
             response: response.clone(),
         });
         Json(response).into_response()
+    }
+
+    /// Socket Mode's address, for the app-level token only (a bot token is refused).
+    fn connections_open(&self, headers: &HeaderMap) -> Value {
+        let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+        if bearer != Some(&format!("Bearer {APP_TOKEN}")) {
+            return json!({ "ok": false, "error": "not_allowed_token_type" });
+        }
+        match self.0.socket_url.lock().unwrap().clone() {
+            Some(url) => json!({ "ok": true, "url": url }),
+            None => json!({ "ok": false, "error": "invalid_auth" }),
+        }
     }
 
     fn answer(&self, method: &str, body: &Value) -> Value {

@@ -3,15 +3,19 @@
 //! and can rate-limit the next matching call once, per bucket or globally; and the
 //! Ed25519-signed interactions Discord sends (`interactions`). Guild members hold roles: PUT and
 //! DELETE on a member's role change them, `GET /guilds/{guild}/members/{user}` reads them (every
-//! user is a member).
+//! user is a member). `GET /gateway` points at the fake gateway (`gateway`) when one is set;
+//! a thread started from a message can be started once (Discord's code 160004 after that) and
+//! reads back as a thread of its channel (`GET /channels/{id}`); an interaction is acknowledged
+//! through its callback once (40060 after that).
 
+pub mod gateway;
 pub mod interactions;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -42,6 +46,12 @@ pub struct FakeDiscord {
     global_limit_next: Mutex<Option<f64>>,
     /// (guild, user) → the role ids the member holds.
     roles: Mutex<HashMap<(String, String), Vec<String>>>,
+    /// What `GET /gateway` answers (a fake gateway's ws:// address).
+    gateway_url: Mutex<Option<String>>,
+    /// Threads started from messages: the thread's (= the message's) id → its channel.
+    threads: Mutex<HashMap<String, String>>,
+    /// Interactions acknowledged through their callback (a second callback is refused, 40060).
+    acknowledged: Mutex<HashSet<String>>,
 }
 
 impl FakeDiscord {
@@ -61,6 +71,11 @@ impl FakeDiscord {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (fake, url)
+    }
+
+    /// Points `GET /gateway` at a gateway (`gateway::FakeGateway::url`).
+    pub fn set_gateway_url(&self, url: &str) {
+        *self.gateway_url.lock().unwrap() = Some(url.to_string());
     }
 
     pub fn rate_limit_next(&self, method: &str, path_prefix: &str, retry_after: f64) {
@@ -202,11 +217,53 @@ impl FakeDiscord {
                 StatusCode::OK,
                 serde_json::json!({ "id": id, "channel_id": ch }),
             ),
-            // A thread started from a message has the message's id.
-            ("POST", ["channels", ch, "messages", id, "threads"]) => (
-                StatusCode::CREATED,
-                serde_json::json!({ "id": id, "parent_id": ch, "type": 11 }),
-            ),
+            // A thread started from a message has the message's id; a message has one thread.
+            ("POST", ["channels", ch, "messages", id, "threads"]) => {
+                let mut threads = self.threads.lock().unwrap();
+                if threads.insert(id.to_string(), ch.to_string()).is_some() {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({ "message": "A thread has already been created for this message", "code": 160004 }),
+                    );
+                }
+                (
+                    StatusCode::CREATED,
+                    serde_json::json!({ "id": id, "parent_id": ch, "type": 11 }),
+                )
+            }
+            ("POST", ["interactions", id, _, "callback"]) => {
+                if !self.acknowledged.lock().unwrap().insert(id.to_string()) {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({ "message": "Interaction has already been acknowledged.", "code": 40060 }),
+                    );
+                }
+                (StatusCode::NO_CONTENT, serde_json::Value::Null)
+            }
+            // A thread Warden started, or else a plain text channel of the guild.
+            ("GET", ["channels", id]) => {
+                let channel = match self.threads.lock().unwrap().get(*id) {
+                    Some(parent) => {
+                        serde_json::json!({ "id": id, "type": 11, "guild_id": interactions::GUILD, "parent_id": parent, "name": "Access request" })
+                    }
+                    None => {
+                        serde_json::json!({ "id": id, "type": 0, "guild_id": interactions::GUILD, "name": "access-requests" })
+                    }
+                };
+                (StatusCode::OK, channel)
+            }
+            ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]) => {
+                match self.gateway_url.lock().unwrap().clone() {
+                    Some(url) => (
+                        StatusCode::OK,
+                        serde_json::json!({ "url": url, "shards": 1, "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1 } }),
+                    ),
+                    None => (
+                        StatusCode::NOT_FOUND,
+                        serde_json::json!({ "message": "404: Not Found", "code": 0 }),
+                    ),
+                }
+            }
             ("PUT" | "DELETE", ["guilds", guild, "members", user, "roles", role]) => {
                 let mut all = self.roles.lock().unwrap();
                 let held = all
