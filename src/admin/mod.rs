@@ -22,6 +22,7 @@ pub mod prune;
 pub mod retention;
 pub mod session;
 pub mod siem;
+pub mod sso;
 mod templates;
 pub mod token_source;
 pub mod tokens;
@@ -37,11 +38,13 @@ pub struct AdminState {
     pub tokens: token_source::TokenSource,
     pub key: session::SessionKey,
     pub templates: Arc<handlebars::Handlebars<'static>>,
+    /// Single sign-on through `[sso]`, when configured.
+    pub sso: Option<Arc<sso::Sso>>,
 }
 
 impl AdminState {
     pub fn new(s: &Settings, app: AppState) -> anyhow::Result<Self> {
-        if s.admin.tokens_file.is_none() {
+        if s.admin.tokens_file.is_none() && s.sso.issuer.is_none() {
             tracing::warn!(
                 "admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured"
             );
@@ -51,6 +54,7 @@ impl AdminState {
             tokens: token_source::TokenSource::load(s.admin.tokens_file.clone())?,
             key: session::SessionKey::from_setting(s.admin.session_secret.as_ref()),
             templates: Arc::new(templates::registry()?),
+            sso: sso::Sso::from_settings(&s.sso, &s.transport.allow_http_hosts)?.map(Arc::new),
         })
     }
 
@@ -66,6 +70,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(jobs::routes())
+        .merge(sso::routes::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

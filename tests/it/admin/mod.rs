@@ -11,4 +11,6 @@ mod jobs;
 mod pages;
 mod redaction;
 mod sessions;
+mod sso;
+mod sso_tokens;
 mod webdriver;

@@ -1,0 +1,385 @@
+//! Single sign-on to the admin pages: OpenID Connect authorization code flow with PKCE.
+//!
+//! `begin` records a sign-in (hashed `state`, `nonce`, PKCE verifier, a browser binding) and
+//! sends the browser to the provider; `finish` takes that record once, exchanges the code with
+//! the verifier, validates the ID token (`id_token`) and maps the subject to a directory person
+//! and the groups claim to a role. Every failure is a `Refusal`: a short message for the person,
+//! the cause for the log, and no session.
+
+pub mod id_token;
+pub mod routes;
+
+use super::session::random_id;
+use super::tokens::Role;
+use crate::agents::jwks::{DISCOVERY_PATH, JwksCache, JwksOptions};
+use crate::config::{SsoMatch, SsoSettings};
+use crate::directory::Directory;
+use crate::http_client::{HttpOptions, check_transport, client};
+use crate::store::log::sha256_hex;
+use crate::store::{PendingLogin, SsoIdentity, Store};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// How long a begun sign-in waits for its callback.
+pub const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// Why a sign-in was refused. `user_message` is what the person sees; `Display` is for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "the callback matches no sign-in begun in this browser (unknown, reused or expired state)"
+    )]
+    UnknownState,
+    #[error("the provider answered with error {0}")]
+    ProviderError(String),
+    #[error("the authorization response names another issuer")]
+    WrongIssuer,
+    #[error("the callback lacks {0}")]
+    Malformed(&'static str),
+    #[error("the provider could not be used: {0}")]
+    ProviderUnavailable(String),
+    #[error("the code exchange failed: {0}")]
+    TokenExchange(String),
+    #[error("the ID token was refused: {0}")]
+    BadIdToken(&'static str),
+    #[error("no groups claim maps to a Warden role")]
+    NoRole,
+    #[error("no directory person matches the signed-in subject")]
+    NoPerson,
+    #[error("the directory could not be read: {0}")]
+    Directory(String),
+}
+
+impl Refusal {
+    pub fn user_message(&self) -> &'static str {
+        match self {
+            Refusal::UnknownState | Refusal::Malformed(_) => {
+                "That sign-in expired or did not start in this browser. Start again."
+            }
+            Refusal::ProviderError(_) => "The identity provider did not sign you in.",
+            Refusal::WrongIssuer | Refusal::BadIdToken(_) => {
+                "The identity provider's answer could not be verified, so you are not signed in."
+            }
+            Refusal::ProviderUnavailable(_) | Refusal::TokenExchange(_) | Refusal::Directory(_) => {
+                "Single sign-on is not working right now. Try again, or use an admin token."
+            }
+            Refusal::NoRole => "Your account is in no group that may use Warden's admin pages.",
+            Refusal::NoPerson => "Your account is not linked to anyone in Warden's directory.",
+        }
+    }
+}
+
+/// A finished sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub identity: SsoIdentity,
+    pub role: Role,
+}
+
+/// Parameters of the provider's redirect back to `/admin/sso/callback`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// RFC 9207: the issuer of this authorization response.
+    pub iss: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    id_token: Option<String>,
+}
+
+/// The configured provider, its discovery document (read once, when first needed) and keys.
+pub struct Sso {
+    issuer: String,
+    client_id: String,
+    client_secret: SecretString,
+    redirect_url: String,
+    match_by: SsoMatch,
+    scopes: Vec<String>,
+    groups_claim: String,
+    admin_groups: Vec<String>,
+    viewer_groups: Vec<String>,
+    allow_http_hosts: Vec<String>,
+    http: reqwest::Client,
+    jwks: JwksCache,
+    discovery: tokio::sync::OnceCell<Discovery>,
+}
+
+impl Sso {
+    /// `None` when `sso.issuer` is unset; `Settings::problems` has checked the rest.
+    pub fn from_settings(
+        s: &SsoSettings,
+        allow_http_hosts: &[String],
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(issuer) = s.issuer.clone() else {
+            return Ok(None);
+        };
+        let need = |v: Option<String>, key: &str| {
+            v.ok_or_else(|| anyhow::anyhow!("{key} is required when sso.issuer is set"))
+        };
+        let http = client(HttpOptions::new(Duration::from_secs(10)))?;
+        Ok(Some(Self {
+            client_id: need(s.client_id.clone(), "sso.client_id")?,
+            client_secret: s.client_secret.clone().ok_or_else(|| {
+                anyhow::anyhow!("sso.client_secret is required when sso.issuer is set")
+            })?,
+            redirect_url: need(s.redirect_url.clone(), "sso.redirect_url")?,
+            match_by: s.match_by,
+            scopes: s.scopes.clone(),
+            groups_claim: s.groups_claim.clone(),
+            admin_groups: s.admin_groups.clone(),
+            viewer_groups: s.viewer_groups.clone(),
+            allow_http_hosts: allow_http_hosts.to_vec(),
+            jwks: JwksCache::new(
+                http.clone(),
+                JwksOptions {
+                    cache_for: Duration::from_secs(3600),
+                    min_refresh: Duration::from_secs(60),
+                },
+                allow_http_hosts.to_vec(),
+            ),
+            http,
+            issuer,
+            discovery: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    async fn discovery(&self) -> Result<&Discovery, Refusal> {
+        self.discovery
+            .get_or_try_init(|| async {
+                let url = format!("{}{DISCOVERY_PATH}", self.issuer.trim_end_matches('/'));
+                let doc: Discovery = self.get_json(&url).await?;
+                if doc.issuer != self.issuer {
+                    return Err(Refusal::ProviderUnavailable(format!(
+                        "the discovery document names another issuer ({})",
+                        doc.issuer
+                    )));
+                }
+                for u in [&doc.authorization_endpoint, &doc.token_endpoint] {
+                    self.checked(u)?;
+                }
+                Ok(doc)
+            })
+            .await
+    }
+
+    fn checked(&self, raw: &str) -> Result<url::Url, Refusal> {
+        let url = url::Url::parse(raw)
+            .map_err(|_| Refusal::ProviderUnavailable(format!("{raw} is not a URL")))?;
+        check_transport(&url, &self.allow_http_hosts)
+            .map_err(|e| Refusal::ProviderUnavailable(format!("{url} {e}")))?;
+        Ok(url)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, raw: &str) -> Result<T, Refusal> {
+        let url = self.checked(raw)?;
+        let unavailable = |e: String| Refusal::ProviderUnavailable(format!("{url}: {e}"));
+        let resp = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(unavailable(format!("HTTP {}", resp.status().as_u16())));
+        }
+        resp.json().await.map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// Records a new sign-in and returns the provider URL to send the browser to, with the
+    /// browser binding value for the `warden_sso` cookie.
+    pub async fn begin(&self, store: &Store, now_ms: i64) -> Result<(url::Url, String), Refusal> {
+        let doc = self.discovery().await?;
+        let (state, nonce, binding) = (random_id(), random_id(), random_id());
+        let verifier = B64.encode(rand::random::<[u8; 32]>());
+        let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
+        let pending = PendingLogin {
+            state_hash: sha256_hex(state.as_bytes()),
+            binding_hash: sha256_hex(binding.as_bytes()),
+            nonce: nonce.clone(),
+            verifier,
+            expires_at: now_ms + LOGIN_TTL_MS,
+        };
+        store
+            .begin_sso_login(&pending, now_ms)
+            .await
+            .map_err(|e| Refusal::Directory(format!("{e:#}")))?;
+        let scope = std::iter::once("openid")
+            .chain(
+                self.scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| *s != "openid"),
+            )
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut url = self.checked(&doc.authorization_endpoint)?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", &self.redirect_url)
+            .append_pair("scope", &scope)
+            .append_pair("state", &state)
+            .append_pair("nonce", &nonce)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        Ok((url, binding))
+    }
+
+    /// Finishes a sign-in from the provider's callback, in the browser holding `binding`.
+    pub async fn finish(
+        &self,
+        store: &Store,
+        directory: &dyn Directory,
+        cb: &Callback,
+        binding: Option<&str>,
+        now_ms: i64,
+    ) -> Result<SignedIn, Refusal> {
+        let state = cb.state.as_deref().ok_or(Refusal::Malformed("state"))?;
+        let binding = binding.ok_or(Refusal::UnknownState)?;
+        // Taken before anything else is looked at: a state is spent by its first callback,
+        // whatever that callback carried.
+        let pending = store
+            .take_sso_login(
+                &sha256_hex(state.as_bytes()),
+                &sha256_hex(binding.as_bytes()),
+                now_ms,
+            )
+            .await
+            .map_err(|e| Refusal::Directory(format!("{e:#}")))?
+            .ok_or(Refusal::UnknownState)?;
+        if let Some(error) = &cb.error {
+            // The provider's error code only; its free-text description is not logged.
+            return Err(Refusal::ProviderError(error.chars().take(64).collect()));
+        }
+        let doc = self.discovery().await?;
+        match cb.iss.as_deref() {
+            Some(iss) if iss != self.issuer => return Err(Refusal::WrongIssuer),
+            None if doc.authorization_response_iss_parameter_supported => {
+                return Err(Refusal::WrongIssuer);
+            }
+            _ => {}
+        }
+        let code = cb.code.as_deref().ok_or(Refusal::Malformed("code"))?;
+        let id_token = self.exchange(doc, code, &pending.verifier).await?;
+        let claims = id_token::validate(
+            &id_token,
+            &self.jwks,
+            &id_token::Expected {
+                issuer: &self.issuer,
+                client_id: &self.client_id,
+                nonce: &pending.nonce,
+                now_secs: now_ms.div_euclid(1000),
+                groups_claim: &self.groups_claim,
+            },
+        )
+        .await?;
+        let role = self.role_for(&claims.groups).ok_or(Refusal::NoRole)?;
+        let found = match self.match_by {
+            SsoMatch::Subject => directory.person_by_sso_subject(&claims.subject).await,
+            SsoMatch::VerifiedEmail => match (&claims.email, claims.email_verified) {
+                (Some(email), true) => directory.person_by_email(email).await,
+                _ => Ok(None),
+            },
+        };
+        let person = found
+            .map_err(|e| Refusal::Directory(e.to_string()))?
+            .filter(|p| p.active)
+            .ok_or(Refusal::NoPerson)?;
+        Ok(SignedIn {
+            identity: SsoIdentity {
+                subject: claims.subject,
+                person: person.id,
+                role: role.as_str().to_string(),
+            },
+            role,
+        })
+    }
+
+    /// Admin wins over viewer; anyone in neither kind of group has no role.
+    fn role_for(&self, groups: &[String]) -> Option<Role> {
+        let any = |wanted: &[String]| groups.iter().any(|g| wanted.contains(g));
+        if any(&self.admin_groups) {
+            Some(Role::Admin)
+        } else if any(&self.viewer_groups) {
+            Some(Role::Viewer)
+        } else {
+            None
+        }
+    }
+
+    /// The code and verifier for an ID token at the token endpoint (client_secret_basic).
+    async fn exchange(
+        &self,
+        doc: &Discovery,
+        code: &str,
+        verifier: &str,
+    ) -> Result<String, Refusal> {
+        let url = self.checked(&doc.token_endpoint)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", code)
+            .append_pair("redirect_uri", &self.redirect_url)
+            .append_pair("code_verifier", verifier)
+            .finish();
+        // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let basic = STANDARD.encode(format!(
+            "{}:{}",
+            enc(&self.client_id),
+            enc(self.client_secret.expose_secret())
+        ));
+        let resp = self
+            .http
+            .post(url)
+            .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Refusal::TokenExchange(e.to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            // The OAuth error code is safe to log; nothing else of the body is.
+            let code = resp
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| {
+                    v.get("error")
+                        .and_then(|e| e.as_str())
+                        .map(|e| e.chars().take(64).collect::<String>())
+                })
+                .unwrap_or_default();
+            return Err(Refusal::TokenExchange(format!(
+                "HTTP {} {code}",
+                status.as_u16()
+            )));
+        }
+        resp.json::<TokenResponse>()
+            .await
+            .map_err(|e| Refusal::TokenExchange(format!("not a token response: {e}")))?
+            .id_token
+            .ok_or(Refusal::TokenExchange("no id_token in the answer".into()))
+    }
+}
