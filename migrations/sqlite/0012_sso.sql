@@ -22,3 +22,7 @@ CREATE INDEX sso_logins_by_expiry ON sso_logins (expires_at);
 ALTER TABLE admin_sessions ADD COLUMN sso_subject TEXT;
 ALTER TABLE admin_sessions ADD COLUMN sso_person TEXT;
 ALTER TABLE admin_sessions ADD COLUMN sso_role TEXT;
+-- The provider's session id (`sid`), so its back-channel logout ends exactly that session.
+ALTER TABLE admin_sessions ADD COLUMN sso_sid TEXT;
+CREATE INDEX admin_sessions_by_sso_subject ON admin_sessions (sso_subject);
+CREATE INDEX admin_sessions_by_sso_sid ON admin_sessions (sso_sid);

@@ -26,6 +26,8 @@ pub struct SsoIdentity {
     pub person: String,
     /// The role the groups claim gave (`admin` | `viewer`), parsed by the admin module.
     pub role: String,
+    /// The provider's session id, when its ID token carried one.
+    pub sid: Option<String>,
 }
 
 impl AdminSession {
@@ -64,7 +66,7 @@ impl Store {
         now_ms: i64,
         expires_at: i64,
     ) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO admin_sessions (sid_hash, token_name, token_hash, created_at, expires_at, sso_subject, sso_person, sso_role) VALUES ($1, $2, '', $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO admin_sessions (sid_hash, token_name, token_hash, created_at, expires_at, sso_subject, sso_person, sso_role, sso_sid) VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8)")
             .bind(sid_hash)
             .bind(principal_name)
             .bind(now_ms)
@@ -72,6 +74,7 @@ impl Store {
             .bind(&who.subject)
             .bind(&who.person)
             .bind(&who.role)
+            .bind(&who.sid)
             .execute(self.write())
             .await
             .context("Failed to record the SSO session")?;
@@ -79,7 +82,7 @@ impl Store {
     }
 
     pub async fn admin_session(&self, sid_hash: &str) -> anyhow::Result<Option<AdminSession>> {
-        let row = sqlx::query("SELECT token_name, token_hash, expires_at, ended_at, sso_subject, sso_person, sso_role FROM admin_sessions WHERE sid_hash = $1")
+        let row = sqlx::query("SELECT token_name, token_hash, expires_at, ended_at, sso_subject, sso_person, sso_role, sso_sid FROM admin_sessions WHERE sid_hash = $1")
             .bind(sid_hash)
             .fetch_optional(self.db())
             .await
@@ -99,6 +102,7 @@ impl Store {
                         subject,
                         person,
                         role,
+                        sid: r.try_get("sso_sid")?,
                     }),
                     (None, None, None) => None,
                     _ => anyhow::bail!("admin session {sid_hash} has a partial SSO identity"),
@@ -106,6 +110,30 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Ends the live SSO sessions of a provider session (`sid`), or of a subject when the
+    /// provider names no session; returns how many ended.
+    pub async fn end_sso_sessions(
+        &self,
+        subject: Option<&str>,
+        sid: Option<&str>,
+        now_ms: i64,
+        reason: &str,
+    ) -> anyhow::Result<u64> {
+        let q = match (sid, subject) {
+            (Some(sid), Some(sub)) => sqlx::query("UPDATE admin_sessions SET ended_at = $1, end_reason = $2 WHERE sso_sid = $3 AND sso_subject = $4 AND ended_at IS NULL")
+                .bind(now_ms).bind(reason).bind(sid).bind(sub),
+            (Some(sid), None) => sqlx::query("UPDATE admin_sessions SET ended_at = $1, end_reason = $2 WHERE sso_sid = $3 AND ended_at IS NULL")
+                .bind(now_ms).bind(reason).bind(sid),
+            (None, Some(sub)) => sqlx::query("UPDATE admin_sessions SET ended_at = $1, end_reason = $2 WHERE sso_subject = $3 AND ended_at IS NULL")
+                .bind(now_ms).bind(reason).bind(sub),
+            (None, None) => return Ok(0),
+        };
+        Ok(q.execute(self.write())
+            .await
+            .context("Failed to end SSO sessions")?
+            .rows_affected())
     }
 
     /// Ends a session (once; the first reason stays).

@@ -30,6 +30,8 @@ pub struct IdClaims {
     pub email: Option<String>,
     pub email_verified: bool,
     pub groups: Vec<String>,
+    /// The provider's session id, for back-channel logout.
+    pub sid: Option<String>,
 }
 
 fn bad(why: &'static str) -> Refusal {
@@ -41,10 +43,94 @@ pub async fn validate(
     jwks: &JwksCache,
     want: &Expected<'_>,
 ) -> Result<IdClaims, Refusal> {
+    let claims = verified(token, jwks, want.issuer, want.client_id).await?;
+    check_claims(&claims, want)
+}
+
+/// A back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): who and which
+/// provider session to sign out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutClaims {
+    pub subject: Option<String>,
+    pub sid: Option<String>,
+}
+
+const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// How old a logout token may be: replaying one only ends sessions again, and this bounds that
+/// to sessions opened in the minutes after it was issued.
+const LOGOUT_MAX_AGE_SECS: i64 = 120;
+
+pub async fn validate_logout(
+    token: &str,
+    jwks: &JwksCache,
+    issuer: &str,
+    client_id: &str,
+    now_secs: i64,
+) -> Result<LogoutClaims, Refusal> {
+    let claims = verified(token, jwks, issuer, client_id)
+        .await
+        .map_err(|e| match e {
+            Refusal::BadIdToken(why) => Refusal::BadLogoutToken(why),
+            other => other,
+        })?;
+    check_logout(&claims, now_secs)
+}
+
+fn check_logout(claims: &Value, now_secs: i64) -> Result<LogoutClaims, Refusal> {
+    let bad = Refusal::BadLogoutToken;
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .ok_or(bad("no issue time"))?;
+    if iat - LEEWAY_SECS > now_secs || iat + LOGOUT_MAX_AGE_SECS + LEEWAY_SECS < now_secs {
+        return Err(bad("issued too long ago or in the future"));
+    }
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|exp| exp + LEEWAY_SECS <= now_secs)
+    {
+        return Err(bad("expired"));
+    }
+    if claims
+        .get("events")
+        .and_then(|e| e.get(LOGOUT_EVENT))
+        .is_none()
+    {
+        return Err(bad("not a logout event"));
+    }
+    // A nonce would make it an ID token, which must never be accepted as a logout token.
+    if claims.get("nonce").is_some() {
+        return Err(bad("carries a nonce"));
+    }
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let out = LogoutClaims {
+        subject: text("sub"),
+        sid: text("sid"),
+    };
+    if out.subject.is_none() && out.sid.is_none() {
+        return Err(bad("names neither a subject nor a session"));
+    }
+    Ok(out)
+}
+
+/// The claims of a token signed by one of the issuer's keys, issued by it for this client.
+async fn verified(
+    token: &str,
+    jwks: &JwksCache,
+    issuer: &str,
+    client_id: &str,
+) -> Result<Value, Refusal> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| bad("malformed token"))?;
     let alg = allowed(header.alg).ok_or(bad("token algorithm not allowed"))?;
     let kid = header.kid.ok_or(bad("token names no key (kid)"))?;
-    let jwk = match jwks.key(want.issuer, &kid).await {
+    let jwk = match jwks.key(issuer, &kid).await {
         Ok(k) => k,
         Err(KeyError::UnknownKid(_)) => return Err(bad("unknown signing key")),
         Err(e @ KeyError::Unavailable(_)) => {
@@ -62,9 +148,10 @@ pub async fn validate(
     let key = DecodingKey::from_jwk(&jwk).map_err(|_| bad("unusable signing key"))?;
     let mut v = Validation::new(header.alg);
     v.validate_exp = false;
-    v.set_issuer(&[want.issuer]);
-    v.set_audience(&[want.client_id]);
-    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[client_id]);
+    // `exp` and `sub` are required of ID tokens in `check_claims`; a logout token may lack both.
+    v.set_required_spec_claims(&["iss", "aud"]);
     let claims: Value = jsonwebtoken::decode::<Value>(token, &key, &v)
         .map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
@@ -76,7 +163,7 @@ pub async fn validate(
             })
         })?
         .claims;
-    check_claims(&claims, want)
+    Ok(claims)
 }
 
 /// The checks after the signature: lifetime, authorized party, nonce, then the claims used.
@@ -127,6 +214,10 @@ fn check_claims(claims: &Value, want: &Expected<'_>) -> Result<IdClaims, Refusal
         // Only a JSON `true` counts: a string "true" is not a provider's verification.
         email_verified: claims.get("email_verified") == Some(&Value::Bool(true)),
         groups,
+        sid: claims
+            .get("sid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -185,6 +276,33 @@ mod tests {
         );
         c["azp"] = json!("warden");
         assert!(check_claims(&c, &want(1_500)).is_ok());
+    }
+
+    #[test]
+    fn a_logout_token_must_be_recent_a_logout_event_without_a_nonce_naming_someone() {
+        let ok = json!({ "iat": 1_000, "sid": "s1", "events": { LOGOUT_EVENT: {} } });
+        assert_eq!(
+            check_logout(&ok, 1_030),
+            Ok(LogoutClaims {
+                subject: None,
+                sid: Some("s1".into())
+            })
+        );
+        let bad = |v: Value, now: i64| check_logout(&v, now).is_err();
+        assert!(
+            bad(ok.clone(), 1_000 + LOGOUT_MAX_AGE_SECS + LEEWAY_SECS + 1),
+            "stale"
+        );
+        let mut c = ok.clone();
+        c["nonce"] = json!("n");
+        assert!(bad(c, 1_030), "an ID token is not a logout token");
+        let mut c = ok.clone();
+        c["events"] = json!({});
+        assert!(bad(c, 1_030));
+        assert!(bad(
+            json!({ "iat": 1_000, "events": { LOGOUT_EVENT: {} } }),
+            1_030
+        ));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum Refusal {
     TokenExchange(String),
     #[error("the ID token was refused: {0}")]
     BadIdToken(&'static str),
+    #[error("the logout token was refused: {0}")]
+    BadLogoutToken(&'static str),
     #[error("no groups claim maps to a Warden role")]
     NoRole,
     #[error("no directory person matches the signed-in subject")]
@@ -61,7 +63,7 @@ impl Refusal {
                 "That sign-in expired or did not start in this browser. Start again."
             }
             Refusal::ProviderError(_) => "The identity provider did not sign you in.",
-            Refusal::WrongIssuer | Refusal::BadIdToken(_) => {
+            Refusal::WrongIssuer | Refusal::BadIdToken(_) | Refusal::BadLogoutToken(_) => {
                 "The identity provider's answer could not be verified, so you are not signed in."
             }
             Refusal::ProviderUnavailable(_) | Refusal::TokenExchange(_) | Refusal::Directory(_) => {
@@ -307,9 +309,36 @@ impl Sso {
                 subject: claims.subject,
                 person: person.id,
                 role: role.as_str().to_string(),
+                sid: claims.sid,
             },
             role,
         })
+    }
+
+    /// Ends the Warden sessions of the provider session a back-channel logout token names.
+    pub async fn logout(
+        &self,
+        store: &Store,
+        logout_token: &str,
+        now_ms: i64,
+    ) -> Result<u64, Refusal> {
+        let who = id_token::validate_logout(
+            logout_token,
+            &self.jwks,
+            &self.issuer,
+            &self.client_id,
+            now_ms.div_euclid(1000),
+        )
+        .await?;
+        store
+            .end_sso_sessions(
+                who.subject.as_deref(),
+                who.sid.as_deref(),
+                now_ms,
+                "signed out at the identity provider",
+            )
+            .await
+            .map_err(|e| Refusal::Directory(format!("{e:#}")))
     }
 
     /// Admin wins over viewer; anyone in neither kind of group has no role.

@@ -8,10 +8,11 @@ use crate::admin::errors::{AdminError, PageError};
 use crate::admin::pages::sign_in_response;
 use crate::admin::session::{SESSION_COOKIE, SESSION_HOURS, cookie, set_cookie};
 use axum::Router;
+use axum::extract::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 /// Binds a begun sign-in to the browser that began it. `SameSite=Lax`, unlike the session
 /// cookie: it must come back on the provider's cross-site redirect to the callback.
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AdminState> {
     Router::new()
         .route("/admin/sso/start", get(start))
         .route("/admin/sso/callback", get(callback))
+        .route("/admin/sso/backchannel-logout", post(backchannel_logout))
 }
 
 fn sso_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
@@ -102,6 +104,51 @@ async fn callback(
         );
     }
     Ok(resp)
+}
+
+#[derive(serde::Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    logout_token: String,
+}
+
+/// The provider's back-channel logout (OpenID Connect Back-Channel Logout 1.0): the sessions of
+/// the provider session it names end at once. 200 when the token verified, 400 otherwise.
+async fn backchannel_logout(
+    State(state): State<AdminState>,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    let Some(sso) = state.sso.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    match sso
+        .logout(state.app.engine.store(), &form.logout_token, state.now_ms())
+        .await
+    {
+        Ok(ended) => {
+            tracing::info!(
+                ended,
+                "SSO sessions ended by the provider's back-channel logout"
+            );
+            (StatusCode::OK, no_store).into_response()
+        }
+        Err(why) => {
+            tracing::warn!(reason = %why, "back-channel logout refused");
+            let status = match why {
+                Refusal::Directory(_) | Refusal::ProviderUnavailable(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (
+                status,
+                no_store,
+                axum::Json(serde_json::json!({ "error": "invalid_request" })),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The sign-in page with a short reason and a reference; the cause goes to the log only.

@@ -57,6 +57,7 @@ impl OidcProvider {
             .arg(redirect_uri)
             .env("OIDC_ACCOUNTS", accounts.to_string())
             .stdout(Stdio::null())
+            // Start-up warnings about its development defaults; nothing a test reads.
             .stderr(Stdio::null())
             .spawn()
             .expect("node starts");

@@ -20,7 +20,17 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     grant_types: ['authorization_code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    // Signing out at the provider signs the person out of Warden too.
+    backchannel_logout_uri: redirectUri.replace(/\/callback$/, '/backchannel-logout'),
+    backchannel_logout_session_required: true,
   }],
+  features: { backchannelLogout: { enabled: true } },
+  // The provider refuses outgoing calls to special-use addresses (SSRF protection); Warden runs
+  // on loopback here, so the back-channel call goes without that dispatcher.
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return globalThis.fetch(url, options);
+  },
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
@@ -53,6 +63,9 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+provider.on('backchannel.error', (ctx, err, client) => {
+  console.error(`back-channel logout to ${client.clientId} failed: ${err.message}`);
+});
 provider.listen(Number(port), '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer}`);
 });
