@@ -267,8 +267,14 @@ impl Sso {
             .map_err(|e| Refusal::Directory(format!("{e:#}")))?
             .ok_or(Refusal::UnknownState)?;
         if let Some(error) = &cb.error {
-            // The provider's error code only; its free-text description is not logged.
-            return Err(Refusal::ProviderError(error.chars().take(64).collect()));
+            // The provider's error code only (RFC 6749 codes are this charset); its free-text
+            // description is not logged, and nothing from the URL can break a log line.
+            let code = error
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
+                .take(64)
+                .collect();
+            return Err(Refusal::ProviderError(code));
         }
         let doc = self.discovery().await?;
         match cb.iss.as_deref() {
@@ -410,5 +416,61 @@ impl Sso {
             .map_err(|e| Refusal::TokenExchange(format!("not a token response: {e}")))?
             .id_token
             .ok_or(Refusal::TokenExchange("no id_token in the answer".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sso(admin: &[&str], viewer: &[&str]) -> Sso {
+        crate::http_client::install_crypto();
+        let s = SsoSettings {
+            issuer: Some("https://idp.example.com".into()),
+            client_id: Some("warden".into()),
+            client_secret: Some(SecretString::from("s")),
+            redirect_url: Some("https://warden.example.com/admin/sso/callback".into()),
+            admin_groups: admin.iter().map(|g| g.to_string()).collect(),
+            viewer_groups: viewer.iter().map(|g| g.to_string()).collect(),
+            ..SsoSettings::default()
+        };
+        assert_eq!(s.problems(), Vec::<String>::new());
+        Sso::from_settings(&s, &[]).unwrap().unwrap()
+    }
+
+    #[test]
+    fn admin_groups_win_over_viewer_groups_and_other_groups_give_no_role() {
+        let s = sso(&["ops"], &["audit"]);
+        let groups = |g: &[&str]| g.iter().map(|g| g.to_string()).collect::<Vec<_>>();
+        assert_eq!(s.role_for(&groups(&["audit", "ops"])), Some(Role::Admin));
+        assert_eq!(s.role_for(&groups(&["audit"])), Some(Role::Viewer));
+        assert_eq!(
+            s.role_for(&groups(&["Ops", "staff"])),
+            None,
+            "exact names only"
+        );
+        assert_eq!(s.role_for(&[]), None);
+    }
+
+    #[test]
+    fn an_incomplete_sso_configuration_lists_every_problem() {
+        let s = SsoSettings {
+            issuer: Some("https://idp.example.com".into()),
+            redirect_url: Some("https://warden.example.com/callback".into()),
+            ..SsoSettings::default()
+        };
+        let p = s.problems().join("\n");
+        for key in [
+            "sso.client_id",
+            "sso.client_secret",
+            "sso.redirect_url must",
+            "sso.admin_groups",
+        ] {
+            assert!(p.contains(key), "{key} missing from:\n{p}");
+        }
+        assert!(
+            SsoSettings::default().problems().is_empty(),
+            "SSO off is no problem"
+        );
     }
 }
