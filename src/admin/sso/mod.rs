@@ -7,73 +7,30 @@
 //! the cause for the log, and no session.
 
 pub mod id_token;
+mod provider;
+mod refusal;
 pub mod routes;
+
+pub use refusal::Refusal;
 
 use super::session::random_id;
 use super::tokens::Role;
-use crate::agents::jwks::{DISCOVERY_PATH, JwksCache, JwksOptions};
+use crate::agents::jwks::{JwksCache, JwksOptions};
 use crate::config::{SsoMatch, SsoSettings};
 use crate::directory::Directory;
-use crate::http_client::{HttpOptions, check_transport, client};
+use crate::http_client::{HttpOptions, client};
 use crate::store::log::sha256_hex;
 use crate::store::{PendingLogin, SsoIdentity, Store};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
-use secrecy::{ExposeSecret, SecretString};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use provider::Discovery;
+use secrecy::SecretString;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// How long a begun sign-in waits for its callback.
 pub const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
-
-/// Why a sign-in was refused. `user_message` is what the person sees; `Display` is for the log.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error(
-        "the callback matches no sign-in begun in this browser (unknown, reused or expired state)"
-    )]
-    UnknownState,
-    #[error("the provider answered with error {0}")]
-    ProviderError(String),
-    #[error("the authorization response names another issuer")]
-    WrongIssuer,
-    #[error("the callback lacks {0}")]
-    Malformed(&'static str),
-    #[error("the provider could not be used: {0}")]
-    ProviderUnavailable(String),
-    #[error("the code exchange failed: {0}")]
-    TokenExchange(String),
-    #[error("the ID token was refused: {0}")]
-    BadIdToken(&'static str),
-    #[error("the logout token was refused: {0}")]
-    BadLogoutToken(&'static str),
-    #[error("no groups claim maps to a Warden role")]
-    NoRole,
-    #[error("no directory person matches the signed-in subject")]
-    NoPerson,
-    #[error("the directory could not be read: {0}")]
-    Directory(String),
-}
-
-impl Refusal {
-    pub fn user_message(&self) -> &'static str {
-        match self {
-            Refusal::UnknownState | Refusal::Malformed(_) => {
-                "That sign-in expired or did not start in this browser. Start again."
-            }
-            Refusal::ProviderError(_) => "The identity provider did not sign you in.",
-            Refusal::WrongIssuer | Refusal::BadIdToken(_) | Refusal::BadLogoutToken(_) => {
-                "The identity provider's answer could not be verified, so you are not signed in."
-            }
-            Refusal::ProviderUnavailable(_) | Refusal::TokenExchange(_) | Refusal::Directory(_) => {
-                "Single sign-on is not working right now. Try again, or use an admin token."
-            }
-            Refusal::NoRole => "Your account is in no group that may use Warden's admin pages.",
-            Refusal::NoPerson => "Your account is not linked to anyone in Warden's directory.",
-        }
-    }
-}
 
 /// A finished sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,20 +47,6 @@ pub struct Callback {
     /// RFC 9207: the issuer of this authorization response.
     pub iss: Option<String>,
     pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Discovery {
-    issuer: String,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    #[serde(default)]
-    authorization_response_iss_parameter_supported: bool,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    id_token: Option<String>,
 }
 
 /// The configured provider, its discovery document (read once, when first needed) and keys.
@@ -160,48 +103,6 @@ impl Sso {
             issuer,
             discovery: tokio::sync::OnceCell::new(),
         }))
-    }
-
-    async fn discovery(&self) -> Result<&Discovery, Refusal> {
-        self.discovery
-            .get_or_try_init(|| async {
-                let url = format!("{}{DISCOVERY_PATH}", self.issuer.trim_end_matches('/'));
-                let doc: Discovery = self.get_json(&url).await?;
-                if doc.issuer != self.issuer {
-                    return Err(Refusal::ProviderUnavailable(format!(
-                        "the discovery document names another issuer ({})",
-                        doc.issuer
-                    )));
-                }
-                for u in [&doc.authorization_endpoint, &doc.token_endpoint] {
-                    self.checked(u)?;
-                }
-                Ok(doc)
-            })
-            .await
-    }
-
-    fn checked(&self, raw: &str) -> Result<url::Url, Refusal> {
-        let url = url::Url::parse(raw)
-            .map_err(|_| Refusal::ProviderUnavailable(format!("{raw} is not a URL")))?;
-        check_transport(&url, &self.allow_http_hosts)
-            .map_err(|e| Refusal::ProviderUnavailable(format!("{url} {e}")))?;
-        Ok(url)
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, raw: &str) -> Result<T, Refusal> {
-        let url = self.checked(raw)?;
-        let unavailable = |e: String| Refusal::ProviderUnavailable(format!("{url}: {e}"));
-        let resp = self
-            .http
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(unavailable(format!("HTTP {}", resp.status().as_u16())));
-        }
-        resp.json().await.map_err(|e| unavailable(e.to_string()))
     }
 
     /// Records a new sign-in and returns the provider URL to send the browser to, with the
@@ -357,65 +258,6 @@ impl Sso {
         } else {
             None
         }
-    }
-
-    /// The code and verifier for an ID token at the token endpoint (client_secret_basic).
-    async fn exchange(
-        &self,
-        doc: &Discovery,
-        code: &str,
-        verifier: &str,
-    ) -> Result<String, Refusal> {
-        let url = self.checked(&doc.token_endpoint)?;
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "authorization_code")
-            .append_pair("code", code)
-            .append_pair("redirect_uri", &self.redirect_url)
-            .append_pair("code_verifier", verifier)
-            .finish();
-        // RFC 6749 §2.3.1: id and secret are form-encoded before they are joined.
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let basic = STANDARD.encode(format!(
-            "{}:{}",
-            enc(&self.client_id),
-            enc(self.client_secret.expose_secret())
-        ));
-        let resp = self
-            .http
-            .post(url)
-            .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| Refusal::TokenExchange(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            // The OAuth error code is safe to log; nothing else of the body is.
-            let code = resp
-                .json::<serde_json::Value>()
-                .await
-                .ok()
-                .and_then(|v| {
-                    v.get("error")
-                        .and_then(|e| e.as_str())
-                        .map(|e| e.chars().take(64).collect::<String>())
-                })
-                .unwrap_or_default();
-            return Err(Refusal::TokenExchange(format!(
-                "HTTP {} {code}",
-                status.as_u16()
-            )));
-        }
-        resp.json::<TokenResponse>()
-            .await
-            .map_err(|e| Refusal::TokenExchange(format!("not a token response: {e}")))?
-            .id_token
-            .ok_or(Refusal::TokenExchange("no id_token in the answer".into()))
     }
 }
 

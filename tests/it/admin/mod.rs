@@ -12,5 +12,6 @@ mod pages;
 mod redaction;
 mod sessions;
 mod sso;
+mod sso_logout;
 mod sso_tokens;
 mod webdriver;

@@ -19,7 +19,6 @@ on_both_databases!(
     sso_maps_groups_to_roles_and_subjects_to_people_and_refuses_the_rest,
     a_wrong_state_nonce_or_issuer_or_an_expired_id_token_signs_nobody_in,
     a_begun_sign_in_is_taken_once_in_its_own_browser_before_it_expires,
-    signing_out_at_the_provider_ends_the_warden_session,
 );
 
 fn accounts() -> Value {
@@ -49,15 +48,15 @@ fn directory_with_subjects() -> String {
     })
 }
 
-struct Sso {
-    app: TestApp,
-    idp: OidcProvider,
+pub(super) struct Sso {
+    pub app: TestApp,
+    pub idp: OidcProvider,
     redirect: String,
     _dir: tempfile::TempDir,
 }
 
 /// Warden with SSO to a fresh provider; `None` (skipped) without a browser or node.
-async fn setup(db: TestDb) -> Option<Sso> {
+pub(super) async fn setup(db: TestDb) -> Option<Sso> {
     if !webdriver::available() || !oidc_provider::available() {
         return None;
     }
@@ -126,7 +125,7 @@ async fn outcome(b: &Driver) -> Result<String, String> {
 }
 
 /// Signs in through the sign-in page's SSO link in a fresh browser.
-async fn sign_in(sso: &Sso, login: &str) -> (Driver, Result<String, String>) {
+pub(super) async fn sign_in(sso: &Sso, login: &str) -> (Driver, Result<String, String>) {
     let b = Driver::start().await;
     b.goto(&format!("{}/admin/requests", sso.app.base)).await;
     assert!(b.url().await.ends_with("/admin/sign-in"));
@@ -136,7 +135,7 @@ async fn sign_in(sso: &Sso, login: &str) -> (Driver, Result<String, String>) {
     (b, result)
 }
 
-async fn sessions(app: &TestApp, filter: &str) -> i64 {
+pub(super) async fn sessions(app: &TestApp, filter: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM admin_sessions WHERE sso_subject IS NOT NULL {filter}"
     )))
@@ -355,66 +354,5 @@ async fn a_begun_sign_in_is_taken_once_in_its_own_browser_before_it_expires(db: 
             .filter(|t| t.is_some())
             .count(),
         1
-    );
-}
-
-async fn signing_out_at_the_provider_ends_the_warden_session(db: TestDb) {
-    let Some(sso) = setup(db).await else { return };
-    let (b, who) = sign_in(&sso, "idp-dana").await;
-    assert_eq!(who, Ok("sso:dana · admin".to_string()));
-    // A second Warden session of someone else is left alone.
-    let (carol, who) = sign_in(&sso, "idp-carol").await;
-    assert_eq!(who, Ok("sso:carol · viewer".to_string()));
-    assert_eq!(
-        sessions(&sso.app, "AND sso_sid IS NOT NULL AND ended_at IS NULL").await,
-        2,
-        "each session keeps its provider session id"
-    );
-    // RP-independent sign-out at the provider: its confirmation form, then the back-channel call.
-    b.goto(&format!("{}/session/end", sso.idp.issuer)).await;
-    b.click("button[name=logout]").await;
-    wait_until(
-        PATIENCE,
-        "the provider's logout to reach Warden",
-        || async {
-            sessions(
-                &sso.app,
-                "AND sso_person = 'dana' AND end_reason = 'signed out at the identity provider'",
-            )
-            .await
-                == 1
-        },
-    )
-    .await;
-    b.goto(&format!("{}/admin/requests", sso.app.base)).await;
-    assert!(
-        b.url().await.ends_with("/admin/sign-in"),
-        "signed out of Warden"
-    );
-    carol
-        .goto(&format!("{}/admin/requests", sso.app.base))
-        .await;
-    assert!(
-        carol.url().await.ends_with("/admin/requests"),
-        "carol still signed in"
-    );
-    b.quit().await;
-    carol.quit().await;
-
-    // A forged logout token (not signed by the provider) ends nothing.
-    let forged = sso
-        .app
-        .http
-        .post(format!("{}/admin/sso/backchannel-logout", sso.app.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("logout_token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJpZHAtY2Fyb2wifQ.")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 400);
-    assert_eq!(
-        sessions(&sso.app, "AND ended_at IS NULL").await,
-        1,
-        "carol's session stays"
     );
 }
