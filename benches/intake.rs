@@ -104,6 +104,7 @@ fn person() -> Person {
         manager: None,
         groups: vec!["engineering".into()],
         accounts: vec![],
+        sso_subject: None,
         active: true,
     }
 }

@@ -175,6 +175,7 @@ fn main() {
         manager: None,
         groups: vec![],
         accounts: vec![],
+        sso_subject: None,
         active: true,
     };
     let person = Arc::new(person);

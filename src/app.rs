@@ -295,6 +295,15 @@ impl Server {
         self,
     ) -> anyhow::Result<(std::net::SocketAddr, crate::server::AppState)> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        self.spawn_on(listener)
+    }
+
+    /// Serves on a listener bound beforehand (a test that must know the address before the
+    /// server is built, e.g. to register an SSO callback URL, binds it first).
+    pub fn spawn_on(
+        self,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<(std::net::SocketAddr, crate::server::AppState)> {
         let addr = listener.local_addr()?;
         let state = self.state.clone();
         tokio::spawn(crate::server::serve(

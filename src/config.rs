@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 mod limits;
 pub use limits::LimitsSettings;
+mod sso;
+pub use sso::{SsoMatch, SsoSettings};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +37,7 @@ pub struct Settings {
     pub transport: TransportSettings,
     pub limits: LimitsSettings,
     pub evidence: EvidenceSettings,
+    pub sso: SsoSettings,
 }
 
 /// Which remote services may be reached over plain http. Loopback always may; any other host
@@ -443,7 +446,10 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
             .separator("__")
             .try_parsing(true)
             .list_separator(",")
-            .with_list_parse_key("transport.allow_http_hosts"),
+            .with_list_parse_key("transport.allow_http_hosts")
+            .with_list_parse_key("sso.scopes")
+            .with_list_parse_key("sso.admin_groups")
+            .with_list_parse_key("sso.viewer_groups"),
     );
     let raw = builder
         .build()
@@ -474,6 +480,11 @@ impl Settings {
             &mut self.evidence.chain_key,
             &self.evidence.chain_key_file,
             "evidence.chain_key_file",
+        )?;
+        secret_from_file(
+            &mut self.sso.client_secret,
+            &self.sso.client_secret_file,
+            "sso.client_secret_file",
         )?;
         Ok(())
     }

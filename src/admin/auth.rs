@@ -7,7 +7,7 @@
 use super::AdminState;
 use super::errors::{AdminError, ApiError, PageError};
 use super::session::{SESSION_COOKIE, cookie};
-use super::tokens::Principal;
+use super::tokens::{Principal, Role};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -76,6 +76,26 @@ impl FromRequestParts<AdminState> for PageUser {
             .await?
             .filter(|h| h.live_at(now) && h.token_name == session.name)
             .ok_or(AdminError::Unauthorized)?;
+        if let Some(sso) = &held.sso {
+            // An SSO session keeps the role its groups claim gave at sign-in; one that does not
+            // decode to a page role admits nobody.
+            let role = Role::parse(&sso.role).filter(|r| matches!(r, Role::Admin | Role::Viewer));
+            let Some(role) = role else {
+                store
+                    .end_admin_session(&sid_hash, now, "unknown role")
+                    .await?;
+                return Err(AdminError::Unauthorized.into());
+            };
+            return Ok(PageUser {
+                principal: Principal {
+                    name: session.name.clone(),
+                    role,
+                    person: Some(sso.person.clone()),
+                },
+                csrf: state.key.csrf_for(&session),
+                sid_hash,
+            });
+        }
         // The role comes from the tokens file now, not from when the session began; the token
         // must be the very one the session was opened with.
         let tokens = state

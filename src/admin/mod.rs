@@ -24,6 +24,7 @@ mod replay;
 pub mod retention;
 pub mod session;
 pub mod siem;
+pub mod sso;
 mod templates;
 pub mod token_source;
 pub mod tokens;
@@ -39,11 +40,13 @@ pub struct AdminState {
     pub tokens: token_source::TokenSource,
     pub key: session::SessionKey,
     pub templates: Arc<handlebars::Handlebars<'static>>,
+    /// Single sign-on through `[sso]`, when configured.
+    pub sso: Option<Arc<sso::Sso>>,
 }
 
 impl AdminState {
     pub fn new(s: &Settings, app: AppState) -> anyhow::Result<Self> {
-        if s.admin.tokens_file.is_none() {
+        if s.admin.tokens_file.is_none() && s.sso.issuer.is_none() {
             tracing::warn!(
                 "admin.tokens_file is not set: the admin UI and API refuse everyone until tokens are configured"
             );
@@ -53,6 +56,7 @@ impl AdminState {
             tokens: token_source::TokenSource::load(s.admin.tokens_file.clone())?,
             key: session::SessionKey::from_setting(s.admin.session_secret.as_ref()),
             templates: Arc::new(templates::registry()?),
+            sso: sso::Sso::from_settings(&s.sso, &s.transport.allow_http_hosts)?.map(Arc::new),
         })
     }
 
@@ -70,6 +74,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(jobs::routes())
         .merge(replay::routes())
         .merge(freezes::routes())
+        .merge(sso::routes::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

@@ -87,14 +87,14 @@ pub(super) fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
-async fn sign_in_response(
+pub(super) async fn sign_in_response(
     state: &AdminState,
     headers: &HeaderMap,
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
     let nonce = random_id();
-    let ctx = json!({ "configured": state.tokens.current().await.is_some_and(|t| !t.is_empty()), "error": error, "csrf": state.key.signin_csrf(&nonce) });
+    let ctx = json!({ "configured": state.tokens.current().await.is_some_and(|t| !t.is_empty()), "sso": state.sso.is_some(), "error": error, "csrf": state.key.signin_csrf(&nonce) });
     let html = render(state, "sign_in", &ctx)?;
     let cookie = set_cookie(SIGNIN_COOKIE, &nonce, 900, is_https(headers));
     Ok((status, [(header::SET_COOKIE, cookie)], html).into_response())

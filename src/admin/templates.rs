@@ -36,7 +36,7 @@ mod tests {
     #[test]
     fn values_from_chat_are_html_escaped() {
         let hb = registry().unwrap();
-        let ctx = serde_json::json!({ "title": "x", "configured": true, "error": "<script>alert(1)</script>", "csrf": "c" });
+        let ctx = serde_json::json!({ "title": "x", "configured": true, "sso": false, "error": "<script>alert(1)</script>", "csrf": "c" });
         let html = hb.render("sign_in", &ctx).unwrap();
         assert!(
             html.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
@@ -51,7 +51,7 @@ mod tests {
         assert!(
             hb.render(
                 "sign_in",
-                &serde_json::json!({ "configured": true, "error": null })
+                &serde_json::json!({ "configured": true, "sso": false, "error": null })
             )
             .is_err(),
             "csrf is missing"

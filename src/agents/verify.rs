@@ -50,7 +50,8 @@ fn unauth(why: &'static str) -> AuthError {
     AuthError::Unauthenticated(why)
 }
 
-fn allowed(alg: Algorithm) -> Option<TokenAlgorithm> {
+/// The one allow-list of token signature algorithms (workload tokens and SSO ID tokens).
+pub(crate) fn allowed(alg: Algorithm) -> Option<TokenAlgorithm> {
     // HMAC is absent on purpose: a public key used as an HMAC secret must never verify.
     Some(match alg {
         Algorithm::RS256 => TokenAlgorithm::RS256,

@@ -49,6 +49,7 @@ pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Sc
         manager: None,
         groups: vec!["engineering".into()],
         accounts: vec![],
+        sso_subject: None,
         active: true,
     };
     let mut s = Score {

@@ -126,6 +126,7 @@ impl Settings {
         {
             p.push("admin.siem_url carries a user name or password: put the credential in admin.siem_auth (env WARDEN__ADMIN__SIEM_AUTH) or admin.siem_auth_file".into());
         }
+        p.extend(self.sso.problems());
         if !["text", "json"].contains(&self.log.format.as_str()) {
             p.push(format!(
                 "log.format must be text or json (got \"{}\")",
@@ -155,6 +156,7 @@ impl Settings {
             ("directory.scim_url", self.directory.scim_url.as_deref()),
             ("grants.webhook_url", self.grants.webhook_url.as_deref()),
             ("admin.siem_url", self.admin.siem_url.as_deref()),
+            ("sso.issuer", self.sso.issuer.as_deref()),
             ("slack.api_url", self.slack.api_url.as_deref()),
             ("discord.api_url", self.discord.api_url.as_deref()),
         ]

@@ -31,6 +31,8 @@ pub enum FileDirectoryError {
         first: String,
         second: String,
     },
+    #[error("one sso_subject is bound to both '{first}' and '{second}'")]
+    SharedSubject { first: String, second: String },
     #[error("person '{person}' has manager '{manager}', who is not in the directory")]
     UnknownManager { person: String, manager: String },
 }
@@ -44,6 +46,7 @@ impl FileDirectory {
     pub fn new(list: Vec<Person>) -> Result<Self, FileDirectoryError> {
         let mut people = HashMap::new();
         let mut by_account = HashMap::new();
+        let mut people_by_subject = HashMap::new();
         for p in list {
             for a in &p.accounts {
                 // An account linked twice would make identity ambiguous: refuse the file.
@@ -54,6 +57,14 @@ impl FileDirectory {
                         second: p.id.clone(),
                     });
                 }
+            }
+            if let Some(sub) = &p.sso_subject
+                && let Some(first) = people_by_subject.insert(sub.clone(), p.id.clone())
+            {
+                return Err(FileDirectoryError::SharedSubject {
+                    first,
+                    second: p.id.clone(),
+                });
             }
             let id = p.id.clone();
             if people.insert(id.clone(), p).is_some() {
@@ -119,6 +130,15 @@ impl Directory for FileDirectory {
             (Some(p), None) => Ok(Some(p.clone())),
             _ => Ok(None),
         }
+    }
+
+    async fn person_by_sso_subject(&self, subject: &str) -> Result<Option<Person>, DirectoryError> {
+        Ok(self
+            .people
+            .values()
+            .find(|p| p.sso_subject.as_deref() == Some(subject))
+            .filter(|p| p.active)
+            .cloned())
     }
 }
 

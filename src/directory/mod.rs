@@ -40,4 +40,11 @@ pub trait Directory: Send + Sync {
         let _ = email;
         Ok(None)
     }
+
+    /// The person bound to a single sign-on subject. `Ok(None)` where nobody is bound to it or
+    /// the directory cannot look people up this way.
+    async fn person_by_sso_subject(&self, subject: &str) -> Result<Option<Person>, DirectoryError> {
+        let _ = subject;
+        Ok(None)
+    }
 }

@@ -131,6 +131,7 @@ impl ScimUser {
                 .filter_map(|g| g.display.or(g.value))
                 .collect(),
             accounts,
+            sso_subject: None,
             active: self.active,
         }
     }

@@ -87,6 +87,10 @@ pub struct Person {
     pub groups: Vec<String>,
     #[serde(default)]
     pub accounts: Vec<PlatformUser>,
+    /// The person's subject (`sub`) at the single sign-on provider, bound by an admin: how an
+    /// SSO sign-in finds them (`sso.match_by = "subject"`).
+    #[serde(default)]
+    pub sso_subject: Option<String>,
     #[serde(default = "yes")]
     pub active: bool,
 }

@@ -41,7 +41,13 @@ impl Store {
             .execute(self.write())
             .await
             .context("Failed to prune expired admin sessions")?
-            .rows_affected();
+            .rows_affected()
+            + sqlx::query("DELETE FROM sso_logins WHERE expires_at < $1")
+                .bind(before_ms)
+                .execute(self.write())
+                .await
+                .context("Failed to prune unfinished SSO sign-ins")?
+                .rows_affected();
         Ok(Pruned {
             deliveries,
             jobs,

@@ -28,6 +28,7 @@ mod requests;
 mod retention;
 mod sessions;
 mod sqlite_writer;
+mod sso;
 mod verify;
 
 pub use crate::domain::LogKind;
@@ -40,7 +41,8 @@ pub use inbox::InboxItem;
 pub use jobs::{ClaimedJob, JobView};
 pub use log::{ChainStatus, LogEntry};
 pub use requests::RequestFilter;
-pub use sessions::AdminSession;
+pub use sessions::{AdminSession, SsoIdentity};
+pub use sso::PendingLogin;
 use std::sync::atomic::{AtomicU64, Ordering};
 pub use verify::ChainHeadRow;
 

@@ -56,6 +56,7 @@ impl Engine {
                 manager: None,
                 groups: vec![],
                 accounts: vec![],
+                sso_subject: None,
                 active: true,
             });
         let eligible = self

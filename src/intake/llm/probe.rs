@@ -47,6 +47,7 @@ pub async fn probe(settings: &LlmSettings) -> anyhow::Result<Vec<ModeReport>> {
         manager: None,
         groups: vec!["engineering".into()],
         accounts: vec![],
+        sso_subject: None,
         active: true,
     };
     let thread = [ThreadMessage {

@@ -187,6 +187,7 @@ mod tests {
             manager: Some("dana".into()),
             groups: vec!["eng".into()],
             accounts: vec![],
+            sso_subject: None,
             active: true,
         };
         let catalog = Catalog::from_toml(crate::examples::EXAMPLE_CATALOG).unwrap();

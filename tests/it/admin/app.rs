@@ -63,6 +63,16 @@ impl TestApp {
 
     /// On `db`, with the settings changed by `configure` before the server is built.
     pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Settings)) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        Self::spawn_on_listener(db, listener, configure).await
+    }
+
+    /// As `spawn_with`, serving on `listener` (its address known before `configure` runs).
+    pub async fn spawn_on_listener(
+        db: TestDb,
+        listener: std::net::TcpListener,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut file = String::new();
         let mut token = |name: &str, role: Role, person: Option<&str>| {
@@ -85,7 +95,7 @@ impl TestApp {
         configure(&mut s);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         Self {
-            server: TestServer::start(s, db, clock.clone()).await,
+            server: TestServer::start_on(s, db, clock.clone(), listener).await,
             clock,
             tokens,
             tokens_file: tokens_path,

@@ -13,4 +13,7 @@ mod pages;
 mod redaction;
 mod replay;
 mod sessions;
+mod sso;
+mod sso_logout;
+mod sso_tokens;
 mod webdriver;

@@ -256,6 +256,16 @@ impl Driver {
         panic!("{css} kept going stale");
     }
 
+    /// Sets a cookie for the current page's host (the browser must be on that host already).
+    pub async fn add_cookie(&self, name: &str, value: &str, path: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/cookie",
+            Some(json!({ "cookie": { "name": name, "value": value, "path": path, "httpOnly": true } })),
+        )
+        .await;
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         use base64::Engine as _;

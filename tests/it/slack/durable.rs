@@ -102,13 +102,20 @@ async fn a_sigkill_mid_burst_loses_no_acknowledged_event_and_duplicates_none(db:
     let mut child = serve(db.url(), dir.path(), &api_url, port);
     wait_healthy(&http, &base).await;
 
-    // The burst: all events at once; the process is killed after a third are acknowledged.
+    // The burst: all events at once; the process is killed the moment a third are acknowledged,
+    // by the task that saw the third (polling for it let a fast server ack them all first).
+    let pid = child.id().to_string();
     let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let count = Arc::new(AtomicUsize::new(0));
     let posts: Vec<_> = (0..PEOPLE)
         .map(|n| {
-            let (http, base, acked, count) =
-                (http.clone(), base.clone(), acked.clone(), count.clone());
+            let (http, base, acked, count, pid) = (
+                http.clone(),
+                base.clone(),
+                acked.clone(),
+                count.clone(),
+                pid.clone(),
+            );
             tokio::spawn(async move {
                 let (id, body) = event(n);
                 let ts = chrono::Utc::now().timestamp().to_string();
@@ -122,7 +129,11 @@ async fn a_sigkill_mid_burst_loses_no_acknowledged_event_and_duplicates_none(db:
                     .await;
                 if sent.is_ok_and(|r| r.status() == 200) {
                     acked.lock().unwrap().push((n, id));
-                    count.fetch_add(1, Ordering::SeqCst);
+                    if count.fetch_add(1, Ordering::SeqCst) + 1 == PEOPLE / 3 {
+                        let _ = std::process::Command::new("kill")
+                            .args(["-9", &pid])
+                            .status();
+                    }
                 }
             })
         })
@@ -133,7 +144,6 @@ async fn a_sigkill_mid_burst_loses_no_acknowledged_event_and_duplicates_none(db:
         || async { count.load(Ordering::SeqCst) >= PEOPLE / 3 },
     )
     .await;
-    child.kill().expect("SIGKILL");
     child.wait().unwrap();
     for p in posts {
         let _ = p.await;

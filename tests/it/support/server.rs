@@ -23,13 +23,28 @@ pub struct TestServer {
 
 impl TestServer {
     /// Builds and starts the server from `settings`, with `database.url` set to `db`.
-    pub async fn start(mut settings: Settings, db: TestDb, clock: Arc<dyn Clock>) -> Self {
+    pub async fn start(settings: Settings, db: TestDb, clock: Arc<dyn Clock>) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        Self::start_on(settings, db, clock, listener).await
+    }
+
+    /// On a listener bound beforehand, so its address can go into `settings`.
+    pub async fn start_on(
+        mut settings: Settings,
+        db: TestDb,
+        clock: Arc<dyn Clock>,
+        listener: std::net::TcpListener,
+    ) -> Self {
         warden::app::install_crypto();
         settings.database.url = db.url().to_string();
         let server = Server::build(&settings, clock)
             .await
             .expect("server builds");
-        let (addr, state) = server.spawn_local().await.expect("server listens");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let (addr, state) = server.spawn_on(listener).expect("server listens");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -5,6 +5,7 @@ pub mod llama;
 pub mod llm;
 pub mod llm_wire;
 pub mod oidc;
+pub mod oidc_provider;
 pub mod pdp;
 pub mod receiver;
 pub mod scim;
