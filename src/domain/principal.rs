@@ -10,6 +10,8 @@ pub enum Platform {
     Slack,
     Discord,
     Console,
+    /// A registered agent, through the agent API or the MCP server (no chat conversation).
+    Agent,
 }
 
 impl Platform {
@@ -18,6 +20,7 @@ impl Platform {
             Platform::Slack => "slack",
             Platform::Discord => "discord",
             Platform::Console => "console",
+            Platform::Agent => "agent",
         }
     }
 
@@ -26,6 +29,7 @@ impl Platform {
             "slack" => Some(Platform::Slack),
             "discord" => Some(Platform::Discord),
             "console" => Some(Platform::Console),
+            "agent" => Some(Platform::Agent),
             _ => None,
         }
     }
