@@ -4,7 +4,9 @@ use super::agent::{AgentOpError, agent_person, conflict};
 use super::{Engine, UserError};
 use crate::chat::{Card, CardTarget};
 use crate::domain::agent_ask::owned_by;
-use crate::domain::{Agent, Person, Platform, Request, RequestEvent, RequestId, RequestState};
+use crate::domain::{
+    Agent, Person, Platform, PlatformUser, Request, RequestEvent, RequestId, RequestState,
+};
 use crate::store::RequestFilter;
 
 /// The most requests one list call returns.
@@ -111,22 +113,27 @@ impl Engine {
         }
     }
 
-    /// Approval cards for an agent's request: the agent has no conversation, so each approver
-    /// gets the card in a direct message on every chat platform they have an account on.
+    /// Where an approver of an agent's request is reached: the agent has no conversation, so
+    /// a direct message on every chat platform the approver has an account on.
+    pub(crate) fn agent_approver_accounts<'p>(&self, person: &'p Person) -> Vec<&'p PlatformUser> {
+        let mut platforms: Vec<Platform> = self.chats.keys().copied().collect();
+        platforms.sort_by_key(|p| p.as_str());
+        platforms
+            .iter()
+            .filter_map(|pl| person.first_account_on(*pl))
+            .collect()
+    }
+
+    /// Approval cards for an agent's request, one per approver account.
     pub(crate) fn agent_approval_posts(
         &self,
         req: &Request,
         card: &Card,
         approvers: &[Person],
     ) -> Vec<(CardTarget, Card)> {
-        let mut platforms: Vec<Platform> = self.chats.keys().copied().collect();
-        platforms.sort_by_key(|p| p.as_str());
         let mut posts = Vec::new();
         for p in approvers {
-            let accounts: Vec<_> = platforms
-                .iter()
-                .filter_map(|pl| p.first_account_on(*pl))
-                .collect();
+            let accounts = self.agent_approver_accounts(p);
             if accounts.is_empty() {
                 tracing::warn!(request = %req.id, approver = %p.id, "approver of an agent request has no chat account; not sent a card");
             }

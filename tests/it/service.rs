@@ -150,6 +150,23 @@ fn config_check_reports_an_agent_without_a_directory_owner_or_outside_the_catalo
         text.contains("agent 'report-bot': ceiling names 'nope', which is not in the catalog"),
         "{text}"
     );
+
+    // An agent id that is also a person's id would make "who asked" ambiguous.
+    std::fs::write(
+        &agents,
+        example.replace("id = \"report-bot\"", "id = \"dana\""),
+    )
+    .unwrap();
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("agent 'dana': the id is also a person's id in the directory"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::ops::Deref;
+use warden::config::Settings;
 
 /// The second agent's workload subject.
 pub const OTHER_SUBJECT: &str = "system:serviceaccount:reports:report-bot";
@@ -102,6 +103,14 @@ impl Deref for AgentApp {
 
 impl AgentApp {
     pub async fn start(db: TestDb) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// The same with some settings changed (workflow timings).
+    pub async fn start_with(
+        db: TestDb,
+        change: impl FnOnce(&mut Settings) + Send + 'static,
+    ) -> Self {
         let key = TestKey::generate("rsa-1", Algorithm::RS256);
         let issuer = FakeIssuer::start(&[&key]).await;
         let grants = Receiver::start("/grants").await;
@@ -117,6 +126,7 @@ impl AgentApp {
             s.agents.file = Some(agents);
             s.grants.webhook_url = Some(webhook);
             s.grants.webhook_secret = Some(SecretString::from("hook-secret"));
+            change(s);
         })
         .await;
         Self {

@@ -2,14 +2,15 @@
 //! Slack → approval → grant → active → release → revoked once; and the long poll on the way.
 
 use super::app::{AgentApp, prod_read};
-use crate::on_both_databases;
 use crate::support::TestDb;
 use crate::support::wait::PATIENCE;
 use crate::support::wait_until;
+use crate::{on_both_databases, on_sqlite};
 use serde_json::Value;
 use warden::domain::RequestState;
 
 on_both_databases!(an_agent_request_is_approved_by_its_owner_in_chat_granted_and_released_once);
+on_sqlite!(the_owner_is_reminded_in_their_dm_before_an_agent_request_lapses);
 
 async fn an_agent_request_is_approved_by_its_owner_in_chat_granted_and_released_once(db: TestDb) {
     let app = AgentApp::start(db).await;
@@ -113,4 +114,34 @@ async fn an_agent_request_is_approved_by_its_owner_in_chat_granted_and_released_
             .any(|e| e.kind == "revoke_call")
     })
     .await;
+}
+
+async fn the_owner_is_reminded_in_their_dm_before_an_agent_request_lapses(db: TestDb) {
+    // The reminder falls due a second after the request is pending.
+    let app = AgentApp::start_with(db, |s| {
+        s.workflow.pending_ttl = "10s".into();
+        s.workflow.reminder_before = "9s".into();
+    })
+    .await;
+    let (status, created) = app.create(&app.token(), &prod_read(), None).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["task"]["id"].as_str().unwrap().to_string();
+    app.approval_card(&id).await;
+    let reminder = format!("Reminder: request {id}");
+    wait_until(PATIENCE, "the owner to be reminded", || async {
+        app.engine().run_due_jobs().await.unwrap();
+        app.slack.ok("chat.postMessage").iter().any(|c| {
+            c.body["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(&reminder))
+        })
+    })
+    .await;
+    let log = app.store().log_entries(&id).await.unwrap();
+    let reminded = log
+        .iter()
+        .filter_map(|e| e.payload.as_ref())
+        .find_map(|p| p.get("reminder_to"))
+        .expect("the reminder is logged");
+    assert_eq!(reminded, &serde_json::json!(["carol"]));
 }
