@@ -113,6 +113,19 @@ impl Engine {
         }
     }
 
+    /// The requester as the approval rules see it: the directory person, or for an agent its
+    /// registered self (never in the directory: agent and person ids do not meet).
+    pub(crate) async fn requester_for_approvals(&self, req: &Request) -> Option<Person> {
+        if req.is_agent() {
+            return self.agents.get(&req.requester_id).map(agent_person);
+        }
+        self.directory
+            .person(&req.requester_id)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Where an approver of an agent's request is reached: the agent has no conversation, so
     /// a direct message on every chat platform the approver has an account on.
     pub(crate) fn agent_approver_accounts<'p>(&self, person: &'p Person) -> Vec<&'p PlatformUser> {

@@ -10,7 +10,10 @@ use serde_json::Value;
 use warden::domain::RequestState;
 
 on_both_databases!(an_agent_request_is_approved_by_its_owner_in_chat_granted_and_released_once);
-on_sqlite!(the_owner_is_reminded_in_their_dm_before_an_agent_request_lapses);
+on_sqlite!(
+    the_owner_is_reminded_in_their_dm_before_an_agent_request_lapses,
+    critical_access_needs_the_owner_then_a_resource_owner_and_the_agent_cannot_skip_either,
+);
 
 async fn an_agent_request_is_approved_by_its_owner_in_chat_granted_and_released_once(db: TestDb) {
     let app = AgentApp::start(db).await;
@@ -144,4 +147,57 @@ async fn the_owner_is_reminded_in_their_dm_before_an_agent_request_lapses(db: Te
         .find_map(|p| p.get("reminder_to"))
         .expect("the reminder is logged");
     assert_eq!(reminded, &serde_json::json!(["carol"]));
+}
+
+async fn critical_access_needs_the_owner_then_a_resource_owner_and_the_agent_cannot_skip_either(
+    db: TestDb,
+) {
+    let app = AgentApp::start(db).await;
+    let token = app.token();
+    let ask = serde_json::json!({
+        "resource": "prod-billing-db", "role": "write", "duration": "15m", "task": "apply migration 42",
+    });
+    let (status, created) = app.create(&token, &ask, None).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["task"]["id"].as_str().unwrap().to_string();
+    assert_eq!(created["task"]["progress"]["total_steps"], 2);
+    let (channel, ts) = app.approval_card(&id).await;
+    assert_eq!(channel, "D0CAROL", "the owner first");
+    // The resource owner cannot take the owner's step.
+    app.click("U0ERIN", "approve", &id, &channel, &ts).await;
+    app.click("U0CAROL", "approve", &id, &channel, &ts).await;
+    app.wait_for(10, "the resource owner's card", |_| {
+        crate::slack::app::cards_with_button(&app, "approve")
+            .iter()
+            .any(|c| c.request_id == id && c.channel == "D0ERIN")
+    })
+    .await;
+    let (_, pending) = app.get(&token, &format!("/requests/{id}")).await;
+    assert_eq!(pending["task"]["status"], "pending");
+    assert_eq!(pending["task"]["progress"]["current_step"], 2);
+    assert_eq!(
+        pending["task"]["progress"]["awaiting"],
+        serde_json::json!(["erin"])
+    );
+    assert_eq!(
+        app.backend_calls(&id, "grant"),
+        0,
+        "nothing before the last approval"
+    );
+    let erin = crate::slack::app::cards_with_button(&app, "approve")
+        .into_iter()
+        .find(|c| c.request_id == id && c.channel == "D0ERIN")
+        .unwrap();
+    app.click("U0ERIN", "approve", &id, &erin.channel, &erin.ts)
+        .await;
+    app.wait_state(&id, RequestState::Active).await;
+    assert_eq!(app.backend_calls(&id, "grant"), 1);
+    let approvers: Vec<String> = app
+        .row(&id)
+        .await
+        .approvals
+        .iter()
+        .map(|a| a.approver_id.clone())
+        .collect();
+    assert_eq!(approvers, ["carol", "erin"]);
 }
