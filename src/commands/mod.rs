@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod admin;
 mod audit;
 pub mod bench;
+pub mod bench_agents;
 mod check;
 pub mod demo;
 mod discord;
@@ -23,12 +24,18 @@ pub async fn run(cli: Cli) -> ExitCode {
             demo::run(interactive).await
         }
         Command::Bench {
+            scenario,
             flows,
             concurrency,
             postgres,
         } => {
             crate::telemetry::init("text", "error");
-            bench::run(flows, concurrency, postgres).await
+            match scenario {
+                crate::cli::BenchScenario::Flows => bench::run(flows, concurrency, postgres).await,
+                crate::cli::BenchScenario::Agents => {
+                    bench_agents::run(flows, concurrency, postgres).await
+                }
+            }
         }
         Command::Config {
             command: ConfigCommand::Check { online },

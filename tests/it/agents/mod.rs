@@ -4,5 +4,6 @@
 mod api;
 mod app;
 mod auth;
+mod bench;
 mod discord;
 mod flow;
