@@ -28,7 +28,8 @@ pub struct Demo {
 impl Demo {
     /// An engine on a SQLite file with embedded defaults and a manual clock.
     pub async fn start(db_url: &str, echo: bool) -> anyhow::Result<Self> {
-        let wiring = Wiring::from_settings(&Self::settings(db_url, 4)).await?;
+        let mut wiring = Wiring::from_settings(&Self::settings(db_url, 4)).await?;
+        wiring.agents = Arc::new(super::demo_agent::example_agents(&wiring.catalog)?);
         Ok(Self::from_wiring(wiring, echo))
     }
 
@@ -249,6 +250,9 @@ pub async fn script(d: &Demo) -> anyhow::Result<String> {
 
     heading("8. Done early: the requester ends the wiki access");
     d.say("alice", &format!("I'm done, revoke {wiki}")).await?;
+
+    heading("9. An agent: a CI job asks for read for a migration, its owner approves, it releases");
+    super::demo_agent::scenario(d).await?;
     Ok(prod)
 }
 

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bench_agents;
 mod check;
 pub mod demo;
+pub mod demo_agent;
 mod discord;
 pub mod eval;
 mod llm;

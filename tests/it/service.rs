@@ -38,6 +38,9 @@ fn the_demo_runs_the_whole_scenario_on_embedded_defaults_and_exits_zero() {
         "policy_decision",
         "grant_call",
         "revoke_call",
+        "requested by agent Billing migrations (GitHub Actions) (billing-migrations) (owned by Carol Diaz) for task: pre-flight checks for migration 0042",
+        "billing-migrations (agent, API) released",
+        "[revoked]: Access has ended",
     ] {
         assert!(
             text.contains(expected),
