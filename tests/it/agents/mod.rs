@@ -4,6 +4,7 @@
 mod api;
 mod app;
 mod auth;
+mod backends;
 mod bench;
 mod discord;
 mod flow;
