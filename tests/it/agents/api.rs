@@ -15,6 +15,7 @@ on_sqlite!(
     a_request_outside_the_ceiling_is_denied_and_nothing_is_granted,
     a_refused_token_creates_nothing,
     a_low_risk_request_in_the_ceiling_is_granted_at_once_within_the_agent_s_bounds,
+    a_long_poll_on_an_unchanged_request_answers_when_its_wait_runs_out,
 );
 
 async fn stored_requests(app: &AgentApp) -> usize {
@@ -185,4 +186,22 @@ async fn a_low_risk_request_in_the_ceiling_is_granted_at_once_within_the_agent_s
     assert_eq!(status, 200, "{released}");
     assert_eq!(released["task"]["status"], "revoked");
     assert_eq!(app.backend_calls(&id, "revoke"), 1);
+}
+
+async fn a_long_poll_on_an_unchanged_request_answers_when_its_wait_runs_out(db: TestDb) {
+    let app = AgentApp::start(db).await;
+    let token = app.token();
+    let (_, created) = app.create(&token, &prod_read(), None).await;
+    let id = created["task"]["id"].as_str().unwrap().to_string();
+    let (status, polled) = app.get(&token, &format!("/requests/{id}?wait=1")).await;
+    assert_eq!(status, 200, "{polled}");
+    assert_eq!(polled["request"]["state"], "pending_approval");
+    for bad in ["?wait=soon", "?wait=-1", "?since=1"] {
+        let (status, problem) = app.get(&token, &format!("/requests/{id}{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+    }
+    let (status, _) = app.get(&token, "/requests?state=bogus").await;
+    assert_eq!(status, 400);
+    let (_, pending) = app.get(&token, "/requests?state=pending_approval").await;
+    assert_eq!(pending["requests"][0]["task"]["id"], id.as_str());
 }
