@@ -46,22 +46,7 @@ impl Demo {
         Ok(Self::from_wiring(wiring, false))
     }
 
-    /// As `with_data`, with registered agents too (`warden bench agents`).
-    pub async fn with_agents(
-        db_url: &str,
-        max_connections: u32,
-        directory: FileDirectory,
-        catalog: Catalog,
-        agents: crate::domain::AgentRegistry,
-    ) -> anyhow::Result<Self> {
-        let mut wiring = Wiring::from_settings(&Self::settings(db_url, max_connections)).await?;
-        wiring.directory = Arc::new(directory);
-        wiring.catalog = Arc::new(catalog);
-        wiring.agents = Arc::new(agents);
-        Ok(Self::from_wiring(wiring, false))
-    }
-
-    fn settings(db_url: &str, max_connections: u32) -> Settings {
+    pub(super) fn settings(db_url: &str, max_connections: u32) -> Settings {
         let mut s = Settings::default();
         s.database.url = db_url.to_string();
         s.database.max_connections = max_connections;
@@ -69,7 +54,7 @@ impl Demo {
         s
     }
 
-    fn from_wiring(wiring: Wiring, echo: bool) -> Self {
+    pub(super) fn from_wiring(wiring: Wiring, echo: bool) -> Self {
         let console = Arc::new(ConsoleChat::new(echo));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let engine =

@@ -6,13 +6,34 @@
 
 use super::demo::Demo;
 use crate::agents::AgentRequestView;
+use crate::app::Wiring;
 use crate::chat::CardAction;
+use crate::directory::file::FileDirectory;
+use crate::domain::Catalog;
 use crate::domain::{AgentAsk, AgentRegistry, AskDuration, Request};
 use crate::workflow::{AgentCaller, AgentChannel};
 use anyhow::Context;
+use std::sync::Arc;
 
 /// The example registry's GitHub Actions job (owner: carol).
 const AGENT: &str = "billing-migrations";
+
+impl Demo {
+    /// As `with_data`, with registered agents too (`warden bench agents`).
+    pub async fn with_agents(
+        db_url: &str,
+        max_connections: u32,
+        directory: FileDirectory,
+        catalog: Catalog,
+        agents: crate::domain::AgentRegistry,
+    ) -> anyhow::Result<Self> {
+        let mut wiring = Wiring::from_settings(&Self::settings(db_url, max_connections)).await?;
+        wiring.directory = Arc::new(directory);
+        wiring.catalog = Arc::new(catalog);
+        wiring.agents = Arc::new(agents);
+        Ok(Self::from_wiring(wiring, false))
+    }
+}
 
 /// The example agents, validated against the demo's catalog.
 pub fn example_agents(catalog: &crate::domain::Catalog) -> anyhow::Result<AgentRegistry> {
