@@ -6,7 +6,7 @@
 use super::service::{AgentApiError, AgentService};
 use super::verify::AuthError;
 use crate::domain::AgentAsk;
-use crate::workflow::{AgentChannel, AgentOpError};
+use crate::workflow::{AgentChannel, AgentOpError, ConflictKind};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -158,28 +158,50 @@ const AUTHZEN_ERR: &str = "urn:openid:authzen:access-request:error:";
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let (status, code, detail) = match &self.0 {
-            AgentApiError::Auth(AuthError::Unauthenticated(why)) => {
-                (StatusCode::UNAUTHORIZED, "unauthenticated", why.to_string())
-            }
+        // (status, code, detail, the AuthZEN problem type where one fits)
+        let (status, code, detail, authzen) = match &self.0 {
+            AgentApiError::Auth(AuthError::Unauthenticated(why)) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                why.to_string(),
+                None,
+            ),
             AgentApiError::Auth(AuthError::Forbidden(why)) => {
-                (StatusCode::FORBIDDEN, "forbidden", why.clone())
+                (StatusCode::FORBIDDEN, "forbidden", why.clone(), None)
             }
-            AgentApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why.clone()),
+            AgentApiError::BadRequest(why) => {
+                (StatusCode::BAD_REQUEST, "bad_request", why.clone(), None)
+            }
             AgentApiError::Op(op) => match op {
-                AgentOpError::Ask(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()),
+                AgentOpError::Ask(e) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    e.code(),
+                    e.to_string(),
+                    None,
+                ),
                 AgentOpError::NotFound => (
                     StatusCode::NOT_FOUND,
                     "unknown_task",
                     "no such request".into(),
+                    Some("unknown_task"),
                 ),
-                AgentOpError::Conflict { code, message } => {
-                    (StatusCode::CONFLICT, *code, message.clone())
-                }
+                AgentOpError::Conflict { kind, message } => (
+                    StatusCode::CONFLICT,
+                    kind.as_str(),
+                    message.clone(),
+                    match kind {
+                        ConflictKind::KeyReused => Some("duplicate_request"),
+                        ConflictKind::KeyInProgress => None,
+                        ConflictKind::NotActive
+                        | ConflictKind::NotCancellable
+                        | ConflictKind::StateChanged => Some("invalid_task_state"),
+                    },
+                ),
                 AgentOpError::TooMany { .. } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "concurrent_limit",
                     op.to_string(),
+                    None,
                 ),
                 AgentOpError::Internal(err) => {
                     let reference = uuid::Uuid::new_v4().simple().to_string();
@@ -190,17 +212,14 @@ impl IntoResponse for Problem {
                         format!(
                             "Something went wrong on Warden's side; nothing more was changed. Quote ref {reference} to an operator."
                         ),
+                        None,
                     )
                 }
             },
         };
-        let kind = match code {
-            "unknown_task" => format!("{AUTHZEN_ERR}unknown_task"),
-            "idempotency_key_reused" => format!("{AUTHZEN_ERR}duplicate_request"),
-            "not_active" | "not_cancellable" | "state_changed" => {
-                format!("{AUTHZEN_ERR}invalid_task_state")
-            }
-            other => format!("urn:warden:agent:error:{other}"),
+        let kind = match authzen {
+            Some(t) => format!("{AUTHZEN_ERR}{t}"),
+            None => format!("urn:warden:agent:error:{code}"),
         };
         let body = json!({
             "type": kind,

@@ -55,7 +55,7 @@ pub enum AgentOpError {
     NotFound,
     /// The request is not in a state that allows this, or a key was reused (409).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { kind: ConflictKind, message: String },
     /// The agent already has as many unfinished requests as it may (429); nothing was stored.
     #[error("this agent already has {limit} unfinished request(s), its maximum")]
     TooMany { limit: u32 },
@@ -63,9 +63,37 @@ pub enum AgentOpError {
     Internal(#[from] anyhow::Error),
 }
 
-pub(super) fn conflict(code: &'static str, message: impl Into<String>) -> AgentOpError {
+/// What a 409 is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// The Idempotency-Key was used for a different ask.
+    KeyReused,
+    /// Another call with the same key is storing its request right now.
+    KeyInProgress,
+    /// Release of a request that has no active access.
+    NotActive,
+    /// Cancel of a request past the point where it can be cancelled.
+    NotCancellable,
+    /// The request changed while the call was being carried out.
+    StateChanged,
+}
+
+impl ConflictKind {
+    /// The short code an answer carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeyReused => "idempotency_key_reused",
+            Self::KeyInProgress => "idempotency_in_progress",
+            Self::NotActive => "not_active",
+            Self::NotCancellable => "not_cancellable",
+            Self::StateChanged => "state_changed",
+        }
+    }
+}
+
+pub(super) fn conflict(kind: ConflictKind, message: impl Into<String>) -> AgentOpError {
     AgentOpError::Conflict {
-        code,
+        kind,
         message: message.into(),
     }
 }
@@ -160,7 +188,7 @@ impl Engine {
             Committed::Duplicate => {
                 let existing = self.store.get_request(&id).await?.ok_or_else(|| {
                     conflict(
-                        "idempotency_in_progress",
+                        ConflictKind::KeyInProgress,
                         "a request with this Idempotency-Key is being created; retry shortly",
                     )
                 })?;
@@ -189,7 +217,7 @@ impl Engine {
             && existing.intent.as_ref().is_some_and(|i| ask.matches(i));
         if !same {
             return Err(conflict(
-                "idempotency_key_reused",
+                ConflictKind::KeyReused,
                 "this Idempotency-Key was already used for a different request",
             ));
         }

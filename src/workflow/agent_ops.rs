@@ -1,6 +1,6 @@
 //! Reading and ending agents' requests: one's own only, release of active access, cancellation, and where their approval cards go.
 
-use super::agent::{AgentOpError, agent_person, conflict};
+use super::agent::{AgentOpError, ConflictKind, agent_person, conflict};
 use super::{Engine, UserError};
 use crate::chat::{Card, CardTarget};
 use crate::domain::agent_ask::owned_by;
@@ -62,7 +62,7 @@ impl Engine {
             }
             RequestState::Revoked | RequestState::Expired => Ok(req),
             other => Err(conflict(
-                "not_active",
+                ConflictKind::NotActive,
                 format!(
                     "request {} has no active access to release (it is {other}); cancel it instead",
                     req.id
@@ -83,7 +83,7 @@ impl Engine {
         }
         if req.state.apply(RequestEvent::Cancel).is_err() {
             return Err(conflict(
-                "not_cancellable",
+                ConflictKind::NotCancellable,
                 format!(
                     "request {} can't be cancelled: it is {}{}",
                     req.id,
@@ -105,7 +105,7 @@ impl Engine {
     /// A refusal the workflow phrased for people becomes a 409; anything else stays internal.
     fn agent_refusal(&self, e: anyhow::Error, req: &Request) -> AgentOpError {
         match e.downcast_ref::<UserError>() {
-            Some(u) => conflict("state_changed", u.0.clone()),
+            Some(u) => conflict(ConflictKind::StateChanged, u.0.clone()),
             None => {
                 tracing::warn!(request = %req.id, error = ?e, "agent operation failed");
                 AgentOpError::Internal(e)

@@ -44,7 +44,7 @@ mod revoke;
 mod status;
 mod step;
 
-pub use agent::{AGENT_WORKSPACE, AgentCaller, AgentChannel, AgentOpError};
+pub use agent::{AGENT_WORKSPACE, AgentCaller, AgentChannel, AgentOpError, ConflictKind};
 pub use agent_ops::AGENT_LIST_LIMIT;
 pub use cards::request_card_fields;
 pub use inbox::Queued;
