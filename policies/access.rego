@@ -1,7 +1,7 @@
 # Warden's shipped access policy (Rego v1).
 #
 # Evaluated at `data.access.decision` with the versioned input document described in
-# docs/policy.md (`input.version == "warden.policy.input/v1"`). The rule always produces exactly
+# docs/policy.md (`input.version == "warden.policy.input/v2"`). The rule always produces exactly
 # one document of this shape:
 #
 #   {"outcome": "allow" | "deny" | "require_approval",
@@ -22,6 +22,9 @@
 #   * extensions: at most `max_extensions` (2) per grant; each one is decided like a new request
 #   * low risk -> allow; medium and high -> the manager approves; critical -> the manager, then
 #     an owner, and approvers must give a reason when they deny
+#   * agents (input.subject.type == "agent"): outside the agent's ceiling -> deny; longer than
+#     the agent's maximum -> deny; break-glass -> never; low risk -> allowed at once; medium and
+#     high -> the agent's owner approves; critical -> the owner, then a resource owner
 #
 # Performance note: Warden evaluates this in-process for every request. In regorus each
 # reference to another rule costs a few microseconds while conditions on `input` are nearly
@@ -58,7 +61,8 @@ config := object.union(default_config, overrides)
 # The fields every decision relies on are present and have the right types. Nothing is allowed
 # or sent for approval without this, so a missing field can never let a request through.
 well_formed if {
-	input.version == "warden.policy.input/v1"
+	input.version == "warden.policy.input/v2"
+	input.subject.type in {"person", "agent"}
 	is_string(input.intent.action)
 	is_boolean(input.intent.break_glass)
 	is_string(input.requester.id)
@@ -70,6 +74,17 @@ well_formed if {
 	is_number(input.resource.max_duration_secs)
 	is_boolean(input.resource.break_glass)
 	is_number(input.context.extensions_so_far)
+}
+
+is_agent if input.subject.type == "agent"
+
+# An agent's facts are all there; nothing is decided for an agent without them.
+agent_well_formed if {
+	is_string(input.subject.agent.id)
+	is_string(input.subject.agent.owner)
+	input.subject.agent.owner != ""
+	is_number(input.subject.agent.max_duration_secs)
+	is_boolean(input.subject.agent.within_ceiling)
 }
 
 is_extension if input.context.is_extension == true
@@ -85,8 +100,37 @@ has_manager if {
 # Reasons to deny. Any one of them denies the request; all of them are reported.
 # ---------------------------------------------------------------------------------------------
 
-deny_reasons contains "unsupported input document version (expected warden.policy.input/v1)" if {
-	input.version != "warden.policy.input/v1"
+deny_reasons contains "unsupported input document version (expected warden.policy.input/v2)" if {
+	input.version != "warden.policy.input/v2"
+}
+
+deny_reasons contains "the agent's registration is incomplete in the input document" if {
+	is_agent
+	not agent_well_formed
+}
+
+deny_reasons contains msg if {
+	is_agent
+	input.subject.agent.within_ceiling != true
+	msg := sprintf("%v (%v) is outside what agent %v may ever ask for", [input.resource.name, input.intent.role, input.subject.agent.id])
+}
+
+deny_reasons contains msg if {
+	is_agent
+	input.intent.duration_secs > input.subject.agent.max_duration_secs
+	msg := sprintf("%v seconds is longer than agent %v may hold access (%v seconds)", [input.intent.duration_secs, input.subject.agent.id, input.subject.agent.max_duration_secs])
+}
+
+deny_reasons contains "break-glass is never available to agents" if {
+	is_agent
+	input.intent.break_glass == true
+}
+
+deny_reasons contains msg if {
+	is_agent
+	input.resource.risk == "critical"
+	count(input.resource.owners) == 0
+	msg := sprintf("%v is critical and has no owners to approve an agent's access", [input.resource.name])
 }
 
 deny_reasons contains "the input document is incomplete or malformed" if not well_formed
@@ -153,6 +197,7 @@ deny_reasons contains msg if {
 
 # Approval is needed but nobody could give it.
 deny_reasons contains msg if {
+	not is_agent
 	input.intent.break_glass != true
 	input.resource.risk in {"medium", "high"}
 	not has_manager
@@ -161,6 +206,7 @@ deny_reasons contains msg if {
 }
 
 deny_reasons contains msg if {
+	not is_agent
 	input.intent.break_glass != true
 	input.resource.risk == "critical"
 	has_manager
@@ -169,6 +215,7 @@ deny_reasons contains msg if {
 }
 
 deny_reasons contains msg if {
+	not is_agent
 	input.intent.break_glass != true
 	input.resource.risk == "critical"
 	not has_manager
@@ -282,6 +329,29 @@ risk_decision := approval_doc(
 }
 
 # ---------------------------------------------------------------------------------------------
+# An agent's decision by risk level, once nothing denies it: at once for low risk (its maximum
+# duration is already enforced above), else its owner approves (and a resource owner too for
+# critical access). The owner step is a named user, so nobody else can approve it.
+# ---------------------------------------------------------------------------------------------
+
+agent_decision := allow_doc(
+	[sprintf("%v (%v) is low-risk and within agent %v's ceiling: granted at once", [input.resource.name, input.intent.role, input.subject.agent.id])],
+	false,
+) if input.resource.risk == "low"
+
+agent_decision := approval_doc(
+	[{"from": "users", "users": [input.subject.agent.owner], "count": 1}],
+	[sprintf("%v (%v) is %v-risk: agent %v's owner must approve", [input.resource.name, input.intent.role, input.resource.risk, input.subject.agent.id])],
+	false,
+) if input.resource.risk in {"medium", "high"}
+
+agent_decision := approval_doc(
+	[{"from": "users", "users": [input.subject.agent.owner], "count": 1}, {"from": "owners", "count": 1}],
+	[sprintf("%v (%v) is critical: agent %v's owner, then an owner of %v must approve; a denial needs a reason", [input.resource.name, input.intent.role, input.subject.agent.id, input.resource.name])],
+	true,
+) if input.resource.risk == "critical"
+
+# ---------------------------------------------------------------------------------------------
 # The decision. Deny reasons win; then break-glass; then the risk level; otherwise the default.
 # ---------------------------------------------------------------------------------------------
 
@@ -296,6 +366,12 @@ default decision := {
 decision := deny_doc(reasons) if {
 	reasons := sort(deny_reasons)
 	count(reasons) > 0
+} else := agent_decision if {
+	well_formed
+	is_agent
+	agent_well_formed
+	input.intent.break_glass == false
+	agent_decision
 } else := allow_doc(
 	[sprintf(
 		"break-glass: %v (%v) granted at once to an on-call responder; it will be reviewed",
@@ -304,11 +380,13 @@ decision := deny_doc(reasons) if {
 	true,
 ) if {
 	well_formed
+	not is_agent
 	input.intent.break_glass == true
 	input.resource.break_glass == true
 	in_break_glass_group
 } else := risk_decision if {
 	well_formed
+	not is_agent
 	input.intent.break_glass == false
 	risk_decision
 }

@@ -3,7 +3,8 @@ package access_test
 
 # A well-formed low-risk request; each test changes what it needs with object.union (deep merge).
 base := {
-	"version": "warden.policy.input/v1",
+	"version": "warden.policy.input/v2",
+	"subject": {"type": "person"},
 	"requester": {
 		"id": "alice",
 		"display_name": "Alice Example",
@@ -37,6 +38,21 @@ base := {
 }
 
 with_risk(risk) := object.union(base, {"resource": {"risk": risk}})
+
+# The same request from agent ci-migrate (owner carol), inside its ceiling, 30 minutes at most.
+agent(risk) := object.union(with_risk(risk), {
+	"subject": {"type": "agent", "agent": {
+		"id": "ci-migrate",
+		"name": "Billing migrations",
+		"owner": "carol",
+		"max_duration_secs": 3600,
+		"max_concurrent_grants": 1,
+		"ceiling": [{"resource": "billing-db", "roles": ["read"]}],
+		"within_ceiling": true,
+		"claims": {"iss": "https://token.actions.githubusercontent.com", "sub": "repo:acme/billing:ref:refs/heads/main"},
+	}},
+	"requester": {"id": "ci-migrate", "display_name": "Billing migrations", "groups": [], "manager": null},
+})
 
 contractor(risk) := object.union(with_risk(risk), {"requester": {"groups": ["contractors"]}})
 
@@ -241,4 +257,83 @@ test_decision_has_exactly_the_documented_fields if {
 		d := data.access.decision with input as with_risk(risk)
 		object.keys(d) == {"outcome", "reasons", "approvals", "break_glass", "deny_reason_required"}
 	}
+}
+
+# --- agents --------------------------------------------------------------------------------------
+
+test_agent_low_risk_within_ceiling_is_allowed_at_once if {
+	d := data.access.decision with input as agent("low")
+	d.outcome == "allow"
+	d.break_glass == false
+	contains(d.reasons[0], "ci-migrate")
+}
+
+test_agent_medium_and_high_risk_need_the_owner if {
+	every risk in ["medium", "high"] {
+		d := data.access.decision with input as agent(risk)
+		d.outcome == "require_approval"
+		d.approvals == [{"from": "users", "users": ["carol"], "count": 1}]
+	}
+}
+
+test_agent_critical_needs_the_owner_then_a_resource_owner if {
+	d := data.access.decision with input as agent("critical")
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "users", "users": ["carol"], "count": 1}, {"from": "owners", "count": 1}]
+	d.deny_reason_required == true
+}
+
+test_agent_outside_its_ceiling_is_denied_at_any_risk if {
+	every risk in ["low", "medium", "critical"] {
+		i := object.union(agent(risk), {"subject": {"agent": {"within_ceiling": false}}})
+		d := data.access.decision with input as i
+		d.outcome == "deny"
+		some r in d.reasons
+		contains(r, "outside what agent ci-migrate may ever ask for")
+	}
+}
+
+test_agent_longer_than_its_maximum_is_denied if {
+	i := object.union(agent("low"), {"intent": {"duration_secs": 3601}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+	some r in d.reasons
+	contains(r, "longer than agent ci-migrate")
+}
+
+test_agent_never_gets_break_glass if {
+	i := object.union(agent("critical"), {
+		"intent": {"break_glass": true},
+		"resource": {"break_glass": true},
+		"requester": {"groups": ["oncall"]},
+	})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+	d.break_glass == false
+	some r in d.reasons
+	contains(r, "never available to agents")
+}
+
+test_agent_without_an_owner_is_denied if {
+	i := object.union(agent("medium"), {"subject": {"agent": {"owner": ""}}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+test_agent_critical_on_a_resource_without_owners_is_denied if {
+	i := object.union(agent("critical"), {"resource": {"owners": []}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+test_agent_rules_never_use_the_manager if {
+	i := object.union(agent("high"), {"requester": {"manager": "bob"}})
+	d := data.access.decision with input as i
+	d.approvals == [{"from": "users", "users": ["carol"], "count": 1}]
+}
+
+test_missing_subject_is_denied if {
+	i := object.remove(base, {"subject"})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
 }

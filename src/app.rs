@@ -45,14 +45,26 @@ pub fn load_agents(s: &Settings, catalog: &Catalog) -> anyhow::Result<AgentRegis
     AgentRegistry::from_toml(&text, catalog).context("Invalid agent registry")
 }
 
-/// Agents whose owner is not an active person in the directory, in plain words. An agent is
-/// only as accountable as its owner, so `config check` refuses these (start-up does not load agents yet).
+/// Agents whose owner is not an active person in the directory, and agents whose id is also a
+/// person's id, in plain words. An agent is only as accountable as its owner, and agent ids and
+/// person ids must never name the same requester, so `config check` refuses these.
 pub async fn agent_owner_problems(
     agents: &AgentRegistry,
     directory: &dyn Directory,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for a in agents.agents() {
+        match directory.person(&a.id).await {
+            Ok(None) => {}
+            Ok(Some(_)) => out.push(format!(
+                "agent '{}': the id is also a person's id in the directory; agent and person ids must differ",
+                a.id
+            )),
+            Err(e) => out.push(format!(
+                "agent '{}': cannot check the id against the directory: {e}",
+                a.id
+            )),
+        }
         match directory.person(&a.owner).await {
             Ok(Some(p)) if p.active => {}
             Ok(Some(_)) => out.push(format!(
@@ -205,6 +217,8 @@ pub struct Wiring {
     pub metrics: Arc<Metrics>,
     pub options: WorkflowOptions,
     pub clients: ChatClients,
+    /// Registered agents (`agents.file`); empty when none is configured.
+    pub agents: Arc<AgentRegistry>,
 }
 
 impl Wiring {
@@ -221,9 +235,11 @@ impl Wiring {
             .await?
             .with_chain_key(chain_key(s));
         let clients = ChatClients::from_settings(s)?;
+        let catalog = load_catalog(s)?;
+        let agents = Arc::new(load_agents(s, &catalog)?);
         Ok(Self {
             store,
-            catalog: Arc::new(load_catalog(s)?),
+            catalog: Arc::new(catalog),
             directory: crate::chat::slack::directory(s, load_directory(s)?, clients.slack.as_ref()),
             policy: build_policy(s).await?,
             intake: build_intake(s, metrics.clone())?,
@@ -234,11 +250,13 @@ impl Wiring {
                 ..WorkflowOptions::from_settings(&s.workflow)
             },
             clients,
+            agents,
         })
     }
 
     pub fn into_engine(self, chats: Vec<Arc<dyn ChatPort>>, clock: Arc<dyn Clock>) -> Engine {
-        Engine::new(EngineParts {
+        let agents = self.agents;
+        let mut engine = Engine::new(EngineParts {
             store: self.store,
             catalog: self.catalog,
             directory: self.directory,
@@ -249,7 +267,9 @@ impl Wiring {
             clock,
             options: self.options,
             metrics: self.metrics,
-        })
+        });
+        engine.set_agents(agents);
+        engine
     }
 }
 
@@ -340,6 +360,18 @@ mod adapters {
         let router = router.merge(crate::admin::routes(s, state)?);
         let router = crate::chat::slack::routes(s, state, router, clients.slack.as_ref())?;
         let router = crate::chat::discord::routes(s, state, router, clients.discord.as_ref())?;
-        Ok(router)
+        Ok(router.merge(agent_routes(s, state)?))
+    }
+
+    /// The agent API: always mounted; with no registered agents every call is a 401.
+    fn agent_routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
+        let registry = state.engine.agents.clone();
+        let verifier = Arc::new(crate::agents::verifier(s, registry)?);
+        let service = crate::agents::AgentService::new(
+            state.engine.clone(),
+            verifier,
+            state.shutdown.clone(),
+        );
+        Ok(crate::agents::api::routes(service))
     }
 }

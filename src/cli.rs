@@ -1,6 +1,6 @@
 //! The `warden` command line: what each subcommand does lives in its own module.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -71,6 +71,9 @@ pub enum Command {
     },
     /// Measure the engine: complete request flows per second, per database.
     Bench {
+        /// What to measure: people's chat flows (default) or agents' API cycles.
+        #[arg(value_enum, default_value_t = BenchScenario::Flows)]
+        scenario: BenchScenario,
         /// Number of complete flows, shared among the requesters.
         #[arg(long, default_value_t = 20_000)]
         flows: usize,
@@ -249,4 +252,13 @@ pub struct UnfreezeArgs {
     /// Who is lifting it, as recorded (`cli:<name>`).
     #[arg(long, env = "USER", default_value = "operator")]
     pub actor: String,
+}
+
+/// What `warden bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchScenario {
+    /// Message → confirmation → submit → policy → grant → revoke, through the console adapter.
+    Flows,
+    /// An agent's create → policy → grant → release, through the engine's agent operations.
+    Agents,
 }

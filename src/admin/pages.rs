@@ -248,7 +248,7 @@ async fn requests_page(
             "waiting_on_me": q.waiting(),
         },
         "states": options(RequestState::ALL.iter().map(|s| s.as_str()), &q.state),
-        "platforms": options([Platform::Slack, Platform::Discord, Platform::Console].iter().map(|p| p.as_str()), &q.platform),
+        "platforms": options([Platform::Slack, Platform::Discord, Platform::Console, Platform::Agent].iter().map(|p| p.as_str()), &q.platform),
         "rows": rows,
         "next": page.next_cursor.map(|c| q.with_cursor(&c)),
         "waiting_note": waiting_note,

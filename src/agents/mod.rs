@@ -1,13 +1,18 @@
-//! Agents as requesters: the registry in force, workload-token authentication and its key cache.
+//! Agents as requesters: workload-token authentication, the agent operations and the agent HTTP API.
 //!
 //! An inbound adapter like the chat adapters: it turns a verified workload token into an agent
 //! identity for the engine and never touches the store.
 
+pub mod api;
 pub mod jwks;
+pub mod service;
 pub mod verify;
+pub mod view;
 
 pub use jwks::{JwksCache, JwksOptions};
+pub use service::{AgentApiError, AgentService};
 pub use verify::{AuthError, VerifiedAgent, WorkloadVerifier};
+pub use view::AgentRequestView;
 
 use crate::config::Settings;
 use crate::domain::AgentRegistry;

@@ -168,7 +168,7 @@ pub async fn measure(
     })
 }
 
-fn print(name: &str, r: &BenchResult) {
+pub(super) fn print(name: &str, r: &BenchResult) {
     println!(
         "{name:<10} flows={:<6} elapsed={:>7.2}s {:>8.1} flows/s  p50={:>7.2}ms  p99={:>7.2}ms  statements/flow={:>5.1}  commits/flow={:>4.1}  transactions/flow={:>4.2}",
         r.flows,

@@ -28,7 +28,8 @@ pub struct Demo {
 impl Demo {
     /// An engine on a SQLite file with embedded defaults and a manual clock.
     pub async fn start(db_url: &str, echo: bool) -> anyhow::Result<Self> {
-        let wiring = Wiring::from_settings(&Self::settings(db_url, 4)).await?;
+        let mut wiring = Wiring::from_settings(&Self::settings(db_url, 4)).await?;
+        wiring.agents = Arc::new(super::demo_agent::example_agents(&wiring.catalog)?);
         Ok(Self::from_wiring(wiring, echo))
     }
 
@@ -45,7 +46,7 @@ impl Demo {
         Ok(Self::from_wiring(wiring, false))
     }
 
-    fn settings(db_url: &str, max_connections: u32) -> Settings {
+    pub(super) fn settings(db_url: &str, max_connections: u32) -> Settings {
         let mut s = Settings::default();
         s.database.url = db_url.to_string();
         s.database.max_connections = max_connections;
@@ -53,7 +54,7 @@ impl Demo {
         s
     }
 
-    fn from_wiring(wiring: Wiring, echo: bool) -> Self {
+    pub(super) fn from_wiring(wiring: Wiring, echo: bool) -> Self {
         let console = Arc::new(ConsoleChat::new(echo));
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let engine =
@@ -234,6 +235,9 @@ pub async fn script(d: &Demo) -> anyhow::Result<String> {
 
     heading("8. Done early: the requester ends the wiki access");
     d.say("alice", &format!("I'm done, revoke {wiki}")).await?;
+
+    heading("9. An agent: a CI job asks for read for a migration, its owner approves, it releases");
+    super::demo_agent::scenario(d).await?;
     Ok(prod)
 }
 

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 mod admin;
 mod audit;
 pub mod bench;
+pub mod bench_agents;
 mod check;
 pub mod demo;
+pub mod demo_agent;
 mod discord;
 pub mod eval;
 mod freeze;
@@ -24,12 +26,18 @@ pub async fn run(cli: Cli) -> ExitCode {
             demo::run(interactive, keep.as_deref()).await
         }
         Command::Bench {
+            scenario,
             flows,
             concurrency,
             postgres,
         } => {
             crate::telemetry::init("text", "error");
-            bench::run(flows, concurrency, postgres).await
+            match scenario {
+                crate::cli::BenchScenario::Flows => bench::run(flows, concurrency, postgres).await,
+                crate::cli::BenchScenario::Agents => {
+                    bench_agents::run(flows, concurrency, postgres).await
+                }
+            }
         }
         Command::Config {
             command: ConfigCommand::Check { online },

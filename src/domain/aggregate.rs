@@ -23,10 +23,18 @@ pub enum ScopeKind {
     Thread,
     /// The local console adapter (`warden demo`, benchmarks).
     Console,
+    /// A machine interface (the agent API, the MCP server): no conversation at all.
+    Api,
 }
 
 impl ScopeKind {
-    pub const ALL: [ScopeKind; 4] = [Self::Dm, Self::Channel, Self::Thread, Self::Console];
+    pub const ALL: [ScopeKind; 5] = [
+        Self::Dm,
+        Self::Channel,
+        Self::Thread,
+        Self::Console,
+        Self::Api,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +42,7 @@ impl ScopeKind {
             Self::Channel => "channel",
             Self::Thread => "thread",
             Self::Console => "console",
+            Self::Api => "api",
         }
     }
 
@@ -43,7 +52,7 @@ impl ScopeKind {
 
     /// Whether other people can read what is said there.
     pub fn is_private(self) -> bool {
-        matches!(self, Self::Dm | Self::Console)
+        matches!(self, Self::Dm | Self::Console | Self::Api)
     }
 }
 
@@ -247,6 +256,11 @@ impl Request {
         Ok(next)
     }
 
+    /// Whether a registered agent asked (through the agent API or MCP), not a person.
+    pub fn is_agent(&self) -> bool {
+        self.origin.platform == Platform::Agent
+    }
+
     pub fn resource(&self) -> Option<&str> {
         self.intent.as_ref()?.resource.as_deref()
     }
@@ -265,11 +279,6 @@ impl Request {
 
     pub fn ticket(&self) -> Option<&str> {
         self.intent.as_ref()?.ticket.as_deref()
-    }
-
-    /// Whether an agent asked (origin `Platform::Agent`), not a person.
-    pub fn is_agent(&self) -> bool {
-        self.origin.platform == Platform::Agent
     }
 
     /// Who the request is for, as freezes match it.

@@ -26,10 +26,11 @@ pub enum LogKind {
     Review,
     Redaction,
     Error,
+    AgentRequest,
 }
 
 impl LogKind {
-    pub const ALL: [LogKind; 18] = [
+    pub const ALL: [LogKind; 19] = [
         Self::MessageIn,
         Self::MessageOut,
         Self::IntakeRun,
@@ -48,6 +49,7 @@ impl LogKind {
         Self::Review,
         Self::Redaction,
         Self::Error,
+        Self::AgentRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +72,7 @@ impl LogKind {
             Self::Review => "review",
             Self::Redaction => "redaction",
             Self::Error => "error",
+            Self::AgentRequest => "agent_request",
         }
     }
 
@@ -193,6 +196,15 @@ pub enum Evidence {
         masked_secrets: usize,
     },
     Error(Value),
+    /// What an agent asked, as structured fields, and the verified workload claims that said
+    /// who it is. Never the token. Kept for the chain (not purgeable): it is who asked.
+    AgentRequest {
+        agent: String,
+        owner: String,
+        channel: String,
+        claims: Value,
+        input: Value,
+    },
 }
 
 impl Evidence {
@@ -286,6 +298,16 @@ impl Evidence {
                 json!({ "masked_secrets": masked_secrets }),
             ),
             Self::Error(v) => (LogKind::Error, v.clone()),
+            Self::AgentRequest {
+                agent,
+                owner,
+                channel,
+                claims,
+                input,
+            } => (
+                LogKind::AgentRequest,
+                json!({ "agent": agent, "owner": owner, "channel": channel, "claims": claims, "input": input }),
+            ),
         }
     }
 }

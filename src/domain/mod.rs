@@ -1,6 +1,7 @@
 //! The domain in plain types: requests and their state machine, intents, the catalog, principals. No I/O.
 
 pub mod agent;
+pub mod agent_ask;
 pub mod aggregate;
 pub mod catalog;
 pub mod decision;
@@ -16,6 +17,7 @@ pub mod request;
 pub mod text;
 
 pub use agent::{Agent, AgentRegistry, AgentRegistryError, TokenAlgorithm, WorkloadBinding};
+pub use agent_ask::{AgentAsk, AskDuration, AskError};
 pub use aggregate::{Approval, ChainHead, Origin, Patch, Request, ScopeKind, Verdict};
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
 pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};

@@ -10,7 +10,7 @@ pub enum Platform {
     Slack,
     Discord,
     Console,
-    /// A registered agent's structured request (agent API or MCP); never a chat platform.
+    /// A registered agent, through the agent API or the MCP server (no chat conversation).
     Agent,
 }
 

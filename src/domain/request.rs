@@ -12,10 +12,14 @@ const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 impl RequestId {
     pub fn generate() -> Self {
-        let bytes: [u8; 5] = rand::random();
+        Self::from_digest(&rand::random::<[u8; 5]>())
+    }
+
+    /// The id whose 40 bits are the first five bytes of `digest` (a derived, repeatable id).
+    pub fn from_digest(digest: &[u8]) -> Self {
         let mut bits: u64 = 0;
-        for b in bytes {
-            bits = (bits << 8) | u64::from(b);
+        for b in digest.iter().take(5) {
+            bits = (bits << 8) | u64::from(*b);
         }
         let code: String = (0..8)
             .rev()

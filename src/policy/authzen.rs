@@ -148,21 +148,31 @@ impl PolicyEngine for AuthzenPolicy {
 }
 
 /// The AuthZEN 1.0 access evaluation request for one input.
-pub fn request_body(input: &PolicyInput) -> Value {
+/// AuthZEN's subject: `user` for a person, `agent` for a registered agent, whose properties
+/// add the owner, the bounds and the verified workload claims (the same facts as `input.subject`).
+fn subject(input: &PolicyInput) -> Value {
     let r = &input.requester;
+    let mut properties = json!({
+        "display_name": r.display_name,
+        "groups": r.groups,
+        "manager": r.manager,
+        "account": r.account,
+    });
+    let kind = match input.subject.agent() {
+        None => "user",
+        Some(a) => {
+            properties["agent"] = json!(a);
+            "agent"
+        }
+    };
+    json!({ "type": kind, "id": r.id, "properties": properties })
+}
+
+pub fn request_body(input: &PolicyInput) -> Value {
     let res = &input.resource;
     let i = &input.intent;
     json!({
-        "subject": {
-            "type": "user",
-            "id": r.id,
-            "properties": {
-                "display_name": r.display_name,
-                "groups": r.groups,
-                "manager": r.manager,
-                "account": r.account,
-            },
-        },
+        "subject": subject(input),
         "resource": {
             "type": "resource",
             "id": res.id,

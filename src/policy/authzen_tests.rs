@@ -137,3 +137,43 @@ fn the_token_never_shows_in_debug_output() {
     );
     assert_eq!(p.endpoint(), "https://pdp.example/access/v1/evaluation");
 }
+
+fn input_with_subject(subject: Value) -> PolicyInput {
+    serde_json::from_value(json!({
+        "version": crate::policy::INPUT_VERSION,
+        "subject": subject,
+        "requester": {"id": "ci-migrate", "display_name": "Billing migrations", "groups": [], "manager": null,
+                      "account": {"platform": "agent", "workspace": "agents", "user_id": "ci-migrate"}},
+        "intent": {"action": "request", "resource": "billing-db", "role": "read", "duration_secs": 600,
+                   "justification": "migration 42", "ticket": null, "request_id": null, "break_glass": false, "notes": []},
+        "resource": {"id": "billing-db", "name": "Billing DB", "risk": "high", "owners": ["erin"],
+                     "max_duration_secs": 3600, "break_glass": false, "tags": []},
+        "time": "2026-01-01T00:00:00Z",
+        "channel": {"platform": "agent", "workspace": "agents", "channel": "api", "kind": "api"},
+    }))
+    .unwrap()
+}
+
+#[test]
+fn an_agent_is_an_agent_subject_with_its_owner_bounds_and_claims() {
+    let agent = json!({"type": "agent", "agent": {
+        "id": "ci-migrate", "name": "Billing migrations", "owner": "carol", "max_duration_secs": 1800,
+        "max_concurrent_grants": 1, "ceiling": [{"resource": "billing-db", "roles": ["read"]}],
+        "within_ceiling": true, "claims": {"iss": "https://issuer.test", "sub": "repo:acme/billing"},
+    }});
+    let body = request_body(&input_with_subject(agent));
+    assert_eq!(body["subject"]["type"], "agent");
+    assert_eq!(body["subject"]["id"], "ci-migrate");
+    let a = &body["subject"]["properties"]["agent"];
+    assert_eq!(a["owner"], "carol");
+    assert_eq!(a["within_ceiling"], true);
+    assert_eq!(a["claims"]["sub"], "repo:acme/billing");
+    assert_eq!(
+        body["context"]["input_version"],
+        crate::policy::INPUT_VERSION
+    );
+    // A person is a `user` with no agent properties, as before.
+    let person = request_body(&input_with_subject(json!({"type": "person"})));
+    assert_eq!(person["subject"]["type"], "user");
+    assert!(person["subject"]["properties"].get("agent").is_none());
+}

@@ -3,12 +3,13 @@ use super::*;
 use crate::domain::{Action, Intent, Platform, PlatformUser};
 use crate::policy::{
     ApprovalStep, ApproverSpec, ChannelInput, INPUT_VERSION, RequestContextInput, RequesterInput,
-    ResourceInput,
+    ResourceInput, SubjectInput,
 };
 
 fn input(risk: &str) -> PolicyInput {
     PolicyInput {
         version: INPUT_VERSION.to_string(),
+        subject: SubjectInput::Person,
         requester: RequesterInput {
             id: "alice".into(),
             display_name: "Alice Example".into(),

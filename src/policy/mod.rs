@@ -3,7 +3,8 @@
 //! Every implementation fails closed: an error, a timeout, an undefined result or an obligation
 //! it does not understand is a `Deny`. See `docs/policy.md` for the input and output schema.
 
-use crate::domain::{Intent, Person, PlatformUser, Resource};
+use crate::domain::agent::CeilingEntry;
+use crate::domain::{Agent, Intent, Person, PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -14,12 +15,17 @@ pub mod opa;
 pub mod replay;
 
 /// Version of the document sent to the PDP; bumped on any incompatible change.
-pub const INPUT_VERSION: &str = "warden.policy.input/v1";
+/// v2 added `subject` (person or agent, with the agent's owner, bounds and verified claims).
+pub const INPUT_VERSION: &str = "warden.policy.input/v2";
 
 /// Everything the PDP sees. Identity comes from the platform and the directory, never from text.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyInput {
     pub version: String,
+    /// Who asks: a person, or an agent with its owner and the workload claims it proved.
+    #[serde(default)]
+    pub subject: SubjectInput,
+    /// For an agent: its id and name, no groups and no manager (an agent has neither).
     pub requester: RequesterInput,
     pub intent: Intent,
     pub resource: ResourceInput,
@@ -48,6 +54,65 @@ impl RequesterInput {
             groups: person.groups.clone(),
             manager: person.manager.clone(),
             account: account.clone(),
+        }
+    }
+}
+
+/// What kind of requester this is. Serialised as `{"type": "person"}` or
+/// `{"type": "agent", "agent": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SubjectInput {
+    #[default]
+    Person,
+    Agent {
+        agent: AgentInput,
+    },
+}
+
+impl SubjectInput {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::Agent { .. } => "agent",
+        }
+    }
+
+    pub fn agent(&self) -> Option<&AgentInput> {
+        match self {
+            Self::Person => None,
+            Self::Agent { agent } => Some(agent),
+        }
+    }
+}
+
+/// A registered agent as the PDP sees it: its owner, its bounds and the verified claims.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentInput {
+    pub id: String,
+    pub name: String,
+    /// Directory id of the accountable person, who approves its risky requests.
+    pub owner: String,
+    pub max_duration_secs: u64,
+    pub max_concurrent_grants: u32,
+    pub ceiling: Vec<CeilingEntry>,
+    /// Whether the requested role on the requested resource is inside the ceiling.
+    pub within_ceiling: bool,
+    /// The verified workload claims the identity was decided on (`iss`, `sub`, the binding's).
+    pub claims: serde_json::Value,
+}
+
+impl AgentInput {
+    pub fn new(agent: &Agent, claims: &serde_json::Value, resource: &str, role: &str) -> Self {
+        Self {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+            owner: agent.owner.clone(),
+            max_duration_secs: agent.max_duration,
+            max_concurrent_grants: agent.max_concurrent_grants,
+            ceiling: agent.ceiling.clone(),
+            within_ceiling: agent.within_ceiling(resource, role),
+            claims: claims.clone(),
         }
     }
 }

@@ -44,11 +44,8 @@ impl Engine {
             .ok_or_else(|| anyhow::anyhow!("request {} is at a step its plan lacks", req.id))?;
         let resource = self.resource_of(req)?;
         let requester = self
-            .directory
-            .person(&req.requester_id)
+            .requester_for_approvals(req)
             .await
-            .ok()
-            .flatten()
             .unwrap_or_else(|| Person {
                 id: req.requester_id.clone(),
                 display_name: req.requester_id.clone(),
@@ -228,12 +225,7 @@ impl Engine {
         let Ok(resource) = self.resource_of(req).cloned() else {
             return;
         };
-        let requester = self
-            .directory
-            .person(&req.requester_id)
-            .await
-            .ok()
-            .flatten();
+        let requester = self.requester_for_approvals(req).await;
         let people = match requester {
             Some(r) => self
                 .eligible_for(&plan.steps[next].spec, &r, &resource)

@@ -84,12 +84,9 @@ impl Engine {
         resource: &Resource,
         step: usize,
         status: Option<String>,
-        requester_name: &str,
+        requester: &str,
     ) -> Card {
-        let mut fields = vec![(
-            "Requester".into(),
-            format!("{requester_name} ({})", req.requester_id),
-        )];
+        let mut fields = vec![("Requester".into(), requester.to_string())];
         fields.extend(request_card_fields(req, Some(resource)));
         fields.push((
             "Risk".into(),
@@ -130,11 +127,36 @@ impl Engine {
         Card {
             kind: CardKind::Approval,
             request_id: req.id.clone(),
-            title: "Access request needs your approval".into(),
+            title: if req.is_agent() {
+                "An agent's access request needs your approval".into()
+            } else {
+                "Access request needs your approval".into()
+            },
             fields,
             status,
             buttons,
         }
+    }
+
+    /// Who asked, as an approval card says it: "Alice Ng (alice)", or for an agent "requested
+    /// by agent Billing migrations (ci-migrate) (owned by Carol Diaz) for task: …".
+    pub(crate) async fn requester_label(&self, req: &Request) -> String {
+        if !req.is_agent() {
+            let name = self.display_name(&req.requester_id).await;
+            return format!("{name} ({})", req.requester_id);
+        }
+        let (agent, owner) = match self.agents.get(&req.requester_id) {
+            Some(a) => (
+                format!("{} ({})", a.name, a.id),
+                self.display_name(&a.owner).await,
+            ),
+            // Unregistered since: say so rather than guess an owner.
+            None => (req.requester_id.clone(), "no registered owner".into()),
+        };
+        format!(
+            "requested by agent {agent} (owned by {owner}) for task: {}",
+            req.justification().unwrap_or("—")
+        )
     }
 
     /// Best effort: the directory's display name is a nicety on a card, never an identity.
@@ -278,7 +300,7 @@ impl Engine {
             }
             CardKind::Approval | CardKind::Alert => {
                 let resource = self.catalog.get(req.resource()?)?;
-                let name = self.display_name(&req.requester_id).await;
+                let name = self.requester_label(req).await;
                 let mut card =
                     self.approval_card(req, resource, req.current_step as usize, status, &name);
                 if kind == CardKind::Alert {

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::policy::{
     ChannelInput, INPUT_VERSION, PolicyInput, RequestContextInput, RequesterInput, ResourceInput,
+    SubjectInput,
 };
 use crate::store::{Change, Committed, JobClaim};
 
@@ -24,6 +25,20 @@ impl Engine {
         person: &Person,
         auto: bool,
         event: Option<&ChatEvent>,
+    ) -> anyhow::Result<Handled> {
+        self.submit_as(req, person, auto, event, SubjectInput::Person)
+            .await
+    }
+
+    /// `submit` for a subject the policy must know more about (an agent: its owner, bounds and
+    /// verified claims). `person` is the requester as the approval rules see it.
+    pub(crate) async fn submit_as(
+        &self,
+        req: &Request,
+        person: &Person,
+        auto: bool,
+        event: Option<&ChatEvent>,
+        subject: SubjectInput,
     ) -> anyhow::Result<Handled> {
         if req.requester_id != person.id {
             return Err(user_error("Only the requester can submit this request."));
@@ -43,14 +58,16 @@ impl Engine {
         // Frozen: refused before policy; the request waits, confirmable once the freeze lifts.
         self.refuse_if_frozen(req.subject(), Some(&resource.id))
             .await?;
-        let input = self.policy_input(
+        let mut input = self.policy_input(
             req,
             person,
             &intent,
             &resource,
             RequestContextInput::default(),
         );
-        let decision = self.ask_policy(&input).await;
+        input.subject = subject;
+        let decision =
+            super::agent::outside_ceiling_denies(req, &input, self.ask_policy(&input).await);
         let actor = format!("policy:{}", self.policy.name());
         let confirmed = Change::event(RequestEvent::Confirm)
             .log(Entry::new(
@@ -272,6 +289,7 @@ impl Engine {
     ) -> PolicyInput {
         PolicyInput {
             version: INPUT_VERSION.into(),
+            subject: SubjectInput::Person,
             requester: RequesterInput::from_person(person, &req.requester_account()),
             intent: intent.clone(),
             resource: ResourceInput::from_resource(
@@ -324,8 +342,11 @@ impl Engine {
         approvers: &[Person],
     ) -> Vec<(CardTarget, Card)> {
         let platform = req.origin.platform;
-        let name = self.display_name(&req.requester_id).await;
+        let name = self.requester_label(req).await;
         let card = self.approval_card(req, resource, step, None, &name);
+        if req.is_agent() {
+            return self.agent_approval_posts(req, &card, approvers);
+        }
         if let Some(channel) = resource.approval_channel.get(platform.as_str()) {
             let target = CardTarget::Channel {
                 platform,

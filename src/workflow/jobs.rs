@@ -167,10 +167,21 @@ impl Engine {
                 .and_then(|p| p.steps.get(req.current_step as usize));
             let mut reminded = Vec::new();
             for id in step.map(|s| s.eligible.clone()).unwrap_or_default() {
-                if let Ok(Some(p)) = self.directory.person(&id).await
-                    && let Some(acct) = p.account_on(platform, &req.origin.workspace)
-                    && let Some(chat) = self.chat(platform)
-                {
+                let Ok(Some(p)) = self.directory.person(&id).await else {
+                    continue;
+                };
+                // An agent's approvers are reached in their DMs, wherever they have an account.
+                let accounts = if req.is_agent() {
+                    self.agent_approver_accounts(&p)
+                } else {
+                    p.account_on(platform, &req.origin.workspace)
+                        .into_iter()
+                        .collect()
+                };
+                for acct in accounts {
+                    let Some(chat) = self.chat(acct.platform) else {
+                        continue;
+                    };
                     let left = req.deadline_at.map(|d| self.until(d)).unwrap_or_default();
                     let text = format!(
                         "Reminder: request {} for {} on {} is waiting for your decision; it expires {left}.",
@@ -179,7 +190,8 @@ impl Engine {
                         req.resource().unwrap_or_default()
                     );
                     if chat.notify(acct, &text).await.is_ok() {
-                        reminded.push(id);
+                        reminded.push(id.clone());
+                        break;
                     }
                 }
             }

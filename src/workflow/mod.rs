@@ -21,6 +21,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 mod actions;
+mod agent;
+mod agent_ops;
 mod approvals;
 mod backend;
 mod break_glass;
@@ -43,6 +45,8 @@ mod revoke;
 mod status;
 mod step;
 
+pub use agent::{AGENT_WORKSPACE, AgentCaller, AgentChannel, AgentOpError, ConflictKind};
+pub use agent_ops::AGENT_LIST_LIMIT;
 pub use cards::request_card_fields;
 pub use freeze::{DEFAULT_REVOKE_CONCURRENCY, RevokeOutcome, RevokeProgress, RevokeSummary};
 pub use inbox::Queued;
@@ -153,6 +157,8 @@ pub struct Engine {
     pub(crate) inbox_ready: tokio::sync::Notify,
     /// Model calls per person in the last hour, in this process.
     pub(crate) model_calls: limits::ModelBudget,
+    /// Registered agents: who they are, their owners and ceilings (see `agent.rs`).
+    pub(crate) agents: Arc<crate::domain::AgentRegistry>,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -192,6 +198,7 @@ impl Engine {
             in_flight: Arc::default(),
             inbox_ready: tokio::sync::Notify::new(),
             model_calls: Default::default(),
+            agents: Arc::default(),
         }
     }
 
@@ -259,9 +266,9 @@ impl Engine {
             return;
         };
         let sent = match scope.kind {
-            crate::domain::ScopeKind::Dm | crate::domain::ScopeKind::Console => {
-                chat.send(scope, text).await.map(|_| ())
-            }
+            crate::domain::ScopeKind::Dm
+            | crate::domain::ScopeKind::Console
+            | crate::domain::ScopeKind::Api => chat.send(scope, text).await.map(|_| ()),
             crate::domain::ScopeKind::Channel | crate::domain::ScopeKind::Thread => {
                 chat.ephemeral(scope, actor, text).await
             }

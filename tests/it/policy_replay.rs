@@ -33,7 +33,7 @@ fn replay_over_the_demo_history_names_what_the_strict_example_would_change() {
         Some(&db),
     );
     assert!(ok, "{out}");
-    assert!(out.contains("Replayed 6 decisions of 5 requests"), "{out}");
+    assert!(out.contains("Replayed 7 decisions of 6 requests"), "{out}");
     for change in [
         "allow → approval: 2",
         "approval → deny: 1",
@@ -43,7 +43,7 @@ fn replay_over_the_demo_history_names_what_the_strict_example_would_change() {
     }
     // Against the policy that made them, nothing changes.
     let (same, ok) = warden(&["policy", "replay", "--since", "30d"], Some(&db));
-    assert!(ok && same.contains("unchanged: 6   changed: 0"), "{same}");
+    assert!(ok && same.contains("unchanged: 7   changed: 0"), "{same}");
     // A kept database is never written over.
     let (again, ok) = warden(&["demo", "--keep", db.to_str().unwrap()], None);
     assert!(!ok && again.contains("already exists"), "{again}");

@@ -38,6 +38,9 @@ fn the_demo_runs_the_whole_scenario_on_embedded_defaults_and_exits_zero() {
         "policy_decision",
         "grant_call",
         "revoke_call",
+        "requested by agent Billing migrations (GitHub Actions) (billing-migrations) (owned by Carol Diaz) for task: pre-flight checks for migration 0042",
+        "billing-migrations (agent, API) released",
+        "[revoked]: Access has ended",
     ] {
         assert!(
             text.contains(expected),
@@ -148,6 +151,23 @@ fn config_check_reports_an_agent_without_a_directory_owner_or_outside_the_catalo
     assert!(!out.status.success(), "{text}");
     assert!(
         text.contains("agent 'report-bot': ceiling names 'nope', which is not in the catalog"),
+        "{text}"
+    );
+
+    // An agent id that is also a person's id would make "who asked" ambiguous.
+    std::fs::write(
+        &agents,
+        example.replace("id = \"report-bot\"", "id = \"dana\""),
+    )
+    .unwrap();
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("agent 'dana': the id is also a person's id in the directory"),
         "{text}"
     );
 }

@@ -12,6 +12,7 @@
 
 use super::api::SlackApi;
 use crate::chat::ChatError;
+use crate::domain::Platform;
 use crate::domain::catalog::GrantTarget;
 use crate::grants::{GrantCall, GrantError, GrantOp, GrantReceipt, Grantor, PriorAccess};
 use async_trait::async_trait;
@@ -242,6 +243,14 @@ impl Grantor for SlackUsergroupGrantor {
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        // An agent's account is no Slack user: its id would be written into the group as if it
+        // were one. Refused before any call, so there is nothing to undo (a revoke still runs
+        // and finds nothing to remove).
+        if call.account.platform == Platform::Agent {
+            return Err(GrantError::Permanent(
+                "slack_usergroup grants to Slack users; an agent has no Slack account".into(),
+            ));
+        }
         self.change(call).await
     }
 

@@ -1,3 +1,10 @@
-//! Agents as requesters: workload-token authentication against a fake OIDC issuer.
+//! Agents as requesters: workload-token authentication against a fake OIDC issuer, and the agent
+//! API driving the same governed flow as people's.
 
+mod api;
+mod app;
 mod auth;
+mod backends;
+mod bench;
+mod discord;
+mod flow;

@@ -1,7 +1,7 @@
 //! Discord adapter tests: real Ed25519 signatures against the running server, a fake Discord
 //! REST API that records calls, SQLite and PostgreSQL.
 
-mod app;
+pub(crate) mod app;
 mod cards;
 mod durable;
 mod flow;

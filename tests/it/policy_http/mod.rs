@@ -16,7 +16,7 @@ use warden::policy::authzen::AuthzenPolicy;
 use warden::policy::opa::OpaPolicy;
 use warden::policy::{
     ChannelInput, Decision, INPUT_VERSION, PolicyInput, RequestContextInput, RequesterInput,
-    ResourceInput,
+    ResourceInput, SubjectInput,
 };
 
 pub const TIMEOUT: Duration = Duration::from_millis(200);
@@ -24,6 +24,7 @@ pub const TIMEOUT: Duration = Duration::from_millis(200);
 pub fn input() -> PolicyInput {
     PolicyInput {
         version: INPUT_VERSION.to_string(),
+        subject: SubjectInput::Person,
         requester: RequesterInput {
             id: "alice".into(),
             display_name: "Alice Example".into(),

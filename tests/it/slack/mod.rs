@@ -1,7 +1,7 @@
 //! Slack integration tests: the real server on a random port with signed, Slack-shaped requests,
 //! a fake Slack Web API that records every call, SQLite and PostgreSQL.
 
-mod app;
+pub(crate) mod app;
 mod durable;
 mod flows;
 mod grants;

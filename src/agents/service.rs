@@ -1,0 +1,176 @@
+//! The agent operations every agent-facing surface shares (the HTTP API now, the MCP server later): authenticate, create, read, wait, list, release, cancel.
+//!
+//! Each call starts from the `Authorization` header value, so no surface can skip the workload
+//! check, and answers with a typed result the surface renders. The engine does the work;
+//! this module never touches the store (inbound adapters reach it only through the engine).
+
+use super::verify::{AuthError, VerifiedAgent, WorkloadVerifier};
+use super::view::AgentRequestView;
+use crate::domain::{AgentAsk, RequestId, RequestState};
+use crate::workflow::{AgentCaller, AgentChannel, AgentOpError, Engine};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The longest a status call may wait for a change.
+pub const MAX_WAIT_SECS: u64 = 30;
+/// How often a waiting status call looks again (the store is the truth across instances).
+const WAIT_POLL: Duration = Duration::from_millis(200);
+
+/// Why an agent call failed: authentication, bad input, or the operation itself.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Malformed input that never reached the engine (400).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Op(#[from] AgentOpError),
+}
+
+/// A created (or, for a repeated `Idempotency-Key`, found again) request.
+#[derive(Debug)]
+pub struct Created {
+    pub view: AgentRequestView,
+    /// False when an earlier call with the same key made it.
+    pub new: bool,
+}
+
+/// The agent operations over one engine and one verifier.
+#[derive(Clone)]
+pub struct AgentService {
+    engine: Arc<Engine>,
+    verifier: Arc<WorkloadVerifier>,
+    shutdown: CancellationToken,
+}
+
+impl AgentService {
+    pub fn new(
+        engine: Arc<Engine>,
+        verifier: Arc<WorkloadVerifier>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            engine,
+            verifier,
+            shutdown,
+        }
+    }
+
+    /// The agent an `Authorization` header value proves, or a 401/403.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<VerifiedAgent, AuthError> {
+        let who = self.verifier.verify_header(header).await;
+        if let Err(e) = &who {
+            // The reason only: never the token or its claims.
+            tracing::info!(status = e.status(), reason = %e, "agent token refused");
+        }
+        who
+    }
+
+    pub async fn create(
+        &self,
+        header: Option<&str>,
+        channel: AgentChannel,
+        ask: &AgentAsk,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, AgentApiError> {
+        let who = self.authenticate(header).await?;
+        if let Some(k) = idempotency_key
+            && !crate::domain::agent_ask::valid_idempotency_key(k)
+        {
+            return Err(AgentApiError::BadRequest(
+                "Idempotency-Key must be 1 to 128 visible ASCII characters".into(),
+            ));
+        }
+        let caller = AgentCaller {
+            agent: &who.agent,
+            claims: &who.claims,
+            channel,
+        };
+        let (req, new) = self
+            .engine
+            .agent_create(caller, ask, idempotency_key)
+            .await?;
+        Ok(Created {
+            view: AgentRequestView::of(&req),
+            new,
+        })
+    }
+
+    /// The request's status; with `wait`, returns as soon as its state differs from the one
+    /// it had when the call started (or `wait` runs out, at most `MAX_WAIT_SECS`).
+    pub async fn status(
+        &self,
+        header: Option<&str>,
+        id: &str,
+        wait_secs: Option<u64>,
+    ) -> Result<AgentRequestView, AgentApiError> {
+        let who = self.authenticate(header).await?;
+        let id = parse_id(id)?;
+        let first = self.engine.agent_request(&who.agent.id, &id).await?;
+        let wait = Duration::from_secs(wait_secs.unwrap_or(0).min(MAX_WAIT_SECS));
+        if wait.is_zero() || first.state.is_terminal() {
+            return Ok(AgentRequestView::of(&first));
+        }
+        let until = tokio::time::Instant::now() + wait;
+        let mut latest = first.clone();
+        while latest.state == first.state && tokio::time::Instant::now() < until {
+            tokio::select! {
+                _ = tokio::time::sleep(WAIT_POLL) => {}
+                // A long poll must not hold up a graceful shutdown.
+                _ = self.shutdown.cancelled() => break,
+            }
+            latest = self.engine.agent_request(&who.agent.id, &id).await?;
+        }
+        Ok(AgentRequestView::of(&latest))
+    }
+
+    pub async fn list(
+        &self,
+        header: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Vec<AgentRequestView>, AgentApiError> {
+        let who = self.authenticate(header).await?;
+        let state = match state {
+            None => None,
+            Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
+                AgentApiError::BadRequest(format!("unknown state '{}'", truncate(s)))
+            })?),
+        };
+        let rows = self.engine.agent_requests(&who.agent.id, state).await?;
+        Ok(rows.iter().map(AgentRequestView::of).collect())
+    }
+
+    pub async fn release(
+        &self,
+        header: Option<&str>,
+        id: &str,
+    ) -> Result<AgentRequestView, AgentApiError> {
+        let who = self.authenticate(header).await?;
+        let req = self
+            .engine
+            .agent_release(&who.agent.id, &parse_id(id)?)
+            .await?;
+        Ok(AgentRequestView::of(&req))
+    }
+
+    pub async fn cancel(
+        &self,
+        header: Option<&str>,
+        id: &str,
+    ) -> Result<AgentRequestView, AgentApiError> {
+        let who = self.authenticate(header).await?;
+        let req = self.engine.agent_cancel(&who.agent, &parse_id(id)?).await?;
+        Ok(AgentRequestView::of(&req))
+    }
+}
+
+/// A malformed id is answered like an unknown one: 404, nothing about why.
+fn parse_id(id: &str) -> Result<RequestId, AgentApiError> {
+    RequestId::parse(id).ok_or(AgentApiError::Op(AgentOpError::NotFound))
+}
+
+fn truncate(s: &str) -> String {
+    crate::domain::text::sanitize_free_text(s, 40)
+}
