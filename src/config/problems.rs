@@ -49,6 +49,20 @@ impl Settings {
         if self.grants.webhook_url.is_some() && self.grants.webhook_secret.is_none() {
             p.push("grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into());
         }
+        for (name, db) in &self.grants.databases {
+            if !["postgres", "mysql"].contains(&db.engine.as_str()) {
+                p.push(format!(
+                    "grants.databases.{name}.engine must be postgres or mysql (got \"{}\")",
+                    db.engine
+                ));
+            }
+            if std::env::var_os(&db.admin_url_env).is_none() {
+                p.push(format!(
+                    "grants.databases.{name}: the admin URL variable {} is not set",
+                    db.admin_url_env
+                ));
+            }
+        }
         if self.agents.leeway_secs > 300 {
             p.push(
                 "agents.leeway_secs must be at most 300 (a small clock skew, not a grace period)"

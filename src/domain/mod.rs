@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod aggregate;
 pub mod catalog;
+pub mod credential;
 pub mod decision;
 pub mod duration;
 pub mod evidence;
@@ -17,6 +18,7 @@ pub mod text;
 pub use agent::{Agent, AgentRegistry, AgentRegistryError, TokenAlgorithm, WorkloadBinding};
 pub use aggregate::{Approval, ChainHead, Origin, Patch, Request, ScopeKind, Verdict};
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
+pub use credential::Credential;
 pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
