@@ -68,6 +68,8 @@ impl Engine {
         };
         match self.call_backend(grantor.as_ref(), &call).await {
             Ok(mut receipt) => {
+                // Held in memory only, and handed over after the commit (`credentials.rs`).
+                let credential = receipt.credential.take();
                 if receipt.effect == GrantEffect::AlreadyHeld && job.attempts > 1 {
                     // An earlier attempt may be what put the access there: it is Warden's to
                     // take away, whatever this attempt found.
@@ -77,13 +79,16 @@ impl Engine {
                     receipt: Some(receipt.clone()),
                     ..attempted
                 };
-                let told = format!(
+                let mut told = format!(
                     "Access granted: {role} on {} {}. Request {}. Say \"revoke {}\" when you're done.",
                     resource.name,
                     self.until(expires_at),
                     req.id,
                     req.id
                 );
+                if credential.is_some() {
+                    told.push_str(" Your login details are sent to you privately.");
+                }
                 let call_json = serde_json::to_value(&call)?;
                 let receipt_json = serde_json::to_value(&receipt)?;
                 let warn_at = expires_at - (self.options.expiry_warning_before_secs as i64) * 1000;
@@ -121,6 +126,10 @@ impl Engine {
                         ))
                     })
                     .await?;
+                if let (Some(active), Some(c)) = (&granted, &credential) {
+                    let what = format!("{role} on {}", resource.name);
+                    self.deliver_credential(active, &what, c).await;
+                }
                 if granted.is_none() {
                     self.store.complete_job(&job.claim).await?;
                 } else {

@@ -26,6 +26,7 @@ mod backend;
 mod break_glass;
 mod cards;
 mod compensate;
+mod credentials;
 mod decide;
 mod edit;
 mod extend;

@@ -9,6 +9,7 @@ mod architecture;
 mod discord;
 mod engine;
 mod fuzz;
+mod grants_db;
 mod grants_webhook;
 pub mod llm;
 mod policy_http;
