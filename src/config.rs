@@ -376,7 +376,11 @@ pub struct DatabaseServerSettings {
     /// `postgres` or `mysql` (MariaDB too).
     pub engine: String,
     /// The environment variable holding the admin connection URL (a secret: never in the file).
-    pub admin_url_env: String,
+    #[serde(default)]
+    pub admin_url_env: Option<String>,
+    /// Or the URL itself, from `WARDEN__GRANTS__DATABASES__<NAME>__ADMIN_URL`.
+    #[serde(default)]
+    pub admin_url: Option<SecretString>,
     /// The host and port people connect to, when not the admin URL's.
     #[serde(default)]
     pub public_host: Option<String>,

@@ -56,11 +56,16 @@ impl Settings {
                     db.engine
                 ));
             }
-            if std::env::var_os(&db.admin_url_env).is_none() {
-                p.push(format!(
-                    "grants.databases.{name}: the admin URL variable {} is not set",
-                    db.admin_url_env
-                ));
+            match (&db.admin_url, &db.admin_url_env) {
+                (Some(_), _) => {}
+                (None, Some(var)) if std::env::var_os(var).is_some() => {}
+                (None, Some(var)) => p.push(format!(
+                    "grants.databases.{name}: the admin URL variable {var} is not set"
+                )),
+                (None, None) => p.push(format!(
+                    "grants.databases.{name}.admin_url is missing (set WARDEN__GRANTS__DATABASES__{}__ADMIN_URL or admin_url_env)",
+                    name.to_uppercase()
+                )),
             }
         }
         if self.agents.leeway_secs > 300 {

@@ -26,8 +26,9 @@ pub struct GrantReceipt {
     pub effect: GrantEffect,
     /// A login the grant created for the person, to be handed over once and privately. Never
     /// serialised: receipts are logged and stored, the password must be neither.
+    /// Boxed: receipts live in many futures, which must stay small.
     #[serde(skip)]
-    pub credential: Option<Credential>,
+    pub credential: Option<Box<Credential>>,
 }
 
 impl GrantReceipt {
@@ -53,7 +54,7 @@ impl GrantReceipt {
 
     /// Carries a credential to hand to the person.
     pub fn with_credential(mut self, credential: Credential) -> Self {
-        self.credential = Some(credential);
+        self.credential = Some(Box::new(credential));
         self
     }
 }

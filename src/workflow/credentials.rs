@@ -1,9 +1,9 @@
 //! Handing over a credential a grant created: to the requester only, once, never logged.
 //!
 //! The grant job holds the `Credential` in memory from the backend's receipt; once the grant is
-//! committed (Active), this sends it privately — an ephemeral reply in a channel or thread, a
-//! plain message in a DM or the console — and logs that it was sent, with the login and the
-//! password's fingerprint only. Nothing stores the password, so it cannot be sent twice: a
+//! committed (Active), this sends it privately — an ephemeral reply (Slack keeps none in the
+//! conversation's history; adapters without one send a DM), or the local console — and logs
+//! that it was sent, with the login and the password's fingerprint only. Nothing stores the password, so it cannot be sent twice: a
 //! crash between the commit and the send loses it, and the person is told how to get another
 //! (revoke and ask again; the login still ends at its expiry). A grant retried after a crash
 //! before the commit resets the password, so only the last one delivered works.
@@ -26,13 +26,12 @@ impl Engine {
         let sent = match self.chat(scope.platform) {
             Some(chat) => {
                 let text = credential.message(req.id.as_str(), what);
-                match scope.kind {
-                    crate::domain::ScopeKind::Dm | crate::domain::ScopeKind::Console => {
-                        chat.send(&scope, &text).await.map(|_| ())
-                    }
-                    crate::domain::ScopeKind::Channel | crate::domain::ScopeKind::Thread => {
-                        chat.ephemeral(&scope, &account, &text).await
-                    }
+                // Ephemeral even in a DM: Slack does not keep it in the conversation's
+                // history; adapters without ephemeral replies send a DM.
+                if scope.kind == crate::domain::ScopeKind::Console {
+                    chat.send(&scope, &text).await.map(|_| ())
+                } else {
+                    chat.ephemeral(&scope, &account, &text).await
                 }
             }
             None => Err(crate::chat::ChatError::NoAdapter(scope.platform)),

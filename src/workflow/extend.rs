@@ -133,7 +133,8 @@ impl Engine {
             Some(msg) => Err(user_error(msg)),
             None => match done {
                 Some(extended) => {
-                    self.move_target_expiry(&extended).await;
+                    // Boxed: inline, it would grow every inbound handler's future by a backend call.
+                    Box::pin(self.move_target_expiry(&extended)).await;
                     Ok(Handled::Done)
                 }
                 None => Ok(Handled::Duplicate),

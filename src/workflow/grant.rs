@@ -128,7 +128,7 @@ impl Engine {
                     .await?;
                 if let (Some(active), Some(c)) = (&granted, &credential) {
                     let what = format!("{role} on {}", resource.name);
-                    self.deliver_credential(active, &what, c).await;
+                    Box::pin(self.deliver_credential(active, &what, c)).await;
                 }
                 if granted.is_none() {
                     self.store.complete_job(&job.claim).await?;

@@ -139,20 +139,23 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// From `[grants.databases.<name>]`: the admin URL is read from the variable `admin_url_env`.
+    /// From `[grants.databases.<name>]`: the admin URL as given, or read from `admin_url_env`.
     pub fn from_settings(
         name: &str,
         s: &crate::config::DatabaseServerSettings,
     ) -> anyhow::Result<Self> {
-        let url = std::env::var(&s.admin_url_env).map_err(|_| {
-            anyhow::anyhow!(
-                "grants.databases.{name}: the variable {} (the admin URL) is not set",
-                s.admin_url_env
-            )
-        })?;
+        let admin_url = match (&s.admin_url, &s.admin_url_env) {
+            (Some(url), _) => url.clone(),
+            (None, Some(var)) => SecretString::from(std::env::var(var).map_err(|_| {
+                anyhow::anyhow!(
+                    "grants.databases.{name}: the variable {var} (the admin URL) is not set"
+                )
+            })?),
+            (None, None) => anyhow::bail!("grants.databases.{name}: no admin_url or admin_url_env"),
+        };
         Ok(Self {
             name: name.to_string(),
-            admin_url: SecretString::from(url),
+            admin_url,
             public_host: s.public_host.clone(),
             public_port: s.public_port,
             database: s.database.clone(),

@@ -3,7 +3,7 @@
 
 mod flow;
 mod mysql;
-mod postgres;
+pub(crate) mod postgres;
 
 use secrecy::SecretString;
 use warden::domain::{Catalog, Platform, PlatformUser};

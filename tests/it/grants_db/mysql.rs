@@ -20,12 +20,20 @@ struct MyTarget {
 }
 
 impl MyTarget {
-    async fn new() -> Self {
+    /// `None` (the test skipped with a note) when MariaDB is unreachable outside CI.
+    async fn new() -> Option<Self> {
         let db = tag();
         let role = format!("{db}_read");
-        let mut admin = MySqlConnection::connect(&admin_url())
-            .await
-            .expect("MariaDB admin connects");
+        let mut admin = match MySqlConnection::connect(&admin_url()).await {
+            Ok(c) => c,
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("MariaDB is required in CI: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipping MariaDB test: {e}");
+                return None;
+            }
+        };
         for sql in [
             format!("CREATE DATABASE {db}"),
             format!("CREATE TABLE {db}.granted_t (v int)"),
@@ -40,7 +48,7 @@ impl MyTarget {
                 .await
                 .unwrap();
         }
-        Self { db, role, admin }
+        Some(Self { db, role, admin })
     }
 
     async fn read(&self, connection: &str, table: &str) -> Result<i32, String> {
@@ -132,7 +140,9 @@ async fn grant_connect_deny_revoke(params: String, t: &mut MyTarget) {
 
 #[tokio::test]
 async fn a_role_account_connects_reads_only_what_is_granted_and_ends_at_the_revoke() {
-    let mut t = MyTarget::new().await;
+    let Some(mut t) = MyTarget::new().await else {
+        return;
+    };
     let params = format!(r#"roles = {{ read = "{}" }}"#, t.role);
     grant_connect_deny_revoke(params, &mut t).await;
     t.cleanup().await;
@@ -140,7 +150,9 @@ async fn a_role_account_connects_reads_only_what_is_granted_and_ends_at_the_revo
 
 #[tokio::test]
 async fn a_privileges_account_connects_reads_only_what_is_granted_and_ends_at_the_revoke() {
-    let mut t = MyTarget::new().await;
+    let Some(mut t) = MyTarget::new().await else {
+        return;
+    };
     let params = format!(
         r#"privileges = {{ read = "SELECT ON {}.granted_t" }}"#,
         t.db
