@@ -17,6 +17,7 @@ use warden::grants::{GrantCall, GrantError, GrantReceipt, Grantor};
 
 on_both_databases!(
     a_login_is_handed_over_once_privately_and_never_stored_or_logged,
+    an_extension_moves_the_logins_valid_until,
     a_crash_between_create_role_and_recording_the_grant_leaves_no_orphan,
 );
 
@@ -147,4 +148,34 @@ async fn a_crash_between_create_role_and_recording_the_grant_leaves_no_orphan(db
     assert_eq!(t2.state(&id).await, RequestState::Expired);
     assert!(!target.role_exists(&login).await, "no orphan");
     target.cleanup(&[]).await;
+}
+
+async fn an_extension_moves_the_logins_valid_until(db: TestDb) {
+    let target = PgTarget::new().await;
+    let t = TestEngine::start(db, setup(&target, Arc::new(grantor()))).await;
+    let id = t.request("alice", "need read on the test db for 1h").await;
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Active,
+        "{}",
+        t.transcript()
+    );
+    let login = warden::grants::database::login_name(&id);
+    t.say("alice", &format!("extend {id} by 1h")).await;
+    let expires = t.row(&id).await.expires_at.expect("an expiry");
+    let until = PgTarget::valid_until(&PgTarget::probe(), &login).await;
+    assert_eq!(
+        until.timestamp_millis() / 1000,
+        expires / 1000,
+        "{}",
+        t.transcript()
+    );
+    let entries = t.store.log_entries(&id).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| format!("{:?}", e.payload).contains(":extend:1")),
+        "the extend call is in the log"
+    );
+    target.cleanup(&[&login]).await;
 }

@@ -357,3 +357,14 @@ impl PgTarget {
             .unwrap()
     }
 }
+
+impl PgTarget {
+    pub async fn valid_until(url: &str, name: &str) -> chrono::DateTime<chrono::Utc> {
+        let mut c = PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar("SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1")
+            .bind(name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    }
+}
