@@ -206,8 +206,12 @@ pub fn db_error(step: &str, e: sqlx::Error) -> GrantError {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
             // Serialization failures, deadlocks and a concurrent CREATE of the same name clear
-            // up on a retry (PostgreSQL 40001, 40P01, 23505; MySQL 1213, 1205).
-            if matches!(code.as_str(), "40001" | "40P01" | "23505" | "1213" | "1205") {
+            // up on a retry, which then finds the login (PostgreSQL 40001, 40P01, 23505, 42710;
+            // MySQL 1213, 1205).
+            if matches!(
+                code.as_str(),
+                "40001" | "40P01" | "23505" | "42710" | "1213" | "1205"
+            ) {
                 GrantError::Transient(format!("{step}: database error {code}"))
             } else {
                 GrantError::Permanent(format!("{step}: database refused (code {code})"))
@@ -230,6 +234,55 @@ mod tests {
         assert_eq!(login_name("AR-7KQ2M9XD"), "warden_ar_7kq2m9xd");
         assert_eq!(login_name("a\"b'c;"), "warden_a_b_c_");
         assert!(login_name(&"x".repeat(100)).len() <= 31, "fits MySQL's 32");
+    }
+
+    fn call_with(grant: &str) -> GrantCall {
+        let catalog = crate::domain::Catalog::from_toml(&format!(
+            "[[resource]]\nid = \"db\"\nname = \"DB\"\nroles = [\"read\"]\nrisk = \"low\"\n\
+             max_duration = \"1d\"\ngrant = {grant}\n"
+        ))
+        .unwrap();
+        GrantCall::new(
+            super::super::GrantOp::Grant,
+            "AR-X",
+            catalog.get("db").unwrap(),
+            "read",
+            "alice",
+            &crate::domain::PlatformUser::new(crate::domain::Platform::Console, "local", "alice"),
+            chrono::Utc::now(),
+            None,
+        )
+    }
+
+    #[test]
+    fn parameters_take_a_role_or_a_list_and_refuse_what_is_missing_or_unknown() {
+        let one = DbParams::parse(&call_with(
+            r#"{ backend = "postgres", server = "s", roles = { read = "r1" } }"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (one.db_roles, one.mode, one.connection_limit),
+            (vec!["r1".to_string()], Mode::NewLogin, 2)
+        );
+        let list = DbParams::parse(&call_with(
+            r#"{ backend = "postgres", server = "s", mode = "existing_user", user = "db_{person}", roles = { read = ["a", "b"] } }"#,
+        ))
+        .unwrap();
+        assert_eq!(list.db_roles, ["a", "b"]);
+        assert_eq!(list.existing_user("alice"), "db_alice");
+        for bad in [
+            r#"{ backend = "postgres", roles = { read = "r1" } }"#,
+            r#"{ backend = "postgres", server = "s" }"#,
+            r#"{ backend = "postgres", server = "s", mode = "sideways", roles = { read = "r1" } }"#,
+        ] {
+            assert!(
+                matches!(
+                    DbParams::parse(&call_with(bad)),
+                    Err(GrantError::Permanent(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

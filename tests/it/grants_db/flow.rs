@@ -3,7 +3,7 @@
 //! expiry, and a crash between CREATE ROLE and recording the grant leaves no orphan.
 
 use super::catalog;
-use super::postgres::{PgTarget, grantor};
+use super::pg_target::{PgTarget, grantor};
 use crate::on_both_databases;
 use crate::support::TestDb;
 use crate::support::console::Drive;

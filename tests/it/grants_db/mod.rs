@@ -3,7 +3,8 @@
 
 mod flow;
 mod mysql;
-pub(crate) mod postgres;
+pub(crate) mod pg_target;
+mod postgres;
 
 use secrecy::SecretString;
 use warden::domain::{Catalog, Platform, PlatformUser};

@@ -3,7 +3,7 @@
 
 use super::app::TestApp;
 use super::flows::card;
-use crate::grants_db::postgres::{JIT_GROUP, PgTarget};
+use crate::grants_db::pg_target::{JIT_GROUP, PgTarget};
 use crate::on_both_databases;
 use crate::support::TestDb;
 use crate::support::db::postgres_base;
