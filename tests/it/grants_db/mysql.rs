@@ -176,3 +176,64 @@ async fn a_privilege_that_is_not_a_plain_grant_is_refused() {
         "{err}"
     );
 }
+
+/// The README's least privileges for the MariaDB admin account, privileges mode: no `ALL`, no
+/// write access to the grant tables.
+#[tokio::test]
+async fn an_admin_with_the_documented_least_privileges_can_grant_and_revoke() {
+    let Some(mut t) = MyTarget::new().await else {
+        return;
+    };
+    let admin = format!("{}_adm", t.db);
+    for sql in [
+        format!("CREATE USER '{admin}'@'127.0.0.1' IDENTIFIED BY 'admin-pw'"),
+        format!("GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO '{admin}'@'127.0.0.1'"),
+        format!("GRANT SELECT (User, Host) ON mysql.user TO '{admin}'@'127.0.0.1'"),
+        format!(
+            "GRANT SELECT ON {}.granted_t TO '{admin}'@'127.0.0.1' WITH GRANT OPTION",
+            t.db
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut t.admin)
+            .await
+            .unwrap();
+    }
+    let url = url::Url::parse(&admin_url()).unwrap();
+    let admin_url = format!(
+        "mysql://{admin}:admin-pw@{}:{}/mysql",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(3306),
+    );
+    let g = MySqlGrantor::new(vec![server("test", &admin_url)]).unwrap();
+    let privileges = format!(
+        r#"privileges = {{ read = "SELECT ON {}.granted_t" }}"#,
+        t.db
+    );
+    let cat = catalog("mysql", &privileges);
+    let id = request_id();
+    let receipt = g
+        .grant(&call(&cat, GrantOp::Grant, &id, in_hours(1)))
+        .await
+        .unwrap();
+    let cred = receipt.credential.clone().unwrap();
+    let conn = cred
+        .connection
+        .expose_secret()
+        .replace("/mysql", &format!("/{}", t.db));
+    let mut open = MySqlConnection::connect(&conn).await.unwrap();
+    let mut revoke = call(&cat, GrantOp::Revoke, &id, in_hours(1));
+    revoke.grant = Some(receipt);
+    let done = g.revoke(&revoke).await.unwrap();
+    assert_eq!(done.detail["sessions_ended"], 1, "{}", done.detail);
+    assert!(open.ping().await.is_err());
+    assert!(!t.account_exists(&cred.username).await);
+    drop(g);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP USER '{admin}'@'127.0.0.1'"
+    )))
+    .execute(&mut t.admin)
+    .await
+    .unwrap();
+    t.cleanup().await;
+}
