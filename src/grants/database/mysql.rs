@@ -37,7 +37,8 @@ pub struct MySqlGrantor {
 }
 
 impl MySqlGrantor {
-    /// Lazy pools, statement logging off (`IDENTIFIED BY` carries the password).
+    /// Lazy pools (call on a Tokio runtime), statement logging off (`IDENTIFIED BY` carries
+    /// the password).
     pub fn new(servers: Vec<ServerConfig>) -> anyhow::Result<Self> {
         let mut map = HashMap::new();
         for config in servers {

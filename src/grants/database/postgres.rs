@@ -35,6 +35,7 @@ fn ident(name: &str) -> String {
 
 impl PostgresGrantor {
     /// Pools are lazy: a server that is down fails its grants (retried), not Warden's start.
+    /// Call on a Tokio runtime.
     /// Statement logging is off: the statements carry password verifiers.
     pub fn new(servers: Vec<ServerConfig>) -> anyhow::Result<Self> {
         let mut map = HashMap::new();

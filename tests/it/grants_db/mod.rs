@@ -1,6 +1,7 @@
 //! The database grant backends against the local PostgreSQL and MariaDB: real logins, real
 //! connections, real privileges.
 
+mod config;
 mod flow;
 mod mysql;
 pub(crate) mod pg_target;
