@@ -182,7 +182,31 @@ pub fn build_grantors(s: &Settings) -> anyhow::Result<GrantorRegistry> {
             Duration::from_millis(s.grants.webhook_timeout_ms),
         )?));
     }
+    register_database_grantors(s, &mut reg)?;
     Ok(reg)
+}
+
+/// The `postgres` and `mysql` backends, each over the servers of its engine.
+fn register_database_grantors(s: &Settings, reg: &mut GrantorRegistry) -> anyhow::Result<()> {
+    use crate::grants::database::{ServerConfig, mysql::MySqlGrantor, postgres::PostgresGrantor};
+    let (mut pg, mut my) = (Vec::new(), Vec::new());
+    for (name, server) in &s.grants.databases {
+        let config = ServerConfig::from_settings(name, server)?;
+        match server.engine.as_str() {
+            "postgres" => pg.push(config),
+            "mysql" => my.push(config),
+            other => {
+                anyhow::bail!("grants.databases.{name}.engine `{other}` is not postgres or mysql")
+            }
+        }
+    }
+    if !pg.is_empty() {
+        reg.register(Arc::new(PostgresGrantor::new(pg)?));
+    }
+    if !my.is_empty() {
+        reg.register(Arc::new(MySqlGrantor::new(my)?));
+    }
+    Ok(())
 }
 
 /// The platform clients, built once per process and shared by every caller (chat port, grant

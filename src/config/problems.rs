@@ -57,6 +57,25 @@ impl Settings {
         if self.grants.webhook_url.is_some() && self.grants.webhook_secret.is_none() {
             p.push("grants.webhook_secret is missing (set WARDEN__GRANTS__WEBHOOK_SECRET)".into());
         }
+        for (name, db) in &self.grants.databases {
+            if !["postgres", "mysql"].contains(&db.engine.as_str()) {
+                p.push(format!(
+                    "grants.databases.{name}.engine must be postgres or mysql (got \"{}\")",
+                    db.engine
+                ));
+            }
+            match (&db.admin_url, &db.admin_url_env) {
+                (Some(_), _) => {}
+                (None, Some(var)) if std::env::var_os(var).is_some() => {}
+                (None, Some(var)) => p.push(format!(
+                    "grants.databases.{name}: the admin URL variable {var} is not set"
+                )),
+                (None, None) => p.push(format!(
+                    "grants.databases.{name}.admin_url is missing (set WARDEN__GRANTS__DATABASES__{}__ADMIN_URL or admin_url_env)",
+                    name.to_uppercase()
+                )),
+            }
+        }
         if self.agents.leeway_secs > 300 {
             p.push(
                 "agents.leeway_secs must be at most 300 (a small clock skew, not a grace period)"

@@ -1,6 +1,6 @@
 //! Grants as recorded: what a backend call did, and what a revoke must therefore undo.
 
-use super::PlatformUser;
+use super::{Credential, PlatformUser};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -45,6 +45,11 @@ pub struct GrantReceipt {
     pub detail: serde_json::Value,
     #[serde(default)]
     pub effect: GrantEffect,
+    /// A login the grant created for the person, to be handed over once and privately. Never
+    /// serialised: receipts are logged and stored, the password must be neither.
+    /// Boxed: receipts live in many futures, which must stay small.
+    #[serde(skip)]
+    pub credential: Option<Box<Credential>>,
 }
 
 impl GrantReceipt {
@@ -54,6 +59,7 @@ impl GrantReceipt {
             backend: backend.into(),
             detail,
             effect: GrantEffect::Applied,
+            credential: None,
         }
     }
 
@@ -63,7 +69,14 @@ impl GrantReceipt {
             backend: backend.into(),
             detail,
             effect: GrantEffect::AlreadyHeld,
+            credential: None,
         }
+    }
+
+    /// Carries a credential to hand to the person.
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credential = Some(Box::new(credential));
+        self
     }
 }
 

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod agent_ask;
 pub mod aggregate;
 pub mod catalog;
+pub mod credential;
 pub mod decision;
 pub mod duration;
 pub mod evidence;
@@ -20,6 +21,7 @@ pub use agent::{Agent, AgentRegistry, AgentRegistryError, TokenAlgorithm, Worklo
 pub use agent_ask::{AgentAsk, AskDuration, AskError};
 pub use aggregate::{Approval, ChainHead, Origin, Patch, Request, ScopeKind, Verdict};
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
+pub use credential::Credential;
 pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};

@@ -4,13 +4,14 @@
 //! after a crash or a timeout never grants twice. Adapters add platform backends (Slack user
 //! groups, Discord roles) by implementing `Grantor` and registering under the catalog's name.
 
-pub use crate::domain::{GrantEffect, GrantReceipt, PriorAccess};
+pub use crate::domain::{Credential, GrantEffect, GrantReceipt, PriorAccess};
 use crate::domain::{PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub mod database;
 pub mod log;
 pub mod webhook;
 
@@ -19,6 +20,8 @@ pub mod webhook;
 pub enum GrantOp {
     Grant,
     Revoke,
+    /// The grant's expiry moved (an extension): backends with an expiry of their own move it.
+    Extend,
 }
 
 impl GrantOp {
@@ -26,6 +29,7 @@ impl GrantOp {
         match self {
             GrantOp::Grant => "grant",
             GrantOp::Revoke => "revoke",
+            GrantOp::Extend => "extend",
         }
     }
 }
@@ -127,10 +131,20 @@ pub trait Grantor: Send + Sync {
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError>;
 
+    /// Moves the expiry the target enforces itself (PostgreSQL `VALID UNTIL`) to
+    /// `call.expires_at`. Most targets have none: nothing to do.
+    async fn extend(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        Ok(GrantReceipt::unchanged(
+            self.name(),
+            serde_json::json!({ "result": "no expiry on the target", "key": call.idempotency_key }),
+        ))
+    }
+
     async fn apply(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         match call.op {
             GrantOp::Grant => self.grant(call).await,
             GrantOp::Revoke => self.revoke(call).await,
+            GrantOp::Extend => self.extend(call).await,
         }
     }
 }

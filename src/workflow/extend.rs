@@ -3,7 +3,7 @@
 use super::step::Step;
 use super::{Engine, Handled, user_error};
 use crate::chat::ChatEvent;
-use crate::domain::evidence::Inbound;
+use crate::domain::evidence::{CallOutcome, Inbound};
 use crate::domain::{
     Action, Decision, Entry, Evidence, Intent, Job, Patch, Person, Request, RequestState,
 };
@@ -133,8 +133,67 @@ impl Engine {
             .await?;
         match refusal {
             Some(msg) => Err(user_error(msg)),
-            None if done.is_some() => Ok(Handled::Done),
-            None => Ok(Handled::Duplicate),
+            None => match done {
+                Some(extended) => {
+                    // Boxed: inline, it would grow every inbound handler's future by a backend call.
+                    Box::pin(self.move_target_expiry(&extended)).await;
+                    Ok(Handled::Done)
+                }
+                None => Ok(Handled::Duplicate),
+            },
+        }
+    }
+
+    /// Moves an expiry the target enforces itself (PostgreSQL `VALID UNTIL`) to the new end.
+    /// A failure fails closed: the login stops at its old time, which is logged and told.
+    async fn move_target_expiry(&self, req: &Request) {
+        let Some(record) = req.grant.as_ref() else {
+            return;
+        };
+        let Some(grantor) = self.grantors.get(&record.backend) else {
+            return;
+        };
+        let now = self.now_ms();
+        let mut call = super::backend::revoke_call(req, record, None, now);
+        call.op = crate::grants::GrantOp::Extend;
+        call.idempotency_key = format!("{}:extend:{}", req.id, req.extensions);
+        let result = self.call_backend(grantor.as_ref(), &call).await;
+        if matches!(&result, Ok(r) if r.effect == crate::domain::GrantEffect::AlreadyHeld) {
+            return; // Nothing on the target to move.
+        }
+        let (outcome, detail) = match &result {
+            Ok(r) => (CallOutcome::Ok, serde_json::to_value(r).unwrap_or_default()),
+            Err(e) => {
+                tracing::error!(request = %req.id, error = %e, "could not move the target's own expiry");
+                (
+                    CallOutcome::Failed,
+                    serde_json::json!({ "error": e.to_string() }),
+                )
+            }
+        };
+        let entry = Entry::warden(Evidence::GrantCall {
+            call: serde_json::to_value(&call).unwrap_or_default(),
+            outcome,
+            detail,
+            attempt: 1,
+        });
+        let told = result.is_err().then(|| {
+            format!(
+                "The target could not be told about the extension of {}: your login may stop working at the original time. Request again if it does.",
+                req.id
+            )
+        });
+        let logged = self
+            .change_request(req.id.as_str(), |_| {
+                let mut step = Step::new(Change::none().log(entry.clone()));
+                if let Some(t) = &told {
+                    step = step.tell(t.clone());
+                }
+                Ok(Some(step))
+            })
+            .await;
+        if let Err(e) = logged {
+            tracing::warn!(request = %req.id, error = ?e, "could not log an expiry move");
         }
     }
 }

@@ -88,18 +88,23 @@ impl Engine {
         };
         match self.call_backend(grantor.as_ref(), &call).await {
             Ok(mut receipt) => {
+                // Held in memory only, and handed over after the commit (`credentials.rs`).
+                let credential = receipt.credential.take();
                 receipt.effect = settled_effect(prior, receipt.effect, job.attempts > 1);
                 let record = GrantRecord {
                     receipt: Some(receipt.clone()),
                     ..attempted
                 };
-                let told = format!(
+                let mut told = format!(
                     "Access granted: {role} on {} {}. Request {}. Say \"revoke {}\" when you're done.",
                     resource.name,
                     self.until(expires_at),
                     req.id,
                     req.id
                 );
+                if credential.is_some() {
+                    told.push_str(" Your login details are sent to you privately.");
+                }
                 let call_json = serde_json::to_value(&call)?;
                 let receipt_json = serde_json::to_value(&receipt)?;
                 let warn_at = expires_at - (self.options.expiry_warning_before_secs as i64) * 1000;
@@ -147,7 +152,12 @@ impl Engine {
                             &format!("backend=\"{}\"", grantor.name()),
                             1,
                         );
-                        self.revoke_if_frozen_meanwhile(&active).await;
+                        // A grant taken back at once by a freeze hands out no credential.
+                        let frozen = self.revoke_if_frozen_meanwhile(&active).await;
+                        if let (false, Some(c)) = (frozen, &credential) {
+                            let what = format!("{role} on {}", resource.name);
+                            Box::pin(self.deliver_credential(&active, &what, c)).await;
+                        }
                     }
                 }
                 Ok(())
@@ -238,15 +248,16 @@ impl Engine {
 
     /// A freeze that landed while the backend call was in flight: a freeze's revoke pass lists
     /// only what is active, so this grant, active from now, is taken back by its own job.
+    /// Returns whether it was frozen (and so is being taken back).
     /// The grant job is already complete, so failures here are logged, not retried as the job:
     /// a revoke job that was committed is run by the scheduler once its lease lapses.
-    async fn revoke_if_frozen_meanwhile(&self, active: &Request) {
+    async fn revoke_if_frozen_meanwhile(&self, active: &Request) -> bool {
         let f = match self.freeze_on(active).await {
             Ok(Some(f)) => f,
-            Ok(None) => return,
+            Ok(None) => return false,
             Err(e) => {
                 tracing::error!(request = %active.id, error = ?e, "could not read freezes after a grant");
-                return;
+                return false;
             }
         };
         tracing::warn!(request = %active.id, freeze = %f.id, "granted while a freeze landed; revoking");
@@ -254,6 +265,7 @@ impl Engine {
         if let Err(e) = Box::pin(self.revoke_early(active, "warden", &reason, None)).await {
             tracing::error!(request = %active.id, error = ?e, "could not start the revoke of a grant made into a frozen scope");
         }
+        true
     }
 
     /// An approved request in a frozen scope: no backend call; the request fails closed and

@@ -28,6 +28,7 @@ mod backend;
 mod break_glass;
 mod cards;
 mod compensate;
+mod credentials;
 mod decide;
 mod edit;
 mod extend;

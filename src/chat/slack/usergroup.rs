@@ -80,6 +80,7 @@ fn plan(op: GrantOp, user: &str, members: &[String], disabled: bool) -> Write {
         GrantOp::Grant => {
             Write::Members(members.iter().cloned().chain([user.to_string()]).collect())
         }
+        GrantOp::Extend => Write::Nothing("membership has no expiry of its own"),
         GrantOp::Revoke if !present => Write::Nothing("already not a member"),
         GrantOp::Revoke => {
             let rest: Vec<String> = members.iter().filter(|m| *m != user).cloned().collect();
