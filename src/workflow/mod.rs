@@ -41,6 +41,7 @@ mod job_failures;
 mod jobs;
 mod limits;
 mod plan;
+mod prior_access;
 mod reading;
 mod revoke;
 mod status;
