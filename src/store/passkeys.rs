@@ -32,12 +32,14 @@ pub struct PasskeyListing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CeremonyKind {
     Registration,
+    Assertion,
 }
 
 impl CeremonyKind {
     fn as_str(self) -> &'static str {
         match self {
             CeremonyKind::Registration => "registration",
+            CeremonyKind::Assertion => "assertion",
         }
     }
 }
@@ -54,6 +56,18 @@ impl Store {
         sqlx::query_scalar::<_, String>("SELECT user_handle FROM passkey_users WHERE person = $1")
             .bind(person)
             .fetch_one(self.write())
+            .await
+            .context("Failed to read the passkey user handle")
+    }
+
+    /// The person's WebAuthn user handle, if they ever began a registration.
+    pub async fn existing_passkey_user_handle(
+        &self,
+        person: &str,
+    ) -> anyhow::Result<Option<String>> {
+        sqlx::query_scalar::<_, String>("SELECT user_handle FROM passkey_users WHERE person = $1")
+            .bind(person)
+            .fetch_optional(self.db())
             .await
             .context("Failed to read the passkey user handle")
     }
@@ -162,6 +176,25 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Records a verified use: the new signature counter and flags, and when.
+    pub async fn passkey_used(
+        &self,
+        credential_id: &str,
+        dynamic_state: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE passkeys SET dynamic_state = $1, last_used_at = $2 WHERE credential_id = $3",
+        )
+        .bind(dynamic_state)
+        .bind(now_ms)
+        .bind(credential_id)
+        .execute(self.write())
+        .await
+        .context("Failed to record the passkey's use")?;
+        Ok(())
     }
 
     /// Removes a passkey; `false` when there was none with that id.

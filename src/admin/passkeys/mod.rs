@@ -6,7 +6,10 @@
 //! Ceremony state lives in the store (not in memory), so any instance can finish a ceremony and
 //! each is taken once.
 
+mod assertion;
 pub mod routes;
+
+pub use assertion::VerifiedAssertion;
 
 use crate::domain::Person;
 use crate::store::{CeremonyKind, Store, StoredPasskey};
@@ -36,6 +39,8 @@ pub enum PasskeyError {
     Malformed(String),
     #[error("the passkey could not be verified (user verification is required)")]
     Refused(String),
+    #[error("that passkey is not registered to you")]
+    UnknownCredential,
     #[error("this passkey is registered already")]
     AlreadyRegistered,
     #[error(transparent)]

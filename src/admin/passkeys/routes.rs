@@ -30,6 +30,8 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/passkeys", get(page))
         .route("/admin/passkeys/register/begin", post(begin))
         .route("/admin/passkeys/register/finish", post(finish))
+        .route("/admin/passkeys/check/begin", post(check_begin))
+        .route("/admin/passkeys/check/finish", post(check_finish))
         .route("/admin/passkeys/{id}/remove", post(remove_form))
         .route("/api/v1/passkeys", get(list_api))
         .route("/api/v1/passkeys/{id}", axum::routing::delete(remove_api))
@@ -173,6 +175,45 @@ async fn finish(
                     StatusCode::CREATED,
                     Json(json!({ "credential_id": p.credential_id })),
                 )
+                    .into_response()
+            }
+            Err(e) => refused(e),
+        },
+    )
+}
+
+async fn check_begin(
+    State(state): State<AdminState>,
+    user: PageUser,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_csrf(&user, header_csrf(&headers))?;
+    let rp = rp(&state)?;
+    let who = person(&user)?;
+    let store = state.app.engine.store();
+    Ok(match rp.begin_assertion(store, who, state.now_ms()).await {
+        Ok(options) => Json(options).into_response(),
+        Err(e) => refused(e),
+    })
+}
+
+/// Verifies a passkey of the signed-in person: what step-up approvals rest on, offered here so
+/// people can check theirs works before they need it.
+async fn check_finish(
+    State(state): State<AdminState>,
+    user: PageUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_csrf(&user, header_csrf(&headers))?;
+    let rp = rp(&state)?;
+    let who = person(&user)?;
+    let store = state.app.engine.store();
+    Ok(
+        match rp.finish_assertion(store, who, &body, state.now_ms()).await {
+            Ok(v) => {
+                tracing::info!(person = who, credential = %v.credential_id, user_verified = v.user_verified, "passkey verified");
+                Json(json!({ "credential_id": v.credential_id, "user_verified": v.user_verified }))
                     .into_response()
             }
             Err(e) => refused(e),

@@ -1,11 +1,13 @@
-// Passkey registration on /admin/passkeys: asks Warden for creation options, lets the browser
-// create the credential (user verification required), and sends its JSON back.
+// Passkeys on /admin/passkeys: registration (Warden's creation options, the browser creates
+// the credential with user verification, its JSON goes back) and a check of a registered
+// passkey (an assertion with user verification).
 "use strict";
 (function () {
-  const button = document.getElementById("add-passkey");
+  const add = document.getElementById("add-passkey");
+  const check = document.getElementById("check-passkey");
   const status = document.getElementById("passkey-status");
-  if (!button) return;
-  const csrf = button.dataset.csrf;
+  if (!add) return;
+  const csrf = add.dataset.csrf;
   async function post(path, body) {
     const resp = await fetch(path, {
       method: "POST",
@@ -17,21 +19,34 @@
     if (!resp.ok) throw new Error(data.error || "Warden refused (" + resp.status + ")");
     return data;
   }
-  button.addEventListener("click", async () => {
-    status.textContent = "Waiting for your authenticator…";
-    status.className = "";
+  function show(text, kind) {
+    status.textContent = text;
+    status.className = kind;
+  }
+  add.addEventListener("click", async () => {
+    show("Waiting for your authenticator…", "");
     try {
       const options = await post("/admin/passkeys/register/begin");
       const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey || options);
       const cred = await navigator.credentials.create({ publicKey });
-      const done = await post("/admin/passkeys/register/finish", cred.toJSON());
-      status.textContent = "Passkey added.";
-      status.className = "ok";
-      status.dataset.credential = done.credential_id;
+      await post("/admin/passkeys/register/finish", cred.toJSON());
+      show("Passkey added.", "ok");
       window.location.reload();
     } catch (e) {
-      status.textContent = "Not added: " + e.message;
-      status.className = "error";
+      show("Not added: " + e.message, "error");
+    }
+  });
+  check.addEventListener("click", async () => {
+    show("Waiting for your authenticator…", "");
+    try {
+      const options = await post("/admin/passkeys/check/begin");
+      const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey || options);
+      const cred = await navigator.credentials.get({ publicKey });
+      const done = await post("/admin/passkeys/check/finish", cred.toJSON());
+      show("Passkey verified.", "ok");
+      status.dataset.credential = done.credential_id;
+    } catch (e) {
+      show("Not verified: " + e.message, "error");
     }
   });
 })();

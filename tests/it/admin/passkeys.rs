@@ -1,7 +1,8 @@
 //! Passkey registration in headless Chromium with a WebDriver virtual authenticator, after a
 //! real SSO sign-in on `http://localhost` (a secure context): registered with user verification,
-//! refused without it, a finish with no open registration refused, and admins list and remove
-//! passkeys on the page and through the API. On SQLite and PostgreSQL.
+//! refused without it, a finish with no open registration refused; a registered passkey checked
+//! (an assertion with user verification), refused without verification or once removed; admins
+//! list and remove passkeys on the page and through the API. On SQLite and PostgreSQL.
 
 use super::sso::{setup_at, sign_in};
 use super::webdriver::Driver;
@@ -32,6 +33,17 @@ async fn add_passkey(b: &Driver, listed_before: usize) -> Result<(), String> {
     } else {
         Err(b.text("#passkey-status").await)
     }
+}
+
+/// Clicks "Check a passkey" and returns the page's verdict text.
+async fn check_passkey(b: &Driver) -> String {
+    b.click("#check-passkey").await;
+    wait_until(PATIENCE, "the passkey check to finish", || async {
+        (b.count("#passkey-status.ok").await + b.count("#passkey-status.error").await > 0)
+            .then_some(())
+    })
+    .await;
+    b.text("#passkey-status").await
 }
 
 /// POSTs `body` to a passkey endpoint from the page, with its CSRF token; (status, JSON).
@@ -97,6 +109,24 @@ async fn a_person_registers_a_passkey_with_user_verification_and_admins_list_and
     assert_eq!(status, 400, "{body}");
     assert_eq!(store.list_passkeys(None).await.unwrap().len(), 1);
 
+    // The passkey checks out, with user verification; its use is recorded.
+    assert_eq!(check_passkey(&dana).await, "Passkey verified.");
+    let used = store
+        .passkey(&stored[0].credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(used.last_used_at.is_some());
+    // Without user verification the check fails and records nothing.
+    dana.set_user_verified(&authenticator, false).await;
+    let refused = check_passkey(&dana).await;
+    assert!(refused.starts_with("Not verified"), "{refused}");
+    assert_eq!(
+        store.passkey(&used.credential_id).await.unwrap(),
+        Some(used.clone())
+    );
+    dana.set_user_verified(&authenticator, true).await;
+
     // Admins see everyone's passkeys; the API lists them for viewers and removes for admins.
     assert_eq!(dana.count("#all-passkeys td.mono").await, 1);
     let listed = sso
@@ -134,6 +164,12 @@ async fn a_person_registers_a_passkey_with_user_verification_and_admins_list_and
     dana.click("#all-passkeys button").await;
     assert_eq!(dana.text("#notice").await, "The passkey is removed.");
     assert!(store.list_passkeys(None).await.unwrap().is_empty());
+    // The authenticator still holds it, but Warden no longer accepts it.
+    let refused = check_passkey(&dana).await;
+    assert_eq!(
+        refused,
+        "Not verified: that passkey is not registered to you"
+    );
     let again = sso
         .app
         .http

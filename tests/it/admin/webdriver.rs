@@ -292,6 +292,16 @@ impl Driver {
         v.as_str().expect("authenticator id").to_string()
     }
 
+    /// Whether a virtual authenticator's user verification succeeds from now on.
+    pub async fn set_user_verified(&self, authenticator: &str, verifies: bool) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/webauthn/authenticator/{authenticator}/uv"),
+            Some(json!({ "isUserVerified": verifies })),
+        )
+        .await;
+    }
+
     /// The credentials a virtual authenticator holds.
     pub async fn credentials(&self, authenticator: &str) -> Vec<Value> {
         self.call(
