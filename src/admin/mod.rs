@@ -19,6 +19,7 @@ mod filters;
 mod freezes;
 mod jobs;
 mod pages;
+pub mod passkeys;
 pub mod prune;
 mod replay;
 pub mod retention;
@@ -42,6 +43,8 @@ pub struct AdminState {
     pub templates: Arc<handlebars::Handlebars<'static>>,
     /// Single sign-on through `[sso]`, when configured.
     pub sso: Option<Arc<sso::Sso>>,
+    /// Passkeys, wherever SSO gives Warden a public origin.
+    pub passkeys: Option<Arc<passkeys::RelyingParty>>,
 }
 
 impl AdminState {
@@ -57,6 +60,8 @@ impl AdminState {
             key: session::SessionKey::from_setting(s.admin.session_secret.as_ref()),
             templates: Arc::new(templates::registry()?),
             sso: sso::Sso::from_settings(&s.sso, &s.transport.allow_http_hosts)?.map(Arc::new),
+            passkeys: passkeys::RelyingParty::from_public_url(s.sso.redirect_url.as_deref())?
+                .map(Arc::new),
         })
     }
 
@@ -75,6 +80,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(replay::routes())
         .merge(freezes::routes())
         .merge(sso::routes::routes())
+        .merge(passkeys::routes::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

@@ -47,6 +47,12 @@ impl Store {
                 .execute(self.write())
                 .await
                 .context("Failed to prune unfinished SSO sign-ins")?
+                .rows_affected()
+            + sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at < $1")
+                .bind(before_ms)
+                .execute(self.write())
+                .await
+                .context("Failed to prune unfinished passkey ceremonies")?
                 .rows_affected();
         Ok(Pruned {
             deliveries,

@@ -10,6 +10,7 @@ mod export;
 mod freezes;
 mod jobs;
 mod pages;
+mod passkeys;
 mod redaction;
 mod replay;
 mod sessions;

@@ -51,20 +51,26 @@ fn directory_with_subjects() -> String {
 pub(super) struct Sso {
     pub app: TestApp,
     pub idp: OidcProvider,
+    /// Warden as the browser reaches it (`http://127.0.0.1:…` or `http://localhost:…`).
+    pub web: String,
     redirect: String,
     _dir: tempfile::TempDir,
 }
 
 /// Warden with SSO to a fresh provider; `None` (skipped) without a browser or node.
 pub(super) async fn setup(db: TestDb) -> Option<Sso> {
+    setup_at(db, "127.0.0.1").await
+}
+
+/// Like `setup`, with the browser reaching Warden at `host` (passkeys need `localhost`, a
+/// domain and a secure context, where an IP address is neither).
+pub(super) async fn setup_at(db: TestDb, host: &str) -> Option<Sso> {
     if !webdriver::available() || !oidc_provider::available() {
         return None;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let redirect = format!(
-        "http://{}/admin/sso/callback",
-        listener.local_addr().unwrap()
-    );
+    let web = format!("http://{host}:{}", listener.local_addr().unwrap().port());
+    let redirect = format!("{web}/admin/sso/callback");
     let idp_port = oidc_provider::free_port();
     let dir = tempfile::tempdir().unwrap();
     let directory = dir.path().join("directory.toml");
@@ -84,6 +90,7 @@ pub(super) async fn setup(db: TestDb) -> Option<Sso> {
     Some(Sso {
         app,
         idp,
+        web,
         redirect,
         _dir: dir,
     })
@@ -127,10 +134,10 @@ async fn outcome(b: &Driver) -> Result<String, String> {
 /// Signs in through the sign-in page's SSO link in a fresh browser.
 pub(super) async fn sign_in(sso: &Sso, login: &str) -> (Driver, Result<String, String>) {
     let b = Driver::start().await;
-    b.goto(&format!("{}/admin/requests", sso.app.base)).await;
+    b.goto(&format!("{}/admin/requests", sso.web)).await;
     assert!(b.url().await.ends_with("/admin/sign-in"));
     b.click("#sso-sign-in").await;
-    at_provider(&b, &sso.app.base, login).await;
+    at_provider(&b, &sso.web, login).await;
     let result = outcome(&b).await;
     (b, result)
 }

@@ -275,6 +275,56 @@ impl Driver {
             .expect("base64 PNG")
     }
 
+    /// Adds a WebDriver virtual authenticator (CTAP2, internal, resident keys) that performs
+    /// user verification when `verifies`; returns its id.
+    pub async fn add_authenticator(&self, verifies: bool) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/webauthn/authenticator",
+                Some(
+                    json!({ "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                             "hasUserVerification": true, "isUserConsenting": true,
+                             "isUserVerified": verifies }),
+                ),
+            )
+            .await;
+        v.as_str().expect("authenticator id").to_string()
+    }
+
+    /// Whether a virtual authenticator's user verification succeeds from now on.
+    pub async fn set_user_verified(&self, authenticator: &str, verifies: bool) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/webauthn/authenticator/{authenticator}/uv"),
+            Some(json!({ "isUserVerified": verifies })),
+        )
+        .await;
+    }
+
+    /// The credentials a virtual authenticator holds.
+    pub async fn credentials(&self, authenticator: &str) -> Vec<Value> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/webauthn/authenticator/{authenticator}/credentials"),
+            None,
+        )
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    /// Runs `script` in the page; it finishes by calling `arguments[0]` with its result.
+    pub async fn run_async(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
     pub async fn quit(&self) {
         let _ = self
             .http
