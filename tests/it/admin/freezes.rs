@@ -70,6 +70,7 @@ async fn an_admin_freezes_a_resource_over_the_api_with_revoke_and_lifts_it() {
     for bad in [
         json!({ "scope": "people", "reason": "x" }),
         json!({ "scope": "resource", "target": "no-such-thing", "reason": "x" }),
+        json!({ "scope": "agent", "target": "no-such-agent", "reason": "x" }),
         json!({ "scope": "everything", "reason": "  " }),
     ] {
         let (status, body) =
