@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod agent_credentials;
 mod chain;
 mod change;
 mod codec;
