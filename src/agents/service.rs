@@ -101,7 +101,8 @@ impl AgentService {
     }
 
     /// The request's status; with `wait`, returns as soon as its state differs from the one
-    /// it had when the call started (or `wait` runs out, at most `MAX_WAIT_SECS`).
+    /// it had when the call started, other than approved-and-granting (or `wait` runs out, at
+    /// most `MAX_WAIT_SECS`).
     pub async fn status(
         &self,
         header: Option<&str>,
@@ -117,7 +118,12 @@ impl AgentService {
         }
         let until = tokio::time::Instant::now() + wait;
         let mut latest = first.clone();
-        while latest.state == first.state && tokio::time::Instant::now() < until {
+        // `approved` is the brief step while the grant is being made: waiting through it answers
+        // with the grant in place (and its credential) instead of a wake-up that says "pending".
+        let unchanged = |r: &crate::domain::Request| {
+            r.state == first.state || r.state == RequestState::Approved
+        };
+        while unchanged(&latest) && tokio::time::Instant::now() < until {
             tokio::select! {
                 _ = tokio::time::sleep(WAIT_POLL) => {}
                 // A long poll must not hold up a graceful shutdown.
