@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("jobs", include_str!("templates/jobs.hbs")),
     ("replay", include_str!("templates/replay.hbs")),
     ("freezes", include_str!("templates/freezes.hbs")),
+    ("agents", include_str!("templates/agents.hbs")),
 ];
 
 pub fn registry() -> anyhow::Result<Handlebars<'static>> {
