@@ -151,6 +151,15 @@ async fn the_agents_page_and_api_show_owner_binding_grants_activity_and_freezes(
     }
     let alice = Browser::signed_in(&app, &app.tokens.alice).await;
     assert_eq!(alice.get("/admin/agents").await.status(), 403);
+    // The kill switch page offers the registered agents, so none is misspelt.
+    let admin = Browser::signed_in(&app, &app.tokens.admin).await;
+    let kill = admin.page("/admin/freezes").await;
+    for id in ["ci-migrate", "docs-bot"] {
+        assert!(
+            kill.contains(&format!(r#"<option value="{id}">"#)),
+            "{kill}"
+        );
+    }
 }
 
 async fn an_agent_request_s_timeline_opens_like_any_other(db: TestDb) {
