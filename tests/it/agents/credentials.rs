@@ -16,6 +16,7 @@ use warden::domain::{AgentRegistry, Catalog, RequestState};
 on_both_databases!(
     an_agent_gets_its_login_once_in_the_long_poll_and_the_log_keeps_only_the_fingerprint,
     a_login_the_agent_never_fetched_is_dropped_at_release,
+    without_a_key_a_login_made_for_an_agent_is_revoked_at_once,
 );
 
 const KEY: &str = "8f0e3d7a5c1b29e4f6a8c0d2e4b6a8c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a1";
@@ -272,4 +273,78 @@ roles = ["read"]
     s.agents.credential_key = Some(SecretString::from(KEY));
     assert!(s.problems().is_empty(), "{:?}", s.problems());
     assert!(warden::agents::credential_problems(&s, &registry("db"), &catalog).is_empty());
+}
+
+/// Fail closed: an engine with no key that all the same grants a login to an agent (start-up
+/// refuses this configuration; the engine is built directly here) takes the grant back at once.
+async fn without_a_key_a_login_made_for_an_agent_is_revoked_at_once(db: TestDb) {
+    use crate::support::console::Drive;
+    use crate::support::engine::{Setup, TestEngine};
+    use std::sync::Arc;
+    let mut target = PgTarget::new().await;
+    let catalog = Catalog::from_toml(&format!(
+        r#"
+[[resource]]
+id = "staging-db"
+name = "Staging database"
+roles = ["read"]
+risk = "low"
+max_duration = "1d"
+grant = {{ backend = "postgres", server = "test", roles = {{ read = ["{}", "{JIT_GROUP}"] }} }}
+"#,
+        target.read_role
+    ))
+    .unwrap();
+    let t = TestEngine::start(
+        db,
+        Setup {
+            catalog: Arc::new(catalog),
+            grantors: vec![Arc::new(crate::grants_db::pg_target::grantor())],
+            ..Setup::default()
+        },
+    )
+    .await;
+    let agent = t.engine.agents().get("ci-migrate").unwrap();
+    let ask: warden::domain::AgentAsk = serde_json::from_value(
+        serde_json::json!({ "resource": "staging-db", "role": "read", "duration": 600, "task": "seed" }),
+    )
+    .unwrap();
+    let claims = serde_json::json!({ "sub": "ci-migrate" });
+    let caller = warden::workflow::AgentCaller {
+        agent,
+        claims: &claims,
+        channel: warden::workflow::AgentChannel::Api,
+    };
+    let (req, _) = t.engine.agent_create(caller, &ask, None).await.unwrap();
+    let id = req.id.to_string();
+    crate::support::wait::wait_until(
+        crate::support::wait::PATIENCE,
+        "the grant to be taken back",
+        || async { t.state(&id).await == RequestState::Revoked },
+    )
+    .await;
+    let login = warden::grants::database::login_name(&id);
+    assert!(!target.role_exists(&login).await, "the login is dropped");
+    let log = t
+        .store
+        .log_entries(&id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| format!("{:?}", e.payload))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        log.contains(&format!(
+            "credentials for login {login} could not be kept for the agent; the grant is revoked"
+        )),
+        "{log}"
+    );
+    assert!(
+        t.engine
+            .agent_take_credential(&t.store.get_request(&req.id).await.unwrap().unwrap())
+            .await
+            .is_none()
+    );
+    target.cleanup(&[&login]).await;
 }
