@@ -243,6 +243,8 @@ pub struct Wiring {
     pub clients: ChatClients,
     /// Registered agents (`agents.file`); empty when none is configured.
     pub agents: Arc<AgentRegistry>,
+    /// Seals credentials for agents (`agents.credential_key`).
+    pub credential_key: Option<Arc<crate::domain::SealingKey>>,
 }
 
 impl Wiring {
@@ -261,6 +263,13 @@ impl Wiring {
         let clients = ChatClients::from_settings(s)?;
         let catalog = load_catalog(s)?;
         let agents = Arc::new(load_agents(s, &catalog)?);
+        let unsealable = crate::agents::credential_problems(s, &agents, &catalog);
+        anyhow::ensure!(
+            unsealable.is_empty(),
+            "invalid configuration:\n  - {}",
+            unsealable.join("\n  - ")
+        );
+        let credential_key = crate::agents::credential_key(s)?;
         Ok(Self {
             store,
             catalog: Arc::new(catalog),
@@ -275,6 +284,7 @@ impl Wiring {
             },
             clients,
             agents,
+            credential_key,
         })
     }
 
@@ -293,6 +303,7 @@ impl Wiring {
             metrics: self.metrics,
         });
         engine.set_agents(agents);
+        engine.set_credential_key(self.credential_key);
         engine
     }
 }

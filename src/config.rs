@@ -253,6 +253,10 @@ pub struct AgentsSettings {
     pub jwks_min_refresh_secs: u64,
     /// Limit for one discovery or JWKS fetch, in milliseconds.
     pub fetch_timeout_ms: u64,
+    /// 64 hex digits (`openssl rand -hex 32`): seals a login a grant makes for an agent until
+    /// its first status read takes it. A secret: set it from `WARDEN__AGENTS__CREDENTIAL_KEY`.
+    /// Required when an agent's ceiling names a resource whose backend makes logins.
+    pub credential_key: Option<SecretString>,
 }
 
 impl Default for AgentsSettings {
@@ -263,6 +267,7 @@ impl Default for AgentsSettings {
             jwks_cache_secs: 600,
             jwks_min_refresh_secs: 30,
             fetch_timeout_ms: 5000,
+            credential_key: None,
         }
     }
 }

@@ -199,8 +199,17 @@ async fn page(
         .iter()
         .map(|r| r.id.as_str())
         .collect();
+    // Offered from the registry, so the page cannot freeze a misspelt agent.
+    let agents: Vec<&str> = state
+        .app
+        .engine
+        .agents()
+        .agents()
+        .iter()
+        .map(|a| a.id.as_str())
+        .collect();
     let ctx = json!({ "freezes": rows, "can_change": user.principal.role == Role::Admin,
-                      "resources": resources, "notice": notice.text() });
+                      "resources": resources, "agents": agents, "notice": notice.text() });
     Ok(render(
         &state,
         "freezes",

@@ -9,6 +9,7 @@ use crate::server::AppState;
 use axum::Router;
 use std::sync::Arc;
 
+mod agents;
 pub mod anchor;
 pub mod anchor_check;
 mod api;
@@ -79,6 +80,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(jobs::routes())
         .merge(replay::routes())
         .merge(freezes::routes())
+        .merge(agents::routes())
         .merge(sso::routes::routes())
         .merge(passkeys::routes::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))

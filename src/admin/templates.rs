@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("replay", include_str!("templates/replay.hbs")),
     ("freezes", include_str!("templates/freezes.hbs")),
     ("passkeys", include_str!("templates/passkeys.hbs")),
+    ("agents", include_str!("templates/agents.hbs")),
 ];
 
 pub fn registry() -> anyhow::Result<Handlebars<'static>> {

@@ -197,6 +197,7 @@ impl IntoResponse for Problem {
                         | ConflictKind::StateChanged => Some("invalid_task_state"),
                     },
                 ),
+                AgentOpError::Frozen { .. } => (StatusCode::LOCKED, "frozen", op.to_string(), None),
                 AgentOpError::TooMany { .. } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "concurrent_limit",
@@ -221,13 +222,17 @@ impl IntoResponse for Problem {
             Some(t) => format!("{AUTHZEN_ERR}{t}"),
             None => format!("urn:warden:agent:error:{code}"),
         };
-        let body = json!({
+        let mut body = json!({
             "type": kind,
             "title": status.canonical_reason().unwrap_or("error"),
             "status": status.as_u16(),
             "code": code,
             "detail": detail,
         });
+        if let AgentApiError::Op(AgentOpError::Frozen { freeze, .. }) = &self.0 {
+            // The reference an operator lifts; the agent should wait, not retry in a loop.
+            body["freeze"] = json!(freeze);
+        }
         let mut resp = (status, body.to_string()).into_response();
         let h = resp.headers_mut();
         h.insert(

@@ -15,8 +15,9 @@ pub use verify::{AuthError, VerifiedAgent, WorkloadVerifier};
 pub use view::AgentRequestView;
 
 use crate::config::Settings;
-use crate::domain::AgentRegistry;
+use crate::domain::{AgentRegistry, Catalog, SealingKey};
 use crate::http_client::{HttpOptions, client};
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,4 +39,40 @@ pub fn verifier(s: &Settings, registry: Arc<AgentRegistry>) -> anyhow::Result<Wo
         Arc::new(jwks),
         s.agents.leeway_secs,
     ))
+}
+
+/// The key agents' credentials are sealed with, when `agents.credential_key` is set.
+pub fn credential_key(s: &Settings) -> anyhow::Result<Option<Arc<SealingKey>>> {
+    s.agents
+        .credential_key
+        .as_ref()
+        .map(|k| {
+            SealingKey::parse(k.expose_secret())
+                .map(Arc::new)
+                .map_err(|e| anyhow::anyhow!("agents.credential_key: {e}"))
+        })
+        .transpose()
+}
+
+/// Agents that may ask for a resource whose backend makes a login while no key is set to seal
+/// it for them: the login could not be handed over, so the configuration is refused.
+pub fn credential_problems(s: &Settings, agents: &AgentRegistry, catalog: &Catalog) -> Vec<String> {
+    if s.agents.credential_key.is_some() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for a in agents.agents() {
+        for entry in &a.ceiling {
+            let makes_login = catalog
+                .get(&entry.resource)
+                .is_some_and(|r| crate::grants::database::makes_login(&r.grant));
+            if makes_login {
+                out.push(format!(
+                    "agent '{}' may ask for {}, whose grant backend makes a login, but agents.credential_key is not set (WARDEN__AGENTS__CREDENTIAL_KEY, 64 hex digits: `openssl rand -hex 32`), so it could not be handed to the agent; set it or take {} out of the agent's ceiling",
+                    a.id, entry.resource, entry.resource
+                ));
+            }
+        }
+    }
+    out
 }

@@ -1,5 +1,7 @@
 //! The agent operations every agent-facing surface shares (the HTTP API now, the MCP server later): authenticate, create, read, wait, list, release, cancel.
 //!
+//! A status read is the one place a waiting credential is handed over (`Engine::agent_take_credential`).
+//!
 //! Each call starts from the `Authorization` header value, so no surface can skip the workload
 //! check, and answers with a typed result the surface renders. The engine does the work;
 //! this module never touches the store (inbound adapters reach it only through the engine).
@@ -99,7 +101,8 @@ impl AgentService {
     }
 
     /// The request's status; with `wait`, returns as soon as its state differs from the one
-    /// it had when the call started (or `wait` runs out, at most `MAX_WAIT_SECS`).
+    /// it had when the call started, other than approved-and-granting (or `wait` runs out, at
+    /// most `MAX_WAIT_SECS`).
     pub async fn status(
         &self,
         header: Option<&str>,
@@ -111,11 +114,16 @@ impl AgentService {
         let first = self.engine.agent_request(&who.agent.id, &id).await?;
         let wait = Duration::from_secs(wait_secs.unwrap_or(0).min(MAX_WAIT_SECS));
         if wait.is_zero() || first.state.is_terminal() {
-            return Ok(AgentRequestView::of(&first));
+            return Ok(self.answer(&first).await);
         }
         let until = tokio::time::Instant::now() + wait;
         let mut latest = first.clone();
-        while latest.state == first.state && tokio::time::Instant::now() < until {
+        // `approved` is the brief step while the grant is being made: waiting through it answers
+        // with the grant in place (and its credential) instead of a wake-up that says "pending".
+        let unchanged = |r: &crate::domain::Request| {
+            r.state == first.state || r.state == RequestState::Approved
+        };
+        while unchanged(&latest) && tokio::time::Instant::now() < until {
             tokio::select! {
                 _ = tokio::time::sleep(WAIT_POLL) => {}
                 // A long poll must not hold up a graceful shutdown.
@@ -123,7 +131,13 @@ impl AgentService {
             }
             latest = self.engine.agent_request(&who.agent.id, &id).await?;
         }
-        Ok(AgentRequestView::of(&latest))
+        Ok(self.answer(&latest).await)
+    }
+
+    /// A status answer: with the credential waiting for the agent, taken now, when there is one.
+    async fn answer(&self, req: &crate::domain::Request) -> AgentRequestView {
+        let credential = self.engine.agent_take_credential(req).await;
+        AgentRequestView::of(req).with_credential(credential)
     }
 
     pub async fn list(

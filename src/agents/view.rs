@@ -6,8 +6,10 @@
 //! only reported once the grant is in place (Warden `active`), so it is always enforceable.
 //! Warden's exact state is in `request.state`.
 
-use crate::domain::{Request, RequestState};
+use crate::domain::{Credential, Request, RequestState};
+use secrecy::ExposeSecret;
 use serde::Serialize;
+use serde::ser::SerializeStruct;
 use serde_json::{Value, json};
 
 /// Where the agent API lives; status endpoints and links are paths under it.
@@ -40,6 +42,31 @@ pub struct AgentRequestView {
     pub request: Value,
     /// Plain words on what happens next, so a caller need not guess or retry blindly.
     pub next: String,
+    /// The login a grant made, in the one status answer that hands it over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<HandedCredential>,
+}
+
+/// A credential in an answer to its agent: the secret is serialised (this is the delivery),
+/// never printed by `Debug`.
+#[derive(Debug, Clone)]
+pub struct HandedCredential(pub Credential);
+
+impl Serialize for HandedCredential {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = &self.0;
+        let mut out = s.serialize_struct("Credential", 6)?;
+        out.serialize_field("username", &c.username)?;
+        out.serialize_field("password", c.password.expose_secret())?;
+        out.serialize_field("connection", c.connection.expose_secret())?;
+        out.serialize_field("valid_until", &c.valid_until.map(|t| t.to_rfc3339()))?;
+        out.serialize_field("fingerprint", &c.fingerprint())?;
+        out.serialize_field(
+            "note",
+            "Shown once: Warden keeps no copy. It stops working when the access ends.",
+        )?;
+        out.end()
+    }
 }
 
 impl AgentRequestView {
@@ -93,7 +120,14 @@ impl AgentRequestView {
             task,
             request,
             next: next_step(req),
+            credential: None,
         }
+    }
+
+    /// The same answer carrying the credential it hands over.
+    pub fn with_credential(mut self, credential: Option<Credential>) -> Self {
+        self.credential = credential.map(HandedCredential);
+        self
     }
 }
 
@@ -114,7 +148,7 @@ fn next_step(req: &Request) -> String {
                 "Waiting for approval from {who}; check again with ?wait=30 (no need to create it again)."
             )
         }
-        S::Active => "Access is granted. Release it when the task is done (POST …/release).".into(),
+        S::Active => "Access is granted. Where the resource makes a login, the first status read (GET task.status_endpoint) carries it once in `credential`. Release it when the task is done (POST …/release).".into(),
         S::Denied => "Denied; see request.reasons. Do not retry the same request.".into(),
         S::Expired | S::Revoked => "Access has ended. Ask again only for a new task.".into(),
         S::Cancelled => "Cancelled.".into(),

@@ -53,6 +53,11 @@ pub async fn run(explicit: Option<&Path>, online: bool) -> anyhow::Result<ExitCo
                     ok.push(format!("agents: {} registered", agents.len()));
                 }
                 problems.extend(owners.into_iter().map(|p| format!("agents: {p}")));
+                problems.extend(
+                    crate::agents::credential_problems(s, &agents, catalog)
+                        .into_iter()
+                        .map(|p| format!("agents: {p}")),
+                );
             }
             Err(e) => problems.push(format!("agents: {e:#}")),
         }

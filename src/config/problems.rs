@@ -82,6 +82,12 @@ impl Settings {
                     .into(),
             );
         }
+        if let Some(k) = &self.agents.credential_key {
+            use secrecy::ExposeSecret;
+            if let Err(e) = crate::domain::SealingKey::parse(k.expose_secret()) {
+                p.push(format!("agents.credential_key: {e}"));
+            }
+        }
         if !["file", "scim"].contains(&self.directory.kind.as_str()) {
             p.push(format!(
                 "directory.kind must be file or scim (got \"{}\")",

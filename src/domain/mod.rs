@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod principal;
 pub mod redact;
 pub mod request;
+pub mod sealing;
 pub mod text;
 
 pub use agent::{Agent, AgentRegistry, AgentRegistryError, TokenAlgorithm, WorkloadBinding};
@@ -31,3 +32,4 @@ pub use intent::{Action, Intent, IntentError};
 pub use jobs::{CardKind, Job, JobKind, JobStatus, Lane, PostedCard};
 pub use principal::{Person, Platform, PlatformUser, Principal};
 pub use request::{RequestEvent, RequestId, RequestState, TransitionError};
+pub use sealing::{SealError, SealingKey};

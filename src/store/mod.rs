@@ -13,6 +13,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod agent_activity;
+mod agent_credentials;
 mod chain;
 mod change;
 mod codec;
@@ -33,6 +35,7 @@ mod sso;
 mod verify;
 
 pub use crate::domain::LogKind;
+pub use agent_activity::AgentActivity;
 pub use chain::{ChainKey, MIN_KEY_BYTES, Scheme};
 pub use change::{Change, Committed, JobClaim, Schedule};
 pub use codec::CodecError;

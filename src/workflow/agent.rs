@@ -11,7 +11,7 @@ use super::{Engine, UserError};
 use crate::domain::agent_ask::{idempotent_request_id, owned_by};
 use crate::domain::{
     Agent, AgentAsk, AskError, Decision, Entry, Evidence, Job, Origin, Patch, Person, Platform,
-    Request, RequestEvent, RequestId, RequestState, ScopeKind,
+    Request, RequestEvent, RequestId, RequestState, ScopeKind, Subject,
 };
 use crate::policy::{AgentInput, PolicyInput, SubjectInput};
 use crate::store::{Change, Committed};
@@ -59,6 +59,9 @@ pub enum AgentOpError {
     /// The agent already has as many unfinished requests as it may (429); nothing was stored.
     #[error("this agent already has {limit} unfinished request(s), its maximum")]
     TooMany { limit: u32 },
+    /// A freeze (the kill switch) covers this agent or resource (423); nothing was granted.
+    #[error("{notice}")]
+    Frozen { freeze: String, notice: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -144,6 +147,9 @@ impl Engine {
         {
             return Ok((self.agent_retry(caller, ask, existing).await?, false));
         }
+        // The intake's freeze check: a frozen scope stores nothing and says so plainly.
+        self.agent_refuse_if_frozen(Subject::Agent(&agent.id), intent.resource.as_deref())
+            .await?;
         let live = self.store.count_unfinished_requests(&agent.id).await?;
         if live >= i64::from(agent.max_concurrent_grants) {
             tracing::info!(agent = %agent.id, live, "agent request refused: concurrent limit");
@@ -236,6 +242,10 @@ impl Engine {
         req: &Request,
     ) -> Result<Request, AgentOpError> {
         let agent = caller.agent;
+        // A freeze set between the create and here (or before a retried create) still refuses;
+        // the stored request is left unconfirmed and expires with its confirmation deadline.
+        self.agent_refuse_if_frozen(req.subject(), req.resource())
+            .await?;
         let subject = SubjectInput::Agent {
             agent: AgentInput::new(
                 agent,
@@ -254,6 +264,24 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         self.agent_request(&agent.id, &req.id).await
+    }
+
+    async fn agent_refuse_if_frozen(
+        &self,
+        subject: Subject<'_>,
+        resource: Option<&str>,
+    ) -> Result<(), AgentOpError> {
+        match self.freeze_covering(subject, resource).await? {
+            Some(f) => {
+                self.metrics.inc("warden_freeze_refusals_total", "", 1);
+                tracing::info!(freeze = %f.id, resource, "agent request refused: frozen");
+                Err(AgentOpError::Frozen {
+                    notice: f.chat_notice(),
+                    freeze: f.id,
+                })
+            }
+            None => Ok(()),
+        }
     }
 }
 

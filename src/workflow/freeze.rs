@@ -99,6 +99,14 @@ impl Engine {
                 "There is no resource '{id}' in the catalog; nothing was frozen."
             )));
         }
+        // Likewise an agent must be registered: a misspelt id would freeze nothing.
+        if let FreezeScope::Agent(id) = scope
+            && self.agents.get(id).is_none()
+        {
+            return Err(user_error(format!(
+                "There is no agent '{id}' in the agent registry; nothing was frozen."
+            )));
+        }
         let frozen = self
             .store
             .freeze(scope, actor, reason.trim(), self.now_ms())

@@ -106,6 +106,12 @@ impl Engine {
                 if credential.is_some() {
                     told.push_str(" Your login details are sent to you privately.");
                 }
+                // An agent's is sealed and kept before the commit, so the first status read
+                // that sees the grant active finds it.
+                let kept = match (&credential, req.is_agent()) {
+                    (Some(c), true) => Some(self.stash_for_agent(&req, c).await),
+                    _ => None,
+                };
                 let call_json = serde_json::to_value(&call)?;
                 let receipt_json = serde_json::to_value(&receipt)?;
                 let warn_at = expires_at - (self.options.expiry_warning_before_secs as i64) * 1000;
@@ -146,6 +152,9 @@ impl Engine {
                 match granted {
                     None => {
                         self.store.complete_job(&job.claim).await?;
+                        if kept.is_some() {
+                            self.forget_agent_credential(&id).await;
+                        }
                     }
                     Some(active) => {
                         self.metrics.inc(
@@ -155,9 +164,16 @@ impl Engine {
                         );
                         // A grant taken back at once by a freeze hands out no credential.
                         let frozen = self.revoke_if_frozen_meanwhile(&active).await;
-                        if let (false, Some(c)) = (frozen, &credential) {
-                            let what = format!("{role} on {}", resource.name);
-                            Box::pin(self.deliver_credential(&active, &what, c)).await;
+                        match (frozen, &credential, kept) {
+                            (true, _, Some(_)) => self.forget_agent_credential(&id).await,
+                            (false, Some(c), Some(kept)) => {
+                                Box::pin(self.agent_credential_kept(&active, c, kept)).await
+                            }
+                            (false, Some(c), None) => {
+                                let what = format!("{role} on {}", resource.name);
+                                Box::pin(self.deliver_credential(&active, &what, c)).await;
+                            }
+                            _ => {}
                         }
                     }
                 }

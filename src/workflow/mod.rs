@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 mod actions;
 mod agent;
+mod agent_credentials;
 mod agent_ops;
 mod approvals;
 mod backend;
@@ -161,6 +162,8 @@ pub struct Engine {
     pub(crate) model_calls: limits::ModelBudget,
     /// Registered agents: who they are, their owners and ceilings (see `agent.rs`).
     pub(crate) agents: Arc<crate::domain::AgentRegistry>,
+    /// Seals credentials an agent fetches later (`agents.credential_key`); `None`: not set.
+    pub(crate) sealing: Option<Arc<crate::domain::SealingKey>>,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -201,6 +204,7 @@ impl Engine {
             inbox_ready: tokio::sync::Notify::new(),
             model_calls: Default::default(),
             agents: Arc::default(),
+            sealing: None,
         }
     }
 

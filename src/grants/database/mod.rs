@@ -22,6 +22,17 @@ pub enum Mode {
     ExistingUser,
 }
 
+/// Whether granting through `target` makes a new login (a credential to hand over): the
+/// `postgres` and `mysql` backends in their default `new_login` mode.
+pub fn makes_login(target: &crate::domain::catalog::GrantTarget) -> bool {
+    ["postgres", "mysql"].contains(&target.backend.as_str())
+        && target
+            .params
+            .get("mode")
+            .and_then(|m| m.as_str())
+            .is_none_or(|m| m == "new_login")
+}
+
 /// The catalog's parameters for one call, parsed and checked.
 #[derive(Debug, Clone)]
 pub struct DbParams {

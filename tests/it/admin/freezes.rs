@@ -70,6 +70,7 @@ async fn an_admin_freezes_a_resource_over_the_api_with_revoke_and_lifts_it() {
     for bad in [
         json!({ "scope": "people", "reason": "x" }),
         json!({ "scope": "resource", "target": "no-such-thing", "reason": "x" }),
+        json!({ "scope": "agent", "target": "no-such-agent", "reason": "x" }),
         json!({ "scope": "everything", "reason": "  " }),
     ] {
         let (status, body) =
@@ -219,6 +220,15 @@ async fn the_cli_freezes_with_revoke_progress_lists_and_unfreezes() {
     );
     let (ok, _, err) = warden(&app, &["freeze", "--resource", "wiki"]);
     assert!(!ok && err.contains("--reason is required"), "{err}");
+    // An agent id the registry lacks (this app registers none) is refused, nothing frozen.
+    let (ok, _, err) = warden(
+        &app,
+        &["freeze", "--agent", "ghost-bot", "--reason", "drill"],
+    );
+    assert!(
+        !ok && err.contains("no agent 'ghost-bot' in the agent registry"),
+        "{err}"
+    );
     assert!(app.store().active_freezes().await.unwrap().is_empty());
 
     let (ok, out, err) = warden(

@@ -1,6 +1,7 @@
 //! Admin review tests: the JSON API and the pages over real HTTP against the composed server on
 //! real databases, SIEM export to a fake SIEM, retention, redaction, and a headless browser.
 
+mod agents;
 mod anchors;
 mod api;
 mod app;

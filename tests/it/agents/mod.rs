@@ -6,5 +6,7 @@ mod app;
 mod auth;
 mod backends;
 mod bench;
+mod credentials;
 mod discord;
 mod flow;
+mod frozen;

@@ -14,8 +14,8 @@ use warden::chat::ChatPort;
 use warden::chat::console::ConsoleChat;
 use warden::clock::ManualClock;
 use warden::directory::Directory;
-use warden::domain::Catalog;
 use warden::domain::RequestState;
+use warden::domain::{AgentRegistry, Catalog};
 use warden::grants::{Grantor, GrantorRegistry};
 use warden::intake::Intake;
 use warden::metrics::Metrics;
@@ -33,6 +33,44 @@ pub struct Setup {
     pub metrics: Arc<Metrics>,
     /// Grant backends besides the counting one (registered under their own names).
     pub grantors: Vec<Arc<dyn Grantor>>,
+    /// The agent registry (`ci-migrate` and `docs-bot` by default).
+    pub agents: Arc<AgentRegistry>,
+}
+
+/// Two agents the engine-level tests make requests for, owned by example directory people.
+const TEST_AGENTS: &str = r#"
+[[agent]]
+id = "ci-migrate"
+name = "CI migrations"
+owner = "carol"
+max_concurrent_grants = 10
+[agent.workload]
+issuer = "https://issuer.test"
+audience = "warden"
+subject = "ci-migrate"
+[[agent.ceiling]]
+resource = "staging-db"
+roles = ["read"]
+
+[[agent]]
+id = "docs-bot"
+name = "Docs bot"
+owner = "dana"
+max_concurrent_grants = 10
+[agent.workload]
+issuer = "https://issuer.test"
+audience = "warden"
+subject = "docs-bot"
+[[agent.ceiling]]
+resource = "staging-db"
+roles = ["read"]
+[[agent.ceiling]]
+resource = "wiki"
+roles = ["edit"]
+"#;
+
+pub fn test_agents() -> Arc<AgentRegistry> {
+    Arc::new(AgentRegistry::from_toml(TEST_AGENTS, &catalog()).expect("test agent registry"))
 }
 
 impl Default for Setup {
@@ -45,6 +83,7 @@ impl Default for Setup {
             options: WorkflowOptions::default(),
             metrics: Arc::new(Metrics::default()),
             grantors: Vec::new(),
+            agents: test_agents(),
         }
     }
 }
@@ -93,7 +132,7 @@ impl TestEngine {
         for g in setup.grantors {
             grantors.register(g);
         }
-        let engine = Engine::new(EngineParts {
+        let mut engine = Engine::new(EngineParts {
             store: store.clone(),
             catalog: setup.catalog,
             directory: setup.directory,
@@ -105,6 +144,7 @@ impl TestEngine {
             options: setup.options,
             metrics: setup.metrics,
         });
+        engine.set_agents(setup.agents);
         Self {
             engine: Arc::new(engine),
             console,
