@@ -253,6 +253,10 @@ pub struct AgentsSettings {
     pub jwks_min_refresh_secs: u64,
     /// Limit for one discovery or JWKS fetch, in milliseconds.
     pub fetch_timeout_ms: u64,
+    /// The MCP server's canonical URL (`https://warden.example.com/mcp`): the `resource` of the
+    /// protected-resource metadata and the audience every token presented at `/mcp` must carry.
+    /// Unset: no MCP server (`/mcp` and the metadata answer 404).
+    pub mcp_resource: Option<String>,
 }
 
 impl Default for AgentsSettings {
@@ -263,6 +267,7 @@ impl Default for AgentsSettings {
             jwks_cache_secs: 600,
             jwks_min_refresh_secs: 30,
             fetch_timeout_ms: 5000,
+            mcp_resource: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The agent operations every agent-facing surface shares (the HTTP API now, the MCP server later): authenticate, create, read, wait, list, release, cancel.
+//! The agent operations every agent-facing surface shares (the HTTP API and the MCP server): authenticate, create, read, wait, list, release, cancel.
 //!
 //! Each call starts from the `Authorization` header value, so no surface can skip the workload
 //! check, and answers with a typed result the surface renders. The engine does the work;
@@ -43,6 +43,8 @@ pub struct AgentService {
     engine: Arc<Engine>,
     verifier: Arc<WorkloadVerifier>,
     shutdown: CancellationToken,
+    /// The surface this service answers for: recorded with each request, and it words `next`.
+    channel: AgentChannel,
 }
 
 impl AgentService {
@@ -55,7 +57,22 @@ impl AgentService {
             engine,
             verifier,
             shutdown,
+            channel: AgentChannel::Api,
         }
+    }
+
+    /// The same operations for another surface, with that surface's verifier (its audience).
+    pub fn on(&self, channel: AgentChannel, verifier: Arc<WorkloadVerifier>) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            verifier,
+            shutdown: self.shutdown.clone(),
+            channel,
+        }
+    }
+
+    fn view(&self, req: &crate::domain::Request) -> AgentRequestView {
+        AgentRequestView::on(req, self.channel)
     }
 
     /// The agent an `Authorization` header value proves, or a 401/403.
@@ -71,7 +88,6 @@ impl AgentService {
     pub async fn create(
         &self,
         header: Option<&str>,
-        channel: AgentChannel,
         ask: &AgentAsk,
         idempotency_key: Option<&str>,
     ) -> Result<Created, AgentApiError> {
@@ -86,14 +102,14 @@ impl AgentService {
         let caller = AgentCaller {
             agent: &who.agent,
             claims: &who.claims,
-            channel,
+            channel: self.channel,
         };
         let (req, new) = self
             .engine
             .agent_create(caller, ask, idempotency_key)
             .await?;
         Ok(Created {
-            view: AgentRequestView::of(&req),
+            view: self.view(&req),
             new,
         })
     }
@@ -111,7 +127,7 @@ impl AgentService {
         let first = self.engine.agent_request(&who.agent.id, &id).await?;
         let wait = Duration::from_secs(wait_secs.unwrap_or(0).min(MAX_WAIT_SECS));
         if wait.is_zero() || first.state.is_terminal() {
-            return Ok(AgentRequestView::of(&first));
+            return Ok(self.view(&first));
         }
         let until = tokio::time::Instant::now() + wait;
         let mut latest = first.clone();
@@ -123,7 +139,7 @@ impl AgentService {
             }
             latest = self.engine.agent_request(&who.agent.id, &id).await?;
         }
-        Ok(AgentRequestView::of(&latest))
+        Ok(self.view(&latest))
     }
 
     pub async fn list(
@@ -139,7 +155,7 @@ impl AgentService {
             })?),
         };
         let rows = self.engine.agent_requests(&who.agent.id, state).await?;
-        Ok(rows.iter().map(AgentRequestView::of).collect())
+        Ok(rows.iter().map(|r| self.view(r)).collect())
     }
 
     pub async fn release(
@@ -152,7 +168,7 @@ impl AgentService {
             .engine
             .agent_release(&who.agent.id, &parse_id(id)?)
             .await?;
-        Ok(AgentRequestView::of(&req))
+        Ok(self.view(&req))
     }
 
     pub async fn cancel(
@@ -162,7 +178,7 @@ impl AgentService {
     ) -> Result<AgentRequestView, AgentApiError> {
         let who = self.authenticate(header).await?;
         let req = self.engine.agent_cancel(&who.agent, &parse_id(id)?).await?;
-        Ok(AgentRequestView::of(&req))
+        Ok(self.view(&req))
     }
 }
 

@@ -7,6 +7,7 @@
 //! Warden's exact state is in `request.state`.
 
 use crate::domain::{Request, RequestState};
+use crate::workflow::AgentChannel;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -43,7 +44,13 @@ pub struct AgentRequestView {
 }
 
 impl AgentRequestView {
+    /// The view for the agent API.
     pub fn of(req: &Request) -> Self {
+        Self::on(req, AgentChannel::Api)
+    }
+
+    /// The view for one surface: only the words of `next` differ (how to check or release).
+    pub fn on(req: &Request, channel: AgentChannel) -> Self {
         let id = req.id.as_str();
         let status_endpoint = format!("{API_BASE}/requests/{id}");
         let mut task = json!({
@@ -92,16 +99,23 @@ impl AgentRequestView {
         Self {
             task,
             request,
-            next: next_step(req),
+            next: next_step(req, channel),
         }
     }
 }
 
-fn next_step(req: &Request) -> String {
+fn next_step(req: &Request, channel: AgentChannel) -> String {
     use RequestState as S;
+    let (check, release) = match channel {
+        AgentChannel::Api => ("check again with ?wait=30", "POST …/release"),
+        AgentChannel::Mcp => (
+            "call check_access with this id and wait_secs 30",
+            "call release_access",
+        ),
+    };
     match req.state {
         S::Draft | S::AwaitingConfirmation | S::Submitted | S::Approved => {
-            "Being processed; check again with ?wait=30.".into()
+            format!("Being processed; {check}.")
         }
         S::PendingApproval => {
             let who = req
@@ -110,11 +124,21 @@ fn next_step(req: &Request) -> String {
                 .and_then(|p| p.steps.get(req.current_step as usize))
                 .map(|s| s.eligible.join(", "))
                 .unwrap_or_default();
-            format!(
-                "Waiting for approval from {who}; check again with ?wait=30 (no need to create it again)."
-            )
+            let until = req
+                .deadline_at
+                .and_then(rfc3339)
+                .map(|t| format!(" (the request lapses at {t} if nobody decides)"))
+                .unwrap_or_default();
+            format!("Waiting for approval from {who}{until}; {check} (no need to create it again).")
         }
-        S::Active => "Access is granted. Release it when the task is done (POST …/release).".into(),
+        S::Active => {
+            let until = req
+                .expires_at
+                .and_then(rfc3339)
+                .map(|t| format!(" until {t}"))
+                .unwrap_or_default();
+            format!("Access is granted{until}. Release it when the task is done ({release}).")
+        }
         S::Denied => "Denied; see request.reasons. Do not retry the same request.".into(),
         S::Expired | S::Revoked => "Access has ended. Ask again only for a new task.".into(),
         S::Cancelled => "Cancelled.".into(),

@@ -82,6 +82,11 @@ impl Settings {
                     .into(),
             );
         }
+        if let Some(r) = &self.agents.mcp_resource
+            && let Err(why) = crate::agents::mcp::resource_url(r)
+        {
+            p.push(format!("agents.mcp_resource {why}"));
+        }
         if !["file", "scim"].contains(&self.directory.kind.as_str()) {
             p.push(format!(
                 "directory.kind must be file or scim (got \"{}\")",

@@ -8,3 +8,4 @@ mod backends;
 mod bench;
 mod discord;
 mod flow;
+mod mcp;
