@@ -228,4 +228,18 @@ mod tests {
         assert!(missing(&discord_bot_only(false)));
         assert!(!missing(&discord_bot_only(true)));
     }
+
+    #[test]
+    fn an_mcp_resource_that_is_not_an_https_url_is_a_problem() {
+        let with = |r: &str| {
+            let mut s = Settings::default();
+            s.agents.mcp_resource = Some(r.into());
+            s.problems()
+                .into_iter()
+                .any(|m| m.starts_with("agents.mcp_resource"))
+        };
+        assert!(!with("https://warden.example.com/mcp"));
+        assert!(with("http://warden.example.com/mcp"));
+        assert!(with("/mcp"));
+    }
 }
