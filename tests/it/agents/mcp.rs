@@ -15,7 +15,10 @@ const RESOURCE: &str = "https://warden.test/mcp";
 const METADATA: &str = "https://warden.test/.well-known/oauth-protected-resource";
 
 on_both_databases!(an_mcp_client_asks_polls_and_releases_through_the_governed_flow);
-on_sqlite!(mcp_calls_without_a_token_for_the_mcp_resource_get_401_pointing_at_the_metadata);
+on_sqlite!(
+    mcp_calls_without_a_token_for_the_mcp_resource_get_401_pointing_at_the_metadata,
+    without_an_mcp_resource_there_is_no_mcp_server,
+);
 
 async fn start(db: TestDb) -> AgentApp {
     AgentApp::start_with(db, |s| s.agents.mcp_resource = Some(RESOURCE.into())).await
@@ -162,6 +165,20 @@ async fn an_mcp_client_asks_polls_and_releases_through_the_governed_flow(db: Tes
     assert_eq!(ok(&again)["task"]["status"], "revoked");
     assert_eq!(app.backend_calls(&id, "revoke"), 1);
 
+    // Outside the ceiling: denied, with the reasons and no invitation to retry.
+    let denied = mcp
+        .call(
+            "request_access",
+            json!({ "resource": "grafana", "role": "viewer", "duration": "10m", "task": "look" }),
+        )
+        .await;
+    let denied = ok(&denied);
+    assert_eq!(denied["task"]["status"], "denied", "{denied}");
+    assert!(!denied["request"]["reasons"].as_array().unwrap().is_empty());
+    assert!(denied["next"].as_str().unwrap().contains("Do not retry"));
+    let denied_id = denied["task"]["id"].as_str().unwrap();
+    assert_eq!(app.backend_calls(denied_id, "grant"), 0);
+
     // A refusal is a tool error with a code and what to do, and stores nothing.
     let refused = mcp
         .call(
@@ -265,4 +282,17 @@ async fn mcp_calls_without_a_token_for_the_mcp_resource_get_401_pointing_at_the_
         let mcp = McpClient::connect(&app.mcp_url(), None).await;
         assert_eq!(mcp.connected["ok"], false, "{}", mcp.connected);
     }
+}
+
+async fn without_an_mcp_resource_there_is_no_mcp_server(db: TestDb) {
+    let app = AgentApp::start(db).await;
+    let mcp = app.http.post(app.mcp_url()).send().await.unwrap();
+    assert_eq!(mcp.status(), 404);
+    let meta = app
+        .http
+        .get(format!("{}/.well-known/oauth-protected-resource", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(meta.status(), 404);
 }
