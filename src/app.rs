@@ -398,15 +398,31 @@ mod adapters {
         Ok(router.merge(agent_routes(s, state)?))
     }
 
-    /// The agent API: always mounted; with no registered agents every call is a 401.
+    /// The agent API: always mounted; with no registered agents every call is a 401. The MCP
+    /// server and its metadata: mounted when `agents.mcp_resource` is set.
     fn agent_routes(s: &Settings, state: &crate::server::AppState) -> anyhow::Result<axum::Router> {
         let registry = state.engine.agents.clone();
-        let verifier = Arc::new(crate::agents::verifier(s, registry)?);
+        let jwks = crate::agents::jwks(s)?;
+        let verifier = Arc::new(crate::agents::verifier(s, registry.clone(), jwks.clone()));
         let service = crate::agents::AgentService::new(
             state.engine.clone(),
             verifier,
             state.shutdown.clone(),
         );
-        Ok(crate::agents::api::routes(service))
+        let mut router = crate::agents::api::routes(service.clone());
+        if let Some(resource) = &s.agents.mcp_resource {
+            let resource = crate::agents::mcp::resource_url(resource)
+                .map_err(|why| anyhow::anyhow!("agents.mcp_resource {why}"))?;
+            let mcp_verifier =
+                crate::agents::verifier(s, registry.clone(), jwks).for_resource(resource.as_str());
+            let mcp = service.on(crate::workflow::AgentChannel::Mcp, Arc::new(mcp_verifier));
+            router = router.merge(crate::agents::mcp::routes(
+                mcp,
+                resource,
+                &registry,
+                state.shutdown.clone(),
+            ));
+        }
+        Ok(router)
     }
 }

@@ -257,6 +257,10 @@ pub struct AgentsSettings {
     /// its first status read takes it. A secret: set it from `WARDEN__AGENTS__CREDENTIAL_KEY`.
     /// Required when an agent's ceiling names a resource whose backend makes logins.
     pub credential_key: Option<SecretString>,
+    /// The MCP server's canonical URL (`https://warden.example.com/mcp`): the `resource` of the
+    /// protected-resource metadata and the audience every token presented at `/mcp` must carry.
+    /// Unset: no MCP server (`/mcp` and the metadata answer 404).
+    pub mcp_resource: Option<String>,
 }
 
 impl Default for AgentsSettings {
@@ -268,6 +272,7 @@ impl Default for AgentsSettings {
             jwks_min_refresh_secs: 30,
             fetch_timeout_ms: 5000,
             credential_key: None,
+            mcp_resource: None,
         }
     }
 }

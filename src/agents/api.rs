@@ -6,7 +6,7 @@
 use super::service::{AgentApiError, AgentService};
 use super::verify::AuthError;
 use crate::domain::AgentAsk;
-use crate::workflow::{AgentChannel, AgentOpError, ConflictKind};
+use crate::workflow::{AgentOpError, ConflictKind};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -56,7 +56,7 @@ async fn create(
             AgentApiError::BadRequest("Idempotency-Key must be visible ASCII".into())
         })?),
     };
-    let created = svc.create(auth, AgentChannel::Api, &ask, key).await?;
+    let created = svc.create(auth, &ask, key).await?;
     let status = if created.new {
         StatusCode::CREATED
     } else {
@@ -156,68 +156,92 @@ impl From<AgentApiError> for Problem {
 
 const AUTHZEN_ERR: &str = "urn:openid:authzen:access-request:error:";
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        // (status, code, detail, the AuthZEN problem type where one fits)
-        let (status, code, detail, authzen) = match &self.0 {
-            AgentApiError::Auth(AuthError::Unauthenticated(why)) => (
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                why.to_string(),
+/// How an agent-call error is reported on any surface: an HTTP status, a stable code, plain
+/// words for the agent, and the AuthZEN problem type where one fits. An internal error gets a
+/// reference here and its cause chain goes to the log, so no surface can show the cause.
+pub(crate) struct Classified {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub authzen: Option<&'static str>,
+}
+
+pub(crate) fn classify(e: &AgentApiError) -> Classified {
+    let (status, code, detail, authzen) = match e {
+        AgentApiError::Auth(AuthError::Unauthenticated(why)) => (
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            why.to_string(),
+            None,
+        ),
+        AgentApiError::Auth(AuthError::Forbidden(why)) => {
+            (StatusCode::FORBIDDEN, "forbidden", why.clone(), None)
+        }
+        AgentApiError::BadRequest(why) => {
+            (StatusCode::BAD_REQUEST, "bad_request", why.clone(), None)
+        }
+        AgentApiError::Op(op) => match op {
+            AgentOpError::Ask(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.code(),
+                e.to_string(),
                 None,
             ),
-            AgentApiError::Auth(AuthError::Forbidden(why)) => {
-                (StatusCode::FORBIDDEN, "forbidden", why.clone(), None)
-            }
-            AgentApiError::BadRequest(why) => {
-                (StatusCode::BAD_REQUEST, "bad_request", why.clone(), None)
-            }
-            AgentApiError::Op(op) => match op {
-                AgentOpError::Ask(e) => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    e.code(),
-                    e.to_string(),
+            AgentOpError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "unknown_task",
+                "no such request".into(),
+                Some("unknown_task"),
+            ),
+            AgentOpError::Conflict { kind, message } => (
+                StatusCode::CONFLICT,
+                kind.as_str(),
+                message.clone(),
+                match kind {
+                    ConflictKind::KeyReused => Some("duplicate_request"),
+                    ConflictKind::KeyInProgress => None,
+                    ConflictKind::NotActive
+                    | ConflictKind::NotCancellable
+                    | ConflictKind::StateChanged => Some("invalid_task_state"),
+                },
+            ),
+            AgentOpError::Frozen { .. } => (StatusCode::LOCKED, "frozen", op.to_string(), None),
+            AgentOpError::TooMany { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "concurrent_limit",
+                op.to_string(),
+                None,
+            ),
+            AgentOpError::Internal(err) => {
+                let reference = uuid::Uuid::new_v4().simple().to_string();
+                tracing::error!(reference, error = ?err, "agent call failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!(
+                        "Something went wrong on Warden's side; nothing more was changed. Quote ref {reference} to an operator."
+                    ),
                     None,
-                ),
-                AgentOpError::NotFound => (
-                    StatusCode::NOT_FOUND,
-                    "unknown_task",
-                    "no such request".into(),
-                    Some("unknown_task"),
-                ),
-                AgentOpError::Conflict { kind, message } => (
-                    StatusCode::CONFLICT,
-                    kind.as_str(),
-                    message.clone(),
-                    match kind {
-                        ConflictKind::KeyReused => Some("duplicate_request"),
-                        ConflictKind::KeyInProgress => None,
-                        ConflictKind::NotActive
-                        | ConflictKind::NotCancellable
-                        | ConflictKind::StateChanged => Some("invalid_task_state"),
-                    },
-                ),
-                AgentOpError::Frozen { .. } => (StatusCode::LOCKED, "frozen", op.to_string(), None),
-                AgentOpError::TooMany { .. } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "concurrent_limit",
-                    op.to_string(),
-                    None,
-                ),
-                AgentOpError::Internal(err) => {
-                    let reference = uuid::Uuid::new_v4().simple().to_string();
-                    tracing::error!(reference, error = ?err, "agent API call failed");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        format!(
-                            "Something went wrong on Warden's side; nothing more was changed. Quote ref {reference} to an operator."
-                        ),
-                        None,
-                    )
-                }
-            },
-        };
+                )
+            }
+        },
+    };
+    Classified {
+        status,
+        code,
+        detail,
+        authzen,
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let Classified {
+            status,
+            code,
+            detail,
+            authzen,
+        } = classify(&self.0);
         let kind = match authzen {
             Some(t) => format!("{AUTHZEN_ERR}{t}"),
             None => format!("urn:warden:agent:error:{code}"),

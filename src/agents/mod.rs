@@ -5,13 +5,14 @@
 
 pub mod api;
 pub mod jwks;
+pub mod mcp;
 pub mod service;
 pub mod verify;
 pub mod view;
 
 pub use jwks::{JwksCache, JwksOptions};
 pub use service::{AgentApiError, AgentService};
-pub use verify::{AuthError, VerifiedAgent, WorkloadVerifier};
+pub use verify::{Audience, AuthError, VerifiedAgent, WorkloadVerifier};
 pub use view::AgentRequestView;
 
 use crate::config::Settings;
@@ -21,24 +22,29 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The verifier for a loaded registry, with the settings' cache bounds and transport rule.
-pub fn verifier(s: &Settings, registry: Arc<AgentRegistry>) -> anyhow::Result<WorkloadVerifier> {
+/// The issuers' key cache with the settings' bounds and transport rule, shared by every verifier
+/// so the agent API and the MCP server fetch an issuer's keys once.
+pub fn jwks(s: &Settings) -> anyhow::Result<Arc<JwksCache>> {
     let http = client(HttpOptions::new(Duration::from_millis(
         s.agents.fetch_timeout_ms,
     )))?;
-    let jwks = JwksCache::new(
+    Ok(Arc::new(JwksCache::new(
         http,
         JwksOptions {
             cache_for: Duration::from_secs(s.agents.jwks_cache_secs),
             min_refresh: Duration::from_secs(s.agents.jwks_min_refresh_secs),
         },
         s.transport.allow_http_hosts.clone(),
-    );
-    Ok(WorkloadVerifier::new(
-        registry,
-        Arc::new(jwks),
-        s.agents.leeway_secs,
-    ))
+    )))
+}
+
+/// The agent API's verifier for a loaded registry (each agent's own audience).
+pub fn verifier(
+    s: &Settings,
+    registry: Arc<AgentRegistry>,
+    jwks: Arc<JwksCache>,
+) -> WorkloadVerifier {
+    WorkloadVerifier::new(registry, jwks, s.agents.leeway_secs)
 }
 
 /// The key agents' credentials are sealed with, when `agents.credential_key` is set.

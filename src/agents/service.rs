@@ -1,6 +1,4 @@
-//! The agent operations every agent-facing surface shares (the HTTP API now, the MCP server later): authenticate, create, read, wait, list, release, cancel.
-//!
-//! A status read is the one place a waiting credential is handed over (`Engine::agent_take_credential`).
+//! The agent operations every agent-facing surface shares (the HTTP API and the MCP server): authenticate, create, read, wait, list, release, cancel.
 //!
 //! Each call starts from the `Authorization` header value, so no surface can skip the workload
 //! check, and answers with a typed result the surface renders. The engine does the work;
@@ -45,6 +43,8 @@ pub struct AgentService {
     engine: Arc<Engine>,
     verifier: Arc<WorkloadVerifier>,
     shutdown: CancellationToken,
+    /// The surface this service answers for: recorded with each request, and it words `next`.
+    channel: AgentChannel,
 }
 
 impl AgentService {
@@ -57,7 +57,22 @@ impl AgentService {
             engine,
             verifier,
             shutdown,
+            channel: AgentChannel::Api,
         }
+    }
+
+    /// The same operations for another surface, with that surface's verifier (its audience).
+    pub fn on(&self, channel: AgentChannel, verifier: Arc<WorkloadVerifier>) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            verifier,
+            shutdown: self.shutdown.clone(),
+            channel,
+        }
+    }
+
+    fn view(&self, req: &crate::domain::Request) -> AgentRequestView {
+        AgentRequestView::on(req, self.channel)
     }
 
     /// The agent an `Authorization` header value proves, or a 401/403.
@@ -73,7 +88,6 @@ impl AgentService {
     pub async fn create(
         &self,
         header: Option<&str>,
-        channel: AgentChannel,
         ask: &AgentAsk,
         idempotency_key: Option<&str>,
     ) -> Result<Created, AgentApiError> {
@@ -88,21 +102,20 @@ impl AgentService {
         let caller = AgentCaller {
             agent: &who.agent,
             claims: &who.claims,
-            channel,
+            channel: self.channel,
         };
         let (req, new) = self
             .engine
             .agent_create(caller, ask, idempotency_key)
             .await?;
         Ok(Created {
-            view: AgentRequestView::of(&req),
+            view: self.view(&req),
             new,
         })
     }
 
     /// The request's status; with `wait`, returns as soon as its state differs from the one
-    /// it had when the call started, other than approved-and-granting (or `wait` runs out, at
-    /// most `MAX_WAIT_SECS`).
+    /// it had when the call started (or `wait` runs out, at most `MAX_WAIT_SECS`).
     pub async fn status(
         &self,
         header: Option<&str>,
@@ -137,7 +150,7 @@ impl AgentService {
     /// A status answer: with the credential waiting for the agent, taken now, when there is one.
     async fn answer(&self, req: &crate::domain::Request) -> AgentRequestView {
         let credential = self.engine.agent_take_credential(req).await;
-        AgentRequestView::of(req).with_credential(credential)
+        self.view(req).with_credential(credential)
     }
 
     pub async fn list(
@@ -153,7 +166,7 @@ impl AgentService {
             })?),
         };
         let rows = self.engine.agent_requests(&who.agent.id, state).await?;
-        Ok(rows.iter().map(AgentRequestView::of).collect())
+        Ok(rows.iter().map(|r| self.view(r)).collect())
     }
 
     pub async fn release(
@@ -166,7 +179,7 @@ impl AgentService {
             .engine
             .agent_release(&who.agent.id, &parse_id(id)?)
             .await?;
-        Ok(AgentRequestView::of(&req))
+        Ok(self.view(&req))
     }
 
     pub async fn cancel(
@@ -176,7 +189,7 @@ impl AgentService {
     ) -> Result<AgentRequestView, AgentApiError> {
         let who = self.authenticate(header).await?;
         let req = self.engine.agent_cancel(&who.agent, &parse_id(id)?).await?;
-        Ok(AgentRequestView::of(&req))
+        Ok(self.view(&req))
     }
 }
 

@@ -39,11 +39,23 @@ pub struct VerifiedAgent {
     pub claims: Value,
 }
 
+/// Which `aud` a token must carry to be accepted by one surface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Each agent's own `workload.audience` (the agent API).
+    PerAgent,
+    /// One resource identifier for every agent: the MCP server's canonical URL, which MCP
+    /// clients name as the RFC 8707 `resource` when they get a token. A token minted for the
+    /// agent API is not accepted here, nor the other way round (unless the two are equal).
+    Resource(String),
+}
+
 /// Verifies workload tokens against the registry and the issuers' keys.
 pub struct WorkloadVerifier {
     registry: Arc<AgentRegistry>,
     jwks: Arc<JwksCache>,
     leeway_secs: u64,
+    audience: Audience,
 }
 
 fn unauth(why: &'static str) -> AuthError {
@@ -74,6 +86,21 @@ impl WorkloadVerifier {
             registry,
             jwks,
             leeway_secs,
+            audience: Audience::PerAgent,
+        }
+    }
+
+    /// The same checks, but every token must be for `resource` instead of its agent's audience.
+    pub fn for_resource(mut self, resource: impl Into<String>) -> Self {
+        self.audience = Audience::Resource(resource.into());
+        self
+    }
+
+    /// The audience a token of `agent`'s must carry here.
+    fn expected_audience<'a>(&'a self, agent: &'a Agent) -> &'a str {
+        match &self.audience {
+            Audience::PerAgent => &agent.workload.audience,
+            Audience::Resource(r) => r,
         }
     }
 
@@ -112,7 +139,7 @@ impl WorkloadVerifier {
             .agents()
             .iter()
             .filter(|a| a.workload.issuer == issuer && a.workload.algorithms.contains(&alg))
-            .map(|a| a.workload.audience.as_str())
+            .map(|a| self.expected_audience(a))
             .collect();
         if audiences.is_empty() {
             return Err(unauth("token algorithm not allowed"));
@@ -161,7 +188,7 @@ impl WorkloadVerifier {
             .registry
             .by_identity(&issuer, subject)
             .ok_or(unauth("unknown agent"))?;
-        if !audience_contains(&claims, &agent.workload.audience) {
+        if !audience_contains(&claims, self.expected_audience(agent)) {
             return Err(unauth("token is for another audience"));
         }
         if !agent.workload.algorithms.contains(&alg) {

@@ -7,6 +7,7 @@
 //! Warden's exact state is in `request.state`.
 
 use crate::domain::{Credential, Request, RequestState};
+use crate::workflow::AgentChannel;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
@@ -70,7 +71,13 @@ impl Serialize for HandedCredential {
 }
 
 impl AgentRequestView {
+    /// The view for the agent API.
     pub fn of(req: &Request) -> Self {
+        Self::on(req, AgentChannel::Api)
+    }
+
+    /// The view for one surface: only the words of `next` differ (how to check or release).
+    pub fn on(req: &Request, channel: AgentChannel) -> Self {
         let id = req.id.as_str();
         let status_endpoint = format!("{API_BASE}/requests/{id}");
         let mut task = json!({
@@ -119,7 +126,7 @@ impl AgentRequestView {
         Self {
             task,
             request,
-            next: next_step(req),
+            next: next_step(req, channel),
             credential: None,
         }
     }
@@ -131,11 +138,18 @@ impl AgentRequestView {
     }
 }
 
-fn next_step(req: &Request) -> String {
+fn next_step(req: &Request, channel: AgentChannel) -> String {
     use RequestState as S;
+    let (check, release) = match channel {
+        AgentChannel::Api => ("check again with ?wait=30", "POST …/release"),
+        AgentChannel::Mcp => (
+            "call check_access with this id and wait_secs 30",
+            "call release_access",
+        ),
+    };
     match req.state {
         S::Draft | S::AwaitingConfirmation | S::Submitted | S::Approved => {
-            "Being processed; check again with ?wait=30.".into()
+            format!("Being processed; {check}.")
         }
         S::PendingApproval => {
             let who = req
@@ -144,11 +158,23 @@ fn next_step(req: &Request) -> String {
                 .and_then(|p| p.steps.get(req.current_step as usize))
                 .map(|s| s.eligible.join(", "))
                 .unwrap_or_default();
+            let until = req
+                .deadline_at
+                .and_then(rfc3339)
+                .map(|t| format!(" (the request lapses at {t} if nobody decides)"))
+                .unwrap_or_default();
+            format!("Waiting for approval from {who}{until}; {check} (no need to create it again).")
+        }
+        S::Active => {
+            let until = req
+                .expires_at
+                .and_then(rfc3339)
+                .map(|t| format!(" until {t}"))
+                .unwrap_or_default();
             format!(
-                "Waiting for approval from {who}; check again with ?wait=30 (no need to create it again)."
+                "Access is granted{until}. Where the resource makes a login, the first status read carries it once in `credential`. Release it when the task is done ({release})."
             )
         }
-        S::Active => "Access is granted. Where the resource makes a login, the first status read (GET task.status_endpoint) carries it once in `credential`. Release it when the task is done (POST …/release).".into(),
         S::Denied => "Denied; see request.reasons. Do not retry the same request.".into(),
         S::Expired | S::Revoked => "Access has ended. Ask again only for a new task.".into(),
         S::Cancelled => "Cancelled.".into(),

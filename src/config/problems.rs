@@ -88,6 +88,11 @@ impl Settings {
                 p.push(format!("agents.credential_key: {e}"));
             }
         }
+        if let Some(r) = &self.agents.mcp_resource
+            && let Err(why) = crate::agents::mcp::resource_url(r)
+        {
+            p.push(format!("agents.mcp_resource {why}"));
+        }
         if !["file", "scim"].contains(&self.directory.kind.as_str()) {
             p.push(format!(
                 "directory.kind must be file or scim (got \"{}\")",
@@ -228,5 +233,19 @@ mod tests {
         let missing = |p: &Vec<String>| p.iter().any(|m| m.starts_with("discord.public_key"));
         assert!(missing(&discord_bot_only(false)));
         assert!(!missing(&discord_bot_only(true)));
+    }
+
+    #[test]
+    fn an_mcp_resource_that_is_not_an_https_url_is_a_problem() {
+        let with = |r: &str| {
+            let mut s = Settings::default();
+            s.agents.mcp_resource = Some(r.into());
+            s.problems()
+                .into_iter()
+                .any(|m| m.starts_with("agents.mcp_resource"))
+        };
+        assert!(!with("https://warden.example.com/mcp"));
+        assert!(with("http://warden.example.com/mcp"));
+        assert!(with("/mcp"));
     }
 }

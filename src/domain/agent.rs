@@ -231,6 +231,17 @@ impl AgentRegistry {
             .find(|a| a.workload.issuer == issuer && a.workload.subject == subject)
     }
 
+    /// The distinct issuers agents are bound to, in registry order.
+    pub fn issuers(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for a in &self.agents {
+            if !out.contains(&a.workload.issuer.as_str()) {
+                out.push(&a.workload.issuer);
+            }
+        }
+        out
+    }
+
     /// Whether any agent is bound to this issuer.
     pub fn knows_issuer(&self, issuer: &str) -> bool {
         self.agents.iter().any(|a| a.workload.issuer == issuer)

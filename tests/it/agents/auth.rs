@@ -171,6 +171,42 @@ async fn expired_early_wrong_audience_and_wrong_issuer_tokens_are_401() {
 }
 
 #[tokio::test]
+async fn a_resource_verifier_takes_only_tokens_for_its_resource_with_the_same_binding() {
+    let rsa = TestKey::generate("rsa-1", Algorithm::RS256);
+    let issuer = FakeIssuer::start(&[&rsa]).await;
+    let iss = issuer.issuer();
+    let (api, jwks) = verifier_with(&iss, Duration::from_secs(30));
+    let mcp = WorkloadVerifier::new(Arc::new(registry(&iss)), jwks, 30)
+        .for_resource("https://warden.test/mcp");
+    let for_mcp = with(good_claims(&iss), "aud", json!("https://warden.test/mcp"));
+    let got = mcp.verify(&rsa.sign(&for_mcp)).await.unwrap();
+    assert_eq!(got.agent.id, "ci-migrate");
+    assert_eq!(got.claims["aud"], "https://warden.test/mcp");
+    // An audience list naming the resource is fine too (RFC 7519 §4.1.3).
+    let both = with(
+        good_claims(&iss),
+        "aud",
+        json!([AUDIENCE, "https://warden.test/mcp"]),
+    );
+    assert!(mcp.verify(&rsa.sign(&both)).await.is_ok());
+    // Each surface refuses the other's token.
+    assert_eq!(
+        unauthenticated(mcp.verify(&rsa.sign(&good_claims(&iss))).await),
+        "token is for another audience"
+    );
+    assert_eq!(
+        unauthenticated(api.verify(&rsa.sign(&for_mcp)).await),
+        "token is for another audience"
+    );
+    // The binding still applies: claims that do not match are a 403 here too.
+    let wrong_repo = with(for_mcp, "repository", json!("acme/other"));
+    assert!(matches!(
+        mcp.verify(&rsa.sign(&wrong_repo)).await,
+        Err(AuthError::Forbidden(_))
+    ));
+}
+
+#[tokio::test]
 async fn alg_none_hmac_with_the_public_key_and_a_foreign_key_are_401() {
     let rsa = TestKey::generate("rsa-1", Algorithm::RS256);
     let issuer = FakeIssuer::start(&[&rsa]).await;

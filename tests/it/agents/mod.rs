@@ -10,3 +10,4 @@ mod credentials;
 mod discord;
 mod flow;
 mod frozen;
+mod mcp;

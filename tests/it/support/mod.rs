@@ -6,6 +6,7 @@ pub mod db;
 pub mod engine;
 pub mod fakes;
 pub mod logs;
+pub mod mcp_client;
 pub mod server;
 pub mod wait;
 
