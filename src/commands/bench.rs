@@ -200,22 +200,35 @@ pub async fn run(
          {} requesters at once, one synthetic person each; pool of {max_connections} connections",
         concurrency.min(flows)
     );
-    let path =
-        std::env::temp_dir().join(format!("warden-bench-{}.db", uuid::Uuid::new_v4().simple()));
-    let sqlite = measure(
-        &format!("sqlite://{}", path.display()),
-        flows,
-        concurrency,
-        max_connections,
-    )
-    .await;
+    on_both_databases("warden-bench", postgres, |url| async move {
+        measure(&url, flows, concurrency, max_connections).await
+    })
+    .await
+}
+
+/// Runs one measurement on a fresh SQLite file and, when a base URL is given, on a fresh
+/// PostgreSQL schema, printing each; both are removed afterwards.
+pub(super) async fn on_both_databases<F, Fut>(
+    file_prefix: &str,
+    postgres: Option<String>,
+    measure: F,
+) -> anyhow::Result<ExitCode>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<BenchResult>>,
+{
+    let path = std::env::temp_dir().join(format!(
+        "{file_prefix}-{}.db",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let sqlite = measure(format!("sqlite://{}", path.display())).await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     print("sqlite", &sqlite?);
     if let Some(base) = postgres {
         let (url, schema) = crate::store::fresh_postgres_schema(&base, "warden_bench").await?;
-        let pg = measure(&url, flows, concurrency, max_connections).await;
+        let pg = measure(url).await;
         crate::store::drop_postgres_schema(&base, &schema).await?;
         print("postgres", &pg?);
     } else {

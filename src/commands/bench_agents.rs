@@ -4,7 +4,7 @@
 //! Workload-token verification is not part of a cycle: it is measured by its own tests, and a
 //! real agent reuses one token for its whole task. Figures, not assertions.
 
-use super::bench::{BENCH_CATALOG, BenchResult, MAX_CONCURRENCY, person_id, print};
+use super::bench::{BENCH_CATALOG, BenchResult, MAX_CONCURRENCY, on_both_databases, person_id};
 use super::demo::Demo;
 use crate::directory::file::FileDirectory;
 use crate::domain::{AgentAsk, AgentRegistry, AskDuration, Catalog, RequestState};
@@ -142,28 +142,8 @@ pub async fn run(
          {} agents at once; pool of {max_connections} connections; \"flows\" below are cycles",
         concurrency.min(cycles)
     );
-    let path = std::env::temp_dir().join(format!(
-        "warden-bench-agents-{}.db",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let sqlite = measure(
-        &format!("sqlite://{}", path.display()),
-        cycles,
-        concurrency,
-        max_connections,
-    )
-    .await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    print("sqlite", &sqlite?);
-    if let Some(base) = postgres {
-        let (url, schema) = crate::store::fresh_postgres_schema(&base, "warden_bench").await?;
-        let pg = measure(&url, cycles, concurrency, max_connections).await;
-        crate::store::drop_postgres_schema(&base, &schema).await?;
-        print("postgres", &pg?);
-    } else {
-        println!("postgres   skipped (set --postgres or WARDEN_BENCH_POSTGRES)");
-    }
-    Ok(ExitCode::SUCCESS)
+    on_both_databases("warden-bench-agents", postgres, |url| async move {
+        measure(&url, cycles, concurrency, max_connections).await
+    })
+    .await
 }
