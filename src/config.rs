@@ -17,6 +17,12 @@ mod limits;
 pub use limits::LimitsSettings;
 mod sso;
 pub use sso::{SsoMatch, SsoSettings};
+mod agents;
+pub use agents::AgentsSettings;
+mod grants;
+pub use grants::{DatabaseServerSettings, GrantSettings};
+mod llm;
+pub use llm::LlmSettings;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -97,59 +103,6 @@ impl Default for LogSettings {
         Self {
             format: "text".into(),
             level: "info".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LlmSettings {
-    /// An OpenAI-compatible base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
-    /// Unset: the structured-command parser is the intake.
-    pub base_url: Option<String>,
-    pub model: Option<String>,
-    pub api_key: Option<SecretString>,
-    pub api_key_file: Option<PathBuf>,
-    /// Per attempt. A CPU-hosted model needs tens of seconds for one answer (see
-    /// docs/llm-sizing.md); a hosted one answers in a few, so lower it there.
-    pub timeout_secs: u64,
-    pub max_retries: u32,
-    /// Longest wait honoured from a Retry-After header, in seconds.
-    pub max_retry_after_secs: u64,
-    /// "json_schema" (structured output), "tool" (a function call) or "json_object".
-    pub output: String,
-    /// Directory of prompt templates; the shipped ones are built in.
-    pub prompts_dir: Option<PathBuf>,
-    /// Most candidate catalog entries shown to the model.
-    pub max_candidates: usize,
-    /// Most characters of the thread shown to the model.
-    pub max_thread_chars: usize,
-    /// Azure-style deployments want an `api-version` query parameter.
-    pub api_version: Option<String>,
-    /// Most completion tokens per answer. Unset: what a maximal valid answer needs (about 250);
-    /// a reasoning model, whose hidden reasoning counts too, needs more.
-    pub max_answer_tokens: Option<u32>,
-    /// Whether a thread the parser reads completely still goes to the model (see `Prefer`).
-    pub prefer: crate::intake::Prefer,
-}
-
-impl Default for LlmSettings {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            model: None,
-            api_key: None,
-            api_key_file: None,
-            timeout_secs: 60,
-            max_retries: 2,
-            max_retry_after_secs: 10,
-            output: "json_schema".into(),
-            prompts_dir: None,
-            max_candidates: 8,
-            max_thread_chars: 4000,
-            api_version: None,
-            max_answer_tokens: None,
-            prefer: Default::default(),
         }
     }
 }
@@ -238,45 +191,6 @@ pub struct CatalogSettings {
     pub file: Option<PathBuf>,
 }
 
-/// The agent registry and how workload tokens are checked (`[agents]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AgentsSettings {
-    /// Agent registry TOML (see `agents.example.toml`). Unset: no agents, the agent API refuses all.
-    pub file: Option<PathBuf>,
-    /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds.
-    pub leeway_secs: u64,
-    /// How long an issuer's JWKS is used before it is fetched again, in seconds.
-    pub jwks_cache_secs: u64,
-    /// The least time between two fetches of one issuer's JWKS caused by unknown `kid`s, so
-    /// tokens with made-up key ids cannot turn Warden into a load on the issuer.
-    pub jwks_min_refresh_secs: u64,
-    /// Limit for one discovery or JWKS fetch, in milliseconds.
-    pub fetch_timeout_ms: u64,
-    /// 64 hex digits (`openssl rand -hex 32`): seals a login a grant makes for an agent until
-    /// its first status read takes it. A secret: set it from `WARDEN__AGENTS__CREDENTIAL_KEY`.
-    /// Required when an agent's ceiling names a resource whose backend makes logins.
-    pub credential_key: Option<SecretString>,
-    /// The MCP server's canonical URL (`https://warden.example.com/mcp`): the `resource` of the
-    /// protected-resource metadata and the audience every token presented at `/mcp` must carry.
-    /// Unset: no MCP server (`/mcp` and the metadata answer 404).
-    pub mcp_resource: Option<String>,
-}
-
-impl Default for AgentsSettings {
-    fn default() -> Self {
-        Self {
-            file: None,
-            leeway_secs: 30,
-            jwks_cache_secs: 600,
-            jwks_min_refresh_secs: 30,
-            fetch_timeout_ms: 5000,
-            credential_key: None,
-            mcp_resource: None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DirectorySettings {
@@ -361,50 +275,6 @@ impl Default for EvidenceSettings {
             anchor_interval_secs: 60,
         }
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GrantSettings {
-    pub webhook_url: Option<String>,
-    pub webhook_secret: Option<SecretString>,
-    pub webhook_timeout_ms: u64,
-    /// Database servers the `postgres` and `mysql` backends administer, by the name the
-    /// catalog's `server` parameter uses.
-    pub databases: std::collections::BTreeMap<String, DatabaseServerSettings>,
-}
-
-impl Default for GrantSettings {
-    fn default() -> Self {
-        Self {
-            webhook_url: None,
-            webhook_secret: None,
-            webhook_timeout_ms: 5000,
-            databases: Default::default(),
-        }
-    }
-}
-
-/// `[grants.databases.<name>]`: one server Warden makes logins on.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseServerSettings {
-    /// `postgres` or `mysql` (MariaDB too).
-    pub engine: String,
-    /// The environment variable holding the admin connection URL (a secret: never in the file).
-    #[serde(default)]
-    pub admin_url_env: Option<String>,
-    /// Or the URL itself, from `WARDEN__GRANTS__DATABASES__<NAME>__ADMIN_URL`.
-    #[serde(default)]
-    pub admin_url: Option<SecretString>,
-    /// The host and port people connect to, when not the admin URL's.
-    #[serde(default)]
-    pub public_host: Option<String>,
-    #[serde(default)]
-    pub public_port: Option<u16>,
-    /// The database named in the person's connection string, when not the admin URL's.
-    #[serde(default)]
-    pub database: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
