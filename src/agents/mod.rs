@@ -69,9 +69,9 @@ pub fn credential_problems(s: &Settings, agents: &AgentRegistry, catalog: &Catal
     let mut out = Vec::new();
     for a in agents.agents() {
         for entry in &a.ceiling {
-            let makes_login = catalog
-                .get(&entry.resource)
-                .is_some_and(|r| crate::grants::database::makes_login(&r.grant));
+            let makes_login = catalog.get(&entry.resource).is_some_and(|r| {
+                crate::grants::database::makes_login(&r.grant.backend, &r.grant.params)
+            });
             if makes_login {
                 out.push(format!(
                     "agent '{}' may ask for {}, whose grant backend makes a login, but agents.credential_key is not set (WARDEN__AGENTS__CREDENTIAL_KEY, 64 hex digits: `openssl rand -hex 32`), so it could not be handed to the agent; set it or take {} out of the agent's ceiling",

@@ -81,7 +81,12 @@ impl Engine {
     /// The credential waiting for the agent of `req`, taken (so never again); `None` when the
     /// grant is not active, made none, or it was taken already.
     pub async fn agent_take_credential(&self, req: &Request) -> Option<Credential> {
-        if req.state != RequestState::Active {
+        // Only a grant whose backend makes a login sealed one: the rest cost no store round trip.
+        let made_login = req
+            .grant
+            .as_ref()
+            .is_some_and(|g| crate::grants::database::makes_login(&g.backend, &g.params));
+        if req.state != RequestState::Active || !made_login {
             return None;
         }
         let key = self.sealing.as_ref()?;

@@ -22,12 +22,12 @@ pub enum Mode {
     ExistingUser,
 }
 
-/// Whether granting through `target` makes a new login (a credential to hand over): the
-/// `postgres` and `mysql` backends in their default `new_login` mode.
-pub fn makes_login(target: &crate::domain::catalog::GrantTarget) -> bool {
-    ["postgres", "mysql"].contains(&target.backend.as_str())
-        && target
-            .params
+/// Whether granting through `backend` with `params` (a catalog target, or what a grant record
+/// kept of it) makes a new login, a credential to hand over: the `postgres` and `mysql`
+/// backends in their default `new_login` mode.
+pub fn makes_login(backend: &str, params: &std::collections::HashMap<String, toml::Value>) -> bool {
+    ["postgres", "mysql"].contains(&backend)
+        && params
             .get("mode")
             .and_then(|m| m.as_str())
             .is_none_or(|m| m == "new_login")
