@@ -105,6 +105,7 @@ fn person() -> Person {
         groups: vec!["engineering".into()],
         accounts: vec![],
         sso_subject: None,
+        target_ids: Default::default(),
         active: true,
     }
 }

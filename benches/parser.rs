@@ -176,6 +176,7 @@ fn main() {
         groups: vec![],
         accounts: vec![],
         sso_subject: None,
+        target_ids: Default::default(),
         active: true,
     };
     let person = Arc::new(person);

@@ -50,6 +50,7 @@ pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Sc
         groups: vec!["engineering".into()],
         accounts: vec![],
         sso_subject: None,
+        target_ids: Default::default(),
         active: true,
     };
     let mut s = Score {

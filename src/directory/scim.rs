@@ -132,6 +132,7 @@ impl ScimUser {
                 .collect(),
             accounts,
             sso_subject: None,
+            target_ids: Default::default(),
             active: self.active,
         }
     }

@@ -72,6 +72,17 @@ impl TryFrom<RawApprovalStep> for ApprovalStep {
     }
 }
 
+/// Something a decision requires beyond its outcome. Warden honours each one or the decision
+/// does not stand: a policy answer naming an obligation not listed here is a fault (deny).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Obligation {
+    /// Approvals, and a break-glass activation, count only when confirmed with a passkey.
+    StepUp,
+    /// The requester must give a reason before the request is decided.
+    ReasonRequired,
+}
+
 /// What the PDP decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -82,6 +93,8 @@ pub enum Decision {
         /// Self-activated emergency access, to be reviewed afterwards.
         #[serde(default)]
         break_glass: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        obligations: Vec<Obligation>,
     },
     Deny {
         decision_id: Option<String>,
@@ -99,6 +112,8 @@ pub enum Decision {
         /// Approvers must give a reason when they deny.
         #[serde(default)]
         deny_reason_required: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        obligations: Vec<Obligation>,
     },
 }
 
@@ -172,6 +187,20 @@ impl Decision {
             | Decision::Deny { reasons, .. }
             | Decision::RequireApproval { reasons, .. } => reasons,
         }
+    }
+
+    /// What the decision requires beyond its outcome; a deny requires nothing.
+    pub fn obligations(&self) -> &[Obligation] {
+        match self {
+            Decision::Allow { obligations, .. } | Decision::RequireApproval { obligations, .. } => {
+                obligations
+            }
+            Decision::Deny { .. } => &[],
+        }
+    }
+
+    pub fn requires(&self, obligation: Obligation) -> bool {
+        self.obligations().contains(&obligation)
     }
 
     pub fn outcome(&self) -> &'static str {

@@ -45,6 +45,10 @@ pub struct GrantReceipt {
     pub detail: serde_json::Value,
     #[serde(default)]
     pub effect: GrantEffect,
+    /// The account the access went to, as the target names it (an Okta user id, a database
+    /// login): what drift reconciliation matches against the target's list of holders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
     /// A login the grant created for the person, to be handed over once and privately. Never
     /// serialised: receipts are logged and stored, the password must be neither.
     /// Boxed: receipts live in many futures, which must stay small.
@@ -59,6 +63,7 @@ impl GrantReceipt {
             backend: backend.into(),
             detail,
             effect: GrantEffect::Applied,
+            holder: None,
             credential: None,
         }
     }
@@ -69,8 +74,15 @@ impl GrantReceipt {
             backend: backend.into(),
             detail,
             effect: GrantEffect::AlreadyHeld,
+            holder: None,
             credential: None,
         }
+    }
+
+    /// Names the account on the target the access went to.
+    pub fn with_holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = Some(holder.into());
+        self
     }
 
     /// Carries a credential to hand to the person.

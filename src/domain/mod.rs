@@ -23,7 +23,9 @@ pub use agent_ask::{AgentAsk, AskDuration, AskError};
 pub use aggregate::{Approval, ChainHead, Origin, Patch, Request, ScopeKind, Verdict};
 pub use catalog::{Catalog, CatalogError, Resource, Risk, RoleSpec};
 pub use credential::Credential;
-pub use decision::{ApprovalPlan, ApprovalStep, ApproverSpec, Decision, PlannedStep, PolicyFault};
+pub use decision::{
+    ApprovalPlan, ApprovalStep, ApproverSpec, Decision, Obligation, PlannedStep, PolicyFault,
+};
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
 pub use freeze::{Freeze, FreezeScope, FreezeScopeError, Lift, Subject};

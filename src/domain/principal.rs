@@ -91,6 +91,10 @@ pub struct Person {
     /// SSO sign-in finds them (`sso.match_by = "subject"`).
     #[serde(default)]
     pub sso_subject: Option<String>,
+    /// The person's account on grant targets that keep accounts of their own, by target name
+    /// (`okta`, `entra`, `github`, `aws`): an explicit id where email does not identify them.
+    #[serde(default)]
+    pub target_ids: std::collections::BTreeMap<String, String>,
     #[serde(default = "yes")]
     pub active: bool,
 }

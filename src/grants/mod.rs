@@ -5,7 +5,7 @@
 //! groups, Discord roles) by implementing `Grantor` and registering under the catalog's name.
 
 pub use crate::domain::{Credential, GrantEffect, GrantReceipt, PriorAccess};
-use crate::domain::{PlatformUser, Resource};
+use crate::domain::{Person, PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -55,6 +55,28 @@ pub struct GrantCall {
     /// `None` on grants, and on a compensating revoke whose grant's outcome is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<GrantReceipt>,
+    /// Who the person is on targets with accounts of their own; filled on grants from the
+    /// directory. Revokes use `grant.holder` instead (what was granted, not today's directory).
+    #[serde(skip)]
+    pub identity: TargetIdentity,
+}
+
+/// The person's identity for targets that keep accounts of their own (Okta, Entra ID, GitHub,
+/// AWS Identity Center): their email and their explicit per-target ids from the directory.
+#[derive(Debug, Clone, Default)]
+pub struct TargetIdentity {
+    pub email: Option<String>,
+    /// By target name (`okta`, `entra`, `github`, `aws`).
+    pub ids: std::collections::BTreeMap<String, String>,
+}
+
+impl TargetIdentity {
+    pub fn of(person: &Person) -> Self {
+        Self {
+            email: person.email.clone(),
+            ids: person.target_ids.clone(),
+        }
+    }
 }
 
 impl GrantCall {
@@ -84,7 +106,14 @@ impl GrantCall {
             expires_at,
             params: resource.grant.params.clone(),
             grant: None,
+            identity: TargetIdentity::default(),
         }
+    }
+
+    /// The call for this person's accounts on the target.
+    pub fn for_person(mut self, person: Option<&Person>) -> Self {
+        self.identity = person.map(TargetIdentity::of).unwrap_or_default();
+        self
     }
 }
 
@@ -124,6 +153,20 @@ pub trait Grantor: Send + Sync {
     /// `None`: this backend cannot tell (a webhook, the log). Called once per grant, before its
     /// first call, so the revoke undoes only what Warden added.
     async fn observe(&self, _call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
+        Ok(None)
+    }
+
+    /// Whether the person can be given this resource's access on the target at all (they have
+    /// an account there), checked at submit, before anyone is asked to approve.
+    /// `Err`: a short message for the requester saying what is missing.
+    fn check_person(&self, _person: &Person, _resource: &Resource) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Who holds the resource's access on the target now, named as grants name their
+    /// `GrantReceipt::holder`: what drift reconciliation compares with Warden's active grants.
+    /// `None`: this backend cannot list (a webhook, the log).
+    async fn holders(&self, _resource: &Resource) -> Result<Option<Vec<String>>, GrantError> {
         Ok(None)
     }
 

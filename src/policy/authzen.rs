@@ -10,7 +10,7 @@
 use super::discovery::{AuthzenEndpoints, discover};
 use super::embedded::fault_with_id;
 use super::opa::{bearer, describe, http_client, read_body, redact, valid_id};
-use super::{ApprovalStep, Decision, PolicyEngine, PolicyInput};
+use super::{ApprovalStep, Decision, Obligation, PolicyEngine, PolicyInput};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -19,8 +19,9 @@ use std::time::Duration;
 use url::Url;
 
 /// The context keys Warden understands in a response; any other key denies.
-pub const KNOWN_CONTEXT_KEYS: [&str; 8] = [
+pub const KNOWN_CONTEXT_KEYS: [&str; 9] = [
     "approvals",
+    "obligations",
     "reasons",
     "reason_user",
     "reason_admin",
@@ -289,6 +290,27 @@ pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
             Err(_) => return fault("malformed approvals in the AuthZEN context"),
         },
     };
+    // AuthZEN's shape: `[{"id": "step_up"}, …]`; an id Warden cannot honour is a fault.
+    let obligations: Vec<Obligation> = match context.get("obligations") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for item in items {
+                let id = item.get("id").cloned().unwrap_or(Value::Null);
+                match serde_json::from_value(id.clone()) {
+                    Ok(o) => out.push(o),
+                    Err(_) => {
+                        return fault(&format!(
+                            "unknown obligation '{}'",
+                            printable(id.as_str().unwrap_or("?"))
+                        ));
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => return fault("malformed obligations in the AuthZEN context"),
+    };
     if steps.iter().any(|s| s.count == 0) {
         return fault("an approval step in the AuthZEN context needs zero approvers");
     }
@@ -297,12 +319,14 @@ pub fn map_response(answer: &Value, header_id: Option<String>) -> Decision {
             decision_id,
             reasons,
             break_glass,
+            obligations,
         },
         (false, false) => Decision::RequireApproval {
             decision_id,
             reasons,
             steps,
             deny_reason_required,
+            obligations,
         },
         (false, true) => fault("the AuthZEN context asks for break-glass and approvals at once"),
     }

@@ -94,11 +94,32 @@ fn anything_not_understood_denies() {
         assert_eq!(d.outcome(), "deny", "{answer}");
         assert!(d.fault_info().is_some(), "{answer}: {d:?}");
     }
-    let d = map(json!({"decision": true, "context": {"obligations": []}}));
+    let d = map(json!({"decision": true, "context": {"obligations": [{"id": "mfa"}]}}));
     assert!(
         d.fault_info()
-            .is_some_and(|f| f.detail.contains("unknown obligation 'obligations'"))
+            .is_some_and(|f| f.detail.contains("unknown obligation 'mfa'")),
+        "{d:?}"
     );
+    let d = map(json!({"decision": true, "context": {"obligations": {"id": "step_up"}}}));
+    assert!(d.fault_info().is_some(), "{d:?}");
+}
+
+#[test]
+fn known_obligations_are_carried_on_the_decision() {
+    let d = map(json!({"decision": true, "context": {
+        "obligations": [{"id": "step_up"}, {"id": "reason_required"}],
+        "approvals": [{"from": "owners"}]
+    }}));
+    assert_eq!(
+        d.obligations(),
+        [
+            crate::domain::decision::Obligation::StepUp,
+            crate::domain::decision::Obligation::ReasonRequired
+        ]
+    );
+    let d = map(json!({"decision": true, "context": {"obligations": []}}));
+    assert_eq!(d.outcome(), "allow");
+    assert!(d.obligations().is_empty());
 }
 
 #[test]

@@ -160,7 +160,7 @@ pub struct RequestContextInput {
     pub extensions_so_far: u32,
 }
 
-pub use crate::domain::decision::{ApprovalStep, ApproverSpec, Decision};
+pub use crate::domain::decision::{ApprovalStep, ApproverSpec, Decision, Obligation};
 
 /// The document the shipped Rego policy (and an OPA serving it) returns at `data.access.decision`.
 /// Anything else — a missing field, an unknown field, an unknown outcome — fails to parse and denies.
@@ -176,6 +176,9 @@ pub struct RegoDecision {
     pub break_glass: bool,
     #[serde(default)]
     pub deny_reason_required: bool,
+    /// Unknown obligation names fail to parse, so the policy's answer denies.
+    #[serde(default)]
+    pub obligations: Vec<Obligation>,
 }
 
 impl RegoDecision {
@@ -186,6 +189,7 @@ impl RegoDecision {
                 decision_id,
                 reasons: self.reasons,
                 break_glass: self.break_glass,
+                obligations: self.obligations,
             },
             "deny" => Decision::Deny {
                 decision_id,
@@ -200,6 +204,7 @@ impl RegoDecision {
                     reasons: self.reasons,
                     steps: self.approvals,
                     deny_reason_required: self.deny_reason_required,
+                    obligations: self.obligations,
                 }
             }
             other => Decision::fault(format!("inconsistent policy result (outcome '{other}')")),

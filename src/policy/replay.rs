@@ -151,6 +151,11 @@ pub fn difference(before: &Decision, after: &Decision) -> Option<String> {
                 ..
             },
         ) if a != b => Some("deny reason requirement changed".into()),
+        _ if before.obligations() != after.obligations() => Some(format!(
+            "obligations changed: {:?} → {:?}",
+            before.obligations(),
+            after.obligations()
+        )),
         _ => None,
     }
 }
@@ -235,6 +240,7 @@ mod tests {
             reasons: vec![],
             steps,
             deny_reason_required: false,
+            obligations: vec![],
         }
     }
 
@@ -243,6 +249,7 @@ mod tests {
             decision_id: Some("a".into()),
             reasons: vec!["low risk".into()],
             break_glass: false,
+            obligations: vec![],
         }
     }
 
@@ -272,6 +279,7 @@ mod tests {
             decision_id: Some("b".into()),
             reasons: vec!["fine".into()],
             break_glass: false,
+            obligations: vec![],
         };
         assert_eq!(difference(&allow(), &other_words), None);
         let fault = Decision::Deny {

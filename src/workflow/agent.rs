@@ -113,6 +113,7 @@ pub(crate) fn agent_person(agent: &Agent) -> Person {
         accounts: vec![],
         active: true,
         sso_subject: None,
+        target_ids: Default::default(),
     }
 }
 

@@ -54,6 +54,7 @@ impl Engine {
                 groups: vec![],
                 accounts: vec![],
                 sso_subject: None,
+                target_ids: Default::default(),
                 active: true,
             });
         let eligible = self

@@ -107,5 +107,6 @@ pub(crate) fn revoke_call(
         expires_at: crate::clock::from_ms(req.expires_at.unwrap_or(now)),
         params: record.params.clone(),
         grant: record.receipt.clone(),
+        identity: Default::default(),
     }
 }

@@ -58,6 +58,12 @@ impl Engine {
         // Frozen: refused before policy; the request waits, confirmable once the freeze lifts.
         self.refuse_if_frozen(req.subject(), Some(&resource.id))
             .await?;
+        // A person the target has no account for is told now, not after an approval.
+        if let Some(grantor) = self.grantors.get(&resource.grant.backend) {
+            grantor
+                .check_person(person, &resource)
+                .map_err(user_error)?;
+        }
         let mut input = self.policy_input(
             req,
             person,

@@ -61,7 +61,8 @@ impl Engine {
             &account,
             crate::clock::from_ms(expires_at),
             None,
-        );
+        )
+        .for_person(self.target_person(&req).await.as_ref());
         let mut req = req;
         let prior = match self
             .prior_access(job, &mut req, grantor.as_ref(), &call)
@@ -319,5 +320,20 @@ impl Engine {
             self.store.complete_job(&job.claim).await?;
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// The requester as the directory knows them now, for targets with accounts of their own.
+    /// A directory that fails leaves the identity empty: such a backend then refuses the call
+    /// permanently rather than guessing an account.
+    async fn target_person(&self, req: &Request) -> Option<crate::domain::Person> {
+        match self.directory.person(&req.requester_id).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(request = %req.id, error = ?e, "directory read failed before a grant");
+                None
+            }
+        }
     }
 }

@@ -48,6 +48,7 @@ pub async fn probe(settings: &LlmSettings) -> anyhow::Result<Vec<ModeReport>> {
         groups: vec!["engineering".into()],
         accounts: vec![],
         sso_subject: None,
+        target_ids: Default::default(),
         active: true,
     };
     let thread = [ThreadMessage {

@@ -188,6 +188,7 @@ mod tests {
             groups: vec!["eng".into()],
             accounts: vec![],
             sso_subject: None,
+            target_ids: Default::default(),
             active: true,
         };
         let catalog = Catalog::from_toml(crate::examples::EXAMPLE_CATALOG).unwrap();

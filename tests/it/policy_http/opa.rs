@@ -19,7 +19,8 @@ async fn opa_allow_is_an_allow() {
         Decision::Allow {
             decision_id: None,
             reasons: vec!["because allow".into()],
-            break_glass: false
+            break_glass: false,
+            obligations: vec![],
         }
     );
 }

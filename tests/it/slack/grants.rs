@@ -40,6 +40,7 @@ fn call(op: GrantOp, role: &str, user: &str) -> GrantCall {
         expires_at: chrono::Utc::now(),
         params,
         grant: None,
+        identity: Default::default(),
     }
 }
 
