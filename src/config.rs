@@ -158,6 +158,8 @@ pub struct SlackSettings {
     pub trust_email: bool,
     /// Least time between two messages Warden posts to one channel (Slack allows about one a second).
     pub post_interval_ms: u64,
+    /// Least time between two publishes of one person's Home tab (changes meanwhile are merged).
+    pub home_interval_ms: u64,
 }
 
 impl Default for SlackSettings {
@@ -169,6 +171,7 @@ impl Default for SlackSettings {
             app_token: None,
             trust_email: false,
             post_interval_ms: 1000,
+            home_interval_ms: 1000,
         }
     }
 }

@@ -8,12 +8,14 @@ use crate::workflow::Handled;
 use async_trait::async_trait;
 pub use deferred::{DeferredAck, DeferredReply, InteractionToken};
 use futures::future::BoxFuture;
+pub use home::Home;
 use serde::{Deserialize, Serialize};
 
 pub mod coalesce;
 pub mod console;
 pub mod deferred;
 pub mod discord;
+pub mod home;
 pub mod limits;
 pub mod slack;
 
@@ -57,6 +59,8 @@ pub enum EventKind {
         request_id: RequestId,
         fields: EditFields,
     },
+    /// The person opened Warden's Home tab (Slack `app_home_opened`, tab `home`).
+    HomeOpened,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +214,30 @@ pub trait ChatPort: Send + Sync {
     ) -> Result<(), ChatError> {
         let _ = scope;
         self.notify(user, text).await.map(|_| ())
+    }
+
+    /// Whether this platform has a Home tab that `publish_home` fills.
+    fn has_home_tab(&self) -> bool {
+        false
+    }
+
+    /// Publishes a person's home to their Home tab (Slack `views.publish`), paced per person:
+    /// while one publish waits, newer homes replace it. `Ok(false)`: no Home tab here.
+    async fn publish_home(&self, user: &PlatformUser, home: &Home) -> Result<bool, ChatError> {
+        let _ = (user, home);
+        Ok(false)
+    }
+
+    /// Shows a person's home, privately, with its buttons, as the answer to `/access status`.
+    /// `Ok(false)`: not possible here; the engine then sends the home's text privately.
+    async fn show_home(
+        &self,
+        scope: &Scope,
+        user: &PlatformUser,
+        home: &Home,
+    ) -> Result<bool, ChatError> {
+        let _ = (scope, user, home);
+        Ok(false)
     }
 
     /// Handles an interaction taken from the inbox: runs `work` (the engine handling `event`)

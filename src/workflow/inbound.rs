@@ -106,6 +106,7 @@ impl Engine {
             EventKind::EditSubmitted { request_id, fields } => {
                 Box::pin(self.on_edit(event, request_id, fields)).await
             }
+            EventKind::HomeOpened => Box::pin(self.on_home_opened(event)).await,
         }
     }
 
@@ -130,6 +131,10 @@ impl Engine {
             }
             EventKind::Message { .. } | EventKind::Command { .. } => {
                 self.tell_privately(&event.scope, &event.actor, text).await
+            }
+            // Opening a tab is not a question: an account Warden can't act for gets no DM.
+            EventKind::HomeOpened => {
+                tracing::info!(event = %event.id, reason = text, "no home published")
             }
         }
     }

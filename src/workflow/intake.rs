@@ -57,10 +57,7 @@ impl Engine {
         match result.draft.action {
             Some(Action::Status) => {
                 // It names requests (an approver's queue: other people's): never for the channel.
-                let status = self.status_text(&person).await?;
-                self.tell_privately(&event.scope, &event.actor, &status)
-                    .await;
-                Ok(Handled::Done)
+                self.show_status(&event.scope, &event.actor, &person).await
             }
             Some(action @ (Action::Revoke | Action::Cancel | Action::Extend)) => {
                 let intent = result

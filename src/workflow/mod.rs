@@ -35,6 +35,7 @@ mod edit;
 mod extend;
 mod freeze;
 mod grant;
+mod home;
 mod inbound;
 mod inbox;
 mod intake;

@@ -1,80 +1,27 @@
-//! `/access status`: a requester's open requests and active access; an approver's queue.
+//! An approver's queue (for `/access status`, the home and the admin filter), and the masking of
+//! pasted secrets in what people write.
 
 use super::Engine;
 use crate::domain::redact::{Redacted, redact_secrets};
-use crate::domain::{Person, Request, RequestState, format_duration};
-use crate::store::RequestFilter;
+use crate::domain::{Person, Request};
 
 impl Engine {
-    pub(crate) async fn status_text(&self, person: &Person) -> anyhow::Result<String> {
-        let mine = self
-            .store
-            .list_requests(&RequestFilter {
-                requester_id: Some(person.id.clone()),
-                limit: 200,
-                ..Default::default()
-            })
-            .await?;
-        let open: Vec<&Request> = mine.iter().filter(|r| r.state.is_open()).collect();
-        let active: Vec<&Request> = mine
-            .iter()
-            .filter(|r| r.state == RequestState::Active)
-            .collect();
-        let waiting = self.waiting_on(person).await?;
-        let mut out = String::new();
-        if active.is_empty() {
-            out.push_str("You have no active access.");
-        } else {
-            out.push_str("Active access:");
-            for r in &active {
-                out.push_str(&format!(
-                    "\n• {} — {} on {}, {}",
-                    r.id,
-                    r.role().unwrap_or("?"),
-                    r.resource().unwrap_or("?"),
-                    r.expires_at.map(|e| self.until(e)).unwrap_or_default()
-                ));
-            }
-        }
-        if !open.is_empty() {
-            out.push_str("\nOpen requests:");
-            for r in &open {
-                let what = match (r.role(), r.resource()) {
-                    (Some(role), Some(res)) => format!(
-                        "{role} on {res} for {}",
-                        r.duration_secs().map(format_duration).unwrap_or_default()
-                    ),
-                    _ => "details still needed".into(),
-                };
-                out.push_str(&format!("\n• {} — {what} ({})", r.id, r.state.label()));
-            }
-        }
-        if !waiting.is_empty() {
-            out.push_str("\nWaiting for your approval:");
-            for r in &waiting {
-                out.push_str(&format!(
-                    "\n• {} — {} wants {} on {}",
-                    r.id,
-                    r.requester_id,
-                    r.role().unwrap_or("?"),
-                    r.resource().unwrap_or("?")
-                ));
-            }
-        }
-        Ok(out)
-    }
-
     /// Pending requests whose current step lists this person as an eligible approver.
     pub async fn waiting_on(&self, person: &Person) -> anyhow::Result<Vec<Request>> {
+        self.waiting_on_id(&person.id).await
+    }
+
+    /// The same, by directory id.
+    pub(crate) async fn waiting_on_id(&self, person: &str) -> anyhow::Result<Vec<Request>> {
         let pending = self.store.pending_approval(500).await?;
         Ok(pending
             .into_iter()
             .filter(|r| {
-                r.requester_id != person.id
+                r.requester_id != person
                     && r.approval_plan
                         .as_ref()
                         .and_then(|p| p.steps.get(r.current_step as usize))
-                        .is_some_and(|s| s.eligible.contains(&person.id))
+                        .is_some_and(|s| s.eligible.iter().any(|e| e == person))
             })
             .collect())
     }

@@ -93,21 +93,26 @@ impl Engine {
             self.store.commit(base, change, self.now_ms()).await?
         };
         if let Committed::Applied(req) = &outcome {
-            Box::pin(self.after_change(req, &tell, cards, claimed)).await;
+            let homes = new || shows_differently(base, req);
+            Box::pin(self.after_change(req, &tell, cards, claimed, homes)).await;
         }
         Ok(outcome)
     }
 
-    /// What follows every committed change: cards, messages, then inline jobs.
+    /// What follows every committed change: cards, homes, messages, then inline jobs.
     async fn after_change(
         &self,
         req: &Request,
         tell: &[String],
         cards: Option<String>,
         claimed: Vec<ClaimedJob>,
+        homes: bool,
     ) {
         if cards.is_some() {
             self.refresh_cards(req).await;
+        }
+        if homes {
+            self.refresh_homes(req).await;
         }
         let scope = self.scope_of(req);
         for text in tell {
@@ -167,6 +172,18 @@ impl Engine {
         }
         anyhow::bail!("request {id} kept changing; gave up after 8 attempts")
     }
+}
+
+/// Whether a change moved anything a home shows: the state, the expiry, the approval step or
+/// the decisions on the request. (A log entry alone does not.)
+fn shows_differently(before: &Request, after: &Request) -> bool {
+    before.state != after.state
+        || before.expires_at != after.expires_at
+        || before.current_step != after.current_step
+        || before.approvals.len() != after.approvals.len()
+        || before.resource() != after.resource()
+        || before.role() != after.role()
+        || before.duration_secs() != after.duration_secs()
 }
 
 /// The jobs a change inserts already claimed by this worker, to run after the commit.

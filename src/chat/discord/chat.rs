@@ -7,7 +7,7 @@ use super::responder::Responder;
 use super::rest::{DiscordRest, RestError, Route};
 use crate::chat::coalesce::LatestEdits;
 use crate::chat::{
-    Card, CardTarget, ChatError, ChatEvent, ChatPort, DeferredReply, MessageRef, Scope,
+    Card, CardTarget, ChatError, ChatEvent, ChatPort, DeferredReply, Home, MessageRef, Scope,
 };
 use crate::domain::{Platform, PlatformUser};
 use crate::workflow::Handled;
@@ -201,6 +201,21 @@ impl ChatPort for DiscordChat {
             return r.whisper(text).await.map(|_| ()).map_err(api);
         }
         self.notify(user, text).await.map(|_| ())
+    }
+
+    /// `/access status` as a slash command: its own ephemeral answer, with buttons. Asked any
+    /// other way (words in a channel), the engine sends the text instead.
+    async fn show_home(
+        &self,
+        scope: &Scope,
+        user: &PlatformUser,
+        home: &Home,
+    ) -> Result<bool, ChatError> {
+        let Some(r) = Responder::current().filter(|r| r.is_actor(user) && r.takes_text_for(scope))
+        else {
+            return Ok(false);
+        };
+        r.whisper_home(home).await.map(|_| true).map_err(api)
     }
 
     /// The work runs with the interaction as the current one (its refusals and a slash

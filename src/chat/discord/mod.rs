@@ -18,6 +18,7 @@ pub mod commands;
 pub mod events;
 pub mod gateway;
 pub mod grant;
+pub mod home;
 pub mod inbound;
 pub mod render;
 pub mod responder;

@@ -6,9 +6,10 @@
 //! It lives exactly as long as that work, so nothing needs expiring.
 
 use super::events::{Ack, Reply};
+use super::home::{home_edit, home_followup};
 use super::render::{followup, original_edit};
 use super::rest::{DiscordRest, RestError};
-use crate::chat::{MessageRef, Scope};
+use crate::chat::{Home, MessageRef, Scope};
 use crate::domain::{Platform, PlatformUser};
 use crate::workflow::Handled;
 use reqwest::Method;
@@ -70,28 +71,40 @@ impl Responder {
 
     /// Text only the actor sees: the deferred message first, follow-ups after it.
     pub async fn whisper(&self, text: &str) -> Result<MessageRef, RestError> {
+        self.answer(&original_edit(text, false), &followup(text, true))
+            .await
+    }
+
+    /// A home with its buttons, only for the actor, the same way as `whisper`.
+    pub async fn whisper_home(&self, home: &Home) -> Result<MessageRef, RestError> {
+        self.answer(&home_edit(home), &home_followup(home)).await
+    }
+
+    /// Replaces the deferred message with `first` the first time, then posts `later` as an
+    /// ephemeral follow-up.
+    async fn answer(
+        &self,
+        first: &impl serde::Serialize,
+        later: &impl serde::Serialize,
+    ) -> Result<MessageRef, RestError> {
         let app = &self.reply.application_id;
         let token = self.reply.token.expose();
-        let first =
+        let is_first =
             self.reply.ack == Ack::DeferredEphemeral && !self.answered.swap(true, Ordering::SeqCst);
-        let sent = if first {
+        let sent = if is_first {
             self.rest
                 .call_webhook(
                     Method::PATCH,
                     &format!("/webhooks/{app}/{token}/messages/@original"),
-                    &original_edit(text, false),
+                    first,
                 )
                 .await
         } else {
             self.rest
-                .call_webhook(
-                    Method::POST,
-                    &format!("/webhooks/{app}/{token}"),
-                    &followup(text, true),
-                )
+                .call_webhook(Method::POST, &format!("/webhooks/{app}/{token}"), later)
                 .await
         };
-        if sent.is_err() && first {
+        if sent.is_err() && is_first {
             self.answered.store(false, Ordering::SeqCst);
         }
         let id = sent?["id"].as_str().unwrap_or("@original").to_string();

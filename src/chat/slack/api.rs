@@ -27,6 +27,8 @@ pub struct ApiOptions {
     pub max_retries: u32,
     /// Longest `Retry-After` honoured; a longer one is capped.
     pub max_retry_after: Duration,
+    /// Least time between two `views.publish` calls for one person's Home tab.
+    pub home_interval: Duration,
 }
 
 impl Default for ApiOptions {
@@ -35,6 +37,7 @@ impl Default for ApiOptions {
             post_interval: Duration::from_secs(1),
             max_retries: 3,
             max_retry_after: Duration::from_secs(30),
+            home_interval: Duration::from_secs(1),
         }
     }
 }
@@ -96,6 +99,11 @@ impl SlackApi {
             dm_channels: Mutex::new(HashMap::new()),
             installation: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Least time between two publishes of one person's Home tab.
+    pub fn home_interval(&self) -> Duration {
+        self.options.home_interval
     }
 
     pub fn session(&self) -> SlackClientSession<'_, Connector> {

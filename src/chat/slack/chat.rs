@@ -2,8 +2,9 @@
 
 use super::api::SlackApi;
 use super::blocks::{card_content, text_content};
+use super::home::{HomePublisher, home_blocks};
 use crate::chat::coalesce::LatestEdits;
-use crate::chat::{Card, CardTarget, ChatError, ChatPort, MessageRef, Scope};
+use crate::chat::{Card, CardTarget, ChatError, ChatPort, Home, MessageRef, Scope};
 use crate::domain::{Platform, PlatformUser};
 use async_trait::async_trait;
 use slack_morphism::prelude::*;
@@ -13,13 +14,17 @@ pub struct SlackChat {
     api: Arc<SlackApi>,
     /// Card edits per message: the newest content wins while an edit waits.
     edits: LatestEdits<MessageRef, Card>,
+    /// Home tabs, paced per person; shared with the tasks that publish them.
+    homes: Arc<HomePublisher>,
 }
 
 impl SlackChat {
     pub fn new(api: Arc<SlackApi>) -> Self {
+        let homes = Arc::new(HomePublisher::new(api.clone(), api.home_interval()));
         Self {
             api,
             edits: LatestEdits::default(),
+            homes,
         }
     }
 
@@ -94,6 +99,18 @@ impl ChatPort for SlackChat {
                 return Ok(());
             }
         }
+    }
+
+    fn has_home_tab(&self) -> bool {
+        true
+    }
+
+    /// Hands the home to its publisher and returns: the publish may wait out the person's
+    /// interval or a rate limit, and whoever changed something must not wait for it.
+    async fn publish_home(&self, user: &PlatformUser, home: &Home) -> Result<bool, ChatError> {
+        let (homes, user, blocks) = (self.homes.clone(), user.user_id.clone(), home_blocks(home));
+        tokio::spawn(async move { homes.publish(user, blocks).await });
+        Ok(true)
     }
 
     async fn ephemeral(

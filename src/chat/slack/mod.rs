@@ -8,6 +8,7 @@
 pub mod api;
 pub mod blocks;
 pub mod chat;
+pub mod home;
 pub mod identity;
 pub mod inbound;
 pub mod modals;
@@ -34,6 +35,7 @@ pub fn api_from_settings(s: &Settings) -> anyhow::Result<Option<Arc<api::SlackAp
     };
     let options = api::ApiOptions {
         post_interval: Duration::from_millis(s.slack.post_interval_ms),
+        home_interval: Duration::from_millis(s.slack.home_interval_ms),
         ..Default::default()
     };
     Ok(Some(Arc::new(api::SlackApi::new(

@@ -178,3 +178,46 @@ fn modal_submissions_become_a_denial_with_reason_or_edited_fields() {
     let other = parse_interaction(&submit("someone_else", json!({}))).unwrap();
     assert!(matches!(other.as_slice(), [Inbound::Ignored(_)]));
 }
+
+#[test]
+fn opening_the_home_tab_is_a_home_event_and_the_messages_tab_is_not() {
+    let home = callback(json!({
+        "type": "app_home_opened", "user": "U1", "channel": "D1", "event_ts": "1515449522000016", "tab": "home",
+        "view": { "id": "V1", "team_id": "T1", "type": "home", "blocks": [], "hash": "1.2" },
+    }));
+    let Ok(Inbound::Event(ev)) = parse_event(&home) else {
+        panic!("not an event")
+    };
+    assert!(matches!(ev.kind, EventKind::HomeOpened));
+    assert_eq!(
+        (
+            ev.id.as_str(),
+            ev.actor.workspace.as_str(),
+            ev.actor.user_id.as_str()
+        ),
+        ("Ev1", "T1", "U1")
+    );
+    let messages = callback(json!({
+        "type": "app_home_opened", "user": "U1", "channel": "D1", "event_ts": "1515449522000017", "tab": "messages",
+    }));
+    assert!(matches!(parse_event(&messages), Ok(Inbound::Ignored(_))));
+}
+
+#[test]
+fn a_click_on_the_home_tab_is_the_same_action_as_on_a_card() {
+    let id = RequestId::generate();
+    let payload = json!({
+        "type": "block_actions", "user": { "id": "U1", "team_id": "T1" }, "team": { "id": "T1" },
+        "container": { "type": "view", "view_id": "V1" }, "trigger_id": "1.2.3",
+        "view": { "id": "V1", "type": "home", "blocks": [], "state": { "values": {} } },
+        "actions": [{ "action_id": "warden_approve", "block_id": "warden_home_1", "value": id.to_string(), "type": "button", "action_ts": "1.1" }],
+    });
+    let parsed = parse_interaction(&payload.to_string()).unwrap();
+    let [Inbound::Event(ev)] = parsed.as_slice() else {
+        panic!("not one event: {parsed:?}")
+    };
+    assert!(
+        matches!(ev.kind, EventKind::Action { action: CardAction::Approve, ref request_id, .. } if *request_id == id)
+    );
+    assert_eq!(ev.actor.user_id, "U1");
+}

@@ -87,6 +87,9 @@ struct MessageEvent {
     ts: Option<String>,
     #[serde(default)]
     thread_ts: Option<String>,
+    /// `app_home_opened`: which tab of the App Home (`home` or `messages`).
+    #[serde(default)]
+    tab: Option<String>,
 }
 
 /// `POST /slack/events` (and Socket Mode `events_api` envelopes).
@@ -100,6 +103,9 @@ pub fn parse_event(body: &str) -> Result<Inbound, PayloadError> {
     let (Some(ev), Some(event_id), Some(team)) = (env.event, env.event_id, env.team_id) else {
         return Err(bad("event_callback without event, event_id or team_id"));
     };
+    if ev.kind == "app_home_opened" {
+        return Ok(home_opened(ev, event_id, team));
+    }
     let bot_user = env.authorizations.into_iter().find_map(|a| a.user_id);
     if ev.subtype.is_some() || ev.bot_id.is_some() {
         return Ok(Inbound::Ignored("bot message, edit or other subtype"));
@@ -151,6 +157,30 @@ pub fn parse_event(body: &str) -> Result<Inbound, PayloadError> {
             Inbound::ThreadReply(event)
         }
         _ => Inbound::Ignored("channel message outside a thread"),
+    })
+}
+
+/// `app_home_opened` for the Home tab: the person behind it gets their home published. The
+/// Messages tab opens nothing.
+fn home_opened(ev: MessageEvent, event_id: String, team: String) -> Inbound {
+    let (Some(user), Some("home")) = (ev.user, ev.tab.as_deref()) else {
+        return Inbound::Ignored("App Home opened on another tab");
+    };
+    Inbound::Event(ChatEvent {
+        id: event_id,
+        actor: PlatformUser::new(
+            Platform::Slack,
+            ev.user_team.unwrap_or_else(|| team.clone()),
+            user,
+        ),
+        scope: Scope {
+            platform: Platform::Slack,
+            workspace: team,
+            channel: ev.channel.unwrap_or_default(),
+            thread: None,
+            kind: crate::domain::ScopeKind::Dm,
+        },
+        kind: EventKind::HomeOpened,
     })
 }
 
