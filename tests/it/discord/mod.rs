@@ -10,3 +10,4 @@ mod limits;
 mod privacy;
 mod roles;
 mod security;
+mod status;

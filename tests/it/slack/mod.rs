@@ -6,6 +6,7 @@ mod credentials;
 mod durable;
 mod flows;
 mod grants;
+mod home;
 mod identity;
 mod inbound;
 mod limits;

@@ -86,6 +86,15 @@ impl FakeSlack {
             .collect()
     }
 
+    /// The Home tab views published for one user, oldest first.
+    pub fn homes(&self, user: &str) -> Vec<Value> {
+        self.ok("views.publish")
+            .into_iter()
+            .filter(|c| c.body["user_id"] == user)
+            .map(|c| c.body["view"].clone())
+            .collect()
+    }
+
     /// Calls of one method Slack refused with `"ok": false`, as their error codes.
     pub fn refused(&self, method: &str) -> Vec<String> {
         self.calls()
@@ -277,6 +286,18 @@ impl FakeSlack {
                 view["id"] = json!(format!("V{}", self.ts().replace('.', "")));
                 view["team_id"] = json!("T0WARDEN");
                 view["hash"] = json!("1700000000.abcdef");
+                json!({ "ok": true, "view": view })
+            }
+            // As Slack answers: the published view with its id and hash; a Home tab only.
+            "views.publish" => {
+                if body["view"]["type"] != "home" || body["user_id"].as_str().is_none() {
+                    return json!({ "ok": false, "error": "invalid_arguments" });
+                }
+                let mut view = body["view"].clone();
+                view["id"] = json!(format!("VH{}", body["user_id"].as_str().unwrap_or_default()));
+                view["team_id"] = json!("T0WARDEN");
+                view["hash"] = json!(format!("{}.abcdef", self.ts()));
+                view["state"] = json!({ "values": {} });
                 json!({ "ok": true, "view": view })
             }
             "auth.test" => self.0.installation.lock().unwrap().clone().unwrap_or_else(|| {
