@@ -213,4 +213,76 @@ mod tests {
             "{json}"
         );
     }
+
+    /// A home for Dana with one request of each kind, fixed so the example stays the same.
+    fn example() -> Home {
+        let id = |seed: &str| RequestId::from_digest(seed.as_bytes());
+        let b = |action: CardAction, label: &str, style: ButtonStyle| Button {
+            label: label.into(),
+            action,
+            style,
+        };
+        let item = |seed: &str, text: &str, buttons: Vec<Button>| HomeItem {
+            request_id: id(seed),
+            text: format!("{} — {text}", id(seed)),
+            buttons,
+        };
+        Home {
+            sections: vec![
+                HomeSection::new(
+                    SectionKind::WaitingForYou,
+                    vec![item(
+                        "waiting",
+                        "alice wants read on prod-db for 2h",
+                        vec![
+                            b(CardAction::Approve, "Approve", ButtonStyle::Primary),
+                            b(CardAction::Deny, "Deny", ButtonStyle::Danger),
+                        ],
+                    )],
+                ),
+                HomeSection::new(
+                    SectionKind::Active,
+                    vec![item(
+                        "active",
+                        "edit on wiki, until 2026-12-01 15:00 UTC (1h from now)",
+                        vec![
+                            b(CardAction::Extend, "Extend", ButtonStyle::Primary),
+                            b(CardAction::Revoke, "Revoke", ButtonStyle::Danger),
+                        ],
+                    )],
+                ),
+                HomeSection::new(
+                    SectionKind::Open,
+                    vec![item(
+                        "open",
+                        "admin on staging-db for 4h (waiting for approval)",
+                        vec![],
+                    )],
+                ),
+                HomeSection::new(
+                    SectionKind::Decisions,
+                    vec![item(
+                        "decided",
+                        "you denied bob's write on prod-db (now denied)",
+                        vec![],
+                    )],
+                ),
+            ],
+        }
+    }
+
+    /// docs/slack-home-example.json is what Warden publishes for `example()`, so it can be
+    /// pasted into Block Kit Builder. `UPDATE_EXAMPLES=1` rewrites it.
+    #[test]
+    fn the_committed_example_view_is_what_warden_publishes() {
+        let view = serde_json::json!({ "type": "home", "blocks": home_blocks(&example()) });
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/slack-home-example.json");
+        if std::env::var("UPDATE_EXAMPLES").is_ok() {
+            let text = serde_json::to_string_pretty(&view).unwrap() + "\n";
+            std::fs::write(path, text).unwrap();
+        }
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(committed, view, "run with UPDATE_EXAMPLES=1 and review the diff");
+    }
 }
