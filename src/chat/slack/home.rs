@@ -283,6 +283,9 @@ mod tests {
         }
         let committed: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        assert_eq!(committed, view, "run with UPDATE_EXAMPLES=1 and review the diff");
+        assert_eq!(
+            committed, view,
+            "run with UPDATE_EXAMPLES=1 and review the diff"
+        );
     }
 }

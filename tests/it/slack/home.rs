@@ -4,6 +4,7 @@
 
 use super::app::{Posted, TEAM, TestApp, cards_with_button, form_payload};
 use super::flows::{PROD_READ, ask_and_submit};
+use super::socket::{acked, socket_app};
 use crate::support::TestDb;
 use crate::{on_both_databases, on_sqlite};
 use serde_json::{Value, json};
@@ -15,26 +16,28 @@ on_both_databases!(
     a_home_button_acts_once_through_the_cards_handler_and_both_homes_follow,
 );
 on_sqlite!(
+    opening_the_home_tab_over_socket_mode_publishes_it,
     a_rate_limited_home_publish_waits_out_retry_after,
     opens_in_a_burst_are_merged_into_one_paced_publish,
 );
 
 const WIKI_EDIT: &str = "need edit on the wiki for 1h";
 
-/// Slack's `app_home_opened` for the Home tab, as the Events API delivers it.
-async fn open_home(app: &TestApp, user: &str) {
+/// Slack's `app_home_opened` callback for the Home tab.
+fn home_opened(app: &TestApp, user: &str) -> String {
     let event = json!({
         "type": "app_home_opened", "user": user, "channel": format!("D{}", &user[1..]),
         "event_ts": format!("{}.000100", chrono::Utc::now().timestamp()), "tab": "home",
     });
     let id = format!("EvHOME{}", uuid::Uuid::new_v4().simple());
+    app.event_body(&id, event)
+}
+
+/// The Home tab opened, as the Events API delivers it.
+async fn open_home(app: &TestApp, user: &str) {
+    let body = home_opened(app, user);
     let resp = app
-        .post_signed(
-            "/slack/events",
-            "application/json",
-            &app.event_body(&id, event),
-            &[],
-        )
+        .post_signed("/slack/events", "application/json", &body, &[])
         .await;
     assert_eq!(resp.status(), 200);
 }
@@ -249,6 +252,18 @@ async fn a_home_button_acts_once_through_the_cards_handler_and_both_homes_follow
     assert!(
         published.iter().all(|u| u == "U0ALICE" || u == "U0DANA"),
         "{published:?}"
+    );
+}
+
+async fn opening_the_home_tab_over_socket_mode_publishes_it(db: TestDb) {
+    let (app, socket) = socket_app(db).await;
+    let body: Value = serde_json::from_str(&home_opened(&app, "U0DANA")).unwrap();
+    let env = socket.send("events_api", body);
+    assert_eq!(acked(&socket, &env).await, json!({ "envelope_id": env }));
+    let dana = home_where(&app, "U0DANA", "Dana's home over Socket Mode", |_| true).await;
+    assert_eq!(
+        lines(&dana, "Active access"),
+        ["You have no active access."]
     );
 }
 

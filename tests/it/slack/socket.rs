@@ -24,7 +24,7 @@ on_both_databases!(
 );
 
 /// A server that takes Slack only over Socket Mode, connected to the fake.
-async fn socket_app(db: TestDb) -> (TestApp, FakeSocketMode) {
+pub(super) async fn socket_app(db: TestDb) -> (TestApp, FakeSocketMode) {
     let socket = FakeSocketMode::start().await;
     let (slack, api_url) = FakeSlack::start().await;
     slack.set_socket_url(socket.url());
@@ -45,7 +45,7 @@ async fn connected(socket: &FakeSocketMode, n: u32) {
     .await;
 }
 
-async fn acked(socket: &FakeSocketMode, envelope_id: &str) -> Value {
+pub(super) async fn acked(socket: &FakeSocketMode, envelope_id: &str) -> Value {
     wait_until(PATIENCE, format!("{envelope_id} acknowledged"), || async {
         socket.ack(envelope_id)
     })
