@@ -6,6 +6,7 @@ mod anchors;
 mod api;
 mod app;
 mod browser;
+mod drift;
 mod dedup;
 mod export;
 mod freezes;
