@@ -15,13 +15,14 @@ pub async fn run(
     format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
     let engine = build_engine(s, Arc::new(SystemClock)).await?;
-    let report = engine
-        .reconcile(resource)
-        .await
-        .map_err(|e| match e.downcast_ref::<UserError>() {
-            Some(UserError(msg)) => anyhow::anyhow!("{msg}"),
-            None => e,
-        })?;
+    let report =
+        engine
+            .reconcile(resource)
+            .await
+            .map_err(|e| match e.downcast_ref::<UserError>() {
+                Some(UserError(msg)) => anyhow::anyhow!("{msg}"),
+                None => e,
+            })?;
     match format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         OutputFormat::Text => print!("{}", text(&report)),

@@ -47,3 +47,20 @@ impl ReconcileSettings {
         p
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_is_a_duration_or_off_and_anything_else_is_a_problem() {
+        let mut s = ReconcileSettings::default();
+        assert_eq!(s.interval_secs(), Some(900));
+        assert!(s.problems().is_empty());
+        s.interval = "off".into();
+        assert_eq!(s.interval_secs(), None);
+        assert!(s.problems().is_empty());
+        s.interval = "soon".into();
+        assert_eq!(s.problems().len(), 1, "{:?}", s.problems());
+    }
+}

@@ -18,8 +18,8 @@
 
 use super::api::SlackApi;
 use crate::chat::ChatError;
-use crate::domain::{Platform, Resource};
 use crate::domain::catalog::GrantTarget;
+use crate::domain::{Platform, Resource};
 use crate::grants::{GrantCall, GrantError, GrantOp, GrantReceipt, Grantor, PriorAccess};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -269,7 +269,9 @@ impl Grantor for SlackUsergroupGrantor {
 
     /// Every call reads and writes back the whole member list of its group.
     fn serial_key(&self, call: &GrantCall) -> Option<String> {
-        Self::target_of(call).ok().map(|(g, _)| format!("{BACKEND}:{g}"))
+        Self::target_of(call)
+            .ok()
+            .map(|(g, _)| format!("{BACKEND}:{g}"))
     }
 
     /// The members of the resource's groups, as `<group>:<user>`; a disabled group has none.
@@ -356,6 +358,45 @@ mod tests {
         assert_eq!(
             plan(GrantOp::Grant, "U3", &v(&["U1"]), false),
             Write::Members(v(&["U1", "U3"]))
+        );
+    }
+
+    fn call(op: GrantOp, holder: Option<&str>) -> GrantCall {
+        let catalog = crate::domain::Catalog::from_toml(
+            "[[resource]]\nid = \"wiki\"\nname = \"Wiki\"\nroles = [\"edit\", \"admin\"]\nrisk = \"low\"\n\
+             max_duration = \"1d\"\ngrant = { backend = \"slack_usergroup\", usergroup = \"S1\", roles = { admin = { usergroup = \"S2\" } } }\n",
+        )
+        .unwrap();
+        let res = catalog.get("wiki").unwrap();
+        assert_eq!(groups_of(res), v(&["S1", "S2"]), "every role's group");
+        let mut c = GrantCall::new(
+            op,
+            "AR-1",
+            res,
+            "edit",
+            "alice",
+            &crate::domain::PlatformUser::new(Platform::Slack, "T1", "U1"),
+            chrono::Utc::now(),
+            None,
+        );
+        c.grant =
+            holder.map(|h| GrantReceipt::applied(BACKEND, serde_json::Value::Null).with_holder(h));
+        c
+    }
+
+    #[test]
+    fn a_revoke_removes_the_recorded_holder_and_a_grant_goes_to_the_catalogs_group() {
+        let t = |c: &GrantCall| SlackUsergroupGrantor::target_of(c).unwrap();
+        assert_eq!(t(&call(GrantOp::Grant, None)), ("S1".into(), "U1".into()));
+        assert_eq!(
+            t(&call(GrantOp::Revoke, Some("S9:U7"))),
+            ("S9".into(), "U7".into()),
+            "what was granted, not today's catalog"
+        );
+        assert_eq!(t(&call(GrantOp::Revoke, None)), ("S1".into(), "U1".into()));
+        assert_eq!(
+            receipt("S1", "U1", "added", true).holder.as_deref(),
+            Some("S1:U1")
         );
     }
 }

@@ -96,7 +96,9 @@ impl DbParams {
     }
 
     /// The server and mode a resource's logins live on, for listing them (no role needed).
-    pub fn server_and_mode(resource: &crate::domain::Resource) -> Result<(String, Mode), GrantError> {
+    pub fn server_and_mode(
+        resource: &crate::domain::Resource,
+    ) -> Result<(String, Mode), GrantError> {
         let p = &resource.grant.params;
         let server = p
             .get("server")

@@ -10,8 +10,8 @@ use super::{
     DbParams, Mode, ServerConfig, db_error, login_name, quote_ident, quote_literal, recorded_login,
     resource_mark,
 };
-use crate::domain::{Credential, Resource};
 use crate::domain::credential::random_password;
+use crate::domain::{Credential, Resource};
 use crate::grants::{GrantCall, GrantError, GrantReceipt, Grantor};
 use async_trait::async_trait;
 use secrecy::ExposeSecret;

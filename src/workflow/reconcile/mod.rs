@@ -109,7 +109,9 @@ impl Engine {
         let expected = self.expected().await?;
         let mut report = ReconcileReport::default();
         for res in resources {
-            report.resources.push(self.reconcile_one(res, &expected).await?);
+            report
+                .resources
+                .push(self.reconcile_one(res, &expected).await?);
         }
         Ok(report)
     }

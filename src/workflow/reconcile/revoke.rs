@@ -148,7 +148,11 @@ fn drift_revoke_call(
         idempotency_key: f.revoke_key(),
         request_id: format!("drift-{}", f.id),
         resource: res.id.clone(),
-        role: res.roles.first().map(|r| r.name.clone()).unwrap_or_default(),
+        role: res
+            .roles
+            .first()
+            .map(|r| r.name.clone())
+            .unwrap_or_default(),
         person: String::new(),
         account: PlatformUser::new(Platform::Console, "drift", f.holder.clone()),
         expires_at: now,

@@ -80,9 +80,7 @@ fn setup(t: &PgTarget, mode: &str, revokes: &Arc<AtomicUsize>) -> Setup {
     }
 }
 
-async fn a_login_left_behind_is_reported_then_dropped_exactly_once_by_two_racing_runs(
-    db: TestDb,
-) {
+async fn a_login_left_behind_is_reported_then_dropped_exactly_once_by_two_racing_runs(db: TestDb) {
     let mut target = PgTarget::new().await;
     let revokes = Arc::new(AtomicUsize::new(0));
     let t = TestEngine::start(db, setup(&target, "report", &revokes)).await;
@@ -109,9 +107,15 @@ async fn a_login_left_behind_is_reported_then_dropped_exactly_once_by_two_racing
     assert_eq!(r.outcome, ReconcileOutcome::Checked, "{report:?}");
     assert_eq!(r.findings.len(), 1, "{report:?}");
     let f = &r.findings[0];
-    assert_eq!((f.kind, f.holder.as_str()), (DriftKind::Unmanaged, orphan.as_str()));
+    assert_eq!(
+        (f.kind, f.holder.as_str()),
+        (DriftKind::Unmanaged, orphan.as_str())
+    );
     assert_eq!(f.action, DriftAction::Reported);
-    assert!(target.role_exists(&orphan).await, "report mode removes nothing");
+    assert!(
+        target.role_exists(&orphan).await,
+        "report mode removes nothing"
+    );
     assert_eq!(revokes.load(Ordering::SeqCst), 0);
 
     // Revoke mode, two instances running at once.
@@ -123,18 +127,40 @@ async fn a_login_left_behind_is_reported_then_dropped_exactly_once_by_two_racing
     );
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert!(!target.role_exists(&orphan).await, "dropped: {ra:?} {rb:?}");
-    assert_eq!(revokes.load(Ordering::SeqCst), 1, "exactly once: {ra:?} {rb:?}");
-    let all = t.store.drift_findings(false, Some(&target.tag), 10).await.unwrap();
-    assert_eq!(all.len(), 1, "one finding, however many runs saw it: {all:?}");
+    assert_eq!(
+        revokes.load(Ordering::SeqCst),
+        1,
+        "exactly once: {ra:?} {rb:?}"
+    );
+    let all = t
+        .store
+        .drift_findings(false, Some(&target.tag), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        1,
+        "one finding, however many runs saw it: {all:?}"
+    );
     assert_eq!(all[0].id, f.id, "the same finding");
     assert_eq!(all[0].action, DriftAction::Revoked, "{all:?}");
 
     // The next run no longer sees it: the finding closes; nothing is removed twice.
     let again = a.engine.reconcile(Some(&target.tag)).await.unwrap();
     assert!(again.findings().next().is_none(), "{again:?}");
-    let all = t.store.drift_findings(false, Some(&target.tag), 10).await.unwrap();
+    let all = t
+        .store
+        .drift_findings(false, Some(&target.tag), 10)
+        .await
+        .unwrap();
     assert!(all[0].resolved_at.is_some(), "{all:?}");
-    assert!(t.store.drift_findings(true, Some(&target.tag), 10).await.unwrap().is_empty());
+    assert!(
+        t.store
+            .drift_findings(true, Some(&target.tag), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(revokes.load(Ordering::SeqCst), 1);
     target.cleanup(&[]).await;
 }
@@ -146,7 +172,12 @@ async fn a_granted_login_dropped_out_of_band_is_flagged_missing_and_a_live_one_i
     let revokes = Arc::new(AtomicUsize::new(0));
     let t = TestEngine::start(db, setup(&target, "revoke", &revokes)).await;
     let id = t.request("alice", "need read on the test db for 1h").await;
-    assert_eq!(t.state(&id).await, RequestState::Active, "{}", t.transcript());
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Active,
+        "{}",
+        t.transcript()
+    );
     let login = login_name(&id);
     let record = t.row(&id).await.grant.unwrap();
     assert_eq!(
@@ -157,16 +188,26 @@ async fn a_granted_login_dropped_out_of_band_is_flagged_missing_and_a_live_one_i
 
     let clean = t.engine.reconcile(Some(&target.tag)).await.unwrap();
     assert_eq!(clean.resources[0].holders, 1, "{clean:?}");
-    assert!(clean.findings().next().is_none(), "a granted login is no drift: {clean:?}");
+    assert!(
+        clean.findings().next().is_none(),
+        "a granted login is no drift: {clean:?}"
+    );
 
     target.sql(format!("DROP ROLE {login}")).await;
     let report = t.engine.reconcile(Some(&target.tag)).await.unwrap();
-    let found: Vec<_> = report.findings().map(|f| (f.kind, f.holder.clone(), f.action)).collect();
+    let found: Vec<_> = report
+        .findings()
+        .map(|f| (f.kind, f.holder.clone(), f.action))
+        .collect();
     assert_eq!(
         found,
         [(DriftKind::Missing, login.clone(), DriftAction::Reported)],
         "{report:?}"
     );
-    assert_eq!(revokes.load(Ordering::SeqCst), 0, "a missing grant is flagged, never revoked");
+    assert_eq!(
+        revokes.load(Ordering::SeqCst),
+        0,
+        "a missing grant is flagged, never revoked"
+    );
     target.cleanup(&[]).await;
 }

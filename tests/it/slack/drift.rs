@@ -55,7 +55,12 @@ async fn a_member_added_out_of_band_is_removed_once_and_the_granted_member_stays
     fake.set_usergroup(GROUP, &[]);
     let t = TestEngine::start(db, setup(&url, "revoke", WorkflowOptions::default())).await;
     let id = t.request("alice", "need edit on the wiki for 1h").await;
-    assert_eq!(t.state(&id).await, RequestState::Active, "{}", t.transcript());
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Active,
+        "{}",
+        t.transcript()
+    );
     let receipt = t.row(&id).await.grant.unwrap().receipt.unwrap();
     assert_eq!(receipt.holder.as_deref(), Some("S0WIKI:alice"));
 
@@ -63,14 +68,29 @@ async fn a_member_added_out_of_band_is_removed_once_and_the_granted_member_stays
     let before = updates(&fake);
     let report = t.engine.reconcile(Some("wiki")).await.unwrap();
     let r = &report.resources[0];
-    assert_eq!((r.outcome.clone(), r.holders), (ReconcileOutcome::Checked, 2), "{report:?}");
-    let found: Vec<_> = report.findings().map(|f| (f.kind, f.holder.clone(), f.action)).collect();
     assert_eq!(
-        found,
-        [(DriftKind::Unmanaged, "S0WIKI:mallory".to_string(), DriftAction::Revoked)],
+        (r.outcome.clone(), r.holders),
+        (ReconcileOutcome::Checked, 2),
         "{report:?}"
     );
-    assert_eq!(fake.usergroup(GROUP), ["alice"], "only the unmanaged member is removed");
+    let found: Vec<_> = report
+        .findings()
+        .map(|f| (f.kind, f.holder.clone(), f.action))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            DriftKind::Unmanaged,
+            "S0WIKI:mallory".to_string(),
+            DriftAction::Revoked
+        )],
+        "{report:?}"
+    );
+    assert_eq!(
+        fake.usergroup(GROUP),
+        ["alice"],
+        "only the unmanaged member is removed"
+    );
     assert_eq!(updates(&fake) - before, 1);
 
     // Again: nothing left to find, nothing written.
@@ -97,14 +117,28 @@ async fn the_scheduled_job_reports_drift_and_re_arms_itself(db: TestDb) {
     let job = JobKind::RECONCILE_ID;
     assert_eq!(t.store.job_status(job).await.unwrap().unwrap().0, "pending");
     t.advance(5).await;
-    assert!(t.store.drift_findings(true, None, 10).await.unwrap().is_empty(), "not due yet");
+    assert!(
+        t.store
+            .drift_findings(true, None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
 
     t.advance(11).await;
     let open = t.store.drift_findings(true, None, 10).await.unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
-    assert_eq!((open[0].kind, open[0].holder.as_str()), (DriftKind::Unmanaged, "S0WIKI:mallory"));
+    assert_eq!(
+        (open[0].kind, open[0].holder.as_str()),
+        (DriftKind::Unmanaged, "S0WIKI:mallory")
+    );
     assert_eq!(open[0].action, DriftAction::Reported, "report mode");
-    assert_eq!(fake.usergroup(GROUP), ["mallory"], "report mode removes nothing");
+    assert_eq!(
+        fake.usergroup(GROUP),
+        ["mallory"],
+        "report mode removes nothing"
+    );
     assert_eq!(
         t.store.job_status(job).await.unwrap().unwrap().0,
         "pending",
