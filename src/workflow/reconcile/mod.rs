@@ -106,12 +106,9 @@ impl Engine {
             })?],
             None => self.catalog.resources().iter().collect(),
         };
-        let expected = self.expected().await?;
         let mut report = ReconcileReport::default();
         for res in resources {
-            report
-                .resources
-                .push(self.reconcile_one(res, &expected).await?);
+            report.resources.push(self.reconcile_one(res).await?);
         }
         Ok(report)
     }
@@ -133,11 +130,7 @@ impl Engine {
         Ok(Expected { grants })
     }
 
-    async fn reconcile_one(
-        &self,
-        res: &Resource,
-        expected: &Expected,
-    ) -> anyhow::Result<ResourceDrift> {
+    async fn reconcile_one(&self, res: &Resource) -> anyhow::Result<ResourceDrift> {
         let mut out = ResourceDrift {
             resource: res.id.clone(),
             backend: res.grant.backend.clone(),
@@ -159,9 +152,7 @@ impl Engine {
             out.outcome = Outcome::Busy;
             return Ok(out);
         };
-        let result = self
-            .compare_and_act(res, grantor.as_ref(), expected, &mut out)
-            .await;
+        let result = self.compare_and_act(res, grantor.as_ref(), &mut out).await;
         if let Err(e) = self.store.release_lease(&key, &holder).await {
             tracing::warn!(key, error = ?e, "could not release a reconciliation lease");
         }
@@ -189,11 +180,14 @@ impl Engine {
         }
     }
 
+    /// The order of the reads is what makes removal safe: the target first, then whether a
+    /// grant is in flight, then the active grants. Access a grant put on the target before the
+    /// listing is either still in flight at the second read (removal waits) or committed before
+    /// the third (expected): never removed as unmanaged.
     async fn compare_and_act(
         &self,
         res: &Resource,
         grantor: &dyn Grantor,
-        expected: &Expected,
         out: &mut ResourceDrift,
     ) -> anyhow::Result<()> {
         let actual = match grantor.holders(res).await {
@@ -214,6 +208,11 @@ impl Engine {
             }
         };
         out.holders = actual.len();
+        let in_flight = match res.reconcile {
+            ReconcileMode::Revoke => self.grant_in_flight(res).await?,
+            _ => false,
+        };
+        let expected = self.expected().await?;
         let here = expected.here(&res.id);
         let drift = compare(&here, &expected.on_backend(&res.grant.backend), &actual);
         let now = self.now_ms();
@@ -230,7 +229,7 @@ impl Engine {
         let seen: Vec<String> = out.findings.iter().map(|f| f.id.clone()).collect();
         self.store.resolve_drift(&res.id, &seen, now).await?;
         if res.reconcile == ReconcileMode::Revoke {
-            let hold_back = self.hold_back(res, expected).await?;
+            let hold_back = hold_back(res, &expected, in_flight);
             for f in out.findings.iter_mut() {
                 if f.kind == DriftKind::Unmanaged {
                     self.remove(res, grantor, f, hold_back.as_deref()).await?;
@@ -240,19 +239,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Why unmanaged access must not be removed now, if it must not: a grant of the resource is
-    /// in flight (what it created is not recorded yet), or an active grant's holder is unnamed.
-    async fn hold_back(
-        &self,
-        res: &Resource,
-        expected: &Expected,
-    ) -> anyhow::Result<Option<String>> {
-        if expected.unnamed(&res.id) {
-            return Ok(Some(
-                "an active grant here has no recorded holder; removal waits until it ends".into(),
-            ));
-        }
-        let in_flight = self
+    /// Whether a grant of the resource is approved but not yet recorded: what it made on the
+    /// target may not be in any grant record yet.
+    async fn grant_in_flight(&self, res: &Resource) -> anyhow::Result<bool> {
+        let approved = self
             .store
             .list_requests(&RequestFilter {
                 resource: Some(res.id.clone()),
@@ -261,10 +251,21 @@ impl Engine {
                 ..Default::default()
             })
             .await?;
-        Ok((!in_flight.is_empty()).then(|| {
-            "a grant of this resource is in flight; removal waits for the next run".to_string()
-        }))
+        Ok(!approved.is_empty())
     }
+}
+
+/// Why unmanaged access must not be removed now, if it must not: a grant of the resource is in
+/// flight, or an active grant's holder is unnamed.
+fn hold_back(res: &Resource, expected: &Expected, in_flight: bool) -> Option<String> {
+    if expected.unnamed(&res.id) {
+        return Some(
+            "an active grant here has no recorded holder; removal waits until it ends".into(),
+        );
+    }
+    in_flight.then(|| {
+        "a grant of this resource is in flight; removal waits for the next run".to_string()
+    })
 }
 
 /// A Prometheus label value, escaped.

@@ -8,9 +8,11 @@ use crate::on_both_databases;
 use crate::support::TestDb;
 use crate::support::console::Drive;
 use crate::support::engine::{Setup, TestEngine};
+use crate::support::wait::{PATIENCE, wait_until};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use warden::chat::CardAction;
 use warden::domain::{
     Catalog, DriftAction, DriftKind, Platform, PlatformUser, RequestState, Resource,
 };
@@ -21,6 +23,7 @@ use warden::workflow::ReconcileOutcome;
 on_both_databases!(
     a_login_left_behind_is_reported_then_dropped_exactly_once_by_two_racing_runs,
     a_granted_login_dropped_out_of_band_is_flagged_missing_and_a_live_one_is_no_drift,
+    a_login_whose_grant_is_in_flight_is_left_alone_and_counts_once_recorded,
 );
 
 /// One resource, named after the target (the server is shared with other tests: holders are
@@ -208,6 +211,96 @@ async fn a_granted_login_dropped_out_of_band_is_flagged_missing_and_a_live_one_i
         revokes.load(Ordering::SeqCst),
         0,
         "a missing grant is flagged, never revoked"
+    );
+    target.cleanup(&[]).await;
+}
+
+/// Applies the grant, then never answers: the process "dies" with the login made and nothing
+/// recorded (the request stays approved).
+struct DiesAfterApplying(Arc<dyn Grantor>);
+
+#[async_trait]
+impl Grantor for DiesAfterApplying {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    async fn holders(&self, r: &Resource) -> Result<Option<Vec<String>>, GrantError> {
+        self.0.holders(r).await
+    }
+    async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        self.0.grant(call).await?;
+        std::future::pending().await
+    }
+    async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
+        self.0.revoke(call).await
+    }
+}
+
+async fn a_login_whose_grant_is_in_flight_is_left_alone_and_counts_once_recorded(db: TestDb) {
+    let mut target = PgTarget::new().await;
+    let revokes = Arc::new(AtomicUsize::new(0));
+    let dying = Setup {
+        catalog: Arc::new(catalog(&target, "revoke")),
+        grantors: vec![Arc::new(DiesAfterApplying(Arc::new(grantor())))],
+        ..Setup::default()
+    };
+    let t = TestEngine::start(db, dying).await;
+    t.say("alice", "need read on the test db for 1h").await;
+    let id = t.latest("alice").await;
+    let login = login_name(&id);
+    let submit = {
+        let engine = t.engine.clone();
+        let event = t.click_event("alice", CardAction::Submit, &id, None);
+        tokio::spawn(async move { engine.handle(event).await })
+    };
+    let probe = PgTarget::probe();
+    wait_until(PATIENCE, "the login to be made", || {
+        let (probe, login) = (probe.clone(), login.clone());
+        async move { PgTarget::exists(&probe, &login).await }
+    })
+    .await;
+    submit.abort();
+    let _ = submit.await;
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Approved,
+        "nothing recorded"
+    );
+
+    // Revoke mode sees the login with no grant behind it, but the grant is in flight.
+    let report = t.engine.reconcile(Some(&target.tag)).await.unwrap();
+    let found: Vec<_> = report
+        .findings()
+        .map(|f| (f.kind, f.holder.clone(), f.action))
+        .collect();
+    assert_eq!(
+        found,
+        [(DriftKind::Unmanaged, login.clone(), DriftAction::Deferred)],
+        "{report:?}"
+    );
+    assert!(
+        target.role_exists(&login).await,
+        "not removed while its grant is in flight"
+    );
+    assert_eq!(revokes.load(Ordering::SeqCst), 0);
+
+    // A new process finishes the grant; the login is then expected, and the finding closes.
+    let t2 = t.restart(setup(&target, "revoke", &revokes)).await;
+    t2.advance(2).await;
+    assert_eq!(
+        t2.state(&id).await,
+        RequestState::Active,
+        "{}",
+        t2.transcript()
+    );
+    let report = t2.engine.reconcile(Some(&target.tag)).await.unwrap();
+    assert!(report.findings().next().is_none(), "{report:?}");
+    assert!(target.role_exists(&login).await);
+    assert_eq!(revokes.load(Ordering::SeqCst), 0);
+    t2.advance(61).await;
+    assert!(
+        !target.role_exists(&login).await,
+        "its own revoke drops it at expiry"
     );
     target.cleanup(&[]).await;
 }
