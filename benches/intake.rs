@@ -86,6 +86,7 @@ fn resource(i: usize) -> Resource {
         max_duration: 8 * 3600,
         default_duration: None,
         grant: Default::default(),
+        reconcile: Default::default(),
         approval_channel: Default::default(),
         break_glass: false,
         tags: vec![],

@@ -280,6 +280,8 @@ impl Wiring {
             metrics,
             options: WorkflowOptions {
                 limits: s.limits.clone(),
+                reconcile_interval_secs: s.reconcile.interval_secs(),
+                reconcile_lease_secs: crate::config::secs(&s.reconcile.lease),
                 ..WorkflowOptions::from_settings(&s.workflow)
             },
             clients,

@@ -93,6 +93,15 @@ pub enum Command {
     Freeze(FreezeArgs),
     /// Lift a freeze, by its id or its scope; explicit, with a reason, and recorded.
     Unfreeze(UnfreezeArgs),
+    /// Drift reconciliation now: each listable target against Warden's active grants.
+    Reconcile {
+        /// Only this catalog resource.
+        #[arg(long)]
+        resource: Option<String>,
+        /// `text` (default) or `json`.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
     /// Discord set-up tasks.
     Discord {
         #[command(subcommand)]
@@ -261,4 +270,11 @@ pub enum BenchScenario {
     Flows,
     /// An agent's create → policy → grant → release, through the engine's agent operations.
     Agents,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }

@@ -23,6 +23,8 @@ mod grants;
 pub use grants::{DatabaseServerSettings, GrantSettings};
 mod llm;
 pub use llm::LlmSettings;
+mod reconcile;
+pub use reconcile::ReconcileSettings;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -44,6 +46,7 @@ pub struct Settings {
     pub limits: LimitsSettings,
     pub evidence: EvidenceSettings,
     pub sso: SsoSettings,
+    pub reconcile: ReconcileSettings,
 }
 
 /// Which remote services may be reached over plain http. Loopback always may; any other host

@@ -96,6 +96,20 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
         Err(e) => tracing::warn!(error = ?e, "metrics: failed to count jobs"),
     }
+    // Open drift: alert on `warden_drift_findings > 0`.
+    match state.engine.store().count_open_drift().await {
+        Ok(counts) => {
+            for (resource, kind, n) in counts {
+                let labels = format!(
+                    "resource=\"{}\",kind=\"{}\"",
+                    crate::workflow::metric_label(&resource),
+                    kind.as_str()
+                );
+                gauges.push(("warden_drift_findings", labels, n as f64));
+            }
+        }
+        Err(e) => tracing::warn!(error = ?e, "metrics: failed to count drift findings"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.engine.metrics().render(&gauges),

@@ -14,6 +14,7 @@ pub mod anchor;
 pub mod anchor_check;
 mod api;
 mod auth;
+mod drift;
 mod errors;
 pub mod export;
 mod filters;
@@ -78,6 +79,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(jobs::routes())
+        .merge(drift::routes())
         .merge(replay::routes())
         .merge(freezes::routes())
         .merge(agents::routes())

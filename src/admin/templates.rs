@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("request", include_str!("templates/request.hbs")),
     ("grants", include_str!("templates/grants.hbs")),
     ("jobs", include_str!("templates/jobs.hbs")),
+    ("drift", include_str!("templates/drift.hbs")),
     ("replay", include_str!("templates/replay.hbs")),
     ("freezes", include_str!("templates/freezes.hbs")),
     ("passkeys", include_str!("templates/passkeys.hbs")),

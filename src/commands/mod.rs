@@ -16,6 +16,7 @@ pub mod eval;
 mod freeze;
 mod llm;
 mod policy;
+mod reconcile;
 mod serve;
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -84,6 +85,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                     } => llm::probe(&loaded.settings).await,
                     Command::Discord { command } => discord::run(&loaded.settings, command).await,
                     Command::Freeze(args) => freeze::freeze(&loaded.settings, args).await,
+                    Command::Reconcile { resource, format } => {
+                        reconcile::run(&loaded.settings, resource.as_deref(), format).await
+                    }
                     Command::Unfreeze(args) => freeze::unfreeze(&loaded.settings, args).await,
                     Command::Demo { .. }
                     | Command::Bench { .. }

@@ -17,6 +17,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     // Overdue grants are revoked before anything else happens.
     let ran = engine.recover().await.context("Start-up recovery failed")?;
     tracing::info!(jobs = ran, "recovery complete");
+    engine
+        .arm_reconcile()
+        .await
+        .context("Failed to arm drift reconciliation")?;
     let listener = tokio::net::TcpListener::bind(&s.server.listen)
         .await
         .with_context(|| format!("Failed to bind {}", s.server.listen))?;

@@ -26,6 +26,7 @@ impl Settings {
             )),
         }
         p.extend(self.transport_problems(""));
+        p.extend(self.reconcile.problems());
         if self.llm.base_url.is_some() {
             if self.llm.model.is_none() {
                 p.push("llm.model is required when llm.base_url is set".into());

@@ -122,6 +122,9 @@ pub struct Resource {
     pub default_duration: Option<u64>,
     #[serde(default)]
     pub grant: GrantTarget,
+    /// What drift reconciliation does here: `off`, `report` (the default) or `revoke`.
+    #[serde(default)]
+    pub reconcile: super::drift::ReconcileMode,
     /// Post approval cards here (a channel id per platform) instead of approvers' DMs.
     #[serde(default)]
     pub approval_channel: HashMap<String, String>,

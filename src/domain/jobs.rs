@@ -109,10 +109,13 @@ pub enum JobKind {
     Remind,
     Warn,
     CardUpdate,
+    /// Drift reconciliation over every listable resource: one job for the whole deployment,
+    /// tied to no request, re-armed by itself at the configured interval.
+    Reconcile,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 10] = [
         Self::Grant,
         Self::Expire,
         Self::Revoke,
@@ -122,6 +125,7 @@ impl JobKind {
         Self::Remind,
         Self::Warn,
         Self::CardUpdate,
+        Self::Reconcile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +139,7 @@ impl JobKind {
             Self::Remind => "remind",
             Self::Warn => "warn",
             Self::CardUpdate => "card_update",
+            Self::Reconcile => "reconcile",
         }
     }
 
@@ -157,9 +162,16 @@ impl JobKind {
             Self::Expire | Self::Revoke | Self::Compensate => 10,
             Self::Grant => 5,
             Self::CardUpdate => 1,
-            Self::ConfirmExpire | Self::PendingExpire | Self::Remind | Self::Warn => 0,
+            Self::ConfirmExpire
+            | Self::PendingExpire
+            | Self::Remind
+            | Self::Warn
+            | Self::Reconcile => 0,
         }
     }
+
+    /// The id of the one reconciliation job (it belongs to no request).
+    pub const RECONCILE_ID: &'static str = "reconcile";
 
     /// The job's id for a request: the one rule, so a kind can be re-armed or cancelled by name.
     pub fn id_for(self, request: &RequestId) -> String {
@@ -195,6 +207,7 @@ pub enum Job {
     Remind,
     Warn,
     CardUpdate(CardUpdate),
+    Reconcile,
 }
 
 /// A stored job that does not decode: an alert, never a silent drop.
@@ -218,6 +231,7 @@ impl Job {
             Job::Remind => JobKind::Remind,
             Job::Warn => JobKind::Warn,
             Job::CardUpdate(_) => JobKind::CardUpdate,
+            Job::Reconcile => JobKind::Reconcile,
         }
     }
 
@@ -268,6 +282,7 @@ impl Job {
             JobKind::Remind => Job::Remind,
             JobKind::Warn => Job::Warn,
             JobKind::CardUpdate => Job::CardUpdate(body(kind, payload)?),
+            JobKind::Reconcile => Job::Reconcile,
         })
     }
 }
@@ -300,6 +315,7 @@ mod tests {
                 card,
                 status: Some("Approved".into()),
             }),
+            Job::Reconcile,
         ] {
             let back = Job::decode(job.kind().as_str(), job.payload().as_deref()).unwrap();
             assert_eq!(back, job);

@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod catalog;
 pub mod credential;
 pub mod decision;
+pub mod drift;
 pub mod duration;
 pub mod evidence;
 pub mod freeze;
@@ -26,6 +27,7 @@ pub use credential::Credential;
 pub use decision::{
     ApprovalPlan, ApprovalStep, ApproverSpec, Decision, Obligation, PlannedStep, PolicyFault,
 };
+pub use drift::{DriftAction, DriftFinding, DriftKind, ReconcileMode};
 pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
 pub use freeze::{Freeze, FreezeScope, FreezeScopeError, Lift, Subject};

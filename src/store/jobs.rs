@@ -328,3 +328,38 @@ impl Store {
         Ok(counts)
     }
 }
+
+impl Store {
+    /// Makes sure the one reconciliation job exists, due at `run_at`; a pending or running one
+    /// is left as it is (another instance armed it), a finished or dead one is armed again.
+    pub async fn arm_reconcile(&self, run_at: i64) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, request_id, run_at, priority, status, attempts) \
+             VALUES ($1, $2, NULL, $3, 0, 'pending', 0) \
+             ON CONFLICT (id) DO UPDATE SET status = 'pending', run_at = excluded.run_at, attempts = 0, \
+             locked_by = NULL, locked_until = NULL, last_error = NULL WHERE jobs.status IN ('done', 'dead')",
+        )
+        .bind(crate::domain::JobKind::RECONCILE_ID)
+        .bind(crate::domain::JobKind::Reconcile.as_str())
+        .bind(run_at)
+        .execute(self.write())
+        .await
+        .context("Failed to arm the reconciliation job")?;
+        Ok(())
+    }
+
+    /// Puts a claimed job back to run again at `run_at` (a recurring job after a run).
+    pub async fn rearm_job(&self, claim: &JobClaim, run_at: i64) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'pending', run_at = $1, attempts = 0, last_error = NULL, \
+             locked_by = NULL, locked_until = NULL WHERE id = $2 AND locked_by = $3 AND status = 'running'",
+        )
+        .bind(run_at)
+        .bind(&claim.job_id)
+        .bind(&claim.worker)
+        .execute(self.write())
+        .await
+        .context("Failed to re-arm a job")?;
+        Ok(done.rows_affected() == 1)
+    }
+}

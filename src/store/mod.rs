@@ -18,6 +18,7 @@ mod agent_credentials;
 mod chain;
 mod change;
 mod codec;
+mod drift;
 mod freezes;
 mod home_viewers;
 mod housekeeping;

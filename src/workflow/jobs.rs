@@ -85,6 +85,10 @@ impl Engine {
                 return Err(anyhow::anyhow!("{e}"));
             }
         };
+        // It belongs to no request.
+        if kind == Job::Reconcile {
+            return self.exec_reconcile(job).await;
+        }
         let req = match (known, &job.request_id) {
             (Some(r), _) => Some(r),
             (None, Some(id)) => self.store.get_request(id.as_str()).await?,
@@ -103,6 +107,7 @@ impl Engine {
             Job::Remind => self.exec_reminder(job, &req).await,
             Job::Warn => self.exec_warning(job, &req).await,
             Job::CardUpdate(update) => self.exec_card_update(job, &req, update).await,
+            Job::Reconcile => self.exec_reconcile(job).await,
         }
     }
 

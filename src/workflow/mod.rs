@@ -45,6 +45,7 @@ mod limits;
 mod plan;
 mod prior_access;
 mod reading;
+mod reconcile;
 mod revoke;
 mod status;
 mod step;
@@ -55,6 +56,9 @@ pub use cards::request_card_fields;
 pub use freeze::{DEFAULT_REVOKE_CONCURRENCY, RevokeOutcome, RevokeProgress, RevokeSummary};
 pub use inbox::Queued;
 pub use plan::{ApprovalPlan, PlannedStep};
+pub use reconcile::{
+    Outcome as ReconcileOutcome, ReconcileReport, ResourceDrift, label as metric_label,
+};
 pub(crate) use step::Step;
 
 /// Settings the workflow needs, already parsed.
@@ -73,6 +77,10 @@ pub struct WorkflowOptions {
     pub job_lease_secs: u64,
     /// What one person's words may cost (`[limits]`).
     pub limits: crate::config::LimitsSettings,
+    /// Time between scheduled drift reconciliation runs; `None`: on demand only.
+    pub reconcile_interval_secs: Option<u64>,
+    /// How long one run may hold a resource (and a finding it is removing).
+    pub reconcile_lease_secs: u64,
 }
 
 impl Default for WorkflowOptions {
@@ -89,6 +97,8 @@ impl Default for WorkflowOptions {
             break_glass_secs: 3600,
             job_lease_secs: 60,
             limits: Default::default(),
+            reconcile_interval_secs: None,
+            reconcile_lease_secs: 300,
         }
     }
 }
@@ -116,6 +126,8 @@ impl WorkflowOptions {
             break_glass_secs: secs(&w.break_glass_duration),
             job_lease_secs: 60,
             limits: Default::default(),
+            reconcile_interval_secs: None,
+            reconcile_lease_secs: 300,
         }
     }
 }

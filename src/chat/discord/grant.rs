@@ -6,6 +6,11 @@
 //!
 //! A grant reads the member's roles first: a role the member already holds is reported as
 //! unchanged, so the revoke leaves it in place.
+//!
+//! It does not list holders for drift reconciliation: Discord has no "members with role R"
+//! endpoint, and walking `GET /guilds/{guild}/members` needs the privileged Server Members
+//! intent switched on for the bot (and a page per 1,000 members), which Warden does not ask
+//! for. Receipts still name the member (`holder`), for the day it does.
 
 use super::rest::{DiscordRest, RestError, Route};
 use crate::domain::Platform;
@@ -130,7 +135,8 @@ impl Grantor for DiscordRoleGrantor {
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
-        self.apply_role(call, Method::PUT).await
+        let receipt = self.apply_role(call, Method::PUT).await?;
+        Ok(receipt.with_holder(call.account.user_id.clone()))
     }
 
     async fn revoke(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {

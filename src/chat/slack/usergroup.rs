@@ -9,11 +9,17 @@
 //!
 //! Catalog: `grant = { backend = "slack_usergroup", usergroup = "S0123" }`, per role
 //! `roles.<role>.usergroup`.
+//!
+//! A grant's holder is `<group>:<user>` (a resource's roles may name different groups), and a
+//! revoke removes exactly that: the group recorded at grant time, not today's catalog's.
+//! Holders are listed from `usergroups.list` (one call for every group, and it says which
+//! groups are disabled: a disabled group's kept list is nobody's access), not one
+//! `usergroups.users.list` per group.
 
 use super::api::SlackApi;
 use crate::chat::ChatError;
-use crate::domain::Platform;
 use crate::domain::catalog::GrantTarget;
+use crate::domain::{Platform, Resource};
 use crate::grants::{GrantCall, GrantError, GrantOp, GrantReceipt, Grantor, PriorAccess};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -115,6 +121,17 @@ impl SlackUsergroupGrantor {
 
     /// The group's members and whether it is disabled (disabled groups included).
     async fn read(&self, group: &str) -> Result<(Vec<String>, bool), GrantError> {
+        let g = self
+            .read_all()
+            .await?
+            .into_iter()
+            .find(|g| g.id == group)
+            .ok_or_else(|| GrantError::Permanent(format!("Slack has no user group {group}")))?;
+        Ok((g.users, g.date_delete.unwrap_or(0) != 0))
+    }
+
+    /// Every user group of the workspace with its members, disabled ones included.
+    async fn read_all(&self) -> Result<Vec<Group>, GrantError> {
         let params = vec![
             ("include_disabled", Some("true")),
             ("include_users", Some("true")),
@@ -130,12 +147,7 @@ impl SlackUsergroupGrantor {
             })
             .await
             .map_err(grant_error)?;
-        let g = list
-            .usergroups
-            .into_iter()
-            .find(|g| g.id == group)
-            .ok_or_else(|| GrantError::Permanent(format!("Slack has no user group {group}")))?;
-        Ok((g.users, g.date_delete.unwrap_or(0) != 0))
+        Ok(list.usergroups)
     }
 
     async fn post<T: Serialize + Send + Sync>(
@@ -164,9 +176,19 @@ impl SlackUsergroupGrantor {
         self.post("usergroups.users.update", &body).await
     }
 
+    /// The group and user a call changes: on a revoke, the holder its grant recorded.
+    fn target_of(call: &GrantCall) -> Result<(String, String), GrantError> {
+        let recorded = call.grant.as_ref().and_then(|g| g.holder.as_deref());
+        match recorded.and_then(|h| h.split_once(':')) {
+            Some((group, user)) if call.op == GrantOp::Revoke => {
+                Ok((group.to_string(), user.to_string()))
+            }
+            _ => Ok((Self::group_of(call)?, call.account.user_id.clone())),
+        }
+    }
+
     async fn change(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
-        let group = Self::group_of(call)?;
-        let user = call.account.user_id.clone();
+        let (group, user) = Self::target_of(call)?;
         let (members, disabled) = self.read(&group).await?;
         let arg = GroupArg { usergroup: &group };
         let result = match plan(call.op, &user, &members, disabled) {
@@ -203,11 +225,29 @@ impl SlackUsergroupGrantor {
 
 fn receipt(group: &str, user: &str, what: &str, changed: bool) -> GrantReceipt {
     let detail = serde_json::json!({ "usergroup": group, "user": user, "result": what });
-    if changed {
+    let receipt = if changed {
         GrantReceipt::applied(BACKEND, detail)
     } else {
         GrantReceipt::unchanged(BACKEND, detail)
-    }
+    };
+    receipt.with_holder(holder(group, user))
+}
+
+/// How a member of a group is named as a holder.
+fn holder(group: &str, user: &str) -> String {
+    format!("{group}:{user}")
+}
+
+/// The groups a resource's grants go to: the resource-wide one and each role's.
+fn groups_of(resource: &Resource) -> Vec<String> {
+    let mut groups: Vec<String> = resource
+        .roles
+        .iter()
+        .filter_map(|r| resource.grant.param_for_role("usergroup", &r.name))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 /// Transport trouble and rate limits are worth retrying; Slack refusing the change is not.
@@ -229,7 +269,26 @@ impl Grantor for SlackUsergroupGrantor {
 
     /// Every call reads and writes back the whole member list of its group.
     fn serial_key(&self, call: &GrantCall) -> Option<String> {
-        Self::group_of(call).ok().map(|g| format!("{BACKEND}:{g}"))
+        Self::target_of(call)
+            .ok()
+            .map(|(g, _)| format!("{BACKEND}:{g}"))
+    }
+
+    /// The members of the resource's groups, as `<group>:<user>`; a disabled group has none.
+    async fn holders(&self, resource: &Resource) -> Result<Option<Vec<String>>, GrantError> {
+        let wanted = groups_of(resource);
+        let all = self.read_all().await?;
+        let mut found = Vec::new();
+        for id in &wanted {
+            let g = all
+                .iter()
+                .find(|g| &g.id == id)
+                .ok_or_else(|| GrantError::Permanent(format!("Slack has no user group {id}")))?;
+            if g.date_delete.unwrap_or(0) == 0 {
+                found.extend(g.users.iter().map(|u| holder(id, u)));
+            }
+        }
+        Ok(Some(found))
     }
 
     async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
@@ -299,6 +358,45 @@ mod tests {
         assert_eq!(
             plan(GrantOp::Grant, "U3", &v(&["U1"]), false),
             Write::Members(v(&["U1", "U3"]))
+        );
+    }
+
+    fn call(op: GrantOp, holder: Option<&str>) -> GrantCall {
+        let catalog = crate::domain::Catalog::from_toml(
+            "[[resource]]\nid = \"wiki\"\nname = \"Wiki\"\nroles = [\"edit\", \"admin\"]\nrisk = \"low\"\n\
+             max_duration = \"1d\"\ngrant = { backend = \"slack_usergroup\", usergroup = \"S1\", roles = { admin = { usergroup = \"S2\" } } }\n",
+        )
+        .unwrap();
+        let res = catalog.get("wiki").unwrap();
+        assert_eq!(groups_of(res), v(&["S1", "S2"]), "every role's group");
+        let mut c = GrantCall::new(
+            op,
+            "AR-1",
+            res,
+            "edit",
+            "alice",
+            &crate::domain::PlatformUser::new(Platform::Slack, "T1", "U1"),
+            chrono::Utc::now(),
+            None,
+        );
+        c.grant =
+            holder.map(|h| GrantReceipt::applied(BACKEND, serde_json::Value::Null).with_holder(h));
+        c
+    }
+
+    #[test]
+    fn a_revoke_removes_the_recorded_holder_and_a_grant_goes_to_the_catalogs_group() {
+        let t = |c: &GrantCall| SlackUsergroupGrantor::target_of(c).unwrap();
+        assert_eq!(t(&call(GrantOp::Grant, None)), ("S1".into(), "U1".into()));
+        assert_eq!(
+            t(&call(GrantOp::Revoke, Some("S9:U7"))),
+            ("S9".into(), "U7".into()),
+            "what was granted, not today's catalog"
+        );
+        assert_eq!(t(&call(GrantOp::Revoke, None)), ("S1".into(), "U1".into()));
+        assert_eq!(
+            receipt("S1", "U1", "added", true).holder.as_deref(),
+            Some("S1:U1")
         );
     }
 }

@@ -95,6 +95,23 @@ impl DbParams {
         })
     }
 
+    /// The server and mode a resource's logins live on, for listing them (no role needed).
+    pub fn server_and_mode(
+        resource: &crate::domain::Resource,
+    ) -> Result<(String, Mode), GrantError> {
+        let p = &resource.grant.params;
+        let server = p
+            .get("server")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| bad("the catalog names no `server`"))?;
+        let mode = match p.get("mode").and_then(|v| v.as_str()) {
+            None | Some("new_login") => Mode::NewLogin,
+            Some("existing_user") => Mode::ExistingUser,
+            Some(other) => return Err(bad(&format!("unknown mode `{other}`"))),
+        };
+        Ok((server.to_string(), mode))
+    }
+
     /// The person's own database user (`ExistingUser` mode).
     pub fn existing_user(&self, person: &str) -> String {
         self.user_template.replace("{person}", person)
@@ -121,6 +138,26 @@ pub fn login_name(request_id: &str) -> String {
         .take(24)
         .collect();
     format!("warden_{id}")
+}
+
+/// The mark a login carries on its server (a role comment): which catalog resource it was made
+/// for, so drift reconciliation can tell Warden's logins per resource from everything else,
+/// from the target alone, even when Warden's own record of the grant never got written.
+pub fn resource_mark(resource_id: &str) -> String {
+    format!("warden resource={resource_id}")
+}
+
+/// The login a revoke drops: the grant's recorded holder, else the login its receipt names,
+/// else the one the grant would have made (a compensating revoke of an unknown outcome).
+pub fn recorded_login(call: &GrantCall) -> String {
+    let g = call.grant.as_ref();
+    g.and_then(|g| g.holder.clone())
+        .or_else(|| {
+            g.and_then(|g| g.detail.get("login"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| login_name(&call.request_id))
 }
 
 /// A quoted identifier (PostgreSQL `"x"`, MySQL `` `x` ``), the quote doubled inside.

@@ -4,7 +4,9 @@
 //! Neither server has a time at which an account stops working (PostgreSQL's `VALID UNTIL`):
 //! Warden's revoke ends the access, backed by `PASSWORD EXPIRE INTERVAL` in whole days.
 
-use super::{DbParams, Mode, ServerConfig, db_error, login_name, quote_ident, quote_literal};
+use super::{
+    DbParams, Mode, ServerConfig, db_error, login_name, quote_ident, quote_literal, recorded_login,
+};
 use crate::domain::Credential;
 use crate::domain::credential::random_password;
 use crate::grants::{GrantCall, GrantError, GrantReceipt, Grantor};
@@ -148,7 +150,9 @@ impl MySqlGrantor {
             "connection_limit": p.connection_limit, "password_expires_in_days": days,
             "fingerprint": credential.fingerprint(),
         });
-        Ok(GrantReceipt::applied(BACKEND, detail).with_credential(credential))
+        Ok(GrantReceipt::applied(BACKEND, detail)
+            .with_holder(login)
+            .with_credential(credential))
     }
 
     async fn revoke_login(
@@ -157,12 +161,7 @@ impl MySqlGrantor {
         call: &GrantCall,
         p: &DbParams,
     ) -> Result<GrantReceipt, GrantError> {
-        let login = call
-            .grant
-            .as_ref()
-            .and_then(|g| g.detail.get("login"))
-            .and_then(|v| v.as_str())
-            .map_or_else(|| login_name(&call.request_id), str::to_string);
+        let login = recorded_login(call);
         let account = Self::account(&login, &p.host)?;
         let exists: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?")

@@ -6,9 +6,12 @@
 //! treats a missing role as done. `VALID UNTIL` ends logins even while Warden is down; sessions
 //! already open are ended by Warden's revoke (`pg_terminate_backend`).
 
-use super::{DbParams, Mode, ServerConfig, db_error, login_name, quote_ident, quote_literal};
-use crate::domain::Credential;
+use super::{
+    DbParams, Mode, ServerConfig, db_error, login_name, quote_ident, quote_literal, recorded_login,
+    resource_mark,
+};
 use crate::domain::credential::random_password;
+use crate::domain::{Credential, Resource};
 use crate::grants::{GrantCall, GrantError, GrantReceipt, Grantor};
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
@@ -119,6 +122,12 @@ impl PostgresGrantor {
             quote_literal(&until)?,
         );
         Self::exec(&mut tx, "create the login", sql).await?;
+        let sql = format!(
+            "COMMENT ON ROLE {} IS {}",
+            ident(&login),
+            quote_literal(&resource_mark(&call.resource))?
+        );
+        Self::exec(&mut tx, "mark the login", sql).await?;
         for role in &p.db_roles {
             let sql = format!("GRANT {} TO {}", ident(role), ident(&login));
             Self::exec(&mut tx, "grant the database role", sql).await?;
@@ -138,7 +147,9 @@ impl PostgresGrantor {
             "connection_limit": p.connection_limit,
             "fingerprint": credential.fingerprint(), "retried": existed,
         });
-        Ok(GrantReceipt::applied(BACKEND, detail).with_credential(credential))
+        Ok(GrantReceipt::applied(BACKEND, detail)
+            .with_holder(login)
+            .with_credential(credential))
     }
 
     async fn revoke_login(
@@ -228,11 +239,12 @@ impl PostgresGrantor {
         let detail = serde_json::json!({
             "server": p.server, "mode": "existing_user", "user": user, "added": added,
         });
-        Ok(if added.is_empty() {
+        let receipt = if added.is_empty() {
             GrantReceipt::unchanged(BACKEND, detail)
         } else {
             GrantReceipt::applied(BACKEND, detail)
-        })
+        };
+        Ok(receipt.with_holder(user))
     }
 
     async fn revoke_existing(
@@ -268,19 +280,32 @@ impl PostgresGrantor {
     }
 }
 
-/// The login a revoke drops: the one the grant recorded, else the one it would have made.
-fn recorded_login(call: &GrantCall) -> String {
-    call.grant
-        .as_ref()
-        .and_then(|g| g.detail.get("login"))
-        .and_then(|v| v.as_str())
-        .map_or_else(|| login_name(&call.request_id), str::to_string)
-}
-
 #[async_trait]
 impl Grantor for PostgresGrantor {
     fn name(&self) -> &str {
         BACKEND
+    }
+
+    /// The logins Warden made for this resource that still exist on its server (marked with the
+    /// resource when created; `warden_` and a request id). A person's own user (`existing_user`
+    /// mode) held the roles before and beside Warden: that mode cannot tell, so it does not list.
+    async fn holders(&self, resource: &Resource) -> Result<Option<Vec<String>>, GrantError> {
+        let (server, mode) = DbParams::server_and_mode(resource)?;
+        if mode == Mode::ExistingUser {
+            return Ok(None);
+        }
+        let srv = self.servers.get(&server).ok_or_else(|| {
+            GrantError::Permanent(format!("no server `{server}` under [grants.databases]"))
+        })?;
+        let logins: Vec<String> = sqlx::query_scalar(
+            "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'warden\\_%' \
+             AND shobj_description(oid, 'pg_authid') = $1 ORDER BY rolname",
+        )
+        .bind(resource_mark(&resource.id))
+        .fetch_all(&srv.pool)
+        .await
+        .map_err(|e| db_error("list the logins", e))?;
+        Ok(Some(logins))
     }
 
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {

@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod browser;
 mod dedup;
+mod drift;
 mod export;
 mod freezes;
 mod jobs;

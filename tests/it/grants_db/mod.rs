@@ -2,6 +2,7 @@
 //! connections, real privileges.
 
 mod config;
+mod drift;
 mod flow;
 mod mysql;
 pub(crate) mod pg_target;

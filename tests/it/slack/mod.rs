@@ -3,6 +3,7 @@
 
 pub(crate) mod app;
 mod credentials;
+mod drift;
 mod durable;
 mod flows;
 mod grants;
