@@ -18,4 +18,5 @@ mod sessions;
 mod sso;
 mod sso_logout;
 mod sso_tokens;
+mod step_up;
 mod webdriver;

@@ -4,7 +4,7 @@
 pub(crate) mod app;
 mod credentials;
 mod durable;
-mod flows;
+pub(crate) mod flows;
 mod grants;
 mod identity;
 mod inbound;
