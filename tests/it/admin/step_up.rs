@@ -24,6 +24,7 @@ on_both_databases!(
     a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_follows,
     step_up_refusals_change_nothing,
     without_sso_a_step_up_approval_fails_closed,
+    a_break_glass_activation_the_policy_steps_up_is_granted_after_the_requesters_passkey,
 );
 
 const CRITICAL: &str = "need write on the prod billing db for 1h, INC-4411";
@@ -43,7 +44,7 @@ fn directory() -> String {
         "/tests/slack/directory.toml"
     ))
     .expect("directory");
-    ["dana", "carol"].iter().fold(text, |t, id| {
+    ["dana", "carol", "gina"].iter().fold(text, |t, id| {
         t.replacen(
             &format!("id = \"{id}\"\n"),
             &format!("id = \"{id}\"\nsso_subject = \"idp-{id}\"\n"),
@@ -54,6 +55,11 @@ fn directory() -> String {
 
 /// Warden with Slack and SSO at `http://localhost:…`; `None` without a browser or node.
 async fn setup(db: TestDb) -> Option<StepUpApp> {
+    setup_with(db, None).await
+}
+
+/// As `setup`, with policy data (`policy.data_file`) when given.
+async fn setup_with(db: TestDb, policy_data: Option<Value>) -> Option<StepUpApp> {
     if !webdriver::available() || !oidc_provider::available() {
         return None;
     }
@@ -64,9 +70,15 @@ async fn setup(db: TestDb) -> Option<StepUpApp> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("directory.toml");
     std::fs::write(&file, directory()).unwrap();
+    let data = policy_data.map(|d| {
+        let path = dir.path().join("policy-data.json");
+        std::fs::write(&path, d.to_string()).unwrap();
+        path
+    });
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = TestApp::start_on_listener(db, listener, clock.clone(), |s| {
         s.directory.file = Some(file);
+        s.policy.data_file = data;
         s.sso.issuer = Some(format!("http://127.0.0.1:{idp_port}"));
         s.sso.client_id = Some(CLIENT_ID.into());
         s.sso.client_secret = Some(SecretString::from(CLIENT_SECRET));
@@ -79,6 +91,7 @@ async fn setup(db: TestDb) -> Option<StepUpApp> {
     let accounts = json!({
         "idp-dana": who("dana@example.com", "warden-admins"),
         "idp-carol": who("carol@example.com", "warden-auditors"),
+        "idp-gina": who("gina@example.com", "warden-auditors"),
     });
     let idp = OidcProvider::start(idp_port, &redirect, &accounts).await;
     Some(StepUpApp {
@@ -104,8 +117,15 @@ async fn approver(s: &StepUpApp, login: &str) -> (Driver, String) {
 
 /// Alice asks for critical access and submits; returns the request id.
 async fn critical_request(app: &TestApp) -> String {
+    let id = ask(app, "U0ALICE", CRITICAL).await;
+    app.wait_state(&id, RequestState::PendingApproval).await;
+    id
+}
+
+/// `user` asks in their DM and presses Submit on the confirmation card; the request id.
+async fn ask(app: &TestApp, user: &str, text: &str) -> String {
     let before = crate::slack::app::cards_with_button(app, "submit").len();
-    app.dm("U0ALICE", CRITICAL).await;
+    app.dm(user, text).await;
     app.wait_for(10, "a new confirmation card", |_| {
         crate::slack::app::cards_with_button(app, "submit").len() > before
     })
@@ -114,15 +134,13 @@ async fn critical_request(app: &TestApp) -> String {
         .pop()
         .unwrap();
     app.click(
-        "U0ALICE",
+        user,
         "submit",
         &confirm.request_id,
         &confirm.channel,
         &confirm.ts,
     )
     .await;
-    app.wait_state(&confirm.request_id, RequestState::PendingApproval)
-        .await;
     confirm.request_id
 }
 
@@ -145,18 +163,26 @@ fn said_to(app: &TestApp, channel: &str, user: &str) -> Vec<String> {
 async fn click_for_link(app: &TestApp, user: &str, id: &str) -> String {
     let approval = card(app, "approve", Some(id)).await;
     let dm = format!("D{}", &user[1..]);
-    let links = |app: &TestApp| {
-        said_to(app, &dm, user)
-            .into_iter()
-            .filter(|t| t.contains(id) && t.contains("/admin/step-up/"))
-            .count()
-    };
-    let before = links(app);
+    let before = links_to(app, &dm, user, id);
     app.click(user, "approve", id, &approval.channel, &approval.ts)
         .await;
-    app.wait_for(10, "the step-up link", |_| links(app) > before)
-        .await;
-    let text = said_to(app, &dm, user)
+    wait_for_link(app, &dm, user, id, before).await
+}
+
+fn links_to(app: &TestApp, dm: &str, user: &str, id: &str) -> usize {
+    said_to(app, dm, user)
+        .into_iter()
+        .filter(|t| t.contains(id) && t.contains("/admin/step-up/"))
+        .count()
+}
+
+/// Waits for a step-up link after `before` of them; its URL.
+async fn wait_for_link(app: &TestApp, dm: &str, user: &str, id: &str, before: usize) -> String {
+    app.wait_for(10, "the step-up link", |_| {
+        links_to(app, dm, user, id) > before
+    })
+    .await;
+    let text = said_to(app, dm, user)
         .into_iter()
         .rfind(|t| t.contains(id) && t.contains("/admin/step-up/"))
         .unwrap();
@@ -209,13 +235,24 @@ async fn a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_fol
 
     // Dana's click does not count yet: she gets a private link, logged without the link.
     let link = click_for_link(app, "U0DANA", &id).await;
-    assert!(link.starts_with(&format!("{}/admin/step-up/", s.web)), "{link}");
+    assert!(
+        link.starts_with(&format!("{}/admin/step-up/", s.web)),
+        "{link}"
+    );
     let row = app.row(&id).await;
-    assert_eq!((row.state, row.approvals.len()), (RequestState::PendingApproval, 0));
+    assert_eq!(
+        (row.state, row.approvals.len()),
+        (RequestState::PendingApproval, 0)
+    );
     let log = log_of(app, &id).await;
-    let asked = log.iter().find(|(k, p)| k == "step_up" && p["asked"] == "approve");
+    let asked = log
+        .iter()
+        .find(|(k, p)| k == "step_up" && p["asked"] == "approve");
     assert!(asked.is_some_and(|(_, p)| p["step"] == 0), "{log:?}");
-    assert!(!format!("{log:?}").contains(link.rsplit('/').next().unwrap()), "no token in the log");
+    assert!(
+        !format!("{log:?}").contains(link.rsplit('/').next().unwrap()),
+        "no token in the log"
+    );
     // Only the token's hash is stored.
     let token = link.rsplit('/').next().unwrap();
     let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM step_up_links")
@@ -250,9 +287,15 @@ async fn a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_fol
         .filter(|(k, p)| k == "step_up" && p.get("credential_id").is_some())
         .collect();
     assert_eq!(verified.len(), 1, "{log:?}");
-    assert_eq!(verified[0].1["credential_id"], dana_key[0].credential_id.as_str());
+    assert_eq!(
+        verified[0].1["credential_id"],
+        dana_key[0].credential_id.as_str()
+    );
     assert_eq!(verified[0].1["user_verified"], true);
-    assert!(verified[0].1.get("signature").is_none() && verified[0].1.get("authenticatorData").is_none());
+    assert!(
+        verified[0].1.get("signature").is_none()
+            && verified[0].1.get("authenticatorData").is_none()
+    );
 
     // The link works once.
     let before = snapshot(app, &id).await;
@@ -262,7 +305,11 @@ async fn a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_fol
 
     // The owners' step needs a passkey too; Carol's confirmation approves, and the grant runs.
     let carols = click_for_link(app, "U0CAROL", &id).await;
-    assert_eq!(app.row(&id).await.approvals.len(), 1, "a click alone counts nothing");
+    assert_eq!(
+        app.row(&id).await.approvals.len(),
+        1,
+        "a click alone counts nothing"
+    );
     assert_eq!(
         confirm(&carol, &carols).await,
         "Confirmed with your passkey. You can close this page."
@@ -272,7 +319,10 @@ async fn a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_fol
     assert_eq!(row.approvals.len(), 2, "each approval counted once");
     assert!(row.grant.is_some());
     let log = log_of(app, &id).await;
-    let grants = log.iter().filter(|(k, p)| k == "grant_call" && p["outcome"] == "ok").count();
+    let grants = log
+        .iter()
+        .filter(|(k, p)| k == "grant_call" && p["outcome"] == "ok")
+        .count();
     assert_eq!(grants, 1, "one grant call");
     dana.quit().await;
     carol.quit().await;
@@ -287,7 +337,13 @@ async fn step_up_refusals_change_nothing(db: TestDb) {
     let before = snapshot(app, &id).await;
     let token = warden::domain::step_up::hash_token(link.rsplit('/').next().unwrap());
     let unused = || async {
-        app.store().step_up_link(&token).await.unwrap().unwrap().used_at.is_none()
+        app.store()
+            .step_up_link(&token)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_none()
     };
 
     // No user verification: refused; the link stays usable.
@@ -300,9 +356,15 @@ async fn step_up_refusals_change_nothing(db: TestDb) {
 
     // A credential Warden does not know (removed by an admin; the authenticator still has it).
     let key = app.store().list_passkeys(Some("dana")).await.unwrap();
-    app.store().remove_passkey(&key[0].credential_id).await.unwrap();
+    app.store()
+        .remove_passkey(&key[0].credential_id)
+        .await
+        .unwrap();
     let refused = confirm(&dana, &link).await;
-    assert_eq!(refused, "Not confirmed: that passkey is not registered to you");
+    assert_eq!(
+        refused,
+        "Not confirmed: that passkey is not registered to you"
+    );
     assert_eq!(snapshot(app, &id).await, before);
     assert!(unused().await);
 
@@ -339,13 +401,22 @@ async fn without_sso_a_step_up_approval_fails_closed(db: TestDb) {
     })
     .await;
     let row = app.row(&id).await;
-    assert_eq!((row.state, row.approvals.len()), (RequestState::PendingApproval, 0));
+    assert_eq!(
+        (row.state, row.approvals.len()),
+        (RequestState::PendingApproval, 0)
+    );
     let log = log_of(&app, &id).await;
     assert!(
-        log.iter().any(|(k, p)| k == "refusal" && p["why"].as_str().is_some_and(|w| w.contains("passkeys are not configured"))),
+        log.iter().any(|(k, p)| k == "refusal"
+            && p["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("passkeys are not configured"))),
         "{log:?}"
     );
-    assert!(logs.text().contains("single sign-on with passkeys is not configured"));
+    assert!(
+        logs.text()
+            .contains("single sign-on with passkeys is not configured")
+    );
     assert_eq!(
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM step_up_links")
             .fetch_one(app.store().pool())
@@ -354,4 +425,48 @@ async fn without_sso_a_step_up_approval_fails_closed(db: TestDb) {
         0,
         "no link was made"
     );
+}
+
+async fn a_break_glass_activation_the_policy_steps_up_is_granted_after_the_requesters_passkey(
+    db: TestDb,
+) {
+    let data = json!({ "warden": { "config": { "step_up_break_glass": true } } });
+    let Some(s) = setup_with(db, Some(data)).await else {
+        return;
+    };
+    let app = &s.app;
+    let (gina, _) = approver(&s, "idp-gina").await;
+    // Gina is on call; prod-billing-db allows break-glass. Her Submit sends her a link instead.
+    let id = ask(
+        app,
+        "U0GINA",
+        "break-glass prod-db read for 1h because SEV1 billing outage",
+    )
+    .await;
+    let link = wait_for_link(app, "D0GINA", "U0GINA", &id, 0).await;
+    let row = app.row(&id).await;
+    assert_eq!(
+        row.state,
+        RequestState::AwaitingConfirmation,
+        "nothing granted yet"
+    );
+    assert!(row.grant.is_none());
+    assert_eq!(
+        confirm(&gina, &link).await,
+        "Confirmed with your passkey. You can close this page."
+    );
+    app.wait_state(&id, RequestState::Active).await;
+    let row = app.row(&id).await;
+    assert!(row.break_glass && row.review_open);
+    let log = log_of(app, &id).await;
+    assert!(
+        log.iter().any(|(k, p)| k == "step_up"
+            && p["verified"] == "break_glass"
+            && p["user_verified"] == true),
+        "{log:?}"
+    );
+    // Spent: the same link grants nothing again.
+    let again = confirm(&gina, &link).await;
+    assert!(again.contains("used already"), "{again}");
+    gina.quit().await;
 }
