@@ -8,7 +8,9 @@
 #    "reasons": ["..."],                       # shown to the requester and kept in the log
 #    "approvals": [{"from": "manager" | "owners" | "group" | "users", "count": n, ...}],
 #    "break_glass": bool,
-#    "deny_reason_required": bool}
+#    "deny_reason_required": bool,
+#    "obligations": [] | ["step_up"]}           # step_up: approvals (or the activation) count
+#                                                # only when confirmed with a passkey
 #
 # Approval steps run in order. Anything this policy does not explicitly allow is denied, and the
 # Rust side denies an undefined result or any extra field as well (fail closed).
@@ -22,6 +24,8 @@
 #   * extensions: at most `max_extensions` (2) per grant; each one is decided like a new request
 #   * low risk -> allow; medium and high -> the manager approves; critical -> the manager, then
 #     an owner, and approvers must give a reason when they deny
+#   * step-up: approvals at the `step_up_risks` levels (critical) count only when the approver
+#     confirms with a passkey; with `step_up_break_glass`, so does a break-glass activation
 #   * agents (input.subject.type == "agent"): outside the agent's ceiling -> deny; longer than
 #     the agent's maximum -> deny; break-glass -> never; low risk -> allowed at once; medium and
 #     high -> the agent's owner approves; critical -> the owner, then a resource owner
@@ -46,6 +50,10 @@ default_config := {
 	"restricted_risks": ["high", "critical"],
 	# Extensions one grant may receive.
 	"max_extensions": 2,
+	# Approvals at these risk levels count only when confirmed with a passkey (step-up).
+	"step_up_risks": ["critical"],
+	# Whether a break-glass activation must be confirmed with the requester's passkey.
+	"step_up_break_glass": false,
 }
 
 default overrides := {}
@@ -238,6 +246,7 @@ deny_doc(reasons) := {
 	"approvals": [],
 	"break_glass": false,
 	"deny_reason_required": false,
+	"obligations": [],
 }
 
 allow_doc(reasons, break_glass) := {
@@ -246,6 +255,7 @@ allow_doc(reasons, break_glass) := {
 	"approvals": [],
 	"break_glass": break_glass,
 	"deny_reason_required": false,
+	"obligations": [],
 }
 
 approval_doc(steps, reasons, deny_reason_required) := {
@@ -254,7 +264,18 @@ approval_doc(steps, reasons, deny_reason_required) := {
 	"approvals": steps,
 	"break_glass": false,
 	"deny_reason_required": deny_reason_required,
+	"obligations": step_up_obligations,
 }
+
+# Step-up (a passkey) for approvals at the configured risk levels.
+default step_up_obligations := []
+
+step_up_obligations := ["step_up"] if input.resource.risk in config.step_up_risks
+
+# Step-up for break-glass activations, when configured.
+default break_glass_obligations := []
+
+break_glass_obligations := ["step_up"] if config.step_up_break_glass == true
 
 # Extensions say so in the reasons.
 default extension_notes := []
@@ -361,6 +382,7 @@ default decision := {
 	"approvals": [],
 	"break_glass": false,
 	"deny_reason_required": false,
+	"obligations": [],
 }
 
 decision := deny_doc(reasons) if {
@@ -372,13 +394,13 @@ decision := deny_doc(reasons) if {
 	agent_well_formed
 	input.intent.break_glass == false
 	agent_decision
-} else := allow_doc(
+} else := object.union(allow_doc(
 	[sprintf(
 		"break-glass: %v (%v) granted at once to an on-call responder; it will be reviewed",
 		[input.resource.name, input.intent.role],
 	)],
 	true,
-) if {
+), {"obligations": break_glass_obligations}) if {
 	well_formed
 	not is_agent
 	input.intent.break_glass == true

@@ -98,6 +98,35 @@ test_critical_needs_manager_then_owners_and_deny_reasons if {
 	d.deny_reason_required == true
 }
 
+# --- step-up -------------------------------------------------------------------------------------
+
+test_critical_approvals_need_a_passkey_and_others_do_not if {
+	data.access.decision.obligations == ["step_up"] with input as with_risk("critical")
+	every risk in ["medium", "high"] {
+		d := data.access.decision with input as with_risk(risk)
+		d.obligations == []
+	}
+}
+
+test_step_up_risks_are_configurable if {
+	d := data.access.decision with input as with_risk("high")
+		with data.warden.config as {"step_up_risks": ["high", "critical"]}
+	d.obligations == ["step_up"]
+	e := data.access.decision with input as with_risk("critical")
+		with data.warden.config as {"step_up_risks": []}
+	e.obligations == []
+}
+
+test_break_glass_needs_a_passkey_only_when_configured if {
+	i := break_glass(["oncall"], true)
+	d := data.access.decision with input as i
+	d.outcome == "allow"
+	d.obligations == []
+	e := data.access.decision with input as i with data.warden.config as {"step_up_break_glass": true}
+	e.outcome == "allow"
+	e.obligations == ["step_up"]
+}
+
 test_requester_without_manager_is_approved_by_owners if {
 	i := object.union(with_risk("medium"), {"requester": {"manager": null}})
 	d := data.access.decision with input as i
@@ -255,7 +284,7 @@ test_unknown_input_version_is_denied if {
 test_decision_has_exactly_the_documented_fields if {
 	every risk in ["low", "medium", "high", "critical", "nonsense"] {
 		d := data.access.decision with input as with_risk(risk)
-		object.keys(d) == {"outcome", "reasons", "approvals", "break_glass", "deny_reason_required"}
+		object.keys(d) == {"outcome", "reasons", "approvals", "break_glass", "deny_reason_required", "obligations"}
 	}
 }
 
@@ -281,6 +310,7 @@ test_agent_critical_needs_the_owner_then_a_resource_owner if {
 	d.outcome == "require_approval"
 	d.approvals == [{"from": "users", "users": ["carol"], "count": 1}, {"from": "owners", "count": 1}]
 	d.deny_reason_required == true
+	d.obligations == ["step_up"]
 }
 
 test_agent_outside_its_ceiling_is_denied_at_any_risk if {

@@ -245,6 +245,8 @@ pub struct Wiring {
     pub agents: Arc<AgentRegistry>,
     /// Seals credentials for agents (`agents.credential_key`).
     pub credential_key: Option<Arc<crate::domain::SealingKey>>,
+    /// Where passkey step-up links point, when SSO gives Warden a passkey origin.
+    pub step_up_origin: Option<String>,
 }
 
 impl Wiring {
@@ -270,6 +272,7 @@ impl Wiring {
             unsealable.join("\n  - ")
         );
         let credential_key = crate::agents::credential_key(s)?;
+        let step_up_origin = step_up_origin(s)?;
         Ok(Self {
             store,
             catalog: Arc::new(catalog),
@@ -287,6 +290,7 @@ impl Wiring {
             clients,
             agents,
             credential_key,
+            step_up_origin,
         })
     }
 
@@ -306,8 +310,21 @@ impl Wiring {
         });
         engine.set_agents(agents);
         engine.set_credential_key(self.credential_key);
+        engine.set_step_up_origin(self.step_up_origin);
         engine
     }
+}
+
+/// Step-up needs both halves: SSO to sign the approver in, and a passkey origin (a domain in
+/// `sso.redirect_url`). Without either, decisions requiring step-up fail closed.
+fn step_up_origin(s: &Settings) -> anyhow::Result<Option<String>> {
+    if s.sso.issuer.is_none() {
+        return Ok(None);
+    }
+    Ok(
+        crate::admin::passkeys::RelyingParty::from_public_url(s.sso.redirect_url.as_deref())?
+            .map(|rp| rp.origin().to_string()),
+    )
 }
 
 /// The engine `serve` runs, with its outbound chat clients and grant backends but no inbound

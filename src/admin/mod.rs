@@ -85,6 +85,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(agents::routes())
         .merge(sso::routes::routes())
         .merge(passkeys::routes::routes())
+        .merge(passkeys::step_up::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("replay", include_str!("templates/replay.hbs")),
     ("freezes", include_str!("templates/freezes.hbs")),
     ("passkeys", include_str!("templates/passkeys.hbs")),
+    ("step_up", include_str!("templates/step_up.hbs")),
     ("agents", include_str!("templates/agents.hbs")),
 ];
 

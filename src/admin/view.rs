@@ -296,6 +296,21 @@ fn describe(kind: &str, actor: &str, p: &Value) -> (String, Vec<Section>) {
             "APPROVED by {actor} (step {})",
             p.get("step").map(Value::to_string).unwrap_or_default()
         ),
+        "step_up" => match p.get("credential_id").and_then(Value::as_str) {
+            Some(cred) => format!(
+                "Passkey verified for {actor} ({}, step {}): credential {cred}, user verified {}",
+                s(p, &["verified"]),
+                p.get("step").map(Value::to_string).unwrap_or_default(),
+                p.get("user_verified")
+                    .map(Value::to_string)
+                    .unwrap_or_default()
+            ),
+            None => format!(
+                "Step-up asked of {actor} ({}, step {}): a private passkey link was sent",
+                s(p, &["asked"]),
+                p.get("step").map(Value::to_string).unwrap_or_default()
+            ),
+        },
         "refusal" => format!(
             "Refused for {actor}: {} {}",
             s(p, &["action"]),

@@ -62,6 +62,10 @@ pub async fn run(explicit: Option<&Path>, online: bool) -> anyhow::Result<ExitCo
             Err(e) => problems.push(format!("agents: {e:#}")),
         }
     }
+    let mut warnings = Vec::new();
+    if let Some(catalog) = &catalog {
+        warnings.extend(step_up_warning(s, catalog));
+    }
     // A remote PDP is contacted (AuthZEN metadata is fetched) only over an allowed transport.
     let remote_pdp = s.policy.url.is_some() || s.policy.evaluation_url.is_some();
     if s.policy.engine == "embedded" || (remote_pdp && s.transport_problems("policy.").is_empty()) {
@@ -105,6 +109,9 @@ pub async fn run(explicit: Option<&Path>, online: bool) -> anyhow::Result<ExitCo
     for line in &ok {
         println!("✓ {line}");
     }
+    for w in &warnings {
+        println!("! {w}");
+    }
     for p in &problems {
         println!("✗ {p}");
     }
@@ -115,4 +122,28 @@ pub async fn run(explicit: Option<&Path>, online: bool) -> anyhow::Result<ExitCo
         println!("{} problem(s) found", problems.len());
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// The shipped policy requires a passkey (step-up) for critical approvals; without SSO and a
+/// passkey origin those approvals are refused (fail closed). Not an error: a catalog may want
+/// critical access to stay unapprovable until SSO is set up.
+fn step_up_warning(
+    s: &crate::config::Settings,
+    catalog: &crate::domain::Catalog,
+) -> Option<String> {
+    let shipped = s.policy.engine == "embedded" && s.policy.file.is_none();
+    let critical = catalog.resources().iter().any(|r| {
+        r.risk == crate::domain::Risk::Critical
+            || r.roles
+                .iter()
+                .any(|role| role.risk == Some(crate::domain::Risk::Critical))
+    });
+    let passkeys = s.sso.issuer.is_some()
+        && crate::admin::passkeys::RelyingParty::from_public_url(s.sso.redirect_url.as_deref())
+            .ok()
+            .flatten()
+            .is_some();
+    (shipped && critical && !passkeys).then(|| {
+        "step-up: the shipped policy requires a passkey to approve critical access, but [sso] (with a domain in sso.redirect_url) is not configured: those approvals will be refused".to_string()
+    })
 }

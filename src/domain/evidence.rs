@@ -1,6 +1,6 @@
 //! What a request's context log records, as typed entries: one variant per kind, one match.
 
-use super::{PlatformUser, PriorAccess, RequestState};
+use super::{PlatformUser, PriorAccess, RequestState, StepUpPurpose};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -27,10 +27,11 @@ pub enum LogKind {
     Redaction,
     Error,
     AgentRequest,
+    StepUp,
 }
 
 impl LogKind {
-    pub const ALL: [LogKind; 19] = [
+    pub const ALL: [LogKind; 20] = [
         Self::MessageIn,
         Self::MessageOut,
         Self::IntakeRun,
@@ -50,6 +51,7 @@ impl LogKind {
         Self::Redaction,
         Self::Error,
         Self::AgentRequest,
+        Self::StepUp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl LogKind {
             Self::Redaction => "redaction",
             Self::Error => "error",
             Self::AgentRequest => "agent_request",
+            Self::StepUp => "step_up",
         }
     }
 
@@ -205,6 +208,21 @@ pub enum Evidence {
         claims: Value,
         input: Value,
     },
+    /// A step-up link was sent privately to the person who clicked (never the link itself).
+    StepUpAsked {
+        purpose: StepUpPurpose,
+        step: u32,
+        account: PlatformUser,
+        expires_at: i64,
+    },
+    /// A passkey assertion that counted: which credential, and what its verification showed.
+    /// Never the raw assertion.
+    PasskeyVerified {
+        purpose: StepUpPurpose,
+        step: u32,
+        credential_id: String,
+        user_verified: bool,
+    },
 }
 
 impl Evidence {
@@ -307,6 +325,24 @@ impl Evidence {
             } => (
                 LogKind::AgentRequest,
                 json!({ "agent": agent, "owner": owner, "channel": channel, "claims": claims, "input": input }),
+            ),
+            Self::StepUpAsked {
+                purpose,
+                step,
+                account,
+                expires_at,
+            } => (
+                LogKind::StepUp,
+                json!({ "asked": purpose.as_str(), "step": step, "account": account, "expires_at": expires_at }),
+            ),
+            Self::PasskeyVerified {
+                purpose,
+                step,
+                credential_id,
+                user_verified,
+            } => (
+                LogKind::StepUp,
+                json!({ "verified": purpose.as_str(), "step": step, "credential_id": credential_id, "user_verified": user_verified }),
             ),
         }
     }

@@ -17,6 +17,7 @@ pub mod principal;
 pub mod redact;
 pub mod request;
 pub mod sealing;
+pub mod step_up;
 pub mod text;
 
 pub use agent::{Agent, AgentRegistry, AgentRegistryError, TokenAlgorithm, WorkloadBinding};
@@ -37,3 +38,4 @@ pub use jobs::{CardKind, Job, JobKind, JobStatus, Lane, PostedCard};
 pub use principal::{Person, Platform, PlatformUser, Principal};
 pub use request::{RequestEvent, RequestId, RequestState, TransitionError};
 pub use sealing::{SealError, SealingKey};
+pub use step_up::{PasskeyProof, StepUpLink, StepUpPurpose, StepUpToken};

@@ -34,6 +34,7 @@ mod retention;
 mod sessions;
 mod sqlite_writer;
 mod sso;
+mod step_up;
 mod verify;
 
 pub use crate::domain::LogKind;

@@ -256,7 +256,10 @@ impl Engine {
             ),
         };
         let person = agent_person(agent);
-        match self.submit_as(req, &person, true, None, subject).await {
+        match self
+            .submit_as(req, &person, true, None, subject, None)
+            .await
+        {
             Ok(_) => {}
             // Someone (a retry) submitted it first: what it is now is the answer.
             Err(e) if e.downcast_ref::<UserError>().is_some() => {

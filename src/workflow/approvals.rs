@@ -2,14 +2,33 @@
 //! compare-and-set commit, so double clicks and racing approvers yield one transition.
 
 use super::plan::describe;
-use super::step::Step;
+use super::step::{Step, delivery_key};
 use super::{Engine, Handled, user_error};
 use crate::chat::ChatEvent;
 use crate::domain::{
-    Approval, ApprovalPlan, Entry, Evidence, Job, JobKind, Patch, Person, Request, RequestEvent,
-    RequestId, RequestState, Verdict,
+    Approval, ApprovalPlan, Entry, Evidence, Job, JobKind, Obligation, PasskeyProof, Patch, Person,
+    PlatformUser, Request, RequestEvent, RequestId, RequestState, StepUpPurpose, Verdict,
 };
 use crate::store::{Change, Committed};
+
+/// Who clicked Approve and how the click is recorded.
+pub(crate) struct Click<'a> {
+    /// The verified platform account that clicked (for a passkey confirmation, the one that
+    /// clicked the Approve that sent the link).
+    pub actor: &'a PlatformUser,
+    /// The delivery the approval records, so a redelivery commits nothing.
+    pub delivery: String,
+    /// The verified passkey assertion that confirms the click, if any.
+    pub passkey: Option<&'a PasskeyProof>,
+    /// The step a step-up link was for: the approval counts only while the request is there.
+    pub at_step: Option<u32>,
+}
+
+fn already_acted(id: &RequestId) -> anyhow::Error {
+    user_error(format!(
+        "You've already acted on request {id}; it still needs the others."
+    ))
+}
 
 /// How many times a click is re-decided when another actor changed the request meanwhile.
 const CLICK_ATTEMPTS: usize = 8;
@@ -107,6 +126,25 @@ impl Engine {
         person: &Person,
         id: &RequestId,
     ) -> anyhow::Result<Handled> {
+        let click = Click {
+            actor: &event.actor,
+            delivery: delivery_key(event),
+            passkey: None,
+            at_step: None,
+        };
+        self.approve_click(person, id, &click, Some(event)).await
+    }
+
+    /// The one approval path, for a click in chat and for a click confirmed with a passkey.
+    /// A decision that requires step-up counts only a click with a passkey: a plain click gets
+    /// a step-up link instead (`event` says where to send it).
+    pub(crate) async fn approve_click(
+        &self,
+        person: &Person,
+        id: &RequestId,
+        click: &Click<'_>,
+        event: Option<&ChatEvent>,
+    ) -> anyhow::Result<Handled> {
         for _ in 0..CLICK_ATTEMPTS {
             let seen = self.request_by_id(id).await?;
             let plan = self.check_approver(&seen, person, "approve").await?;
@@ -119,7 +157,28 @@ impl Engine {
                     f.chat_notice()
                 )));
             }
-            let step = self.approval_step(&seen, &plan, person, event)?;
+            if click.at_step.is_some_and(|s| s != seen.current_step) {
+                return Err(user_error(format!(
+                    "Request {} moved on to another approval step; your passkey confirmation was for an earlier one, so nothing was changed.",
+                    seen.id
+                )));
+            }
+            let needs_step_up = seen
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.requires(Obligation::StepUp));
+            if needs_step_up && click.passkey.is_none() {
+                if seen.has_acted(&person.id) {
+                    return Err(already_acted(&seen.id));
+                }
+                let Some(event) = event else {
+                    anyhow::bail!("request {id} needs step-up, but the click has no chat event");
+                };
+                return self
+                    .ask_step_up(event, person, &seen, StepUpPurpose::Approve)
+                    .await;
+            }
+            let step = self.approval_step(&seen, &plan, person, click)?;
             let next_step = step.change.patch.current_step;
             match self.commit_step(&seen, step).await? {
                 Committed::Applied(req) => {
@@ -146,13 +205,10 @@ impl Engine {
         req: &Request,
         plan: &ApprovalPlan,
         person: &Person,
-        event: &ChatEvent,
+        click: &Click<'_>,
     ) -> anyhow::Result<Step> {
         if req.has_acted(&person.id) {
-            return Err(user_error(format!(
-                "You've already acted on request {}; it still needs the others.",
-                req.id
-            )));
+            return Err(already_acted(&req.id));
         }
         let step = req.current_step;
         let planned = &plan.steps[step as usize];
@@ -162,7 +218,7 @@ impl Engine {
             approval: Some(Approval {
                 step,
                 approver_id: person.id.clone(),
-                approver_account: event.actor.to_string(),
+                approver_account: click.actor.to_string(),
                 verdict: Verdict::Approve,
                 reason: None,
                 at: now,
@@ -173,16 +229,34 @@ impl Engine {
             &person.id,
             Evidence::Approval {
                 step,
-                account: event.actor.clone(),
+                account: click.actor.clone(),
                 approvals: have,
                 needed: planned.count,
             },
         );
+        // The passkey's evidence goes with the approval it counted, in the same commit.
+        let proof = click.passkey.map(|p| {
+            Entry::new(
+                &person.id,
+                Evidence::PasskeyVerified {
+                    purpose: StepUpPurpose::Approve,
+                    step,
+                    credential_id: p.credential_id.clone(),
+                    user_verified: p.user_verified,
+                },
+            )
+        });
+        let entry = Change::none().logs(proof.into_iter().chain([entry]));
         let name = &person.display_name;
+        let by = if click.passkey.is_some() {
+            format!("{name} with a passkey")
+        } else {
+            name.clone()
+        };
         let step_out = if have < planned.count as usize {
             let need = planned.count;
-            Step::new(Change::none().log(entry))
-                .cards(format!("Approved by {name} ({have} of {need})"))
+            Step::new(entry)
+                .cards(format!("Approved by {by} ({have} of {need})"))
                 .tell(format!(
                     "{name} approved request {} ({have} of {need} approvals).",
                     req.id
@@ -191,8 +265,8 @@ impl Engine {
             let next = step + 1;
             patch.current_step = Some(next);
             let waiting = &plan.steps[next as usize];
-            Step::new(Change::none().log(entry))
-                .cards(format!("Step {next} approved by {name}"))
+            Step::new(entry)
+                .cards(format!("Step {next} approved by {by}"))
                 .tell(format!(
                     "{name} approved step {next} of request {}; now waiting for {}.",
                     req.id,
@@ -200,8 +274,8 @@ impl Engine {
                 ))
         } else {
             patch.deadline_at = Some(None);
-            let change = Change::event(RequestEvent::ApprovalsComplete)
-                .log(entry)
+            let change = entry
+                .then(RequestEvent::ApprovalsComplete)
                 .log(Entry::warden(Evidence::StateChange {
                     from: RequestState::PendingApproval,
                     to: RequestState::Approved,
@@ -210,13 +284,14 @@ impl Engine {
                 .schedule_claimed(Job::Grant, now, self.claim(&Job::Grant, req))
                 .cancel(&[JobKind::PendingExpire, JobKind::Remind]);
             Step::new(change)
-                .cards(format!("Approved by {name}"))
+                .cards(format!("Approved by {by}"))
                 .tell(format!(
                     "{name} approved request {}. Granting access now.",
                     req.id
                 ))
         };
-        let mut out = step_out.for_event(event);
+        let mut out = step_out;
+        out.change.delivery = Some(click.delivery.clone());
         out.change.patch = patch;
         Ok(out)
     }
@@ -257,7 +332,7 @@ impl Engine {
                 )));
             }
             if seen.has_acted(&person.id) {
-                return Err(user_error(format!("You've already acted on request {id}.")));
+                return Err(already_acted(id));
             }
             let because = reason
                 .as_deref()

@@ -8,8 +8,8 @@ use super::step::Step;
 use super::{Engine, Handled, user_error};
 use crate::chat::{Card, CardTarget, ChatEvent};
 use crate::domain::{
-    Decision, Entry, Evidence, Intent, Job, JobKind, Patch, Person, Request, RequestEvent,
-    RequestState, Resource,
+    Decision, Entry, Evidence, Intent, Job, JobKind, Obligation, PasskeyProof, Patch, Person,
+    Request, RequestEvent, RequestState, Resource, StepUpPurpose,
 };
 use crate::policy::{
     ChannelInput, INPUT_VERSION, PolicyInput, RequestContextInput, RequesterInput, ResourceInput,
@@ -26,7 +26,19 @@ impl Engine {
         auto: bool,
         event: Option<&ChatEvent>,
     ) -> anyhow::Result<Handled> {
-        self.submit_as(req, person, auto, event, SubjectInput::Person)
+        self.submit_as(req, person, auto, event, SubjectInput::Person, None)
+            .await
+    }
+
+    /// `submit` once the requester confirmed with a passkey the activation the policy requires
+    /// step-up for (break-glass): the policy decides again, and the proof is logged with it.
+    pub(crate) async fn submit_with_passkey(
+        &self,
+        req: &Request,
+        person: &Person,
+        proof: &PasskeyProof,
+    ) -> anyhow::Result<Handled> {
+        self.submit_as(req, person, false, None, SubjectInput::Person, Some(proof))
             .await
     }
 
@@ -39,6 +51,7 @@ impl Engine {
         auto: bool,
         event: Option<&ChatEvent>,
         subject: SubjectInput,
+        proof: Option<&PasskeyProof>,
     ) -> anyhow::Result<Handled> {
         if req.requester_id != person.id {
             return Err(user_error("Only the requester can submit this request."));
@@ -72,8 +85,28 @@ impl Engine {
             RequestContextInput::default(),
         );
         input.subject = subject;
-        let decision =
+        let mut decision =
             super::agent::outside_ceiling_denies(req, &input, self.ask_policy(&input).await);
+        // Access the policy allows at once but only with a passkey (break-glass): the
+        // requester confirms on the step-up page first; nothing is decided until then.
+        if matches!(decision, Decision::Allow { .. })
+            && decision.requires(Obligation::StepUp)
+            && proof.is_none()
+        {
+            match event {
+                Some(e) if matches!(input.subject, SubjectInput::Person) => {
+                    return self
+                        .ask_step_up(e, person, req, StepUpPurpose::BreakGlass)
+                        .await;
+                }
+                // Nobody can confirm with a passkey here (an agent, an automatic submit).
+                _ => {
+                    decision = Decision::fault(
+                        "the policy requires a passkey step-up for an activation nobody can confirm with one",
+                    );
+                }
+            }
+        }
         let actor = format!("policy:{}", self.policy.name());
         let confirmed = Change::event(RequestEvent::Confirm)
             .log(Entry::new(
@@ -91,6 +124,17 @@ impl Engine {
                 &actor,
                 Evidence::PolicyDecision(serde_json::to_value(&decision)?),
             ))
+            .logs(proof.map(|p| {
+                Entry::new(
+                    &person.id,
+                    Evidence::PasskeyVerified {
+                        purpose: StepUpPurpose::BreakGlass,
+                        step: 0,
+                        credential_id: p.credential_id.clone(),
+                        user_verified: p.user_verified,
+                    },
+                )
+            }))
             .cancel(&[JobKind::ConfirmExpire]);
         let submitted = if auto {
             "Submitted".to_string()

@@ -49,6 +49,7 @@ mod reconcile;
 mod revoke;
 mod status;
 mod step;
+mod step_up;
 
 pub use agent::{AGENT_WORKSPACE, AgentCaller, AgentChannel, AgentOpError, ConflictKind};
 pub use agent_ops::AGENT_LIST_LIMIT;
@@ -177,6 +178,9 @@ pub struct Engine {
     pub(crate) agents: Arc<crate::domain::AgentRegistry>,
     /// Seals credentials an agent fetches later (`agents.credential_key`); `None`: not set.
     pub(crate) sealing: Option<Arc<crate::domain::SealingKey>>,
+    /// Warden's public origin for step-up links, where SSO and passkeys are configured;
+    /// `None`: a decision requiring step-up cannot be met, and its approvals are refused.
+    pub(crate) step_up_origin: Option<String>,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -218,7 +222,13 @@ impl Engine {
             model_calls: Default::default(),
             agents: Arc::default(),
             sealing: None,
+            step_up_origin: None,
         }
+    }
+
+    /// Enables passkey step-up, with links to `origin` (`https://warden.example.com`).
+    pub fn set_step_up_origin(&mut self, origin: Option<String>) {
+        self.step_up_origin = origin;
     }
 
     pub fn store(&self) -> &Store {

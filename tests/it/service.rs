@@ -108,6 +108,11 @@ fn config_check_accepts_the_example_config() {
     );
     assert!(text.contains("configuration OK"));
     assert!(text.contains("agents: 3 registered"), "{text}");
+    // Critical roles under the shipped policy need step-up, and the example has no SSO.
+    assert!(
+        text.contains("! step-up: the shipped policy requires a passkey"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 mod assertion;
 pub mod routes;
+pub mod step_up;
 
 pub use assertion::VerifiedAssertion;
 
@@ -56,6 +57,11 @@ pub struct RelyingParty {
 impl RelyingParty {
     /// From Warden's public URL (`sso.redirect_url`); `None` when it is unset. Its host must be
     /// a domain (browsers refuse passkeys for IP addresses), `localhost` included.
+    /// The origin passkeys are bound to (`https://warden.example.com`): where step-up links go.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     pub fn from_public_url(url: Option<&str>) -> anyhow::Result<Option<Self>> {
         let Some(url) = url else { return Ok(None) };
         let url = url::Url::parse(url)?;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 const SCRIPT: &str = include_str!("../templates/passkeys.js");
 /// The admin pages allow no script; this page runs its own file (and nothing inline).
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub(super) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// The header the page's script sends its CSRF token in.
 const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -111,7 +111,7 @@ fn header_csrf(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A ceremony failure as JSON for the page's script: the message, never the cause.
-fn refused(e: PasskeyError) -> Response {
+pub(super) fn refused(e: PasskeyError) -> Response {
     let status = match &e {
         PasskeyError::Internal(err) => {
             return ApiError(AdminError::Internal(anyhow::anyhow!("{err:#}"))).into_response();

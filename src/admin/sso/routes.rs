@@ -6,6 +6,7 @@ use crate::admin::AdminState;
 use crate::admin::auth::{is_https, session_hash};
 use crate::admin::errors::{AdminError, PageError};
 use crate::admin::pages::sign_in_response;
+use crate::admin::passkeys::step_up::{NEXT_COOKIE, return_path};
 use crate::admin::session::{SESSION_COOKIE, SESSION_HOURS, cookie, set_cookie};
 use axum::Router;
 use axum::extract::Form;
@@ -83,10 +84,19 @@ async fn callback(
     // A page, not a redirect: after the provider's cross-site redirect, a browser withholds the
     // SameSite=Strict session cookie for the rest of that redirect chain; a navigation this
     // page starts is same-site.
-    let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-        <meta http-equiv=\"refresh\" content=\"0; url=/admin/requests\"><title>Signed in · Warden admin</title>\
+    // Back to the step-up page that sent the person to sign in, else the request list.
+    let next = cookie(
+        headers.get(header::COOKIE).and_then(|v| v.to_str().ok()),
+        NEXT_COOKIE,
+    )
+    .and_then(return_path)
+    .unwrap_or("/admin/requests");
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        <meta http-equiv=\"refresh\" content=\"0; url={next}\"><title>Signed in · Warden admin</title>\
         <link rel=\"stylesheet\" href=\"/admin/static/admin.css\"></head><body><main class=\"narrow\">\
-        <p id=\"signed-in\">Signed in. <a href=\"/admin/requests\">Continue to Warden</a>.</p></main></body></html>";
+        <p id=\"signed-in\">Signed in. <a href=\"{next}\">Continue to Warden</a>.</p></main></body></html>"
+    );
     let mut resp = (StatusCode::OK, Html(body)).into_response();
     let h = resp.headers_mut();
     for c in [
@@ -97,6 +107,7 @@ async fn callback(
             secure,
         ),
         sso_cookie("", 0, secure),
+        format!("{NEXT_COOKIE}=; Path=/admin/sso; HttpOnly; SameSite=Lax; Max-Age=0"),
     ] {
         h.append(
             header::SET_COOKIE,

@@ -19,4 +19,5 @@ mod sessions;
 mod sso;
 mod sso_logout;
 mod sso_tokens;
+mod step_up;
 mod webdriver;

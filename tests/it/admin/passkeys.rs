@@ -18,7 +18,7 @@ on_both_databases!(
 
 /// Clicks "Add a passkey" and waits for the page's verdict: `Ok` after the reload that lists
 /// the new passkey, `Err(status text)` when it was not added.
-async fn add_passkey(b: &Driver, listed_before: usize) -> Result<(), String> {
+pub(super) async fn add_passkey(b: &Driver, listed_before: usize) -> Result<(), String> {
     b.click("#add-passkey").await;
     let added = wait_until(PATIENCE, "the passkey to be added or refused", || async {
         if b.count("#passkey-status.error").await > 0 {

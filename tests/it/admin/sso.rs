@@ -97,7 +97,7 @@ pub(super) async fn setup_at(db: TestDb, host: &str) -> Option<Sso> {
 }
 
 /// Fills the provider's login form, unless this browser is signed in there already.
-async fn at_provider(b: &Driver, base: &str, login: &str) {
+pub(super) async fn at_provider(b: &Driver, base: &str, login: &str) {
     let asked = wait_until(PATIENCE, "the provider's login form, or Warden", || async {
         if b.count("input[name=login]").await > 0 {
             Some(true)
@@ -114,7 +114,7 @@ async fn at_provider(b: &Driver, base: &str, login: &str) {
 }
 
 /// Who Warden's header says is signed in, or the sign-in page's error.
-async fn outcome(b: &Driver) -> Result<String, String> {
+pub(super) async fn outcome(b: &Driver) -> Result<String, String> {
     let signed_in = wait_until(PATIENCE, "Warden to sign in or refuse", || async {
         if b.count("#signin-error").await > 0 {
             Some(false)

@@ -152,7 +152,11 @@ async fn the_owner_is_reminded_in_their_dm_before_an_agent_request_lapses(db: Te
 async fn critical_access_needs_the_owner_then_a_resource_owner_and_the_agent_cannot_skip_either(
     db: TestDb,
 ) {
-    let app = AgentApp::start(db).await;
+    // The two steps are the point here; passkey step-up is tested in admin::step_up.
+    let app = AgentApp::start_with(db, |s| {
+        s.policy.data_file = Some(crate::support::engine::NO_STEP_UP_FILE.into());
+    })
+    .await;
     let token = app.token();
     let ask = serde_json::json!({
         "resource": "prod-billing-db", "role": "write", "duration": "15m", "task": "apply migration 42",

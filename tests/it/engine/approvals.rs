@@ -50,8 +50,16 @@ async fn a_quorum_of_two_is_not_met_by_one_approver_clicking_twice(db: TestDb) {
 }
 
 async fn two_steps_are_approved_in_order(db: TestDb) {
-    // Critical: the shipped policy asks the manager (dana), then an owner (carol).
-    let t = TestEngine::start(db, Setup::default()).await;
+    // Critical: the shipped policy asks the manager (dana), then an owner (carol). The order of
+    // steps is the point here; passkey step-up is tested in admin::step_up.
+    let t = TestEngine::start(
+        db,
+        Setup {
+            policy: crate::support::engine::policy_without_step_up(),
+            ..Setup::default()
+        },
+    )
+    .await;
     let id = t
         .request(
             "alice",

@@ -98,6 +98,23 @@ impl TestApp {
         }
     }
 
+    /// On a listener bound beforehand and a clock the test moves (the step-up tests).
+    pub async fn start_on_listener(
+        db: TestDb,
+        listener: std::net::TcpListener,
+        clock: Arc<dyn warden::clock::Clock>,
+        change: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let (slack, api_url) = FakeSlack::start().await;
+        let mut s = settings(&api_url, 0);
+        change(&mut s);
+        Self {
+            server: TestServer::start_on(s, db, clock, listener).await,
+            slack,
+            seq: AtomicU64::new(1),
+        }
+    }
+
     fn next(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst)
     }

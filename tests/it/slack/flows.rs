@@ -20,7 +20,7 @@ on_sqlite!(
 pub(super) const PROD_READ: &str = "need read on the prod billing db for 2h, INC-4411";
 
 /// Waits for the one card with `action` for this request.
-pub(super) async fn card(app: &TestApp, action: &str, request: Option<&str>) -> Posted {
+pub(crate) async fn card(app: &TestApp, action: &str, request: Option<&str>) -> Posted {
     app.wait_for(10, &format!("a card with {action}"), |_| {
         cards_with_button(app, action)
             .iter()

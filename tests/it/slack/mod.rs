@@ -5,7 +5,7 @@ pub(crate) mod app;
 mod credentials;
 mod drift;
 mod durable;
-mod flows;
+pub(crate) mod flows;
 mod grants;
 mod home;
 mod identity;

@@ -98,6 +98,22 @@ pub struct TestEngine {
     ids: EventIds,
 }
 
+/// The shipped policy with step-up off (`step_up_risks = []`), for tests about something else
+/// on critical access; step-up has its own tests (admin::step_up).
+pub fn policy_without_step_up() -> Arc<dyn PolicyEngine> {
+    Arc::new(
+        warden::policy::embedded::EmbeddedPolicy::shipped()
+            .unwrap()
+            .with_data(serde_json::from_str(NO_STEP_UP).unwrap())
+            .unwrap(),
+    )
+}
+
+/// `policy.data_file` with step-up off, for tests that run the whole server.
+pub const NO_STEP_UP_FILE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/policy/no-step-up.json");
+const NO_STEP_UP: &str = include_str!("../../../policy/no-step-up.json");
+
 pub fn catalog() -> Arc<Catalog> {
     Arc::new(Catalog::from_toml(warden::app::EXAMPLE_CATALOG).unwrap())
 }

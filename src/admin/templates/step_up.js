@@ -1,0 +1,37 @@
+// The step-up page: asks the authenticator for an assertion with user verification over
+// Warden's challenge and sends it back; Warden counts the approval only if it verifies.
+"use strict";
+(function () {
+  const button = document.getElementById("confirm-step-up");
+  const status = document.getElementById("step-up-status");
+  if (!button) return;
+  const base = "/admin/step-up/" + encodeURIComponent(button.dataset.token);
+  async function post(path, body) {
+    const resp = await fetch(base + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrf-token": button.dataset.csrf },
+      body: body === undefined ? "{}" : JSON.stringify(body),
+    });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) throw new Error(data.error || "Warden refused (" + resp.status + ")");
+    return data;
+  }
+  function show(text, kind) {
+    status.textContent = text;
+    status.className = kind;
+  }
+  button.addEventListener("click", async () => {
+    show("Waiting for your authenticator…", "");
+    try {
+      const options = await post("/begin");
+      const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey || options);
+      const cred = await navigator.credentials.get({ publicKey });
+      await post("/finish", cred.toJSON());
+      show("Confirmed with your passkey. You can close this page.", "ok");
+      button.disabled = true;
+    } catch (e) {
+      show("Not confirmed: " + e.message, "error");
+    }
+  });
+})();
