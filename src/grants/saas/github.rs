@@ -90,7 +90,8 @@ impl TokenSource for InstallationToken {
         let expires = body["expires_at"]
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| (t.timestamp() - now).max(0) as u64)
+            // Measured from now, after the answer: never longer than the token really lives.
+            .map(|t| (t.timestamp() - chrono::Utc::now().timestamp()).max(0) as u64)
             .unwrap_or(0);
         Ok(Token {
             secret: SecretString::from(token.to_string()),

@@ -184,6 +184,13 @@ async fn the_token_is_cached_and_refreshed_before_expiry_or_when_refused() {
     f.common().expire_tokens();
     g.grant(&call).await.unwrap();
     assert_eq!(f.common().issued(), 2, "a refused token is replaced");
+    f.common().expire_tokens();
+    f.token_lifetime(Duration::from_secs(2));
+    g.grant(&call).await.unwrap();
+    assert_eq!(f.common().issued(), 3);
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    g.grant(&call).await.unwrap();
+    assert_eq!(f.common().issued(), 4, "refreshed before it expired");
     let token_calls: Vec<_> = f
         .common()
         .calls()

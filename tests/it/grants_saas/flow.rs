@@ -16,12 +16,14 @@ use crate::support::fakes::saas::Fault;
 use axum::http::Method;
 use std::sync::Arc;
 use warden::chat::CardAction;
-use warden::domain::RequestState;
+use warden::domain::{Platform, RequestState};
+use warden::workflow::WorkflowOptions;
 
 on_both_databases!(
     an_okta_membership_is_granted_recorded_and_removed_at_expiry,
     an_okta_refusal_fails_the_request_and_alerts,
     a_person_without_a_github_login_is_refused_before_approval,
+    an_unconfirmed_okta_grant_is_withdrawn_from_the_account_the_directory_names,
 );
 
 const GROUP: &str = "00gflow";
@@ -91,7 +93,18 @@ async fn an_okta_refusal_fails_the_request_and_alerts(db: TestDb) {
             "You do not have permission to perform the requested action",
         ),
     ));
-    let t = TestEngine::start(db, setup(&f)).await;
+    let options = WorkflowOptions {
+        security_channel: Some((Platform::Console, "security".into())),
+        ..WorkflowOptions::default()
+    };
+    let t = TestEngine::start(
+        db,
+        Setup {
+            options,
+            ..setup(&f)
+        },
+    )
+    .await;
     let id = t.request("alice", "need read on the saas app for 1h").await;
     assert_eq!(
         t.state(&id).await,
@@ -138,4 +151,22 @@ async fn a_person_without_a_github_login_is_refused_before_approval(db: TestDb) 
         "{said}"
     );
     assert!(f.common().calls().is_empty(), "GitHub was never called");
+}
+
+/// A 500 (which may have applied) then a refusal: the grant's outcome is unknown and its receipt
+/// names no account, so the compensating revoke finds the person's Okta user from the directory.
+async fn an_unconfirmed_okta_grant_is_withdrawn_from_the_account_the_directory_names(db: TestDb) {
+    let f = okta().await;
+    f.group(GROUP, &["00ualice", "00ubob"]);
+    f.fault(Fault::on(Some(Method::GET), "/users/00ualice/groups", 200, serde_json::json!([])));
+    f.fault(Fault::on(Some(Method::PUT), "/api/v1/groups/", 500, error("E0000009", "Internal Server Error")));
+    f.fault(Fault::on(Some(Method::PUT), "/api/v1/groups/", 400, error("E0000001", "Api validation failed")));
+    let t = TestEngine::start(db, setup(&f)).await;
+    let id = t.request("alice", "need read on the saas app for 1h").await;
+    assert_eq!(t.state(&id).await, RequestState::Failed, "{}", t.transcript());
+    let said = t.transcript();
+    assert!(said.contains("withdrawn"), "{said}");
+    assert_eq!(f.members(GROUP), ["00ubob"], "the membership that may have applied is gone");
+    let grant = t.store.grant(&id).await.unwrap().expect("on record");
+    assert_eq!(grant.status, "revoked");
 }

@@ -202,7 +202,10 @@ fn answer(
                 .collect();
             let list: Vec<Value> = page.iter().filter_map(|id| find(id)).collect();
             let mut h = vec![];
-            if let Some(last) = page.last().filter(|l| members.iter().any(|m| m.as_str() > l.as_str())) {
+            if let Some(last) = page
+                .last()
+                .filter(|l| members.iter().any(|m| m.as_str() > l.as_str()))
+            {
                 let base = s.base.lock().unwrap().clone();
                 h.push((
                     "link",
