@@ -158,15 +158,39 @@ async fn a_person_without_a_github_login_is_refused_before_approval(db: TestDb) 
 async fn an_unconfirmed_okta_grant_is_withdrawn_from_the_account_the_directory_names(db: TestDb) {
     let f = okta().await;
     f.group(GROUP, &["00ualice", "00ubob"]);
-    f.fault(Fault::on(Some(Method::GET), "/users/00ualice/groups", 200, serde_json::json!([])));
-    f.fault(Fault::on(Some(Method::PUT), "/api/v1/groups/", 500, error("E0000009", "Internal Server Error")));
-    f.fault(Fault::on(Some(Method::PUT), "/api/v1/groups/", 400, error("E0000001", "Api validation failed")));
+    f.fault(Fault::on(
+        Some(Method::GET),
+        "/users/00ualice/groups",
+        200,
+        serde_json::json!([]),
+    ));
+    f.fault(Fault::on(
+        Some(Method::PUT),
+        "/api/v1/groups/",
+        500,
+        error("E0000009", "Internal Server Error"),
+    ));
+    f.fault(Fault::on(
+        Some(Method::PUT),
+        "/api/v1/groups/",
+        400,
+        error("E0000001", "Api validation failed"),
+    ));
     let t = TestEngine::start(db, setup(&f)).await;
     let id = t.request("alice", "need read on the saas app for 1h").await;
-    assert_eq!(t.state(&id).await, RequestState::Failed, "{}", t.transcript());
+    assert_eq!(
+        t.state(&id).await,
+        RequestState::Failed,
+        "{}",
+        t.transcript()
+    );
     let said = t.transcript();
     assert!(said.contains("withdrawn"), "{said}");
-    assert_eq!(f.members(GROUP), ["00ubob"], "the membership that may have applied is gone");
+    assert_eq!(
+        f.members(GROUP),
+        ["00ubob"],
+        "the membership that may have applied is gone"
+    );
     let grant = t.store.grant(&id).await.unwrap().expect("on record");
     assert_eq!(grant.status, "revoked");
 }

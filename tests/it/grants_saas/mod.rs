@@ -4,6 +4,7 @@
 mod entra;
 mod flow;
 mod github;
+mod latency;
 mod okta;
 
 use std::collections::BTreeMap;
