@@ -183,7 +183,24 @@ pub fn build_grantors(s: &Settings) -> anyhow::Result<GrantorRegistry> {
         )?));
     }
     register_database_grantors(s, &mut reg)?;
+    register_saas_grantors(s, &mut reg)?;
     Ok(reg)
+}
+
+/// The `okta`, `entra` and `github` membership backends, each when its section is set.
+fn register_saas_grantors(s: &Settings, reg: &mut GrantorRegistry) -> anyhow::Result<()> {
+    use crate::grants::saas::setup;
+    let allow = &s.transport.allow_http_hosts;
+    if let Some(o) = &s.grants.okta {
+        reg.register(Arc::new(setup::okta(o, allow)?));
+    }
+    if let Some(e) = &s.grants.entra {
+        reg.register(Arc::new(setup::entra(e, allow)?));
+    }
+    if let Some(g) = &s.grants.github {
+        reg.register(Arc::new(setup::github(g, allow)?));
+    }
+    Ok(())
 }
 
 /// The `postgres` and `mysql` backends, each over the servers of its engine.

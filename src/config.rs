@@ -21,6 +21,8 @@ mod agents;
 pub use agents::AgentsSettings;
 mod grants;
 pub use grants::{DatabaseServerSettings, GrantSettings};
+mod saas;
+pub use saas::{EntraSettings, GitHubSettings, OktaSettings, secret};
 mod llm;
 pub use llm::LlmSettings;
 mod reconcile;

@@ -1,4 +1,5 @@
-//! `[grants]`: the signed webhook and the database servers Warden makes logins on.
+//! `[grants]`: the signed webhook, the database servers Warden makes logins on, and the SaaS
+//! tenants it manages group membership on.
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -12,6 +13,10 @@ pub struct GrantSettings {
     /// Database servers the `postgres` and `mysql` backends administer, by the name the
     /// catalog's `server` parameter uses.
     pub databases: std::collections::BTreeMap<String, DatabaseServerSettings>,
+    /// The `okta`, `entra` and `github` membership backends, each on when its section is set.
+    pub okta: Option<super::saas::OktaSettings>,
+    pub entra: Option<super::saas::EntraSettings>,
+    pub github: Option<super::saas::GitHubSettings>,
 }
 
 impl Default for GrantSettings {
@@ -21,6 +26,9 @@ impl Default for GrantSettings {
             webhook_secret: None,
             webhook_timeout_ms: 5000,
             databases: Default::default(),
+            okta: None,
+            entra: None,
+            github: None,
         }
     }
 }

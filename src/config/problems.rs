@@ -77,6 +77,15 @@ impl Settings {
                 )),
             }
         }
+        if let Some(o) = &self.grants.okta {
+            p.extend(o.problems());
+        }
+        if let Some(e) = &self.grants.entra {
+            p.extend(e.problems());
+        }
+        if let Some(g) = &self.grants.github {
+            p.extend(g.problems());
+        }
         if self.agents.leeway_secs > 300 {
             p.push(
                 "agents.leeway_secs must be at most 300 (a small clock skew, not a grace period)"

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 pub mod database;
 pub mod log;
+pub mod saas;
 pub mod webhook;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,7 +29,10 @@ impl Engine {
     ) -> anyhow::Result<()> {
         tracing::error!(request = %req.id, why, "granting failed after a call that may have applied; withdrawing it");
         let now = self.now_ms();
-        let call = revoke_call(&req, &attempted, Some(TAG), now);
+        // The grant's outcome is unknown, so its receipt may name no account: targets with
+        // accounts of their own find the person's from the directory instead.
+        let call = revoke_call(&req, &attempted, Some(TAG), now)
+            .for_person(self.target_person(&req).await.as_ref());
         let withdrawn = self.revoke_as_recorded(&attempted, &call).await;
         let mut record = attempted;
         let mut change = Change::event(RequestEvent::Fail)
@@ -108,7 +111,8 @@ impl Engine {
             return Ok(());
         };
         let now = self.now_ms();
-        let call = revoke_call(&req, &record, Some(TAG), now);
+        let call = revoke_call(&req, &record, Some(TAG), now)
+            .for_person(self.target_person(&req).await.as_ref());
         let withdrawn = self.revoke_as_recorded(&record, &call).await;
         if let Err(why) = &withdrawn {
             // The security channel heard of it when the first, inline attempt failed.

@@ -293,6 +293,12 @@ impl Engine {
 
     async fn fail_grant(&self, job: &ClaimedJob, req: Request, why: &str) -> anyhow::Result<()> {
         tracing::error!(request = %req.id, why, "granting failed");
+        let alert = format!(
+            "Granting {} for request {} failed and will not be retried: {why}. Nothing was granted.",
+            req.resource().unwrap_or("a resource"),
+            req.id
+        );
+        let for_alert = req.clone();
         let told = format!(
             "Request {} was approved, but granting the access failed. Nothing was granted; an admin has been told.",
             req.id
@@ -318,6 +324,10 @@ impl Engine {
             .await?;
         if failed.is_none() {
             self.store.complete_job(&job.claim).await?;
+        } else {
+            // The requester was told an admin knows: make it so.
+            self.metrics.inc("warden_grant_failures_total", "", 1);
+            self.alert_security(&for_alert, &alert).await;
         }
         Ok(())
     }
@@ -327,7 +337,7 @@ impl Engine {
     /// The requester as the directory knows them now, for targets with accounts of their own.
     /// A directory that fails leaves the identity empty: such a backend then refuses the call
     /// permanently rather than guessing an account.
-    async fn target_person(&self, req: &Request) -> Option<crate::domain::Person> {
+    pub(super) async fn target_person(&self, req: &Request) -> Option<crate::domain::Person> {
         match self.directory.person(&req.requester_id).await {
             Ok(p) => p,
             Err(e) => {

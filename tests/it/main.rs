@@ -11,6 +11,7 @@ mod engine;
 mod freeze;
 mod fuzz;
 mod grants_db;
+mod grants_saas;
 mod grants_webhook;
 pub mod llm;
 mod policy_http;
