@@ -141,7 +141,7 @@ impl Engine {
                     })
             })
             .collect();
-        given.sort_by(|a, b| b.0.cmp(&a.0));
+        given.sort_by_key(|g| std::cmp::Reverse(g.0));
         Ok(given.into_iter().map(|(_, i)| i).collect())
     }
 
