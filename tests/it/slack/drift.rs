@@ -90,7 +90,10 @@ async fn a_member_added_out_of_band_is_removed_once_and_the_granted_member_stays
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["resources"][0]["status"], "checked", "{json}");
     assert_eq!(json["resources"][0]["mode"], "revoke", "{json}");
-    assert_eq!(json["resources"][0]["findings"][0]["action"], "revoked", "{json}");
+    assert_eq!(
+        json["resources"][0]["findings"][0]["action"], "revoked",
+        "{json}"
+    );
     assert_eq!(
         fake.usergroup(GROUP),
         ["alice"],
