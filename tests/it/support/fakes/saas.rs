@@ -168,7 +168,7 @@ pub fn segments(uri: &Uri) -> Vec<String> {
     uri.path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect()
 }
 
