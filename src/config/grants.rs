@@ -1,4 +1,4 @@
-//! `[grants]`: the signed webhook and the database servers Warden makes logins on.
+//! `[grants]`: the signed webhook, the database servers Warden makes logins on, and AWS.
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -12,6 +12,8 @@ pub struct GrantSettings {
     /// Database servers the `postgres` and `mysql` backends administer, by the name the
     /// catalog's `server` parameter uses.
     pub databases: std::collections::BTreeMap<String, DatabaseServerSettings>,
+    /// The IAM Identity Center instance of the `aws_identity_center` backend.
+    pub aws: super::aws::AwsSettings,
 }
 
 impl Default for GrantSettings {
@@ -21,6 +23,7 @@ impl Default for GrantSettings {
             webhook_secret: None,
             webhook_timeout_ms: 5000,
             databases: Default::default(),
+            aws: Default::default(),
         }
     }
 }
