@@ -4,6 +4,7 @@
 mod backend;
 mod credentials;
 mod flow;
+mod latency;
 
 use crate::support::fakes::aws::{self, FakeAws};
 use secrecy::SecretString;
