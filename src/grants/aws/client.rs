@@ -125,6 +125,8 @@ impl AwsClient {
     ) -> Result<serde_json::Value, AwsError> {
         let body = serde_json::to_vec(body).map_err(|e| AwsError::Local(e.to_string()))?;
         let target = format!("{}.{operation}", service.target_prefix());
+        // Only a create or delete can have taken effect unseen; reads are safe to repeat.
+        let mutates = operation.starts_with("Create") || operation.starts_with("Delete");
         let mut uncertain = false;
         let mut last = String::from("not attempted");
         for attempt in 1..=self.retry.attempts.max(1) {
@@ -148,7 +150,7 @@ impl AwsClient {
                     may_have_applied,
                 } => {
                     tracing::warn!(operation, attempt, error = %why, "AWS call failed; retrying");
-                    uncertain |= may_have_applied;
+                    uncertain |= may_have_applied && mutates;
                     last = why;
                     if attempt < self.retry.attempts {
                         tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;

@@ -353,3 +353,19 @@ async fn a_request_signed_with_the_wrong_secret_is_refused_by_the_fake_as_aws_wo
     );
     assert!(!fake.holds(ALICE));
 }
+
+#[tokio::test]
+async fn a_refusal_after_a_server_error_on_a_read_changed_nothing() {
+    let fake = FakeAws::start().await;
+    fake.fault("ListAccountAssignments", Fault::Internal);
+    fake.fault(
+        "ListAccountAssignments",
+        Fault::Refuse("AccessDeniedException"),
+    );
+    let err = grantor(&fake)
+        .observe(&call(GrantOp::Grant, None, Some(ALICE)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GrantError::Permanent(_)), "{err:?}");
+    assert_eq!(fake.count("ListAccountAssignments"), 2);
+}

@@ -26,7 +26,10 @@ async fn grant_and_revoke_latency_against_the_fake() {
     let (mut grants, mut revokes) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let started = Instant::now();
-        let receipt = g.grant(&call(GrantOp::Grant, None, Some(ALICE))).await.unwrap();
+        let receipt = g
+            .grant(&call(GrantOp::Grant, None, Some(ALICE)))
+            .await
+            .unwrap();
         grants.push(started.elapsed());
         let mut revoke = call(GrantOp::Revoke, None, None);
         revoke.grant = Some(receipt);
