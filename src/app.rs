@@ -184,6 +184,16 @@ pub fn build_grantors(s: &Settings) -> anyhow::Result<GrantorRegistry> {
     }
     register_database_grantors(s, &mut reg)?;
     register_saas_grantors(s, &mut reg)?;
+    if s.grants.aws.enabled() {
+        let source = crate::grants::aws::credentials::CredentialSource::from_env(
+            &s.grants.aws.role_session_name,
+        )
+        .context("grants.aws is set but AWS credentials are not")?;
+        reg.register(Arc::new(crate::grants::aws::from_settings(
+            &s.grants.aws,
+            source,
+        )?));
+    }
     Ok(reg)
 }
 

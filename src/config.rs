@@ -19,6 +19,8 @@ mod sso;
 pub use sso::{SsoMatch, SsoSettings};
 mod agents;
 pub use agents::AgentsSettings;
+mod aws;
+pub use aws::AwsSettings;
 mod grants;
 pub use grants::{DatabaseServerSettings, GrantSettings};
 mod saas;

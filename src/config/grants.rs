@@ -1,5 +1,5 @@
-//! `[grants]`: the signed webhook, the database servers Warden makes logins on, and the SaaS
-//! tenants it manages group membership on.
+//! `[grants]`: the signed webhook, the database servers Warden makes logins on, the SaaS
+//! tenants it manages group membership on, and AWS IAM Identity Center.
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -17,6 +17,8 @@ pub struct GrantSettings {
     pub okta: Option<super::saas::OktaSettings>,
     pub entra: Option<super::saas::EntraSettings>,
     pub github: Option<super::saas::GitHubSettings>,
+    /// The IAM Identity Center instance of the `aws_identity_center` backend.
+    pub aws: super::aws::AwsSettings,
 }
 
 impl Default for GrantSettings {
@@ -29,6 +31,7 @@ impl Default for GrantSettings {
             okta: None,
             entra: None,
             github: None,
+            aws: Default::default(),
         }
     }
 }

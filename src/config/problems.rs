@@ -167,6 +167,7 @@ impl Settings {
             p.push("admin.siem_url carries a user name or password: put the credential in admin.siem_auth (env WARDEN__ADMIN__SIEM_AUTH) or admin.siem_auth_file".into());
         }
         p.extend(self.sso.problems());
+        p.extend(self.grants.aws.problems());
         if !["text", "json"].contains(&self.log.format.as_str()) {
             p.push(format!(
                 "log.format must be text or json (got \"{}\")",
@@ -202,6 +203,7 @@ impl Settings {
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .chain(self.grants.aws.endpoints())
         .collect()
     }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub mod aws;
 pub mod database;
 pub mod log;
 pub mod saas;

@@ -10,6 +10,7 @@ mod discord;
 mod engine;
 mod freeze;
 mod fuzz;
+mod grants_aws;
 mod grants_db;
 mod grants_saas;
 mod grants_webhook;

@@ -1,5 +1,6 @@
 //! One fake per outside service, each over real HTTP and recording what it was sent.
 
+pub mod aws;
 pub mod discord;
 pub mod entra;
 pub mod github;
