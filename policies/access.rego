@@ -8,7 +8,8 @@
 #    "reasons": ["..."],                       # shown to the requester and kept in the log
 #    "approvals": [{"from": "manager" | "owners" | "group" | "users", "count": n, ...}],
 #    "break_glass": bool,
-#    "deny_reason_required": bool}
+#    "deny_reason_required": bool,
+#    "obligations": ["reason_required"]}       # optional; see docs/policy.md
 #
 # Approval steps run in order. Anything this policy does not explicitly allow is denied, and the
 # Rust side denies an undefined result or any extra field as well (fail closed).
@@ -22,6 +23,9 @@
 #   * extensions: at most `max_extensions` (2) per grant; each one is decided like a new request
 #   * low risk -> allow; medium and high -> the manager approves; critical -> the manager, then
 #     an owner, and approvers must give a reason when they deny
+#   * high and critical risk (`reason_required_risks`) -> the requester must give a reason before
+#     the request is decided: the answer carries the `reason_required` obligation, and Warden
+#     asks the requester for one instead of deciding
 #   * agents (input.subject.type == "agent"): outside the agent's ceiling -> deny; longer than
 #     the agent's maximum -> deny; break-glass -> never; low risk -> allowed at once; medium and
 #     high -> the agent's owner approves; critical -> the owner, then a resource owner
@@ -46,6 +50,8 @@ default_config := {
 	"restricted_risks": ["high", "critical"],
 	# Extensions one grant may receive.
 	"max_extensions": 2,
+	# Risk levels at which the requester must say why before anything is decided.
+	"reason_required_risks": ["high", "critical"],
 }
 
 default overrides := {}
@@ -238,6 +244,7 @@ deny_doc(reasons) := {
 	"approvals": [],
 	"break_glass": false,
 	"deny_reason_required": false,
+	"obligations": [],
 }
 
 allow_doc(reasons, break_glass) := {
@@ -246,6 +253,7 @@ allow_doc(reasons, break_glass) := {
 	"approvals": [],
 	"break_glass": break_glass,
 	"deny_reason_required": false,
+	"obligations": obligations,
 }
 
 approval_doc(steps, reasons, deny_reason_required) := {
@@ -254,7 +262,15 @@ approval_doc(steps, reasons, deny_reason_required) := {
 	"approvals": steps,
 	"break_glass": false,
 	"deny_reason_required": deny_reason_required,
+	"obligations": obligations,
 }
+
+# What Warden must do before a decision stands. `reason_required`: the requester has to say why
+# (Warden asks them, and decides again once they have); it is satisfied by a justification or
+# a ticket already in the request.
+default obligations := []
+
+obligations := ["reason_required"] if input.resource.risk in config.reason_required_risks
 
 # Extensions say so in the reasons.
 default extension_notes := []
@@ -361,6 +377,7 @@ default decision := {
 	"approvals": [],
 	"break_glass": false,
 	"deny_reason_required": false,
+	"obligations": [],
 }
 
 decision := deny_doc(reasons) if {
