@@ -131,3 +131,65 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Action, Origin, Platform, RequestId, ScopeKind};
+
+    fn intent(duration: u64, justification: Option<&str>) -> Intent {
+        Intent {
+            action: Action::Request,
+            resource: Some("prod-billing-db".into()),
+            role: Some("read".into()),
+            duration_secs: Some(duration),
+            justification: justification.map(str::to_string),
+            ticket: None,
+            request_id: None,
+            break_glass: false,
+            notes: vec![],
+        }
+    }
+
+    fn sent_back(obligations: Vec<Obligation>) -> Request {
+        let mut r = Request::draft(
+            RequestId::parse("AR-00000000").unwrap(),
+            Origin {
+                platform: Platform::Console,
+                workspace: "local".into(),
+                channel: "c".into(),
+                thread: None,
+                kind: ScopeKind::Console,
+            },
+            "alice".into(),
+            "alice".into(),
+            1,
+        );
+        r.intent = Some(intent(3600, None));
+        r.decision = Some(Decision::Allow {
+            decision_id: None,
+            reasons: vec![],
+            break_glass: false,
+            obligations,
+        });
+        r
+    }
+
+    #[test]
+    fn only_the_same_intent_with_a_reason_is_submitted_again() {
+        let r = sent_back(vec![Obligation::ReasonRequired]);
+        assert!(waiting_for_reason(&r));
+        assert!(answers_reason_question(&r, &intent(3600, Some("INC-42"))));
+        assert!(!answers_reason_question(&r, &intent(3600, None)));
+        assert!(!answers_reason_question(&r, &intent(7200, Some("INC-42"))));
+    }
+
+    #[test]
+    fn a_decision_without_the_obligation_asks_nothing() {
+        let r = sent_back(vec![]);
+        assert!(!waiting_for_reason(&r));
+        assert!(!answers_reason_question(&r, &intent(3600, Some("INC-42"))));
+        let d = r.decision.as_ref().unwrap();
+        assert!(!lacks_required_reason(d, &intent(3600, None)));
+    }
+}
