@@ -9,8 +9,9 @@
 #    "approvals": [{"from": "manager" | "owners" | "group" | "users", "count": n, ...}],
 #    "break_glass": bool,
 #    "deny_reason_required": bool,
-#    "obligations": [] | ["step_up"]}           # step_up: approvals (or the activation) count
-#                                                # only when confirmed with a passkey
+#    "obligations": [] | ["reason_required", "step_up"]}   # see docs/policy.md
+#        reason_required: the requester must say why before anything is decided
+#        step_up: approvals (or the activation) count only when confirmed with a passkey
 #
 # Approval steps run in order. Anything this policy does not explicitly allow is denied, and the
 # Rust side denies an undefined result or any extra field as well (fail closed).
@@ -26,6 +27,9 @@
 #     an owner, and approvers must give a reason when they deny
 #   * step-up: approvals at the `step_up_risks` levels (critical) count only when the approver
 #     confirms with a passkey; with `step_up_break_glass`, so does a break-glass activation
+#   * high and critical risk (`reason_required_risks`) -> the requester must give a reason before
+#     the request is decided: the answer carries the `reason_required` obligation, and Warden
+#     asks the requester for one instead of deciding
 #   * agents (input.subject.type == "agent"): outside the agent's ceiling -> deny; longer than
 #     the agent's maximum -> deny; break-glass -> never; low risk -> allowed at once; medium and
 #     high -> the agent's owner approves; critical -> the owner, then a resource owner
@@ -54,6 +58,8 @@ default_config := {
 	"step_up_risks": ["critical"],
 	# Whether a break-glass activation must be confirmed with the requester's passkey.
 	"step_up_break_glass": false,
+	# Risk levels at which the requester must say why before anything is decided.
+	"reason_required_risks": ["high", "critical"],
 }
 
 default overrides := {}
@@ -255,7 +261,7 @@ allow_doc(reasons, break_glass) := {
 	"approvals": [],
 	"break_glass": break_glass,
 	"deny_reason_required": false,
-	"obligations": [],
+	"obligations": reason_obligations,
 }
 
 approval_doc(steps, reasons, deny_reason_required) := {
@@ -264,7 +270,7 @@ approval_doc(steps, reasons, deny_reason_required) := {
 	"approvals": steps,
 	"break_glass": false,
 	"deny_reason_required": deny_reason_required,
-	"obligations": step_up_obligations,
+	"obligations": array.concat(reason_obligations, step_up_obligations),
 }
 
 # Step-up (a passkey) for approvals at the configured risk levels.
@@ -276,6 +282,14 @@ step_up_obligations := ["step_up"] if input.resource.risk in config.step_up_risk
 default break_glass_obligations := []
 
 break_glass_obligations := ["step_up"] if config.step_up_break_glass == true
+
+
+# What Warden must do before a decision stands. `reason_required`: the requester has to say why
+# (Warden asks them, and decides again once they have); it is satisfied by a justification or
+# a ticket already in the request.
+default reason_obligations := []
+
+reason_obligations := ["reason_required"] if input.resource.risk in config.reason_required_risks
 
 # Extensions say so in the reasons.
 default extension_notes := []

@@ -91,6 +91,34 @@ test_high_risk_needs_manager_approval_and_says_why if {
 	contains(d.reasons[0], "high-risk")
 }
 
+# --- reasons: the policy's obligation, not a rule in code ---------------------------------------
+
+test_high_and_critical_risk_require_a_reason if {
+	every risk in ["high", "critical"] {
+		d := data.access.decision with input as with_risk(risk)
+		d.obligations == ["reason_required"]
+	}
+}
+
+test_low_and_medium_risk_need_no_reason if {
+	every risk in ["low", "medium"] {
+		d := data.access.decision with input as with_risk(risk)
+		d.obligations == []
+	}
+}
+
+test_the_risks_that_need_a_reason_are_configuration if {
+	d := data.access.decision with input as with_risk("high")
+		with data.warden.config as {"reason_required_risks": ["critical"]}
+	d.obligations == []
+}
+
+test_a_deny_carries_no_obligation if {
+	d := data.access.decision with input as contractor("critical")
+	d.outcome == "deny"
+	d.obligations == []
+}
+
 test_critical_needs_manager_then_owners_and_deny_reasons if {
 	d := data.access.decision with input as with_risk("critical")
 	d.outcome == "require_approval"

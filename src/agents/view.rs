@@ -25,7 +25,8 @@ pub fn task_status(state: RequestState) -> &'static str {
         }
         S::Active => "approved",
         S::Denied => "denied",
-        S::Expired => "expired",
+        // An extension request, closed once applied: the access is its parent's.
+        S::Expired | S::Applied => "expired",
         S::Cancelled => "cancelled",
         S::Failed => "failed",
         S::Revoked => "revoked",
@@ -178,6 +179,7 @@ fn next_step(req: &Request, channel: AgentChannel) -> String {
         S::Denied => "Denied; see request.reasons. Do not retry the same request.".into(),
         S::Expired | S::Revoked => "Access has ended. Ask again only for a new task.".into(),
         S::Cancelled => "Cancelled.".into(),
+        S::Applied => "Applied to the request it extends; follow that one.".into(),
         S::Failed => "Could not be completed; an admin has been told. Nothing is granted.".into(),
     }
 }

@@ -3,7 +3,7 @@
 use super::catalog::{Catalog, Match, find_role};
 use super::request::RequestId;
 use super::text::sanitize_free_text;
-use super::{Risk, format_duration, parse_duration};
+use super::{format_duration, parse_duration};
 use serde::{Deserialize, Serialize};
 
 /// The closed set of things a person can ask Warden to do.
@@ -48,6 +48,13 @@ pub struct Intent {
     /// What validation changed (a clamped duration), to show the requester.
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+impl Intent {
+    /// Whether the requester said why: a justification or a ticket is enough.
+    pub fn has_reason(&self) -> bool {
+        self.justification.is_some() || self.ticket.is_some()
+    }
 }
 
 /// Fields as an intake found them, before validation. Strings are untrusted.
@@ -111,7 +118,7 @@ pub struct IntentError {
 }
 
 impl IntentError {
-    fn ask(field: Field, question: impl Into<String>, options: Vec<String>) -> Self {
+    pub fn ask(field: Field, question: impl Into<String>, options: Vec<String>) -> Self {
         Self {
             field,
             question: question.into(),
@@ -243,17 +250,15 @@ impl DraftIntent {
                 format_duration(max)
             ));
         }
-        let risky = resource.risk_for(&role) >= Risk::High;
-        if (risky || intent.break_glass)
-            && intent.justification.is_none()
-            && intent.ticket.is_none()
-        {
+        // Whether a reason is needed is the policy's to say (the `reason_required` obligation,
+        // honoured at submit). Break-glass is the exception: it skips approval, so the reason is
+        // the only account its reviewers get, and no policy can waive it.
+        if intent.break_glass && !intent.has_reason() {
             return Err(IntentError::ask(
                 Field::Justification,
                 format!(
-                    "{} is {}-risk: what do you need it for? A sentence or a ticket number is enough.",
-                    resource.name,
-                    resource.risk_for(&role).as_str()
+                    "Emergency access to {} needs a reason: what is happening? A sentence or an incident number is enough.",
+                    resource.name
                 ),
                 vec![],
             ));
@@ -443,9 +448,19 @@ max_duration = "1d"
     }
 
     #[test]
-    fn high_risk_without_a_reason_asks_for_one() {
+    fn high_risk_without_a_reason_is_the_policys_question_not_validations() {
         let mut d = draft("prod-db", Some("read"), Some("1h"));
         d.justification = None;
+        let intent = d.validate(&catalog()).unwrap();
+        assert!(!intent.has_reason());
+        assert_eq!(intent.resource.as_deref(), Some("prod-db"));
+    }
+
+    #[test]
+    fn break_glass_without_a_reason_asks_for_one() {
+        let mut d = draft("prod-db", Some("read"), Some("1h"));
+        d.justification = None;
+        d.break_glass = true;
         assert_eq!(
             d.validate(&catalog()).unwrap_err().field,
             Field::Justification

@@ -33,7 +33,7 @@ pub use duration::{format_duration, parse_duration};
 pub use evidence::{Entry, Evidence, LogKind};
 pub use freeze::{Freeze, FreezeScope, FreezeScopeError, Lift, Subject};
 pub use grant::{GrantEffect, GrantReceipt, GrantRecord, GrantSummary, PriorAccess};
-pub use intent::{Action, Intent, IntentError};
+pub use intent::{Action, Field, Intent, IntentError};
 pub use jobs::{CardKind, Job, JobKind, JobStatus, Lane, PostedCard};
 pub use principal::{Person, Platform, PlatformUser, Principal};
 pub use request::{RequestEvent, RequestId, RequestState, TransitionError};

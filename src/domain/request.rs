@@ -77,6 +77,9 @@ pub enum RequestState {
     Denied,
     Cancelled,
     Failed,
+    /// An extension request (`parent_id` set) whose approved extension was applied to the
+    /// grant it extends; the access itself is the parent's.
+    Applied,
 }
 
 /// What can happen to a request. Each is legal from some states only.
@@ -87,6 +90,9 @@ pub enum RequestEvent {
     IntentReady,
     /// The requester pressed Submit (or confirmation is not required).
     Confirm,
+    /// At submit the policy required a reason the request lacks: undecided, back to the
+    /// requester with the question; their answer proposes (and submits) it again.
+    ReasonNeeded,
     /// The requester cancelled.
     Cancel,
     PolicyAllow,
@@ -102,6 +108,8 @@ pub enum RequestEvent {
     Fail,
     /// A pending request or an active grant reached its deadline (grant revoked).
     Expire,
+    /// An approved extension request moved its parent's expiry.
+    ExtensionApplied,
     /// Access ended early, by the requester or an admin (grant revoked).
     Revoke,
 }
@@ -115,7 +123,7 @@ pub struct TransitionError {
 }
 
 impl RequestState {
-    pub const ALL: [RequestState; 11] = [
+    pub const ALL: [RequestState; 12] = [
         RequestState::Draft,
         RequestState::AwaitingConfirmation,
         RequestState::Submitted,
@@ -127,6 +135,7 @@ impl RequestState {
         RequestState::Denied,
         RequestState::Cancelled,
         RequestState::Failed,
+        RequestState::Applied,
     ];
 
     /// The one place that says which transitions exist.
@@ -139,6 +148,7 @@ impl RequestState {
             (S::Draft | S::AwaitingConfirmation, E::Expire) => S::Cancelled,
             (S::AwaitingConfirmation, E::IntentReady) => S::AwaitingConfirmation,
             (S::AwaitingConfirmation, E::Confirm) => S::Submitted,
+            (S::AwaitingConfirmation, E::ReasonNeeded) => S::Draft,
             (S::Submitted, E::PolicyAllow) => S::Approved,
             (S::Submitted, E::PolicyDeny) => S::Denied,
             (S::Submitted, E::PolicyRequireApproval) => S::PendingApproval,
@@ -149,6 +159,7 @@ impl RequestState {
             (S::PendingApproval, E::Expire) => S::Expired,
             (S::PendingApproval, E::Fail) => S::Failed,
             (S::Approved, E::Granted) => S::Active,
+            (S::Approved, E::ExtensionApplied) => S::Applied,
             (S::Approved, E::Fail) => S::Failed,
             (S::Active, E::Expire) => S::Expired,
             (S::Active, E::Revoke) => S::Revoked,
@@ -161,7 +172,12 @@ impl RequestState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Expired | Self::Revoked | Self::Denied | Self::Cancelled | Self::Failed
+            Self::Expired
+                | Self::Revoked
+                | Self::Denied
+                | Self::Cancelled
+                | Self::Failed
+                | Self::Applied
         )
     }
 
@@ -190,6 +206,7 @@ impl RequestState {
             Self::Denied => "denied",
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
+            Self::Applied => "applied",
         }
     }
 
@@ -211,6 +228,7 @@ impl RequestState {
             Self::Denied => "denied",
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
+            Self::Applied => "applied to the access it extends",
         }
     }
 }

@@ -55,7 +55,7 @@ impl Store {
         thread: &str,
     ) -> anyhow::Result<Option<Request>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE platform = $1 AND workspace = $2 AND channel = $3 AND thread = $4 ORDER BY created_at DESC LIMIT 1"
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE platform = $1 AND workspace = $2 AND channel = $3 AND thread = $4 AND parent_id IS NULL ORDER BY created_at DESC LIMIT 1"
         )))
         .bind(platform.as_str())
         .bind(workspace)
@@ -64,6 +64,18 @@ impl Store {
         .fetch_optional(self.db())
         .await
         .context("Failed to find a thread's request")?;
+        Ok(row.as_ref().map(codec::decode).transpose()?)
+    }
+
+    /// The extension request of `parent` still waiting for a decision or being applied, if any.
+    pub async fn pending_extension(&self, parent: &RequestId) -> anyhow::Result<Option<Request>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE parent_id = $1 AND state IN ('submitted', 'pending_approval', 'approved') ORDER BY created_at DESC LIMIT 1"
+        )))
+        .bind(parent.as_str())
+        .fetch_optional(self.db())
+        .await
+        .context("Failed to find a pending extension")?;
         Ok(row.as_ref().map(codec::decode).transpose()?)
     }
 

@@ -87,6 +87,21 @@ impl Engine {
         input.subject = subject;
         let mut decision =
             super::agent::outside_ceiling_denies(req, &input, self.ask_policy(&input).await);
+        decision = match super::reason::lacks_required_reason(&decision, &intent) {
+            false => decision,
+            // An agent has nobody to ask in chat (its ask always states a task, so this is a
+            // policy or registry mistake): fail closed.
+            true if req.is_agent() => Decision::Deny {
+                decision_id: decision.decision_id().map(str::to_string),
+                reasons: vec!["the policy requires a reason and the ask gave none".into()],
+                fault: None,
+            },
+            true => {
+                return self
+                    .ask_for_reason(req, &resource, &input, decision, event)
+                    .await;
+            }
+        };
         // Access the policy allows at once but only with a passkey (break-glass): the
         // requester confirms on the step-up page first; nothing is decided until then.
         if matches!(decision, Decision::Allow { .. })
@@ -199,7 +214,7 @@ impl Engine {
     }
 
     /// The step a decision leads to from Submitted, and the approvers to ask, if any.
-    async fn decision_step(
+    pub(super) async fn decision_step(
         &self,
         req: &Request,
         person: &Person,

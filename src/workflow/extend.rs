@@ -1,4 +1,5 @@
-//! Extending active access: a new policy check each time, within the resource's maximum.
+//! Extending active access: a new policy check each time, within the resource's maximum; one
+//! the policy sends to approval becomes a linked approval (`extension.rs`).
 
 use super::step::Step;
 use super::{Engine, Handled, user_error};
@@ -11,7 +12,8 @@ use crate::policy::RequestContextInput;
 use crate::store::Change;
 
 impl Engine {
-    /// Extends active access: a new policy check; where policy wants approval, a new request.
+    /// Extends active access: a new policy check; where policy wants approval, a linked
+    /// extension request its approvers decide while the access stays.
     pub(crate) async fn extend(
         &self,
         event: &ChatEvent,
@@ -30,6 +32,12 @@ impl Engine {
             return Err(user_error(format!(
                 "Request {} was already extended {} time(s), the most allowed. Please make a new request.",
                 req.id, req.extensions
+            )));
+        }
+        if let Some(waiting) = self.store.pending_extension(&req.id).await? {
+            return Err(user_error(format!(
+                "An extension of {} is already waiting for approval ({}).",
+                req.id, waiting.id
             )));
         }
         let resource = self.resource_of(req)?.clone();
@@ -82,10 +90,19 @@ impl Engine {
             Decision::Allow { .. } => {
                 Some("Emergency access can't be extended; make a new request.".to_string())
             }
-            Decision::RequireApproval { .. } => Some(format!(
-                "Extending {} needs a new approval. Please make a new request for {role} on {} (it will reference this one).",
-                req.id, resource.name
-            )),
+            Decision::RequireApproval { .. } => {
+                return self
+                    .open_extension_approval(
+                        event,
+                        person,
+                        req,
+                        &resource,
+                        ext_intent,
+                        asked.to_vec(),
+                        decision,
+                    )
+                    .await;
+            }
         };
         let now = self.now_ms();
         let max_end = now + (max as i64) * 1000;
@@ -146,7 +163,7 @@ impl Engine {
 
     /// Moves an expiry the target enforces itself (PostgreSQL `VALID UNTIL`) to the new end.
     /// A failure fails closed: the login stops at its old time, which is logged and told.
-    async fn move_target_expiry(&self, req: &Request) {
+    pub(super) async fn move_target_expiry(&self, req: &Request) {
         let Some(record) = req.grant.as_ref() else {
             return;
         };

@@ -36,6 +36,10 @@ impl Engine {
         if let Some(f) = self.freeze_on(&req).await? {
             return self.refuse_frozen_grant(job, req, &f).await;
         }
+        if let Some(parent) = req.parent_id.clone() {
+            // An extension request grants nothing of its own: it moves its parent's expiry.
+            return self.apply_extension(job, req, &parent).await;
+        }
         let resource = self.resource_of(&req)?.clone();
         let Some(grantor) = self.grantors.get(&resource.grant.backend) else {
             let why = format!(

@@ -129,9 +129,10 @@ impl Engine {
         };
         thread.push(ThreadMessage {
             author: "requester".into(),
-            text,
+            text: text.clone(),
         });
-        let result = self.run_intake(thread, person, &admitted).await?;
+        let mut result = self.run_intake(thread, person, &admitted).await?;
+        super::reason::reply_as_reason(&req, &mut result, &text);
         if let Some(Action::Cancel) = result.draft.action {
             return self.cancel(&req, person, said, Some(event)).await;
         }
@@ -185,7 +186,7 @@ impl Engine {
     }
 
     /// A clarifying question, or closing the draft after too many.
-    fn clarify(&self, req: &Request, question: IntentError) -> (Change, String) {
+    pub(super) fn clarify(&self, req: &Request, question: IntentError) -> (Change, String) {
         let turns = req.clarify_turns + 1;
         if turns > self.options.max_clarify_turns {
             let change = Change::event(RequestEvent::Cancel)
@@ -239,11 +240,14 @@ impl Engine {
         // (for a new ask) stored. Status, cancel and revoke never get here: they work when frozen.
         self.refuse_if_frozen(req.subject(), intent.resource.as_deref())
             .await?;
-        let skip_confirmation = match self.options.confirm {
-            ConfirmMode::Always => false,
-            ConfirmMode::Never => true,
-            ConfirmMode::ApprovalOnly => self.preview_allows(req, person, &intent).await,
-        };
+        // An answer to the policy's reason question was confirmed before: submitted again.
+        let resubmit = super::reason::answers_reason_question(req, &intent);
+        let skip_confirmation = resubmit
+            || match self.options.confirm {
+                ConfirmMode::Always => false,
+                ConfirmMode::Never => true,
+                ConfirmMode::ApprovalOnly => self.preview_allows(req, person, &intent).await,
+            };
         let change = Change::event(RequestEvent::IntentReady)
             .logs(entries)
             .schedule(Job::ConfirmExpire, deadline)

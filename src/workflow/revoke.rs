@@ -41,6 +41,15 @@ impl Engine {
             // Extended since this job was armed; run again at the new expiry.
             return self.store.retry_job(&job.claim, at, "extended").await;
         }
+        if event == RequestEvent::Expire
+            && let Some(at) = self.extension_holds_expiry(&req).await?
+        {
+            // Never cut short by an extension in flight: look again once it is decided.
+            return self
+                .store
+                .retry_job(&job.claim, at, "an extension waits for its decision")
+                .await;
+        }
         if req.is_agent() {
             // The access is ending: a credential the agent never fetched is not handed out now.
             self.forget_agent_credential(req.id.as_str()).await;

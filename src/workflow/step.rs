@@ -87,6 +87,7 @@ impl Engine {
         );
         change.patch.card_status = cards.clone();
         let claimed = claimed_jobs(&change, base);
+        let moved = !change.events.is_empty();
         let outcome = if new {
             self.store.create(base, change).await?
         } else {
@@ -95,6 +96,14 @@ impl Engine {
         if let Committed::Applied(req) = &outcome {
             let homes = new || shows_differently(base, req);
             Box::pin(self.after_change(req, &tell, cards, claimed, homes)).await;
+            // An extension request that ended unapplied lets go of the expiry it held back.
+            if moved
+                && req.parent_id.is_some()
+                && req.state.is_terminal()
+                && req.state != crate::domain::RequestState::Applied
+            {
+                Box::pin(self.release_held_expiry(req)).await;
+            }
         }
         Ok(outcome)
     }

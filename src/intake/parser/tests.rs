@@ -471,9 +471,10 @@ fn cases() -> Vec<(&'static str, Want, Then)> {
             ok("prod-billing-db", Some("read"), Some(3600)),
         ),
         (
+            // No reason: whether one is needed is the policy's question, asked at submit.
             "need read on prod-db",
             w(Some(Request), Some("prod-billing-db"), Some("read"), None),
-            ask(Field::Justification),
+            ok("prod-billing-db", Some("read"), Some(3600)),
         ),
         (
             "EMERGENCY: need write on prod-db now, payments down",
@@ -653,7 +654,7 @@ fn injection_yields_nothing_beyond_a_normal_intent() {
         (d.role.as_deref(), d.justification.as_deref()),
         (Some("write"), None)
     );
-    assert_eq!(d.validate(&c).unwrap_err().field, Field::Justification);
+    assert!(!d.validate(&c).unwrap().has_reason());
 }
 
 #[test]

@@ -5,6 +5,7 @@ use super::app::LlmTest;
 use crate::support::console::Drive;
 use crate::support::fakes::llm::{Prompts, Reply, completion, intent};
 use serde_json::json;
+use warden::chat::CardAction;
 use warden::domain::RequestState;
 
 #[tokio::test]
@@ -19,8 +20,11 @@ async fn the_prompt_for_request_b_contains_nothing_from_request_a() {
             "maintain on the billing repo for 3 days, codename blueheron",
         )
         .await;
-    // Request A asks for a reason (maintain is high risk; neither the model nor the parser found
-    // one); the answer stays in A's thread.
+    // Request A is asked for a reason at submit (maintain is high risk: the policy's
+    // `reason_required`; neither the model nor the parser found one); the answer stays in A's
+    // thread.
+    t.click("alice", CardAction::Submit, &a).await;
+    assert_eq!(t.state(&a).await, RequestState::Draft);
     t.fake.push(Reply::ok(completion(&intent(json!({ "resource": "github-billing", "role": "maintain", "duration": "3d", "justification": "migrate CI for BLUEHERON" })))));
     t.reply("alice", &a, "migrating the CI secrets for BLUEHERON-7731")
         .await;
@@ -61,7 +65,8 @@ async fn the_prompt_for_request_b_contains_nothing_from_request_a() {
         prompt_a2.contains("Warden's last question"),
         "the clarification prompt is used: {prompt_a2}"
     );
-    assert_eq!(t.state(&a).await, RequestState::AwaitingConfirmation);
+    // The answer was the reason: submitted again, now waiting for the manager.
+    assert_eq!(t.state(&a).await, RequestState::PendingApproval);
 }
 
 #[tokio::test]
