@@ -48,6 +48,7 @@ impl Engine {
                     request_id: Some(request_id.clone()),
                     break_glass: false,
                     notes: vec![],
+                    items: vec![],
                 };
                 self.extend(event, &person, &req, &intent).await
             }
