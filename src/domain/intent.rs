@@ -1,8 +1,8 @@
 //! What the requester wants, and the one validation every intake (parser or model) goes through.
 
 use super::catalog::{Catalog, Match, find_role};
-use super::request::RequestId;
 use super::items::Item;
+use super::request::RequestId;
 use super::text::sanitize_free_text;
 use super::{Risk, format_duration, parse_duration};
 use serde::{Deserialize, Serialize};

@@ -59,7 +59,9 @@ pub(super) fn validate_also(
     if intents.len() > MAX_ITEMS {
         return Err(IntentError::new(
             Field::Resource,
-            format!("I can take at most {MAX_ITEMS} systems in one request. Which ones do you need first?"),
+            format!(
+                "I can take at most {MAX_ITEMS} systems in one request. Which ones do you need first?"
+            ),
             vec![],
         ));
     }
@@ -161,7 +163,9 @@ max_duration = "1d"
             .unwrap_err();
         assert_eq!(e.field, Field::Resource);
         // "read" is no role of the wiki: the ask is refused, not shortened to the database.
-        let e = draft("prod-db", &["wiki"]).validate(&catalog()).unwrap_err();
+        let e = draft("prod-db", &["wiki"])
+            .validate(&catalog())
+            .unwrap_err();
         assert_eq!(e.field, Field::Role);
     }
 

@@ -230,7 +230,9 @@ fn also_schema(resource: &StringField) -> Json {
         ("maxItems", Json::Int(MAX_ALSO as u64)),
         (
             "description",
-            s("More candidate resource ids asked for with the same role and duration; empty for one"),
+            s(
+                "More candidate resource ids asked for with the same role and duration; empty for one",
+            ),
         ),
     ])
 }
@@ -241,7 +243,10 @@ fn also_schema(resource: &StringField) -> Json {
 /// `llm.max_answer_tokens` raises it per deployment.
 pub fn answer_token_budget() -> u32 {
     let skeleton = super::view::estimate_tokens(&maximal_answer(|_| String::new()));
-    let strings: usize = STRING_FIELDS.iter().map(|f| f.max_chars.div_ceil(3)).sum::<usize>()
+    let strings: usize = STRING_FIELDS
+        .iter()
+        .map(|f| f.max_chars.div_ceil(3))
+        .sum::<usize>()
         + MAX_ALSO * max_chars("resource").div_ceil(3);
     // A little room for whitespace a server may let the model put between tokens.
     (skeleton as usize + strings + 32) as u32
@@ -310,7 +315,11 @@ mod tests {
                 regex::Regex::new(p).unwrap();
             }
             if types.contains("array") {
-                let bound = if name == "also" { MAX_ALSO } else { UNCLEAR.len() };
+                let bound = if name == "also" {
+                    MAX_ALSO
+                } else {
+                    UNCLEAR.len()
+                };
                 assert_eq!(prop["maxItems"], bound, "{name}");
                 if let Some(p) = prop["items"]["pattern"].as_str() {
                     assert!(p.starts_with('^') && p.contains("{1,"), "{name}: {p}");
