@@ -294,7 +294,7 @@ async fn request_page(
             .await
             .map_err(AdminError::Internal)?
             .iter()
-            .map(|i| json!({ "id": i.id, "resource": i.resource(), "role": i.role(), "state": i.state.as_str(), "this": i.id == req.id, "lead": i.leads_bundle() }))
+            .map(|i| json!({ "id": i.id, "resource": i.resource(), "role": i.role(), "state": i.state.as_str(), "current": i.id == req.id, "lead": i.leads_bundle() }))
             .collect(),
         None => vec![],
     };
