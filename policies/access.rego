@@ -1,8 +1,8 @@
 # Warden's shipped access policy (Rego v1).
 #
 # Evaluated at `data.access.decision` with the versioned input document described in
-# docs/policy.md (`input.version == "warden.policy.input/v2"`). The rule always produces exactly
-# one document of this shape:
+# docs/policy.md (`input.version` "warden.policy.input/v3", or v2 when replaying recorded
+# inputs). The rule always produces exactly one document of this shape:
 #
 #   {"outcome": "allow" | "deny" | "require_approval",
 #    "reasons": ["..."],                       # shown to the requester and kept in the log
@@ -74,8 +74,12 @@ config := object.union(default_config, overrides)
 
 # The fields every decision relies on are present and have the right types. Nothing is allowed
 # or sent for approval without this, so a missing field can never let a request through.
+# v3 only added `intent.items` (the other resources of a multi-item ask), so a recorded v2 input
+# still reads the same and can be replayed.
+known_versions := {"warden.policy.input/v2", "warden.policy.input/v3"}
+
 well_formed if {
-	input.version == "warden.policy.input/v2"
+	input.version in known_versions
 	input.subject.type in {"person", "agent"}
 	is_string(input.intent.action)
 	is_boolean(input.intent.break_glass)
@@ -114,8 +118,8 @@ has_manager if {
 # Reasons to deny. Any one of them denies the request; all of them are reported.
 # ---------------------------------------------------------------------------------------------
 
-deny_reasons contains "unsupported input document version (expected warden.policy.input/v2)" if {
-	input.version != "warden.policy.input/v2"
+deny_reasons contains "unsupported input document version (expected warden.policy.input/v3)" if {
+	not input.version in known_versions
 }
 
 deny_reasons contains "the agent's registration is incomplete in the input document" if {

@@ -3,7 +3,7 @@ package access_test
 
 # A well-formed low-risk request; each test changes what it needs with object.union (deep merge).
 base := {
-	"version": "warden.policy.input/v2",
+	"version": "warden.policy.input/v3",
 	"subject": {"type": "person"},
 	"requester": {
 		"id": "alice",

@@ -287,7 +287,19 @@ async fn request_page(
         .map(|a| json!({ "decision": a.verdict.as_str(), "approver_id": a.approver_id, "approver_account": a.approver_account, "step": a.step, "at": time(a.at), "reason": a.reason }))
         .collect();
     let active = grant.as_ref().is_some_and(|g| g.status == "active");
+    // The other items of a multi-resource ask, each a request of its own with its own state.
+    let bundle: Vec<Value> = match &req.bundle_id {
+        Some(b) => store
+            .requests_in_bundle(b)
+            .await
+            .map_err(AdminError::Internal)?
+            .iter()
+            .map(|i| json!({ "id": i.id, "resource": i.resource(), "role": i.role(), "state": i.state.as_str(), "current": i.id == req.id, "lead": i.leads_bundle() }))
+            .collect(),
+        None => vec![],
+    };
     let ctx = json!({
+        "bundle": bundle,
         "r": RequestItem::from(&req),
         "chain": chain_view(&chain),
         "entries": timeline(&entries, &chain),

@@ -77,6 +77,7 @@ pub fn request_doc(r: &Request) -> Value {
         "break_glass": r.break_glass,
         "review_open": r.review_open,
         "parent_id": r.parent_id,
+        "bundle_id": r.bundle_id,
         "extensions": r.extensions,
         "expires_at": r.expires_at,
         "deadline_at": r.deadline_at,

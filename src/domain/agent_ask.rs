@@ -121,6 +121,7 @@ impl AgentAsk {
             request_id: None,
             break_glass: false,
             notes: vec![],
+            items: vec![],
         })
     }
 

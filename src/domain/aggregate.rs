@@ -128,6 +128,9 @@ pub struct Request {
     pub review_open: bool,
     pub clarify_turns: u32,
     pub parent_id: Option<RequestId>,
+    /// The bundle this request is an item of: the id of the ask's first request (its lead, whose
+    /// own `bundle_id` is its id). `None` for a one-item ask.
+    pub bundle_id: Option<RequestId>,
     pub extensions: u32,
     pub expires_at: Option<i64>,
     pub deadline_at: Option<i64>,
@@ -155,6 +158,7 @@ pub struct Patch {
     pub deadline_at: Option<Option<i64>>,
     pub thread: Option<String>,
     pub card_status: Option<String>,
+    pub bundle_id: Option<RequestId>,
 }
 
 impl Patch {
@@ -188,6 +192,7 @@ impl Request {
             review_open: false,
             clarify_turns: 0,
             parent_id: None,
+            bundle_id: None,
             extensions: 0,
             expires_at: None,
             deadline_at: None,
@@ -252,8 +257,16 @@ impl Request {
         if let Some(v) = p.card_status {
             next.card_status = Some(v);
         }
+        if let Some(v) = p.bundle_id {
+            next.bundle_id = Some(v);
+        }
         next.updated_at = now_ms;
         Ok(next)
+    }
+
+    /// Whether this request is the lead of a bundle: the item whose card the requester confirms.
+    pub fn leads_bundle(&self) -> bool {
+        self.bundle_id.as_ref() == Some(&self.id)
     }
 
     /// Whether a registered agent asked (through the agent API or MCP), not a person.

@@ -1,6 +1,7 @@
 //! What the requester wants, and the one validation every intake (parser or model) goes through.
 
 use super::catalog::{Catalog, Match, find_role};
+use super::items::Item;
 use super::request::RequestId;
 use super::text::sanitize_free_text;
 use super::{format_duration, parse_duration};
@@ -48,6 +49,9 @@ pub struct Intent {
     /// What validation changed (a clamped duration), to show the requester.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Every item of a multi-item ask (this intent's own included); empty for one resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Item>,
 }
 
 impl Intent {
@@ -62,6 +66,9 @@ impl Intent {
 pub struct DraftIntent {
     pub action: Option<Action>,
     pub resource: Option<String>,
+    /// More resources asked for in the same words, sharing the role, duration and reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     pub role: Option<String>,
     pub duration: Option<String>,
     pub justification: Option<String>,
@@ -84,6 +91,10 @@ impl DraftIntent {
     /// Later turns of a conversation fill in or correct what earlier ones said.
     pub fn merge(mut self, later: DraftIntent) -> DraftIntent {
         self.action = later.action.or(self.action);
+        // A turn that names the resource again names the whole list again.
+        if later.resource.is_some() || !later.also.is_empty() {
+            self.also = later.also;
+        }
         self.resource = later.resource.or(self.resource);
         self.role = later.role.or(self.role);
         self.duration = later.duration.or(self.duration);
@@ -118,6 +129,10 @@ pub struct IntentError {
 }
 
 impl IntentError {
+    pub(super) fn new(field: Field, question: impl Into<String>, options: Vec<String>) -> Self {
+        Self::ask(field, question, options)
+    }
+
     pub fn ask(field: Field, question: impl Into<String>, options: Vec<String>) -> Self {
         Self {
             field,
@@ -185,6 +200,7 @@ impl DraftIntent {
             request_id,
             break_glass: self.break_glass,
             notes: vec![],
+            items: vec![],
         };
         // Without an id or a resource, which request is meant is the workflow's to find among
         // the person's own: asked only when more than one fits.
@@ -207,11 +223,14 @@ impl DraftIntent {
                     .transpose()?;
                 Ok(intent)
             }
-            Action::Request => self.validate_request(catalog, intent),
+            Action::Request => {
+                let first = self.validate_request(catalog, intent.clone())?;
+                super::items::validate_also(self, catalog, intent, first)
+            }
         }
     }
 
-    fn validate_request(
+    pub(super) fn validate_request(
         &self,
         catalog: &Catalog,
         mut intent: Intent,

@@ -73,6 +73,7 @@ mod tests {
             request_id: None,
             break_glass: false,
             notes: vec![],
+            items: vec![],
         };
         let m = |k: &str, v: Value| field_matches(k, &v, &intent);
         assert_eq!(m("justification", "onboarding page".into()), Some(true));

@@ -186,9 +186,11 @@ fn analyse(text: &str, catalog: &Catalog, ctx: &Context) -> Turn {
     let action = cues
         .action
         .or_else(|| names_a_system.then_some(Action::Request));
+    let also = found.as_ref().map(|f| f.also.clone()).unwrap_or_default();
     let draft = DraftIntent {
         action,
         resource: found.map(|f| f.named.into_field()),
+        also,
         role,
         duration: duration.map(|d| d.value),
         justification,

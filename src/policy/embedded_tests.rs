@@ -27,6 +27,7 @@ fn input(risk: &str) -> PolicyInput {
             request_id: None,
             break_glass: false,
             notes: vec![],
+            items: vec![],
         },
         resource: ResourceInput {
             id: "billing-db".into(),

@@ -15,8 +15,9 @@ pub mod opa;
 pub mod replay;
 
 /// Version of the document sent to the PDP; bumped on any incompatible change.
-/// v2 added `subject` (person or agent, with the agent's owner, bounds and verified claims).
-pub const INPUT_VERSION: &str = "warden.policy.input/v2";
+/// v2 added `subject` (person or agent, with the agent's owner, bounds and verified claims);
+/// v3 added `intent.items` (every item of a multi-item ask, this one's included).
+pub const INPUT_VERSION: &str = "warden.policy.input/v3";
 
 /// Everything the PDP sees. Identity comes from the platform and the directory, never from text.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 /// Every column the aggregate is read from.
 pub(crate) const REQUEST_COLUMNS: &str = "id, platform, workspace, channel, thread, scope_kind, requester_id, requester_account, state, \
      intent_json, decision_json, approval_plan_json, current_step, approvals_json, grant_json, break_glass, review_open, \
-     clarify_turns, parent_id, extensions, expires_at, deadline_at, card_status, created_at, updated_at, log_seq, log_head";
+     clarify_turns, parent_id, bundle_id, extensions, expires_at, deadline_at, card_status, created_at, updated_at, log_seq, log_head";
 
 /// A stored request that does not decode.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,7 @@ pub(crate) fn decode(row: &AnyRow) -> Result<Request, CodecError> {
     let scope_kind: String = r.get("scope_kind")?;
     let state: String = r.get("state")?;
     let parent: Option<String> = r.get("parent_id")?;
+    let bundle: Option<String> = r.get("bundle_id")?;
     Ok(Request {
         id: RequestId::parse(&r.id).ok_or_else(|| r.fail("id", "not a request id"))?,
         origin: Origin {
@@ -111,6 +112,9 @@ pub(crate) fn decode(row: &AnyRow) -> Result<Request, CodecError> {
         clarify_turns: r.count("clarify_turns")?,
         parent_id: parent
             .map(|p| RequestId::parse(&p).ok_or_else(|| r.fail("parent_id", "not a request id")))
+            .transpose()?,
+        bundle_id: bundle
+            .map(|b| RequestId::parse(&b).ok_or_else(|| r.fail("bundle_id", "not a request id")))
             .transpose()?,
         extensions: r.count("extensions")?,
         expires_at: r.get("expires_at")?,
@@ -172,6 +176,10 @@ fn columns(r: &Request) -> Vec<(&'static str, Val)> {
         ("expires_at", Val::Int(r.expires_at)),
         ("deadline_at", Val::Int(r.deadline_at)),
         ("card_status", Val::Text(r.card_status.clone())),
+        (
+            "bundle_id",
+            Val::Text(r.bundle_id.as_ref().map(|b| b.to_string())),
+        ),
     ]
 }
 

@@ -46,7 +46,8 @@ pub(crate) fn cards_stmt(request: &RequestId, cards: &[PostedCard], now: i64) ->
 }
 
 impl Store {
-    /// The newest request living in this thread, if any.
+    /// The newest request living in this thread, if any. A bundle's items share their lead's
+    /// thread: the lead answers for them (its card is the one the requester confirms).
     pub async fn request_in_thread(
         &self,
         platform: Platform,
@@ -55,7 +56,7 @@ impl Store {
         thread: &str,
     ) -> anyhow::Result<Option<Request>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE platform = $1 AND workspace = $2 AND channel = $3 AND thread = $4 AND parent_id IS NULL ORDER BY created_at DESC LIMIT 1"
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE platform = $1 AND workspace = $2 AND channel = $3 AND thread = $4 AND parent_id IS NULL ORDER BY CASE WHEN bundle_id IS NULL OR bundle_id = id THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
         )))
         .bind(platform.as_str())
         .bind(workspace)
@@ -77,6 +78,20 @@ impl Store {
         .await
         .context("Failed to find a pending extension")?;
         Ok(row.as_ref().map(codec::decode).transpose()?)
+    }
+
+    /// Every item of a bundle, the lead first (ids are created in order within one ask).
+    pub async fn requests_in_bundle(&self, bundle: &RequestId) -> anyhow::Result<Vec<Request>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE bundle_id = $1 ORDER BY CASE WHEN id = bundle_id THEN 0 ELSE 1 END, created_at, id"
+        )))
+        .bind(bundle.as_str())
+        .fetch_all(self.db())
+        .await
+        .context("Failed to read a bundle's requests")?;
+        rows.iter()
+            .map(|r| codec::decode(r).map_err(Into::into))
+            .collect()
     }
 
     /// Lists requests, newest first, with keyset paging so deep pages stay fast.

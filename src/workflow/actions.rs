@@ -17,10 +17,16 @@ impl Engine {
         match action {
             CardAction::Submit => {
                 let req = self.request_for_requester(request_id, &person).await?;
+                if req.leads_bundle() {
+                    return self.submit_bundle(&req, &person, Some(event)).await;
+                }
                 self.submit(&req, &person, false, Some(event)).await
             }
             CardAction::Cancel => {
                 let req = self.request_for_requester(request_id, &person).await?;
+                if req.leads_bundle() {
+                    return self.cancel_bundle(&req, &person, Some(event)).await;
+                }
                 self.cancel(&req, &person, vec![], Some(event)).await
             }
             CardAction::Edit => {
@@ -48,6 +54,7 @@ impl Engine {
                     request_id: Some(request_id.clone()),
                     break_glass: false,
                     notes: vec![],
+                    items: vec![],
                 };
                 self.extend(event, &person, &req, &intent).await
             }

@@ -30,6 +30,18 @@ pub fn request_card_fields(req: &Request, resource: Option<&Resource>) -> Vec<(S
     if let Some(t) = req.ticket() {
         f.push(("Ticket".into(), t.to_string()));
     }
+    if let (Some(bundle), Some(intent)) = (&req.bundle_id, &req.intent)
+        && intent.items.len() > 1
+    {
+        // An approver decides this item only; the rest of the ask is context.
+        f.push((
+            "Part of".into(),
+            format!(
+                "{bundle}, one of {} items asked together (this card is for this item only)",
+                intent.items.len()
+            ),
+        ));
+    }
     f
 }
 
@@ -49,7 +61,10 @@ impl Engine {
         status: Option<String>,
     ) -> Card {
         let resource = req.resource().and_then(|r| self.catalog.get(r));
-        let mut fields = request_card_fields(req, resource);
+        let mut fields = match intent.items.len() > 1 {
+            true => self.items_fields(req, intent),
+            false => request_card_fields(req, resource),
+        };
         if intent.break_glass {
             fields.push((
                 "Emergency".into(),
@@ -76,6 +91,38 @@ impl Engine {
             status,
             buttons,
         }
+    }
+
+    /// A multi-item ask on its one confirmation card: every item on a line, then the reason.
+    fn items_fields(&self, req: &Request, intent: &Intent) -> Vec<(String, String)> {
+        let lines: Vec<String> = intent
+            .items
+            .iter()
+            .map(|item| {
+                let name = self
+                    .catalog
+                    .get(&item.resource)
+                    .map_or(item.resource.clone(), |r| format!("{} ({})", r.name, r.id));
+                format!(
+                    "{name}: {} for {}",
+                    item.role,
+                    format_duration(item.duration_secs)
+                )
+            })
+            .collect();
+        let mut f = vec![(format!("Items ({})", lines.len()), lines.join("\n"))];
+        f.push((
+            "Reason".into(),
+            req.justification().unwrap_or("—").to_string(),
+        ));
+        if let Some(t) = req.ticket() {
+            f.push(("Ticket".into(), t.to_string()));
+        }
+        f.push((
+            "Decided".into(),
+            "each item on its own: some may be granted at once, others need approval".into(),
+        ));
+        f
     }
 
     pub(crate) fn approval_card(

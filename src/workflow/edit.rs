@@ -123,6 +123,12 @@ impl Engine {
                 req.state.label()
             )));
         }
+        if req.bundle_id.is_some() {
+            return Err(user_error(format!(
+                "Request {} asks for several systems at once and can't be edited; Cancel it and ask again.",
+                req.bundle_id.as_ref().unwrap_or(&req.id)
+            )));
+        }
         Ok(req)
     }
 }

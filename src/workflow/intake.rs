@@ -19,7 +19,7 @@ pub(crate) enum Draft {
 }
 
 impl Draft {
-    fn req(&self) -> &Request {
+    pub(super) fn req(&self) -> &Request {
         match self {
             Draft::New(r) | Draft::Stored(r) => r,
         }
@@ -100,10 +100,12 @@ impl Engine {
         req: Request,
         text: &str,
     ) -> anyhow::Result<Handled> {
+        // A bundle's items were each settled when the ask was read: words in its thread are
+        // context, and a change means Cancel and a new ask (never half the items rewritten).
         let drafting = matches!(
             req.state,
             RequestState::Draft | RequestState::AwaitingConfirmation
-        );
+        ) && req.bundle_id.is_none();
         let entries = self.store.log_entries(req.id.as_str()).await?;
         let messages_before = entries.iter().filter(|e| e.kind == "message_in").count();
         // Only the requester's words on a draft are read; anything else is kept as context.
@@ -242,10 +244,13 @@ impl Engine {
             .await?;
         // An answer to the policy's reason question was confirmed before: submitted again.
         let resubmit = super::reason::answers_reason_question(req, &intent);
+        let bundle = intent.items.len() > 1;
         let skip_confirmation = resubmit
             || match self.options.confirm {
                 ConfirmMode::Always => false,
                 ConfirmMode::Never => true,
+                // Several items are always shown together: a preview per item is not worth its cost.
+                ConfirmMode::ApprovalOnly if bundle => false,
                 ConfirmMode::ApprovalOnly => self.preview_allows(req, person, &intent).await,
             };
         let change = Change::event(RequestEvent::IntentReady)
@@ -256,6 +261,11 @@ impl Engine {
         step.tell = tell;
         if let Some(e) = event {
             step = step.for_event(e);
+        }
+        if bundle {
+            return self
+                .propose_bundle(target, person, intent, step, skip_confirmation)
+                .await;
         }
         // The request is committed before its card is shown, so a click on the card always
         // finds it (here or on another instance).
@@ -270,7 +280,7 @@ impl Engine {
     }
 
     /// Posts the confirmation card and records it; a slash command's first card starts its thread.
-    async fn show_confirmation(&self, req: &Request, intent: &Intent) {
+    pub(super) async fn show_confirmation(&self, req: &Request, intent: &Intent) {
         let card = self.confirmation_card(req, intent, None);
         let target = CardTarget::Scope(self.scope_of(req));
         let Some(posted) = self.post_card(req, &target, &card).await else {
@@ -306,7 +316,11 @@ impl Engine {
     }
 
     /// Commits a step on a new or stored draft; `None` when nothing was applied.
-    async fn persist(&self, target: &Draft, step: Step) -> anyhow::Result<Option<Request>> {
+    pub(super) async fn persist(
+        &self,
+        target: &Draft,
+        step: Step,
+    ) -> anyhow::Result<Option<Request>> {
         let outcome = match target {
             Draft::New(r) => {
                 let o = self.create_with_step(r, step).await?;

@@ -27,6 +27,7 @@ mod agent_ops;
 mod approvals;
 mod backend;
 mod break_glass;
+mod bundle;
 mod cards;
 mod compensate;
 mod credentials;

@@ -22,6 +22,9 @@ pub const TOOL_NAME: &str = "propose_intent";
 pub struct ModelAnswer {
     pub action: Option<Action>,
     pub resource: Option<String>,
+    /// Further resources asked for with the same role and duration (several in one ask).
+    #[serde(default)]
+    pub also: Vec<String>,
     pub role: Option<String>,
     pub duration: Option<String>,
     pub justification: Option<String>,
@@ -57,6 +60,16 @@ impl ModelAnswer {
                 bail!("the model's {name} is longer than the schema allows");
             }
         }
+        if answer.also.len() > super::schema::MAX_ALSO {
+            bail!("the model named more resources than the schema allows");
+        }
+        if answer
+            .also
+            .iter()
+            .any(|a| a.chars().count() > max_chars("resource"))
+        {
+            bail!("the model's also is longer than the schema allows");
+        }
         Ok(answer)
     }
 
@@ -72,6 +85,15 @@ impl ModelAnswer {
                 .action
                 .filter(|_| !self.unclear.contains(&Field::Action)),
             resource: keep(Field::Resource, self.resource.clone()),
+            also: match self.unclear.contains(&Field::Resource) {
+                true => vec![],
+                false => self
+                    .also
+                    .iter()
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+            },
             role: keep(Field::Role, self.role.clone()),
             duration: keep(Field::Duration, self.duration.clone()),
             justification: keep(Field::Justification, self.justification.clone()),

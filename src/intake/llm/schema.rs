@@ -129,6 +129,9 @@ pub const STRING_FIELDS: [StringField; 6] = [
     },
 ];
 
+/// Most further resources (`also`) one answer may list: one ask has at most `MAX_ITEMS`.
+pub const MAX_ALSO: usize = crate::domain::MAX_ITEMS - 1;
+
 /// The actions the model may name.
 pub const ACTIONS: [&str; 5] = ["request", "extend", "revoke", "cancel", "status"];
 /// The fields the model may list as unclear; no field is worth listing twice.
@@ -181,6 +184,9 @@ pub fn schema() -> Json {
     )];
     for field in &STRING_FIELDS {
         props.push((field.name, field.schema()));
+        if field.name == "resource" {
+            props.push(("also", also_schema(field)));
+        }
     }
     props.push((
         "break_glass",
@@ -209,13 +215,39 @@ pub fn schema() -> Json {
     ])
 }
 
+/// Further resources asked for in the same words ("billing db and staging db"): each bounded as
+/// `resource` is, the list by `MAX_ALSO`; empty for one resource.
+fn also_schema(resource: &StringField) -> Json {
+    obj(vec![
+        ("type", s("array")),
+        (
+            "items",
+            obj(vec![
+                ("type", s("string")),
+                ("pattern", Json::Str(resource.pattern())),
+            ]),
+        ),
+        ("maxItems", Json::Int(MAX_ALSO as u64)),
+        (
+            "description",
+            s(
+                "More candidate resource ids asked for with the same role and duration; empty for one",
+            ),
+        ),
+    ])
+}
+
 /// Completion tokens a maximal valid answer needs: the structure, every string at its bound and
 /// every unclear field listed. Tokenisers average well over three characters per token on such
 /// text; three is the safe side. A reasoning model needs more (its hidden reasoning counts too):
 /// `llm.max_answer_tokens` raises it per deployment.
 pub fn answer_token_budget() -> u32 {
     let skeleton = super::view::estimate_tokens(&maximal_answer(|_| String::new()));
-    let strings: usize = STRING_FIELDS.iter().map(|f| f.max_chars.div_ceil(3)).sum();
+    let strings: usize = STRING_FIELDS
+        .iter()
+        .map(|f| f.max_chars.div_ceil(3))
+        .sum::<usize>()
+        + MAX_ALSO * max_chars("resource").div_ceil(3);
     // A little room for whitespace a server may let the model put between tokens.
     (skeleton as usize + strings + 32) as u32
 }
@@ -225,6 +257,9 @@ fn maximal_answer(fill: impl Fn(&StringField) -> String) -> String {
     let mut entries = vec![("action", s("request"))];
     for f in &STRING_FIELDS {
         entries.push((f.name, Json::Str(fill(f))));
+        if f.name == "resource" {
+            entries.push(("also", Json::Arr(vec![Json::Str(fill(f)); MAX_ALSO])));
+        }
     }
     entries.push(("break_glass", Json::Bool(false)));
     entries.push(("unclear", strs(&UNCLEAR)));
@@ -242,6 +277,7 @@ mod tests {
         let order = [
             "action",
             "resource",
+            "also",
             "role",
             "duration",
             "justification",
@@ -259,7 +295,7 @@ mod tests {
             );
         }
         assert!(
-            wire.contains(r#""required":["action","resource","role","duration""#),
+            wire.contains(r#""required":["action","resource","also","role","duration""#),
             "{wire}"
         );
     }
@@ -279,7 +315,15 @@ mod tests {
                 regex::Regex::new(p).unwrap();
             }
             if types.contains("array") {
-                assert_eq!(prop["maxItems"], 6, "{name}");
+                let bound = if name == "also" {
+                    MAX_ALSO
+                } else {
+                    UNCLEAR.len()
+                };
+                assert_eq!(prop["maxItems"], bound, "{name}");
+                if let Some(p) = prop["items"]["pattern"].as_str() {
+                    assert!(p.starts_with('^') && p.contains("{1,"), "{name}: {p}");
+                }
             }
             // OpenAI's strict subset: no maxLength/minLength on strings.
             for unsupported in ["maxLength", "minLength", "allOf", "not", "if"] {

@@ -46,6 +46,9 @@ pub(super) struct Found<'c> {
     pub sentence: Option<usize>,
     /// "everything", "*": not a system, so not by itself a request.
     pub wildcard: bool,
+    /// More resources named in a list with this one ("the billing db and staging db"): catalog
+    /// ids, or the user's words for a name the catalog does not have (validation then asks).
+    pub also: Vec<String>,
 }
 
 /// Exact names first (the request part of the message, then anywhere), then wildcards, typos,
@@ -119,11 +122,23 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
         scan.tag(range.clone(), Tag::Resource);
     }
     let sentence = Some(scan.tokens()[first.start].sentence);
-    if hits.iter().all(|(_, other)| other.id == r.id) {
+    let listed = hits.iter().all(|(_, other)| other.id == r.id) || is_list(scan, &hits);
+    if listed {
+        let mut also: Vec<String> = Vec::new();
+        for (_, other) in &hits[1..] {
+            if other.id != r.id && !also.contains(&other.id) {
+                also.push(other.id.clone());
+            }
+        }
+        let last = hits.last().map_or(first.end, |(range, _)| range.end);
+        // "prod-db and mainframe": the unknown end of a list is an item too, so the whole ask
+        // is asked about rather than quietly shortened to the names the catalog knows.
+        also.extend(unknown_tail(scan, last, region));
         return Some(Found {
             named: Named::Known(r),
             sentence,
             wildcard: false,
+            also,
         });
     }
     let said: Vec<String> = hits
@@ -134,7 +149,58 @@ fn exact<'c>(scan: &mut Scan, catalog: &'c Catalog, region: Region) -> Option<Fo
         named: Named::Said(said.join(" and ")),
         sentence,
         wildcard: false,
+        also: vec![],
     })
+}
+
+/// Words that may stand between the names of a list ("billing db and the staging db",
+/// "prod-db, staging and on grafana").
+const LIST_WORDS: [&str; 6] = ["and", "plus", "the", "on", "to", "also"];
+
+/// Whether every two names follow each other as a list in one sentence: a comma, '&' or "and"
+/// between them and nothing but list words. Names far apart ("prod-db … because staging broke")
+/// are not a list: validation asks which one is meant.
+fn is_list(scan: &Scan, hits: &[(Range<usize>, &Resource)]) -> bool {
+    hits.windows(2).all(|pair| {
+        let (a, b) = (&pair[0].0, &pair[1].0);
+        let tokens = scan.tokens();
+        let gap = &scan.text()[tokens[a.end - 1].span.end..tokens[b.start].span.start];
+        let words: Vec<&str> = (a.end..b.start).map(|i| scan.word(i)).collect();
+        let joined = gap.contains(',') || gap.contains('&') || words.contains(&"and");
+        joined
+            && words.iter().all(|w| LIST_WORDS.contains(w))
+            && scan.same_sentence(a.start, b.start)
+    })
+}
+
+/// The words after a list's last known name, when a connector leads to more content words
+/// ("prod-db and the mainframe" → "mainframe"), tagged as a resource.
+fn unknown_tail(scan: &mut Scan, from: usize, region: Region) -> Option<String> {
+    if from == 0 || from >= scan.len() {
+        return None;
+    }
+    let tokens = scan.tokens();
+    let gap = &scan.text()[tokens[from - 1].span.end..tokens[from].span.start];
+    let mut joined = gap.contains(',') || gap.contains('&');
+    let mut i = from;
+    while i < scan.len() && LIST_WORDS.contains(&scan.word(i)) {
+        joined |= matches!(scan.word(i), "and" | "plus");
+        i += 1;
+    }
+    let start = i;
+    while i < scan.len()
+        && i - start < MAX_NAME_WORDS
+        && scan.usable(i, region)
+        && !scan.is_vocab(i)
+        && scan.same_sentence(from - 1, i)
+    {
+        i += 1;
+    }
+    if !joined || i == start {
+        return None;
+    }
+    scan.tag(start..i, Tag::Resource);
+    Some(scan.said(start..i))
 }
 
 /// "staging" inside "staging-dbb" is not an exact name: the whole of what was typed is looked at
@@ -170,6 +236,7 @@ fn wildcard(scan: &mut Scan) -> Option<Found<'static>> {
         named: Named::Said("everything".into()),
         sentence,
         wildcard: true,
+        also: vec![],
     })
 }
 
@@ -192,6 +259,7 @@ fn typo<'c>(scan: &mut Scan, catalog: &Catalog, region: Region) -> Option<Found<
                     named: Named::Said(scan.said(range.clone())),
                     sentence: Some(scan.tokens()[i].sentence),
                     wildcard: false,
+                    also: vec![],
                 };
                 scan.tag(range, Tag::Resource);
                 return Some(found);
@@ -230,6 +298,7 @@ fn partial<'c>(scan: &mut Scan, catalog: &'c Catalog) -> Option<Found<'c>> {
             named,
             sentence,
             wildcard: false,
+            also: vec![],
         });
     }
     None
@@ -310,6 +379,7 @@ pub(super) fn literal(scan: &mut Scan, command_verb: Option<usize>) -> Option<Fo
         named: Named::Said(scan.said(run.clone())),
         sentence: Some(scan.tokens()[run.start].sentence),
         wildcard: false,
+        also: vec![],
     };
     scan.tag(run, Tag::Resource);
     Some(found)

@@ -420,14 +420,11 @@ fn cases() -> Vec<(&'static str, Want, Then)> {
             ok("github-billing", Some("read"), Some(3600)),
         ),
         (
+            // A list of two: the first is the resource, the other an item of the same ask;
+            // the billing db is high-risk, so the reason is asked for both.
             "need read on prod-db and staging",
-            w(
-                Some(Request),
-                Some("prod-db and staging"),
-                Some("read"),
-                None,
-            ),
-            ask(Field::Resource),
+            w(Some(Request), Some("prod-billing-db"), Some("read"), None),
+            ask(Field::Justification),
         ),
         // Status, revoke, extend in words
         (
@@ -547,6 +544,67 @@ fn thread(turns: &[&str]) -> Vec<ThreadMessage> {
 fn resolved(turns: &[&str]) -> Result<Intent, crate::domain::IntentError> {
     let c = catalog();
     parse_thread(&thread(turns), &c).validate(&c)
+}
+
+#[test]
+fn lists_of_resources_become_items_sharing_role_and_duration() {
+    let c = catalog();
+    for (text, first, also) in [
+        (
+            "read on the billing db and staging for 2h, INC-4411",
+            "prod-billing-db",
+            vec!["staging-db"],
+        ),
+        (
+            "read on prod-db, staging and the billing repo for 2h because INC-4411",
+            "prod-billing-db",
+            vec!["staging-db", "github-billing"],
+        ),
+        (
+            "/access request staging & prod-db read for 2h INC-4411",
+            "staging-db",
+            vec!["prod-billing-db"],
+        ),
+        (
+            "read on prod-db and on staging and prod-db for 2h INC-4411",
+            "prod-billing-db",
+            vec!["staging-db"],
+        ),
+    ] {
+        let d = parse(text, &c);
+        assert_eq!(d.resource.as_deref(), Some(first), "{text}");
+        assert_eq!(d.also, also, "{text}");
+        assert_eq!(d.role.as_deref(), Some("read"), "{text}");
+        assert_eq!(d.duration.as_deref(), Some("2h"), "{text}");
+        let intent = d.validate(&c).unwrap();
+        assert_eq!(intent.items.len(), 1 + also.len(), "{text}");
+        assert!(intent.items.iter().all(|i| i.role == "read"), "{text}");
+    }
+}
+
+#[test]
+fn names_that_are_not_a_list_stay_a_question() {
+    let c = catalog();
+    // Far apart: the second name is in the reason, not another item.
+    let d = parse("read on prod-db for 2h because staging broke INC-1", &c);
+    assert!(d.also.is_empty(), "{d:?}");
+    // Side by side with no comma or "and": not a list, so validation asks.
+    let d = parse("read on prod-db staging for 2h", &c);
+    assert!(d.also.is_empty(), "{d:?}");
+    // One item the catalog does not have refuses the whole ask.
+    let d = parse("read on prod-db and mainframe for 2h INC-1", &c);
+    assert!(d.validate(&c).is_err(), "{d:?}");
+}
+
+#[test]
+fn a_reply_naming_the_resource_again_replaces_the_list() {
+    let c = catalog();
+    let both = resolved(&["read on prod-db and staging for 2h", "INC-4411"]).unwrap();
+    assert_eq!(both.items.len(), 2);
+    let one = resolved(&["read on prod-db and staging for 2h", "just staging"]).unwrap();
+    assert!(one.items.is_empty(), "{one:?}");
+    assert_eq!(one.resource.as_deref(), Some("staging-db"));
+    let _ = c;
 }
 
 #[test]

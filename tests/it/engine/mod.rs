@@ -3,6 +3,7 @@
 mod access;
 mod ambiguity;
 mod approvals;
+mod bundles;
 mod compensation;
 mod crash;
 mod evidence;

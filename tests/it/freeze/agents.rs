@@ -53,6 +53,7 @@ async fn approved_agent_request(t: &TestEngine, agent: &str, resource: &str, rol
         request_id: None,
         break_glass: false,
         notes: vec![],
+        items: vec![],
     };
     let created = t
         .store

@@ -42,6 +42,7 @@ pub fn input() -> PolicyInput {
             request_id: None,
             break_glass: false,
             notes: vec![],
+            items: vec![],
         },
         resource: ResourceInput {
             id: "billing-db".into(),

@@ -2,6 +2,7 @@
 //! a fake Slack Web API that records every call, SQLite and PostgreSQL.
 
 pub(crate) mod app;
+mod bundles;
 mod credentials;
 mod drift;
 mod durable;
