@@ -17,6 +17,12 @@ use crate::policy::{
 };
 use crate::store::{Change, Committed, JobClaim};
 
+/// A submission decided but not yet committed: its step, and the approvers to ask once it is.
+pub(crate) struct Submission {
+    pub step: Step,
+    pub approvers: Option<Vec<Person>>,
+}
+
 impl Engine {
     /// The requester confirmed (or confirmation is not required): hand the intent to policy.
     pub(crate) async fn submit(
@@ -50,32 +56,66 @@ impl Engine {
                 req.state.label()
             )));
         }
-        let intent = req
-            .intent
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("request {} has no intent", req.id))?;
         let resource = self.resource_of(req)?.clone();
         // Frozen: refused before policy; the request waits, confirmable once the freeze lifts.
         self.refuse_if_frozen(req.subject(), Some(&resource.id))
             .await?;
+        let lead = Change::none().cancel(&[JobKind::ConfirmExpire]);
+        let mut sub = self
+            .submission(req, person, auto, subject, &resource, lead)
+            .await?;
+        if let Some(e) = event {
+            sub.step = sub.step.for_event(e);
+        }
+        let stored = match self.commit_step(req, sub.step).await? {
+            Committed::Applied(r) => *r,
+            Committed::Duplicate => return Ok(Handled::Duplicate),
+            Committed::Conflict | Committed::Refused(_) => {
+                return Err(user_error(format!(
+                    "Request {} changed while you were clicking; nothing was changed.",
+                    req.id
+                )));
+            }
+        };
+        self.after_submission(&stored, person, &resource, sub.approvers)
+            .await;
+        Ok(Handled::Done)
+    }
+
+    /// The step that confirms `req` and records the policy's decision on it, built on `lead`
+    /// (what the caller's own step already does: a new request's creation, a deadline job to
+    /// cancel). The policy is asked here, before anything is committed; the caller checks who
+    /// may submit and the kill switch, commits the step, then calls `after_submission`.
+    pub(crate) async fn submission(
+        &self,
+        req: &Request,
+        person: &Person,
+        auto: bool,
+        subject: SubjectInput,
+        resource: &Resource,
+        lead: Change,
+    ) -> anyhow::Result<Submission> {
+        let intent = req
+            .intent
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("request {} has no intent", req.id))?;
         // A person the target has no account for is told now, not after an approval.
         if let Some(grantor) = self.grantors.get(&resource.grant.backend) {
-            grantor
-                .check_person(person, &resource)
-                .map_err(user_error)?;
+            grantor.check_person(person, resource).map_err(user_error)?;
         }
         let mut input = self.policy_input(
             req,
             person,
             &intent,
-            &resource,
+            resource,
             RequestContextInput::default(),
         );
         input.subject = subject;
         let decision =
             super::agent::outside_ceiling_denies(req, &input, self.ask_policy(&input).await);
         let actor = format!("policy:{}", self.policy.name());
-        let confirmed = Change::event(RequestEvent::Confirm)
+        let confirmed = lead
+            .then(RequestEvent::Confirm)
             .log(Entry::new(
                 &person.id,
                 Evidence::IntentConfirmed {
@@ -90,41 +130,37 @@ impl Engine {
             .log(Entry::new(
                 &actor,
                 Evidence::PolicyDecision(serde_json::to_value(&decision)?),
-            ))
-            .cancel(&[JobKind::ConfirmExpire]);
+            ));
         let submitted = if auto {
             "Submitted".to_string()
         } else {
             format!("Submitted by {}", person.display_name)
         };
         let (mut step, approvers) = self
-            .decision_step(req, person, &intent, &resource, decision, confirmed)
+            .decision_step(req, person, &intent, resource, decision, confirmed)
             .await?;
         if step.change.events.last() != Some(&RequestEvent::PolicyAllow) {
             // An allowed request's card is refreshed by its grant right after.
             step = step.cards(submitted);
         }
-        if let Some(e) = event {
-            step = step.for_event(e);
-        }
-        let stored = match self.commit_step(req, step).await? {
-            Committed::Applied(r) => *r,
-            Committed::Duplicate => return Ok(Handled::Duplicate),
-            Committed::Conflict | Committed::Refused(_) => {
-                return Err(user_error(format!(
-                    "Request {} changed while you were clicking; nothing was changed.",
-                    req.id
-                )));
-            }
-        };
+        Ok(Submission { step, approvers })
+    }
+
+    /// What follows a committed submission: the break-glass announcement and the approval cards.
+    pub(crate) async fn after_submission(
+        &self,
+        stored: &Request,
+        person: &Person,
+        resource: &Resource,
+        approvers: Option<Vec<Person>>,
+    ) {
         if stored.break_glass {
-            self.announce_break_glass(&stored, person, &resource).await;
+            self.announce_break_glass(stored, person, resource).await;
         }
         if let Some(people) = approvers {
-            let posts = self.approval_posts(&stored, &resource, 0, &people).await;
-            self.post_and_record(&stored, &posts).await;
+            let posts = self.approval_posts(stored, resource, 0, &people).await;
+            self.post_and_record(stored, &posts).await;
         }
-        Ok(Handled::Done)
     }
 
     /// Asks the PDP, with metrics. Only this and approvers' clicks change access.
@@ -176,7 +212,7 @@ impl Engine {
                 }))
                 .patch(Patch {
                     decision: Some(d.clone()),
-                    ..Default::default()
+                    ..change.patch.clone()
                 })
         };
         Ok(match &decision {
