@@ -146,9 +146,12 @@ impl Store {
             if backend == Backend::Sqlite {
                 // WAL with synchronous=NORMAL: a commit survives a crash of Warden; after a power
                 // loss the last commits before the last checkpoint may be lost (docs/architecture.md).
+                // No memory map: in WAL mode a reader drops its whole mapping (munmap, a TLB
+                // shootdown on every core) at each read that follows a commit, which under a
+                // steady stream of writes is every read; plain reads of the few pages are cheaper.
                 o = o.after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;")
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")
                             .await?;
                         Ok(())
                     })
