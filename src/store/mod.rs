@@ -37,7 +37,7 @@ mod verify;
 pub use crate::domain::LogKind;
 pub use agent_activity::AgentActivity;
 pub use chain::{ChainKey, MIN_KEY_BYTES, Scheme};
-pub use change::{Change, Committed, JobClaim, Schedule};
+pub use change::{Change, Committed, JobClaim, Schedule, UnfinishedLimit};
 pub use codec::CodecError;
 pub use freezes::Frozen;
 pub use housekeeping::Pruned;

@@ -13,7 +13,7 @@ use crate::domain::{
     RequestEvent, RequestId, RequestState, ScopeKind, Subject,
 };
 use crate::policy::{AgentInput, PolicyInput, SubjectInput};
-use crate::store::{Change, Committed};
+use crate::store::{Change, Committed, UnfinishedLimit};
 use serde_json::Value;
 
 /// The workspace every agent request's origin names.
@@ -152,13 +152,6 @@ impl Engine {
         // scope stores nothing and says so plainly.
         self.agent_refuse_if_frozen(Subject::Agent(&agent.id), intent.resource.as_deref())
             .await?;
-        let live = self.store.count_unfinished_requests(&agent.id).await?;
-        if live >= i64::from(agent.max_concurrent_grants) {
-            tracing::info!(agent = %agent.id, live, "agent request refused: concurrent limit");
-            return Err(AgentOpError::TooMany {
-                limit: agent.max_concurrent_grants,
-            });
-        }
         let now = self.now_ms();
         let origin = Origin {
             platform: Platform::Agent,
@@ -193,6 +186,11 @@ impl Engine {
             .map_err(|e| self.agent_refusal(e, &draft))?;
         // Two racing creates with one key: the second stops at the delivery record.
         sub.step.change.delivery = key.map(|k| format!("agent:{}:{k}", agent.id));
+        // The concurrent-grant bound is counted in the insert itself: no read before, and two
+        // creates at once cannot both slip under it.
+        sub.step.change.limit = Some(UnfinishedLimit {
+            max: agent.max_concurrent_grants,
+        });
         let stored = match self.create_with_step(&draft, sub.step).await? {
             Committed::Applied(r) => *r,
             Committed::Duplicate => {
@@ -204,7 +202,14 @@ impl Engine {
                 })?;
                 return Ok((self.agent_retry(caller, ask, existing).await?, false));
             }
-            Committed::Conflict | Committed::Refused(_) => {
+            // A new id conflicts with nothing but the limit: nothing was stored.
+            Committed::Conflict => {
+                tracing::info!(agent = %agent.id, "agent request refused: concurrent limit");
+                return Err(AgentOpError::TooMany {
+                    limit: agent.max_concurrent_grants,
+                });
+            }
+            Committed::Refused(_) => {
                 return Err(anyhow::anyhow!("a new agent request {id} could not be stored").into());
             }
         };
