@@ -43,7 +43,7 @@ async fn create(
 ) -> Result<Response, Problem> {
     let auth = authorization(&headers);
     // Authenticate before reading the body: an unauthenticated caller learns nothing of the schema.
-    svc.authenticate(auth).await.map_err(AgentApiError::from)?;
+    let who = svc.authenticate(auth).await.map_err(AgentApiError::from)?;
     let ask: AgentAsk = serde_json::from_slice(&body).map_err(|e| {
         AgentApiError::BadRequest(format!(
             "the body must be JSON with resource, role, duration, task and optional ticket ({})",
@@ -56,7 +56,7 @@ async fn create(
             AgentApiError::BadRequest("Idempotency-Key must be visible ASCII".into())
         })?),
     };
-    let created = svc.create(auth, &ask, key).await?;
+    let created = svc.create(&who, &ask, key).await?;
     let status = if created.new {
         StatusCode::CREATED
     } else {

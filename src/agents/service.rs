@@ -85,13 +85,24 @@ impl AgentService {
         who
     }
 
+    /// The agent behind `caller`: verified now, or as the surface already verified it.
+    async fn identify<'c>(
+        &self,
+        caller: Caller<'c>,
+    ) -> Result<std::borrow::Cow<'c, VerifiedAgent>, AuthError> {
+        match caller {
+            Caller::Verified(who) => Ok(std::borrow::Cow::Borrowed(who)),
+            Caller::Header(h) => self.authenticate(h).await.map(std::borrow::Cow::Owned),
+        }
+    }
+
     pub async fn create(
         &self,
-        header: Option<&str>,
+        caller: impl Into<Caller<'_>>,
         ask: &AgentAsk,
         idempotency_key: Option<&str>,
     ) -> Result<Created, AgentApiError> {
-        let who = self.authenticate(header).await?;
+        let who = self.identify(caller.into()).await?;
         if let Some(k) = idempotency_key
             && !crate::domain::agent_ask::valid_idempotency_key(k)
         {
@@ -118,11 +129,11 @@ impl AgentService {
     /// it had when the call started (or `wait` runs out, at most `MAX_WAIT_SECS`).
     pub async fn status(
         &self,
-        header: Option<&str>,
+        caller: impl Into<Caller<'_>>,
         id: &str,
         wait_secs: Option<u64>,
     ) -> Result<AgentRequestView, AgentApiError> {
-        let who = self.authenticate(header).await?;
+        let who = self.identify(caller.into()).await?;
         let id = parse_id(id)?;
         let first = self.engine.agent_request(&who.agent.id, &id).await?;
         let wait = Duration::from_secs(wait_secs.unwrap_or(0).min(MAX_WAIT_SECS));
@@ -155,10 +166,10 @@ impl AgentService {
 
     pub async fn list(
         &self,
-        header: Option<&str>,
+        caller: impl Into<Caller<'_>>,
         state: Option<&str>,
     ) -> Result<Vec<AgentRequestView>, AgentApiError> {
-        let who = self.authenticate(header).await?;
+        let who = self.identify(caller.into()).await?;
         let state = match state {
             None => None,
             Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
@@ -171,10 +182,10 @@ impl AgentService {
 
     pub async fn release(
         &self,
-        header: Option<&str>,
+        caller: impl Into<Caller<'_>>,
         id: &str,
     ) -> Result<AgentRequestView, AgentApiError> {
-        let who = self.authenticate(header).await?;
+        let who = self.identify(caller.into()).await?;
         let req = self
             .engine
             .agent_release(&who.agent.id, &parse_id(id)?)
@@ -184,12 +195,33 @@ impl AgentService {
 
     pub async fn cancel(
         &self,
-        header: Option<&str>,
+        caller: impl Into<Caller<'_>>,
         id: &str,
     ) -> Result<AgentRequestView, AgentApiError> {
-        let who = self.authenticate(header).await?;
+        let who = self.identify(caller.into()).await?;
         let req = self.engine.agent_cancel(&who.agent, &parse_id(id)?).await?;
         Ok(self.view(&req))
+    }
+}
+
+/// Who calls an operation: a bearer `Authorization` header still to verify, or the agent the
+/// surface already verified with this service's verifier (the MCP middleware, the API's early
+/// check), so a call verifies its token once.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    Header(Option<&'a str>),
+    Verified(&'a VerifiedAgent),
+}
+
+impl<'a> From<Option<&'a str>> for Caller<'a> {
+    fn from(header: Option<&'a str>) -> Self {
+        Caller::Header(header)
+    }
+}
+
+impl<'a> From<&'a VerifiedAgent> for Caller<'a> {
+    fn from(who: &'a VerifiedAgent) -> Self {
+        Caller::Verified(who)
     }
 }
 

@@ -12,7 +12,7 @@ use super::log::{ChainRows, chain_rows};
 use super::plan::{Applied, Check, Stmt, value_rows};
 use super::requests::cards_stmt;
 use crate::domain::{
-    Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, TransitionError,
+    Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, RequestState, TransitionError,
 };
 use anyhow::Context;
 use sqlx::AssertSqlSafe;
@@ -48,6 +48,17 @@ pub struct Change {
     /// The inbound delivery this change handles: recorded once, a second commit is `Duplicate`.
     pub delivery: Option<String>,
     pub cards: Vec<PostedCard>,
+    /// A new request only: stored only while its requester has fewer unfinished requests than
+    /// this, counted in the insert itself (else the create is a `Conflict`).
+    pub limit: Option<UnfinishedLimit>,
+}
+
+/// At most `max` unfinished requests (not in a terminal state) of one requester. Checked inside
+/// the insert of a new one, so two creates at once cannot both pass it where writes are
+/// serialised (SQLite's one writer), and no separate count is read before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnfinishedLimit {
+    pub max: u32,
 }
 
 impl Change {
@@ -146,15 +157,24 @@ impl Store {
         };
         let rows = chain_rows(&next.id, &next.chain, now, &change.log, self.chain_key());
         next.chain = rows.head.clone();
-        let cols = codec::insert_columns(&next);
-        let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
-        let sql = format!(
-            "INSERT INTO requests ({}) VALUES {}",
-            names.join(", "),
-            value_rows(1, cols.len())
-        );
-        let insert = Stmt::new(sql, cols.into_iter().map(|(_, v)| v).collect());
-        let plan = plan(&next, change, now, rows, insert);
+        let insert = insert_stmt(&next, change.limit);
+        let guard = match (change.limit, self.backend) {
+            // PostgreSQL's snapshots would let two creates count at once; they take turns per
+            // requester instead (SQLite's one writer already serialises them).
+            (Some(_), super::Backend::Postgres) => Some(Stmt::new(
+                "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS turn",
+                vec![Val::Text(Some(format!(
+                    "warden:unfinished:{}",
+                    next.requester_id
+                )))],
+            )),
+            _ => None,
+        };
+        let at = usize::from(change.delivery.is_some());
+        let mut plan = plan(&next, change, now, rows, insert);
+        if let Some(g) = guard {
+            plan.insert(at, g);
+        }
         Ok(match self.run_plan(plan).await? {
             Applied::Done(_) => Committed::Applied(Box::new(next)),
             Applied::Conflict => Committed::Conflict,
@@ -218,6 +238,47 @@ impl Store {
         .context("Failed to read a request")?;
         Ok(row.as_ref().map(codec::decode).transpose()?)
     }
+}
+
+/// The insert of a new request; under a limit, an `INSERT … SELECT` that adds the row only while
+/// the requester's unfinished requests are fewer than it (no row: a `Conflict`).
+fn insert_stmt(next: &Request, limit: Option<UnfinishedLimit>) -> Stmt {
+    let cols = codec::insert_columns(next);
+    let names: Vec<&str> = cols.iter().map(|(c, _)| *c).collect();
+    let width = cols.len();
+    let mut vals: Vec<Val> = cols.into_iter().map(|(_, v)| v).collect();
+    let Some(limit) = limit else {
+        let sql = format!(
+            "INSERT INTO requests ({}) VALUES {}",
+            names.join(", "),
+            value_rows(1, width)
+        );
+        return Stmt::new(sql, vals);
+    };
+    let unfinished: Vec<RequestState> = RequestState::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .collect();
+    let row = value_rows(1, width);
+    let row = &row[1..row.len() - 1];
+    let requester = width + 1;
+    let states: Vec<String> = (0..unfinished.len())
+        .map(|i| format!("${}", requester + 1 + i))
+        .collect();
+    let max = requester + unfinished.len() + 1;
+    let sql = format!(
+        "INSERT INTO requests ({}) SELECT {row} WHERE (SELECT COUNT(*) FROM requests WHERE requester_id = ${requester} AND state IN ({})) < ${max}",
+        names.join(", "),
+        states.join(", ")
+    );
+    vals.push(Val::Text(Some(next.requester_id.clone())));
+    vals.extend(
+        unfinished
+            .iter()
+            .map(|s| Val::Text(Some(s.as_str().into()))),
+    );
+    vals.push(Val::Int(Some(i64::from(limit.max))));
+    Stmt::new(sql, vals).check(Check::OneRow)
 }
 
 /// The statements of one change, in order: the delivery first (a duplicate stops there), the

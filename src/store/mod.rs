@@ -40,7 +40,7 @@ mod verify;
 pub use crate::domain::LogKind;
 pub use agent_activity::AgentActivity;
 pub use chain::{ChainKey, MIN_KEY_BYTES, Scheme};
-pub use change::{Change, Committed, JobClaim, Schedule};
+pub use change::{Change, Committed, JobClaim, Schedule, UnfinishedLimit};
 pub use codec::CodecError;
 pub use freezes::Frozen;
 pub use home_viewers::HomeViewer;
@@ -150,9 +150,12 @@ impl Store {
             if backend == Backend::Sqlite {
                 // WAL with synchronous=NORMAL: a commit survives a crash of Warden; after a power
                 // loss the last commits before the last checkpoint may be lost (docs/architecture.md).
+                // No memory map: in WAL mode a reader drops its whole mapping (munmap, a TLB
+                // shootdown on every core) at each read that follows a commit, which under a
+                // steady stream of writes is every read; plain reads of the few pages are cheaper.
                 o = o.after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;")
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")
                             .await?;
                         Ok(())
                     })

@@ -214,27 +214,6 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    /// How many requests a requester has that are not finished (open, pending, approved or
-    /// active): what an agent's `max_concurrent_grants` is counted against.
-    pub async fn count_unfinished_requests(&self, requester_id: &str) -> anyhow::Result<i64> {
-        let live: Vec<RequestState> = RequestState::ALL
-            .into_iter()
-            .filter(|s| !s.is_terminal())
-            .collect();
-        let marks: Vec<String> = (2..live.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM requests WHERE requester_id = $1 AND state IN ({})",
-            marks.join(", ")
-        );
-        let mut vals = vec![Val::Text(Some(requester_id.to_string()))];
-        vals.extend(live.iter().map(|s| Val::Text(Some(s.as_str().to_string()))));
-        let row = bind_all(sqlx::query(AssertSqlSafe(sql)), vals)
-            .fetch_one(self.db())
-            .await
-            .context("Failed to count unfinished requests")?;
-        Ok(row.try_get("n")?)
-    }
-
     /// Requests waiting for approval, oldest first (an approver's queue is filtered from these).
     pub async fn pending_approval(&self, limit: i64) -> anyhow::Result<Vec<Request>> {
         let rows = sqlx::query(AssertSqlSafe(format!(

@@ -37,6 +37,9 @@ impl SqliteWriter {
              PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
         )
         .context("Failed to configure the SQLite writer")?;
+        // A commit's statements vary in shape (the columns it changes, how many log rows and
+        // jobs): room for all of them, so none is parsed again after the first time.
+        conn.set_prepared_statement_cache_capacity(256);
         let (tx, rx) = mpsc::unbounded_channel();
         let transactions = Arc::new(AtomicU64::new(0));
         let counted = transactions.clone();

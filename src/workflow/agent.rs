@@ -6,15 +6,15 @@
 //! (there is nobody to confirm), decided by the same policy with `subject.type = "agent"`, and
 //! approved by people in chat. An agent sees and acts on its own requests only.
 
-use super::step::Step;
+use super::decide::Submitted;
 use super::{Engine, UserError};
 use crate::domain::agent_ask::{idempotent_request_id, owned_by};
 use crate::domain::{
-    Agent, AgentAsk, AskError, Decision, Entry, Evidence, Job, Origin, Patch, Person, Platform,
-    Request, RequestEvent, RequestId, RequestState, ScopeKind, Subject,
+    Agent, AgentAsk, AskError, Decision, Entry, Evidence, Origin, Person, Platform, Request,
+    RequestEvent, RequestId, RequestState, ScopeKind, Subject,
 };
 use crate::policy::{AgentInput, PolicyInput, SubjectInput};
-use crate::store::{Change, Committed};
+use crate::store::{Change, Committed, UnfinishedLimit};
 use serde_json::Value;
 
 /// The workspace every agent request's origin names.
@@ -128,9 +128,10 @@ impl Engine {
         self.agents = agents;
     }
 
-    /// Creates and submits an agent's request; with an idempotency key, a retry returns the
-    /// request the first call made (and finishes submitting it if a crash stopped it). The
-    /// flag says whether this call created it.
+    /// Creates and submits an agent's request in one commit: the ask, the policy's decision
+    /// and, when it allows, the grant job (claimed, run right after). With an idempotency key,
+    /// a retry returns the request the first call made (and finishes submitting one that an
+    /// earlier version stored unsubmitted). The flag says whether this call created it.
     pub async fn agent_create(
         &self,
         caller: AgentCaller<'_>,
@@ -148,16 +149,10 @@ impl Engine {
         {
             return Ok((self.agent_retry(caller, ask, existing).await?, false));
         }
-        // The intake's freeze check: a frozen scope stores nothing and says so plainly.
+        // The one freeze check of this step (intake and submission are one commit): a frozen
+        // scope stores nothing and says so plainly.
         self.agent_refuse_if_frozen(Subject::Agent(&agent.id), intent.resource.as_deref())
             .await?;
-        let live = self.store.count_unfinished_requests(&agent.id).await?;
-        if live >= i64::from(agent.max_concurrent_grants) {
-            tracing::info!(agent = %agent.id, live, "agent request refused: concurrent limit");
-            return Err(AgentOpError::TooMany {
-                limit: agent.max_concurrent_grants,
-            });
-        }
         let now = self.now_ms();
         let origin = Origin {
             platform: Platform::Agent,
@@ -166,9 +161,8 @@ impl Engine {
             thread: None,
             kind: ScopeKind::Api,
         };
-        let draft = Request::draft(id.clone(), origin, agent.id.clone(), agent.id.clone(), now);
-        let deadline = now + (self.options.confirm_ttl_secs as i64) * 1000;
-        let mut change = Change::event(RequestEvent::IntentReady)
+        let mut draft = Request::draft(id.clone(), origin, agent.id.clone(), agent.id.clone(), now);
+        let lead = Change::event(RequestEvent::IntentReady)
             .log(Entry::new(
                 &agent.id,
                 Evidence::AgentRequest {
@@ -181,17 +175,31 @@ impl Engine {
             ))
             .log(Entry::warden(Evidence::IntentProposed {
                 intent: serde_json::to_value(&intent).map_err(anyhow::Error::from)?,
-            }))
-            // Submitted right below; if this process dies first, the draft expires on its own.
-            .schedule(Job::ConfirmExpire, deadline)
-            .patch(Patch {
-                intent: Some(intent),
-                deadline_at: Some(Some(deadline)),
-                ..Default::default()
-            });
+            }));
+        // Nobody confirms an agent's ask: it is submitted in the commit that stores it.
+        draft.intent = Some(intent);
+        let resource = self.resource_of(&draft)?.clone();
+        let person = agent_person(agent);
+        let subject = self.agent_subject(caller, &draft);
+        let mut sub = match self
+            .submission(&draft, &person, true, subject, &resource, lead, None, None)
+            .await
+            .map_err(|e| self.agent_refusal(e, &draft))?
+        {
+            Submitted::Decided(sub) => sub,
+            // Nobody can be asked for an agent: `submission` decides (and denies) instead.
+            Submitted::Asked(_) => {
+                return Err(anyhow::anyhow!("agent request {id} was not decided").into());
+            }
+        };
         // Two racing creates with one key: the second stops at the delivery record.
-        change.delivery = key.map(|k| format!("agent:{}:{k}", agent.id));
-        let stored = match self.create_with_step(&draft, Step::new(change)).await? {
+        sub.step.change.delivery = key.map(|k| format!("agent:{}:{k}", agent.id));
+        // The concurrent-grant bound is counted in the insert itself: no read before, and two
+        // creates at once cannot both slip under it.
+        sub.step.change.limit = Some(UnfinishedLimit {
+            max: agent.max_concurrent_grants,
+        });
+        let stored = match self.create_with_step(&draft, sub.step).await? {
             Committed::Applied(r) => *r,
             Committed::Duplicate => {
                 let existing = self.store.get_request(&id).await?.ok_or_else(|| {
@@ -202,7 +210,14 @@ impl Engine {
                 })?;
                 return Ok((self.agent_retry(caller, ask, existing).await?, false));
             }
-            Committed::Conflict | Committed::Refused(_) => {
+            // A new id conflicts with nothing but the limit: nothing was stored.
+            Committed::Conflict => {
+                tracing::info!(agent = %agent.id, "agent request refused: concurrent limit");
+                return Err(AgentOpError::TooMany {
+                    limit: agent.max_concurrent_grants,
+                });
+            }
+            Committed::Refused(_) => {
                 return Err(anyhow::anyhow!("a new agent request {id} could not be stored").into());
             }
         };
@@ -211,7 +226,22 @@ impl Engine {
             &format!("platform=\"{}\"", Platform::Agent),
             1,
         );
-        Ok((self.agent_submit(caller, &stored).await?, true))
+        self.after_submission(&stored, &person, &resource, sub.approvers)
+            .await;
+        // The grant (when the policy allowed) ran right after the commit: answer as it is now.
+        Ok((self.agent_request(&agent.id, &id).await?, true))
+    }
+
+    /// What the policy is told about an agent asking: its owner, bounds and verified claims.
+    fn agent_subject(&self, caller: AgentCaller<'_>, req: &Request) -> SubjectInput {
+        SubjectInput::Agent {
+            agent: AgentInput::new(
+                caller.agent,
+                caller.claims,
+                req.resource().unwrap_or_default(),
+                req.role().unwrap_or_default(),
+            ),
+        }
     }
 
     /// A create that repeats an earlier one's key: the same ask gets the same request.
@@ -243,18 +273,12 @@ impl Engine {
         req: &Request,
     ) -> Result<Request, AgentOpError> {
         let agent = caller.agent;
-        // A freeze set between the create and here (or before a retried create) still refuses;
-        // the stored request is left unconfirmed and expires with its confirmation deadline.
+        // A freeze set before a retried create still refuses (submit_as checks it too, but
+        // would answer as to a person); the stored request is left unconfirmed and expires
+        // with its confirmation deadline.
         self.agent_refuse_if_frozen(req.subject(), req.resource())
             .await?;
-        let subject = SubjectInput::Agent {
-            agent: AgentInput::new(
-                agent,
-                caller.claims,
-                req.resource().unwrap_or_default(),
-                req.role().unwrap_or_default(),
-            ),
-        };
+        let subject = self.agent_subject(caller, req);
         let person = agent_person(agent);
         match self
             .submit_as(req, &person, true, None, subject, None)

@@ -81,12 +81,7 @@ impl Engine {
     /// The credential waiting for the agent of `req`, taken (so never again); `None` when the
     /// grant is not active, made none, or it was taken already.
     pub async fn agent_take_credential(&self, req: &Request) -> Option<Credential> {
-        // Only a grant whose backend makes a login sealed one: the rest cost no store round trip.
-        let made_login = req
-            .grant
-            .as_ref()
-            .is_some_and(|g| crate::grants::database::makes_login(&g.backend, &g.params));
-        if req.state != RequestState::Active || !made_login {
+        if req.state != RequestState::Active || !may_hold_sealed(req) {
             return None;
         }
         let key = self.sealing.as_ref()?;
@@ -121,6 +116,14 @@ impl Engine {
         }
     }
 
+    /// Drops what the agent never fetched of an ending grant; no store round trip for a grant
+    /// that could not have sealed one.
+    pub(crate) async fn forget_sealed_of(&self, req: &Request) {
+        if may_hold_sealed(req) {
+            self.forget_agent_credential(req.id.as_str()).await;
+        }
+    }
+
     /// Drops a credential the agent never fetched for request `id`: its access is ending or
     /// never began.
     pub(crate) async fn forget_agent_credential(&self, id: &str) {
@@ -151,4 +154,14 @@ impl Engine {
             tracing::warn!(request = id, error = ?e, "could not log an agent credential step");
         }
     }
+}
+
+/// Whether `req` may have a sealed credential waiting: an agent's grant whose backend makes a
+/// login (only those hand one over), so the rest cost no store round trip to look or drop.
+fn may_hold_sealed(req: &Request) -> bool {
+    req.is_agent()
+        && req
+            .grant
+            .as_ref()
+            .is_some_and(|g| crate::grants::database::makes_login(&g.backend, &g.params))
 }

@@ -103,7 +103,7 @@ impl Engine {
     }
 
     /// A refusal the workflow phrased for people becomes a 409; anything else stays internal.
-    fn agent_refusal(&self, e: anyhow::Error, req: &Request) -> AgentOpError {
+    pub(super) fn agent_refusal(&self, e: anyhow::Error, req: &Request) -> AgentOpError {
         match e.downcast_ref::<UserError>() {
             Some(u) => conflict(ConflictKind::StateChanged, u.0.clone()),
             None => {

@@ -17,6 +17,21 @@ use crate::policy::{
 };
 use crate::store::{Change, Committed, JobClaim};
 
+/// A submission decided but not yet committed: its step, and the approvers to ask once it is.
+pub(crate) struct Submission {
+    pub step: Step,
+    pub approvers: Option<Vec<Person>>,
+}
+
+/// What asking the policy led to.
+pub(crate) enum Submitted {
+    /// Decided: the step to commit.
+    Decided(Submission),
+    /// Not decided yet: the requester was asked for something first (a reason the policy
+    /// requires, a passkey for an activation), in a commit of its own; nothing more to do.
+    Asked(Handled),
+}
+
 impl Engine {
     /// The requester confirmed (or confirmation is not required): hand the intent to policy.
     pub(crate) async fn submit(
@@ -63,25 +78,65 @@ impl Engine {
                 req.state.label()
             )));
         }
-        let intent = req
-            .intent
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("request {} has no intent", req.id))?;
         let resource = self.resource_of(req)?.clone();
         // Frozen: refused before policy; the request waits, confirmable once the freeze lifts.
         self.refuse_if_frozen(req.subject(), Some(&resource.id))
             .await?;
+        let lead = Change::none().cancel(&[JobKind::ConfirmExpire]);
+        let mut sub = match self
+            .submission(req, person, auto, subject, &resource, lead, event, proof)
+            .await?
+        {
+            Submitted::Decided(sub) => sub,
+            Submitted::Asked(handled) => return Ok(handled),
+        };
+        if let Some(e) = event {
+            sub.step = sub.step.for_event(e);
+        }
+        let stored = match self.commit_step(req, sub.step).await? {
+            Committed::Applied(r) => *r,
+            Committed::Duplicate => return Ok(Handled::Duplicate),
+            Committed::Conflict | Committed::Refused(_) => {
+                return Err(user_error(format!(
+                    "Request {} changed while you were clicking; nothing was changed.",
+                    req.id
+                )));
+            }
+        };
+        self.after_submission(&stored, person, &resource, sub.approvers)
+            .await;
+        Ok(Handled::Done)
+    }
+
+    /// The step that confirms `req` and records the policy's decision on it, built on `lead`
+    /// (what the caller's own step already does: a new request's creation, a deadline job to
+    /// cancel). The policy is asked here, before anything is committed; the caller checks who
+    /// may submit and the kill switch, commits the step, then calls `after_submission`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn submission(
+        &self,
+        req: &Request,
+        person: &Person,
+        auto: bool,
+        subject: SubjectInput,
+        resource: &Resource,
+        lead: Change,
+        event: Option<&ChatEvent>,
+        proof: Option<&PasskeyProof>,
+    ) -> anyhow::Result<Submitted> {
+        let intent = req
+            .intent
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("request {} has no intent", req.id))?;
         // A person the target has no account for is told now, not after an approval.
         if let Some(grantor) = self.grantors.get(&resource.grant.backend) {
-            grantor
-                .check_person(person, &resource)
-                .map_err(user_error)?;
+            grantor.check_person(person, resource).map_err(user_error)?;
         }
         let mut input = self.policy_input(
             req,
             person,
             &intent,
-            &resource,
+            resource,
             RequestContextInput::default(),
         );
         input.subject = subject;
@@ -97,9 +152,10 @@ impl Engine {
                 fault: None,
             },
             true => {
-                return self
-                    .ask_for_reason(req, &resource, &input, decision, event)
-                    .await;
+                return Ok(Submitted::Asked(
+                    self.ask_for_reason(req, resource, &input, decision, event)
+                        .await?,
+                ));
             }
         };
         // Access the policy allows at once but only with a passkey (break-glass): the
@@ -110,9 +166,10 @@ impl Engine {
         {
             match event {
                 Some(e) if matches!(input.subject, SubjectInput::Person) => {
-                    return self
-                        .ask_step_up(e, person, req, StepUpPurpose::BreakGlass)
-                        .await;
+                    return Ok(Submitted::Asked(
+                        self.ask_step_up(e, person, req, StepUpPurpose::BreakGlass)
+                            .await?,
+                    ));
                 }
                 // Nobody can confirm with a passkey here (an agent, an automatic submit).
                 _ => {
@@ -123,7 +180,8 @@ impl Engine {
             }
         }
         let actor = format!("policy:{}", self.policy.name());
-        let confirmed = Change::event(RequestEvent::Confirm)
+        let confirmed = lead
+            .then(RequestEvent::Confirm)
             .log(Entry::new(
                 &person.id,
                 Evidence::IntentConfirmed {
@@ -149,41 +207,37 @@ impl Engine {
                         user_verified: p.user_verified,
                     },
                 )
-            }))
-            .cancel(&[JobKind::ConfirmExpire]);
+            }));
         let submitted = if auto {
             "Submitted".to_string()
         } else {
             format!("Submitted by {}", person.display_name)
         };
         let (mut step, approvers) = self
-            .decision_step(req, person, &intent, &resource, decision, confirmed)
+            .decision_step(req, person, &intent, resource, decision, confirmed)
             .await?;
         if step.change.events.last() != Some(&RequestEvent::PolicyAllow) {
             // An allowed request's card is refreshed by its grant right after.
             step = step.cards(submitted);
         }
-        if let Some(e) = event {
-            step = step.for_event(e);
-        }
-        let stored = match self.commit_step(req, step).await? {
-            Committed::Applied(r) => *r,
-            Committed::Duplicate => return Ok(Handled::Duplicate),
-            Committed::Conflict | Committed::Refused(_) => {
-                return Err(user_error(format!(
-                    "Request {} changed while you were clicking; nothing was changed.",
-                    req.id
-                )));
-            }
-        };
+        Ok(Submitted::Decided(Submission { step, approvers }))
+    }
+
+    /// What follows a committed submission: the break-glass announcement and the approval cards.
+    pub(crate) async fn after_submission(
+        &self,
+        stored: &Request,
+        person: &Person,
+        resource: &Resource,
+        approvers: Option<Vec<Person>>,
+    ) {
         if stored.break_glass {
-            self.announce_break_glass(&stored, person, &resource).await;
+            self.announce_break_glass(stored, person, resource).await;
         }
         if let Some(people) = approvers {
-            let posts = self.approval_posts(&stored, &resource, 0, &people).await;
-            self.post_and_record(&stored, &posts).await;
+            let posts = self.approval_posts(stored, resource, 0, &people).await;
+            self.post_and_record(stored, &posts).await;
         }
-        Ok(Handled::Done)
     }
 
     /// Asks the PDP, with metrics. Only this and approvers' clicks change access.
@@ -235,7 +289,7 @@ impl Engine {
                 }))
                 .patch(Patch {
                     decision: Some(d.clone()),
-                    ..Default::default()
+                    ..change.patch.clone()
                 })
         };
         Ok(match &decision {

@@ -50,10 +50,8 @@ impl Engine {
                 .retry_job(&job.claim, at, "an extension waits for its decision")
                 .await;
         }
-        if req.is_agent() {
-            // The access is ending: a credential the agent never fetched is not handed out now.
-            self.forget_agent_credential(req.id.as_str()).await;
-        }
+        // The access is ending: a credential the agent never fetched is not handed out now.
+        self.forget_sealed_of(&req).await;
         let (actor, reason) = match order {
             Some(o) => (o.actor.clone(), o.reason.clone()),
             None => ("scheduler".to_string(), "expired".to_string()),

@@ -4,8 +4,9 @@
 //! carries a bearer workload token whose audience is the configured resource URL; a request
 //! without one, or with one that does not verify, gets `401` with
 //! `WWW-Authenticate: Bearer resource_metadata="…"` pointing at the RFC 9728 metadata, which names
-//! the registered issuers as authorization servers. The tools call `AgentService`, which checks
-//! the token again, so no tool can run on an unchecked caller.
+//! the registered issuers as authorization servers. The tools act as the agent the middleware
+//! verified (passed in the request's extensions); without one they verify the header
+//! themselves, so no tool can run on an unchecked caller.
 
 mod tools;
 
@@ -120,13 +121,18 @@ async fn metadata_document(State(r): State<Resource>) -> Response {
 
 /// Every `/mcp` request needs a token that verifies for the MCP resource; otherwise the
 /// challenge the MCP client follows to find out how to get one.
-async fn require_token(State(r): State<Resource>, req: Request, next: Next) -> Response {
+/// The verified agent rides in the request's extensions to the tools, which act as it without
+/// verifying the token a second time (a client cannot set an extension).
+async fn require_token(State(r): State<Resource>, mut req: Request, next: Next) -> Response {
     let auth = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     match r.service.authenticate(auth).await {
-        Ok(_) => next.run(req).await,
+        Ok(who) => {
+            req.extensions_mut().insert(who);
+            next.run(req).await
+        }
         Err(e) => refusal(&r.metadata_url, &e, auth.is_some()),
     }
 }

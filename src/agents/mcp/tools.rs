@@ -4,8 +4,9 @@
 //! for MCP); a refused call is a tool error (`isError`) with a stable code and what to do
 //! instead, so a model reads why rather than retrying blindly.
 
+use crate::agents::VerifiedAgent;
 use crate::agents::api::{Classified, classify};
-use crate::agents::service::{AgentApiError, AgentService, MAX_WAIT_SECS};
+use crate::agents::service::{AgentApiError, AgentService, Caller, MAX_WAIT_SECS};
 use crate::domain::AgentAsk;
 use crate::domain::agent_ask::AskDuration;
 use axum::http::header;
@@ -73,11 +74,18 @@ pub struct WardenTools {
     tool_router: ToolRouter<Self>,
 }
 
-fn authorization(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+/// The agent the `/mcp` middleware verified; failing that (a route without the middleware),
+/// the header, verified by the service.
+fn caller(parts: &Parts) -> Caller<'_> {
+    match parts.extensions.get::<VerifiedAgent>() {
+        Some(who) => Caller::Verified(who),
+        None => Caller::Header(
+            parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        ),
+    }
 }
 
 #[tool_router]
@@ -106,11 +114,7 @@ impl WardenTools {
         };
         let created = self
             .service
-            .create(
-                authorization(&parts),
-                &ask,
-                input.idempotency_key.as_deref(),
-            )
+            .create(caller(&parts), &ask, input.idempotency_key.as_deref())
             .await;
         Ok(answer(created.map(|c| {
             let mut v = to_value(&c.view);
@@ -129,10 +133,7 @@ impl WardenTools {
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
         let wait = input.wait_secs.map(|w| w.min(MAX_WAIT_SECS));
-        let view = self
-            .service
-            .status(authorization(&parts), &input.id, wait)
-            .await;
+        let view = self.service.status(caller(&parts), &input.id, wait).await;
         Ok(answer(view.map(|v| to_value(&v))))
     }
 
@@ -145,7 +146,7 @@ impl WardenTools {
         Parameters(input): Parameters<ReleaseAccess>,
         Extension(parts): Extension<Parts>,
     ) -> Result<CallToolResult, ErrorData> {
-        let view = self.service.release(authorization(&parts), &input.id).await;
+        let view = self.service.release(caller(&parts), &input.id).await;
         Ok(answer(view.map(|v| to_value(&v))))
     }
 
@@ -160,7 +161,7 @@ impl WardenTools {
     ) -> Result<CallToolResult, ErrorData> {
         let views = self
             .service
-            .list(authorization(&parts), input.state.as_deref())
+            .list(caller(&parts), input.state.as_deref())
             .await;
         Ok(answer(views.map(|vs| json!({ "requests": vs }))))
     }

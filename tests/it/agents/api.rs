@@ -10,6 +10,7 @@ use warden::store::RequestFilter;
 on_both_databases!(
     a_retried_create_with_the_same_idempotency_key_returns_the_same_request,
     an_agent_sees_and_acts_on_its_own_requests_only,
+    creates_at_once_never_take_an_agent_past_its_concurrent_limit,
 );
 on_sqlite!(
     a_request_outside_the_ceiling_is_denied_and_nothing_is_granted,
@@ -204,4 +205,23 @@ async fn a_long_poll_on_an_unchanged_request_answers_when_its_wait_runs_out(db: 
     assert_eq!(status, 400);
     let (_, pending) = app.get(&token, "/requests?state=pending_approval").await;
     assert_eq!(pending["requests"][0]["task"]["id"], id.as_str());
+}
+
+async fn creates_at_once_never_take_an_agent_past_its_concurrent_limit(db: TestDb) {
+    let app = AgentApp::start(db).await;
+    let token = app.token();
+    // Eight asks at once that wait for the owner (so each stays unfinished); ci-migrate may
+    // have two unfinished requests. The bound is counted where the request is stored.
+    let ask = prod_read();
+    let asks = (0..8).map(|_| app.create(&token, &ask, None));
+    let answers = futures::future::join_all(asks).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let refused: Vec<_> = answers.iter().filter(|(s, _)| *s == 429).collect();
+    assert_eq!(created, 2, "{answers:?}");
+    assert_eq!(refused.len(), 6, "{answers:?}");
+    assert!(
+        refused.iter().all(|(_, p)| p["code"] == "concurrent_limit"),
+        "{refused:?}"
+    );
+    assert_eq!(stored_requests(&app).await, 2);
 }
