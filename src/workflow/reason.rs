@@ -148,6 +148,7 @@ mod tests {
             request_id: None,
             break_glass: false,
             notes: vec![],
+            items: vec![],
         }
     }
 
