@@ -1,6 +1,7 @@
 //! The Okta, Microsoft Entra ID and GitHub membership backends against fakes of their APIs over
 //! real HTTP: grant, revoke, idempotent retries, throttling, refusals, token refresh, holders.
 
+mod drift;
 mod entra;
 mod flow;
 mod github;
