@@ -186,7 +186,7 @@ impl Engine {
             .await
             .map_err(|e| self.agent_refusal(e, &draft))?
         {
-            Submitted::Decided(sub) => sub,
+            Submitted::Decided(sub) => *sub,
             // Nobody can be asked for an agent: `submission` decides (and denies) instead.
             Submitted::Asked(_) => {
                 return Err(anyhow::anyhow!("agent request {id} was not decided").into());

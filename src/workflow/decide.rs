@@ -25,8 +25,8 @@ pub(crate) struct Submission {
 
 /// What asking the policy led to.
 pub(crate) enum Submitted {
-    /// Decided: the step to commit.
-    Decided(Submission),
+    /// Decided: the step to commit (boxed: a step is large, and this travels through futures).
+    Decided(Box<Submission>),
     /// Not decided yet: the requester was asked for something first (a reason the policy
     /// requires, a passkey for an activation), in a commit of its own; nothing more to do.
     Asked(Handled),
@@ -87,7 +87,7 @@ impl Engine {
             .submission(req, person, auto, subject, &resource, lead, event, proof)
             .await?
         {
-            Submitted::Decided(sub) => sub,
+            Submitted::Decided(sub) => *sub,
             Submitted::Asked(handled) => return Ok(handled),
         };
         if let Some(e) = event {
@@ -220,7 +220,7 @@ impl Engine {
             // An allowed request's card is refreshed by its grant right after.
             step = step.cards(submitted);
         }
-        Ok(Submitted::Decided(Submission { step, approvers }))
+        Ok(Submitted::Decided(Box::new(Submission { step, approvers })))
     }
 
     /// What follows a committed submission: the break-glass announcement and the approval cards.
