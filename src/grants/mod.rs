@@ -158,6 +158,12 @@ pub trait Grantor: Send + Sync {
         Ok(None)
     }
 
+    /// Whether grant calls read `GrantCall::identity` (the person's email and per-target ids):
+    /// the workflow reads the directory for it only for backends that do.
+    fn needs_identity(&self) -> bool {
+        false
+    }
+
     /// Whether the person can be given this resource's access on the target at all (they have
     /// an account there), checked at submit, before anyone is asked to approve.
     /// `Err`: a short message for the requester saying what is missing.

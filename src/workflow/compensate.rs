@@ -32,7 +32,7 @@ impl Engine {
         // The grant's outcome is unknown, so its receipt may name no account: targets with
         // accounts of their own find the person's from the directory instead.
         let call = revoke_call(&req, &attempted, Some(TAG), now)
-            .for_person(self.target_person(&req).await.as_ref());
+            .for_person(self.target_person(&req, &attempted.backend).await.as_ref());
         let withdrawn = self.revoke_as_recorded(&attempted, &call).await;
         let mut record = attempted;
         let mut change = Change::event(RequestEvent::Fail)
@@ -112,7 +112,7 @@ impl Engine {
         };
         let now = self.now_ms();
         let call = revoke_call(&req, &record, Some(TAG), now)
-            .for_person(self.target_person(&req).await.as_ref());
+            .for_person(self.target_person(&req, &record.backend).await.as_ref());
         let withdrawn = self.revoke_as_recorded(&record, &call).await;
         if let Err(why) = &withdrawn {
             // The security channel heard of it when the first, inline attempt failed.

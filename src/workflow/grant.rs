@@ -66,7 +66,7 @@ impl Engine {
             crate::clock::from_ms(expires_at),
             None,
         )
-        .for_person(self.target_person(&req).await.as_ref());
+        .for_person(self.target_person(&req, grantor.name()).await.as_ref());
         let mut req = req;
         let prior = match self
             .prior_access(job, &mut req, grantor.as_ref(), &call)
@@ -338,10 +338,22 @@ impl Engine {
 }
 
 impl Engine {
-    /// The requester as the directory knows them now, for targets with accounts of their own.
+    /// The requester as the directory knows them now, for targets with accounts of their own
+    /// (`backend` needs an identity); `None` without a directory read for every other backend.
     /// A directory that fails leaves the identity empty: such a backend then refuses the call
     /// permanently rather than guessing an account.
-    pub(super) async fn target_person(&self, req: &Request) -> Option<crate::domain::Person> {
+    pub(super) async fn target_person(
+        &self,
+        req: &Request,
+        backend: &str,
+    ) -> Option<crate::domain::Person> {
+        if !self
+            .grantors
+            .get(backend)
+            .is_some_and(|g| g.needs_identity())
+        {
+            return None;
+        }
         match self.directory.person(&req.requester_id).await {
             Ok(p) => p,
             Err(e) => {

@@ -104,6 +104,10 @@ impl AwsIdentityCenterGrantor {
 
 #[async_trait]
 impl Grantor for AwsIdentityCenterGrantor {
+    fn needs_identity(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         NAME
     }

@@ -119,6 +119,10 @@ fn refusal(a: &Answer, step: &str) -> GrantError {
 
 #[async_trait]
 impl Grantor for EntraGrantor {
+    fn needs_identity(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         BACKEND
     }

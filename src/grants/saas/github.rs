@@ -154,6 +154,10 @@ fn refusal(a: &Answer, step: &str) -> GrantError {
 
 #[async_trait]
 impl Grantor for GitHubGrantor {
+    fn needs_identity(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         BACKEND
     }

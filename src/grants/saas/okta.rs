@@ -77,6 +77,10 @@ fn refusal(a: &Answer, step: &str) -> GrantError {
 
 #[async_trait]
 impl Grantor for OktaGrantor {
+    fn needs_identity(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         BACKEND
     }
