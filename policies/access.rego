@@ -1,7 +1,7 @@
 # Warden's shipped access policy (Rego v1).
 #
 # Evaluated at `data.access.decision` with the versioned input document described in
-# docs/policy.md (`input.version` "warden.policy.input/v3", or v2 when replaying recorded
+# docs/policy.md (`input.version` "warden.policy.input/v4", or v2/v3 when replaying recorded
 # inputs). The rule always produces exactly one document of this shape:
 #
 #   {"outcome": "allow" | "deny" | "require_approval",
@@ -23,6 +23,9 @@
 #   * break-glass: members of a break-glass group (oncall) on a resource that enables it get
 #     immediate access, flagged for review; any other break-glass request is denied
 #   * extensions: at most `max_extensions` (2) per grant; each one is decided like a new request
+#   * on call: an engineer on call now for a service the resource belongs to gets it at once,
+#     up to `oncall_max_duration_secs` (2h) and below critical risk; longer asks, critical
+#     access and other services' resources follow the rules below
 #   * low risk -> allow; medium and high -> the manager approves; critical -> the manager, then
 #     an owner, and approvers must give a reason when they deny
 #   * step-up: approvals at the `step_up_risks` levels (critical) count only when the approver
@@ -60,6 +63,10 @@ default_config := {
 	"step_up_break_glass": false,
 	# Risk levels at which the requester must say why before anything is decided.
 	"reason_required_risks": ["high", "critical"],
+	# On-call engineers get their own service's resources at these risk levels without
+	# approval, for at most this long (shorter than most resources' maximum on purpose).
+	"oncall_risks": ["low", "medium", "high"],
+	"oncall_max_duration_secs": 7200,
 }
 
 default overrides := {}
@@ -74,9 +81,10 @@ config := object.union(default_config, overrides)
 
 # The fields every decision relies on are present and have the right types. Nothing is allowed
 # or sent for approval without this, so a missing field can never let a request through.
-# v3 only added `intent.items` (the other resources of a multi-item ask), so a recorded v2 input
-# still reads the same and can be replayed.
-known_versions := {"warden.policy.input/v2", "warden.policy.input/v3"}
+# v3 only added `intent.items` (the other resources of a multi-item ask) and v4 `oncall` and
+# `resource.services`, so a recorded v2 or v3 input still reads the same (never on call) and
+# can be replayed.
+known_versions := {"warden.policy.input/v2", "warden.policy.input/v3", "warden.policy.input/v4"}
 
 well_formed if {
 	input.version in known_versions
@@ -118,7 +126,7 @@ has_manager if {
 # Reasons to deny. Any one of them denies the request; all of them are reported.
 # ---------------------------------------------------------------------------------------------
 
-deny_reasons contains "unsupported input document version (expected warden.policy.input/v3)" if {
+deny_reasons contains "unsupported input document version (expected warden.policy.input/v4)" if {
 	not input.version in known_versions
 }
 
@@ -304,6 +312,31 @@ extension_notes := [sprintf(
 )] if is_extension
 
 # ---------------------------------------------------------------------------------------------
+# On call: the services the requester is on call for now that this resource belongs to. Only a
+# source's answer counts (`known`): a failed lookup or an old input is never on call.
+# ---------------------------------------------------------------------------------------------
+
+oncall_services := [service |
+	input.oncall.known == true
+	input.oncall.on_call == true
+	some service in input.resource.services
+	service in input.oncall.services
+]
+
+oncall_decision := allow_doc(
+	[sprintf(
+		"%v (%v): you are on call for %v, so up to %v seconds are allowed without approval",
+		[input.resource.name, input.intent.role, concat(", ", oncall_services), config.oncall_max_duration_secs],
+	)],
+	false,
+) if {
+	count(oncall_services) > 0
+	not is_extension
+	input.resource.risk in config.oncall_risks
+	input.intent.duration_secs <= config.oncall_max_duration_secs
+}
+
+# ---------------------------------------------------------------------------------------------
 # The decision by risk level, once nothing denies the request. Someone without a manager in the
 # directory is approved by the resource's owners instead (two owners for critical access).
 # ---------------------------------------------------------------------------------------------
@@ -424,6 +457,11 @@ decision := deny_doc(reasons) if {
 	input.intent.break_glass == true
 	input.resource.break_glass == true
 	in_break_glass_group
+} else := oncall_decision if {
+	well_formed
+	not is_agent
+	input.intent.break_glass == false
+	oncall_decision
 } else := risk_decision if {
 	well_formed
 	not is_agent

@@ -3,7 +3,7 @@ package access_test
 
 # A well-formed low-risk request; each test changes what it needs with object.union (deep merge).
 base := {
-	"version": "warden.policy.input/v3",
+	"version": "warden.policy.input/v4",
 	"subject": {"type": "person"},
 	"requester": {
 		"id": "alice",
@@ -31,10 +31,12 @@ base := {
 		"max_duration_secs": 14400,
 		"break_glass": false,
 		"tags": ["prod"],
+		"services": ["billing"],
 	},
 	"time": "2025-01-01T12:00:00Z",
 	"channel": {"platform": "slack", "workspace": "T0001", "channel": "C0001", "kind": "channel"},
 	"context": {"is_extension": false, "extensions_so_far": 0},
+	"oncall": {"known": true, "on_call": false, "services": [], "source": "pagerduty"},
 }
 
 with_risk(risk) := object.union(base, {"resource": {"risk": risk}})
@@ -394,4 +396,83 @@ test_missing_subject_is_denied if {
 	i := object.remove(base, {"subject"})
 	d := data.access.decision with input as i
 	d.outcome == "deny"
+}
+
+# --- on call -------------------------------------------------------------------------------------
+
+# Alice on call now for `services`, asking for `secs` at `risk` on the billing db (service billing).
+on_call(risk, services, secs) := object.union(with_risk(risk), {
+	"oncall": {"known": true, "on_call": true, "services": services, "source": "pagerduty"},
+	"intent": {"duration_secs": secs},
+})
+
+test_on_call_for_the_resources_service_is_allowed_without_approval if {
+	d := data.access.decision with input as on_call("high", ["billing"], 7200)
+	d.outcome == "allow"
+	d.approvals == []
+	d.break_glass == false
+	some r in d.reasons
+	contains(r, "on call for billing")
+}
+
+test_on_call_high_risk_still_asks_for_a_reason if {
+	d := data.access.decision with input as on_call("high", ["billing"], 3600)
+	d.obligations == ["reason_required"]
+}
+
+test_on_call_for_another_service_follows_the_normal_rules if {
+	d := data.access.decision with input as on_call("high", ["search"], 3600)
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "manager", "count": 1}]
+}
+
+test_on_call_longer_than_the_shorter_maximum_needs_approval if {
+	d := data.access.decision with input as on_call("high", ["billing"], 7201)
+	d.outcome == "require_approval"
+}
+
+test_on_call_never_skips_approval_for_critical_access if {
+	d := data.access.decision with input as on_call("critical", ["billing"], 600)
+	d.outcome == "require_approval"
+	count(d.approvals) == 2
+}
+
+test_on_call_maximum_is_configurable if {
+	d := data.access.decision with input as on_call("high", ["billing"], 7200)
+		with data.warden.config as {"oncall_max_duration_secs": 3600}
+	d.outcome == "require_approval"
+}
+
+test_an_unknown_on_call_answer_is_not_on_call if {
+	i := object.union(on_call("high", ["billing"], 3600), {"oncall": {"known": false}})
+	d := data.access.decision with input as i
+	d.outcome == "require_approval"
+}
+
+test_a_recorded_v3_input_without_oncall_is_not_on_call if {
+	i := object.remove(object.union(with_risk("high"), {"version": "warden.policy.input/v3"}), {"oncall"})
+	d := data.access.decision with input as i
+	d.outcome == "require_approval"
+}
+
+test_on_call_extensions_follow_the_normal_rules if {
+	i := object.union(on_call("high", ["billing"], 3600), {
+		"intent": {"action": "extend"},
+		"context": {"is_extension": true, "extensions_so_far": 0},
+	})
+	d := data.access.decision with input as i
+	d.outcome == "require_approval"
+}
+
+test_on_call_never_lifts_a_denial if {
+	i := object.union(on_call("high", ["billing"], 3600), {"requester": {"groups": ["contractors"]}})
+	d := data.access.decision with input as i
+	d.outcome == "deny"
+}
+
+test_an_agent_is_never_on_call if {
+	i := object.union(agent("high"), {"oncall": {"known": true, "on_call": true, "services": ["billing"]}})
+	d := data.access.decision with input as i
+	d.outcome == "require_approval"
+	d.approvals == [{"from": "users", "users": ["carol"], "count": 1}]
 }

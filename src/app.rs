@@ -274,6 +274,8 @@ pub struct Wiring {
     pub credential_key: Option<Arc<crate::domain::SealingKey>>,
     /// Where passkey step-up links point, when SSO gives Warden a passkey origin.
     pub step_up_origin: Option<String>,
+    /// Who is on call now (`[oncall]`), cached; `None` when no source is configured.
+    pub oncall: Option<Arc<crate::oncall::CachedOnCall>>,
 }
 
 impl Wiring {
@@ -318,6 +320,7 @@ impl Wiring {
             agents,
             credential_key,
             step_up_origin,
+            oncall: crate::oncall::from_settings(&s.oncall)?.map(Arc::new),
         })
     }
 
@@ -338,6 +341,7 @@ impl Wiring {
         engine.set_agents(agents);
         engine.set_credential_key(self.credential_key);
         engine.set_step_up_origin(self.step_up_origin);
+        engine.set_oncall(self.oncall);
         engine
     }
 }

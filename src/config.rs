@@ -29,6 +29,8 @@ mod llm;
 pub use llm::LlmSettings;
 mod reconcile;
 pub use reconcile::ReconcileSettings;
+mod oncall;
+pub use oncall::{OnCallService, OnCallSettings, OnCallSourceKind};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -51,6 +53,7 @@ pub struct Settings {
     pub evidence: EvidenceSettings,
     pub sso: SsoSettings,
     pub reconcile: ReconcileSettings,
+    pub oncall: OnCallSettings,
 }
 
 /// Which remote services may be reached over plain http. Loopback always may; any other host

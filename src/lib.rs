@@ -16,6 +16,7 @@ pub mod grants;
 pub mod http_client;
 pub mod intake;
 pub mod metrics;
+pub mod oncall;
 pub mod policy;
 pub mod server;
 pub mod store;

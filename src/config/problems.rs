@@ -27,6 +27,7 @@ impl Settings {
         }
         p.extend(self.transport_problems(""));
         p.extend(self.reconcile.problems());
+        p.extend(self.oncall.problems());
         if self.llm.base_url.is_some() {
             if self.llm.model.is_none() {
                 p.push("llm.model is required when llm.base_url is set".into());
@@ -200,6 +201,7 @@ impl Settings {
             ("sso.issuer", self.sso.issuer.as_deref()),
             ("slack.api_url", self.slack.api_url.as_deref()),
             ("discord.api_url", self.discord.api_url.as_deref()),
+            ("oncall.api_url", self.oncall.api_base()),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))

@@ -133,6 +133,10 @@ pub struct Resource {
     pub break_glass: bool,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The services this resource belongs to (`billing`): an engineer on call for one of them
+    /// may get it faster, as the policy decides (README, "On-call").
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 impl Resource {

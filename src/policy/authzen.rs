@@ -158,6 +158,8 @@ fn subject(input: &PolicyInput) -> Value {
         "groups": r.groups,
         "manager": r.manager,
         "account": r.account,
+        // Whether the person is on call now, and for which services (input v4's `oncall`).
+        "oncall": input.oncall,
     });
     let kind = match input.subject.agent() {
         None => "user",
@@ -184,6 +186,7 @@ pub fn request_body(input: &PolicyInput) -> Value {
                 "max_duration_secs": res.max_duration_secs,
                 "break_glass": res.break_glass,
                 "tags": res.tags,
+                "services": res.services,
             },
         },
         "action": {

@@ -198,3 +198,24 @@ fn an_agent_is_an_agent_subject_with_its_owner_bounds_and_claims() {
     assert_eq!(person["subject"]["type"], "user");
     assert!(person["subject"]["properties"].get("agent").is_none());
 }
+
+#[test]
+fn the_oncall_signal_and_the_resources_services_reach_the_authzen_pdp() {
+    let mut input = input_with_subject(json!({"type": "person"}));
+    input.resource.services = vec!["billing".into()];
+    input.oncall = crate::policy::OnCallInput {
+        known: true,
+        on_call: true,
+        services: vec!["billing".into()],
+        source: Some("opsgenie".into()),
+    };
+    let body = request_body(&input);
+    assert_eq!(
+        body["subject"]["properties"]["oncall"],
+        json!({"known": true, "on_call": true, "services": ["billing"], "source": "opsgenie"})
+    );
+    assert_eq!(body["resource"]["properties"]["services"], json!(["billing"]));
+    // An input recorded before v4 reads as "not known", never as on call.
+    let old = input_with_subject(json!({"type": "person"}));
+    assert_eq!(request_body(&old)["subject"]["properties"]["oncall"]["known"], false);
+}

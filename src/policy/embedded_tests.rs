@@ -37,6 +37,7 @@ fn input(risk: &str) -> PolicyInput {
             max_duration_secs: 4 * 3600,
             break_glass: false,
             tags: vec!["prod".into()],
+            services: vec!["billing".into()],
         },
         time: "2025-01-01T12:00:00Z".into(),
         channel: ChannelInput {
@@ -46,6 +47,7 @@ fn input(risk: &str) -> PolicyInput {
             kind: "channel".into(),
         },
         context: RequestContextInput::default(),
+        oncall: Default::default(),
     }
 }
 
@@ -171,6 +173,24 @@ fn break_glass_by_oncall_on_an_enabled_resource_is_allowed_and_flagged() {
         "{d:?}"
     );
     assert!(d.reasons().iter().any(|r| r.contains("break-glass")));
+}
+
+#[test]
+fn the_typed_oncall_signal_reaches_the_shipped_policy() {
+    let mut i = input("high");
+    i.intent.duration_secs = Some(2 * 3600);
+    i.oncall = crate::policy::OnCallInput {
+        known: true,
+        on_call: true,
+        services: vec!["billing".into()],
+        source: Some("pagerduty".into()),
+    };
+    let d = shipped().evaluate(&i);
+    assert!(matches!(d, Decision::Allow { break_glass: false, .. }), "{d:?}");
+    // The same person on call when the source could not answer: the normal approval.
+    i.oncall.known = false;
+    let d = shipped().evaluate(&i);
+    assert!(matches!(d, Decision::RequireApproval { .. }), "{d:?}");
 }
 
 #[test]

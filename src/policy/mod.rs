@@ -16,8 +16,10 @@ pub mod replay;
 
 /// Version of the document sent to the PDP; bumped on any incompatible change.
 /// v2 added `subject` (person or agent, with the agent's owner, bounds and verified claims);
-/// v3 added `intent.items` (every item of a multi-item ask, this one's included).
-pub const INPUT_VERSION: &str = "warden.policy.input/v3";
+/// v3 added `intent.items` (every item of a multi-item ask, this one's included);
+/// v4 added `oncall` (whether the requester is on call now, and for which services) and
+/// `resource.services`. Recorded v2 and v3 inputs still read: they are "not known" on call.
+pub const INPUT_VERSION: &str = "warden.policy.input/v4";
 
 /// Everything the PDP sees. Identity comes from the platform and the directory, never from text.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +38,28 @@ pub struct PolicyInput {
     /// Facts the workflow adds: extensions so far, whether this is an extension.
     #[serde(default)]
     pub context: RequestContextInput,
+    /// Whether the requester is on call now, and for which services (`[oncall]`).
+    #[serde(default)]
+    pub oncall: OnCallInput,
+}
+
+/// The on-call signal. `known = false` (no source configured, the source failed, an agent,
+/// or an input recorded before v4) always means "not on call": it only ever widens access
+/// when a source said so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnCallInput {
+    /// Whether a source answered for this request.
+    #[serde(default)]
+    pub known: bool,
+    /// On call now for at least one service (never true when not `known`).
+    #[serde(default)]
+    pub on_call: bool,
+    /// The services the requester is on call for now.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// The source asked (`pagerduty`, `opsgenie`, `file`); `None` when none is configured.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +152,9 @@ pub struct ResourceInput {
     pub max_duration_secs: u64,
     pub break_glass: bool,
     pub tags: Vec<String>,
+    /// The services the resource belongs to (catalog `services`), matched against `oncall`.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 impl ResourceInput {
@@ -140,6 +167,7 @@ impl ResourceInput {
             max_duration_secs: r.max_duration_for(role),
             break_glass: r.break_glass,
             tags: r.tags.clone(),
+            services: r.services.clone(),
         }
     }
 }

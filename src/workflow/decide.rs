@@ -140,6 +140,7 @@ impl Engine {
             RequestContextInput::default(),
         );
         input.subject = subject;
+        input.oncall = self.oncall_input(&input.subject, person).await;
         let mut decision =
             super::agent::outside_ceiling_denies(req, &input, self.ask_policy(&input).await);
         decision = match super::reason::lacks_required_reason(&decision, &intent) {
@@ -423,6 +424,8 @@ impl Engine {
                 kind: req.origin.kind.as_str().into(),
             },
             context,
+            // Filled in by the callers that ask the source (`oncall_input`): it is I/O.
+            oncall: Default::default(),
         }
     }
 
@@ -436,13 +439,14 @@ impl Engine {
         let Some(resource) = intent.resource.as_deref().and_then(|r| self.catalog.get(r)) else {
             return false;
         };
-        let input = self.policy_input(
+        let mut input = self.policy_input(
             req,
             person,
             intent,
             resource,
             RequestContextInput::default(),
         );
+        input.oncall = self.oncall_input(&input.subject, person).await;
         matches!(
             self.policy.decide(&input).await,
             Decision::Allow {

@@ -61,7 +61,8 @@ impl Engine {
             is_extension: true,
             extensions_so_far: req.extensions,
         };
-        let input = self.policy_input(req, person, &ext_intent, &resource, context);
+        let mut input = self.policy_input(req, person, &ext_intent, &resource, context);
+        input.oncall = self.oncall_input(&input.subject, person).await;
         let decision = self.ask_policy(&input).await;
         let actor = format!("policy:{}", self.policy.name());
         let asked = [

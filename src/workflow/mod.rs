@@ -44,6 +44,7 @@ mod intake;
 mod job_failures;
 mod jobs;
 mod limits;
+mod oncall;
 mod plan;
 mod prior_access;
 mod reading;
@@ -184,6 +185,8 @@ pub struct Engine {
     /// Warden's public origin for step-up links, where SSO and passkeys are configured;
     /// `None`: a decision requiring step-up cannot be met, and its approvals are refused.
     pub(crate) step_up_origin: Option<String>,
+    /// Who is on call now (`[oncall]`); `None`: no source, nobody is known to be on call.
+    pub(crate) oncall: Option<Arc<crate::oncall::CachedOnCall>>,
 }
 
 /// A message for the person who acted: shown as it is.
@@ -226,6 +229,7 @@ impl Engine {
             agents: Arc::default(),
             sealing: None,
             step_up_origin: None,
+            oncall: None,
         }
     }
 
