@@ -130,8 +130,7 @@ impl OnCallSettings {
                             s.name
                         ));
                     }
-                    if provider == OnCallSourceKind::Opsgenie && !s.escalation_policies.is_empty()
-                    {
+                    if provider == OnCallSourceKind::Opsgenie && !s.escalation_policies.is_empty() {
                         p.push(format!(
                             "oncall.services \"{}\": escalation_policies are PagerDuty's; Opsgenie uses schedules",
                             s.name

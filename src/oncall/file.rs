@@ -57,8 +57,8 @@ impl ScheduleFileSource {
 fn load(path: &Path) -> Result<Vec<Shift>, OnCallError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| OnCallError::File(format!("cannot read {}: {e}", path.display())))?;
-    let file: ScheduleFile = toml::from_str(&text)
-        .map_err(|e| OnCallError::File(format!("{}: {e}", path.display())))?;
+    let file: ScheduleFile =
+        toml::from_str(&text).map_err(|e| OnCallError::File(format!("{}: {e}", path.display())))?;
     if let Some(bad) = file.shift.iter().find(|s| s.end <= s.start) {
         return Err(OnCallError::File(format!(
             "{}: the shift of {} on {} ends before it starts",

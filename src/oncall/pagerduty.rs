@@ -129,6 +129,46 @@ impl PagerDuty {
     }
 }
 
+impl PagerDuty {
+    /// The user's on-calls covering `at` among `ids` of one filter kind, every page.
+    async fn oncalls(
+        &self,
+        user: &str,
+        filter: &str,
+        ids: &[&String],
+        at: &str,
+    ) -> Result<Vec<OnCallEntry>, OnCallError> {
+        let mut all: Vec<OnCallEntry> = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let mut url = self.url("/oncalls");
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("user_ids[]", user);
+                for id in ids {
+                    q.append_pair(filter, id);
+                }
+                // The same instant twice: the on-calls that cover "now".
+                q.append_pair("since", at)
+                    .append_pair("until", at)
+                    .append_pair("limit", &PAGE.to_string())
+                    // Where the last page ended: the server may cap `limit` lower.
+                    .append_pair("offset", &all.len().to_string());
+            }
+            let body: OnCallsPage = parse(get_json(&self.http, url, &self.headers()).await?)?;
+            let empty = body.oncalls.is_empty();
+            all.extend(body.oncalls);
+            if !body.more || empty {
+                return Ok(all);
+            }
+        }
+        // More pages than any one person has: something is off; say so rather than guess.
+        Err(OnCallError::Unexpected {
+            status: 200,
+            message: format!("more than {MAX_PAGES} pages of on-calls"),
+        })
+    }
+}
+
 fn parse<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, OnCallError> {
     serde_json::from_value(body).map_err(|e| OnCallError::Unexpected {
         status: 200,
@@ -151,26 +191,23 @@ impl OnCallSource for PagerDuty {
             return Ok(BTreeSet::new());
         };
         let at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        // PagerDuty intersects filters of different kinds, so schedules and escalation
+        // policies are asked separately (a service is usually covered by one kind).
+        let schedules: Vec<&String> = self.services.iter().flat_map(|s| &s.schedules).collect();
+        let policies: Vec<&String> = self
+            .services
+            .iter()
+            .flat_map(|s| &s.escalation_policies)
+            .collect();
         let mut found = BTreeSet::new();
-        for page in 0..MAX_PAGES {
-            let mut url = self.url("/oncalls");
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("user_ids[]", &user);
-                for s in self.services.iter().flat_map(|s| &s.schedules) {
-                    q.append_pair("schedule_ids[]", s);
-                }
-                for e in self.services.iter().flat_map(|s| &s.escalation_policies) {
-                    q.append_pair("escalation_policy_ids[]", e);
-                }
-                // The same instant twice: the on-calls that cover "now".
-                q.append_pair("since", &at)
-                    .append_pair("until", &at)
-                    .append_pair("limit", &PAGE.to_string())
-                    .append_pair("offset", &(page * PAGE).to_string());
+        for (filter, ids) in [
+            ("schedule_ids[]", schedules),
+            ("escalation_policy_ids[]", policies),
+        ] {
+            if ids.is_empty() {
+                continue;
             }
-            let body: OnCallsPage = parse(get_json(&self.http, url, &self.headers()).await?)?;
-            for entry in &body.oncalls {
+            for entry in self.oncalls(&user, filter, &ids, &at).await? {
                 for service in &self.services {
                     let by_schedule = entry
                         .schedule
@@ -185,14 +222,7 @@ impl OnCallSource for PagerDuty {
                     }
                 }
             }
-            if !body.more {
-                return Ok(found);
-            }
         }
-        // More pages than any one person has: something is off; say so rather than guess.
-        Err(OnCallError::Unexpected {
-            status: 200,
-            message: format!("more than {} on-call pages", MAX_PAGES),
-        })
+        Ok(found)
     }
 }

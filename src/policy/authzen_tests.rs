@@ -214,8 +214,14 @@ fn the_oncall_signal_and_the_resources_services_reach_the_authzen_pdp() {
         body["subject"]["properties"]["oncall"],
         json!({"known": true, "on_call": true, "services": ["billing"], "source": "opsgenie"})
     );
-    assert_eq!(body["resource"]["properties"]["services"], json!(["billing"]));
+    assert_eq!(
+        body["resource"]["properties"]["services"],
+        json!(["billing"])
+    );
     // An input recorded before v4 reads as "not known", never as on call.
     let old = input_with_subject(json!({"type": "person"}));
-    assert_eq!(request_body(&old)["subject"]["properties"]["oncall"]["known"], false);
+    assert_eq!(
+        request_body(&old)["subject"]["properties"]["oncall"]["known"],
+        false
+    );
 }

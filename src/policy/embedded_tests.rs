@@ -186,7 +186,16 @@ fn the_typed_oncall_signal_reaches_the_shipped_policy() {
         source: Some("pagerduty".into()),
     };
     let d = shipped().evaluate(&i);
-    assert!(matches!(d, Decision::Allow { break_glass: false, .. }), "{d:?}");
+    assert!(
+        matches!(
+            d,
+            Decision::Allow {
+                break_glass: false,
+                ..
+            }
+        ),
+        "{d:?}"
+    );
     // The same person on call when the source could not answer: the normal approval.
     i.oncall.known = false;
     let d = shipped().evaluate(&i);

@@ -15,7 +15,11 @@ impl Engine {
 
     /// Whether `person` is on call now. An agent is never on call: its owner's rota is not its
     /// own, and `person` is then whoever the approval rules see.
-    pub(crate) async fn oncall_input(&self, subject: &SubjectInput, person: &Person) -> OnCallInput {
+    pub(crate) async fn oncall_input(
+        &self,
+        subject: &SubjectInput,
+        person: &Person,
+    ) -> OnCallInput {
         let Some(oncall) = &self.oncall else {
             return OnCallInput::default();
         };

@@ -15,6 +15,7 @@ mod grants_db;
 mod grants_saas;
 mod grants_webhook;
 pub mod llm;
+mod oncall;
 mod policy_http;
 mod policy_replay;
 mod service;

@@ -52,6 +52,7 @@ pub fn input() -> PolicyInput {
             max_duration_secs: 14400,
             break_glass: false,
             tags: vec!["prod".into()],
+            services: vec!["billing".into()],
         },
         time: "2025-01-01T12:00:00Z".into(),
         channel: ChannelInput {
@@ -64,6 +65,7 @@ pub fn input() -> PolicyInput {
             is_extension: false,
             extensions_so_far: 0,
         },
+        oncall: Default::default(),
     }
 }
 

@@ -162,6 +162,12 @@ async fn opa_receives_the_versioned_input_document() {
     let sent = &calls[0].body;
     assert_eq!(sent["input"]["intent"]["duration_secs"], 7200);
     assert_eq!(sent["input"]["requester"]["account"]["user_id"], "U0ALICE");
+    // The on-call fact and the resource's services travel as they are (input v4).
+    assert_eq!(
+        sent["input"]["oncall"],
+        json!({"known": false, "on_call": false, "services": [], "source": null})
+    );
+    assert_eq!(sent["input"]["resource"]["services"], json!(["billing"]));
 }
 
 #[tokio::test]

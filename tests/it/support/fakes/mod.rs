@@ -10,6 +10,8 @@ pub mod llm_wire;
 pub mod oidc;
 pub mod oidc_provider;
 pub mod okta;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod pdp;
 pub mod receiver;
 pub mod saas;
