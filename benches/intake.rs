@@ -90,6 +90,7 @@ fn resource(i: usize) -> Resource {
         approval_channel: Default::default(),
         break_glass: false,
         tags: vec![],
+        services: vec![],
     }
 }
 
