@@ -142,3 +142,39 @@ impl OnCallSettings {
         p
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(toml_text: &str) -> OnCallSettings {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn a_provider_needs_a_key_and_services_with_schedules_and_a_file_source_needs_its_file() {
+        assert!(OnCallSettings::default().problems().is_empty());
+        let p = parsed("source = \"pagerduty\"").problems();
+        assert!(
+            p.iter().any(|m| m.starts_with("oncall.api_key is missing")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("oncall.services lists no service")),
+            "{p:?}"
+        );
+        let p = parsed(
+            "source = \"opsgenie\"\napi_key_env = \"OG\"\n[[services]]\nname = \"billing\"\nescalation_policies = [\"P1\"]",
+        )
+        .problems();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("escalation_policies are PagerDuty's"),
+            "{p:?}"
+        );
+        let p = parsed("source = \"file\"\ncache_ttl = \"soon\"").problems();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(toml::from_str::<OnCallSettings>("source = \"victorops\"").is_err());
+    }
+}

@@ -92,3 +92,55 @@ impl OnCallSource for ScheduleFileSource {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: &str, email: &str) -> Person {
+        toml::from_str(&format!(
+            "id = \"{id}\"\ndisplay_name = \"{id}\"\nemail = \"{email}\""
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn shifts_match_by_id_or_email_within_their_hours_and_a_broken_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("oncall.toml");
+        std::fs::write(
+            &path,
+            "[[shift]]\nservice = \"billing\"\nperson = \"gina\"\nstart = \"2026-12-01T08:00:00Z\"\nend = \"2026-12-01T20:00:00Z\"\n\
+             [[shift]]\nservice = \"search\"\nperson = \"Gina@Example.com\"\nstart = \"2026-12-01T00:00:00Z\"\nend = \"2026-12-02T00:00:00Z\"\n",
+        )
+        .unwrap();
+        let source = ScheduleFileSource::open(&path).unwrap();
+        let gina = person("gina", "gina@example.com");
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let both = source
+            .services(&gina, at("2026-12-01T12:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(both.into_iter().collect::<Vec<_>>(), ["billing", "search"]);
+        // The end is exclusive.
+        let late = source
+            .services(&gina, at("2026-12-01T20:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(late.into_iter().collect::<Vec<_>>(), ["search"]);
+        let carol = person("carol", "carol@example.com");
+        let other = source.services(&carol, at("2026-12-01T12:00:00Z")).await;
+        assert!(other.unwrap().is_empty());
+        // An edit that breaks the file: the lookup fails (the caller treats it as unknown).
+        std::fs::write(&path, "[[shift]]\nservice = \"billing\"\n").unwrap();
+        let err = source
+            .services(&gina, at("2026-12-01T12:00:00Z"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OnCallError::File(_)), "{err:?}");
+        assert!(
+            ScheduleFileSource::open(&path).is_err(),
+            "a broken file stops the start"
+        );
+    }
+}
