@@ -13,6 +13,9 @@ use std::time::Duration;
 const FAILURE_HOLD: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured; past it, the source is asked again anyway.
 const MAX_HOLD: Duration = Duration::from_secs(600);
+/// The longest one lookup (every page, every schedule) may take unless set otherwise: the
+/// requester is waiting, and a slow source must not hold their Submit.
+const DEADLINE: Duration = Duration::from_secs(10);
 
 struct Held {
     until: DateTime<Utc>,
@@ -26,6 +29,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Held>>>;
 pub struct CachedOnCall {
     source: Arc<dyn OnCallSource>,
     ttl: Duration,
+    deadline: Duration,
     slots: Mutex<HashMap<String, Slot>>,
 }
 
@@ -34,8 +38,15 @@ impl CachedOnCall {
         Self {
             source,
             ttl,
+            deadline: DEADLINE,
             slots: Mutex::default(),
         }
+    }
+
+    /// Bounds one whole lookup; past it the answer is `Unknown` (a timeout).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     pub fn source_name(&self) -> &'static str {
@@ -56,7 +67,14 @@ impl CachedOnCall {
         if let Some(h) = held.as_ref().filter(|h| now < h.until) {
             return h.answer.clone();
         }
-        let (answer, hold) = match self.source.services(person, now).await {
+        let lookup = tokio::time::timeout(self.deadline, self.source.services(person, now));
+        let result = lookup.await.unwrap_or_else(|_| {
+            Err(super::OnCallError::Transport(format!(
+                "no answer within {}s",
+                self.deadline.as_secs_f32()
+            )))
+        });
+        let (answer, hold) = match result {
             Ok(services) => (Answer::Known(services), self.ttl),
             Err(e) => {
                 tracing::warn!(
@@ -77,5 +95,81 @@ impl CachedOnCall {
             answer: answer.clone(),
         });
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oncall::OnCallError;
+    use async_trait::async_trait;
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A source that answers slowly, or fails, and counts how often it was asked.
+    struct Slow {
+        delay: Duration,
+        fail: bool,
+        asked: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl OnCallSource for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        async fn services(
+            &self,
+            _: &Person,
+            _: DateTime<Utc>,
+        ) -> Result<BTreeSet<String>, OnCallError> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            match self.fail {
+                true => Err(OnCallError::Unavailable {
+                    status: 503,
+                    message: "down".into(),
+                }),
+                false => Ok(BTreeSet::from(["billing".to_string()])),
+            }
+        }
+    }
+
+    fn gina() -> Person {
+        toml::from_str("id = \"gina\"\ndisplay_name = \"Gina\"").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_source_slower_than_the_deadline_is_unknown_and_a_failure_is_held_briefly() {
+        let slow = Arc::new(Slow {
+            delay: Duration::from_secs(30),
+            fail: false,
+            asked: AtomicUsize::new(0),
+        });
+        let cache = CachedOnCall::new(slow.clone(), Duration::from_secs(300))
+            .with_deadline(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        assert_eq!(cache.answer(&gina(), Utc::now()).await, Answer::Unknown);
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let failing = Arc::new(Slow {
+            delay: Duration::ZERO,
+            fail: true,
+            asked: AtomicUsize::new(0),
+        });
+        let cache = CachedOnCall::new(failing.clone(), Duration::from_secs(300));
+        let now = Utc::now();
+        assert_eq!(cache.answer(&gina(), now).await, Answer::Unknown);
+        assert_eq!(
+            cache
+                .answer(&gina(), now + chrono::Duration::seconds(29))
+                .await,
+            Answer::Unknown
+        );
+        assert_eq!(failing.asked.load(Ordering::SeqCst), 1, "held for 30 s");
+        cache
+            .answer(&gina(), now + chrono::Duration::seconds(31))
+            .await;
+        assert_eq!(failing.asked.load(Ordering::SeqCst), 2, "then asked again");
     }
 }

@@ -107,5 +107,7 @@ pub fn from_settings(s: &crate::config::OnCallSettings) -> anyhow::Result<Option
             s.services.clone(),
         )?),
     };
-    Ok(Some(CachedOnCall::new(source, ttl)))
+    // A few calls' worth: PagerDuty's user lookup and a page or two, or a few schedules.
+    let deadline = Duration::from_millis(s.timeout_ms.saturating_mul(3));
+    Ok(Some(CachedOnCall::new(source, ttl).with_deadline(deadline)))
 }
