@@ -68,12 +68,26 @@ impl Engine {
         )
         .for_person(self.target_person(&req, grantor.name()).await.as_ref());
         let mut req = req;
+        // Shared access is joined before the target is read, so a grant of it ending meanwhile
+        // hands its removal over instead of taking the access away under this one.
+        let key = grantor.access_key(&call);
+        if let Some(k) = &key
+            && let Err(e) = self.join_holders(&mut req, k).await
+        {
+            return self
+                .grant_failed(job, req, &call, None, e, key.as_deref())
+                .await;
+        }
         let prior = match self
-            .prior_access(job, &mut req, grantor.as_ref(), &call)
+            .prior_access(job, &mut req, grantor.as_ref(), &call, key.as_deref())
             .await
         {
             Ok(prior) => prior,
-            Err(e) => return self.grant_failed(job, req, &call, None, e).await,
+            Err(e) => {
+                return self
+                    .grant_failed(job, req, &call, None, e, key.as_deref())
+                    .await;
+            }
         };
         let attempted = GrantRecord {
             backend: grantor.name().to_string(),
@@ -89,6 +103,7 @@ impl Engine {
                     serde_json::json!({ "result": "held before the grant" }),
                 )
             }),
+            access_key: key.clone(),
             revoked_at: None,
             revoke_reason: None,
         };
@@ -157,6 +172,15 @@ impl Engine {
                 match granted {
                     None => {
                         self.store.complete_job(&job.claim).await?;
+                        if let Some(k) = &key {
+                            // Not granted after all: hold nothing that others would wait on.
+                            let mut req = self
+                                .store
+                                .get_request(&id)
+                                .await?
+                                .ok_or_else(|| anyhow::anyhow!("request {id} is gone"))?;
+                            self.end_hold(&mut req, k, false).await?;
+                        }
                         if kept.is_some() {
                             self.forget_agent_credential(&id).await;
                         }
@@ -184,7 +208,10 @@ impl Engine {
                 }
                 Ok(())
             }
-            Err(e) => self.grant_failed(job, req, &call, Some(attempted), e).await,
+            Err(e) => {
+                self.grant_failed(job, req, &call, Some(attempted), e, key.as_deref())
+                    .await
+            }
         }
     }
 
@@ -198,6 +225,7 @@ impl Engine {
         call: &GrantCall,
         attempted: Option<GrantRecord>,
         e: GrantError,
+        key: Option<&str>,
     ) -> anyhow::Result<()> {
         match (e, attempted) {
             (GrantError::Transient(why), _) if job.attempts < GRANT_ATTEMPTS => {
@@ -221,8 +249,15 @@ impl Engine {
                     .await
             }
             // No grant call was made: an observing backend is called only after its first
-            // reading is recorded, and a recorded reading is never read again.
-            (e, _) => self.fail_grant(job, req, &e.to_string()).await,
+            // reading is recorded, and a recorded reading is never read again. A hold on
+            // shared access is given up first (handed over if another grant holds it too).
+            (e, _) => {
+                let mut req = req;
+                if let Some(k) = key {
+                    self.end_hold(&mut req, k, false).await?;
+                }
+                self.fail_grant(job, req, &e.to_string()).await
+            }
         }
     }
 
