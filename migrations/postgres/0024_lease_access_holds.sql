@@ -13,3 +13,4 @@ CREATE TABLE access_holds (
     joined_at   BIGINT NOT NULL,
     PRIMARY KEY (access_key, request_id)
 );
+CREATE INDEX access_holds_by_request ON access_holds (request_id);

@@ -173,4 +173,13 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .context("Failed to decode the holders of an access")
     }
+
+    /// The shared accesses a request holds (at most one in practice: one grant per request).
+    pub async fn access_keys_of(&self, request_id: &str) -> anyhow::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT access_key FROM access_holds WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_all(self.db())
+            .await
+            .context("Failed to read the shared accesses of a request")
+    }
 }

@@ -12,7 +12,7 @@ use super::prior_access::settled_effect;
 use super::step::Step;
 use crate::domain::evidence::CallOutcome;
 use crate::domain::{
-    Entry, Evidence, Freeze, GrantReceipt, GrantRecord, Job, JobKind, Patch, PriorAccess, Request,
+    Entry, Evidence, GrantReceipt, GrantRecord, Job, JobKind, Patch, PriorAccess, Request,
     RequestEvent, RequestState,
 };
 use crate::grants::{GrantCall, GrantError, GrantOp};
@@ -281,53 +281,6 @@ impl Engine {
             tracing::error!(request = %active.id, error = ?e, "could not start the revoke of a grant made into a frozen scope");
         }
         true
-    }
-
-    /// An approved request in a frozen scope: no backend call; the request fails closed and
-    /// the requester is told it can be asked for again once the freeze is lifted.
-    async fn refuse_frozen_grant(
-        &self,
-        job: &ClaimedJob,
-        req: Request,
-        freeze: &Freeze,
-    ) -> anyhow::Result<()> {
-        tracing::warn!(request = %req.id, freeze = %freeze.id, "grant refused: the scope is frozen");
-        let told = format!(
-            "Request {} was not granted. {}",
-            req.id,
-            freeze.chat_notice()
-        );
-        let why = format!("frozen ({}): {}", freeze.id, freeze.reason);
-        let id = req.id.to_string();
-        let failed = self
-            .change_request_from(&id, Some(req), |seen| {
-                if seen.state != RequestState::Approved {
-                    return Ok(None);
-                }
-                let change = Change::event(RequestEvent::Fail)
-                    .log(Entry::warden(Evidence::Refusal {
-                        action: "grant".into(),
-                        why: why.clone(),
-                    }))
-                    .log(Entry::warden(Evidence::StateChange {
-                        from: RequestState::Approved,
-                        to: RequestState::Failed,
-                        why: Some(why.clone()),
-                    }))
-                    .cancel(&[JobKind::Expire])
-                    .complete(Some(job.claim.clone()));
-                Ok(Some(
-                    Step::new(change)
-                        .cards(format!("Not granted: frozen ({})", freeze.id))
-                        .tell(told.clone()),
-                ))
-            })
-            .await?;
-        if failed.is_none() {
-            self.store.complete_job(&job.claim).await?;
-        }
-        self.metrics.inc("warden_freeze_refusals_total", "", 1);
-        Ok(())
     }
 
     async fn fail_grant(&self, job: &ClaimedJob, req: Request, why: &str) -> anyhow::Result<()> {

@@ -141,6 +141,15 @@ impl Engine {
         })
     }
 
+    /// A grant that will not be made (refused by a freeze on a retry) lets go of any shared
+    /// access it joined, handing it over if another grant holds it too, so nothing waits on it.
+    pub(super) async fn let_go_of_holds(&self, req: &mut Request) -> anyhow::Result<()> {
+        for key in self.store.access_keys_of(req.id.as_str()).await? {
+            self.end_hold(req, &key, false).await?;
+        }
+        Ok(())
+    }
+
     /// Reads the holders of `key`, commits `decide`'s change on the request (if any), and reads
     /// again after another commit came first. Returns the holders as the committed change left
     /// them (as read, when there was nothing to change).
