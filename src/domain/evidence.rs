@@ -190,6 +190,24 @@ pub enum Evidence {
         call: Value,
         prior: PriorAccess,
     },
+    /// This grant joined other active grants of the same access (`holders`, the first of
+    /// them the one that removes it at the end, unless it was held before Warden).
+    AccessShared {
+        access: String,
+        holders: Vec<String>,
+    },
+    /// This grant ended while another active grant (`heir`) still holds the same access: the
+    /// access stays, and if this grant was to remove it (`owned`), the heir now is.
+    AccessHandedOver {
+        access: String,
+        heir: String,
+        owned: bool,
+    },
+    /// This grant now removes the shared access when it ends: `from` ended before it.
+    AccessTakenOver {
+        access: String,
+        from: String,
+    },
     Alert(Value),
     Review {
         notes: Option<String>,
@@ -305,6 +323,22 @@ impl Evidence {
             Self::PriorAccess { call, prior } => (
                 LogKind::GrantCall,
                 json!({ "call": call, PRIOR_ACCESS: prior }),
+            ),
+            Self::AccessShared { access, holders } => (
+                LogKind::GrantCall,
+                json!({ "access": access, "shared_with": holders }),
+            ),
+            Self::AccessHandedOver {
+                access,
+                heir,
+                owned,
+            } => (
+                LogKind::RevokeCall,
+                json!({ "access": access, "still_held_by": heir, "handed_over": owned }),
+            ),
+            Self::AccessTakenOver { access, from } => (
+                LogKind::GrantCall,
+                json!({ "access": access, "taken_over_from": from }),
             ),
             Self::Alert(v) => (LogKind::Alert, v.clone()),
             Self::Review { notes, account } => (

@@ -110,6 +110,11 @@ pub struct GrantRecord {
     /// outcome is unknown (a grant that may have applied before it failed): undone to be safe.
     #[serde(default)]
     pub receipt: Option<GrantReceipt>,
+    /// The shared access this grant holds with any other active grant of it (the backend's
+    /// `Grantor::access_key`): its end is decided by the holders in the store, not by
+    /// `receipt.effect` alone. `None`: the backend cannot tell (the grant is undone as recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<String>,
     #[serde(default)]
     pub revoked_at: Option<i64>,
     #[serde(default)]

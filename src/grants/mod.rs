@@ -151,6 +151,14 @@ pub trait Grantor: Send + Sync {
         None
     }
 
+    /// A key naming the access a grant call puts the person into (one person in one group on
+    /// one target), the same for every resource and role that grant that very access, so
+    /// overlapping grants of it are held together and only the last to end removes it.
+    /// `None`: grants are not shared (each is undone as recorded).
+    fn access_key(&self, _call: &GrantCall) -> Option<String> {
+        None
+    }
+
     /// Whether the person already holds the access the call would grant, read from the target.
     /// `None`: this backend cannot tell (a webhook, the log). Called once per grant, before its
     /// first call, so the revoke undoes only what Warden added.

@@ -7,6 +7,7 @@
 
 use super::Store;
 use super::codec::{self, REQUEST_COLUMNS, Val};
+use super::holds::{HoldOp, hold_stmts};
 use super::jobs::{cancel_stmt, complete_stmt, schedule_stmt};
 use super::log::{ChainRows, chain_rows};
 use super::plan::{Applied, Check, Stmt, value_rows};
@@ -51,6 +52,9 @@ pub struct Change {
     /// A new request only: stored only while its requester has fewer unfinished requests than
     /// this, counted in the insert itself (else the create is a `Conflict`).
     pub limit: Option<UnfinishedLimit>,
+    /// Changes to the holders of shared access this request holds (`holds.rs`), committed
+    /// with it and guarded by what the caller read.
+    pub holds: Vec<HoldOp>,
 }
 
 /// At most `max` unfinished requests (not in a terminal state) of one requester. Checked inside
@@ -129,6 +133,16 @@ impl Change {
         self
     }
 
+    pub fn hold(mut self, op: HoldOp) -> Self {
+        self.holds.push(op);
+        self
+    }
+
+    pub fn holds(mut self, ops: impl IntoIterator<Item = HoldOp>) -> Self {
+        self.holds.extend(ops);
+        self
+    }
+
     pub fn card(mut self, card: PostedCard) -> Self {
         self.cards.push(card);
         self
@@ -171,7 +185,7 @@ impl Store {
             _ => None,
         };
         let at = usize::from(change.delivery.is_some());
-        let mut plan = plan(&next, change, now, rows, insert);
+        let mut plan = plan(self.backend, &next, change, now, rows, insert);
         if let Some(g) = guard {
             plan.insert(at, g);
         }
@@ -219,7 +233,7 @@ impl Store {
         vals.push(Val::Text(Some(seen.state.as_str().into())));
         vals.push(Val::Int(Some(seen.chain.seq)));
         let update = Stmt::new(sql, vals).check(Check::OneRow);
-        let plan = plan(&next, change, now, rows, update);
+        let plan = plan(self.backend, &next, change, now, rows, update);
         Ok(match self.run_plan(plan).await? {
             Applied::Done(_) => Committed::Applied(Box::new(next)),
             Applied::Conflict => Committed::Conflict,
@@ -283,7 +297,14 @@ fn insert_stmt(next: &Request, limit: Option<UnfinishedLimit>) -> Stmt {
 
 /// The statements of one change, in order: the delivery first (a duplicate stops there), the
 /// request row, then the log, jobs and cards. One statement each.
-fn plan(req: &Request, change: Change, now: i64, rows: ChainRows, row: Stmt) -> Vec<Stmt> {
+fn plan(
+    backend: super::Backend,
+    req: &Request,
+    change: Change,
+    now: i64,
+    rows: ChainRows,
+    row: Stmt,
+) -> Vec<Stmt> {
     let mut plan = Vec::with_capacity(7);
     if let Some(id) = change.delivery {
         plan.push(
@@ -295,6 +316,9 @@ fn plan(req: &Request, change: Change, now: i64, rows: ChainRows, row: Stmt) -> 
         );
     }
     plan.push(row);
+    for op in &change.holds {
+        plan.extend(hold_stmts(backend, req.id.as_str(), op, now));
+    }
     plan.extend(rows.insert());
     if !change.schedule.is_empty() {
         plan.push(schedule_stmt(&req.id, &change.schedule));

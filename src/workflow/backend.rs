@@ -2,8 +2,10 @@
 //! grant record (what the grant changed, never today's catalog).
 
 use super::Engine;
+use super::shared_access::HoldEnd;
 use crate::domain::{GrantEffect, GrantReceipt, GrantRecord, Request};
 use crate::grants::{GrantCall, GrantError, GrantOp, Grantor};
+use crate::store::HoldOp;
 use std::time::{Duration, Instant};
 
 /// How long a backend call may hold its key. Longer than a slow call with rate-limit retries;
@@ -59,17 +61,40 @@ impl Engine {
     }
 
     /// Undoes what a grant record says was granted: nothing when the person held the access
-    /// before the grant, else a revoke call to the backend named in the record.
+    /// before the grant, nor while another active grant still holds the same shared access
+    /// (`shared_access`), else a revoke call to the backend named in the record. `req` is
+    /// brought up to date with what it logged.
     pub(crate) async fn revoke_as_recorded(
         &self,
+        req: &mut Request,
         record: &GrantRecord,
         call: &GrantCall,
     ) -> Result<GrantReceipt, String> {
-        if record.effect() == GrantEffect::AlreadyHeld {
-            return Ok(GrantReceipt::unchanged(
-                record.backend.clone(),
-                serde_json::json!({ "result": "held before the grant; left in place" }),
-            ));
+        let left =
+            |detail: serde_json::Value| Ok(GrantReceipt::unchanged(record.backend.clone(), detail));
+        if let Some(key) = &record.access_key {
+            let end = self.end_hold(req, key, true).await.map_err(|e| {
+                tracing::warn!(request = %req.id, error = ?e, "could not decide the end of a shared access");
+                "could not read or record who else holds this access".to_string()
+            })?;
+            match end {
+                HoldEnd::Remove => {}
+                HoldEnd::HeldBefore => {
+                    return left(
+                        serde_json::json!({ "result": "held before the grant; left in place" }),
+                    );
+                }
+                HoldEnd::StillHeld { by } => {
+                    return left(
+                        serde_json::json!({ "result": "still held by another active grant", HELD_BY: by }),
+                    );
+                }
+                HoldEnd::NotHeld => {
+                    return left(serde_json::json!({ "result": "no longer held by this grant" }));
+                }
+            }
+        } else if record.effect() == GrantEffect::AlreadyHeld {
+            return left(serde_json::json!({ "result": "held before the grant; left in place" }));
         }
         match self.grantors.get(&record.backend) {
             Some(g) => self
@@ -82,6 +107,20 @@ impl Engine {
             )),
         }
     }
+}
+
+/// The receipt detail naming the active grant a revoke left a shared access to.
+const HELD_BY: &str = "held_by";
+
+/// The active grant that still holds the access a revoke left in place, if that is why.
+pub(crate) fn still_held_by(receipt: &GrantReceipt) -> Option<&str> {
+    receipt.detail.get(HELD_BY)?.as_str()
+}
+
+/// The hold a commit that ends a grant for good lets go of (none for unshared access).
+pub(crate) fn drop_hold(record: Option<&GrantRecord>) -> Option<HoldOp> {
+    let key = record?.access_key.clone()?;
+    Some(HoldOp::Drop { key })
 }
 
 /// The revoke call for a grant record; `tag` names a revoke of its own kind (`compensate`) in

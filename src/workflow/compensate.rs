@@ -3,7 +3,7 @@
 //! is marked failed and retried as a job until it succeeds, so "failed" never hides access.
 
 use super::Engine;
-use super::backend::revoke_call;
+use super::backend::{drop_hold, revoke_call};
 use super::grant::backoff_ms;
 use super::step::Step;
 use crate::domain::evidence::CallOutcome;
@@ -33,13 +33,19 @@ impl Engine {
         // accounts of their own find the person's from the directory instead.
         let call = revoke_call(&req, &attempted, Some(TAG), now)
             .for_person(self.target_person(&req, &attempted.backend).await.as_ref());
-        let withdrawn = self.revoke_as_recorded(&attempted, &call).await;
+        let mut req = req;
+        let withdrawn = self.revoke_as_recorded(&mut req, &attempted, &call).await;
+        let ends = withdrawn
+            .is_ok()
+            .then(|| drop_hold(Some(&attempted)))
+            .flatten();
         let mut record = attempted;
         let mut change = Change::event(RequestEvent::Fail)
             .log(Entry::warden(Evidence::Error(
                 serde_json::json!({ "grant_failed": why, "may_have_applied": true }),
             )))
             .log(revoke_entry(&call, &withdrawn))
+            .holds(ends)
             .cancel(&[JobKind::Expire])
             .complete(Some(job.claim.clone()));
         let (status, told) = match &withdrawn {
@@ -113,7 +119,8 @@ impl Engine {
         let now = self.now_ms();
         let call = revoke_call(&req, &record, Some(TAG), now)
             .for_person(self.target_person(&req, &record.backend).await.as_ref());
-        let withdrawn = self.revoke_as_recorded(&record, &call).await;
+        let mut req = req;
+        let withdrawn = self.revoke_as_recorded(&mut req, &record, &call).await;
         if let Err(why) = &withdrawn {
             // The security channel heard of it when the first, inline attempt failed.
             return self
@@ -139,6 +146,7 @@ impl Engine {
                         ..Default::default()
                     })
                     .log(entry.clone())
+                    .holds(drop_hold(seen.grant.as_ref()))
                     .complete(Some(job.claim.clone()));
                 Ok(Some(
                     Step::new(change)

@@ -4,10 +4,14 @@
 //! The freezes are read from the store at every decision (one small indexed read), never
 //! cached, so a freeze set on one instance holds on every instance from its commit on.
 
+use super::step::Step;
 use super::{Engine, Handled, UserError, user_error};
 use crate::domain::text::sanitize_free_text;
-use crate::domain::{Freeze, FreezeScope, Request, RequestState, Subject, freeze::covering};
-use crate::store::Frozen;
+use crate::domain::{
+    Entry, Evidence, Freeze, FreezeScope, JobKind, Request, RequestEvent, RequestState, Subject,
+    freeze::covering,
+};
+use crate::store::{Change, ClaimedJob, Frozen};
 use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -224,5 +228,59 @@ impl Engine {
             }
         };
         (id, outcome)
+    }
+}
+
+impl Engine {
+    /// An approved request in a frozen scope: no backend call; the request fails closed and
+    /// the requester is told it can be asked for again once the freeze is lifted.
+    pub(super) async fn refuse_frozen_grant(
+        &self,
+        job: &ClaimedJob,
+        req: Request,
+        freeze: &Freeze,
+    ) -> anyhow::Result<()> {
+        tracing::warn!(request = %req.id, freeze = %freeze.id, "grant refused: the scope is frozen");
+        let mut req = req;
+        if job.attempts > 1 {
+            // An earlier attempt may have joined a shared access before it was retried.
+            self.let_go_of_holds(&mut req).await?;
+        }
+        let told = format!(
+            "Request {} was not granted. {}",
+            req.id,
+            freeze.chat_notice()
+        );
+        let why = format!("frozen ({}): {}", freeze.id, freeze.reason);
+        let id = req.id.to_string();
+        let failed = self
+            .change_request_from(&id, Some(req), |seen| {
+                if seen.state != RequestState::Approved {
+                    return Ok(None);
+                }
+                let change = Change::event(RequestEvent::Fail)
+                    .log(Entry::warden(Evidence::Refusal {
+                        action: "grant".into(),
+                        why: why.clone(),
+                    }))
+                    .log(Entry::warden(Evidence::StateChange {
+                        from: RequestState::Approved,
+                        to: RequestState::Failed,
+                        why: Some(why.clone()),
+                    }))
+                    .cancel(&[JobKind::Expire])
+                    .complete(Some(job.claim.clone()));
+                Ok(Some(
+                    Step::new(change)
+                        .cards(format!("Not granted: frozen ({})", freeze.id))
+                        .tell(told.clone()),
+                ))
+            })
+            .await?;
+        if failed.is_none() {
+            self.store.complete_job(&job.claim).await?;
+        }
+        self.metrics.inc("warden_freeze_refusals_total", "", 1);
+        Ok(())
     }
 }

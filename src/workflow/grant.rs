@@ -12,7 +12,7 @@ use super::prior_access::settled_effect;
 use super::step::Step;
 use crate::domain::evidence::CallOutcome;
 use crate::domain::{
-    Entry, Evidence, Freeze, GrantReceipt, GrantRecord, Job, JobKind, Patch, PriorAccess, Request,
+    Entry, Evidence, GrantReceipt, GrantRecord, Job, JobKind, Patch, PriorAccess, Request,
     RequestEvent, RequestState,
 };
 use crate::grants::{GrantCall, GrantError, GrantOp};
@@ -68,12 +68,26 @@ impl Engine {
         )
         .for_person(self.target_person(&req, grantor.name()).await.as_ref());
         let mut req = req;
+        // Shared access is joined before the target is read, so a grant of it ending meanwhile
+        // hands its removal over instead of taking the access away under this one.
+        let key = grantor.access_key(&call);
+        if let Some(k) = &key
+            && let Err(e) = self.join_holders(&mut req, k).await
+        {
+            return self
+                .grant_failed(job, req, &call, None, e, key.as_deref())
+                .await;
+        }
         let prior = match self
-            .prior_access(job, &mut req, grantor.as_ref(), &call)
+            .prior_access(job, &mut req, grantor.as_ref(), &call, key.as_deref())
             .await
         {
             Ok(prior) => prior,
-            Err(e) => return self.grant_failed(job, req, &call, None, e).await,
+            Err(e) => {
+                return self
+                    .grant_failed(job, req, &call, None, e, key.as_deref())
+                    .await;
+            }
         };
         let attempted = GrantRecord {
             backend: grantor.name().to_string(),
@@ -89,6 +103,7 @@ impl Engine {
                     serde_json::json!({ "result": "held before the grant" }),
                 )
             }),
+            access_key: key.clone(),
             revoked_at: None,
             revoke_reason: None,
         };
@@ -157,6 +172,15 @@ impl Engine {
                 match granted {
                     None => {
                         self.store.complete_job(&job.claim).await?;
+                        if let Some(k) = &key {
+                            // Not granted after all: hold nothing that others would wait on.
+                            let mut req = self
+                                .store
+                                .get_request(&id)
+                                .await?
+                                .ok_or_else(|| anyhow::anyhow!("request {id} is gone"))?;
+                            self.end_hold(&mut req, k, false).await?;
+                        }
                         if kept.is_some() {
                             self.forget_agent_credential(&id).await;
                         }
@@ -184,7 +208,10 @@ impl Engine {
                 }
                 Ok(())
             }
-            Err(e) => self.grant_failed(job, req, &call, Some(attempted), e).await,
+            Err(e) => {
+                self.grant_failed(job, req, &call, Some(attempted), e, key.as_deref())
+                    .await
+            }
         }
     }
 
@@ -198,6 +225,7 @@ impl Engine {
         call: &GrantCall,
         attempted: Option<GrantRecord>,
         e: GrantError,
+        key: Option<&str>,
     ) -> anyhow::Result<()> {
         match (e, attempted) {
             (GrantError::Transient(why), _) if job.attempts < GRANT_ATTEMPTS => {
@@ -221,8 +249,15 @@ impl Engine {
                     .await
             }
             // No grant call was made: an observing backend is called only after its first
-            // reading is recorded, and a recorded reading is never read again.
-            (e, _) => self.fail_grant(job, req, &e.to_string()).await,
+            // reading is recorded, and a recorded reading is never read again. A hold on
+            // shared access is given up first (handed over if another grant holds it too).
+            (e, _) => {
+                let mut req = req;
+                if let Some(k) = key {
+                    self.end_hold(&mut req, k, false).await?;
+                }
+                self.fail_grant(job, req, &e.to_string()).await
+            }
         }
     }
 
@@ -246,53 +281,6 @@ impl Engine {
             tracing::error!(request = %active.id, error = ?e, "could not start the revoke of a grant made into a frozen scope");
         }
         true
-    }
-
-    /// An approved request in a frozen scope: no backend call; the request fails closed and
-    /// the requester is told it can be asked for again once the freeze is lifted.
-    async fn refuse_frozen_grant(
-        &self,
-        job: &ClaimedJob,
-        req: Request,
-        freeze: &Freeze,
-    ) -> anyhow::Result<()> {
-        tracing::warn!(request = %req.id, freeze = %freeze.id, "grant refused: the scope is frozen");
-        let told = format!(
-            "Request {} was not granted. {}",
-            req.id,
-            freeze.chat_notice()
-        );
-        let why = format!("frozen ({}): {}", freeze.id, freeze.reason);
-        let id = req.id.to_string();
-        let failed = self
-            .change_request_from(&id, Some(req), |seen| {
-                if seen.state != RequestState::Approved {
-                    return Ok(None);
-                }
-                let change = Change::event(RequestEvent::Fail)
-                    .log(Entry::warden(Evidence::Refusal {
-                        action: "grant".into(),
-                        why: why.clone(),
-                    }))
-                    .log(Entry::warden(Evidence::StateChange {
-                        from: RequestState::Approved,
-                        to: RequestState::Failed,
-                        why: Some(why.clone()),
-                    }))
-                    .cancel(&[JobKind::Expire])
-                    .complete(Some(job.claim.clone()));
-                Ok(Some(
-                    Step::new(change)
-                        .cards(format!("Not granted: frozen ({})", freeze.id))
-                        .tell(told.clone()),
-                ))
-            })
-            .await?;
-        if failed.is_none() {
-            self.store.complete_job(&job.claim).await?;
-        }
-        self.metrics.inc("warden_freeze_refusals_total", "", 1);
-        Ok(())
     }
 
     async fn fail_grant(&self, job: &ClaimedJob, req: Request, why: &str) -> anyhow::Result<()> {

@@ -51,6 +51,7 @@ mod reading;
 mod reason;
 mod reconcile;
 mod revoke;
+mod shared_access;
 mod status;
 mod step;
 mod step_up;

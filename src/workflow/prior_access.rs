@@ -6,7 +6,7 @@ use super::step::Step;
 use crate::domain::evidence::recorded_prior_access;
 use crate::domain::{Entry, Evidence, GrantEffect, PriorAccess, Request};
 use crate::grants::{GrantCall, GrantError, Grantor};
-use crate::store::{Change, ClaimedJob};
+use crate::store::{Change, ClaimedJob, HoldOp};
 
 impl Engine {
     /// What the target held before this grant's first call: recorded by an earlier attempt, or
@@ -17,6 +17,7 @@ impl Engine {
         req: &mut Request,
         grantor: &dyn Grantor,
         call: &GrantCall,
+        shared: Option<&str>,
     ) -> Result<Option<PriorAccess>, GrantError> {
         let id = req.id.to_string();
         let stored = |e: anyhow::Error| {
@@ -39,9 +40,18 @@ impl Engine {
             call: serde_json::to_value(call).map_err(|e| stored(e.into()))?,
             prior,
         });
+        // The first holder of shared access that finds it held before Warden does not own it:
+        // recorded with the reading, so a retry never decides otherwise.
+        let disown = shared
+            .filter(|_| prior == PriorAccess::Held)
+            .map(|key| HoldOp::Disown {
+                key: key.to_string(),
+            });
         let recorded = self
             .change_request_from(&id, Some(req.clone()), |_| {
-                Ok(Some(Step::new(Change::none().log(entry.clone()))))
+                Ok(Some(Step::new(
+                    Change::none().log(entry.clone()).holds(disown.clone()),
+                )))
             })
             .await
             .map_err(stored)?;

@@ -4,7 +4,7 @@
 //! whether the grant changed anything at all), whatever the catalog says now. A failing revoke
 //! is retried with an alert, never dropped.
 
-use super::backend::revoke_call;
+use super::backend::{drop_hold, revoke_call, still_held_by};
 use super::grant::backoff_ms;
 use super::step::Step;
 use super::{Engine, Handled, user_error};
@@ -61,7 +61,8 @@ impl Engine {
             .clone()
             .ok_or_else(|| anyhow::anyhow!("active request {} has no grant record", req.id))?;
         let call = revoke_call(&req, &record, None, now);
-        let result = self.revoke_as_recorded(&record, &call).await;
+        let mut req = req;
+        let result = self.revoke_as_recorded(&mut req, &record, &call).await;
         match result {
             Ok(receipt) => {
                 let status = if event == RequestEvent::Expire {
@@ -79,7 +80,11 @@ impl Engine {
                     req.id,
                     status.to_lowercase()
                 );
-                if record.effect() == GrantEffect::AlreadyHeld {
+                if let Some(by) = still_held_by(&receipt) {
+                    told.push_str(&format!(
+                        " Your request {by} still grants the same access, so it stays until that one ends."
+                    ));
+                } else if receipt.effect == GrantEffect::AlreadyHeld {
                     told.push_str(
                         " You had this access before the request, so Warden left it as it was.",
                     );
@@ -117,6 +122,7 @@ impl Engine {
                                 to,
                                 why: None,
                             }))
+                            .holds(drop_hold(seen.grant.as_ref()))
                             .cancel(&[JobKind::Warn, JobKind::Expire, JobKind::Revoke])
                             .complete(Some(job.claim.clone()));
                         Ok(Some(

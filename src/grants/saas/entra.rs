@@ -132,6 +132,13 @@ impl Grantor for EntraGrantor {
     }
 
     /// Direct membership (what the revoke would remove), read from the group's member list.
+    /// Membership of one group by one person, whichever resource or role maps to the group.
+    fn access_key(&self, call: &GrantCall) -> Option<String> {
+        Self::group(call)
+            .ok()
+            .map(|g| format!("{BACKEND}:group:{g}:person:{}", call.person))
+    }
+
     async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
         let group = Self::group(call)?;
         let user = self.grant_user(call).await?;

@@ -166,6 +166,13 @@ impl Grantor for GitHubGrantor {
         check_account(person, BACKEND, "GitHub", false)
     }
 
+    /// Membership of one group by one person, whichever resource or role maps to the group.
+    fn access_key(&self, call: &GrantCall) -> Option<String> {
+        Self::team(&call.params, &call.role)
+            .ok()
+            .map(|t| format!("{BACKEND}:team:{}/{}:person:{}", t.org, t.slug, call.person))
+    }
+
     async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
         let team = Self::team(&call.params, &call.role)?;
         let a = self

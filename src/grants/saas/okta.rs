@@ -89,6 +89,13 @@ impl Grantor for OktaGrantor {
         check_account(person, BACKEND, "Okta", true)
     }
 
+    /// Membership of one group by one person, whichever resource or role maps to the group.
+    fn access_key(&self, call: &GrantCall) -> Option<String> {
+        Self::group(call)
+            .ok()
+            .map(|g| format!("{BACKEND}:group:{g}:person:{}", call.person))
+    }
+
     async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
         let group = Self::group(call)?;
         let user = self.grant_user(call).await?;

@@ -7,6 +7,7 @@ mod flow;
 mod github;
 mod latency;
 mod okta;
+mod shared;
 
 use std::collections::BTreeMap;
 use warden::domain::{Catalog, Platform, PlatformUser};
