@@ -33,6 +33,8 @@
 #   * high and critical risk (`reason_required_risks`) -> the requester must give a reason before
 #     the request is decided: the answer carries the `reason_required` obligation, and Warden
 #     asks the requester for one instead of deciding
+#   * kill switch (`data.access.admin_decision`, input "warden.policy.admin/v1"): the actions in
+#     `step_up_admin_actions` (unfreeze) carry the `step_up` obligation; see docs/kill-switch.md
 #   * agents (input.subject.type == "agent"): outside the agent's ceiling -> deny; longer than
 #     the agent's maximum -> deny; break-glass -> never; low risk -> allowed at once; medium and
 #     high -> the agent's owner approves; critical -> the owner, then a resource owner
@@ -61,6 +63,10 @@ default_config := {
 	"step_up_risks": ["critical"],
 	# Whether a break-glass activation must be confirmed with the requester's passkey.
 	"step_up_break_glass": false,
+	# Kill-switch actions ("freeze", "unfreeze") an admin must confirm with a passkey in the web
+	# UI. Lifting a freeze re-opens access, so it needs the proof; freezing stops access and must
+	# never be slowed, so it does not by default (add "freeze" to require it).
+	"step_up_admin_actions": ["unfreeze"],
 	# Risk levels at which the requester must say why before anything is decided.
 	"reason_required_risks": ["high", "critical"],
 	# On-call engineers get their own service's resources at these risk levels without
@@ -467,4 +473,27 @@ decision := deny_doc(reasons) if {
 	not is_agent
 	input.intent.break_glass == false
 	risk_decision
+}
+
+# ---------------------------------------------------------------------------------------------
+# Kill-switch actions (freeze, unfreeze), asked at `data.access.admin_decision` with the input
+# "warden.policy.admin/v1" (docs/kill-switch.md). The answer only says whether the admin must
+# confirm with a passkey: who may freeze is the admin role's business, and Warden never lets
+# this answer slow a freeze (a deny or a fault there leaves it direct).
+# ---------------------------------------------------------------------------------------------
+
+admin_decision := {
+	"outcome": "allow",
+	"reasons": [sprintf("%v: confirm with a passkey", [input.action])],
+	"obligations": ["step_up"],
+} if {
+	input.version == "warden.policy.admin/v1"
+	input.action in config.step_up_admin_actions
+} else := {
+	"outcome": "allow",
+	"reasons": [sprintf("%v: no step-up required", [input.action])],
+	"obligations": [],
+} if {
+	input.version == "warden.policy.admin/v1"
+	input.action in {"freeze", "unfreeze"}
 }

@@ -476,3 +476,34 @@ test_an_agent_is_never_on_call if {
 	d.outcome == "require_approval"
 	d.approvals == [{"from": "users", "users": ["carol"], "count": 1}]
 }
+
+# Kill switch: lifting a freeze needs a passkey, freezing does not, unless configured.
+admin(action) := {
+	"version": "warden.policy.admin/v1",
+	"action": action,
+	"actor": {"name": "admin:dana", "person": "dana", "via": "web"},
+	"freeze": {"id": "FZ-12345678", "scope": "everything", "target": ""},
+	"time": "2025-01-01T12:00:00Z",
+}
+
+test_unfreeze_requires_step_up if {
+	d := data.access.admin_decision with input as admin("unfreeze")
+	d.outcome == "allow"
+	d.obligations == ["step_up"]
+}
+
+test_freeze_is_direct_by_default if {
+	d := data.access.admin_decision with input as admin("freeze")
+	d.outcome == "allow"
+	d.obligations == []
+}
+
+test_a_team_may_require_step_up_for_freezing if {
+	d := data.access.admin_decision with input as admin("freeze")
+		with data.warden.config as {"step_up_admin_actions": ["freeze", "unfreeze"]}
+	d.obligations == ["step_up"]
+}
+
+test_admin_decision_is_undefined_for_other_documents if {
+	not data.access.admin_decision with input as base
+}

@@ -247,6 +247,10 @@ pub struct FreezeArgs {
     /// Who is freezing, as recorded (`cli:<name>`).
     #[arg(long, env = "USER", default_value = "operator")]
     pub actor: String,
+    /// Freeze even though the policy requires a passkey for freezing (a team's choice; not
+    /// the shipped default). Recorded on the freeze and logged as an alert.
+    #[arg(long)]
+    pub break_glass_local: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -261,6 +265,10 @@ pub struct UnfreezeArgs {
     /// Who is lifting it, as recorded (`cli:<name>`).
     #[arg(long, env = "USER", default_value = "operator")]
     pub actor: String,
+    /// Lift it even though the policy requires a passkey (which a shell cannot present): for
+    /// when the web UI or single sign-on is down. Recorded on the freeze and logged as an alert.
+    #[arg(long)]
+    pub break_glass_local: bool,
 }
 
 /// What `warden bench` measures.

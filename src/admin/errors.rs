@@ -18,6 +18,9 @@ pub enum AdminError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// The policy requires a passkey for this kill-switch action, which a token cannot present.
+    #[error("The policy requires a passkey confirmation to {}, and a token cannot present one. Do it in the admin web UI (/admin/freezes), signed in with single sign-on, and confirm with your passkey. Nothing was changed.", .0.as_str())]
+    StepUpRequired(crate::domain::AdminAction),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -26,7 +29,9 @@ impl AdminError {
     fn status(&self) -> StatusCode {
         match self {
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AdminError::Forbidden | AdminError::Csrf => StatusCode::FORBIDDEN,
+            AdminError::Forbidden | AdminError::Csrf | AdminError::StepUpRequired(_) => {
+                StatusCode::FORBIDDEN
+            }
             AdminError::NotFound => StatusCode::NOT_FOUND,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Conflict(_) => StatusCode::CONFLICT,

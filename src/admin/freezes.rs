@@ -10,9 +10,11 @@ use super::pages::{merge, page_ctx, render};
 use super::session::csrf_matches;
 use super::tokens::{Principal, Role};
 use super::view::time;
-use crate::domain::{Freeze, FreezeScope};
+use crate::domain::{AdminAction, Confirmation, Freeze, FreezeScope};
 use crate::store::Frozen;
-use crate::workflow::{DEFAULT_REVOKE_CONCURRENCY, RevokeSummary, UserError};
+use crate::workflow::{
+    AdminActor, AdminVia, DEFAULT_REVOKE_CONCURRENCY, RevokeSummary, StepUpRequired, UserError,
+};
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{Html, Redirect};
 use axum::routing::{get, post};
@@ -59,25 +61,33 @@ fn may_change(who: &Principal) -> Result<(), AdminError> {
     }
 }
 
-/// An engine refusal (no reason, unknown resource) is the caller's to fix: a 400.
-fn refused(e: anyhow::Error) -> AdminError {
+/// An engine refusal (no reason, unknown resource) is the caller's to fix: a 400. A passkey
+/// the policy requires is a 403 naming the web UI (the form answers it with the step-up page).
+pub(super) fn refused(e: anyhow::Error) -> AdminError {
+    if let Some(StepUpRequired(action)) = e.downcast_ref::<StepUpRequired>() {
+        return AdminError::StepUpRequired(*action);
+    }
     match e.downcast_ref::<UserError>() {
         Some(UserError(msg)) => AdminError::BadRequest(msg.clone()),
         None => AdminError::Internal(e),
     }
 }
 
+fn actor(who: &Principal, via: AdminVia) -> AdminActor {
+    AdminActor::new(who.actor(), who.person.as_deref(), via)
+}
+
 async fn apply(
     state: &AdminState,
     who: &Principal,
     body: &FreezeBody,
+    via: AdminVia,
 ) -> Result<(Frozen, Option<RevokeSummary>), AdminError> {
     may_change(who)?;
-    let scope = FreezeScope::parse(&body.scope, body.target.as_deref())
-        .map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let scope = parse_scope(body)?;
     let engine = &state.app.engine;
     let frozen = engine
-        .freeze(&scope, &who.actor(), &body.reason)
+        .freeze(&scope, &actor(who, via), &body.reason)
         .await
         .map_err(refused)?;
     if !body.revoke {
@@ -94,17 +104,23 @@ async fn apply(
     Ok((frozen, Some(summary)))
 }
 
+fn parse_scope(body: &FreezeBody) -> Result<FreezeScope, AdminError> {
+    FreezeScope::parse(&body.scope, body.target.as_deref())
+        .map_err(|e| AdminError::BadRequest(e.to_string()))
+}
+
 async fn lift(
     state: &AdminState,
     who: &Principal,
     id: &str,
     reason: &str,
+    via: AdminVia,
 ) -> Result<Freeze, AdminError> {
     may_change(who)?;
     state
         .app
         .engine
-        .unfreeze(id, &who.actor(), reason)
+        .unfreeze(id, &actor(who, via), reason)
         .await
         .map_err(refused)?
         .ok_or_else(|| AdminError::Conflict(format!("No active freeze has id {id}.")))
@@ -124,7 +140,7 @@ async fn freeze_api(
     ApiUser(who): ApiUser,
     Json(body): Json<FreezeBody>,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
-    let (frozen, revoke) = apply(&state, &who, &body).await?;
+    let (frozen, revoke) = apply(&state, &who, &body, AdminVia::Api).await?;
     let status = match frozen {
         Frozen::New(_) => axum::http::StatusCode::CREATED,
         Frozen::Existing(_) => axum::http::StatusCode::OK,
@@ -142,7 +158,7 @@ async fn unfreeze_api(
     Path(id): Path<String>,
     Json(body): Json<UnfreezeBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let freeze = lift(&state, &who, &id, &body.reason).await?;
+    let freeze = lift(&state, &who, &id, &body.reason, AdminVia::Api).await?;
     Ok(Json(json!({ "freeze": freeze })))
 }
 
@@ -188,7 +204,9 @@ async fn page(
         .map(|f| {
             json!({ "id": f.id, "scope": f.scope.to_string(), "actor": f.actor, "reason": f.reason,
                     "since": time(f.created_at), "active": f.is_active(),
-                    "lifted": f.lifted.as_ref().map(|l| json!({ "by": l.by, "reason": l.reason, "at": time(l.at) })) })
+                    "confirmed": f.confirmation.as_ref().map(confirmed),
+                    "lifted": f.lifted.as_ref().map(|l| json!({ "by": l.by, "reason": l.reason, "at": time(l.at),
+                                                                "confirmed": l.confirmation.as_ref().map(confirmed) })) })
         })
         .collect();
     let resources: Vec<&str> = state
@@ -215,6 +233,20 @@ async fn page(
         "freezes",
         &merge(page_ctx(&user, "Kill switch"), ctx),
     )?)
+}
+
+/// How the page shows a confirmation: who, with which passkey, or the local override.
+fn confirmed(c: &Confirmation) -> String {
+    match c {
+        Confirmation::Passkey {
+            person,
+            credential_id,
+            ..
+        } => format!("confirmed by {person} with passkey {credential_id}"),
+        Confirmation::LocalOverride { host_user } => {
+            format!("without the passkey, by {host_user} on the host (--break-glass-local)")
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -257,7 +289,23 @@ async fn freeze_form(
         reason: form.reason.clone(),
         revoke: form.revoke.is_some(),
     };
-    let (frozen, summary) = apply(&state, &user.principal, &body).await?;
+    let (frozen, summary) = match apply(&state, &user.principal, &body, AdminVia::Web).await {
+        Err(AdminError::StepUpRequired(action)) => {
+            let scope = parse_scope(&body)?;
+            let to = step_up(
+                &state,
+                &user,
+                action,
+                None,
+                &scope,
+                &body.reason,
+                body.revoke,
+            )
+            .await?;
+            return Ok(to);
+        }
+        done => done?,
+    };
     let mut to = format!("/admin/freezes?done=frozen&id={}", frozen.freeze().id);
     if let Some(s) = summary {
         to.push_str(&format!(
@@ -284,9 +332,67 @@ async fn unfreeze_form(
     Form(form): Form<UnfreezeForm>,
 ) -> Result<Redirect, PageError> {
     check_csrf(&user, form.csrf.as_deref(), &id)?;
-    let f = lift(&state, &user.principal, &id, &form.reason).await?;
+    let f = match lift(&state, &user.principal, &id, &form.reason, AdminVia::Web).await {
+        Err(AdminError::StepUpRequired(action)) => {
+            let engine = &state.app.engine;
+            let f = engine
+                .store()
+                .freeze_by_id(&id)
+                .await?
+                .ok_or(AdminError::NotFound)?;
+            let to = step_up(
+                &state,
+                &user,
+                action,
+                Some(&f.id),
+                &f.scope,
+                &form.reason,
+                false,
+            )
+            .await?;
+            return Ok(to);
+        }
+        done => done?,
+    };
     Ok(Redirect::to(&format!(
         "/admin/freezes?done=lifted&id={}",
         f.id
+    )))
+}
+
+/// The policy wants a passkey for this action: an SSO-signed-in admin is sent to the step-up
+/// page with a fresh link bound to them, the action and the scope (or freeze); anyone else is
+/// told how to get there. Nothing is changed until the passkey verifies.
+#[allow(clippy::too_many_arguments)]
+async fn step_up(
+    state: &AdminState,
+    user: &PageUser,
+    action: AdminAction,
+    freeze_id: Option<&str>,
+    scope: &FreezeScope,
+    reason: &str,
+    revoke: bool,
+) -> Result<Redirect, AdminError> {
+    let Some(person) = user.principal.person.as_deref() else {
+        return Err(AdminError::BadRequest(format!(
+            "The policy requires a passkey confirmation to {}. Sign in with single sign-on (not a token) and try again; nothing was changed.",
+            action.as_str()
+        )));
+    };
+    if state.passkeys.is_none() {
+        return Err(AdminError::BadRequest(format!(
+            "The policy requires a passkey confirmation to {}, but passkeys are not set up on this Warden; nothing was changed.",
+            action.as_str()
+        )));
+    }
+    let who = actor(&user.principal, AdminVia::Web);
+    let token = state
+        .app
+        .engine
+        .ask_freeze_step_up(action, &who, person, freeze_id, scope, reason, revoke)
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/admin/freezes/step-up/{}",
+        token.as_str()
     )))
 }

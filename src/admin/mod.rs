@@ -86,6 +86,7 @@ pub fn routes(s: &Settings, app: &AppState) -> anyhow::Result<Router> {
         .merge(sso::routes::routes())
         .merge(passkeys::routes::routes())
         .merge(passkeys::step_up::routes())
+        .merge(passkeys::freeze_step_up::routes())
         .layer(axum::middleware::from_fn(pages::security_headers))
         .with_state(state))
 }

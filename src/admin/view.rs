@@ -297,6 +297,12 @@ fn describe(kind: &str, actor: &str, p: &Value) -> (String, Vec<Section>) {
             "APPROVED by {actor} (step {})",
             p.get("step").map(Value::to_string).unwrap_or_default()
         ),
+        "step_up" if p.get("refused").is_some() => format!(
+            "Step-up REFUSED for {actor} ({}, step {}): {}; nothing was changed",
+            s(p, &["refused"]),
+            p.get("step").map(Value::to_string).unwrap_or_default(),
+            s(p, &["why"]).replace('_', " ")
+        ),
         "step_up" => match p.get("credential_id").and_then(Value::as_str) {
             Some(cred) => format!(
                 "Passkey verified for {actor} ({}, step {}): credential {cred}, user verified {}",

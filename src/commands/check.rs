@@ -66,6 +66,7 @@ pub async fn run(explicit: Option<&Path>, online: bool) -> anyhow::Result<ExitCo
     if let Some(catalog) = &catalog {
         warnings.extend(step_up_warning(s, catalog));
     }
+    warnings.extend(unfreeze_step_up_warning(s));
     // A remote PDP is contacted (AuthZEN metadata is fetched) only over an allowed transport.
     let remote_pdp = s.policy.url.is_some() || s.policy.evaluation_url.is_some();
     if s.policy.engine == "embedded" || (remote_pdp && s.transport_problems("policy.").is_empty()) {
@@ -124,6 +125,24 @@ pub async fn run(explicit: Option<&Path>, online: bool) -> anyhow::Result<ExitCo
     }
 }
 
+/// Whether Warden can run passkey ceremonies: SSO with a domain in `sso.redirect_url`.
+fn passkeys_configured(s: &crate::config::Settings) -> bool {
+    s.sso.issuer.is_some()
+        && crate::admin::passkeys::RelyingParty::from_public_url(s.sso.redirect_url.as_deref())
+            .ok()
+            .flatten()
+            .is_some()
+}
+
+/// The shipped policy requires a passkey to lift a freeze; without passkeys only the CLI's
+/// `--break-glass-local` can lift one. Not an error: the kill switch itself still works.
+fn unfreeze_step_up_warning(s: &crate::config::Settings) -> Option<String> {
+    let shipped = s.policy.engine == "embedded" && s.policy.file.is_none();
+    (shipped && !passkeys_configured(s)).then(|| {
+        "step-up: the shipped policy requires a passkey to lift a freeze, but [sso] (with a domain in sso.redirect_url) is not configured: freezes can then be lifted only on the host with `warden unfreeze --break-glass-local`".to_string()
+    })
+}
+
 /// The shipped policy requires a passkey (step-up) for critical approvals; without SSO and a
 /// passkey origin those approvals are refused (fail closed). Not an error: a catalog may want
 /// critical access to stay unapprovable until SSO is set up.
@@ -138,12 +157,7 @@ fn step_up_warning(
                 .iter()
                 .any(|role| role.risk == Some(crate::domain::Risk::Critical))
     });
-    let passkeys = s.sso.issuer.is_some()
-        && crate::admin::passkeys::RelyingParty::from_public_url(s.sso.redirect_url.as_deref())
-            .ok()
-            .flatten()
-            .is_some();
-    (shipped && critical && !passkeys).then(|| {
+    (shipped && critical && !passkeys_configured(s)).then(|| {
         "step-up: the shipped policy requires a passkey to approve critical access, but [sso] (with a domain in sso.redirect_url) is not configured: those approvals will be refused".to_string()
     })
 }

@@ -6,7 +6,7 @@ use crate::clock::{SystemClock, from_ms};
 use crate::config::Settings;
 use crate::domain::{Freeze, FreezeScope};
 use crate::store::{Frozen, Store};
-use crate::workflow::{Engine, RevokeProgress, UserError};
+use crate::workflow::{AdminActor, AdminVia, Engine, RevokeProgress, StepUpRequired, UserError};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -44,11 +44,16 @@ pub async fn freeze(s: &Settings, args: FreezeArgs) -> anyhow::Result<ExitCode> 
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| anyhow::anyhow!("--reason is required: it is recorded with the freeze"))?;
     let actor = format!("cli:{}", args.actor);
+    let who = AdminActor::new(&actor, None, AdminVia::Cli);
     let engine = engine(s).await?;
-    let frozen = engine
-        .freeze(&scope, &actor, &reason)
-        .await
-        .map_err(shown)?;
+    let frozen = if args.break_glass_local {
+        engine
+            .freeze_locally(&scope, &who, &reason, &host_user())
+            .await
+    } else {
+        engine.freeze(&scope, &who, &reason).await
+    }
+    .map_err(shown)?;
     let f = frozen.freeze();
     match &frozen {
         Frozen::New(_) => println!("Frozen: {} ({}). New grants there stop now.", f.scope, f.id),
@@ -107,11 +112,15 @@ pub async fn unfreeze(s: &Settings, args: UnfreezeArgs) -> anyhow::Result<ExitCo
             .ok_or_else(|| anyhow::anyhow!("{scope} is not frozen"))?,
         _ => anyhow::bail!("name the freeze to lift: its id (FZ-…) or its scope, not both"),
     };
-    match engine
-        .unfreeze(&id, &actor, &args.reason)
-        .await
-        .map_err(shown)?
-    {
+    let who = AdminActor::new(&actor, None, AdminVia::Cli);
+    let lifted = if args.break_glass_local {
+        engine
+            .unfreeze_locally(&id, &who, &args.reason, &host_user())
+            .await
+    } else {
+        engine.unfreeze(&id, &who, &args.reason).await
+    };
+    match lifted.map_err(shown)? {
         Some(f) => {
             println!(
                 "Lifted: {} ({}). New grants there may go ahead.",
@@ -161,8 +170,21 @@ async fn engine(s: &Settings) -> anyhow::Result<Arc<Engine>> {
     Ok(Arc::new(build_engine(s, Arc::new(SystemClock)).await?))
 }
 
+/// The account on the host that ran the command, for a local override's record.
+fn host_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// A refusal meant for the operator, without the "error:" cause chain decoration.
 fn shown(e: anyhow::Error) -> anyhow::Error {
+    if let Some(StepUpRequired(action)) = e.downcast_ref::<StepUpRequired>() {
+        return anyhow::anyhow!(
+            "the policy requires a passkey confirmation to {action}, which a shell cannot present. Do it in the admin web UI (/admin/freezes) signed in with single sign-on, or, if the web UI or single sign-on is down, run this again on the host with --break-glass-local (recorded on the freeze and logged as an alert). Nothing was changed.",
+            action = action.as_str()
+        );
+    }
     match e.downcast_ref::<UserError>() {
         Some(UserError(msg)) => anyhow::anyhow!("{msg}"),
         None => e,

@@ -1,5 +1,6 @@
 //! What a request's context log records, as typed entries: one variant per kind, one match.
 
+use super::step_up::StepUpRefusal;
 use super::{PlatformUser, PriorAccess, RequestState, StepUpPurpose};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -233,6 +234,13 @@ pub enum Evidence {
         account: PlatformUser,
         expires_at: i64,
     },
+    /// The step-up page refused a link or an assertion for this request: why, and for which
+    /// purpose and step (the entry's actor is the person who tried). Nothing else changed.
+    StepUpRefused {
+        purpose: StepUpPurpose,
+        step: u32,
+        reason: StepUpRefusal,
+    },
     /// A passkey assertion that counted: which credential, and what its verification showed.
     /// Never the raw assertion.
     PasskeyVerified {
@@ -368,6 +376,14 @@ impl Evidence {
             } => (
                 LogKind::StepUp,
                 json!({ "asked": purpose.as_str(), "step": step, "account": account, "expires_at": expires_at }),
+            ),
+            Self::StepUpRefused {
+                purpose,
+                step,
+                reason,
+            } => (
+                LogKind::StepUp,
+                json!({ "refused": purpose.as_str(), "step": step, "why": reason.as_str() }),
             ),
             Self::PasskeyVerified {
                 purpose,

@@ -3,6 +3,7 @@
 //! A freeze stops new grants in its scope (intake, approval clicks, grant jobs all ask
 //! [`FreezeScope::covers`], the one matching rule) and, when asked, revokes what is active there.
 
+use super::freeze_step_up::Confirmation;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -124,6 +125,9 @@ pub struct Freeze {
     pub actor: String,
     pub reason: String,
     pub created_at: i64,
+    /// How the freeze was confirmed beyond the admin's sign-in, when the policy asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
     pub lifted: Option<Lift>,
 }
 
@@ -133,6 +137,9 @@ pub struct Lift {
     pub by: String,
     pub reason: String,
     pub at: i64,
+    /// How the lifting was confirmed (a passkey, or a local override), when the policy asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
 }
 
 impl Freeze {
@@ -264,6 +271,7 @@ mod tests {
             by: "admin:root".into(),
             reason: "over".into(),
             at: 2,
+            confirmation: None,
         });
         let wiki = freeze(FreezeScope::Resource("wiki".into()));
         let list = [lifted, wiki.clone()];
@@ -290,6 +298,7 @@ mod tests {
             actor: "admin:root".into(),
             reason: "test".into(),
             created_at: 1,
+            confirmation: None,
             lifted: None,
         }
     }

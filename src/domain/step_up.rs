@@ -33,6 +33,53 @@ impl StepUpPurpose {
     }
 }
 
+/// Why the step-up page refused a link or an assertion: kept in the request's context log (with
+/// who tried), never the link or the assertion itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepUpRefusal {
+    /// Opened by a signed-in person the link was not sent to.
+    OtherPerson,
+    /// Spent already: a link works once.
+    LinkUsed,
+    Expired,
+    /// The request was decided, cancelled or granted meanwhile.
+    RequestResolved,
+    /// The request moved on to a later approval step.
+    StepPassed,
+    /// The assertion came from a credential not registered to this person.
+    UnknownCredential,
+    /// The authenticator did not verify the user (user verification is required).
+    NoUserVerification,
+    /// The assertion did not verify (signature, origin, challenge or counter).
+    NotVerified,
+    /// The browser reported that the passkey ceremony failed before any assertion was sent
+    /// (WebAuthn's `NotAllowedError`: user verification failed, cancelled or timed out).
+    NotCompleted,
+    /// The browser's answer could not be read, or no ceremony was open for it.
+    Malformed,
+    /// The signed-in person is not an active directory person.
+    NotInDirectory,
+}
+
+impl StepUpRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtherPerson => "other_person",
+            Self::LinkUsed => "link_used",
+            Self::Expired => "expired",
+            Self::RequestResolved => "request_resolved",
+            Self::StepPassed => "step_passed",
+            Self::UnknownCredential => "unknown_credential",
+            Self::NoUserVerification => "no_user_verification",
+            Self::NotVerified => "not_verified",
+            Self::NotCompleted => "not_completed",
+            Self::Malformed => "malformed",
+            Self::NotInDirectory => "not_in_directory",
+        }
+    }
+}
+
 /// A link as stored: bound to one person, one request and one step, under its token's hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepUpLink {

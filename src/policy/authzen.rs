@@ -7,6 +7,7 @@
 //! required) or carries anything Warden does not understand (then it denies: an obligation that
 //! is not understood cannot be honoured).
 
+use super::admin::AdminActionInput;
 use super::discovery::{AuthzenEndpoints, discover};
 use super::embedded::fault_with_id;
 use super::opa::{bearer, describe, http_client, read_body, redact, valid_id};
@@ -99,13 +100,13 @@ impl AuthzenPolicy {
         &self.display
     }
 
-    async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
+    async fn query(&self, body: &Value) -> Result<Decision, String> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let request = self
             .client
             .post(self.endpoint.clone())
             .header("X-Request-ID", &request_id)
-            .json(&request_body(input));
+            .json(body);
         let response = bearer(request, self.token.as_ref())?
             .send()
             .await
@@ -138,7 +139,7 @@ impl PolicyEngine for AuthzenPolicy {
     }
 
     async fn decide(&self, input: &PolicyInput) -> Decision {
-        match self.query(input).await {
+        match self.query(&request_body(input)).await {
             Ok(decision) => decision,
             Err(reason) => {
                 tracing::warn!(pdp = "authzen", endpoint = %self.display, error = %reason, "AuthZEN fault; denying");
@@ -146,6 +147,36 @@ impl PolicyEngine for AuthzenPolicy {
             }
         }
     }
+
+    async fn decide_admin(&self, input: &AdminActionInput) -> Decision {
+        match self.query(&admin_request_body(input)).await {
+            Ok(decision) => decision,
+            Err(reason) => {
+                tracing::warn!(pdp = "authzen", endpoint = %self.display, error = %reason, "AuthZEN admin-action fault");
+                Decision::fault(reason)
+            }
+        }
+    }
+}
+
+/// The AuthZEN evaluation for a kill-switch action: the admin as subject, the action by name
+/// (`freeze` or `unfreeze`), the freeze's scope as a `warden_freeze` resource. `true` with a
+/// `step_up` obligation asks for a passkey.
+pub fn admin_request_body(input: &AdminActionInput) -> Value {
+    json!({
+        "subject": {
+            "type": "admin",
+            "id": input.actor.name,
+            "properties": { "person": input.actor.person, "via": input.actor.via },
+        },
+        "resource": {
+            "type": "warden_freeze",
+            "id": input.freeze.id.clone().unwrap_or_default(),
+            "properties": { "scope": input.freeze.scope, "target": input.freeze.target },
+        },
+        "action": { "name": input.action.as_str() },
+        "context": { "input_version": input.version, "time": input.time },
+    })
 }
 
 /// The AuthZEN 1.0 access evaluation request for one input.

@@ -225,3 +225,36 @@ fn the_oncall_signal_and_the_resources_services_reach_the_authzen_pdp() {
         false
     );
 }
+
+#[test]
+fn a_kill_switch_action_is_asked_as_an_admin_acting_on_a_warden_freeze() {
+    use crate::policy::admin::*;
+    let input = AdminActionInput {
+        version: ADMIN_INPUT_VERSION.into(),
+        action: crate::domain::AdminAction::Unfreeze,
+        actor: AdminActorInput {
+            name: "admin:ops".into(),
+            person: None,
+            via: "api".into(),
+        },
+        freeze: FreezeInput::new(
+            Some("FZ-12345678"),
+            &crate::domain::FreezeScope::Resource("wiki".into()),
+        ),
+        time: "2026-12-01T07:00:00Z".into(),
+    };
+    let body = admin_request_body(&input);
+    assert_eq!(body["action"]["name"], "unfreeze");
+    assert_eq!(body["subject"]["type"], "admin");
+    assert_eq!(body["subject"]["properties"]["via"], "api");
+    assert_eq!(body["resource"]["type"], "warden_freeze");
+    assert_eq!(body["resource"]["id"], "FZ-12345678");
+    assert_eq!(body["resource"]["properties"]["target"], "wiki");
+    assert_eq!(body["context"]["input_version"], ADMIN_INPUT_VERSION);
+    // The answer is read like any other: `true` with the step_up obligation asks for a passkey.
+    let d = map(json!({"decision": true, "context": {"obligations": [{"id": "step_up"}]}}));
+    assert_eq!(
+        crate::domain::AdminGate::from_decision(input.action, &d),
+        crate::domain::AdminGate::StepUp
+    );
+}

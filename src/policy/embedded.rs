@@ -4,6 +4,7 @@
 //! the prepared engine, so evaluations share nothing and need no lock. Anything but a well-formed
 //! `RegoDecision` document at `data.access.decision` denies.
 
+use super::admin::{ADMIN_RULE, AdminActionInput};
 use super::{Decision, PolicyEngine, PolicyInput, RegoDecision};
 use anyhow::{Context, Result, anyhow, bail};
 use async_trait::async_trait;
@@ -159,14 +160,31 @@ impl EmbeddedPolicy {
         }
     }
 
+    /// Evaluates the admin-action rule (`data.access.admin_decision`). Never fails: a policy
+    /// without the rule answers undefined, a fault.
+    pub fn evaluate_admin(&self, input: &AdminActionInput) -> Decision {
+        let decision_id = uuid::Uuid::new_v4().to_string();
+        match self.eval_rule(input, &format!("data.access.{ADMIN_RULE}")) {
+            Ok(doc) => doc.into_decision(Some(decision_id)),
+            Err(reason) => {
+                tracing::warn!(policy = %self.source_name, %decision_id, error = %reason, "embedded admin-action policy fault");
+                fault_with_id(short(&reason), decision_id)
+            }
+        }
+    }
+
     fn eval_document(&self, input: &PolicyInput) -> Result<RegoDecision> {
+        self.eval_rule(input, DECISION_RULE)
+    }
+
+    fn eval_rule(&self, input: &impl serde::Serialize, rule: &str) -> Result<RegoDecision> {
         // Straight from the serde tree into a regorus value: no JSON text in between.
         let json = serde_json::to_value(input).context("cannot serialise the input")?;
         let input = serde_json::from_value::<Value>(json).context("cannot convert the input")?;
         let mut engine = self.engine.clone();
         engine.set_input(input);
         let value = engine
-            .eval_rule(DECISION_RULE.to_string())
+            .eval_rule(rule.to_string())
             .map_err(|e| anyhow!("evaluation failed: {}", regorus_error(&e)))?;
         if value == Value::Undefined {
             bail!("undefined result");
@@ -188,6 +206,10 @@ impl PolicyEngine for EmbeddedPolicy {
     /// and one rule evaluation), less than handing it to the blocking pool would.
     async fn decide(&self, input: &PolicyInput) -> Decision {
         self.evaluate(input)
+    }
+
+    async fn decide_admin(&self, input: &AdminActionInput) -> Decision {
+        self.evaluate_admin(input)
     }
 }
 

@@ -386,3 +386,55 @@ fn detail(d: &Decision) -> &str {
         .map(|f| f.detail.as_str())
         .unwrap_or_default()
 }
+
+fn admin_input(action: crate::domain::AdminAction) -> crate::policy::admin::AdminActionInput {
+    use crate::policy::admin::*;
+    AdminActionInput {
+        version: ADMIN_INPUT_VERSION.into(),
+        action,
+        actor: AdminActorInput {
+            name: "admin:sso:dana".into(),
+            person: Some("dana".into()),
+            via: "web".into(),
+        },
+        freeze: FreezeInput::new(Some("FZ-12345678"), &crate::domain::FreezeScope::Everything),
+        time: "2026-12-01T07:00:00Z".into(),
+    }
+}
+
+#[test]
+fn the_shipped_policy_steps_up_lifting_a_freeze_and_not_setting_one() {
+    use crate::domain::{AdminAction, AdminGate};
+    let policy = EmbeddedPolicy::shipped().unwrap();
+    let lift = policy.evaluate_admin(&admin_input(AdminAction::Unfreeze));
+    assert!(lift.requires(crate::domain::Obligation::StepUp), "{lift:?}");
+    assert_eq!(
+        AdminGate::from_decision(AdminAction::Unfreeze, &lift),
+        AdminGate::StepUp
+    );
+    let set = policy.evaluate_admin(&admin_input(AdminAction::Freeze));
+    assert_eq!(
+        AdminGate::from_decision(AdminAction::Freeze, &set),
+        AdminGate::Direct,
+        "{set:?}"
+    );
+}
+
+#[test]
+fn a_policy_without_the_admin_rule_faults_and_lifting_then_needs_a_passkey() {
+    use crate::domain::{AdminAction, AdminGate};
+    let text =
+        "package access\nimport rego.v1\ndecision := {\"outcome\": \"deny\", \"reasons\": []}\n";
+    let policy = EmbeddedPolicy::from_source("custom.rego", text).unwrap();
+    let lift = policy.evaluate_admin(&admin_input(AdminAction::Unfreeze));
+    assert!(lift.fault_info().is_some(), "{lift:?}");
+    assert_eq!(
+        AdminGate::from_decision(AdminAction::Unfreeze, &lift),
+        AdminGate::StepUp
+    );
+    let set = policy.evaluate_admin(&admin_input(AdminAction::Freeze));
+    assert_eq!(
+        AdminGate::from_decision(AdminAction::Freeze, &set),
+        AdminGate::Direct
+    );
+}

@@ -8,6 +8,7 @@ use crate::domain::{Agent, Intent, Person, PlatformUser, Resource};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod admin;
 pub mod authzen;
 pub mod discovery;
 pub mod embedded;
@@ -249,4 +250,11 @@ pub trait PolicyEngine: Send + Sync {
 
     /// Never fails: faults come back as a `Decision::Deny` carrying a `PolicyFault`.
     async fn decide(&self, input: &PolicyInput) -> Decision;
+
+    /// Whether a kill-switch action needs step-up (see `admin`). Never fails; a PDP that
+    /// cannot answer this question answers with a fault, which `domain::AdminGate` reads.
+    async fn decide_admin(&self, input: &admin::AdminActionInput) -> Decision {
+        let _ = input;
+        Decision::fault(format!("the {} PDP has no admin-action rule", self.name()))
+    }
 }

@@ -5,6 +5,7 @@
 //! is on). No `result` (an undefined rule), a non-2xx status, a timeout, a body that is not JSON
 //! or a document with unknown fields: all deny.
 
+use super::admin::{ADMIN_RULE, AdminActionInput};
 use super::embedded::fault_with_id;
 use super::{Decision, PolicyEngine, PolicyInput, RegoDecision};
 use crate::http_client::HttpOptions;
@@ -25,6 +26,8 @@ pub struct OpaPolicy {
     client: reqwest::Client,
     /// The full endpoint; may carry basic-auth credentials, so never logged.
     endpoint: Url,
+    /// The admin-action rule next to the decision rule (`…/access/admin_decision`).
+    admin_endpoint: Url,
     /// The endpoint without credentials, query or fragment: the only form that is logged.
     display: String,
     /// OPA's `--authentication=token`: sent as `Authorization: Bearer …`, never logged.
@@ -41,8 +44,8 @@ impl std::fmt::Debug for OpaPolicy {
 }
 
 #[derive(Serialize)]
-struct OpaRequest<'a> {
-    input: &'a PolicyInput,
+struct OpaRequest<'a, I: Serialize> {
+    input: &'a I,
 }
 
 /// OPA's answer to a data API query. Other top-level fields OPA may add (`metrics`,
@@ -64,11 +67,20 @@ impl OpaPolicy {
             bail!("policy path must be slash-separated names such as access/decision");
         }
         let endpoint = join(&base_url, &format!("v1/data/{path}"))?;
+        let package = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        let admin_path = [package, ADMIN_RULE]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/");
+        let admin_endpoint = join(&base_url, &format!("v1/data/{admin_path}"))?;
         let client = http_client(timeout)?;
         Ok(Self {
             client,
             display: redact(&endpoint),
             endpoint,
+            admin_endpoint,
             token: None,
         })
     }
@@ -84,10 +96,10 @@ impl OpaPolicy {
         &self.display
     }
 
-    async fn query(&self, input: &PolicyInput) -> Result<Decision, String> {
+    async fn query(&self, endpoint: &Url, input: &impl Serialize) -> Result<Decision, String> {
         let request = self
             .client
-            .post(self.endpoint.clone())
+            .post(endpoint.clone())
             .json(&OpaRequest { input });
         let response = bearer(request, self.token.as_ref())?
             .send()
@@ -121,10 +133,20 @@ impl PolicyEngine for OpaPolicy {
     }
 
     async fn decide(&self, input: &PolicyInput) -> Decision {
-        match self.query(input).await {
+        match self.query(&self.endpoint, input).await {
             Ok(decision) => decision,
             Err(reason) => {
                 tracing::warn!(pdp = "opa", endpoint = %self.display, error = %reason, "OPA fault; denying");
+                Decision::fault(reason)
+            }
+        }
+    }
+
+    async fn decide_admin(&self, input: &AdminActionInput) -> Decision {
+        match self.query(&self.admin_endpoint, input).await {
+            Ok(decision) => decision,
+            Err(reason) => {
+                tracing::warn!(pdp = "opa", endpoint = %redact(&self.admin_endpoint), error = %reason, "OPA admin-action fault");
                 Decision::fault(reason)
             }
         }
@@ -248,6 +270,12 @@ mod tests {
                 .unwrap()
                 .endpoint(),
             "http://localhost:8181/v1/data/access/decision"
+        );
+        let opa = OpaPolicy::new(base.clone(), "warden/access/decision", t).unwrap();
+        assert_eq!(
+            opa.admin_endpoint.path(),
+            "/v1/data/warden/access/admin_decision",
+            "the admin rule sits next to the decision rule"
         );
         for bad in [
             "",

@@ -1,13 +1,12 @@
 //! Freezes (the kill switch), kept in the store so every instance sees one at its next decision.
 
 use super::Store;
-use crate::domain::{Freeze, FreezeScope, Lift};
+use crate::domain::{Confirmation, Freeze, FreezeScope, Lift};
 use anyhow::Context;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str =
-    "id, scope_kind, target, actor, reason, created_at, lifted_at, lifted_by, lift_reason";
+const COLUMNS: &str = "id, scope_kind, target, actor, reason, created_at, lifted_at, lifted_by, lift_reason, confirmation, lift_confirmation";
 
 /// What freezing a scope did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +27,15 @@ impl Frozen {
 
 impl Store {
     /// Freezes a scope, or finds the freeze already on it (one active freeze per scope, held by
-    /// a unique index, so two instances freezing at once record one).
+    /// a unique index, so two instances freezing at once record one). `confirmation` is kept
+    /// with a new freeze when the policy asked for one.
     pub async fn freeze(
         &self,
         scope: &FreezeScope,
         actor: &str,
         reason: &str,
         now_ms: i64,
+        confirmation: Option<&Confirmation>,
     ) -> anyhow::Result<Frozen> {
         if let Some(f) = self.active_freeze_on(scope).await? {
             return Ok(Frozen::Existing(f));
@@ -45,15 +46,17 @@ impl Store {
             actor: actor.into(),
             reason: reason.into(),
             created_at: now_ms,
+            confirmation: confirmation.cloned(),
             lifted: None,
         };
-        let inserted = sqlx::query("INSERT INTO freezes (id, scope_kind, target, actor, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        let inserted = sqlx::query("INSERT INTO freezes (id, scope_kind, target, actor, reason, created_at, confirmation) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&freeze.id)
             .bind(scope.kind())
             .bind(scope.target())
             .bind(actor)
             .bind(reason)
             .bind(now_ms)
+            .bind(encode(confirmation)?)
             .execute(self.write())
             .await;
         match inserted {
@@ -73,11 +76,13 @@ impl Store {
         by: &str,
         reason: &str,
         now_ms: i64,
+        confirmation: Option<&Confirmation>,
     ) -> anyhow::Result<Option<Freeze>> {
-        let done = sqlx::query("UPDATE freezes SET lifted_at = $1, lifted_by = $2, lift_reason = $3 WHERE id = $4 AND lifted_at IS NULL")
+        let done = sqlx::query("UPDATE freezes SET lifted_at = $1, lifted_by = $2, lift_reason = $3, lift_confirmation = $4 WHERE id = $5 AND lifted_at IS NULL")
             .bind(now_ms)
             .bind(by)
             .bind(reason)
+            .bind(encode(confirmation)?)
             .bind(id)
             .execute(self.write())
             .await
@@ -157,10 +162,12 @@ fn decode(r: &AnyRow) -> anyhow::Result<Freeze> {
                 .try_get::<Option<String>, _>("lift_reason")?
                 .unwrap_or_default(),
             at,
+            confirmation: decode_confirmation(r, "lift_confirmation")?,
         }),
         None => None,
     };
     Ok(Freeze {
+        confirmation: decode_confirmation(r, "confirmation")?,
         id,
         scope,
         actor: r.try_get("actor")?,
@@ -168,4 +175,18 @@ fn decode(r: &AnyRow) -> anyhow::Result<Freeze> {
         created_at: r.try_get("created_at")?,
         lifted,
     })
+}
+
+fn encode(c: Option<&Confirmation>) -> anyhow::Result<Option<String>> {
+    c.map(serde_json::to_string)
+        .transpose()
+        .context("Failed to encode a freeze confirmation")
+}
+
+/// A stored confirmation; one that does not decode is an error, never "not confirmed".
+fn decode_confirmation(r: &AnyRow, column: &str) -> anyhow::Result<Option<Confirmation>> {
+    r.try_get::<Option<String>, _>(column)?
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .with_context(|| format!("freeze {column} does not decode"))
 }

@@ -19,6 +19,7 @@ mod chain;
 mod change;
 mod codec;
 mod drift;
+mod freeze_step_up;
 mod freezes;
 mod holds;
 mod home_viewers;

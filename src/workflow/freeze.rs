@@ -4,12 +4,13 @@
 //! The freezes are read from the store at every decision (one small indexed read), never
 //! cached, so a freeze set on one instance holds on every instance from its commit on.
 
+use super::freeze_step_up::{AdminActor, StepUpRequired};
 use super::step::Step;
 use super::{Engine, Handled, UserError, user_error};
 use crate::domain::text::sanitize_free_text;
 use crate::domain::{
-    Entry, Evidence, Freeze, FreezeScope, JobKind, Request, RequestEvent, RequestState, Subject,
-    freeze::covering,
+    AdminAction, AdminGate, Confirmation, Entry, Evidence, Freeze, FreezeScope, JobKind, Request,
+    RequestEvent, RequestState, Subject, freeze::covering,
 };
 use crate::store::{Change, ClaimedJob, Frozen};
 use futures::StreamExt;
@@ -86,14 +87,51 @@ impl Engine {
 
     /// Freezes a scope (or finds the freeze already on it). A resource must be in the catalog,
     /// so a typo cannot leave the real resource open while the admin believes it frozen.
+    /// Where the policy requires a passkey for freezing, this refuses with `StepUpRequired`
+    /// (the web UI then asks for one); a PDP fault never holds a freeze up.
     pub async fn freeze(
         &self,
         scope: &FreezeScope,
-        actor: &str,
+        actor: &AdminActor,
         reason: &str,
     ) -> anyhow::Result<Frozen> {
-        let reason = sanitize_free_text(reason, 500);
-        if reason.trim().is_empty() {
+        self.check_freeze(scope, reason)?;
+        if self
+            .admin_gate(AdminAction::Freeze, actor, None, scope)
+            .await
+            == AdminGate::StepUp
+        {
+            return Err(StepUpRequired(AdminAction::Freeze).into());
+        }
+        self.commit_freeze(scope, &actor.name, reason, None).await
+    }
+
+    /// `warden freeze --break-glass-local`: on the host, past a policy that asks for a passkey
+    /// to freeze. Recorded on the freeze and logged loudly.
+    pub async fn freeze_locally(
+        &self,
+        scope: &FreezeScope,
+        actor: &AdminActor,
+        reason: &str,
+        host_user: &str,
+    ) -> anyhow::Result<Frozen> {
+        self.check_freeze(scope, reason)?;
+        let gate = self
+            .admin_gate(AdminAction::Freeze, actor, None, scope)
+            .await;
+        let confirmation = (gate == AdminGate::StepUp).then(|| {
+            tracing::error!(scope = %scope, actor = %actor.name, host_user, "kill switch set without the passkey the policy requires (--break-glass-local on the host)");
+            Confirmation::LocalOverride {
+                host_user: host_user.to_string(),
+            }
+        });
+        self.commit_freeze(scope, &actor.name, reason, confirmation.as_ref())
+            .await
+    }
+
+    /// The checks every freeze passes, with or without step-up.
+    pub(crate) fn check_freeze(&self, scope: &FreezeScope, reason: &str) -> anyhow::Result<()> {
+        if sanitize_free_text(reason, 500).trim().is_empty() {
             return Err(user_error("A freeze needs a reason."));
         }
         if let FreezeScope::Resource(id) = scope
@@ -111,9 +149,22 @@ impl Engine {
                 "There is no agent '{id}' in the agent registry; nothing was frozen."
             )));
         }
+        Ok(())
+    }
+
+    /// Records a freeze that passed its checks (and its step-up, kept as `confirmation`).
+    pub(crate) async fn commit_freeze(
+        &self,
+        scope: &FreezeScope,
+        actor: &str,
+        reason: &str,
+        confirmation: Option<&Confirmation>,
+    ) -> anyhow::Result<Frozen> {
+        self.check_freeze(scope, reason)?;
+        let reason = sanitize_free_text(reason, 500);
         let frozen = self
             .store
-            .freeze(scope, actor, reason.trim(), self.now_ms())
+            .freeze(scope, actor, reason.trim(), self.now_ms(), confirmation)
             .await?;
         if let Frozen::New(f) = &frozen {
             tracing::warn!(freeze = %f.id, scope = %f.scope, actor, reason = %f.reason, "KILL SWITCH: new grants frozen");
@@ -126,12 +177,85 @@ impl Engine {
         Ok(frozen)
     }
 
+    /// The active freeze `id` and what the policy requires to lift it; `None` if no active
+    /// freeze has that id. Refuses a lift without a reason, or one the policy denies.
+    pub(crate) async fn lift_gate(
+        &self,
+        id: &str,
+        actor: &AdminActor,
+        reason: &str,
+    ) -> anyhow::Result<Option<(Freeze, AdminGate)>> {
+        if sanitize_free_text(reason, 500).trim().is_empty() {
+            return Err(user_error("Lifting a freeze needs a reason."));
+        }
+        let Some(f) = self
+            .store
+            .freeze_by_id(id.trim())
+            .await?
+            .filter(Freeze::is_active)
+        else {
+            return Ok(None);
+        };
+        let gate = self
+            .admin_gate(AdminAction::Unfreeze, actor, Some(&f.id), &f.scope)
+            .await;
+        if let AdminGate::Refused(reasons) = &gate {
+            return Err(user_error(format!(
+                "The policy does not allow lifting freeze {}: {}. Nothing was changed.",
+                f.id,
+                reasons.join("; ")
+            )));
+        }
+        Ok(Some((f, gate)))
+    }
+
     /// Lifts a freeze, explicitly and with a reason; `None` if no active freeze has that id.
+    /// Where the policy requires a passkey (the shipped policy does: lifting re-opens access),
+    /// this refuses with `StepUpRequired`; only the web UI's passkey confirmation lifts it then.
     pub async fn unfreeze(
+        &self,
+        id: &str,
+        actor: &AdminActor,
+        reason: &str,
+    ) -> anyhow::Result<Option<Freeze>> {
+        match self.lift_gate(id, actor, reason).await? {
+            None => Ok(None),
+            Some((_, AdminGate::StepUp)) => Err(StepUpRequired(AdminAction::Unfreeze).into()),
+            Some((f, _)) => self.commit_unfreeze(&f.id, &actor.name, reason, None).await,
+        }
+    }
+
+    /// `warden unfreeze --break-glass-local`: on the host, past a policy that asks for a
+    /// passkey (a policy deny still stands). Recorded on the freeze and logged loudly.
+    pub async fn unfreeze_locally(
+        &self,
+        id: &str,
+        actor: &AdminActor,
+        reason: &str,
+        host_user: &str,
+    ) -> anyhow::Result<Option<Freeze>> {
+        let (f, gate) = match self.lift_gate(id, actor, reason).await? {
+            None => return Ok(None),
+            Some(found) => found,
+        };
+        let confirmation = (gate == AdminGate::StepUp).then(|| {
+            tracing::error!(freeze = %f.id, scope = %f.scope, actor = %actor.name, host_user, "KILL SWITCH LIFTED WITHOUT THE PASSKEY THE POLICY REQUIRES (--break-glass-local on the host)");
+            self.metrics.inc("warden_unfreeze_local_overrides_total", "", 1);
+            Confirmation::LocalOverride {
+                host_user: host_user.to_string(),
+            }
+        });
+        self.commit_unfreeze(&f.id, &actor.name, reason, confirmation.as_ref())
+            .await
+    }
+
+    /// Records the lifting of a freeze (and its step-up, kept as `confirmation`).
+    pub(crate) async fn commit_unfreeze(
         &self,
         id: &str,
         actor: &str,
         reason: &str,
+        confirmation: Option<&Confirmation>,
     ) -> anyhow::Result<Option<Freeze>> {
         let reason = sanitize_free_text(reason, 500);
         if reason.trim().is_empty() {
@@ -139,10 +263,10 @@ impl Engine {
         }
         let lifted = self
             .store
-            .unfreeze(id.trim(), actor, reason.trim(), self.now_ms())
+            .unfreeze(id.trim(), actor, reason.trim(), self.now_ms(), confirmation)
             .await?;
         if let Some(f) = &lifted {
-            tracing::warn!(freeze = %f.id, scope = %f.scope, actor, reason = %reason.trim(), "kill switch lifted");
+            tracing::warn!(freeze = %f.id, scope = %f.scope, actor, reason = %reason.trim(), confirmed = confirmation.is_some(), "kill switch lifted");
         }
         Ok(lifted)
     }

@@ -36,6 +36,7 @@ mod edit;
 mod extend;
 mod extension;
 mod freeze;
+mod freeze_step_up;
 mod grant;
 mod home;
 mod inbound;
@@ -60,6 +61,7 @@ pub use agent::{AGENT_WORKSPACE, AgentCaller, AgentChannel, AgentOpError, Confli
 pub use agent_ops::AGENT_LIST_LIMIT;
 pub use cards::request_card_fields;
 pub use freeze::{DEFAULT_REVOKE_CONCURRENCY, RevokeOutcome, RevokeProgress, RevokeSummary};
+pub use freeze_step_up::{AdminActor, AdminVia, FreezeConfirmed, FreezeStepUpView, StepUpRequired};
 pub use inbox::Queued;
 pub use plan::{ApprovalPlan, PlannedStep};
 pub use reconcile::{

@@ -7,7 +7,7 @@ use super::approvals::Click;
 use super::step::Step;
 use super::{Engine, Handled, user_error};
 use crate::chat::ChatEvent;
-use crate::domain::step_up::{LINK_TTL_MS, hash_token};
+use crate::domain::step_up::{LINK_TTL_MS, StepUpRefusal, hash_token};
 use crate::domain::{
     Entry, Evidence, PasskeyProof, Person, Request, RequestState, StepUpLink, StepUpPurpose,
     StepUpToken, format_duration,
@@ -138,19 +138,37 @@ impl Engine {
     ) -> anyhow::Result<Handled> {
         let (link, req) = self.open_link(token, person).await?;
         if !proof.user_verified {
-            return Err(user_error(
-                "The passkey did not verify you (user verification is required); nothing was changed.",
-            ));
+            return Err(self
+                .refuse_link(
+                    &link,
+                    person,
+                    StepUpRefusal::NoUserVerification,
+                    "The passkey did not verify you (user verification is required); nothing was changed.",
+                )
+                .await);
         }
-        let approver = self.approver(person).await?;
+        let approver = match self.approver(person).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.refuse_link(&link, person, StepUpRefusal::NotInDirectory, "")
+                    .await;
+                return Err(e);
+            }
+        };
         if !self
             .store
             .spend_step_up_link(&link.token_hash, person, self.now_ms())
             .await?
         {
-            return Err(user_error(
-                "This link was used already or has expired; nothing was changed.",
-            ));
+            // Lost a race with another confirmation, or expired in between.
+            return Err(self
+                .refuse_link(
+                    &link,
+                    person,
+                    StepUpRefusal::LinkUsed,
+                    "This link was used already or has expired; nothing was changed.",
+                )
+                .await);
         }
         tracing::info!(request = %req.id, approver = person, credential = %proof.credential_id, "step-up confirmed with a passkey");
         match link.purpose {
@@ -176,6 +194,7 @@ impl Engine {
     }
 
     /// The link behind `token` if it is open, `person`'s, and its request still waits for it.
+    /// Each refusal of a real link is written to its request's context log.
     async fn open_link(&self, token: &str, person: &str) -> anyhow::Result<(StepUpLink, Request)> {
         let gone = || {
             user_error(
@@ -189,19 +208,34 @@ impl Engine {
             .ok_or_else(gone)?;
         if link.person != person {
             tracing::warn!(request = %link.request_id, link_for = %link.person, opened_by = person, "a step-up link was opened by someone else; refused");
-            return Err(user_error(
-                "This link was sent to someone else; only they can use it. Nothing was changed.",
-            ));
+            return Err(self
+                .refuse_link(
+                    &link,
+                    person,
+                    StepUpRefusal::OtherPerson,
+                    "This link was sent to someone else; only they can use it. Nothing was changed.",
+                )
+                .await);
         }
         if link.used_at.is_some() {
-            return Err(user_error(
-                "This link was used already; it works once. Nothing was changed.",
-            ));
+            return Err(self
+                .refuse_link(
+                    &link,
+                    person,
+                    StepUpRefusal::LinkUsed,
+                    "This link was used already; it works once. Nothing was changed.",
+                )
+                .await);
         }
         if !link.open_at(self.now_ms()) {
-            return Err(user_error(
-                "This link has expired. Press Approve again in chat to get a new one; nothing was changed.",
-            ));
+            return Err(self
+                .refuse_link(
+                    &link,
+                    person,
+                    StepUpRefusal::Expired,
+                    "This link has expired. Press Approve again in chat to get a new one; nothing was changed.",
+                )
+                .await);
         }
         let req = self.request_by_id(&link.request_id).await?;
         let waiting = match link.purpose {
@@ -209,19 +243,69 @@ impl Engine {
             StepUpPurpose::BreakGlass => RequestState::AwaitingConfirmation,
         };
         if req.state != waiting {
-            return Err(user_error(format!(
+            let msg = format!(
                 "Request {} is already resolved ({}); nothing was changed.",
                 req.id,
                 req.state.label()
-            )));
+            );
+            return Err(self
+                .refuse_link(&link, person, StepUpRefusal::RequestResolved, &msg)
+                .await);
         }
         if link.purpose == StepUpPurpose::Approve && req.current_step != link.step {
-            return Err(user_error(format!(
+            let msg = format!(
                 "Request {} moved on to another approval step; this link was for an earlier one. Nothing was changed.",
                 req.id
-            )));
+            );
+            return Err(self
+                .refuse_link(&link, person, StepUpRefusal::StepPassed, &msg)
+                .await);
         }
         Ok((link, req))
+    }
+
+    /// Records that the page refused `person` on a link (why, never the link or an assertion)
+    /// in the link's request log, and returns the refusal for the page.
+    async fn refuse_link(
+        &self,
+        link: &StepUpLink,
+        person: &str,
+        why: StepUpRefusal,
+        msg: &str,
+    ) -> anyhow::Error {
+        let entry = Entry::new(
+            person,
+            Evidence::StepUpRefused {
+                purpose: link.purpose,
+                step: link.step,
+                reason: why,
+            },
+        );
+        let logged = self
+            .change_request(link.request_id.as_str(), |_| {
+                Ok(Some(Step::new(Change::none().log(entry.clone()))))
+            })
+            .await;
+        if let Err(err) = logged {
+            tracing::warn!(request = %link.request_id, error = ?err, "failed to log a step-up refusal");
+        }
+        tracing::info!(request = %link.request_id, person, why = why.as_str(), "step-up refused");
+        user_error(msg)
+    }
+
+    /// The page's passkey check refused `person`'s assertion on the link behind `token` (an
+    /// unregistered credential, no user verification, an unreadable answer): logged in the
+    /// request's context log. A token that opens no link, or not theirs, logs nothing more.
+    pub async fn step_up_assertion_refused(&self, token: &str, person: &str, why: StepUpRefusal) {
+        match self.store.step_up_link(&hash_token(token)).await {
+            Ok(Some(link)) if link.person == person => {
+                let _ = self.refuse_link(&link, person, why, "").await;
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = ?err, "failed to read a step-up link to log a refusal")
+            }
+        }
     }
 
     /// The directory person behind an SSO session, active.

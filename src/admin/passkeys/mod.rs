@@ -7,6 +7,7 @@
 //! each is taken once.
 
 mod assertion;
+pub mod freeze_step_up;
 pub mod routes;
 pub mod step_up;
 
@@ -46,6 +47,28 @@ pub enum PasskeyError {
     AlreadyRegistered,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl PasskeyError {
+    /// How a step-up page records this failure in the request's log; `None` for Warden's own.
+    pub fn step_up_refusal(&self) -> Option<crate::domain::step_up::StepUpRefusal> {
+        use crate::domain::step_up::StepUpRefusal as R;
+        match self {
+            Self::UnknownCredential => Some(R::UnknownCredential),
+            Self::Refused(cause) if mentions_user_verification(cause) => {
+                Some(R::NoUserVerification)
+            }
+            Self::Refused(_) => Some(R::NotVerified),
+            Self::NoCeremony | Self::Malformed(_) => Some(R::Malformed),
+            Self::AlreadyRegistered | Self::Internal(_) => None,
+        }
+    }
+}
+
+/// Whether a verification failure is the authenticator not verifying the user.
+fn mentions_user_verification(cause: &str) -> bool {
+    let c = cause.to_ascii_lowercase().replace([' ', '_', '-'], "");
+    c.contains("userverif") || c.contains("userwasnotverified") || c.contains("uvnot")
 }
 
 /// Warden as a WebAuthn relying party.

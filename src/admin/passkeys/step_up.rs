@@ -9,6 +9,7 @@ use crate::admin::pages::{merge, page_ctx, render};
 use crate::admin::session::csrf_matches;
 use crate::admin::view::time;
 use crate::domain::PasskeyProof;
+use crate::domain::step_up::StepUpRefusal;
 use crate::workflow::UserError;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/step-up/{token}", get(page))
         .route("/admin/step-up/{token}/begin", post(begin))
         .route("/admin/step-up/{token}/finish", post(finish))
+        .route("/admin/step-up/{token}/abandon", post(abandon))
 }
 
 async fn script() -> impl IntoResponse {
@@ -96,7 +98,8 @@ async fn page(
             "duration": v.duration, "reasons": v.reasons, "step": v.step, "expires": time(v.expires_at),
         })
     });
-    let ctx = json!({ "view": view, "error": error, "token": token });
+    let ctx = json!({ "view": view, "error": error, "token": token, "freeze": null,
+                      "base": format!("/admin/step-up/{token}") });
     let html = render(
         &state,
         "step_up",
@@ -111,7 +114,7 @@ async fn page(
 }
 
 /// A workflow refusal's message for the person; anything else is internal.
-fn user_message(e: anyhow::Error) -> Result<String, AdminError> {
+pub(super) fn user_message(e: anyhow::Error) -> Result<String, AdminError> {
     match e.downcast::<UserError>() {
         Ok(UserError(msg)) => Ok(msg),
         Err(e) => Err(AdminError::Internal(e)),
@@ -139,7 +142,7 @@ async fn checked<'a>(
     })
 }
 
-fn refusal(msg: String) -> Response {
+pub(super) fn refusal(msg: String) -> Response {
     tracing::info!(why = %msg, "step-up refused");
     (StatusCode::CONFLICT, Json(json!({ "error": msg }))).into_response()
 }
@@ -182,7 +185,13 @@ async fn finish(
         .await
     {
         Ok(v) => v,
-        Err(e) => return Ok(super::routes::refused(e)),
+        Err(e) => {
+            // Recorded in the request's log too: who tried, and why it did not count.
+            if let Some(why) = e.step_up_refusal() {
+                engine.step_up_assertion_refused(&token, person, why).await;
+            }
+            return Ok(super::routes::refused(e));
+        }
     };
     let proof = PasskeyProof {
         credential_id: verified.credential_id,
@@ -194,4 +203,35 @@ async fn finish(
         }
         Err(e) => refusal(user_message(e)?),
     })
+}
+
+/// The browser's report that the ceremony failed before an assertion was made (the
+/// authenticator could not verify the user, or the person cancelled): recorded on the request,
+/// since the server issued a challenge that went unanswered. Only the error's name is read.
+async fn abandon(
+    State(state): State<AdminState>,
+    user: PageUser,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let person = match checked(&state, &user, &headers, &token).await? {
+        Ok(p) => p,
+        Err(refused) => return Ok(refused),
+    };
+    let name: String = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect();
+    tracing::info!(person, error = %name, "the browser did not complete a step-up passkey ceremony");
+    state
+        .app
+        .engine
+        .step_up_assertion_refused(&token, person, StepUpRefusal::NotCompleted)
+        .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

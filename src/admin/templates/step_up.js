@@ -5,7 +5,8 @@
   const button = document.getElementById("confirm-step-up");
   const status = document.getElementById("step-up-status");
   if (!button) return;
-  const base = "/admin/step-up/" + encodeURIComponent(button.dataset.token);
+  // A kill-switch confirmation names its own base; an approval's is the token's link.
+  const base = button.dataset.base || "/admin/step-up/" + encodeURIComponent(button.dataset.token);
   async function post(path, body) {
     const resp = await fetch(base + path, {
       method: "POST",
@@ -26,7 +27,14 @@
     try {
       const options = await post("/begin");
       const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey || options);
-      const cred = await navigator.credentials.get({ publicKey });
+      let cred;
+      try {
+        cred = await navigator.credentials.get({ publicKey });
+      } catch (e) {
+        // Tell Warden the challenge went unanswered (only the error's name), for the record.
+        await post("/abandon", { error: e.name }).catch(() => {});
+        throw e;
+      }
       await post("/finish", cred.toJSON());
       show("Confirmed with your passkey. You can close this page.", "ok");
       button.disabled = true;

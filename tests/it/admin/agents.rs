@@ -85,7 +85,7 @@ async fn the_agents_page_and_api_show_owner_binding_grants_activity_and_freezes(
         .engine()
         .freeze(
             &FreezeScope::Agent("docs-bot".into()),
-            "admin:ops",
+            &warden::workflow::AdminActor::new("admin:ops", None, warden::workflow::AdminVia::Api),
             "leaked token",
         )
         .await
@@ -118,7 +118,7 @@ async fn the_agents_page_and_api_show_owner_binding_grants_activity_and_freezes(
     app.engine()
         .freeze(
             &FreezeScope::Resource("staging-db".into()),
-            "admin:ops",
+            &warden::workflow::AdminActor::new("admin:ops", None, warden::workflow::AdminVia::Api),
             "db audit",
         )
         .await

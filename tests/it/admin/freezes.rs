@@ -3,6 +3,7 @@
 
 use super::app::TestApp;
 use super::pages::{Browser, csrf_in};
+use crate::support::TestDb;
 use crate::support::console::Drive;
 use serde_json::{Value, json};
 use warden::domain::RequestState;
@@ -21,9 +22,22 @@ async fn post_json(app: &TestApp, path: &str, token: &str, body: Value) -> (u16,
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// The shipped policy with lifting a freeze direct: for the tests of the kill switch itself.
+const NO_ADMIN_STEP_UP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/policy/no-admin-step-up.json"
+);
+
+async fn without_admin_step_up() -> TestApp {
+    TestApp::spawn_with(TestDb::sqlite(), |s| {
+        s.policy.data_file = Some(NO_ADMIN_STEP_UP.into())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_freezes_a_resource_over_the_api_with_revoke_and_lifts_it() {
-    let app = TestApp::spawn().await;
+    let app = without_admin_step_up().await;
     let s = app.seed().await;
     let wiki =
         json!({ "scope": "resource", "target": "wiki", "reason": "wiki audit", "revoke": true });
@@ -126,7 +140,7 @@ async fn an_admin_freezes_a_resource_over_the_api_with_revoke_and_lifts_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kill_switch_page_freezes_and_unfreezes_only_with_the_sessions_csrf_token() {
-    let app = TestApp::spawn().await;
+    let app = without_admin_step_up().await;
     let s = app.seed().await;
     let admin = Browser::signed_in(&app, &app.tokens.admin).await;
     let html = admin.page("/admin/freezes").await;
@@ -261,19 +275,40 @@ async fn the_cli_freezes_with_revoke_progress_lists_and_unfreezes() {
         ok && out.contains("ACTIVE") && out.contains("cli:sam") && out.contains("cli drill"),
         "{out}"
     );
-    let (ok, out, err) = warden(
-        &app,
-        &[
-            "unfreeze",
-            "--resource",
-            "wiki",
-            "--reason",
-            "drill over",
-            "--actor",
-            "sam",
-        ],
+    // The shipped policy requires a passkey to lift a freeze, which a shell cannot present:
+    // refused, naming the web UI and the local override; nothing lifted.
+    let unfreeze = [
+        "unfreeze",
+        "--resource",
+        "wiki",
+        "--reason",
+        "drill over",
+        "--actor",
+        "sam",
+    ];
+    let (ok, out, err) = warden(&app, &unfreeze);
+    assert!(
+        !ok && err.contains("requires a passkey confirmation to unfreeze")
+            && err.contains("/admin/freezes")
+            && err.contains("--break-glass-local"),
+        "{out}\n{err}"
     );
+    assert_eq!(app.store().active_freezes().await.unwrap().len(), 1);
+    // On the host, explicitly: lifted, and the override is on the freeze's record.
+    let mut local = unfreeze.to_vec();
+    local.push("--break-glass-local");
+    let (ok, out, err) = warden(&app, &local);
     assert!(ok && out.contains("Lifted: resource wiki"), "{out}\n{err}");
+    let lifted = app.store().list_freezes(10).await.unwrap();
+    let lift = lifted[0].lifted.as_ref().expect("lifted");
+    assert_eq!(lift.by, "cli:sam");
+    assert!(
+        matches!(
+            &lift.confirmation,
+            Some(warden::domain::Confirmation::LocalOverride { .. })
+        ),
+        "{lift:?}"
+    );
     let (ok, _, err) = warden(
         &app,
         &["unfreeze", "--resource", "wiki", "--reason", "again"],
@@ -283,5 +318,69 @@ async fn the_cli_freezes_with_revoke_progress_lists_and_unfreezes() {
     assert!(
         out.contains("lifted") && out.contains("drill over"),
         "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_cannot_lift_a_freeze_the_policy_steps_up_and_freezing_stays_direct() {
+    let app = TestApp::spawn().await;
+    let s = app.seed().await;
+    // Freezing is direct under the shipped policy, over the API as from the page.
+    let all = json!({ "scope": "everything", "reason": "incident", "revoke": false });
+    let (status, v) = post_json(&app, "/api/v1/freezes", &app.tokens.admin, all).await;
+    assert_eq!(status, 201, "{v}");
+    let id = v["freeze"]["id"].as_str().unwrap().to_string();
+    assert_eq!(v["freeze"].get("confirmation"), None, "{v}");
+
+    // Lifting it re-opens access: the policy wants a passkey, which a token cannot present.
+    let path = format!("/api/v1/freezes/{id}/unfreeze");
+    let (status, v) = post_json(&app, &path, &app.tokens.admin, json!({ "reason": "over" })).await;
+    assert_eq!(status, 403, "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("requires a passkey confirmation to unfreeze")
+            && error.contains("admin web UI (/admin/freezes)"),
+        "{error}"
+    );
+    // Nor can the admin page on a Warden without passkeys (no SSO here): it says so.
+    let admin = Browser::signed_in(&app, &app.tokens.admin).await;
+    let csrf = csrf_in(&admin.page("/admin/freezes").await);
+    let page = admin
+        .post(
+            &format!("/admin/freezes/{id}/unfreeze"),
+            &[("reason", "over"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status(), 400);
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("requires a passkey confirmation to unfreeze, but passkeys are not set up"),
+        "{text}"
+    );
+    // Nothing changed: still in force, and new access still refused.
+    let active = app.store().active_freezes().await.unwrap();
+    assert_eq!((active.len(), active[0].id.as_str()), (1, id.as_str()));
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM freeze_step_ups")
+            .fetch_one(app.store().pool())
+            .await
+            .unwrap(),
+        0,
+        "no link for a token session"
+    );
+    let asked = app
+        .say(
+            "alice",
+            "need edit on the wiki for 2h to fix the onboarding page",
+        )
+        .await;
+    assert!(
+        matches!(&asked, Handled::Refused(m) if m.contains("frozen")),
+        "{asked:?}"
+    );
+    assert_eq!(
+        app.state(&s.wiki).await,
+        RequestState::Active,
+        "not revoked"
     );
 }

@@ -9,6 +9,7 @@ mod browser;
 mod dedup;
 mod drift;
 mod export;
+mod freeze_step_up;
 mod freezes;
 mod jobs;
 mod pages;

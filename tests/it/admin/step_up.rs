@@ -29,10 +29,10 @@ on_both_databases!(
 
 const CRITICAL: &str = "need write on the prod billing db for 1h, INC-4411";
 
-struct StepUpApp {
-    app: TestApp,
-    clock: Arc<ManualClock>,
-    web: String,
+pub(super) struct StepUpApp {
+    pub(super) app: TestApp,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) web: String,
     _idp: OidcProvider,
     _dir: tempfile::TempDir,
 }
@@ -59,7 +59,7 @@ async fn setup(db: TestDb) -> Option<StepUpApp> {
 }
 
 /// As `setup`, with policy data (`policy.data_file`) when given.
-async fn setup_with(db: TestDb, policy_data: Option<Value>) -> Option<StepUpApp> {
+pub(super) async fn setup_with(db: TestDb, policy_data: Option<Value>) -> Option<StepUpApp> {
     if !webdriver::available() || !oidc_provider::available() {
         return None;
     }
@@ -104,7 +104,7 @@ async fn setup_with(db: TestDb, policy_data: Option<Value>) -> Option<StepUpApp>
 }
 
 /// A fresh browser signed in by SSO as `login`, with a registered passkey on its authenticator.
-async fn approver(s: &StepUpApp, login: &str) -> (Driver, String) {
+pub(super) async fn approver(s: &StepUpApp, login: &str) -> (Driver, String) {
     let b = Driver::start().await;
     b.goto(&format!("{}/admin/sso/start", s.web)).await;
     at_provider(&b, &s.web, login).await;
@@ -215,15 +215,36 @@ async fn log_of(app: &TestApp, id: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// What a refusal must leave as it was: the state, the step, the approvals and the log.
+/// What a refusal must leave as it was: the state, the step, the approvals and the log (but
+/// for the refusals it records).
 async fn snapshot(app: &TestApp, id: &str) -> (RequestState, u32, usize, usize) {
     let r = app.row(id).await;
+    let log = log_of(app, id).await;
     (
         r.state,
         r.current_step,
         r.approvals.len(),
-        log_of(app, id).await.len(),
+        log.iter().filter(|(k, p)| !refusal_entry(k, p)).count(),
     )
+}
+
+fn refusal_entry(kind: &str, payload: &Value) -> bool {
+    kind == "step_up" && payload.get("refused").is_some()
+}
+
+/// The step-up refusals recorded in the request's log: (who tried, why), in order.
+async fn refusals(app: &TestApp, id: &str) -> Vec<(String, String)> {
+    app.store()
+        .log_entries(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| refusal_entry(&e.kind, e.payload.as_ref().unwrap_or(&Value::Null)))
+        .map(|e| {
+            let why = e.payload.unwrap()["why"].as_str().unwrap().to_string();
+            (e.actor, why)
+        })
+        .collect()
 }
 
 async fn a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_follows(db: TestDb) {
@@ -266,6 +287,11 @@ async fn a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_fol
     let refused = confirm(&carol, &link).await;
     assert!(refused.contains("sent to someone else"), "{refused}");
     assert_eq!(snapshot(app, &id).await, before);
+    assert_eq!(
+        refusals(app, &id).await,
+        vec![("carol".to_string(), "other_person".to_string())],
+        "the refusal is in the request's log"
+    );
 
     // Dana confirms with her passkey: the approval counts, marked as such, with its evidence.
     assert_eq!(
@@ -302,6 +328,14 @@ async fn a_critical_slack_approval_counts_once_after_a_passkey_and_the_grant_fol
     let again = confirm(&dana, &link).await;
     assert!(again.contains("used already"), "{again}");
     assert_eq!(snapshot(app, &id).await, before);
+    assert_eq!(
+        refusals(app, &id).await.last(),
+        Some(&("dana".to_string(), "link_used".to_string()))
+    );
+    assert!(
+        !format!("{:?}", log_of(app, &id).await).contains(token),
+        "no token in the log"
+    );
 
     // The owners' step needs a passkey too; Carol's confirmation approves, and the grant runs.
     let carols = click_for_link(app, "U0CAROL", &id).await;
@@ -352,6 +386,13 @@ async fn step_up_refusals_change_nothing(db: TestDb) {
     assert!(refused.starts_with("Not confirmed"), "{refused}");
     assert_eq!(snapshot(app, &id).await, before);
     assert!(unused().await);
+    // Chromium refuses to make an assertion without the required user verification, so the
+    // page reports the unanswered challenge and Warden records it.
+    assert_eq!(
+        refusals(app, &id).await,
+        vec![("dana".to_string(), "not_completed".to_string())],
+        "{refused}"
+    );
     dana.set_user_verified(&authenticator, true).await;
 
     // A credential Warden does not know (removed by an admin; the authenticator still has it).
@@ -367,6 +408,10 @@ async fn step_up_refusals_change_nothing(db: TestDb) {
     );
     assert_eq!(snapshot(app, &id).await, before);
     assert!(unused().await);
+    assert_eq!(
+        refusals(app, &id).await.last(),
+        Some(&("dana".to_string(), "unknown_credential".to_string()))
+    );
 
     // The request resolved meanwhile (Alice cancelled it): the link counts nothing.
     app.dm("U0ALICE", &format!("cancel {id}")).await;
@@ -375,6 +420,10 @@ async fn step_up_refusals_change_nothing(db: TestDb) {
     let refused = confirm(&dana, &link).await;
     assert!(refused.contains("already resolved"), "{refused}");
     assert_eq!(snapshot(app, &id).await, resolved);
+    assert_eq!(
+        refusals(app, &id).await.last(),
+        Some(&("dana".to_string(), "request_resolved".to_string()))
+    );
 
     // After ten minutes a fresh link has expired.
     let second = critical_request(app).await;
@@ -384,6 +433,10 @@ async fn step_up_refusals_change_nothing(db: TestDb) {
     let refused = confirm(&dana, &link).await;
     assert!(refused.contains("expired"), "{refused}");
     assert_eq!(snapshot(app, &second).await, before);
+    assert_eq!(
+        refusals(app, &second).await,
+        vec![("dana".to_string(), "expired".to_string())]
+    );
     dana.quit().await;
 }
 

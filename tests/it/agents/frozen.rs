@@ -32,7 +32,7 @@ async fn an_agent_asking_into_a_frozen_scope_gets_a_frozen_problem_and_nothing_i
         .engine()
         .freeze(
             &FreezeScope::Agent("ci-migrate".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "runaway job",
         )
         .await
@@ -61,7 +61,7 @@ async fn an_agent_asking_into_a_frozen_scope_gets_a_frozen_problem_and_nothing_i
     app.engine()
         .freeze(
             &FreezeScope::Resource("staging-db".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "db audit",
         )
         .await
@@ -73,7 +73,7 @@ async fn an_agent_asking_into_a_frozen_scope_gets_a_frozen_problem_and_nothing_i
     // Lifted: the frozen agent's ask goes through again.
     for f in app.store().active_freezes().await.unwrap() {
         app.engine()
-            .unfreeze(&f.id, "admin:ops", "all clear")
+            .unfreeze_locally(&f.id, &ops("admin:ops"), "all clear", "test-host")
             .await
             .unwrap()
             .unwrap();
@@ -87,7 +87,11 @@ async fn freezing_an_agent_the_registry_lacks_is_refused_and_nothing_is_frozen(d
     let app = AgentApp::start(db).await;
     let refused = app
         .engine()
-        .freeze(&FreezeScope::Agent("ci-migrat".into()), "admin:ops", "typo")
+        .freeze(
+            &FreezeScope::Agent("ci-migrat".into()),
+            &ops("admin:ops"),
+            "typo",
+        )
         .await
         .unwrap_err();
     let shown = refused
@@ -99,10 +103,14 @@ async fn freezing_an_agent_the_registry_lacks_is_refused_and_nothing_is_frozen(d
     app.engine()
         .freeze(
             &FreezeScope::Agent("ci-migrate".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "drill",
         )
         .await
         .unwrap();
     assert_eq!(app.store().active_freezes().await.unwrap().len(), 1);
+}
+
+fn ops(name: &str) -> warden::workflow::AdminActor {
+    warden::workflow::AdminActor::new(name, None, warden::workflow::AdminVia::Api)
 }

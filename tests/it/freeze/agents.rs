@@ -111,7 +111,7 @@ async fn one_agent_frozen_loses_its_grants_while_other_agents_and_people_keep_th
         .engine
         .freeze(
             &FreezeScope::Agent("ci-migrate".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "runaway job",
         )
         .await
@@ -154,7 +154,7 @@ async fn all_agents_frozen_leaves_people_alone(db: TestDb) {
         .engine
         .freeze(
             &FreezeScope::AllAgents,
-            "admin:ops",
+            &ops("admin:ops"),
             "agent platform incident",
         )
         .await
@@ -183,7 +183,7 @@ async fn a_grant_job_does_not_grant_once_another_instance_froze_the_agent(db: Te
     b.engine
         .freeze(
             &FreezeScope::Agent("ci-migrate".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "stop it",
         )
         .await
@@ -218,7 +218,11 @@ async fn a_grant_in_flight_when_the_freeze_lands_is_revoked_by_its_own_job(db: T
     .await;
     let frozen = t
         .engine
-        .freeze(&FreezeScope::AllAgents, "admin:ops", "agents misbehaving")
+        .freeze(
+            &FreezeScope::AllAgents,
+            &ops("admin:ops"),
+            "agents misbehaving",
+        )
         .await
         .unwrap();
     let summary = t
@@ -237,4 +241,8 @@ async fn a_grant_in_flight_when_the_freeze_lands_is_revoked_by_its_own_job(db: T
         calls_per_key(&backend, "revoke").get(&format!("{id}:revoke")),
         Some(&1)
     );
+}
+
+fn ops(name: &str) -> warden::workflow::AdminActor {
+    warden::workflow::AdminActor::new(name, None, warden::workflow::AdminVia::Api)
 }

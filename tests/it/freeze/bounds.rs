@@ -35,7 +35,11 @@ async fn a_revoke_pass_runs_at_most_the_given_number_of_revokes_at_once(db: Test
     t.grantor.revoke_delay_ms.store(100, Ordering::SeqCst);
     let frozen = t
         .engine
-        .freeze(&FreezeScope::Resource("wiki".into()), "admin:ops", "load")
+        .freeze(
+            &FreezeScope::Resource("wiki".into()),
+            &ops("admin:ops"),
+            "load",
+        )
         .await
         .unwrap();
     let summary = t
@@ -61,7 +65,7 @@ async fn a_failing_backend_leaves_the_grant_listed_as_still_active_and_retried(d
     t.grantor.fail_revokes.store(1, Ordering::SeqCst);
     let frozen = t
         .engine
-        .freeze(&FreezeScope::Everything, "admin:ops", "drill")
+        .freeze(&FreezeScope::Everything, &ops("admin:ops"), "drill")
         .await
         .unwrap();
     let outcomes = std::sync::Mutex::new(Vec::new());
@@ -89,4 +93,8 @@ async fn a_failing_backend_leaves_the_grant_listed_as_still_active_and_retried(d
     let keys = t.grantor.keys.lock().unwrap().clone();
     let revoke_key = format!("{failing}:revoke");
     assert_eq!(keys.iter().filter(|k| **k == revoke_key).count(), 1);
+}
+
+fn ops(name: &str) -> warden::workflow::AdminActor {
+    warden::workflow::AdminActor::new(name, None, warden::workflow::AdminVia::Api)
 }

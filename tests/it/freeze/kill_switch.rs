@@ -63,7 +63,7 @@ async fn the_kill_switch_revokes_fifty_grants_once_each_and_stops_new_ones_until
         .engine
         .freeze(
             &FreezeScope::Everything,
-            "admin:ops",
+            &ops("admin:ops"),
             "INC-9 credential leak",
         )
         .await
@@ -153,7 +153,7 @@ async fn the_kill_switch_revokes_fifty_grants_once_each_and_stops_new_ones_until
     // Freezing again finds the same freeze; revoking again has nothing left to revoke.
     let again = t
         .engine
-        .freeze(&FreezeScope::Everything, "admin:other", "again")
+        .freeze(&FreezeScope::Everything, &ops("admin:other"), "again")
         .await
         .unwrap();
     assert_eq!(again, Frozen::Existing(freeze.clone()));
@@ -167,7 +167,7 @@ async fn the_kill_switch_revokes_fifty_grants_once_each_and_stops_new_ones_until
     // Lifted, explicitly and recorded: the approval and new requests go ahead again.
     let lifted = t
         .engine
-        .unfreeze(&freeze.id, "admin:ops", "keys rotated")
+        .unfreeze(&freeze.id, &ops("admin:ops"), "keys rotated")
         .await
         .unwrap()
         .expect("lifted");
@@ -206,7 +206,7 @@ async fn a_resource_freeze_stops_that_resource_only(db: TestDb) {
         .engine
         .freeze(
             &FreezeScope::Resource("stagin-db".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "typo",
         )
         .await
@@ -219,7 +219,7 @@ async fn a_resource_freeze_stops_that_resource_only(db: TestDb) {
         .engine
         .freeze(
             &FreezeScope::Resource("staging-db".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "migration gone wrong",
         )
         .await
@@ -262,13 +262,13 @@ async fn a_resource_freeze_stops_that_resource_only(db: TestDb) {
     let held = wiki[0].1;
     let expires = t.row(held).await.expires_at;
     t.engine
-        .unfreeze(&frozen.freeze().id, "admin:ops", "done")
+        .unfreeze(&frozen.freeze().id, &ops("admin:ops"), "done")
         .await
         .unwrap();
     t.engine
         .freeze(
             &FreezeScope::Resource("wiki".into()),
-            "admin:ops",
+            &ops("admin:ops"),
             "wiki audit",
         )
         .await
@@ -290,7 +290,11 @@ async fn a_request_waiting_for_confirmation_is_refused_then_goes_ahead_after_unf
     assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
     let frozen = t
         .engine
-        .freeze(&FreezeScope::Resource("wiki".into()), "admin:ops", "audit")
+        .freeze(
+            &FreezeScope::Resource("wiki".into()),
+            &ops("admin:ops"),
+            "audit",
+        )
         .await
         .unwrap();
     let submit = t.click("alice", CardAction::Submit, &id).await;
@@ -305,7 +309,7 @@ async fn a_request_waiting_for_confirmation_is_refused_then_goes_ahead_after_unf
     );
     assert!(calls_per_key(&backend, "grant").is_empty());
     t.engine
-        .unfreeze(&frozen.freeze().id, "admin:ops", "audit done")
+        .unfreeze(&frozen.freeze().id, &ops("admin:ops"), "audit done")
         .await
         .unwrap()
         .expect("lifted");
@@ -314,4 +318,8 @@ async fn a_request_waiting_for_confirmation_is_refused_then_goes_ahead_after_unf
         Handled::Done
     );
     assert_eq!(t.state(&id).await, RequestState::Active);
+}
+
+fn ops(name: &str) -> warden::workflow::AdminActor {
+    warden::workflow::AdminActor::new(name, None, warden::workflow::AdminVia::Api)
 }

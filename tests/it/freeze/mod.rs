@@ -35,6 +35,18 @@ pub fn webhook_catalog() -> Arc<Catalog> {
 }
 
 /// The example deployment, granting and revoking over HTTP to `backend`.
+/// The shipped policy with lifting a freeze direct (`step_up_admin_actions = []`): these tests
+/// are about what a freeze does; the passkey for lifting one has its own (admin::freeze_step_up).
+pub fn policy_without_admin_step_up() -> Arc<dyn warden::policy::PolicyEngine> {
+    let data = serde_json::json!({ "warden": { "config": { "step_up_admin_actions": [] } } });
+    Arc::new(
+        warden::policy::embedded::EmbeddedPolicy::shipped()
+            .unwrap()
+            .with_data(data)
+            .unwrap(),
+    )
+}
+
 pub fn webhook_setup(backend: &Receiver) -> Setup {
     warden::app::install_crypto();
     let grantor = WebhookGrantor::new(
@@ -46,6 +58,7 @@ pub fn webhook_setup(backend: &Receiver) -> Setup {
     Setup {
         catalog: webhook_catalog(),
         grantors: vec![Arc::new(grantor)],
+        policy: policy_without_admin_step_up(),
         ..Setup::default()
     }
 }
