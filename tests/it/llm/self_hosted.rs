@@ -220,3 +220,30 @@ async fn by_default_a_message_the_parser_reads_completely_skips_the_model_and_ot
     let trace = &t.traces(&id).await[0];
     assert_eq!(trace["source"], "llm:test-model", "{trace}");
 }
+
+#[tokio::test]
+async fn when_both_readings_need_a_question_the_parsers_is_asked_and_both_are_logged() {
+    let t = LlmTest::start().await;
+    // Corpus case c017 as SmolLM2 read it: the parser asks which role on Grafana; the model
+    // left the action unclear, so its reading would ask what the person wants to do.
+    t.fake.push(Reply::ok(completion(&intent(
+        json!({ "action": null, "resource": "grafana", "unclear": ["action"] }),
+    ))));
+    let id = t.say("alice", "request grafana").await;
+    assert_eq!(
+        t.fake.calls().len(),
+        1,
+        "the parser's reading is incomplete"
+    );
+    let text = t.console.text();
+    assert!(text.contains("Which role on Grafana"), "{text}");
+    assert!(!text.contains("What would you like to do"), "{text}");
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(
+        (trace["source"].as_str(), trace["choice"].as_str()),
+        (Some("parser"), Some("parser_asks")),
+        "{trace}"
+    );
+    assert_eq!(trace["other_reading"]["resource"], "grafana", "{trace}");
+    assert!(trace["raw_answer"].is_string(), "{trace}");
+}
