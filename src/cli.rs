@@ -58,6 +58,14 @@ pub enum Command {
         /// Score only the first N cases.
         #[arg(long)]
         limit: Option<usize>,
+        /// Cases read at once (model calls in flight); at most 8. Keep it at or below the
+        /// server's parallel slots.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Print, per case that reached the model, which reading was used and, for a rejected
+        /// answer, why and what the model wrote.
+        #[arg(long)]
+        explain: bool,
     },
     /// The model server.
     Llm {

@@ -9,6 +9,7 @@ use crate::domain::{Catalog, Person};
 use crate::intake::corpus::{self, Case};
 use crate::intake::{Choice, Fallback, Intake, IntakeContext, ParserIntake, ThreadMessage};
 use anyhow::Context;
+use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -34,14 +35,26 @@ pub struct Score {
     /// Read by the parser alone without a model call: exact structured commands, and (with
     /// `llm.prefer = "parser"`) any thread the parser reads completely.
     pub commands: usize,
-    /// Accepted answers set aside because the parser's reading validated and the model's did not.
+    /// Accepted answers set aside for the parser's reading: the model's was not strictly better.
     pub parser_preferred: usize,
     pub latencies_ms: Vec<u64>,
     pub completion_tokens: Vec<u64>,
 }
 
-/// Runs every case through the intake and validation, as the workflow does.
-pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Score {
+/// Most model calls `warden eval` keeps in flight: a CPU-hosted server serves a few slots at
+/// once, and more only queue behind them (and time out).
+pub const MAX_CONCURRENCY: usize = 8;
+
+/// Runs every case through the intake and validation, as the workflow does, `concurrency`
+/// cases at a time (results in corpus order). With `explain`, a line per case that reached the
+/// model says what became of its answer.
+pub async fn score(
+    intake: &dyn Intake,
+    catalog: &Catalog,
+    cases: &[Case],
+    concurrency: usize,
+    explain: bool,
+) -> Score {
     let person = Person {
         id: "eval".into(),
         display_name: "Eval User".into(),
@@ -58,7 +71,8 @@ pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Sc
         ..Score::default()
     };
     let started = std::time::Instant::now();
-    for (n, case) in cases.iter().enumerate() {
+    let read_one = |case: &Case| {
+        let person = &person;
         let thread: Vec<ThreadMessage> = case
             .messages
             .iter()
@@ -67,21 +81,36 @@ pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Sc
                 text: m.clone(),
             })
             .collect();
-        let ctx = IntakeContext {
-            thread: &thread,
-            requester: &person,
-            catalog,
-        };
-        // Eval measures readings, not people: no budget.
-        let result = crate::intake::read(intake, &ParserIntake, &ctx, &|| true)
-            .await
-            .expect("an unlimited budget is never spent");
+        async move {
+            let ctx = IntakeContext {
+                thread: &thread,
+                requester: person,
+                catalog,
+            };
+            // Eval measures readings, not people: no budget.
+            crate::intake::read(intake, &ParserIntake, &ctx, &|| true)
+                .await
+                .expect("an unlimited budget is never spent")
+        }
+    };
+    let mut readings = futures::stream::iter(cases.iter().map(read_one))
+        .buffered(concurrency.clamp(1, MAX_CONCURRENCY));
+    let mut done = 0;
+    while let Some(result) = readings.next().await {
+        let case = &cases[done];
+        done += 1;
         count_reading(&mut s, &result.trace);
         let validated = result.draft.clone().with_implied_action().validate(catalog);
         score_case(&mut s, case, &validated);
+        let called = !matches!(
+            result.trace.choice,
+            None | Some(Choice::StructuredCommand | Choice::ParserComplete)
+        );
+        if explain && called {
+            eprintln!("\r{}", explanation(case, &result.trace));
+        }
         if s.model {
             // A model on a CPU takes seconds per case: show progress and an estimate.
-            let done = n + 1;
             let eta = started.elapsed().as_secs_f64() / done as f64 * (cases.len() - done) as f64;
             eprint!("\r{done}/{} cases, about {eta:.0}s left   ", cases.len());
             let _ = std::io::stderr().flush();
@@ -91,6 +120,25 @@ pub async fn score(intake: &dyn Intake, catalog: &Catalog, cases: &[Case]) -> Sc
         eprintln!();
     }
     s
+}
+
+/// One line on what became of a case's model call: which reading was used and, for a rejected
+/// answer, why and what the model wrote.
+fn explanation(case: &Case, t: &crate::intake::IntakeTrace) -> String {
+    let choice = t
+        .choice
+        .and_then(|c| serde_json::to_value(c).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "-".into());
+    let mut line = format!("{}: {choice}", case.id);
+    if let Some(reason) = &t.fallback_reason {
+        line.push_str(&format!(" ({reason})"));
+    }
+    if let Some(raw) = &t.raw_answer {
+        let raw: String = raw.chars().take(400).collect();
+        line.push_str(&format!("\n    answer: {}", raw.replace('\n', " ")));
+    }
+    line
 }
 
 fn count_reading(s: &mut Score, t: &crate::intake::IntakeTrace) {
@@ -103,7 +151,7 @@ fn count_reading(s: &mut Score, t: &crate::intake::IntakeTrace) {
         (Some(Choice::StructuredCommand | Choice::ParserComplete), _) => s.commands += 1,
         (Some(Choice::Fallback), Some(Fallback::Rejected)) => s.rejected += 1,
         (Some(Choice::Fallback), _) => s.unavailable += 1,
-        (Some(Choice::ParserValidates), _) => {
+        (Some(Choice::ParserValidates | Choice::ParserAsks), _) => {
             s.accepted += 1;
             s.parser_preferred += 1;
         }
@@ -121,64 +169,15 @@ fn score_case(
     if validated.is_err() {
         s.clarified += 1;
     }
-    let mut all_ok = true;
-    match (&case.expect, validated) {
-        (serde_json::Value::String(c), Err(q)) if c == "clarify" => {
-            let got = serde_json::to_value(q.field)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string));
-            let ok = case.field.is_none() || case.field == got;
-            tally(s, "clarify", ok);
-            if !ok {
-                all_ok = false;
-                s.failures.push(format!(
-                    "{}: asked about {:?}, expected {:?}",
-                    case.id, got, case.field
-                ));
-            }
-        }
-        (serde_json::Value::String(_), Ok(intent)) => {
-            tally(s, "clarify", false);
-            all_ok = false;
-            s.failures.push(format!(
-                "{}: expected a clarifying question, got {}",
-                case.id,
-                serde_json::to_string(intent).unwrap_or_default()
-            ));
-        }
-        (serde_json::Value::Object(want), Ok(intent)) => {
-            for (k, v) in want {
-                let ok = corpus::field_matches(k, v, intent).unwrap_or(false);
-                tally(s, k, ok);
-                if !ok {
-                    all_ok = false;
-                    s.failures.push(format!(
-                        "{}: {k} = {}, expected {v}",
-                        case.id,
-                        corpus::field_value(k, intent)
-                    ));
-                }
-            }
-        }
-        (serde_json::Value::Object(want), Err(q)) => {
-            for k in want.keys() {
-                tally(s, k, false);
-            }
-            all_ok = false;
-            s.failures.push(format!(
-                "{}: asked \"{}\" but expected an intent",
-                case.id, q.question
-            ));
-        }
-        _ => {
-            all_ok = false;
-            s.failures
-                .push(format!("{}: malformed expectation", case.id));
-        }
+    let verdict = corpus::check(case, validated);
+    for (field, ok) in &verdict.checks {
+        tally(s, field, *ok);
     }
-    if all_ok {
+    if verdict.right() {
         s.correct_cases += 1;
     }
+    s.failures
+        .extend(verdict.misses.iter().map(|m| format!("{}: {m}", case.id)));
 }
 
 fn tally(s: &mut Score, field: &str, ok: bool) {
@@ -269,6 +268,8 @@ pub async fn run(
     corpus: &Path,
     catalog: Option<&Path>,
     limit: Option<usize>,
+    concurrency: usize,
+    explain: bool,
 ) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(corpus)
         .with_context(|| format!("Failed to read {}", corpus.display()))?;
@@ -299,7 +300,7 @@ pub async fn run(
         intake.name(),
         catalog.len()
     );
-    let result = score(intake.as_ref(), &catalog, &cases).await;
+    let result = score(intake.as_ref(), &catalog, &cases, concurrency, explain).await;
     print!("{}", report(&result));
     Ok(ExitCode::SUCCESS)
 }

@@ -73,12 +73,22 @@ pub async fn run(cli: Cli) -> ExitCode {
                         catalog,
                         output,
                         limit,
+                        concurrency,
+                        explain,
                     } => {
                         let mut settings = loaded.settings;
                         if let Some(mode) = output {
                             settings.llm.output = mode;
                         }
-                        eval::run(&settings, &corpus, catalog.as_deref(), limit).await
+                        eval::run(
+                            &settings,
+                            &corpus,
+                            catalog.as_deref(),
+                            limit,
+                            concurrency,
+                            explain,
+                        )
+                        .await
                     }
                     Command::Llm {
                         command: LlmCommand::Probe,

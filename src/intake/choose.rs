@@ -8,9 +8,9 @@
 //!   self-hosted model, the model's different reading of such threads was wrong far more often
 //!   than right, and each call cost tens of seconds. The model reads what the parser cannot
 //!   complete (paraphrases, typos beyond the aliases, a missing field).
-//! - The model answers: its reading is used, unless it needs a question and the parser's reading
-//!   validates against the catalog without one. When the two differ, both are logged and the
-//!   one not used is kept in the trace.
+//! - The model answers: its reading is used only when it is strictly better than the parser's
+//!   (see [`model_is_better`]); otherwise the parser's reading, and its question if it has one.
+//!   When the two differ, both are logged and the one not used is kept in the trace.
 //! - The model fails: the parser's reading, with the kind of failure (unavailable or rejected).
 //!
 //! The serve path and `warden eval` both go through [`read`], so eval measures what serve does.
@@ -60,6 +60,8 @@ pub async fn read(
             let mut r = with_choice(parsed, Choice::Fallback);
             r.trace.fallback = Some(err.fallback());
             r.trace.fallback_reason = Some(format!("{err}").chars().take(300).collect());
+            // What the model said, so the context log (and `warden eval --explain`) shows why.
+            r.trace.raw_answer = err.raw_answer().map(str::to_string);
             return Ok(r);
         }
     };
@@ -67,18 +69,23 @@ pub async fn read(
         return Ok(with_choice(model, Choice::Model));
     }
     let model_ok = model.validate(ctx.catalog).is_ok();
+    let model_wins = model_is_better(model_ok, parser_ok, intake.prefer());
     tracing::info!(
         model = ?model.draft,
         parser = ?parsed.draft,
         model_validates = model_ok,
         parser_validates = parser_ok,
+        used = if model_wins { "model" } else { "parser" },
         "the model and the parser read the message differently"
     );
-    if parser_ok && !model_ok {
+    if !model_wins {
         // The parser's reading, with the model call's evidence (prompt, answer, timing) kept.
         let mut trace = model.trace;
         trace.source = parsed.trace.source;
-        trace.choice = Some(Choice::ParserValidates);
+        trace.choice = Some(match parser_ok {
+            true => Choice::ParserValidates,
+            false => Choice::ParserAsks,
+        });
         trace.other_reading = Some(model.draft);
         return Ok(IntakeResult {
             draft: parsed.draft,
@@ -88,6 +95,21 @@ pub async fn read(
     let mut r = with_choice(model, Choice::Model);
     r.trace.other_reading = Some(parsed.draft);
     Ok(r)
+}
+
+/// Whether the model's reading, different from the parser's, is used: only when it is strictly
+/// better, that is when it validates and the parser's needs a question. Validation asks one
+/// question at a time, so two readings that each need one are a tie, and a tie is the parser's:
+/// measured on a small model, its question was about the wrong field more often than not
+/// ("request grafana" answered with a question about the action instead of the role), and the
+/// parser's question comes from exact catalog names. Two readings that both validate only meet
+/// here with `llm.prefer = "model"`, which says the model wins that tie.
+pub fn model_is_better(model_validates: bool, parser_validates: bool, prefer: Prefer) -> bool {
+    match (model_validates, parser_validates) {
+        (true, false) => true,
+        (true, true) => prefer == Prefer::Model,
+        (false, _) => false,
+    }
 }
 
 fn with_choice(mut r: IntakeResult, choice: Choice) -> IntakeResult {
@@ -101,5 +123,30 @@ fn is_one_command(ctx: &IntakeContext<'_>) -> bool {
     match (said.next(), said.next()) {
         (Some(first), None) => parser::is_structured_command(&first.text),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_is_used_only_when_its_reading_is_strictly_better() {
+        for prefer in [Prefer::Parser, Prefer::Model] {
+            assert!(
+                model_is_better(true, false, prefer),
+                "only the model validates"
+            );
+            assert!(
+                !model_is_better(false, true, prefer),
+                "only the parser validates"
+            );
+            assert!(
+                !model_is_better(false, false, prefer),
+                "both ask: the parser's question"
+            );
+        }
+        assert!(model_is_better(true, true, Prefer::Model));
+        assert!(!model_is_better(true, true, Prefer::Parser));
     }
 }

@@ -78,10 +78,13 @@ pub enum Choice {
     /// The parser read the thread completely (it validates) and `llm.prefer` is `parser`: its
     /// reading, no model call.
     ParserComplete,
-    /// The model's reading (it validates, or neither does).
+    /// The model's reading: it validates and the parser's does not (or, with
+    /// `llm.prefer = "model"`, both do).
     Model,
     /// The model's reading needed a question and the parser's did not.
     ParserValidates,
+    /// Both readings needed a question: the parser's is asked (a tie is the parser's).
+    ParserAsks,
     /// The model gave no usable reading; see `fallback`.
     Fallback,
 }
@@ -92,8 +95,12 @@ pub enum Choice {
 pub enum IntakeError {
     #[error("the model server did not answer: {0:#}")]
     Unavailable(anyhow::Error),
-    #[error("the model's answer was rejected: {0:#}")]
-    Rejected(anyhow::Error),
+    #[error("the model's answer was rejected: {error:#}")]
+    Rejected {
+        error: anyhow::Error,
+        /// What the model said, kept for the context log (never for chat or the app log).
+        raw_answer: Option<String>,
+    },
     /// Warden's own side failed (a prompt that does not render).
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
@@ -102,8 +109,16 @@ pub enum IntakeError {
 impl IntakeError {
     pub fn fallback(&self) -> Fallback {
         match self {
-            Self::Rejected(_) => Fallback::Rejected,
+            Self::Rejected { .. } => Fallback::Rejected,
             Self::Unavailable(_) | Self::Internal(_) => Fallback::Unavailable,
+        }
+    }
+
+    /// The rejected answer's text, when the server gave one.
+    pub fn raw_answer(&self) -> Option<&str> {
+        match self {
+            Self::Rejected { raw_answer, .. } => raw_answer.as_deref(),
+            _ => None,
         }
     }
 }

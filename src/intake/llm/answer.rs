@@ -166,6 +166,27 @@ pub fn answer_text(
         .context("the model returned an empty answer")
 }
 
+/// Whatever the model wrote, read or not: the tool calls' arguments, else the message content.
+/// For the record of a rejected answer; never parsed.
+pub fn raw_text(response: &CreateChatCompletionResponse) -> Option<String> {
+    let message = &response.choices.first()?.message;
+    let calls: Vec<String> = message
+        .tool_calls
+        .iter()
+        .flatten()
+        .map(|c| match c {
+            ChatCompletionMessageToolCalls::Function(call) => {
+                format!("{}({})", call.function.name, call.function.arguments)
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    match calls.is_empty() {
+        false => Some(calls.join("\n")),
+        true => message.content.clone().filter(|c| !c.is_empty()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -199,7 +199,12 @@ impl Intake for LlmIntake {
                 } else {
                     self.count("invalid_answer");
                 }
-                return Err(IntakeError::Rejected(e));
+                let raw_answer = answer::raw_text(&response)
+                    .map(|r| r.chars().take(MAX_LOGGED_ANSWER).collect());
+                return Err(IntakeError::Rejected {
+                    error: e,
+                    raw_answer,
+                });
             }
         };
         self.count("ok");

@@ -75,10 +75,12 @@ pub async fn probe(settings: &LlmSettings) -> anyhow::Result<Vec<ModeReport>> {
                 },
                 r.trace.completion_tokens,
             ),
-            Err(IntakeError::Rejected(e)) if e.is::<ToolNotCalled>() => {
+            Err(IntakeError::Rejected { error: e, .. }) if e.is::<ToolNotCalled>() => {
                 (Outcome::ToolNotForced, None)
             }
-            Err(IntakeError::Rejected(e)) => (Outcome::Rejected(format!("{e:#}")), None),
+            Err(IntakeError::Rejected { error: e, .. }) => {
+                (Outcome::Rejected(format!("{e:#}")), None)
+            }
             Err(e) => (Outcome::Unavailable(e.to_string()), None),
         };
         reports.push(ModeReport {

@@ -778,47 +778,29 @@ mod corpus {
         }
     }
 
-    fn score_line(score: &mut Score, case: &Value, c: &Catalog) {
-        let id = case["id"].as_str().expect("every line has a string id");
-        let turns: Vec<&str> = case["messages"]
-            .as_array()
-            .expect("messages is an array")
-            .iter()
-            .map(|m| m.as_str().expect("messages are strings"))
-            .collect();
+    fn score_line(score: &mut Score, case: &crate::intake::corpus::Case, c: &Catalog) {
+        let id = &case.id;
+        let turns: Vec<&str> = case.messages.iter().map(String::as_str).collect();
         assert!(!turns.is_empty(), "{id}: no messages");
+        if let Value::Object(want) = &case.expect {
+            assert!(want.contains_key("action"), "{id}: expect needs an action");
+            for (key, v) in want {
+                assert!(
+                    crate::intake::corpus::field_matches(key, v, &any_intent()).is_some(),
+                    "{id}: unknown expected field '{key}'"
+                );
+            }
+        }
         let draft = parse_thread(&thread(&turns), c);
         let outcome = draft.validate(c);
         score.lines += 1;
         score.clarified += usize::from(outcome.is_err());
-        let expect = &case["expect"];
-        let right = if expect == "clarify" {
-            score.expected_clarify += 1;
-            let field: Field =
-                serde_json::from_value(case["field"].clone()).expect("clarify lines name a field");
-            score.tally(
-                "clarify",
-                outcome.as_ref().err().map(|e| e.field) == Some(field),
-            )
-        } else {
-            let wanted = expect
-                .as_object()
-                .expect("expect is \"clarify\" or an object");
-            assert!(
-                wanted.contains_key("action"),
-                "{id}: expect needs an action"
-            );
-            let mut all = true;
-            for (key, want) in wanted {
-                let ok = outcome.as_ref().is_ok_and(|i| {
-                    crate::intake::corpus::field_matches(key, want, i)
-                        .unwrap_or_else(|| panic!("unknown expected field '{key}'"))
-                });
-                all &= score.tally(key, ok);
-            }
-            all
-        };
-        if right {
+        score.expected_clarify += usize::from(case.expect == "clarify");
+        let verdict = crate::intake::corpus::check(case, &outcome);
+        for (field, ok) in &verdict.checks {
+            score.tally(field, *ok);
+        }
+        if verdict.right() {
             score.lines_right += 1;
         } else {
             let got = match &outcome {
@@ -826,9 +808,25 @@ mod corpus {
                 Err(e) => format!("asks {:?}: {}", e.field, e.question),
             };
             score.failures.push(format!(
-                "{id} {turns:?}\n    want {expect} {}\n    got  {got}\n    draft {draft:?}",
-                case.get("field").unwrap_or(&Value::Null)
+                "{id} {turns:?}\n    want {} {:?}\n    got  {got}\n    misses {:?}\n    draft {draft:?}",
+                case.expect, case.field, verdict.misses
             ));
+        }
+    }
+
+    /// Any intent, to ask `field_matches` whether it knows a label's key.
+    fn any_intent() -> crate::domain::Intent {
+        crate::domain::Intent {
+            action: Action::Status,
+            resource: None,
+            role: None,
+            duration_secs: None,
+            justification: None,
+            ticket: None,
+            request_id: None,
+            break_glass: false,
+            notes: vec![],
+            items: vec![],
         }
     }
 
@@ -839,14 +837,9 @@ mod corpus {
             .unwrap();
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         let mut score = Score::default();
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let case: Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("{name} line {}: {e}", n + 1));
-            score_line(&mut score, &case, &c);
+        let cases = crate::intake::corpus::load(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        for case in &cases {
+            score_line(&mut score, case, &c);
         }
         let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
         println!(

@@ -81,10 +81,10 @@ async fn serve_on_a_real_server_is_never_worse_than_the_parser_on_the_public_cor
     let mut cases =
         corpus::load(&std::fs::read_to_string(dir.join("intents.jsonl")).unwrap()).unwrap();
     cases.truncate(CASES);
-    let parser = eval::score(&ParserIntake, &catalog, &cases).await;
+    let parser = eval::score(&ParserIntake, &catalog, &cases, 1, false).await;
     for output in ["json_schema", "tool", "json_object"] {
         let intake = LlmIntake::from_settings(&settings(&url, output), Default::default()).unwrap();
-        let s = eval::score(&intake, &catalog, &cases).await;
+        let s = eval::score(&intake, &catalog, &cases, 2, true).await;
         eprintln!("== {output}\n{}", eval::report(&s));
         assert!(
             s.correct_cases >= parser.correct_cases,

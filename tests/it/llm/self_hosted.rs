@@ -220,3 +220,53 @@ async fn by_default_a_message_the_parser_reads_completely_skips_the_model_and_ot
     let trace = &t.traces(&id).await[0];
     assert_eq!(trace["source"], "llm:test-model", "{trace}");
 }
+
+#[tokio::test]
+async fn when_both_readings_need_a_question_the_parsers_is_asked_and_both_are_logged() {
+    let t = LlmTest::start().await;
+    // Corpus case c017 as a weak model reads it: the parser asks which role on Grafana; the
+    // model found nothing it was sure of, so its reading would ask what the person wants to do.
+    t.fake.push(Reply::ok(completion(&intent(
+        json!({ "action": null, "unclear": ["action", "resource"] }),
+    ))));
+    let id = t.say("alice", "request grafana").await;
+    assert_eq!(
+        t.fake.calls().len(),
+        1,
+        "the parser's reading is incomplete"
+    );
+    let text = t.console.text();
+    assert!(text.contains("Which role on Grafana"), "{text}");
+    assert!(!text.contains("What would you like to do"), "{text}");
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(
+        (trace["source"].as_str(), trace["choice"].as_str()),
+        (Some("parser"), Some("parser_asks")),
+        "{trace}"
+    );
+    assert!(trace["other_reading"].is_object(), "{trace}");
+    assert!(trace["raw_answer"].is_string(), "{trace}");
+}
+
+#[tokio::test]
+async fn a_json_mode_answer_that_copies_the_schema_is_rejected_and_kept_in_the_context_log() {
+    let t = LlmTest::start_with(|s| s.output = "json_object".into()).await;
+    // SmolLM2-135M's real answer in json_object mode on llama.cpp (corpus case c017): a fragment
+    // of the schema in the system prompt (break_glass's definition), not an instance of it.
+    let real = r#"{"type":"json","description":"Explicit emergency only"}"#;
+    t.fake.push(Reply::ok(completion(real)));
+    let id = t.say("alice", "request grafana").await;
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(
+        (trace["source"].as_str(), trace["fallback"].as_str()),
+        (Some("parser"), Some("rejected")),
+        "{trace}"
+    );
+    assert_eq!(
+        trace["raw_answer"], real,
+        "what the model wrote is kept: {trace}"
+    );
+    let reason = trace["fallback_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("not a valid intent object"), "{reason}");
+    assert!(t.console.text().contains("Which role on Grafana"));
+}
