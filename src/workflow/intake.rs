@@ -4,7 +4,7 @@ use super::limits::Words;
 use super::reading::thread_of;
 use super::step::Step;
 use super::{ConfirmMode, Engine, Handled, user_error};
-use crate::chat::{CardTarget, ChatEvent};
+use crate::chat::ChatEvent;
 use crate::domain::{
     Action, Entry, Evidence, Intent, IntentError, Job, JobKind, Origin, Patch, Person, Platform,
     Request, RequestEvent, RequestId, RequestState,
@@ -267,8 +267,11 @@ impl Engine {
                 .propose_bundle(target, person, intent, step, skip_confirmation)
                 .await;
         }
-        // The request is committed before its card is shown, so a click on the card always
-        // finds it (here or on another instance).
+        if let (Draft::New(_), false) = (&target, skip_confirmation) {
+            return self.create_with_confirmation(&target, &intent, step).await;
+        }
+        // A stored draft is committed before its new card is shown, so a click on the card
+        // finds it in its new state (here or on another instance).
         let Some(stored) = self.persist(&target, step).await? else {
             return Ok(Handled::Done);
         };
@@ -277,42 +280,6 @@ impl Engine {
         }
         self.show_confirmation(&stored, &intent).await;
         Ok(Handled::Done)
-    }
-
-    /// Posts the confirmation card and records it; a slash command's first card starts its thread.
-    pub(super) async fn show_confirmation(&self, req: &Request, intent: &Intent) {
-        let card = self.confirmation_card(req, intent, None);
-        let target = CardTarget::Scope(self.scope_of(req));
-        let Some(posted) = self.post_card(req, &target, &card).await else {
-            return;
-        };
-        if req.origin.thread.is_some() {
-            let recorded = self
-                .store
-                .record_cards(&req.id, std::slice::from_ref(&posted), self.now_ms())
-                .await;
-            if let Err(e) = recorded {
-                tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");
-            }
-            self.catch_up(req, &[posted]).await;
-            return;
-        }
-        let recorded = self
-            .change_request_from(req.id.as_str(), Some(req.clone()), |_| {
-                let change = Change::none().card(posted.clone()).patch(Patch {
-                    thread: Some(posted.message_id.clone()),
-                    ..Default::default()
-                });
-                Ok(Some(Step::new(change)))
-            })
-            .await;
-        match recorded {
-            Ok(Some(after)) => self.catch_up(&after, &[posted]).await,
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card")
-            }
-        }
     }
 
     /// Commits a step on a new or stored draft; `None` when nothing was applied.
