@@ -3,11 +3,6 @@
 use super::{Engine, Handled, user_error};
 use crate::chat::{CardAction, ChatEvent, Scope};
 use crate::domain::{Action, Intent, Person, Request, RequestId, RequestState};
-use std::time::Duration;
-
-/// How long a click on a request not found yet waits before reading it once more: longer than a
-/// commit takes under load, short enough not to be noticed on a mistyped id.
-const CARD_BEFORE_COMMIT: Duration = Duration::from_millis(500);
 
 impl Engine {
     /// Buttons on cards.
@@ -73,14 +68,7 @@ impl Engine {
         id: &RequestId,
         person: &Person,
     ) -> anyhow::Result<Request> {
-        let mut found = self.store.get_request(id.as_str()).await?;
-        if found.is_none() {
-            // A new ask's card is posted just before the commit that creates its request
-            // (`create_with_confirmation`): a click that beats that commit finds it a moment on.
-            tokio::time::sleep(CARD_BEFORE_COMMIT).await;
-            found = self.store.get_request(id.as_str()).await?;
-        }
-        match found {
+        match self.store.get_request(id.as_str()).await? {
             Some(r) if r.requester_id == person.id => Ok(r),
             _ => Err(user_error(format!("I can't find a request {id} of yours."))),
         }

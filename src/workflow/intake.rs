@@ -4,7 +4,7 @@ use super::limits::Words;
 use super::reading::thread_of;
 use super::step::Step;
 use super::{ConfirmMode, Engine, Handled, user_error};
-use crate::chat::ChatEvent;
+use crate::chat::{CardTarget, ChatEvent};
 use crate::domain::{
     Action, Entry, Evidence, Intent, IntentError, Job, JobKind, Origin, Patch, Person, Platform,
     Request, RequestEvent, RequestId, RequestState,
@@ -267,11 +267,8 @@ impl Engine {
                 .propose_bundle(target, person, intent, step, skip_confirmation)
                 .await;
         }
-        if let (Draft::New(_), false) = (&target, skip_confirmation) {
-            return self.create_with_confirmation(&target, &intent, step).await;
-        }
-        // A stored draft is committed before its new card is shown, so a click on the card
-        // finds it in its new state (here or on another instance).
+        // The request is committed before its card is shown, so a click on the card always
+        // finds it (here or on another instance).
         let Some(stored) = self.persist(&target, step).await? else {
             return Ok(Handled::Done);
         };
@@ -280,6 +277,39 @@ impl Engine {
         }
         self.show_confirmation(&stored, &intent).await;
         Ok(Handled::Done)
+    }
+
+    /// Posts the confirmation card and records it; a slash command's first card starts its thread.
+    pub(super) async fn show_confirmation(&self, req: &Request, intent: &Intent) {
+        let card = self.confirmation_card(req, intent, None);
+        let target = CardTarget::Scope(self.scope_of(req));
+        let Some(posted) = self.post_card(req, &target, &card).await else {
+            return;
+        };
+        // Recorded through the commit (the card on the aggregate, the compare-and-set on the
+        // request as shown): committed from `req` unchanged means nothing happened between the
+        // post and the record, so no read to catch up; a conflict re-reads, and then the card
+        // is brought up to the request as it is.
+        let starts_thread = req.origin.thread.is_none();
+        let recorded = self
+            .change_request_from(req.id.as_str(), Some(req.clone()), |_| {
+                let change = Change::none().card(posted.clone()).patch(Patch {
+                    thread: starts_thread.then(|| posted.message_id.clone()),
+                    ..Default::default()
+                });
+                Ok(Some(Step::new(change)))
+            })
+            .await;
+        match recorded {
+            Ok(Some(after)) if after.chain.seq != req.chain.seq => {
+                self.update_card(&after, &posted, after.card_status.clone())
+                    .await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card")
+            }
+        }
     }
 
     /// Commits a step on a new or stored draft; `None` when nothing was applied.

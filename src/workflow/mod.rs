@@ -30,7 +30,6 @@ mod break_glass;
 mod bundle;
 mod cards;
 mod compensate;
-mod confirmation;
 mod credentials;
 mod decide;
 mod edit;

@@ -301,11 +301,8 @@ impl TestApp {
     /// Waits until the request reaches `state`.
     pub async fn wait_state(&self, id: &str, state: RequestState) {
         let what = Sent(&self.slack, format!("request {id} to become {state:?}"));
-        // A new ask's card is posted just before the commit that stores it: not there yet is
-        // "not in that state yet".
         wait_until(PATIENCE, what, || async {
-            let found = self.store().get_request(id).await.expect("store answers");
-            found.is_some_and(|r| r.state == state)
+            self.row(id).await.state == state
         })
         .await
     }
