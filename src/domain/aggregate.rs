@@ -5,7 +5,7 @@
 
 use super::decision::{ApprovalPlan, Decision};
 use super::{
-    GrantRecord, GrantSummary, Intent, Platform, PlatformUser, RequestEvent, RequestId,
+    GrantRecord, GrantSummary, Intent, Platform, PlatformUser, PostedCard, RequestEvent, RequestId,
     RequestState, TransitionError,
 };
 use serde::{Deserialize, Serialize};
@@ -139,6 +139,13 @@ pub struct Request {
     pub created_at: i64,
     pub updated_at: i64,
     pub chain: ChainHead,
+    /// The cards posted for it, oldest first, when read with it (`Store::get_request`, a
+    /// create, and every commit from such a copy); `None` when read without them (lists), and
+    /// then whoever needs them reads them. Kept in step by the commit: a card recorded outside
+    /// a commit moves `updated_at`, which the commit's compare-and-set checks, so a copy that
+    /// missed a card cannot commit.
+    #[serde(skip)]
+    pub cards: Option<Vec<PostedCard>>,
 }
 
 /// Fields a change sets besides the state. `None` leaves a field as it is.
@@ -200,6 +207,7 @@ impl Request {
             created_at: now_ms,
             updated_at: now_ms,
             chain: ChainHead::default(),
+            cards: Some(Vec::new()),
         }
     }
 

@@ -171,6 +171,10 @@ impl Store {
         };
         let rows = chain_rows(&next.id, &next.chain, now, &change.log, self.chain_key());
         next.chain = rows.head.clone();
+        next.cards = Some(with_cards(
+            draft.cards.as_deref().unwrap_or(&[]),
+            &change.cards,
+        ));
         let insert = insert_stmt(&next, change.limit);
         let guard = match (change.limit, self.backend) {
             // PostgreSQL's snapshots would let two creates count at once; they take turns per
@@ -209,6 +213,10 @@ impl Store {
         };
         let rows = chain_rows(&next.id, &seen.chain, now, &change.log, self.chain_key());
         next.chain = rows.head.clone();
+        next.cards = seen
+            .cards
+            .as_deref()
+            .map(|known| with_cards(known, &change.cards));
         let mut vals = vec![
             Val::Text(Some(next.state.as_str().into())),
             Val::Int(Some(now)),
@@ -223,15 +231,19 @@ impl Store {
             sql.push_str(&format!(", {col} = ${}", vals.len()));
         }
         let n = vals.len();
+        // `updated_at` too: recording a card outside a commit moves it (`Store::record_cards`),
+        // so a copy whose cards are out of date conflicts and is read again.
         sql.push_str(&format!(
-            " WHERE id = ${} AND state = ${} AND log_seq = ${}",
+            " WHERE id = ${} AND state = ${} AND log_seq = ${} AND updated_at = ${}",
             n + 1,
             n + 2,
-            n + 3
+            n + 3,
+            n + 4
         ));
         vals.push(Val::Text(Some(seen.id.to_string())));
         vals.push(Val::Text(Some(seen.state.as_str().into())));
         vals.push(Val::Int(Some(seen.chain.seq)));
+        vals.push(Val::Int(Some(seen.updated_at)));
         let update = Stmt::new(sql, vals).check(Check::OneRow);
         let plan = plan(self.backend, &next, change, now, rows, update);
         Ok(match self.run_plan(plan).await? {
@@ -241,17 +253,46 @@ impl Store {
         })
     }
 
-    /// Reads one request.
+    /// Reads one request with its posted cards, in one statement (a row per card).
     pub async fn get_request(&self, id: &str) -> anyhow::Result<Option<Request>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
+        // Boxed: every step awaits this read, and a `fetch_all` future inlined into theirs
+        // grows each caller's state machine (deep async stacks overflow in debug builds).
+        let rows = Box::pin(sqlx::query(AssertSqlSafe(format!(
+            "SELECT r.*, c.platform AS card_platform, c.channel AS card_channel, c.message_id AS card_message_id, c.kind AS card_kind \
+             FROM (SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1) r \
+             LEFT JOIN cards c ON c.request_id = r.id ORDER BY c.created_at, c.message_id"
         )))
         .bind(id)
-        .fetch_optional(self.db())
+        .fetch_all(self.db()))
         .await
         .context("Failed to read a request")?;
-        Ok(row.as_ref().map(codec::decode).transpose()?)
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut req = codec::decode(first)?;
+        let mut cards = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(card) = codec::decode_joined_card(row)? {
+                cards.push(card);
+            }
+        }
+        req.cards = Some(cards);
+        Ok(Some(req))
     }
+}
+
+/// The cards a copy knows plus those a change records; a card already known is not repeated
+/// (the insert ignores it too).
+fn with_cards(known: &[PostedCard], added: &[PostedCard]) -> Vec<PostedCard> {
+    let mut all = known.to_vec();
+    for c in added {
+        if !all.iter().any(|k| {
+            k.platform == c.platform && k.channel == c.channel && k.message_id == c.message_id
+        }) {
+            all.push(c.clone());
+        }
+    }
+    all
 }
 
 /// The insert of a new request; under a limit, an `INSERT … SELECT` that adds the row only while

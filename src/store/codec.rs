@@ -4,7 +4,9 @@
 //! The denormalised columns (`action`, `resource`, `role`, …) exist for filtering and indexes;
 //! they are written from the intent here and never read back as truth.
 
-use crate::domain::{ChainHead, Origin, Platform, Request, RequestId, RequestState, ScopeKind};
+use crate::domain::{
+    CardKind, ChainHead, Origin, Platform, PostedCard, Request, RequestId, RequestState, ScopeKind,
+};
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -126,7 +128,28 @@ pub(crate) fn decode(row: &AnyRow) -> Result<Request, CodecError> {
             seq: r.get("log_seq")?,
             hash: r.get("log_head")?,
         },
+        cards: None,
     })
+}
+
+/// The card on a row of `Store::get_request`'s join (`card_*` columns); `None` for a request
+/// without cards. Strict like the request: an unknown platform or kind names its column.
+pub(crate) fn decode_joined_card(row: &AnyRow) -> Result<Option<PostedCard>, CodecError> {
+    let id: String = row.try_get("id").unwrap_or_default();
+    let r = Reader { row, id };
+    let Some(message_id) = r.get::<Option<String>>("card_message_id")? else {
+        return Ok(None);
+    };
+    let platform: String = r.get("card_platform")?;
+    let kind: String = r.get("card_kind")?;
+    Ok(Some(PostedCard {
+        platform: Platform::parse(&platform)
+            .ok_or_else(|| r.fail("card_platform", format!("unknown platform '{platform}'")))?,
+        channel: r.get("card_channel")?,
+        message_id,
+        kind: CardKind::parse(&kind)
+            .ok_or_else(|| r.fail("card_kind", format!("unknown card kind '{kind}'")))?,
+    }))
 }
 
 fn json<T: serde::Serialize>(v: &Option<T>) -> Val {

@@ -58,6 +58,9 @@ pub use sso::PendingLogin;
 use std::sync::atomic::{AtomicU64, Ordering};
 pub use verify::ChainHeadRow;
 
+/// How long a pooled connection may sit idle and still be used without a ping first.
+const PING_WHEN_IDLE: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -147,9 +150,22 @@ impl Store {
         let opts = sqlx::any::AnyConnectOptions::from_str(&url)
             .context("database.url is not a valid database URL")?;
         let options = |n: u32| {
+            // A connection is pinged before use only after it sat idle (a server restart or a
+            // dropped idle link is what a ping finds); sqlx's default pings at every acquire,
+            // a round trip (on SQLite a worker-thread hand-off) before every read and commit.
+            // A connection that breaks while busy fails its statement, which fails closed.
             let mut o = AnyPoolOptions::new()
                 .max_connections(n.max(1))
-                .acquire_timeout(Duration::from_secs(10));
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_WHEN_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                });
             if backend == Backend::Sqlite {
                 // WAL with synchronous=NORMAL: a commit survives a crash of Warden; after a power
                 // loss the last commits before the last checkpoint may be lost (docs/architecture.md).

@@ -279,7 +279,15 @@ impl Store {
         if cards.is_empty() {
             return Ok(());
         }
-        self.run_plan(vec![cards_stmt(request, cards, now)]).await?;
+        // The request's `updated_at` moves with it (strictly, even within one millisecond): a
+        // copy read before this carries cards without these, and the commit's compare-and-set
+        // on `updated_at` makes it read again rather than refresh cards from that list.
+        let touch = Stmt::new(
+            "UPDATE requests SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at + 1 END WHERE id = $2",
+            vec![Val::Int(Some(now)), Val::Text(Some(request.to_string()))],
+        );
+        self.run_plan(vec![cards_stmt(request, cards, now), touch])
+            .await?;
         Ok(())
     }
 

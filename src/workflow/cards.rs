@@ -279,7 +279,11 @@ impl Engine {
     /// their buttons.
     pub(crate) async fn refresh_cards(&self, req: &Request) {
         let status = req.card_status.clone();
-        let cards = match self.store.cards(req.id.as_str()).await {
+        let read = match &req.cards {
+            Some(known) => Ok(known.clone()),
+            None => self.store.cards(req.id.as_str()).await,
+        };
+        let cards = match read {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(request = %req.id, error = ?e, "failed to list cards");

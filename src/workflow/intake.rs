@@ -286,29 +286,26 @@ impl Engine {
         let Some(posted) = self.post_card(req, &target, &card).await else {
             return;
         };
-        if req.origin.thread.is_some() {
-            let recorded = self
-                .store
-                .record_cards(&req.id, std::slice::from_ref(&posted), self.now_ms())
-                .await;
-            if let Err(e) = recorded {
-                tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card");
-            }
-            self.catch_up(req, &[posted]).await;
-            return;
-        }
+        // Recorded through the commit (the card on the aggregate, the compare-and-set on the
+        // request as shown): committed from `req` unchanged means nothing happened between the
+        // post and the record, so no read to catch up; a conflict re-reads, and then the card
+        // is brought up to the request as it is.
+        let starts_thread = req.origin.thread.is_none();
         let recorded = self
             .change_request_from(req.id.as_str(), Some(req.clone()), |_| {
                 let change = Change::none().card(posted.clone()).patch(Patch {
-                    thread: Some(posted.message_id.clone()),
+                    thread: starts_thread.then(|| posted.message_id.clone()),
                     ..Default::default()
                 });
                 Ok(Some(Step::new(change)))
             })
             .await;
         match recorded {
-            Ok(Some(after)) => self.catch_up(&after, &[posted]).await,
-            Ok(None) => {}
+            Ok(Some(after)) if after.chain.seq != req.chain.seq => {
+                self.update_card(&after, &posted, after.card_status.clone())
+                    .await;
+            }
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(request = %req.id, error = ?e, "failed to record a posted card")
             }

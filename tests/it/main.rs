@@ -20,4 +20,5 @@ mod policy_http;
 mod policy_replay;
 mod service;
 mod slack;
+mod store_cards;
 mod store_leases;

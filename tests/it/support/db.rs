@@ -104,21 +104,54 @@ impl Drop for Schema {
     }
 }
 
+/// Stack for a scenario's thread. A debug build keeps every temporary of an async fn in its poll
+/// frame, and the engine runs a step's follow-up inline (commit → after_change → claimed job →
+/// backend → a lazy TLS connect): that chain came within tens of KiB of the test thread's
+/// default 2 MiB. Release frames are a fraction of that.
+const SCENARIO_STACK: usize = 8 << 20;
+
+/// What `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` does, on a thread with
+/// `SCENARIO_STACK`; the scenario's panic is the test's.
+pub fn on_roomy_runtime<F, Fut>(scenario: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let thread = std::thread::Builder::new()
+        .stack_size(SCENARIO_STACK)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("test runtime")
+                .block_on(scenario())
+        })
+        .expect("scenario thread");
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// Runs each scenario (an `async fn(TestDb)` in scope) on SQLite and on PostgreSQL, as tests
 /// `<scenario>::on_sqlite` and `<scenario>::on_postgres`.
 #[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => { $(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name($crate::support::TestDb::sqlite()).await
+            #[test]
+            fn on_sqlite() {
+                $crate::support::db::on_roomy_runtime(|| async {
+                    super::$name($crate::support::TestDb::sqlite()).await
+                })
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                if let Some(db) = $crate::support::TestDb::postgres().await {
-                    super::$name(db).await
-                }
+            #[test]
+            fn on_postgres() {
+                $crate::support::db::on_roomy_runtime(|| async {
+                    if let Some(db) = $crate::support::TestDb::postgres().await {
+                        super::$name(db).await
+                    }
+                })
             }
         }
     )* };
@@ -129,9 +162,11 @@ macro_rules! on_both_databases {
 macro_rules! on_sqlite {
     ($($name:ident),* $(,)?) => { $(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name($crate::support::TestDb::sqlite()).await
+            #[test]
+            fn on_sqlite() {
+                $crate::support::db::on_roomy_runtime(|| async {
+                    super::$name($crate::support::TestDb::sqlite()).await
+                })
             }
         }
     )* };
