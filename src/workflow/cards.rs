@@ -90,6 +90,7 @@ impl Engine {
             fields,
             status,
             buttons,
+            items: vec![],
         }
     }
 
@@ -182,6 +183,7 @@ impl Engine {
             fields,
             status,
             buttons,
+            items: vec![],
         }
     }
 
@@ -298,7 +300,7 @@ impl Engine {
         c: &PostedCard,
         status: Option<String>,
     ) -> bool {
-        let Some(card) = self.render_stored_card(req, c.kind, status.clone()).await else {
+        let Some(card) = self.render_posted(req, c, status.clone()).await else {
             return true;
         };
         let msg = MessageRef {
@@ -328,6 +330,20 @@ impl Engine {
             }
         }
         ok
+    }
+
+    /// A posted card as it should look now: a bundle's approval card from its listed items,
+    /// any other from its request.
+    pub(crate) async fn render_posted(
+        &self,
+        req: &Request,
+        c: &PostedCard,
+        status: Option<String>,
+    ) -> Option<Card> {
+        match c.kind {
+            CardKind::BundleApproval => self.render_bundle_card(c).await,
+            kind => self.render_stored_card(req, kind, status).await,
+        }
     }
 
     pub(crate) async fn render_stored_card(
@@ -365,7 +381,7 @@ impl Engine {
                 }
                 Some(card)
             }
-            CardKind::Grant => None,
+            CardKind::Grant | CardKind::BundleApproval => None,
         }
     }
 

@@ -23,6 +23,13 @@ pub(crate) struct Submission {
     pub approvers: Option<Vec<Person>>,
 }
 
+/// A committed submission whose approvers are still to be asked.
+pub(crate) struct ToAsk {
+    pub req: Request,
+    pub resource: Resource,
+    pub approvers: Vec<Person>,
+}
+
 /// What asking the policy led to.
 pub(crate) enum Submitted {
     /// Decided: the step to commit (boxed: a step is large, and this travels through futures).
@@ -68,6 +75,29 @@ impl Engine {
         subject: SubjectInput,
         proof: Option<&PasskeyProof>,
     ) -> anyhow::Result<Handled> {
+        let (handled, ask) = self
+            .submit_deciding(req, person, auto, event, subject, proof)
+            .await?;
+        if let Some(ask) = ask {
+            let posts = self
+                .approval_posts(&ask.req, &ask.resource, 0, &ask.approvers)
+                .await;
+            self.post_and_record(&ask.req, &posts).await;
+        }
+        Ok(handled)
+    }
+
+    /// `submit_as` up to its approval cards: the approvers to ask are returned, so a bundle
+    /// asks each of them once for all its items (`workflow::bundle_approvals`).
+    pub(crate) async fn submit_deciding(
+        &self,
+        req: &Request,
+        person: &Person,
+        auto: bool,
+        event: Option<&ChatEvent>,
+        subject: SubjectInput,
+        proof: Option<&PasskeyProof>,
+    ) -> anyhow::Result<(Handled, Option<ToAsk>)> {
         if req.requester_id != person.id {
             return Err(user_error("Only the requester can submit this request."));
         }
@@ -88,14 +118,14 @@ impl Engine {
             .await?
         {
             Submitted::Decided(sub) => *sub,
-            Submitted::Asked(handled) => return Ok(handled),
+            Submitted::Asked(handled) => return Ok((handled, None)),
         };
         if let Some(e) = event {
             sub.step = sub.step.for_event(e);
         }
         let stored = match self.commit_step(req, sub.step).await? {
             Committed::Applied(r) => *r,
-            Committed::Duplicate => return Ok(Handled::Duplicate),
+            Committed::Duplicate => return Ok((Handled::Duplicate, None)),
             Committed::Conflict | Committed::Refused(_) => {
                 return Err(user_error(format!(
                     "Request {} changed while you were clicking; nothing was changed.",
@@ -103,9 +133,14 @@ impl Engine {
                 )));
             }
         };
-        self.after_submission(&stored, person, &resource, sub.approvers)
+        self.after_submission(&stored, person, &resource, None)
             .await;
-        Ok(Handled::Done)
+        let ask = sub.approvers.map(|approvers| ToAsk {
+            req: stored,
+            resource,
+            approvers,
+        });
+        Ok((Handled::Done, ask))
     }
 
     /// The step that confirms `req` and records the policy's decision on it, built on `lead`
@@ -460,29 +495,42 @@ impl Engine {
         step: usize,
         approvers: &[Person],
     ) -> Vec<(CardTarget, Card)> {
-        let platform = req.origin.platform;
         let name = self.requester_label(req).await;
         let card = self.approval_card(req, resource, step, None, &name);
         if req.is_agent() {
             return self.agent_approval_posts(req, &card, approvers);
         }
+        self.approval_targets(req, resource, approvers)
+            .into_iter()
+            .map(|t| (t, card.clone()))
+            .collect()
+    }
+
+    /// Where a person's request asks its approvers: the catalog's approval channel, or each
+    /// approver's DM on the request's platform.
+    pub(crate) fn approval_targets(
+        &self,
+        req: &Request,
+        resource: &Resource,
+        approvers: &[Person],
+    ) -> Vec<CardTarget> {
+        let platform = req.origin.platform;
         if let Some(channel) = resource.approval_channel.get(platform.as_str()) {
-            let target = CardTarget::Channel {
+            return vec![CardTarget::Channel {
                 platform,
                 workspace: req.origin.workspace.clone(),
                 channel: channel.clone(),
-            };
-            return vec![(target, card)];
+            }];
         }
-        let mut posts = Vec::new();
+        let mut targets = Vec::new();
         for p in approvers {
             match p.account_on(platform, &req.origin.workspace) {
-                Some(account) => posts.push((CardTarget::Direct(account.clone()), card.clone())),
+                Some(account) => targets.push(CardTarget::Direct(account.clone())),
                 None => {
                     tracing::info!(request = %req.id, approver = %p.id, "approver has no account on this platform; not sent a card")
                 }
             }
         }
-        posts
+        targets
     }
 }

@@ -28,6 +28,7 @@ mod approvals;
 mod backend;
 mod break_glass;
 mod bundle;
+mod bundle_approvals;
 mod cards;
 mod compensate;
 mod credentials;

@@ -4,7 +4,9 @@
 //! anything the workflow quotes) is escaped so `@everyone`, role and user mentions and masked
 //! links never fire even if a mention setting were lost.
 
-use crate::chat::{ButtonStyle, Card, CardAction, CardKind, EditFields};
+use crate::chat::{
+    Button, ButtonStyle, Card, CardAction, CardKind, EditFields, parse_button_target,
+};
 use crate::domain::RequestId;
 use serenity::all::{ButtonStyle as DiscordStyle, InputTextStyle};
 use serenity::builder::{
@@ -21,10 +23,18 @@ const PREFIX: &str = "warden";
 pub struct Target {
     pub action: CardAction,
     pub request_id: RequestId,
+    /// Every id an "all" button names (empty for one request).
+    pub items: Vec<RequestId>,
 }
 
 pub fn custom_id(action: CardAction, request_id: &RequestId) -> String {
-    format!("{PREFIX}:{}:{}", action.as_str(), request_id.as_str())
+    custom_id_for(action, request_id.as_str())
+}
+
+/// `warden:<action>:<target>`, the target as `Card::button_target` wrote it (ids of an "all"
+/// button: at most 5 × 11 characters and separators, within Discord's 100).
+pub fn custom_id_for(action: CardAction, target: &str) -> String {
+    format!("{PREFIX}:{}:{target}", action.as_str())
 }
 
 /// Parses `warden:<action>:<request id>`; anything else is not ours.
@@ -32,8 +42,12 @@ pub fn parse_custom_id(id: &str) -> Option<Target> {
     let mut parts = id.splitn(3, ':');
     (parts.next()? == PREFIX).then_some(())?;
     let action = CardAction::parse(parts.next()?)?;
-    let request_id = RequestId::parse(parts.next()?)?;
-    Some(Target { action, request_id })
+    let (request_id, items) = parse_button_target(action, parts.next()?)?;
+    Some(Target {
+        action,
+        request_id,
+        items,
+    })
 }
 
 /// Text that cannot mention anyone or hide a link: `@` and `<` get a zero-width space after
@@ -99,26 +113,47 @@ fn embed(card: &Card) -> CreateEmbed {
     e
 }
 
+fn button(b: &Button, id: String) -> CreateButton {
+    let style = match b.style {
+        ButtonStyle::Primary => DiscordStyle::Primary,
+        ButtonStyle::Danger => DiscordStyle::Danger,
+        ButtonStyle::Default => DiscordStyle::Secondary,
+    };
+    CreateButton::new(id)
+        .label(truncate(&b.label, 80))
+        .style(style)
+}
+
+/// The card's own buttons in the first row; a bundle card's per-item buttons follow, two items
+/// (four buttons) a row, so five items fit Discord's five rows of five.
 fn components(card: &Card) -> Vec<CreateActionRow> {
-    if card.buttons.is_empty() {
-        return vec![];
+    let mut rows = Vec::new();
+    if !card.buttons.is_empty() {
+        let buttons = card
+            .buttons
+            .iter()
+            .take(5)
+            .map(|b| button(b, custom_id_for(b.action, &card.button_target(b))))
+            .collect();
+        rows.push(CreateActionRow::Buttons(buttons));
     }
-    let buttons = card
-        .buttons
+    let per_item: Vec<CreateButton> = card
+        .items
         .iter()
-        .take(5)
-        .map(|b| {
-            let style = match b.style {
-                ButtonStyle::Primary => DiscordStyle::Primary,
-                ButtonStyle::Danger => DiscordStyle::Danger,
-                ButtonStyle::Default => DiscordStyle::Secondary,
-            };
-            CreateButton::new(custom_id(b.action, &card.request_id))
-                .label(truncate(&b.label, 80))
-                .style(style)
+        .flat_map(|i| {
+            i.buttons
+                .iter()
+                .take(2)
+                .map(|b| button(b, custom_id(b.action, &i.request_id)))
         })
         .collect();
-    vec![CreateActionRow::Buttons(buttons)]
+    for chunk in per_item.chunks(4) {
+        if rows.len() == 5 {
+            break;
+        }
+        rows.push(CreateActionRow::Buttons(chunk.to_vec()));
+    }
+    rows
 }
 
 pub fn card_message(card: &Card) -> CreateMessage {
@@ -213,20 +248,28 @@ pub fn edit_modal(fields: &EditFields, id: &RequestId) -> CreateInteractionRespo
     )
 }
 
-/// The Deny button's form: the reason goes with the denial.
-pub fn deny_modal(id: &RequestId) -> CreateInteractionResponse {
+/// The Deny button's form: the reason goes with the denial (of one request, or with "Deny
+/// all" of every listed item).
+pub fn deny_modal(action: CardAction, ids: &[RequestId]) -> CreateInteractionResponse {
+    let target = ids
+        .iter()
+        .map(RequestId::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    let title = match ids {
+        [one] => format!("Deny request {one}"),
+        _ => format!("Deny {} requests", ids.len()),
+    };
     CreateInteractionResponse::Modal(
-        CreateModal::new(
-            custom_id(CardAction::Deny, id),
-            truncate(&format!("Deny request {id}"), 45),
-        )
-        .components(vec![input(
-            "reason",
-            "Why are you denying it?",
-            None,
-            InputTextStyle::Paragraph,
-            500,
-        )]),
+        CreateModal::new(custom_id_for(action, &target), truncate(&title, 45)).components(vec![
+            input(
+                "reason",
+                "Why are you denying it?",
+                None,
+                InputTextStyle::Paragraph,
+                500,
+            ),
+        ]),
     )
 }
 
