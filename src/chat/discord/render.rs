@@ -289,6 +289,7 @@ mod tests {
             )],
             status: None,
             buttons,
+            items: vec![],
         }
     }
 
@@ -310,7 +311,8 @@ mod tests {
             parse_custom_id(&s),
             Some(Target {
                 action: CardAction::Approve,
-                request_id: id
+                request_id: id,
+                items: vec![]
             })
         );
         assert_eq!(parse_custom_id("other:approve:AR-1"), None);
@@ -349,6 +351,57 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("Approved by Dana")
+        );
+    }
+
+    #[test]
+    fn a_bundle_card_fits_five_items_and_its_all_buttons_name_the_open_ones() {
+        use crate::chat::CardItem;
+        let b = |label: &str, action| Button {
+            label: label.into(),
+            action,
+            style: ButtonStyle::Primary,
+        };
+        let mut c = card(vec![
+            b("Approve all", CardAction::ApproveAll),
+            b("Deny all", CardAction::DenyAll),
+        ]);
+        c.items = (0..5)
+            .map(|n| CardItem {
+                request_id: RequestId::generate(),
+                text: format!("item {n}"),
+                // The last item is decided: no buttons, and not named by "all".
+                buttons: if n < 4 {
+                    vec![
+                        b("Approve", CardAction::Approve),
+                        b("Deny", CardAction::Deny),
+                    ]
+                } else {
+                    vec![]
+                },
+            })
+            .collect();
+        let rows = serde_json::to_value(components(&c)).unwrap();
+        let rows = rows.as_array().unwrap();
+        assert!(rows.len() <= 5, "{rows:?}");
+        let all = rows[0]["components"][0]["custom_id"].as_str().unwrap();
+        assert!(all.len() <= 100, "{all}");
+        let target = parse_custom_id(all).unwrap();
+        assert_eq!(target.action, CardAction::ApproveAll);
+        let open: Vec<_> = c.items[..4].iter().map(|i| i.request_id.clone()).collect();
+        assert_eq!(target.items, open);
+        let per_item: usize = rows[1..]
+            .iter()
+            .map(|r| r["components"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(per_item, 8, "Approve and Deny for each open item");
+        assert_eq!(
+            parse_custom_id(rows[1]["components"][0]["custom_id"].as_str().unwrap()),
+            Some(Target {
+                action: CardAction::Approve,
+                request_id: c.items[0].request_id.clone(),
+                items: vec![]
+            })
         );
     }
 }

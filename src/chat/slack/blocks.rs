@@ -136,6 +136,7 @@ mod tests {
             ],
             status: status.map(str::to_string),
             buttons,
+            items: vec![],
         }
     }
 
