@@ -3,10 +3,11 @@
 //! The policy is asked before the commit (it reads only the request and the directory), so the
 //! confirmation and the decision land together; a request that changed meanwhile is a conflict.
 
+pub(crate) use super::asking::ToAsk;
 use super::plan::describe;
 use super::step::Step;
 use super::{Engine, Handled, user_error};
-use crate::chat::{Card, CardTarget, ChatEvent};
+use crate::chat::ChatEvent;
 use crate::domain::{
     Decision, Entry, Evidence, Intent, Job, JobKind, Obligation, PasskeyProof, Patch, Person,
     Request, RequestEvent, RequestState, Resource, StepUpPurpose,
@@ -21,13 +22,6 @@ use crate::store::{Change, Committed, JobClaim};
 pub(crate) struct Submission {
     pub step: Step,
     pub approvers: Option<Vec<Person>>,
-}
-
-/// A committed submission whose approvers are still to be asked.
-pub(crate) struct ToAsk {
-    pub req: Request,
-    pub resource: Resource,
-    pub approvers: Vec<Person>,
 }
 
 /// What asking the policy led to.
@@ -485,52 +479,5 @@ impl Engine {
                 ..
             }
         )
-    }
-
-    /// One approval card per eligible approver (DM), or one to the catalog's channel.
-    pub(crate) async fn approval_posts(
-        &self,
-        req: &Request,
-        resource: &Resource,
-        step: usize,
-        approvers: &[Person],
-    ) -> Vec<(CardTarget, Card)> {
-        let name = self.requester_label(req).await;
-        let card = self.approval_card(req, resource, step, None, &name);
-        if req.is_agent() {
-            return self.agent_approval_posts(req, &card, approvers);
-        }
-        self.approval_targets(req, resource, approvers)
-            .into_iter()
-            .map(|t| (t, card.clone()))
-            .collect()
-    }
-
-    /// Where a person's request asks its approvers: the catalog's approval channel, or each
-    /// approver's DM on the request's platform.
-    pub(crate) fn approval_targets(
-        &self,
-        req: &Request,
-        resource: &Resource,
-        approvers: &[Person],
-    ) -> Vec<CardTarget> {
-        let platform = req.origin.platform;
-        if let Some(channel) = resource.approval_channel.get(platform.as_str()) {
-            return vec![CardTarget::Channel {
-                platform,
-                workspace: req.origin.workspace.clone(),
-                channel: channel.clone(),
-            }];
-        }
-        let mut targets = Vec::new();
-        for p in approvers {
-            match p.account_on(platform, &req.origin.workspace) {
-                Some(account) => targets.push(CardTarget::Direct(account.clone())),
-                None => {
-                    tracing::info!(request = %req.id, approver = %p.id, "approver has no account on this platform; not sent a card")
-                }
-            }
-        }
-        targets
     }
 }

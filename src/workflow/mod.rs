@@ -25,6 +25,7 @@ mod agent;
 mod agent_credentials;
 mod agent_ops;
 mod approvals;
+mod asking;
 mod backend;
 mod break_glass;
 mod bundle;

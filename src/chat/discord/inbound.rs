@@ -154,7 +154,7 @@ async fn open_modal(
     actor: &PlatformUser,
 ) -> CreateInteractionResponse {
     match action {
-        CardAction::Deny => return deny_modal(action, &[id.clone()]),
+        CardAction::Deny => return deny_modal(action, std::slice::from_ref(id)),
         CardAction::DenyAll => return deny_modal(action, items),
         _ => {}
     }
