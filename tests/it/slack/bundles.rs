@@ -91,6 +91,7 @@ async fn a_two_item_ask_in_a_dm_is_confirmed_once_and_each_item_decided_on_its_o
 on_both_databases!(
     two_items_for_the_same_approver_share_one_card_and_one_click_approves_both,
     an_item_is_denied_on_its_own_from_the_shared_card,
+    deny_all_asks_one_reason_and_denies_every_listed_item,
     items_for_different_approvers_get_different_cards,
     a_double_or_replayed_approve_all_acts_once,
     a_bundle_item_sent_back_for_a_reason_moves_on_once_the_reason_is_given,
@@ -371,4 +372,43 @@ async fn a_bundle_item_sent_back_for_a_reason_moves_on_once_the_reason_is_given(
             .any(|(_, b)| value_of(b, "approve").contains(&billing.to_string()))
     })
     .await;
+}
+
+async fn deny_all_asks_one_reason_and_denies_every_listed_item(db: TestDb) {
+    let app = TestApp::start(db, 0).await;
+    let items = three_asked(&app, THREE, "U0ALICE").await;
+    let (billing, repo) = (&items[0].id, &items[2].id);
+    app.wait_for(10, "dana's bundle card", |_| {
+        !posted_with(&app, "D0DANA", "approve_all").is_empty()
+    })
+    .await;
+    let (ts, _) = posted_with(&app, "D0DANA", "deny_all").remove(0);
+    app.click(
+        "U0DANA",
+        "deny_all",
+        &format!("{billing},{repo}"),
+        "D0DANA",
+        &ts,
+    )
+    .await;
+    app.wait_for(10, "the deny modal", |s| !s.ok("views.open").is_empty())
+        .await;
+    let view = app.slack.ok("views.open")[0].body["view"].clone();
+    assert_eq!(view["callback_id"], "warden_deny_all");
+    assert_eq!(
+        app.row(billing.as_str()).await.state,
+        RequestState::PendingApproval
+    );
+    app.submit_view(
+        "U0DANA",
+        &view,
+        json!({ "reason": { "value": { "type": "plain_text_input", "value": "not this week" } } }),
+    )
+    .await;
+    for id in [billing, repo] {
+        app.wait_state(id.as_str(), RequestState::Denied).await;
+        let approvals = app.store().approvals(id.as_str()).await.unwrap();
+        assert_eq!(approvals.len(), 1);
+        assert_eq!(approvals[0].reason.as_deref(), Some("not this week"));
+    }
 }
