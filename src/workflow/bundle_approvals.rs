@@ -64,7 +64,7 @@ impl Engine {
     }
 
     /// Posts one bundle card, records it with its items, and brings it up to date if an item
-    /// changed between the post and the record.
+    /// changed between the post and the record (as `catch_up` does for one request's cards).
     async fn post_bundle_card(&self, target: &CardTarget, listed: &[(Request, u32)]) {
         let Some((first, _)) = listed.first() else {
             return;
@@ -88,7 +88,15 @@ impl Engine {
             tracing::warn!(request = %first.id, error = ?e, "failed to record a bundle card");
             return;
         }
-        self.update_card(first, &posted, None).await;
+        // An item changed between the post and the record refreshed its cards without this one.
+        for (shown, _) in listed {
+            if let Ok(Some(now)) = self.store.get_request(shown.id.as_str()).await
+                && now.chain.seq != shown.chain.seq
+            {
+                self.update_card(first, &posted, None).await;
+                return;
+            }
+        }
     }
 
     /// A posted bundle card as it should look now, from its items as they stand.

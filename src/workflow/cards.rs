@@ -300,7 +300,9 @@ impl Engine {
         c: &PostedCard,
         status: Option<String>,
     ) -> bool {
-        let Some(card) = self.render_posted(req, c, status.clone()).await else {
+        // Boxed: card updates run deep inside `after_change` (after a grant, a revoke), and a
+        // rendering future inline there overflows a worker's stack in a debug build.
+        let Some(card) = Box::pin(self.render_posted(req, c, status.clone())).await else {
             return true;
         };
         let msg = MessageRef {
@@ -341,7 +343,7 @@ impl Engine {
         status: Option<String>,
     ) -> Option<Card> {
         match c.kind {
-            CardKind::BundleApproval => self.render_bundle_card(c).await,
+            CardKind::BundleApproval => Box::pin(self.render_bundle_card(c)).await,
             kind => self.render_stored_card(req, kind, status).await,
         }
     }

@@ -69,9 +69,9 @@ impl Engine {
         subject: SubjectInput,
         proof: Option<&PasskeyProof>,
     ) -> anyhow::Result<Handled> {
-        let (handled, ask) = self
-            .submit_deciding(req, person, auto, event, subject, proof)
-            .await?;
+        // Boxed: a submission's future is large, and it runs deep in agent and chat flows.
+        let (handled, ask) =
+            Box::pin(self.submit_deciding(req, person, auto, event, subject, proof)).await?;
         if let Some(ask) = ask {
             let posts = self
                 .approval_posts(&ask.req, &ask.resource, 0, &ask.approvers)
