@@ -136,6 +136,14 @@ pub fn render_card(card: &Card) -> String {
     for (k, v) in &card.fields {
         out.push_str(&format!("\n┃   {k}: {v}"));
     }
+    for item in &card.items {
+        let labels: Vec<String> = item
+            .buttons
+            .iter()
+            .map(|b| format!("[{}]", b.label))
+            .collect();
+        out.push_str(&format!("\n┃ • {} {}", item.text, labels.join(" ")));
+    }
     if let Some(s) = &card.status {
         out.push_str(&format!("\n┃ » {s}"));
     }

@@ -53,6 +53,10 @@ pub enum EventKind {
         action: CardAction,
         request_id: RequestId,
         reason: Option<String>,
+        /// Every item an "all" button of a bundle's approval card names (`request_id` is the
+        /// first); empty for a button on one request.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        items: Vec<RequestId>,
     },
     /// The requester edited the proposed fields in a form.
     EditSubmitted {
@@ -92,6 +96,10 @@ pub enum CardAction {
     Revoke,
     Extend,
     Review,
+    /// On a bundle's approval card: approve every listed item still waiting.
+    ApproveAll,
+    /// On a bundle's approval card: deny every listed item still waiting.
+    DenyAll,
 }
 
 impl CardAction {
@@ -105,6 +113,8 @@ impl CardAction {
             CardAction::Revoke => "revoke",
             CardAction::Extend => "extend",
             CardAction::Review => "review",
+            CardAction::ApproveAll => "approve_all",
+            CardAction::DenyAll => "deny_all",
         }
     }
 
@@ -118,6 +128,8 @@ impl CardAction {
             Self::Revoke,
             Self::Extend,
             Self::Review,
+            Self::ApproveAll,
+            Self::DenyAll,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)
@@ -152,6 +164,57 @@ pub struct Card {
     pub status: Option<String>,
     /// Empty once the card is resolved.
     pub buttons: Vec<Button>,
+    /// A bundle's approval card: one line per listed item, each with its own buttons while
+    /// it waits. Empty on every other card.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<CardItem>,
+}
+
+/// One item on a bundle's approval card: Warden's words for it and the buttons acting on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardItem {
+    pub request_id: RequestId,
+    pub text: String,
+    pub buttons: Vec<Button>,
+}
+
+/// Separates the ids an "all" button carries (`AR-…,AR-…`; at most `MAX_ITEMS` of them, so a
+/// Discord custom id stays within its 100 characters).
+const ID_SEPARATOR: char = ',';
+
+impl Card {
+    /// What a card-level button carries to the engine: its card's request, or for an "all"
+    /// button every listed item that still has buttons of its own.
+    pub fn button_target(&self, button: &Button) -> String {
+        match button.action {
+            CardAction::ApproveAll | CardAction::DenyAll => self
+                .items
+                .iter()
+                .filter(|i| !i.buttons.is_empty())
+                .map(|i| i.request_id.as_str())
+                .collect::<Vec<_>>()
+                .join(&ID_SEPARATOR.to_string()),
+            _ => self.request_id.to_string(),
+        }
+    }
+}
+
+/// Reads what `Card::button_target` wrote: the first id and, for an "all" button, every id.
+/// `None` when any part is not a request id.
+pub fn parse_button_target(action: CardAction, value: &str) -> Option<(RequestId, Vec<RequestId>)> {
+    let ids = value
+        .split(ID_SEPARATOR)
+        .map(RequestId::parse)
+        .collect::<Option<Vec<_>>>()?;
+    let first = ids.first()?.clone();
+    if ids.len() > crate::domain::MAX_ITEMS {
+        return None;
+    }
+    match action {
+        CardAction::ApproveAll | CardAction::DenyAll => Some((first, ids)),
+        _ if ids.len() == 1 => Some((first, vec![])),
+        _ => None,
+    }
 }
 
 /// Where a card goes.

@@ -135,6 +135,7 @@ impl Demo {
                 action,
                 request_id: id,
                 reason: reason.map(str::to_string),
+                items: vec![],
             },
         };
         self.engine.handle(event).await.map(|_| ())

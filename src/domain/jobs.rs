@@ -11,10 +11,18 @@ pub enum CardKind {
     Approval,
     Grant,
     Alert,
+    /// One approver's card for several items of a bundle (its items in `card_items`).
+    BundleApproval,
 }
 
 impl CardKind {
-    pub const ALL: [CardKind; 4] = [Self::Confirmation, Self::Approval, Self::Grant, Self::Alert];
+    pub const ALL: [CardKind; 5] = [
+        Self::Confirmation,
+        Self::Approval,
+        Self::Grant,
+        Self::Alert,
+        Self::BundleApproval,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -22,6 +30,7 @@ impl CardKind {
             Self::Approval => "approval",
             Self::Grant => "grant",
             Self::Alert => "alert",
+            Self::BundleApproval => "bundle_approval",
         }
     }
 

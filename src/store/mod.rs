@@ -15,6 +15,7 @@ use std::time::Duration;
 
 mod agent_activity;
 mod agent_credentials;
+mod card_items;
 mod chain;
 mod change;
 mod codec;
@@ -41,6 +42,7 @@ mod verify;
 
 pub use crate::domain::LogKind;
 pub use agent_activity::AgentActivity;
+pub use card_items::CardItemRow;
 pub use chain::{ChainKey, MIN_KEY_BYTES, Scheme};
 pub use change::{Change, Committed, JobClaim, Schedule, UnfinishedLimit};
 pub use codec::CodecError;

@@ -291,9 +291,9 @@ impl Store {
         Ok(())
     }
 
-    /// Every card posted for a request, oldest first.
+    /// Every card posted for a request, oldest first, with the bundle cards that list it.
     pub async fn cards(&self, request_id: &str) -> anyhow::Result<Vec<PostedCard>> {
-        let rows = sqlx::query("SELECT platform, channel, message_id, kind FROM cards WHERE request_id = $1 ORDER BY created_at")
+        let rows = sqlx::query("SELECT platform, channel, message_id, kind FROM cards c WHERE request_id = $1 OR EXISTS (SELECT 1 FROM card_items i WHERE i.request_id = $1 AND i.platform = c.platform AND i.channel = c.channel AND i.message_id = c.message_id) ORDER BY created_at")
             .bind(request_id)
             .fetch_all(self.db())
             .await

@@ -11,6 +11,7 @@ impl Engine {
         event: &ChatEvent,
         action: CardAction,
         request_id: &RequestId,
+        items: &[RequestId],
         reason: Option<&str>,
     ) -> anyhow::Result<Handled> {
         let person = self.principal(&event.actor).await?;
@@ -37,6 +38,14 @@ impl Engine {
             }
             CardAction::Approve => self.approve(event, &person, request_id).await,
             CardAction::Deny => self.deny(event, &person, request_id, reason).await,
+            CardAction::ApproveAll | CardAction::DenyAll => {
+                let listed = match items {
+                    [] => std::slice::from_ref(request_id),
+                    all => all,
+                };
+                self.act_on_listed(event, &person, action, listed, reason)
+                    .await
+            }
             CardAction::Revoke => {
                 let req = self.request_for_requester(request_id, &person).await?;
                 self.revoke_early(&req, &person.id, "revoked by the requester", Some(event))

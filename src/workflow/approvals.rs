@@ -320,6 +320,20 @@ impl Engine {
         id: &RequestId,
         reason: Option<&str>,
     ) -> anyhow::Result<Handled> {
+        self.deny_click(event, person, id, reason, delivery_key(event))
+            .await
+    }
+
+    /// The one denial path; `delivery` is what the denial records, so a redelivery commits
+    /// nothing (a "Deny all" records one per item).
+    pub(crate) async fn deny_click(
+        &self,
+        event: &ChatEvent,
+        person: &Person,
+        id: &RequestId,
+        reason: Option<&str>,
+        delivery: String,
+    ) -> anyhow::Result<Handled> {
         let reason = reason
             .map(|r| crate::domain::text::sanitize_free_text(r, 300))
             .filter(|r| !r.is_empty());
@@ -366,10 +380,10 @@ impl Engine {
                     why: None,
                 }))
                 .cancel(&[JobKind::PendingExpire, JobKind::Remind]);
-            let step = Step::new(change)
+            let mut step = Step::new(change)
                 .cards(format!("Denied by {name}{because}"))
-                .tell(format!("{name} denied request {}{because}.", seen.id))
-                .for_event(event);
+                .tell(format!("{name} denied request {}{because}.", seen.id));
+            step.change.delivery = Some(delivery.clone());
             match self.commit_step(&seen, step).await? {
                 Committed::Applied(_) => {
                     self.metrics

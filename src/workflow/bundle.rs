@@ -9,6 +9,7 @@ use crate::domain::{
     Entry, Evidence, Intent, Job, Patch, Person, Request, RequestEvent, RequestId, RequestState,
     format_duration,
 };
+use crate::policy::SubjectInput;
 use crate::store::{Change, Committed};
 
 impl Engine {
@@ -136,26 +137,47 @@ impl Engine {
         }
         let items = self.bundle_items(lead).await?;
         let auto = event.is_none();
+        let waiting: Vec<(Request, Option<&ChatEvent>)> = items
+            .into_iter()
+            .enumerate()
+            .filter(|(_, item)| item.state == RequestState::AwaitingConfirmation)
+            .map(|(n, item)| (item, if n == 0 { event } else { None }))
+            .collect();
+        self.submit_items(lead, person, auto, waiting).await
+    }
+
+    /// Submits items of one bundle, each on its own; then asks every approver once for the
+    /// items that need them, and tells the requester where each item stands in one message.
+    pub(super) async fn submit_items(
+        &self,
+        lead: &Request,
+        person: &Person,
+        auto: bool,
+        items: Vec<(Request, Option<&ChatEvent>)>,
+    ) -> anyhow::Result<Handled> {
         let mut refused = Vec::new();
-        for (n, item) in items.iter().enumerate() {
-            if item.state != RequestState::AwaitingConfirmation {
-                continue;
-            }
+        let mut asks = Vec::new();
+        for (item, event) in &items {
             let outcome = self
-                .submit(item, person, auto, if n == 0 { event } else { None })
+                .submit_deciding(item, person, auto, *event, SubjectInput::Person, None)
                 .await;
-            if let Err(e) = outcome {
-                // One item refused (frozen, no account on its target) leaves the others to go on.
-                let why = match e.downcast_ref::<UserError>() {
-                    Some(UserError(msg)) => msg.clone(),
-                    None => {
-                        tracing::error!(request = %item.id, error = ?e, "failed to submit a bundle item");
-                        "it could not be submitted; the cause is in Warden's log".into()
-                    }
-                };
-                refused.push(format!("{}: {why}", item.id));
+            match outcome {
+                Ok((_, Some(ask))) => asks.push(ask),
+                Ok((_, None)) => {}
+                Err(e) => {
+                    // One item refused (frozen, no account on its target) leaves the others to go on.
+                    let why = match e.downcast_ref::<UserError>() {
+                        Some(UserError(msg)) => msg.clone(),
+                        None => {
+                            tracing::error!(request = %item.id, error = ?e, "failed to submit a bundle item");
+                            "it could not be submitted; the cause is in Warden's log".into()
+                        }
+                    };
+                    refused.push(format!("{}: {why}", item.id));
+                }
             }
         }
+        self.ask_bundle_approvers(asks).await;
         self.summarise_bundle(lead, &refused).await;
         Ok(Handled::Done)
     }
@@ -192,6 +214,18 @@ impl Engine {
         }
         for r in refused {
             lines.push(format!("Not submitted: {r}"));
+        }
+        // One question for every item the policy wants a reason for, answered once.
+        let lacking: Vec<String> = items
+            .iter()
+            .filter(|i| super::reason::waiting_for_reason(i))
+            .map(item_label)
+            .collect();
+        if !lacking.is_empty() {
+            lines.push(format!(
+                "The access policy needs a reason before {} can be decided: what do you need it for? Reply here; a sentence or a ticket number is enough.",
+                lacking.join(", ")
+            ));
         }
         self.send_logged(lead, &lines.join("\n")).await;
     }

@@ -90,6 +90,7 @@ impl Engine {
             fields,
             status,
             buttons,
+            items: vec![],
         }
     }
 
@@ -182,6 +183,7 @@ impl Engine {
             fields,
             status,
             buttons,
+            items: vec![],
         }
     }
 
@@ -302,7 +304,9 @@ impl Engine {
         c: &PostedCard,
         status: Option<String>,
     ) -> bool {
-        let Some(card) = self.render_stored_card(req, c.kind, status.clone()).await else {
+        // Boxed: card updates run deep inside `after_change` (after a grant, a revoke), and a
+        // rendering future inline there overflows a worker's stack in a debug build.
+        let Some(card) = Box::pin(self.render_posted(req, c, status.clone())).await else {
             return true;
         };
         let msg = MessageRef {
@@ -332,6 +336,20 @@ impl Engine {
             }
         }
         ok
+    }
+
+    /// A posted card as it should look now: a bundle's approval card from its listed items,
+    /// any other from its request.
+    pub(crate) async fn render_posted(
+        &self,
+        req: &Request,
+        c: &PostedCard,
+        status: Option<String>,
+    ) -> Option<Card> {
+        match c.kind {
+            CardKind::BundleApproval => Box::pin(self.render_bundle_card(c)).await,
+            kind => self.render_stored_card(req, kind, status).await,
+        }
     }
 
     pub(crate) async fn render_stored_card(
@@ -369,7 +387,7 @@ impl Engine {
                 }
                 Some(card)
             }
-            CardKind::Grant => None,
+            CardKind::Grant | CardKind::BundleApproval => None,
         }
     }
 

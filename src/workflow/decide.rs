@@ -3,10 +3,11 @@
 //! The policy is asked before the commit (it reads only the request and the directory), so the
 //! confirmation and the decision land together; a request that changed meanwhile is a conflict.
 
+pub(crate) use super::asking::ToAsk;
 use super::plan::describe;
 use super::step::Step;
 use super::{Engine, Handled, user_error};
-use crate::chat::{Card, CardTarget, ChatEvent};
+use crate::chat::ChatEvent;
 use crate::domain::{
     Decision, Entry, Evidence, Intent, Job, JobKind, Obligation, PasskeyProof, Patch, Person,
     Request, RequestEvent, RequestState, Resource, StepUpPurpose,
@@ -68,6 +69,29 @@ impl Engine {
         subject: SubjectInput,
         proof: Option<&PasskeyProof>,
     ) -> anyhow::Result<Handled> {
+        // Boxed: a submission's future is large, and it runs deep in agent and chat flows.
+        let (handled, ask) =
+            Box::pin(self.submit_deciding(req, person, auto, event, subject, proof)).await?;
+        if let Some(ask) = ask {
+            let posts = self
+                .approval_posts(&ask.req, &ask.resource, 0, &ask.approvers)
+                .await;
+            self.post_and_record(&ask.req, &posts).await;
+        }
+        Ok(handled)
+    }
+
+    /// `submit_as` up to its approval cards: the approvers to ask are returned, so a bundle
+    /// asks each of them once for all its items (`workflow::bundle_approvals`).
+    pub(crate) async fn submit_deciding(
+        &self,
+        req: &Request,
+        person: &Person,
+        auto: bool,
+        event: Option<&ChatEvent>,
+        subject: SubjectInput,
+        proof: Option<&PasskeyProof>,
+    ) -> anyhow::Result<(Handled, Option<ToAsk>)> {
         if req.requester_id != person.id {
             return Err(user_error("Only the requester can submit this request."));
         }
@@ -88,14 +112,14 @@ impl Engine {
             .await?
         {
             Submitted::Decided(sub) => *sub,
-            Submitted::Asked(handled) => return Ok(handled),
+            Submitted::Asked(handled) => return Ok((handled, None)),
         };
         if let Some(e) = event {
             sub.step = sub.step.for_event(e);
         }
         let stored = match self.commit_step(req, sub.step).await? {
             Committed::Applied(r) => *r,
-            Committed::Duplicate => return Ok(Handled::Duplicate),
+            Committed::Duplicate => return Ok((Handled::Duplicate, None)),
             Committed::Conflict | Committed::Refused(_) => {
                 return Err(user_error(format!(
                     "Request {} changed while you were clicking; nothing was changed.",
@@ -103,9 +127,14 @@ impl Engine {
                 )));
             }
         };
-        self.after_submission(&stored, person, &resource, sub.approvers)
+        self.after_submission(&stored, person, &resource, None)
             .await;
-        Ok(Handled::Done)
+        let ask = sub.approvers.map(|approvers| ToAsk {
+            req: stored,
+            resource,
+            approvers,
+        });
+        Ok((Handled::Done, ask))
     }
 
     /// The step that confirms `req` and records the policy's decision on it, built on `lead`
@@ -454,39 +483,5 @@ impl Engine {
                 ..
             }
         )
-    }
-
-    /// One approval card per eligible approver (DM), or one to the catalog's channel.
-    pub(crate) async fn approval_posts(
-        &self,
-        req: &Request,
-        resource: &Resource,
-        step: usize,
-        approvers: &[Person],
-    ) -> Vec<(CardTarget, Card)> {
-        let platform = req.origin.platform;
-        let name = self.requester_label(req).await;
-        let card = self.approval_card(req, resource, step, None, &name);
-        if req.is_agent() {
-            return self.agent_approval_posts(req, &card, approvers);
-        }
-        if let Some(channel) = resource.approval_channel.get(platform.as_str()) {
-            let target = CardTarget::Channel {
-                platform,
-                workspace: req.origin.workspace.clone(),
-                channel: channel.clone(),
-            };
-            return vec![(target, card)];
-        }
-        let mut posts = Vec::new();
-        for p in approvers {
-            match p.account_on(platform, &req.origin.workspace) {
-                Some(account) => posts.push((CardTarget::Direct(account.clone()), card.clone())),
-                None => {
-                    tracing::info!(request = %req.id, approver = %p.id, "approver has no account on this platform; not sent a card")
-                }
-            }
-        }
-        posts
     }
 }

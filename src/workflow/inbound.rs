@@ -102,7 +102,10 @@ impl Engine {
                 action,
                 request_id,
                 reason,
-            } => Box::pin(self.on_action(event, *action, request_id, reason.as_deref())).await,
+                items,
+            } => {
+                Box::pin(self.on_action(event, *action, request_id, items, reason.as_deref())).await
+            }
             EventKind::EditSubmitted { request_id, fields } => {
                 Box::pin(self.on_edit(event, request_id, fields)).await
             }

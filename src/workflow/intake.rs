@@ -117,6 +117,14 @@ impl Engine {
         };
         let admitted = self.admit(person, text, &words).await?;
         let (text, said) = self.said(event, person, text);
+        if person.id == req.requester_id
+            && req.bundle_id.is_some()
+            && let Some(handled) = self
+                .answer_bundle_reason(event, person, &req, &text, &said)
+                .await?
+        {
+            return Ok(handled);
+        }
         let Some(thread) = thread.as_mut() else {
             let mut step = Step::new(Change::none().logs(said)).for_event(event);
             if person.id == req.requester_id {

@@ -261,7 +261,7 @@ impl Engine {
         update: &CardUpdate,
     ) -> anyhow::Result<()> {
         if let Some(card) = self
-            .render_stored_card(req, update.card.kind, req.card_status.clone())
+            .render_posted(req, &update.card, req.card_status.clone())
             .await
             && let Some(chat) = self.chat(update.card.platform)
         {

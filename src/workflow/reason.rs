@@ -8,12 +8,12 @@ use super::step::Step;
 use super::{Engine, Handled, user_error};
 use crate::chat::ChatEvent;
 use crate::domain::{
-    Decision, Entry, Evidence, Field, Intent, IntentError, Obligation, Patch, Request,
+    Decision, Entry, Evidence, Field, Intent, IntentError, Job, Obligation, Patch, Person, Request,
     RequestEvent, RequestState, Resource,
 };
 use crate::intake::IntakeResult;
 use crate::policy::PolicyInput;
-use crate::store::Committed;
+use crate::store::{Change, Committed};
 
 /// Whether `decision` cannot stand for `intent` until the requester says why.
 pub(super) fn lacks_required_reason(decision: &Decision, intent: &Intent) -> bool {
@@ -100,7 +100,8 @@ impl Engine {
                 &actor,
                 Evidence::PolicyDecision(serde_json::to_value(&decision)?),
             ));
-        let status = if change.events.is_empty() {
+        let change_open = change.events.is_empty();
+        let status = if change_open {
             // Still open: back to the requester, with the decision that asked kept on the request
             // so their answer is recognised and submitted again.
             change.events.push(RequestEvent::ReasonNeeded);
@@ -117,7 +118,11 @@ impl Engine {
         } else {
             "Cancelled: no clear answer"
         };
-        let mut step = Step::new(change).tell(msg).cards(status);
+        let mut step = Step::new(change).cards(status);
+        // A bundle's items are asked once, together, in the bundle's summary.
+        if req.bundle_id.is_none() || !change_open {
+            step = step.tell(msg);
+        }
         if let Some(e) = event {
             step = step.for_event(e);
         }
@@ -129,6 +134,63 @@ impl Engine {
                 req.id
             ))),
         }
+    }
+}
+
+impl Engine {
+    /// The requester's reply in a bundle's thread while items of it wait for the reason the
+    /// policy requires: the reply is that reason for every such item, each is proposed again
+    /// with it and submitted (they were confirmed before), and approvers are asked once. `None`
+    /// when no item waits for a reason (the reply is then context, as any other).
+    pub(super) async fn answer_bundle_reason(
+        &self,
+        event: &ChatEvent,
+        person: &Person,
+        lead: &Request,
+        reply: &str,
+        said: &[Entry],
+    ) -> anyhow::Result<Option<Handled>> {
+        let Some(bundle) = &lead.bundle_id else {
+            return Ok(None);
+        };
+        let items = self.store.requests_in_bundle(bundle).await?;
+        let waiting: Vec<Request> = items.into_iter().filter(waiting_for_reason).collect();
+        let reason = crate::domain::text::sanitize_free_text(reply, 500);
+        if waiting.is_empty() || reason.trim().is_empty() {
+            return Ok(None);
+        }
+        let deadline = self.now_ms() + (self.options.confirm_ttl_secs as i64) * 1000;
+        let mut ready = Vec::with_capacity(waiting.len());
+        for (n, item) in waiting.iter().enumerate() {
+            let Some(mut intent) = item.intent.clone() else {
+                continue;
+            };
+            intent.justification = Some(reason.clone());
+            // What was said is logged once, with the first item, which records the delivery.
+            let change = Change::event(RequestEvent::IntentReady)
+                .logs(if n == 0 { said.to_vec() } else { vec![] })
+                .log(Entry::warden(Evidence::IntentProposed {
+                    intent: serde_json::to_value(&intent)?,
+                }))
+                .schedule(Job::ConfirmExpire, deadline)
+                .patch(Patch {
+                    intent: Some(intent),
+                    deadline_at: Some(Some(deadline)),
+                    ..Default::default()
+                });
+            let mut step = Step::new(change);
+            if n == 0 {
+                step = step.for_event(event);
+            }
+            match self.commit_step(item, step).await? {
+                Committed::Applied(r) => ready.push((*r, None)),
+                Committed::Duplicate => return Ok(Some(Handled::Duplicate)),
+                Committed::Conflict | Committed::Refused(_) => {
+                    tracing::warn!(request = %item.id, "a bundle item changed while its reason came in; left as it is");
+                }
+            }
+        }
+        Ok(Some(self.submit_items(lead, person, false, ready).await?))
     }
 }
 

@@ -26,6 +26,8 @@ pub enum Inbound {
     OpenModal {
         action: CardAction,
         request_id: RequestId,
+        /// Every id a "Deny all" names.
+        items: Vec<RequestId>,
         actor: PlatformUser,
     },
     /// Answered at once with this ephemeral text; nothing reaches the engine.
@@ -69,7 +71,12 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             }
         }
         Interaction::Component(c) => {
-            let Some(Target { action, request_id }) = parse_custom_id(&c.data.custom_id) else {
+            let Some(Target {
+                action,
+                request_id,
+                items,
+            }) = parse_custom_id(&c.data.custom_id)
+            else {
                 return Inbound::Ignore;
             };
             let Some((actor, scope)) = who_and_where(
@@ -81,10 +88,14 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
             ) else {
                 return Inbound::Refuse(NO_GUILD);
             };
-            if matches!(action, CardAction::Edit | CardAction::Deny) {
+            if matches!(
+                action,
+                CardAction::Edit | CardAction::Deny | CardAction::DenyAll
+            ) {
                 return Inbound::OpenModal {
                     action,
                     request_id,
+                    items,
                     actor,
                 };
             }
@@ -102,13 +113,19 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                         action,
                         request_id,
                         reason: None,
+                        items,
                     },
                 }),
                 reply,
             }
         }
         Interaction::Modal(m) => {
-            let Some(Target { action, request_id }) = parse_custom_id(&m.data.custom_id) else {
+            let Some(Target {
+                action,
+                request_id,
+                items,
+            }) = parse_custom_id(&m.data.custom_id)
+            else {
                 return Inbound::Ignore;
             };
             let Some((actor, scope)) = who_and_where(
@@ -131,10 +148,11 @@ pub fn classify(interaction: &Interaction, home_guild: Option<&str>) -> Inbound 
                         justification: field("justification"),
                     },
                 },
-                CardAction::Deny => EventKind::Action {
+                CardAction::Deny | CardAction::DenyAll => EventKind::Action {
                     action,
                     request_id,
                     reason: field("reason"),
+                    items,
                 },
                 _ => return Inbound::Ignore,
             };

@@ -115,8 +115,9 @@ pub async fn answer(
         Inbound::OpenModal {
             action,
             request_id,
+            items,
             actor,
-        } => open_modal(state, action, &request_id, &actor).await,
+        } => open_modal(state, action, &request_id, &items, &actor).await,
         Inbound::Event { event, reply } => {
             let ack = reply.ack;
             // Stored (with what is needed to answer it) before it is acknowledged: a crash after
@@ -149,10 +150,13 @@ async fn open_modal(
     state: &AppState,
     action: CardAction,
     id: &RequestId,
+    items: &[RequestId],
     actor: &PlatformUser,
 ) -> CreateInteractionResponse {
-    if action == CardAction::Deny {
-        return deny_modal(id);
+    match action {
+        CardAction::Deny => return deny_modal(action, std::slice::from_ref(id)),
+        CardAction::DenyAll => return deny_modal(action, items),
+        _ => {}
     }
     match state.engine.edit_form(actor, id).await {
         Ok(EditForm::Open(fields)) => edit_modal(&fields, id),

@@ -4,7 +4,9 @@
 //! anything the workflow quotes) is escaped so `@everyone`, role and user mentions and masked
 //! links never fire even if a mention setting were lost.
 
-use crate::chat::{ButtonStyle, Card, CardAction, CardKind, EditFields};
+use crate::chat::{
+    Button, ButtonStyle, Card, CardAction, CardKind, EditFields, parse_button_target,
+};
 use crate::domain::RequestId;
 use serenity::all::{ButtonStyle as DiscordStyle, InputTextStyle};
 use serenity::builder::{
@@ -21,10 +23,18 @@ const PREFIX: &str = "warden";
 pub struct Target {
     pub action: CardAction,
     pub request_id: RequestId,
+    /// Every id an "all" button names (empty for one request).
+    pub items: Vec<RequestId>,
 }
 
 pub fn custom_id(action: CardAction, request_id: &RequestId) -> String {
-    format!("{PREFIX}:{}:{}", action.as_str(), request_id.as_str())
+    custom_id_for(action, request_id.as_str())
+}
+
+/// `warden:<action>:<target>`, the target as `Card::button_target` wrote it (ids of an "all"
+/// button: at most 5 × 11 characters and separators, within Discord's 100).
+pub fn custom_id_for(action: CardAction, target: &str) -> String {
+    format!("{PREFIX}:{}:{target}", action.as_str())
 }
 
 /// Parses `warden:<action>:<request id>`; anything else is not ours.
@@ -32,8 +42,12 @@ pub fn parse_custom_id(id: &str) -> Option<Target> {
     let mut parts = id.splitn(3, ':');
     (parts.next()? == PREFIX).then_some(())?;
     let action = CardAction::parse(parts.next()?)?;
-    let request_id = RequestId::parse(parts.next()?)?;
-    Some(Target { action, request_id })
+    let (request_id, items) = parse_button_target(action, parts.next()?)?;
+    Some(Target {
+        action,
+        request_id,
+        items,
+    })
 }
 
 /// Text that cannot mention anyone or hide a link: `@` and `<` get a zero-width space after
@@ -99,26 +113,47 @@ fn embed(card: &Card) -> CreateEmbed {
     e
 }
 
+fn button(b: &Button, id: String) -> CreateButton {
+    let style = match b.style {
+        ButtonStyle::Primary => DiscordStyle::Primary,
+        ButtonStyle::Danger => DiscordStyle::Danger,
+        ButtonStyle::Default => DiscordStyle::Secondary,
+    };
+    CreateButton::new(id)
+        .label(truncate(&b.label, 80))
+        .style(style)
+}
+
+/// The card's own buttons in the first row; a bundle card's per-item buttons follow, two items
+/// (four buttons) a row, so five items fit Discord's five rows of five.
 fn components(card: &Card) -> Vec<CreateActionRow> {
-    if card.buttons.is_empty() {
-        return vec![];
+    let mut rows = Vec::new();
+    if !card.buttons.is_empty() {
+        let buttons = card
+            .buttons
+            .iter()
+            .take(5)
+            .map(|b| button(b, custom_id_for(b.action, &card.button_target(b))))
+            .collect();
+        rows.push(CreateActionRow::Buttons(buttons));
     }
-    let buttons = card
-        .buttons
+    let per_item: Vec<CreateButton> = card
+        .items
         .iter()
-        .take(5)
-        .map(|b| {
-            let style = match b.style {
-                ButtonStyle::Primary => DiscordStyle::Primary,
-                ButtonStyle::Danger => DiscordStyle::Danger,
-                ButtonStyle::Default => DiscordStyle::Secondary,
-            };
-            CreateButton::new(custom_id(b.action, &card.request_id))
-                .label(truncate(&b.label, 80))
-                .style(style)
+        .flat_map(|i| {
+            i.buttons
+                .iter()
+                .take(2)
+                .map(|b| button(b, custom_id(b.action, &i.request_id)))
         })
         .collect();
-    vec![CreateActionRow::Buttons(buttons)]
+    for chunk in per_item.chunks(4) {
+        if rows.len() == 5 {
+            break;
+        }
+        rows.push(CreateActionRow::Buttons(chunk.to_vec()));
+    }
+    rows
 }
 
 pub fn card_message(card: &Card) -> CreateMessage {
@@ -213,20 +248,28 @@ pub fn edit_modal(fields: &EditFields, id: &RequestId) -> CreateInteractionRespo
     )
 }
 
-/// The Deny button's form: the reason goes with the denial.
-pub fn deny_modal(id: &RequestId) -> CreateInteractionResponse {
+/// The Deny button's form: the reason goes with the denial (of one request, or with "Deny
+/// all" of every listed item).
+pub fn deny_modal(action: CardAction, ids: &[RequestId]) -> CreateInteractionResponse {
+    let target = ids
+        .iter()
+        .map(RequestId::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    let title = match ids {
+        [one] => format!("Deny request {one}"),
+        _ => format!("Deny {} requests", ids.len()),
+    };
     CreateInteractionResponse::Modal(
-        CreateModal::new(
-            custom_id(CardAction::Deny, id),
-            truncate(&format!("Deny request {id}"), 45),
-        )
-        .components(vec![input(
-            "reason",
-            "Why are you denying it?",
-            None,
-            InputTextStyle::Paragraph,
-            500,
-        )]),
+        CreateModal::new(custom_id_for(action, &target), truncate(&title, 45)).components(vec![
+            input(
+                "reason",
+                "Why are you denying it?",
+                None,
+                InputTextStyle::Paragraph,
+                500,
+            ),
+        ]),
     )
 }
 
@@ -246,6 +289,7 @@ mod tests {
             )],
             status: None,
             buttons,
+            items: vec![],
         }
     }
 
@@ -267,7 +311,8 @@ mod tests {
             parse_custom_id(&s),
             Some(Target {
                 action: CardAction::Approve,
-                request_id: id
+                request_id: id,
+                items: vec![]
             })
         );
         assert_eq!(parse_custom_id("other:approve:AR-1"), None);
@@ -306,6 +351,57 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("Approved by Dana")
+        );
+    }
+
+    #[test]
+    fn a_bundle_card_fits_five_items_and_its_all_buttons_name_the_open_ones() {
+        use crate::chat::CardItem;
+        let b = |label: &str, action| Button {
+            label: label.into(),
+            action,
+            style: ButtonStyle::Primary,
+        };
+        let mut c = card(vec![
+            b("Approve all", CardAction::ApproveAll),
+            b("Deny all", CardAction::DenyAll),
+        ]);
+        c.items = (0..5)
+            .map(|n| CardItem {
+                request_id: RequestId::generate(),
+                text: format!("item {n}"),
+                // The last item is decided: no buttons, and not named by "all".
+                buttons: if n < 4 {
+                    vec![
+                        b("Approve", CardAction::Approve),
+                        b("Deny", CardAction::Deny),
+                    ]
+                } else {
+                    vec![]
+                },
+            })
+            .collect();
+        let rows = serde_json::to_value(components(&c)).unwrap();
+        let rows = rows.as_array().unwrap();
+        assert!(rows.len() <= 5, "{rows:?}");
+        let all = rows[0]["components"][0]["custom_id"].as_str().unwrap();
+        assert!(all.len() <= 100, "{all}");
+        let target = parse_custom_id(all).unwrap();
+        assert_eq!(target.action, CardAction::ApproveAll);
+        let open: Vec<_> = c.items[..4].iter().map(|i| i.request_id.clone()).collect();
+        assert_eq!(target.items, open);
+        let per_item: usize = rows[1..]
+            .iter()
+            .map(|r| r["components"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(per_item, 8, "Approve and Deny for each open item");
+        assert_eq!(
+            parse_custom_id(rows[1]["components"][0]["custom_id"].as_str().unwrap()),
+            Some(Target {
+                action: CardAction::Approve,
+                request_id: c.items[0].request_id.clone(),
+                items: vec![]
+            })
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Cards and messages as Block Kit. Everything shown is plain text with `&`, `<`, `>` escaped,
 //! so nothing a user wrote can fire a mention, a link or markup.
 
-use crate::chat::{ButtonStyle, Card, CardAction};
+use crate::chat::{Button, ButtonStyle, Card, CardAction};
 use slack_morphism::prelude::*;
 
 /// Prefix of every button's `action_id`; the rest is the `CardAction`.
@@ -42,6 +42,19 @@ pub fn text_content(text: &str) -> SlackMessageContent {
         .with_blocks(vec![section.into()])
 }
 
+/// One of Warden's buttons; `value` is what it acts on (`Card::button_target`).
+fn button(b: &Button, value: String) -> SlackActionBlockElement {
+    let mut button = SlackBlockButtonElement::new(plain(&b.label, 70).into())
+        .with_action_id(SlackActionId::new(action_id(b.action)))
+        .with_value(value);
+    button.style = match b.style {
+        ButtonStyle::Primary => Some(SlackBlockButtonStyle::Primary),
+        ButtonStyle::Danger => Some(SlackBlockButtonStyle::Danger),
+        ButtonStyle::Default => None,
+    };
+    SlackActionBlockElement::Button(button)
+}
+
 /// Header, fields, a context status line, and buttons until the card is resolved.
 pub fn card_content(card: &Card) -> SlackMessageContent {
     let mut blocks: Vec<SlackBlock> =
@@ -62,21 +75,31 @@ pub fn card_content(card: &Card) -> SlackMessageContent {
     blocks.push(
         SlackContextBlock::new(vec![SlackContextBlockElement::Plain(plain(&status, 1900))]).into(),
     );
+    // A bundle's approval card: each item on its own line, with its own buttons while it waits.
+    for (n, item) in card.items.iter().enumerate() {
+        blocks.push(
+            SlackSectionBlock::new()
+                .with_text(SlackBlockText::Plain(plain(&item.text, 2900)))
+                .into(),
+        );
+        if !item.buttons.is_empty() {
+            let buttons = item
+                .buttons
+                .iter()
+                .map(|b| button(b, item.request_id.to_string()))
+                .collect();
+            blocks.push(
+                SlackActionsBlock::new(buttons)
+                    .with_block_id(SlackBlockId::new(format!("{ACTIONS_BLOCK}_{n}")))
+                    .into(),
+            );
+        }
+    }
     if !card.buttons.is_empty() {
         let buttons = card
             .buttons
             .iter()
-            .map(|b| {
-                let mut button = SlackBlockButtonElement::new(plain(&b.label, 70).into())
-                    .with_action_id(SlackActionId::new(action_id(b.action)))
-                    .with_value(card.request_id.to_string());
-                button.style = match b.style {
-                    ButtonStyle::Primary => Some(SlackBlockButtonStyle::Primary),
-                    ButtonStyle::Danger => Some(SlackBlockButtonStyle::Danger),
-                    ButtonStyle::Default => None,
-                };
-                SlackActionBlockElement::Button(button)
-            })
+            .map(|b| button(b, card.button_target(b)))
             .collect();
         blocks.push(
             SlackActionsBlock::new(buttons)
@@ -113,6 +136,7 @@ mod tests {
             ],
             status: status.map(str::to_string),
             buttons,
+            items: vec![],
         }
     }
 

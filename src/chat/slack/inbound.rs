@@ -116,7 +116,8 @@ impl SlackInbound {
             return self.handle(fallback).await;
         };
         let view = match kind {
-            ModalKind::Deny => modals::deny_view(ctx),
+            ModalKind::Deny => modals::deny_view(ctx, false),
+            ModalKind::DenyAll => modals::deny_view(ctx, true),
             ModalKind::Edit => {
                 let EventKind::Action { request_id, .. } = &fallback.kind else {
                     return self.handle(fallback).await;

@@ -7,6 +7,8 @@ use slack_morphism::prelude::*;
 
 pub const EDIT_CALLBACK: &str = "warden_edit";
 pub const DENY_CALLBACK: &str = "warden_deny";
+/// "Deny all" on a bundle's approval card; `ModalContext::request_id` holds every listed id.
+pub const DENY_ALL_CALLBACK: &str = "warden_deny_all";
 /// The `action_id` of every input in Warden's modals; the `block_id` names the field.
 pub const INPUT: &str = "value";
 
@@ -95,18 +97,24 @@ pub fn edit_view(fields: &EditFields, ctx: &ModalContext) -> SlackView {
     modal("Edit request", "Save", EDIT_CALLBACK, ctx, blocks)
 }
 
-/// Asks the approver why.
-pub fn deny_view(ctx: &ModalContext) -> SlackView {
+/// Asks the approver why (for one request, or for every item `all` lists).
+pub fn deny_view(ctx: &ModalContext, all: bool) -> SlackView {
+    let what = if all {
+        format!("Deny {}?", ctx.request_id.replace(',', ", "))
+    } else {
+        format!("Deny request {}?", ctx.request_id)
+    };
     let intro = SlackSectionBlock::new().with_text(SlackBlockText::Plain(
-        SlackBlockPlainText::new(escape(&format!(
-            "Deny request {}? The requester sees your reason.",
-            ctx.request_id
-        ))),
+        SlackBlockPlainText::new(escape(&format!("{what} The requester sees your reason."))),
     ));
     modal(
-        "Deny request",
+        if all { "Deny requests" } else { "Deny request" },
         "Deny",
-        DENY_CALLBACK,
+        if all {
+            DENY_ALL_CALLBACK
+        } else {
+            DENY_CALLBACK
+        },
         ctx,
         vec![intro.into(), input("reason", "Reason", None, true, false)],
     )
@@ -144,7 +152,7 @@ mod tests {
             channel: "D1".into(),
             thread: None,
         };
-        let v = serde_json::to_value(deny_view(&ctx)).unwrap();
+        let v = serde_json::to_value(deny_view(&ctx, false)).unwrap();
         assert_eq!(v["type"], "modal");
         assert_eq!(v["callback_id"], DENY_CALLBACK);
         let back: ModalContext =

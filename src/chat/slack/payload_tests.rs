@@ -130,7 +130,7 @@ fn buttons_become_actions_and_edit_or_deny_open_a_modal() {
     };
     assert_eq!(ev.id, "act:111.222.abc");
     assert!(
-        matches!(ev.kind, EventKind::Action { action: CardAction::Approve, ref request_id, reason: None } if request_id.as_str() == id)
+        matches!(ev.kind, EventKind::Action { action: CardAction::Approve, ref request_id, reason: None, .. } if request_id.as_str() == id)
     );
     let items = parse_interaction(&block_action("warden_deny", &id)).unwrap();
     assert!(

@@ -5,9 +5,9 @@
 //! never from text; a button's request id is only a claim the engine checks.
 
 use super::blocks::parse_action_id;
-use super::modals::{self, DENY_CALLBACK, EDIT_CALLBACK, ModalContext};
-use crate::chat::{CardAction, ChatEvent, EventKind, Scope};
-use crate::domain::{Platform, PlatformUser, RequestId};
+use super::modals::{self, DENY_ALL_CALLBACK, DENY_CALLBACK, EDIT_CALLBACK, ModalContext};
+use crate::chat::{CardAction, ChatEvent, EventKind, Scope, parse_button_target};
+use crate::domain::{Platform, PlatformUser};
 use serde::Deserialize;
 
 /// What one inbound payload asks of Warden.
@@ -33,6 +33,8 @@ pub enum Inbound {
 pub enum ModalKind {
     Edit,
     Deny,
+    /// "Deny all" on a bundle's approval card: one reason for every listed item.
+    DenyAll,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -369,10 +371,14 @@ pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
             Ok(i.actions
                 .into_iter()
                 .map(|a| {
-                    let (Some(action), Some(request_id)) = (
-                        parse_action_id(&a.action_id),
-                        a.value.as_deref().and_then(RequestId::parse),
-                    ) else {
+                    let Some(action) = parse_action_id(&a.action_id) else {
+                        return Inbound::Ignored("not a Warden button");
+                    };
+                    let Some((request_id, items)) = a
+                        .value
+                        .as_deref()
+                        .and_then(|v| parse_button_target(action, v))
+                    else {
                         return Inbound::Ignored("not a Warden button");
                     };
                     // A click has no event id; its trigger id (or time, user and button) is unique.
@@ -394,10 +400,11 @@ pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
                             action,
                             request_id: request_id.clone(),
                             reason: None,
+                            items: items.clone(),
                         },
                     };
                     let ctx = ModalContext {
-                        request_id: request_id.to_string(),
+                        request_id: a.value.clone().unwrap_or_default(),
                         channel: channel.clone(),
                         thread: thread.clone(),
                     };
@@ -410,6 +417,12 @@ pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
                         },
                         CardAction::Deny if !trigger.is_empty() => Inbound::OpenModal {
                             kind: ModalKind::Deny,
+                            trigger_id: trigger.clone(),
+                            ctx,
+                            fallback: event,
+                        },
+                        CardAction::DenyAll if !trigger.is_empty() => Inbound::OpenModal {
+                            kind: ModalKind::DenyAll,
                             trigger_id: trigger.clone(),
                             ctx,
                             fallback: event,
@@ -430,7 +443,11 @@ pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
             else {
                 return Ok(vec![Inbound::Ignored("a modal Warden did not open")]);
             };
-            let Some(request_id) = RequestId::parse(&ctx.request_id) else {
+            let action = match view.callback_id.as_deref() {
+                Some(DENY_ALL_CALLBACK) => CardAction::DenyAll,
+                _ => CardAction::Deny,
+            };
+            let Some((request_id, items)) = parse_button_target(action, &ctx.request_id) else {
                 return Ok(vec![Inbound::Ignored("modal for an unknown request id")]);
             };
             let values = view.state.map(|s| s.values).unwrap_or_default();
@@ -439,10 +456,11 @@ pub fn parse_interaction(json: &str) -> Result<Vec<Inbound>, PayloadError> {
                     request_id,
                     fields: modals::edit_fields(&values),
                 },
-                Some(DENY_CALLBACK) => EventKind::Action {
-                    action: CardAction::Deny,
+                Some(DENY_CALLBACK | DENY_ALL_CALLBACK) => EventKind::Action {
+                    action,
                     request_id,
                     reason: modals::value(&values, "reason"),
+                    items,
                 },
                 _ => return Ok(vec![Inbound::Ignored("a modal Warden did not open")]),
             };

@@ -26,6 +26,17 @@ risk = "medium"
 max_duration = "8h"
 default_duration = "1h"
 grant = { backend = "discord_role", role = "7001", roles = { admin = "7002" } }
+
+[[resource]]
+id = "build-farm"
+name = "Build farm"
+aliases = ["build farm"]
+roles = ["read"]
+owners = ["carol"]
+risk = "medium"
+max_duration = "8h"
+default_duration = "1h"
+grant = { backend = "discord_role", role = "7003" }
 "#;
 
 pub fn directory() -> String {

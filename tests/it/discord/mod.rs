@@ -2,6 +2,7 @@
 //! REST API that records calls, SQLite and PostgreSQL.
 
 pub(crate) mod app;
+mod bundles;
 mod cards;
 mod durable;
 mod flow;

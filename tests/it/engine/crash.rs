@@ -206,6 +206,7 @@ fn click(id: &str, user: &str, action: CardAction, request: &str) -> ChatEvent {
             action,
             request_id,
             reason: None,
+            items: vec![],
         },
     )
 }

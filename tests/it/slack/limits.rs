@@ -30,6 +30,7 @@ fn card(status: &str) -> Card {
         fields: vec![("Resource".into(), "billing-db".into())],
         status: Some(status.into()),
         buttons: vec![],
+        items: vec![],
     }
 }
 

@@ -74,6 +74,7 @@ pub trait Drive {
                 action,
                 request_id: RequestId::parse(request).expect("request id"),
                 reason: reason.map(str::to_string),
+                items: vec![],
             },
         }
     }
