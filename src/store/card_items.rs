@@ -3,7 +3,7 @@
 use super::Store;
 use super::codec::Val;
 use super::plan::{Stmt, value_rows};
-use super::requests::cards_stmt;
+use super::requests::{cards_stmt, touch_stmt};
 use crate::domain::{PostedCard, RequestId};
 use anyhow::Context;
 use sqlx::Row;
@@ -42,7 +42,10 @@ impl Store {
             ]);
         }
         let card_row = cards_stmt(&first.request_id, std::slice::from_ref(card), now);
-        self.run_plan(vec![card_row, Stmt::new(sql, vals)]).await?;
+        let mut plan = vec![card_row, Stmt::new(sql, vals)];
+        // Every listed item's copies read before this lack the card (see `touch_stmt`).
+        plan.extend(items.iter().map(|i| touch_stmt(&i.request_id, now)));
+        self.run_plan(plan).await?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use super::holds::{HoldOp, hold_stmts};
 use super::jobs::{cancel_stmt, complete_stmt, schedule_stmt};
 use super::log::{ChainRows, chain_rows};
 use super::plan::{Applied, Check, Stmt, value_rows};
-use super::requests::cards_stmt;
+use super::requests::{CARDS_OF_REQUEST, cards_stmt};
 use crate::domain::{
     Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, RequestState, TransitionError,
 };
@@ -253,14 +253,15 @@ impl Store {
         })
     }
 
-    /// Reads one request with its posted cards, in one statement (a row per card).
+    /// Reads one request with its posted cards (its own and the bundle cards that list it), in
+    /// one statement (a row per card).
     pub async fn get_request(&self, id: &str) -> anyhow::Result<Option<Request>> {
         // Boxed: every step awaits this read, and a `fetch_all` future inlined into theirs
         // grows each caller's state machine (deep async stacks overflow in debug builds).
         let rows = Box::pin(sqlx::query(AssertSqlSafe(format!(
             "SELECT r.*, c.platform AS card_platform, c.channel AS card_channel, c.message_id AS card_message_id, c.kind AS card_kind \
              FROM (SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1) r \
-             LEFT JOIN cards c ON c.request_id = r.id ORDER BY c.created_at, c.message_id"
+             LEFT JOIN ({CARDS_OF_REQUEST}) c ON 1 = 1 ORDER BY c.created_at, c.message_id"
         )))
         .bind(id)
         .fetch_all(self.db()))

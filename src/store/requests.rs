@@ -26,6 +26,24 @@ pub struct RequestFilter {
 }
 
 /// Records posted cards in one statement.
+/// The cards posted for request `$1`: its own and the bundle cards that list it (each index
+/// used on its own; an `OR` across the two would scan every card).
+pub(crate) const CARDS_OF_REQUEST: &str = "SELECT platform, channel, message_id, kind, created_at FROM cards WHERE request_id = $1 \
+     UNION SELECT c.platform, c.channel, c.message_id, c.kind, c.created_at FROM card_items i \
+     JOIN cards c ON c.platform = i.platform AND c.channel = i.channel AND c.message_id = i.message_id \
+     WHERE i.request_id = $1";
+
+/// Moves a request's `updated_at` on (strictly, even within one millisecond) when a card is
+/// recorded for it outside a commit: a copy read before carries a card list without that card,
+/// and the commit's compare-and-set on `updated_at` makes it read again rather than refresh
+/// cards from that list.
+pub(crate) fn touch_stmt(request: &RequestId, now: i64) -> Stmt {
+    Stmt::new(
+        "UPDATE requests SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at + 1 END WHERE id = $2",
+        vec![Val::Int(Some(now)), Val::Text(Some(request.to_string()))],
+    )
+}
+
 pub(crate) fn cards_stmt(request: &RequestId, cards: &[PostedCard], now: i64) -> Stmt {
     let sql = format!(
         "INSERT INTO cards (request_id, platform, channel, message_id, kind, created_at) VALUES {} ON CONFLICT DO NOTHING",
@@ -279,21 +297,19 @@ impl Store {
         if cards.is_empty() {
             return Ok(());
         }
-        // The request's `updated_at` moves with it (strictly, even within one millisecond): a
-        // copy read before this carries cards without these, and the commit's compare-and-set
-        // on `updated_at` makes it read again rather than refresh cards from that list.
-        let touch = Stmt::new(
-            "UPDATE requests SET updated_at = CASE WHEN updated_at < $1 THEN $1 ELSE updated_at + 1 END WHERE id = $2",
-            vec![Val::Int(Some(now)), Val::Text(Some(request.to_string()))],
-        );
-        self.run_plan(vec![cards_stmt(request, cards, now), touch])
-            .await?;
+        self.run_plan(vec![
+            cards_stmt(request, cards, now),
+            touch_stmt(request, now),
+        ])
+        .await?;
         Ok(())
     }
 
     /// Every card posted for a request, oldest first, with the bundle cards that list it.
     pub async fn cards(&self, request_id: &str) -> anyhow::Result<Vec<PostedCard>> {
-        let rows = sqlx::query("SELECT platform, channel, message_id, kind FROM cards c WHERE request_id = $1 OR EXISTS (SELECT 1 FROM card_items i WHERE i.request_id = $1 AND i.platform = c.platform AND i.channel = c.channel AND i.message_id = c.message_id) ORDER BY created_at")
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT platform, channel, message_id, kind FROM ({CARDS_OF_REQUEST}) c ORDER BY created_at, message_id"
+        )))
             .bind(request_id)
             .fetch_all(self.db())
             .await
