@@ -3,6 +3,8 @@
 //!
 //! - An exact structured command (`/access request prod-db read for 2h`, `revoke AR-7K3D9QX2`)
 //!   that the parser reads completely is the parser's: no model call, nothing to get wrong.
+//!   So is any slash command (`/access request`, `/access help`), complete or not: the parser's
+//!   question names exactly what the command lacks.
 //! - Any other thread the parser reads completely (its reading validates against the catalog)
 //!   is the parser's too while `llm.prefer = "parser"` (the default): measured on a small
 //!   self-hosted model, the model's different reading of such threads was wrong far more often
@@ -44,7 +46,7 @@ pub async fn read(
         return Ok(parsed);
     }
     let parser_ok = parsed.validate(ctx.catalog).is_ok();
-    if parser_ok && is_one_command(ctx) {
+    if (parser_ok && is_one_command(ctx)) || is_one_slash_command(ctx) {
         return Ok(with_choice(parsed, Choice::StructuredCommand));
     }
     if parser_ok && intake.prefer() == Prefer::Parser {
@@ -119,10 +121,22 @@ fn with_choice(mut r: IntakeResult, choice: Choice) -> IntakeResult {
 
 /// The thread is one requester message written as a structured command.
 fn is_one_command(ctx: &IntakeContext<'_>) -> bool {
+    only_message(ctx).is_some_and(parser::is_structured_command)
+}
+
+/// The thread is one requester message typed as the slash command (`/access …`), complete or
+/// not. Its grammar is exact, so what it lacks is what the parser asks for: there is nothing
+/// for a model to read into it. Measured on a small model, `/access request` alone came back as
+/// a revoke of a made-up request id, which validates and so would have beaten the question.
+fn is_one_slash_command(ctx: &IntakeContext<'_>) -> bool {
+    only_message(ctx).is_some_and(parser::is_slash_command)
+}
+
+fn only_message<'c>(ctx: &'c IntakeContext<'_>) -> Option<&'c str> {
     let mut said = ctx.thread.iter().filter(|m| m.author == "requester");
     match (said.next(), said.next()) {
-        (Some(first), None) => parser::is_structured_command(&first.text),
-        _ => false,
+        (Some(first), None) => Some(first.text.as_str()),
+        _ => None,
     }
 }
 

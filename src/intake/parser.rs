@@ -99,10 +99,20 @@ pub fn is_structured_command(text: &str) -> bool {
     let lower = text.trim().to_ascii_lowercase();
     let mut words = lower.split_whitespace();
     let mut first = words.next().unwrap_or_default();
-    if matches!(first, "/access" | "/warden" | "/ar") {
+    if is_command_name(first) {
         first = words.next().unwrap_or_default();
     }
     matches!(first, "request" | "revoke" | "cancel" | "extend" | "status")
+}
+
+/// Whether a message is typed as the slash command itself (`/access …`), whatever follows.
+pub fn is_slash_command(text: &str) -> bool {
+    let lower = text.trim_start().to_ascii_lowercase();
+    is_command_name(lower.split_whitespace().next().unwrap_or_default())
+}
+
+fn is_command_name(word: &str) -> bool {
+    matches!(word, "/access" | "/warden" | "/ar")
 }
 
 /// What is known before reading a reply.

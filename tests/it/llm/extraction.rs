@@ -214,7 +214,8 @@ async fn an_unknown_resource_from_the_model_becomes_a_question() {
     answer_becomes_a_question(
         intent(json!({ "resource": "mainframe-payroll", "role": "read" })),
         "need read on the payroll mainframe",
-        "I can't find 'mainframe-payroll' in the catalog",
+        // Both readings need a question, so the parser's (the person's own words) is asked.
+        "I can't find 'payroll mainframe' in the catalog",
     )
     .await;
 }

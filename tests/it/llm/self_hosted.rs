@@ -249,6 +249,32 @@ async fn when_both_readings_need_a_question_the_parsers_is_asked_and_both_are_lo
 }
 
 #[tokio::test]
+async fn a_slash_command_missing_its_resource_is_asked_about_and_never_sent_to_the_model() {
+    let t = LlmTest::start().await;
+    // Corpus case c015 as SmolLM2-135M answered it on llama.cpp (json_schema mode): a revoke
+    // of a made-up request, break-glass on. It validates, so the old rule took it over the
+    // parser's question; the person had typed `/access request` and nothing else.
+    t.fake.push(Reply::ok(completion(&intent(json!({
+        "action": "revoke", "resource": "prod-billing-db", "request_id": "95d54552",
+        "break_glass": true, "justification": "unclear",
+    })))));
+    let id = t.say("alice", "/access request").await;
+    assert_eq!(
+        t.fake.calls().len(),
+        0,
+        "a slash command is read by its own grammar"
+    );
+    let text = t.console.text();
+    assert!(!text.contains("AR-95D54552"), "{text}");
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(
+        (trace["source"].as_str(), trace["choice"].as_str()),
+        (Some("parser"), Some("structured_command")),
+        "{trace}"
+    );
+}
+
+#[tokio::test]
 async fn a_json_mode_answer_that_copies_the_schema_is_rejected_and_kept_in_the_context_log() {
     let t = LlmTest::start_with(|s| s.output = "json_object".into()).await;
     // SmolLM2-135M's real answer in json_object mode on llama.cpp (corpus case c017): a fragment
