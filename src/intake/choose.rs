@@ -11,13 +11,15 @@
 //!   than right, and each call cost tens of seconds. The model reads what the parser cannot
 //!   complete (paraphrases, typos beyond the aliases, a missing field).
 //! - The model answers: its reading is used only when it is strictly better than the parser's
-//!   (see [`model_is_better`]); otherwise the parser's reading, and its question if it has one.
+//!   (see [`model_is_better`]), counting as valid only when it agrees with what the parser read
+//!   and is grounded in the person's words ([`grounding`]); otherwise the parser's reading, and
+//!   its question if it has one.
 //!   When the two differ, both are logged and the one not used is kept in the trace.
 //! - The model fails: the parser's reading, with the kind of failure (unavailable or rejected).
 //!
 //! The serve path and `warden eval` both go through [`read`], so eval measures what serve does.
 
-use super::{Choice, Intake, IntakeContext, IntakeResult, Prefer, parser};
+use super::{Choice, Intake, IntakeContext, IntakeResult, Prefer, grounding, parser};
 
 /// The person's model budget is spent: the words were not read, and no model was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +72,26 @@ pub async fn read(
     if model.draft == parsed.draft {
         return Ok(with_choice(model, Choice::Model));
     }
-    let model_ok = model.validate(ctx.catalog).is_ok();
+    let said: Vec<&str> = ctx
+        .thread
+        .iter()
+        .filter(|m| m.author == "requester")
+        .map(|m| m.text.as_str())
+        .collect();
+    let ungrounded = grounding::ungrounded(
+        &model.draft,
+        &parsed.draft,
+        &said.join("\n"),
+        ctx.catalog,
+        intake.prefer() == Prefer::Parser,
+    );
+    let model_ok = model.validate(ctx.catalog).is_ok() && ungrounded.is_none();
     let model_wins = model_is_better(model_ok, parser_ok, intake.prefer());
     tracing::info!(
         model = ?model.draft,
         parser = ?parsed.draft,
         model_validates = model_ok,
+        model_ungrounded = ungrounded,
         parser_validates = parser_ok,
         used = if model_wins { "model" } else { "parser" },
         "the model and the parser read the message differently"

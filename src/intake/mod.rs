@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod choose;
 pub mod corpus;
+pub mod grounding;
 pub mod llm;
 pub mod parser;
 

@@ -275,6 +275,28 @@ async fn a_slash_command_missing_its_resource_is_asked_about_and_never_sent_to_t
 }
 
 #[tokio::test]
+async fn a_made_up_reading_that_validates_loses_to_the_parsers_question() {
+    let t = LlmTest::start().await;
+    // Corpus case c122 as SmolLM2-135M answered it on llama.cpp (json_schema mode): "hello"
+    // read as a break-glass extension of the billing database with ticket "1h". It validates;
+    // nothing in it came from the words, so the parser's question is asked instead.
+    t.fake.push(Reply::ok(completion(&intent(json!({
+        "action": "extend", "resource": "prod-billing-db", "ticket": "1h", "break_glass": true,
+    })))));
+    let id = t.say("alice", "hello").await;
+    assert_eq!(t.fake.calls().len(), 1, "the parser alone asks a question");
+    let text = t.console.text();
+    assert!(text.contains("What would you like to do"), "{text}");
+    let trace = &t.traces(&id).await[0];
+    assert_eq!(
+        (trace["source"].as_str(), trace["choice"].as_str()),
+        (Some("parser"), Some("parser_asks")),
+        "{trace}"
+    );
+    assert_eq!(trace["other_reading"]["break_glass"], true, "{trace}");
+}
+
+#[tokio::test]
 async fn a_json_mode_answer_that_copies_the_schema_is_rejected_and_kept_in_the_context_log() {
     let t = LlmTest::start_with(|s| s.output = "json_object".into()).await;
     // SmolLM2-135M's real answer in json_object mode on llama.cpp (corpus case c017): a fragment
