@@ -110,7 +110,7 @@ impl Engine {
 }
 
 /// The receipt detail naming the active grant a revoke left a shared access to.
-const HELD_BY: &str = "held_by";
+pub(crate) const HELD_BY: &str = "held_by";
 
 /// The active grant that still holds the access a revoke left in place, if that is why.
 pub(crate) fn still_held_by(receipt: &GrantReceipt) -> Option<&str> {

@@ -171,19 +171,10 @@ impl Engine {
                     .await?;
                 match granted {
                     None => {
-                        self.store.complete_job(&job.claim).await?;
-                        if let Some(k) = &key {
-                            // Not granted after all: hold nothing that others would wait on.
-                            let mut req = self
-                                .store
-                                .get_request(&id)
-                                .await?
-                                .ok_or_else(|| anyhow::anyhow!("request {id} is gone"))?;
-                            self.end_hold(&mut req, k, false).await?;
-                        }
                         if kept.is_some() {
                             self.forget_agent_credential(&id).await;
                         }
+                        self.withdraw_late_grant(job, &id, record).await?;
                     }
                     Some(active) => {
                         self.metrics.inc(

@@ -6,7 +6,10 @@ use crate::on_both_databases;
 use crate::support::TestDb;
 use crate::support::console::Drive;
 use crate::support::engine::{Setup, TestEngine};
+use crate::support::wait::PATIENCE;
+use crate::support::wait_until;
 use std::sync::atomic::Ordering;
+use warden::chat::CardAction;
 use warden::domain::{Platform, RequestState};
 use warden::workflow::{Handled, WorkflowOptions};
 
@@ -17,6 +20,8 @@ on_both_databases!(
     a_redelivered_event_is_processed_once,
     a_failing_revocation_is_retried_with_an_alert_until_it_succeeds,
     a_grant_is_revoked_as_granted_after_its_resource_left_the_catalog,
+    a_grant_call_that_applies_after_another_worker_failed_its_request_is_withdrawn,
+    a_late_grant_of_shared_access_is_withdrawn_when_no_other_grant_holds_it,
 );
 
 /// The example catalog with the wiki's grant naming a group, so the revoke shows what it used.
@@ -110,6 +115,68 @@ async fn a_crash_between_approval_and_grant_grants_exactly_once_after_restart(db
             .count(),
         1
     );
+}
+
+/// A grant call slower than its job's lease: another instance takes the job over and the
+/// request fails (the backend refuses the retry, which is withdrawn); then the first call
+/// applies. What it put in place must not stay with nothing to revoke it.
+async fn a_grant_call_that_applies_after_another_worker_failed_its_request_is_withdrawn(
+    db: TestDb,
+) {
+    grant_applies_after_another_worker_failed_it(db, None).await;
+}
+
+/// The same with shared access: the other worker's withdrawal already ended the request's hold,
+/// so the late call's access has no holder left and is removed.
+async fn a_late_grant_of_shared_access_is_withdrawn_when_no_other_grant_holds_it(db: TestDb) {
+    grant_applies_after_another_worker_failed_it(db, Some("staging-readers")).await;
+}
+
+async fn grant_applies_after_another_worker_failed_it(db: TestDb, shared: Option<&str>) {
+    let t = TestEngine::start(db, group_policy(1)).await;
+    *t.grantor.access_key.lock().unwrap() = shared.map(String::from);
+    let id = t.request("alice", "need read on staging db for 1h").await;
+    t.grantor.park_grants.store(1, Ordering::SeqCst);
+    let click = {
+        let engine = t.engine.clone();
+        let event = t.click_event("carol", CardAction::Approve, &id, None);
+        tokio::spawn(async move { engine.handle(event).await })
+    };
+    wait_until(PATIENCE, "the first grant call to be in flight", || async {
+        t.grantor.parked.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    t.grantor.refuse_grants.store(1, Ordering::SeqCst);
+    let other = t.restart(Setup::default()).await;
+    t.clock.advance(chrono::Duration::minutes(2));
+    other.engine.recover().await.unwrap();
+    assert_eq!(other.state(&id).await, RequestState::Failed);
+    t.grantor.unpark.notify_waiters();
+    click
+        .await
+        .expect("the first worker's click ends")
+        .expect("the first worker handles the click");
+    wait_until(PATIENCE, "the late grant to be withdrawn", || async {
+        !t.grantor.applied.lock().unwrap().contains(&id)
+    })
+    .await;
+    assert_eq!(t.grants(), 1, "only the first call applied");
+    let reasons: Vec<String> = t
+        .store
+        .log_entries(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "revoke_call")
+        .filter_map(|e| Some(e.payload?["reason"].as_str()?.to_string()))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("after the request had moved on")),
+        "the withdrawal is in the request's log: {reasons:?}"
+    );
+    assert_eq!(t.state(&id).await, RequestState::Failed);
 }
 
 async fn a_restarted_engine_revokes_an_overdue_grant_exactly_once(db: TestDb) {

@@ -26,6 +26,13 @@ pub struct CountingGrantor {
     pub refuse_grants: AtomicUsize,
     /// The next grant calls that fail as transient before applying anything.
     pub fail_before_applying: AtomicUsize,
+    /// The next grant calls wait at the backend until `unpark` is notified (a call slower than
+    /// its job's lease); `parked` counts the calls waiting now.
+    pub park_grants: AtomicUsize,
+    pub parked: AtomicUsize,
+    pub unpark: tokio::sync::Notify,
+    /// Grants name their access by this key (shared access), when set.
+    pub access_key: Mutex<Option<String>>,
     /// The person held the access before Warden (set by a test).
     pub already_held: AtomicBool,
     /// Requests whose grant applied and has not been revoked: a retry finds the access there.
@@ -46,6 +53,11 @@ impl Grantor for CountingGrantor {
         "log"
     }
 
+    fn access_key(&self, call: &GrantCall) -> Option<String> {
+        let key = self.access_key.lock().unwrap().clone()?;
+        Some(format!("{key}:{}", call.person))
+    }
+
     async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
         Ok(Some(if self.holds(call) {
             PriorAccess::Held
@@ -57,6 +69,12 @@ impl Grantor for CountingGrantor {
     async fn grant(&self, call: &GrantCall) -> Result<GrantReceipt, GrantError> {
         if self.hang_grants.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
+        }
+        if take(&self.park_grants) {
+            let woken = self.unpark.notified();
+            self.parked.fetch_add(1, Ordering::SeqCst);
+            woken.await;
+            self.parked.fetch_sub(1, Ordering::SeqCst);
         }
         if take(&self.fail_before_applying) {
             return Err(GrantError::Transient("backend unavailable".into()));
