@@ -12,6 +12,19 @@ fn warden() -> Command {
     Command::new(env!("CARGO_BIN_EXE_warden"))
 }
 
+/// `warden config check` on `file` (with extra environment): whether it passed, and what it printed.
+fn config_check(file: &std::path::Path, env: &[(&str, &str)]) -> (bool, String) {
+    let out = warden()
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 #[test]
 fn the_demo_runs_the_whole_scenario_on_embedded_defaults_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
@@ -58,22 +71,13 @@ fn config_check_reports_unknown_keys_missing_secrets_and_bad_urls() {
         "[server]\nlisten = \"127.0.0.1:0\"\nlistn = \"typo\"\n",
     )
     .unwrap();
-    let out = warden()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success());
+    let (passed, text) = config_check(&file, &[]);
+    assert!(!passed, "{text}");
     assert!(text.contains("listn"), "{text}");
 
     std::fs::write(&file, "[policy]\nengine = \"opa\"\nurl = \"not a url\"\n[grants]\nwebhook_url = \"https://grants.example.com\"\n").unwrap();
-    let out = warden()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .env("WARDEN__SLACK__BOT_TOKEN", "xoxb-secret-value")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success());
+    let (passed, text) = config_check(&file, &[("WARDEN__SLACK__BOT_TOKEN", "xoxb-secret-value")]);
+    assert!(!passed, "{text}");
     for expected in [
         "policy.url is not an http(s) URL",
         "grants.webhook_secret is missing",
@@ -121,60 +125,35 @@ fn config_check_reports_an_agent_without_a_directory_owner_or_outside_the_catalo
     let dir = tempfile::tempdir().unwrap();
     let example = std::fs::read_to_string(format!("{root}/agents.example.toml")).unwrap();
     let agents = dir.path().join("agents.toml");
-    std::fs::write(
-        &agents,
-        example.replace("owner = \"carol\"", "owner = \"nobody\""),
-    )
-    .unwrap();
     let file = dir.path().join("warden.toml");
     std::fs::write(
         &file,
         format!("[agents]\nfile = \"{}\"\n", agents.display()),
     )
     .unwrap();
-    let out = warden()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
-    assert!(
-        text.contains("agent 'billing-migrations': owner 'nobody' is not in the directory"),
-        "{text}"
-    );
-
-    std::fs::write(
-        &agents,
-        example.replace("resource = \"grafana\"", "resource = \"nope\""),
-    )
-    .unwrap();
-    let out = warden()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
-    assert!(
-        text.contains("agent 'report-bot': ceiling names 'nope', which is not in the catalog"),
-        "{text}"
-    );
-
-    // An agent id that is also a person's id would make "who asked" ambiguous.
-    std::fs::write(
-        &agents,
-        example.replace("id = \"report-bot\"", "id = \"dana\""),
-    )
-    .unwrap();
-    let out = warden()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
-    assert!(
-        text.contains("agent 'dana': the id is also a person's id in the directory"),
-        "{text}"
-    );
+    for (from, to, expected) in [
+        (
+            "owner = \"carol\"",
+            "owner = \"nobody\"",
+            "agent 'billing-migrations': owner 'nobody' is not in the directory",
+        ),
+        (
+            "resource = \"grafana\"",
+            "resource = \"nope\"",
+            "agent 'report-bot': ceiling names 'nope', which is not in the catalog",
+        ),
+        // An agent id that is also a person's id would make "who asked" ambiguous.
+        (
+            "id = \"report-bot\"",
+            "id = \"dana\"",
+            "agent 'dana': the id is also a person's id in the directory",
+        ),
+    ] {
+        std::fs::write(&agents, example.replace(from, to)).unwrap();
+        let (passed, text) = config_check(&file, &[]);
+        assert!(!passed, "{text}");
+        assert!(text.contains(expected), "{text}");
+    }
 }
 
 #[test]
