@@ -11,7 +11,7 @@
 use crate::chat::{ChatPort, Scope};
 use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::domain::{Catalog, Person, Platform, PlatformUser};
+use crate::domain::{Catalog, Person, Platform, PlatformUser, Request, Resource};
 use crate::grants::GrantorRegistry;
 use crate::intake::Intake;
 use crate::metrics::Metrics;
@@ -34,6 +34,7 @@ mod cards;
 mod compensate;
 mod credentials;
 mod decide;
+mod decision;
 mod edit;
 mod extend;
 mod extension;
@@ -49,6 +50,7 @@ mod jobs;
 mod limits;
 mod oncall;
 mod plan;
+mod policy_call;
 mod prior_access;
 mod reading;
 mod reason;
@@ -279,6 +281,19 @@ impl Engine {
 
     pub(crate) fn chat(&self, platform: Platform) -> Option<&Arc<dyn ChatPort>> {
         self.chats.get(&platform)
+    }
+
+    /// The catalog entry a request names; one taken out of the catalog since is the user's to hear.
+    pub(crate) fn resource_of(&self, req: &Request) -> anyhow::Result<&Resource> {
+        let id = req
+            .resource()
+            .ok_or_else(|| anyhow::anyhow!("request {} names no resource", req.id))?;
+        self.catalog.get(id).ok_or_else(|| {
+            user_error(format!(
+                "{id} is no longer in the catalog, so request {} can't go on.",
+                req.id
+            ))
+        })
     }
 
     /// The directory person behind a verified account; unknown accounts are refused.
