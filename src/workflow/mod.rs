@@ -30,6 +30,7 @@ mod backend;
 mod break_glass;
 mod bundle;
 mod bundle_approvals;
+mod card_posts;
 mod cards;
 mod compensate;
 mod credentials;
