@@ -1,6 +1,7 @@
-//! Approve and deny clicks: the approver is re-checked at click time, and each click is one
-//! compare-and-set commit, so double clicks and racing approvers yield one transition.
+//! Approve clicks: each click is one compare-and-set commit, so double clicks and racing
+//! approvers yield one transition; the last approval of the last step queues the grant.
 
+use super::approver::{CLICK_ATTEMPTS, already_acted};
 use super::plan::describe;
 use super::step::{Step, delivery_key};
 use super::{Engine, Handled, user_error};
@@ -24,102 +25,7 @@ pub(crate) struct Click<'a> {
     pub at_step: Option<u32>,
 }
 
-fn already_acted(id: &RequestId) -> anyhow::Error {
-    user_error(format!(
-        "You've already acted on request {id}; it still needs the others."
-    ))
-}
-
-/// How many times a click is re-decided when another actor changed the request meanwhile.
-const CLICK_ATTEMPTS: usize = 8;
-
 impl Engine {
-    /// Checks that `person` may act on the request's current step right now.
-    async fn check_approver(
-        &self,
-        req: &Request,
-        person: &Person,
-        verb: &str,
-    ) -> anyhow::Result<ApprovalPlan> {
-        if req.state != RequestState::PendingApproval {
-            return Err(user_error(format!(
-                "Request {} is already resolved ({}); nothing was changed.",
-                req.id,
-                req.state.label()
-            )));
-        }
-        if person.id == req.requester_id {
-            self.log_refusal(req, person, verb, "self-approval is not allowed")
-                .await;
-            return Err(user_error(format!("You can't {verb} your own request.")));
-        }
-        let plan = req
-            .approval_plan
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("request {} has no approval plan", req.id))?;
-        let planned = plan
-            .steps
-            .get(req.current_step as usize)
-            .ok_or_else(|| anyhow::anyhow!("request {} is at a step its plan lacks", req.id))?;
-        let resource = self.resource_of(req)?;
-        let requester = self
-            .requester_for_approvals(req)
-            .await
-            .unwrap_or_else(|| Person {
-                id: req.requester_id.clone(),
-                display_name: req.requester_id.clone(),
-                email: None,
-                manager: None,
-                groups: vec![],
-                accounts: vec![],
-                sso_subject: None,
-                target_ids: Default::default(),
-                active: true,
-            });
-        let eligible = self
-            .eligible_for(&planned.spec, &requester, resource)
-            .await
-            .map_err(|why| {
-                user_error(format!(
-                    "I can't check approvers right now ({why}); nothing was changed."
-                ))
-            })?;
-        if !eligible.iter().any(|p| p.id == person.id) {
-            self.log_refusal(
-                req,
-                person,
-                verb,
-                "not an eligible approver for the current step",
-            )
-            .await;
-            return Err(user_error(format!(
-                "You're not an approver for request {} (this step needs {}).",
-                req.id,
-                describe(&planned.spec, planned.count)
-            )));
-        }
-        Ok(plan)
-    }
-
-    /// Records a refused action in the request's log (its own small change).
-    pub(crate) async fn log_refusal(&self, req: &Request, person: &Person, verb: &str, why: &str) {
-        let entry = Entry::new(
-            &person.id,
-            Evidence::Refusal {
-                action: verb.into(),
-                why: why.into(),
-            },
-        );
-        let result = self
-            .change_request(req.id.as_str(), |_| {
-                Ok(Some(Step::new(Change::none().log(entry.clone()))))
-            })
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(request = %req.id, error = ?err, "failed to log a refusal");
-        }
-    }
-
     pub(crate) async fn approve(
         &self,
         event: &ChatEvent,
@@ -311,92 +217,5 @@ impl Engine {
         };
         let posts = self.approval_posts(req, &resource, next, &people).await;
         self.post_and_record(req, &posts).await;
-    }
-
-    pub(crate) async fn deny(
-        &self,
-        event: &ChatEvent,
-        person: &Person,
-        id: &RequestId,
-        reason: Option<&str>,
-    ) -> anyhow::Result<Handled> {
-        self.deny_click(event, person, id, reason, delivery_key(event))
-            .await
-    }
-
-    /// The one denial path; `delivery` is what the denial records, so a redelivery commits
-    /// nothing (a "Deny all" records one per item).
-    pub(crate) async fn deny_click(
-        &self,
-        event: &ChatEvent,
-        person: &Person,
-        id: &RequestId,
-        reason: Option<&str>,
-        delivery: String,
-    ) -> anyhow::Result<Handled> {
-        let reason = reason
-            .map(|r| crate::domain::text::sanitize_free_text(r, 300))
-            .filter(|r| !r.is_empty());
-        for _ in 0..CLICK_ATTEMPTS {
-            let seen = self.request_by_id(id).await?;
-            let plan = self.check_approver(&seen, person, "deny").await?;
-            if plan.deny_reason_required && reason.is_none() {
-                return Err(user_error(format!(
-                    "A reason is required to deny request {id}. Please add one (e.g. \"not needed for this incident\")."
-                )));
-            }
-            if seen.has_acted(&person.id) {
-                return Err(already_acted(id));
-            }
-            let because = reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default();
-            let name = &person.display_name;
-            let change = Change::event(RequestEvent::ApproverDeny)
-                .patch(Patch {
-                    approval: Some(Approval {
-                        step: seen.current_step,
-                        approver_id: person.id.clone(),
-                        approver_account: event.actor.to_string(),
-                        verdict: Verdict::Deny,
-                        reason: reason.clone(),
-                        at: self.now_ms(),
-                    }),
-                    deadline_at: Some(None),
-                    ..Default::default()
-                })
-                .log(Entry::new(
-                    &person.id,
-                    Evidence::Denial {
-                        step: seen.current_step,
-                        account: event.actor.clone(),
-                        reason: reason.clone(),
-                    },
-                ))
-                .log(Entry::warden(Evidence::StateChange {
-                    from: RequestState::PendingApproval,
-                    to: RequestState::Denied,
-                    why: None,
-                }))
-                .cancel(&[JobKind::PendingExpire, JobKind::Remind]);
-            let mut step = Step::new(change)
-                .cards(format!("Denied by {name}{because}"))
-                .tell(format!("{name} denied request {}{because}.", seen.id));
-            step.change.delivery = Some(delivery.clone());
-            match self.commit_step(&seen, step).await? {
-                Committed::Applied(_) => {
-                    self.metrics
-                        .inc("warden_approvals_total", "decision=\"deny\"", 1);
-                    return Ok(Handled::Done);
-                }
-                Committed::Duplicate => return Ok(Handled::Duplicate),
-                Committed::Conflict => continue,
-                Committed::Refused(_) => break,
-            }
-        }
-        Err(user_error(format!(
-            "Request {id} changed while you were clicking; nothing was changed."
-        )))
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::jobs::CardUpdate;
 use crate::domain::{
     Entry, Evidence, Job, JobKind, Lane, Patch, Request, RequestEvent, RequestState,
 };
-use crate::store::{Change, ClaimedJob};
+use crate::store::{Change, ClaimedJob, JobClaim};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,19 @@ const JOBS_AT_ONCE: usize = 8;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 impl Engine {
+    /// A lease on a job this worker inserts and runs right away.
+    pub(crate) fn claim(&self, job: &Job, req: &Request) -> JobClaim {
+        JobClaim {
+            job_id: job.id_for(&req.id),
+            worker: self.worker_id.clone(),
+            lease_until: self.now_ms() + self.lease_ms(),
+        }
+    }
+
+    pub(crate) fn lease_ms(&self) -> i64 {
+        (self.options.job_lease_secs as i64) * 1000
+    }
+
     /// Runs every job that is due now, revocations first; returns how many ran.
     pub async fn run_due_jobs(&self) -> anyhow::Result<usize> {
         let mut ran = 0;

@@ -11,7 +11,7 @@
 use crate::chat::{ChatPort, Scope};
 use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::domain::{Catalog, Person, Platform, PlatformUser};
+use crate::domain::{Catalog, Person, Platform, PlatformUser, Request, Resource};
 use crate::grants::GrantorRegistry;
 use crate::intake::Intake;
 use crate::metrics::Metrics;
@@ -25,19 +25,24 @@ mod agent;
 mod agent_credentials;
 mod agent_ops;
 mod approvals;
+mod approver;
 mod asking;
 mod backend;
 mod break_glass;
 mod bundle;
 mod bundle_approvals;
+mod card_posts;
 mod cards;
 mod compensate;
 mod credentials;
 mod decide;
+mod decision;
+mod deny;
 mod edit;
 mod extend;
 mod extension;
 mod freeze;
+mod freeze_revoke;
 mod freeze_step_up;
 mod grant;
 mod home;
@@ -49,6 +54,7 @@ mod jobs;
 mod limits;
 mod oncall;
 mod plan;
+mod policy_call;
 mod prior_access;
 mod reading;
 mod reason;
@@ -62,7 +68,7 @@ mod step_up;
 pub use agent::{AGENT_WORKSPACE, AgentCaller, AgentChannel, AgentOpError, ConflictKind};
 pub use agent_ops::AGENT_LIST_LIMIT;
 pub use cards::request_card_fields;
-pub use freeze::{DEFAULT_REVOKE_CONCURRENCY, RevokeOutcome, RevokeProgress, RevokeSummary};
+pub use freeze_revoke::{DEFAULT_REVOKE_CONCURRENCY, RevokeOutcome, RevokeProgress, RevokeSummary};
 pub use freeze_step_up::{AdminActor, AdminVia, FreezeConfirmed, FreezeStepUpView, StepUpRequired};
 pub use inbox::Queued;
 pub use plan::{ApprovalPlan, PlannedStep};
@@ -279,6 +285,19 @@ impl Engine {
 
     pub(crate) fn chat(&self, platform: Platform) -> Option<&Arc<dyn ChatPort>> {
         self.chats.get(&platform)
+    }
+
+    /// The catalog entry a request names; one taken out of the catalog since is the user's to hear.
+    pub(crate) fn resource_of(&self, req: &Request) -> anyhow::Result<&Resource> {
+        let id = req
+            .resource()
+            .ok_or_else(|| anyhow::anyhow!("request {} names no resource", req.id))?;
+        self.catalog.get(id).ok_or_else(|| {
+            user_error(format!(
+                "{id} is no longer in the catalog, so request {} can't go on.",
+                req.id
+            ))
+        })
     }
 
     /// The directory person behind a verified account; unknown accounts are refused.
