@@ -154,7 +154,9 @@ pub trait Grantor: Send + Sync {
     /// A key naming the access a grant call puts the person into (one person in one group on
     /// one target), the same for every resource and role that grant that very access, so
     /// overlapping grants of it are held together and only the last to end removes it.
-    /// `None`: grants are not shared (each is undone as recorded).
+    /// `None`: grants are not shared (each is undone as recorded). The database login backends
+    /// (PostgreSQL, MySQL) stay unkeyed: each request gets a login of its own, so no two grants
+    /// ever put a person into the same one.
     fn access_key(&self, _call: &GrantCall) -> Option<String> {
         None
     }

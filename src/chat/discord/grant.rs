@@ -122,6 +122,16 @@ impl Grantor for DiscordRoleGrantor {
         BACKEND
     }
 
+    /// One role in one guild held by one member, whichever resource or role maps to it.
+    fn access_key(&self, call: &GrantCall) -> Option<String> {
+        role_of(call).ok().map(|role| {
+            format!(
+                "{BACKEND}:{}:role:{role}:user:{}",
+                call.account.workspace, call.account.user_id
+            )
+        })
+    }
+
     async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
         let role = role_of(call)?;
         let held = self

@@ -274,6 +274,13 @@ impl Grantor for SlackUsergroupGrantor {
             .map(|(g, _)| format!("{BACKEND}:{g}"))
     }
 
+    /// Membership of one group by one Slack user, whichever resource or role maps to the group.
+    fn access_key(&self, call: &GrantCall) -> Option<String> {
+        Self::group_of(call)
+            .ok()
+            .map(|g| format!("{BACKEND}:{g}:user:{}", call.account.user_id))
+    }
+
     /// The members of the resource's groups, as `<group>:<user>`; a disabled group has none.
     async fn holders(&self, resource: &Resource) -> Result<Option<Vec<String>>, GrantError> {
         let wanted = groups_of(resource);

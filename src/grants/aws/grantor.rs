@@ -122,6 +122,19 @@ impl Grantor for AwsIdentityCenterGrantor {
         }
     }
 
+    /// One account assignment of one person, whichever resource or role maps to it. Keyed on
+    /// the Warden person, not the Identity Center user: that lookup is a call to AWS, and the
+    /// key is needed before any call is made.
+    fn access_key(&self, call: &GrantCall) -> Option<String> {
+        target(&call.params, &call.role).ok().map(|(account, set)| {
+            format!(
+                "{NAME}:{}:account:{account}:set:{set}:person:{}",
+                self.api.instance_arn(),
+                call.person
+            )
+        })
+    }
+
     async fn observe(&self, call: &GrantCall) -> Result<Option<PriorAccess>, GrantError> {
         let a = self.wanted(call).await?;
         let held = self.api.holds(&a).await.map_err(failure)?;

@@ -85,6 +85,13 @@ impl Setup {
         }
     }
 
+    /// The same deployment with `catalog` (TOML) in place of `CATALOG`.
+    pub async fn with_catalog(catalog: &str) -> Self {
+        let setup = Self::new().await;
+        std::fs::write(setup.dir.path().join("catalog.toml"), catalog).unwrap();
+        setup
+    }
+
     /// The same as a gateway-only deployment (no interactions endpoint), the fake Discord
     /// pointing at `gateway_url`.
     pub async fn with_gateway(gateway_url: &str) -> Self {
@@ -267,9 +274,12 @@ impl TestApp {
     }
 
     /// Lets the background work started by earlier interactions finish.
+    /// Waits until every accepted event has been handled: interactions are stored in the
+    /// durable inbox and handled by its workers, not by the tasks the endpoint spawns, so both
+    /// must be empty (a stored event is removed only after its handling, replies included).
     pub async fn settle(&self) {
         wait_until(PATIENCE, "background work to finish", || async {
-            self.state.tasks.is_empty()
+            self.state.tasks.is_empty() && self.store().inbox_depth().await.unwrap() == 0
         })
         .await
     }

@@ -10,5 +10,6 @@ mod gateway;
 mod limits;
 mod privacy;
 mod roles;
+mod roles_shared;
 mod security;
 mod status;

@@ -5,6 +5,7 @@ mod backend;
 mod credentials;
 mod flow;
 mod latency;
+mod shared;
 
 use crate::support::fakes::aws::{self, FakeAws};
 use secrecy::SecretString;

@@ -9,6 +9,7 @@ use crate::support::console::Drive;
 use crate::support::engine::{Setup, TestEngine};
 use crate::support::fakes::okta::{FakeOkta, error};
 use crate::support::fakes::saas::Fault;
+use crate::support::overlap;
 use axum::http::Method;
 use std::sync::Arc;
 use warden::domain::{Catalog, RequestState};
@@ -27,29 +28,12 @@ const GROUP: &str = "00gshared";
 
 /// Two resources whose grants are membership of the one Okta group.
 fn shared_catalog() -> Catalog {
-    let resource = |id: &str, name: &str| {
-        format!(
-            r#"
-[[resource]]
-id = "{id}"
-name = "{name}"
-aliases = ["{alias}"]
-roles = ["read"]
-risk = "low"
-max_duration = "1d"
-default_duration = "1h"
-grant = {{ backend = "okta", group_id = "{GROUP}" }}
-reconcile = "report"
-"#,
-            alias = name.to_lowercase()
-        )
-    };
-    Catalog::from_toml(&format!(
-        "{}{}",
-        resource("app", "SaaS app"),
-        resource("ops", "Ops console")
-    ))
-    .expect("test catalog parses")
+    let toml = crate::support::catalogs::sharing_one_access(
+        [("app", "SaaS app"), ("ops", "Ops console")],
+        &format!(r#"{{ backend = "okta", group_id = "{GROUP}" }}"#),
+        "max_duration = \"1d\"\nreconcile = \"report\"",
+    );
+    Catalog::from_toml(&toml).expect("test catalog parses")
 }
 
 async fn start(db: TestDb, members: &[&str]) -> (TestEngine, FakeOkta) {
@@ -79,25 +63,15 @@ fn deletes(f: &FakeOkta) -> usize {
 
 /// Grants `who` the saas app for `first` and the ops console for `second`, both active.
 async fn two_grants(t: &TestEngine, who: &str, first: &str, second: &str) -> (String, String) {
-    let a = t
-        .request(who, &format!("need read on the saas app for {first}"))
-        .await;
-    assert_eq!(
-        t.state(&a).await,
-        RequestState::Active,
-        "{}",
-        t.transcript()
-    );
-    let b = t
-        .request(who, &format!("need read on the ops console for {second}"))
-        .await;
-    assert_eq!(
-        t.state(&b).await,
-        RequestState::Active,
-        "{}",
-        t.transcript()
-    );
-    (a, b)
+    overlap::both_active(
+        t,
+        who,
+        [
+            &format!("need read on the saas app for {first}"),
+            &format!("need read on the ops console for {second}"),
+        ],
+    )
+    .await
 }
 
 /// Whether the request's context log has an entry whose payload has `key`.

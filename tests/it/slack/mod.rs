@@ -15,3 +15,4 @@ mod limits;
 mod privacy;
 mod socket;
 mod usergroup_flows;
+mod usergroup_shared;
