@@ -29,6 +29,10 @@ pub enum Then {
     /// person's own (by resource, if one is named) and asks only when several fit. Validation
     /// must not ask for the id.
     WorkflowFindsRequest,
+    /// A request with no reason on a resource whose risk makes the shipped policy ask for one
+    /// (the `reason_required` obligation, asked at submit, before anyone decides). Validation
+    /// must not ask: whether a reason is needed is the policy's call, not the intake's.
+    PolicyAsksReason,
 }
 
 pub fn load(text: &str) -> anyhow::Result<Vec<Case>> {
@@ -90,11 +94,20 @@ pub fn check(case: &Case, outcome: &Result<Intent, IntentError>) -> Verdict {
                     format!("{k} = {}, expected {want}", field_value(k, intent))
                 });
             }
-            if let Some(Then::WorkflowFindsRequest) = case.then {
-                let ok = workflow_finds_request(intent);
+            if let Some(then) = case.then {
+                let (ok, wanted) = match then {
+                    Then::WorkflowFindsRequest => (
+                        workflow_finds_request(intent),
+                        "leaves the request for the workflow to find",
+                    ),
+                    Then::PolicyAsksReason => (
+                        !intent.has_reason(),
+                        "carries no reason, so the policy asks for one",
+                    ),
+                };
                 v.check("then", ok, || {
                     format!(
-                        "expected an intent that leaves the request for the workflow to find, got {}",
+                        "expected an intent that {wanted}, got {}",
                         serde_json::to_string(intent).unwrap_or_default()
                     )
                 });
@@ -138,6 +151,15 @@ pub fn field_matches(key: &str, want: &Value, i: &Intent) -> Option<bool> {
         "ticket" => want == &s(i.ticket.as_deref()),
         "request_id" => want == &s(i.request_id.as_ref().map(|r| r.as_str())),
         "break_glass" => want.as_bool() == Some(i.break_glass),
+        // The resources of a multi-item request, in the order said.
+        "items" => {
+            let ids: Vec<Value> = i
+                .items
+                .iter()
+                .map(|it| Value::String(it.resource.clone()))
+                .collect();
+            want.as_array() == Some(&ids)
+        }
         "justification" => match (want.as_str(), &i.justification) {
             (Some(part), Some(j)) => j.to_lowercase().contains(&part.to_lowercase()),
             (None, j) => want.is_null() && j.is_none(),
@@ -213,6 +235,39 @@ mod tests {
             asked.misses[0].contains("the workflow finds the request"),
             "{:?}",
             asked.misses
+        );
+    }
+
+    #[test]
+    fn a_reason_left_to_the_policy_wants_a_valid_intent_without_one() {
+        let case: Case = serde_json::from_str(
+            r#"{"id":"c044","messages":["need read on customer db"],"expect":{"resource":"customer-pii-db"},"then":"policy_asks_reason"}"#,
+        )
+        .unwrap();
+        let request = |justification: Option<&str>| Intent {
+            action: Action::Request,
+            resource: Some("customer-pii-db".into()),
+            role: Some("read".into()),
+            duration_secs: Some(3600),
+            justification: justification.map(str::to_string),
+            ticket: None,
+            request_id: None,
+            break_glass: false,
+            notes: vec![],
+            items: vec![],
+        };
+        assert!(check(&case, &Ok(request(None))).right());
+        assert!(
+            !check(&case, &Ok(request(Some("made up")))).right(),
+            "a reason the words never gave"
+        );
+        let asked = check(
+            &case,
+            &Err(IntentError::ask(Field::Justification, "Why?", vec![])),
+        );
+        assert!(
+            !asked.right(),
+            "validation asked what is the policy's to ask"
         );
     }
 }

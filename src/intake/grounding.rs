@@ -7,8 +7,12 @@
 //! billing database, "revoke AR-123" a revoke of AR-20261211, "need acess to the biling db" an 8h
 //! read with ticket "need". Each such reading would have reached the policy in place of a
 //! question. The parser reads exact words, so where it read a field, it is right about it; where
-//! the model adds a literal (a ticket, a request id, a duration), the literal is in the words.
+//! the model adds a literal (a ticket, a request id, a duration), the literal is in the words;
+//! where it adds a resource or a role, the words name it as the parser's matching would
+//! (`parser::names_resource`, `parser::names_role`): "full access to staging" read as admin, or
+//! "the db" read as the billing one, would otherwise pass for the person's choice.
 
+use super::parser;
 use crate::domain::intent::DraftIntent;
 use crate::domain::{Catalog, parse_duration};
 
@@ -46,6 +50,38 @@ pub fn ungrounded(
     if model.duration.is_some() && parser.duration.is_none() && !mentions_time(&said) {
         return Some("duration not in the words");
     }
+    added_names(model, parser, &said, catalog)
+}
+
+/// A resource or role the model read where the parser read none (or, with `prefer = "model"`,
+/// another one) must be named by the words, as the parser's own matching would name it: a
+/// reading the words merely allow is the model's guess.
+fn added_names(
+    model: &DraftIntent,
+    parser: &DraftIntent,
+    said: &str,
+    catalog: &Catalog,
+) -> Option<&'static str> {
+    let id = |name: &Option<String>| {
+        name.as_deref()
+            .and_then(|n| catalog.lookup(n))
+            .map(|r| &r.id)
+    };
+    let resource = model.resource.as_deref().and_then(|n| catalog.lookup(n));
+    if let Some(r) = resource
+        && id(&parser.resource) != Some(&r.id)
+        && !parser::names_resource(said, catalog, r)
+    {
+        return Some("resource not named in the words");
+    }
+    let role_differs =
+        !matches!((&model.role, &parser.role), (Some(m), Some(p)) if m.eq_ignore_ascii_case(p));
+    if let (Some(role), Some(r)) = (&model.role, resource)
+        && role_differs
+        && !parser::names_role(said, r, role)
+    {
+        return Some("role not named in the words");
+    }
     None
 }
 
@@ -58,15 +94,26 @@ fn disagrees(model: &DraftIntent, parser: &DraftIntent, catalog: &Catalog) -> Op
             .map(|r| r.id.to_lowercase())
             .unwrap_or_else(|| name.to_lowercase())
     };
+    // The parser passes a name it could not pin to one catalog entry on as typed, for
+    // validation to ask about ("wikki" → "Did you mean Engineering wiki?"): those are the
+    // person's words, not a reading to disagree with. `added_names` still requires the words
+    // to name whatever the model chose instead.
+    let parsed_resource = parser
+        .resource
+        .as_deref()
+        .and_then(|name| catalog.lookup(name));
+    let parsed_role = parser.role.clone().filter(|role| {
+        parsed_resource.is_some_and(|r| r.roles.iter().any(|s| s.name.eq_ignore_ascii_case(role)))
+    });
     if matches!((model.action, parser.action), (Some(m), Some(p)) if m != p) {
         return Some("action differs from the parser's");
     }
-    if differs(&model.resource, &parser.resource, &|m, p| {
-        resource_id(m) == resource_id(p)
-    }) {
+    if let (Some(m), Some(p)) = (&model.resource, parsed_resource)
+        && resource_id(m) != p.id.to_lowercase()
+    {
         return Some("resource differs from the parser's");
     }
-    if differs(&model.role, &parser.role, &|m, p| m.eq_ignore_ascii_case(p)) {
+    if differs(&model.role, &parsed_role, &|m, p| m.eq_ignore_ascii_case(p)) {
         return Some("role differs from the parser's");
     }
     if differs(&model.duration, &parser.duration, &|m, p| {
@@ -78,13 +125,17 @@ fn disagrees(model: &DraftIntent, parser: &DraftIntent, catalog: &Catalog) -> Op
 }
 
 /// The words say something about time: a number, or a unit ("a couple of hours", "a day").
+/// Whole words, so that "yesterday" or "Monday's incident" is not a duration.
 fn mentions_time(said: &str) -> bool {
+    const UNITS: [&str; 5] = ["minute", "hour", "day", "week", "month"];
+    const MOMENTS: [&str; 4] = ["tonight", "today", "tomorrow", "eod"];
     said.chars().any(|c| c.is_ascii_digit())
-        || [
-            "minute", "hour", "day", "week", "month", "tonight", "today", "tomorrow",
-        ]
-        .iter()
-        .any(|unit| said.contains(unit))
+        || said.split(|c: char| !c.is_alphanumeric()).any(|w| {
+            UNITS.iter().any(|u| {
+                w.strip_prefix(u)
+                    .is_some_and(|rest| rest.is_empty() || rest == "s")
+            }) || MOMENTS.contains(&w)
+        })
 }
 
 #[cfg(test)]
@@ -110,6 +161,26 @@ mod tests {
         });
         let said = "need grafna for a couple of hours, OPS-12";
         assert_eq!(ungrounded(&model, &parser, said, &catalog, true), None);
+    }
+
+    #[test]
+    fn a_duration_needs_a_number_or_a_time_word_not_a_word_containing_one() {
+        for said in [
+            "for a couple of hours",
+            "a day",
+            "until tomorrow",
+            "2h",
+            "few minutes",
+        ] {
+            assert!(mentions_time(said), "{said}");
+        }
+        for said in [
+            "the thing Jane mentioned yesterday",
+            "since Monday",
+            "hourly report",
+        ] {
+            assert!(!mentions_time(said), "{said}");
+        }
     }
 
     #[test]
@@ -159,6 +230,123 @@ mod tests {
                 true
             )
             .is_some()
+        );
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::from_toml(
+            r#"
+[[resource]]
+id = "prod-billing-db"
+name = "billing db"
+roles = ["read", "write"]
+risk = "high"
+max_duration = "8h"
+owners = ["dana"]
+
+[[resource]]
+id = "staging-db"
+name = "staging db"
+roles = ["read", "write", "admin"]
+risk = "low"
+max_duration = "8h"
+"#,
+        )
+        .expect("the test catalog")
+    }
+
+    #[test]
+    fn a_name_the_parser_passed_on_as_typed_is_not_a_reading_the_model_must_agree_with() {
+        let catalog = catalog();
+        // The parser could not settle "stagin db" and passes it on for a "Did you mean …?".
+        let parser = draft(|d| {
+            d.action = Some(Action::Request);
+            d.resource = Some("stagin db".into());
+            d.role = Some("raed".into());
+        });
+        let reading = |resource: &str| {
+            draft(|d| {
+                d.action = Some(Action::Request);
+                d.resource = Some(resource.into());
+                d.role = Some("read".into());
+            })
+        };
+        let said = "need stagin db raed for an hour";
+        assert_eq!(
+            ungrounded(&reading("staging-db"), &parser, said, &catalog, true),
+            None
+        );
+        // What the model chose instead must still be what the words name.
+        assert_eq!(
+            ungrounded(&reading("prod-billing-db"), &parser, said, &catalog, true),
+            Some("resource not named in the words")
+        );
+    }
+
+    #[test]
+    fn a_resource_or_role_the_model_adds_must_be_named_in_the_words() {
+        let catalog = catalog();
+        let parser = draft(|d| {
+            d.action = Some(Action::Request);
+            d.resource = Some("staging-db".into());
+        });
+        let admin = draft(|d| {
+            d.action = Some(Action::Request);
+            d.resource = Some("staging-db".into());
+            d.role = Some("admin".into());
+        });
+        assert_eq!(
+            ungrounded(
+                &admin,
+                &parser,
+                "need staging db for an hour",
+                &catalog,
+                true
+            ),
+            Some("role not named in the words")
+        );
+        assert_eq!(
+            ungrounded(
+                &admin,
+                &parser,
+                "need sudo on staging db for an hour",
+                &catalog,
+                true
+            ),
+            None
+        );
+        // The parser read no resource in "the db"; the model picked one of the two.
+        let nothing = draft(|d| d.action = Some(Action::Request));
+        let billing = draft(|d| {
+            d.action = Some(Action::Request);
+            d.resource = Some("prod-billing-db".into());
+            d.role = Some("read".into());
+        });
+        assert_eq!(
+            ungrounded(&billing, &nothing, "need read on the db", &catalog, true),
+            Some("resource not named in the words")
+        );
+        // A typo the parser left as typed, which the model settled: named in the words.
+        assert_eq!(
+            ungrounded(
+                &billing,
+                &nothing,
+                "need read on the biling db",
+                &catalog,
+                true
+            ),
+            None
+        );
+        // With `prefer = "model"` the model may read the words otherwise, never outside them.
+        assert_eq!(
+            ungrounded(
+                &billing,
+                &parser,
+                "need read on staging db",
+                &catalog,
+                false
+            ),
+            Some("resource not named in the words")
         );
     }
 }

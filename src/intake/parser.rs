@@ -39,6 +39,7 @@
 //! only changes the action with a clear verb (cancel, revoke, extend, status, request).
 
 mod cues;
+mod evidence;
 mod lexer;
 mod memo;
 mod names;
@@ -46,6 +47,8 @@ mod reason;
 mod scan;
 mod vocab;
 mod when;
+
+pub use evidence::{names_resource, names_role};
 
 use super::ThreadMessage;
 use crate::domain::catalog::{Match, find_role, normalize};

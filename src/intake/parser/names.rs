@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 /// Longest name, in words, tried against the catalog.
-const MAX_NAME_WORDS: usize = 4;
+pub(super) const MAX_NAME_WORDS: usize = 4;
 
 /// What the words say about the resource.
 #[derive(Debug, Clone)]
