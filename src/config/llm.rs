@@ -32,6 +32,9 @@ pub struct LlmSettings {
     /// Most completion tokens per answer. Unset: what a maximal valid answer needs (about 250);
     /// a reasoning model, whose hidden reasoning counts too, needs more.
     pub max_answer_tokens: Option<u32>,
+    /// Sampling temperature, 0 to 2. Unset: the server's default (OpenAI's reasoning models
+    /// accept no other). 0 makes a self-hosted model's readings repeatable.
+    pub temperature: Option<f32>,
     /// Whether a thread the parser reads completely still goes to the model (see `Prefer`).
     pub prefer: crate::intake::Prefer,
 }
@@ -52,6 +55,7 @@ impl Default for LlmSettings {
             max_thread_chars: 4000,
             api_version: None,
             max_answer_tokens: None,
+            temperature: None,
             prefer: Default::default(),
         }
     }

@@ -140,11 +140,18 @@ pub fn answer_text(
     if let Some(refusal) = &choice.message.refusal {
         bail!("the model refused ({} characters)", refusal.chars().count());
     }
-    if matches!(choice.finish_reason, Some(FinishReason::Length)) {
-        bail!("the model's answer was cut off (length limit)");
-    }
     if matches!(choice.finish_reason, Some(FinishReason::ContentFilter)) {
         bail!("the model's answer was withheld by a content filter");
+    }
+    // A forced call that never started is the server's doing whatever ended the answer: with
+    // no grammar to stop it, a small model's prose often runs to the token limit, and "cut
+    // off" would send the operator after the token budget instead of the output mode.
+    let no_call = matches!(choice.message.tool_calls.as_deref(), Some([]) | None);
+    if tool_call && no_call {
+        return Err(ToolNotCalled.into());
+    }
+    if matches!(choice.finish_reason, Some(FinishReason::Length)) {
+        bail!("the model's answer was cut off (length limit)");
     }
     match choice.message.tool_calls.as_deref() {
         Some([]) | None => {}
@@ -154,9 +161,6 @@ pub fn answer_text(
             return Ok(call.function.arguments.clone());
         }
         Some(_) => bail!("the model called an unexpected tool"),
-    }
-    if tool_call {
-        return Err(ToolNotCalled.into());
     }
     choice
         .message

@@ -35,7 +35,7 @@ pub struct LlmIntake {
     prompts: Prompts,
     max_candidates: usize,
     max_thread_chars: usize,
-    max_answer_tokens: u32,
+    sampling: output::Sampling,
     prefer: Prefer,
     metrics: Arc<Metrics>,
 }
@@ -71,10 +71,13 @@ impl LlmIntake {
             prompts: Prompts::load(s.prompts_dir.as_deref())?,
             max_candidates: s.max_candidates.max(1),
             max_thread_chars: s.max_thread_chars.max(200),
-            max_answer_tokens: s
-                .max_answer_tokens
-                .unwrap_or_else(schema::answer_token_budget)
-                .max(64),
+            sampling: output::Sampling {
+                max_tokens: s
+                    .max_answer_tokens
+                    .unwrap_or_else(schema::answer_token_budget)
+                    .max(64),
+                temperature: temperature(s.temperature)?,
+            },
             prefer: s.prefer,
             metrics,
         })
@@ -126,7 +129,7 @@ impl LlmIntake {
     }
 
     fn request(&self, system: String, user: String) -> output::WireRequest {
-        output::request(&self.model, self.mode, system, user, self.max_answer_tokens)
+        output::request(&self.model, self.mode, system, user, self.sampling)
     }
 
     /// Reads a completion as hostile input: the raw answer text and the draft it yields.
@@ -145,6 +148,16 @@ impl LlmIntake {
             &format!("outcome=\"{outcome}\""),
             1,
         );
+    }
+}
+
+/// `llm.temperature`, checked: the range every OpenAI-compatible server accepts.
+fn temperature(t: Option<f32>) -> anyhow::Result<Option<f32>> {
+    match t {
+        Some(t) if !(0.0..=2.0).contains(&t) => {
+            anyhow::bail!("llm.temperature must be between 0 and 2 (got {t})")
+        }
+        t => Ok(t),
     }
 }
 

@@ -97,14 +97,25 @@ fn user_tokens(c: &ChatCompletionRequestUserMessageContent) -> u64 {
     }
 }
 
-/// One chat completion request: the system prompt, the turn prompt, the answer format, and at
-/// most `max_tokens` of answer.
+/// How the answer is drawn: its length bound and, where a deployment sets one, its temperature.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub max_tokens: u32,
+    /// Unset by default: reasoning models reject anything but their default, and the schema
+    /// already leaves a model little room. A self-hosted server's default (0.8 on llama.cpp)
+    /// makes a small model read the same message differently from one try to the next; 0 makes
+    /// its reading repeatable.
+    pub temperature: Option<f32>,
+}
+
+/// One chat completion request: the system prompt, the turn prompt, the answer format, and the
+/// sampling bounds.
 pub fn request(
     model: &str,
     mode: OutputMode,
     system: String,
     user: String,
-    max_tokens: u32,
+    sampling: Sampling,
 ) -> WireRequest {
     let mut system = system;
     if mode == OutputMode::JsonObject {
@@ -127,9 +138,8 @@ pub fn request(
     let mut base = CreateChatCompletionRequest {
         model: model.to_string(),
         messages,
-        // No temperature: reasoning models reject anything but the default, and the schema
-        // already leaves the model little room.
-        max_completion_tokens: Some(max_tokens),
+        max_completion_tokens: Some(sampling.max_tokens),
+        temperature: sampling.temperature,
         ..Default::default()
     };
     let mut wire = WireRequest {
@@ -203,8 +213,15 @@ fn obj(entries: Vec<(&str, Json)>) -> Json {
 mod tests {
     use super::*;
 
+    fn bound(max_tokens: u32) -> Sampling {
+        Sampling {
+            max_tokens,
+            temperature: None,
+        }
+    }
+
     fn body(mode: OutputMode) -> serde_json::Value {
-        serde_json::to_value(request("m", mode, "sys".into(), "user".into(), 300)).unwrap()
+        serde_json::to_value(request("m", mode, "sys".into(), "user".into(), bound(300))).unwrap()
     }
 
     #[test]
@@ -230,10 +247,22 @@ mod tests {
     }
 
     #[test]
+    fn a_temperature_goes_on_the_wire_only_when_one_is_set() {
+        assert!(body(OutputMode::JsonSchema).get("temperature").is_none());
+        let cold = Sampling {
+            max_tokens: 300,
+            temperature: Some(0.0),
+        };
+        let s = serde_json::to_value(request("m", OutputMode::Tool, "s".into(), "u".into(), cold))
+            .unwrap();
+        assert_eq!(s["temperature"], 0.0);
+    }
+
+    #[test]
     fn the_schema_keeps_its_order_in_the_request_bytes() {
         for mode in [OutputMode::JsonSchema, OutputMode::Tool] {
-            let wire =
-                serde_json::to_string(&request("m", mode, "s".into(), "u".into(), 1)).unwrap();
+            let wire = serde_json::to_string(&request("m", mode, "s".into(), "u".into(), bound(1)))
+                .unwrap();
             let action = wire.find("\"action\":{").unwrap();
             let break_glass = wire.find("\"break_glass\":{").unwrap();
             assert!(action < break_glass, "{wire}");
@@ -242,7 +271,8 @@ mod tests {
 
     #[test]
     fn the_prompt_estimate_counts_the_tool_definitions_in_tool_mode() {
-        let tokens = |mode| request("m", mode, "sys".into(), "user".into(), 1).prompt_tokens();
+        let tokens =
+            |mode| request("m", mode, "sys".into(), "user".into(), bound(1)).prompt_tokens();
         let schema_tokens = estimate_tokens(&schema().to_string());
         assert!(tokens(OutputMode::Tool) >= tokens(OutputMode::JsonSchema) + schema_tokens);
         assert!(tokens(OutputMode::JsonObject) >= tokens(OutputMode::JsonSchema) + schema_tokens);

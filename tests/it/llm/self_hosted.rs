@@ -4,9 +4,10 @@
 use super::app::LlmTest;
 use crate::support::console::Drive;
 use crate::support::fakes::llama::PROSE;
-use crate::support::fakes::llm::{Reply, completion, intent, tool_call};
+use crate::support::fakes::llm::{Reply, completion, cut_off, intent, tool_call};
 use serde_json::json;
 use warden::domain::RequestState;
+use warden::intake::llm::LlmIntake;
 
 const MESSAGE: &str = "need edit on the wiki for 2h to fix the onboarding page";
 
@@ -30,23 +31,27 @@ async fn tool_mode_on_llama_cpp_forces_the_call_with_required_and_uses_the_model
 
 #[tokio::test]
 async fn a_server_that_ignores_forced_tool_choice_is_named_as_such_and_the_parser_reads() {
-    let t = LlmTest::start_with(|s| s.output = "tool".into()).await;
-    // Even "required" ignored: the model answers in prose, no tool call.
-    t.fake.push(Reply::ok(completion(PROSE)));
-    let id = t.say("alice", MESSAGE).await;
-    let trace = &t.traces(&id).await[0];
-    assert_eq!(trace["source"], "parser");
-    let reason = trace["fallback_reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("ignored the forced tool call"),
-        "the reason names the server's behaviour: {reason}"
-    );
-    assert!(
-        t.console.text().contains("answer could not be used"),
-        "{}",
-        t.console.text()
-    );
-    assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
+    // Even "required" ignored: the model answers in prose, no tool call. With no grammar to
+    // stop it, a small model's prose can also run to the token limit (SmolLM2-135M on
+    // llama.cpp does); the cause to name is still the server's, not the length.
+    for prose in [completion(PROSE), cut_off(PROSE, 320)] {
+        let t = LlmTest::start_with(|s| s.output = "tool".into()).await;
+        t.fake.push(Reply::ok(prose));
+        let id = t.say("alice", MESSAGE).await;
+        let trace = &t.traces(&id).await[0];
+        assert_eq!(trace["source"], "parser");
+        let reason = trace["fallback_reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("ignored the forced tool call"),
+            "the reason names the server's behaviour: {reason}"
+        );
+        assert!(
+            t.console.text().contains("answer could not be used"),
+            "{}",
+            t.console.text()
+        );
+        assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
+    }
 }
 
 #[tokio::test]
@@ -193,6 +198,38 @@ async fn the_prompt_estimate_includes_the_tool_definitions_in_tool_mode() {
 }
 
 #[tokio::test]
+async fn a_set_temperature_reaches_the_server_and_one_out_of_range_is_refused_at_start() {
+    // Unset, the server's own default applies (OpenAI's reasoning models accept no other).
+    let t = LlmTest::start().await;
+    t.fake.push(Reply::ok(completion(&wiki_answer())));
+    t.say("alice", MESSAGE).await;
+    assert!(t.fake.calls()[0].body.get("temperature").is_none());
+
+    let t = LlmTest::start_with(|s| s.temperature = Some(0.0)).await;
+    t.fake.push(Reply::ok(completion(&wiki_answer())));
+    t.say("alice", MESSAGE).await;
+    assert_eq!(t.fake.calls()[0].body["temperature"], 0.0);
+
+    let mut s = warden::config::LlmSettings {
+        base_url: Some(t.fake.base_url()),
+        model: Some("m".into()),
+        temperature: Some(2.5),
+        ..Default::default()
+    };
+    let refused = LlmIntake::from_settings(&s, Default::default())
+        .err()
+        .unwrap();
+    assert!(
+        refused
+            .to_string()
+            .contains("llm.temperature must be between 0 and 2"),
+        "{refused:#}"
+    );
+    s.temperature = Some(2.0);
+    assert!(LlmIntake::from_settings(&s, Default::default()).is_ok());
+}
+
+#[tokio::test]
 async fn by_default_a_message_the_parser_reads_completely_skips_the_model_and_others_reach_it() {
     let t = LlmTest::start_with(|s| s.prefer = Default::default()).await;
     // Complete: resource, role, duration and reason all read from exact catalog names.
@@ -204,12 +241,13 @@ async fn by_default_a_message_the_parser_reads_completely_skips_the_model_and_ot
     let trace = &t.traces(&id).await[0];
     assert_eq!(trace["choice"], "parser_complete", "{trace}");
     assert_eq!(t.state(&id).await, RequestState::AwaitingConfirmation);
-    // Nothing the parser can match to the catalog: the model reads it.
+    // A typo the parser asks about ("Did you mean Engineering wiki?"): the model reads it. (What
+    // the model adds must still be in the words, as a typo of the wiki is; see `grounding`.)
     t.fake.push(Reply::ok(completion(&wiki_answer())));
     let id = t
         .say(
             "bob",
-            "can you sort me out with the thing Jane mentioned yesterday",
+            "can you sort me out with wikki edit for 2h, the thing Jane mentioned",
         )
         .await;
     assert_eq!(
