@@ -179,13 +179,10 @@ impl Store {
         let guard = match (change.limit, self.backend) {
             // PostgreSQL's snapshots would let two creates count at once; they take turns per
             // requester instead (SQLite's one writer already serialises them).
-            (Some(_), super::Backend::Postgres) => Some(Stmt::new(
-                "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS turn",
-                vec![Val::Text(Some(format!(
-                    "warden:unfinished:{}",
-                    next.requester_id
-                )))],
-            )),
+            (Some(_), super::Backend::Postgres) => Some(Stmt::pg_turn(format!(
+                "warden:unfinished:{}",
+                next.requester_id
+            ))),
             _ => None,
         };
         let at = usize::from(change.delivery.is_some());

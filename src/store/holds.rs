@@ -76,10 +76,7 @@ pub(crate) fn hold_stmts(backend: Backend, id: &str, op: &HoldOp, now: i64) -> V
     let me = text(id);
     let mut out = Vec::with_capacity(3);
     if backend == Backend::Postgres {
-        out.push(Stmt::new(
-            "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS turn",
-            vec![Val::Text(Some(format!("warden:access:{}", op.key())))],
-        ));
+        out.push(Stmt::pg_turn(format!("warden:access:{}", op.key())));
     }
     match op {
         HoldOp::Join { first, .. } => {

@@ -35,6 +35,16 @@ impl Stmt {
         self.check = check;
         self
     }
+
+    /// PostgreSQL: waits for the turn on `key` until the transaction ends. Advisory locks are
+    /// database-wide, so the key is scoped to the schema in use: deployments (and test runs)
+    /// that share a database in schemas of their own never wait on each other's keys.
+    pub fn pg_turn(key: String) -> Self {
+        Self::new(
+            "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':' || $1))) AS turn",
+            vec![Val::Text(Some(key))],
+        )
+    }
 }
 
 /// How a planned write ended.
