@@ -126,7 +126,7 @@ async fn critical_request(app: &TestApp) -> String {
 async fn ask(app: &TestApp, user: &str, text: &str) -> String {
     let before = crate::slack::app::cards_with_button(app, "submit").len();
     app.dm(user, text).await;
-    app.wait_for(10, "a new confirmation card", |_| {
+    app.wait_for("a new confirmation card", |_| {
         crate::slack::app::cards_with_button(app, "submit").len() > before
     })
     .await;
@@ -178,10 +178,8 @@ fn links_to(app: &TestApp, dm: &str, user: &str, id: &str) -> usize {
 
 /// Waits for a step-up link after `before` of them; its URL.
 async fn wait_for_link(app: &TestApp, dm: &str, user: &str, id: &str, before: usize) -> String {
-    app.wait_for(10, "the step-up link", |_| {
-        links_to(app, dm, user, id) > before
-    })
-    .await;
+    app.wait_for("the step-up link", |_| links_to(app, dm, user, id) > before)
+        .await;
     let text = said_to(app, dm, user)
         .into_iter()
         .rfind(|t| t.contains(id) && t.contains("/admin/step-up/"))
@@ -447,7 +445,7 @@ async fn without_sso_a_step_up_approval_fails_closed(db: TestDb) {
     let approval = card(&app, "approve", Some(&id)).await;
     app.click("U0DANA", "approve", &id, &approval.channel, &approval.ts)
         .await;
-    app.wait_for(10, "the refusal", |_| {
+    app.wait_for("the refusal", |_| {
         said_to(&app, "D0DANA", "U0DANA")
             .iter()
             .any(|t| t.contains("passkey sign-in is not set up"))

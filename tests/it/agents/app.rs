@@ -202,7 +202,7 @@ impl AgentApp {
 
     /// The approval card posted for `request` (channel, ts), once it is there.
     pub async fn approval_card(&self, request: &str) -> (String, String) {
-        self.wait_for(10, "an approval card for the agent's request", |_| {
+        self.wait_for("an approval card for the agent's request", |_| {
             cards_with_button(self, "approve")
                 .iter()
                 .any(|c| c.request_id == request)

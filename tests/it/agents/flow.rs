@@ -170,7 +170,7 @@ async fn critical_access_needs_the_owner_then_a_resource_owner_and_the_agent_can
     // The resource owner cannot take the owner's step.
     app.click("U0ERIN", "approve", &id, &channel, &ts).await;
     app.click("U0CAROL", "approve", &id, &channel, &ts).await;
-    app.wait_for(10, "the resource owner's card", |_| {
+    app.wait_for("the resource owner's card", |_| {
         crate::slack::app::cards_with_button(&app, "approve")
             .iter()
             .any(|c| c.request_id == id && c.channel == "D0ERIN")

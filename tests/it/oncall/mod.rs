@@ -14,7 +14,7 @@ use warden::domain::RequestState;
 async fn ask(app: &TestApp, user: &str, text: &str) -> String {
     let before = cards_with_button(app, "submit").len();
     app.dm(user, text).await;
-    app.wait_for(10, "a confirmation card", |_| {
+    app.wait_for("a confirmation card", |_| {
         cards_with_button(app, "submit").len() > before
     })
     .await;
@@ -64,7 +64,7 @@ fn approval_asked(app: &TestApp, id: &str) -> bool {
 
 /// Waits for the request's approval card: it is posted just after the decision commits.
 async fn expect_approval(app: &TestApp, id: &str) {
-    app.wait_for(10, format!("an approval card for {id}").as_str(), |_| {
+    app.wait_for(format!("an approval card for {id}").as_str(), |_| {
         approval_asked(app, id)
     })
     .await;

@@ -12,7 +12,6 @@ use sha2::Sha256;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 use warden::config::Settings;
 use warden::domain::Request as RequestRow;
 use warden::domain::RequestState;
@@ -307,9 +306,9 @@ impl TestApp {
         .await
     }
 
-    /// Waits up to `secs` until `done` holds of the calls the fake Slack received.
-    pub async fn wait_for(&self, secs: u64, what: &str, done: impl Fn(&FakeSlack) -> bool) {
-        wait_until(Duration::from_secs(secs), Sent(&self.slack, what), || {
+    /// Waits until `done` holds of the calls the fake Slack received.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&FakeSlack) -> bool) {
+        wait_until(PATIENCE, Sent(&self.slack, what), || {
             let ok = done(&self.slack);
             async move { ok }
         })

@@ -149,7 +149,7 @@ async fn two_items_for_the_same_approver_share_one_card_and_one_click_approves_b
     let items = three_asked(&app, THREE, "U0ALICE").await;
     let (billing, staging, repo) = (&items[0].id, &items[1].id, &items[2].id);
     app.wait_state(staging.as_str(), RequestState::Active).await;
-    app.wait_for(10, "dana's bundle card", |_| {
+    app.wait_for("dana's bundle card", |_| {
         !posted_with(&app, "D0DANA", "approve_all").is_empty()
     })
     .await;
@@ -191,7 +191,7 @@ async fn two_items_for_the_same_approver_share_one_card_and_one_click_approves_b
         );
     }
     // The card shows both outcomes and no buttons once both are decided.
-    app.wait_for(10, "the card refreshed", |s| {
+    app.wait_for("the card refreshed", |s| {
         s.ok("chat.update")
             .iter()
             .rev()
@@ -208,14 +208,14 @@ async fn an_item_is_denied_on_its_own_from_the_shared_card(db: TestDb) {
     let app = TestApp::start(db, 0).await;
     let items = three_asked(&app, THREE, "U0ALICE").await;
     let (billing, repo) = (&items[0].id, &items[2].id);
-    app.wait_for(10, "dana's bundle card", |_| {
+    app.wait_for("dana's bundle card", |_| {
         !posted_with(&app, "D0DANA", "approve_all").is_empty()
     })
     .await;
     let (ts, _) = posted_with(&app, "D0DANA", "approve_all").remove(0);
     app.click("U0DANA", "deny", repo.as_str(), "D0DANA", &ts)
         .await;
-    app.wait_for(10, "the deny modal", |s| !s.ok("views.open").is_empty())
+    app.wait_for("the deny modal", |s| !s.ok("views.open").is_empty())
         .await;
     let view = app.slack.ok("views.open")[0].body["view"].clone();
     app.submit_view("U0DANA", &view, json!({ "reason": { "value": { "type": "plain_text_input", "value": "use the read replica" } } })).await;
@@ -225,7 +225,7 @@ async fn an_item_is_denied_on_its_own_from_the_shared_card(db: TestDb) {
         RequestState::PendingApproval
     );
     // The card now offers only the billing db, for one or for all.
-    app.wait_for(10, "the card refreshed", |s| {
+    app.wait_for("the card refreshed", |s| {
         s.ok("chat.update")
             .iter()
             .rev()
@@ -247,7 +247,7 @@ async fn items_for_different_approvers_get_different_cards(db: TestDb) {
     // frank has no manager: owners approve. The billing db is carol's; the repo carol's and dana's.
     let items = three_asked(&app, THREE, "U0FRANK").await;
     let (billing, repo) = (&items[0].id, &items[2].id);
-    app.wait_for(10, "carol's and dana's cards", |_| {
+    app.wait_for("carol's and dana's cards", |_| {
         !posted_with(&app, "D0CAROL", "approve_all").is_empty()
             && !posted_with(&app, "D0DANA", "approve").is_empty()
     })
@@ -271,7 +271,7 @@ async fn items_for_different_approvers_get_different_cards(db: TestDb) {
         .await;
     app.wait_state(repo.as_str(), RequestState::Active).await;
     let ts = carol[0].0.clone();
-    app.wait_for(10, "carol's card shows the repo decided", |s| {
+    app.wait_for("carol's card shows the repo decided", |s| {
         s.ok("chat.update")
             .iter()
             .rev()
@@ -285,7 +285,7 @@ async fn a_double_or_replayed_approve_all_acts_once(db: TestDb) {
     let app = TestApp::start(db, 0).await;
     let items = three_asked(&app, THREE, "U0ALICE").await;
     let (billing, repo) = (&items[0].id, &items[2].id);
-    app.wait_for(10, "dana's bundle card", |_| {
+    app.wait_for("dana's bundle card", |_| {
         !posted_with(&app, "D0DANA", "approve_all").is_empty()
     })
     .await;
@@ -308,7 +308,7 @@ async fn a_double_or_replayed_approve_all_acts_once(db: TestDb) {
     app.wait_state(billing.as_str(), RequestState::Active).await;
     app.wait_state(repo.as_str(), RequestState::Active).await;
     // Let the later deliveries finish before counting.
-    app.wait_for(10, "the second click answered", |s| {
+    app.wait_for("the second click answered", |s| {
         !s.ok("chat.postEphemeral").is_empty()
     })
     .await;
@@ -344,7 +344,7 @@ async fn a_bundle_item_sent_back_for_a_reason_moves_on_once_the_reason_is_given(
             .filter(|c| c.body.to_string().contains("needs a reason"))
             .count()
     };
-    app.wait_for(10, "the question", |s| asked(s) >= 1).await;
+    app.wait_for("the question", |s| asked(s) >= 1).await;
     assert_eq!(asked(&app.slack), 1, "asked once");
     // alice answers in the ask's thread.
     let thread = items[0].origin.thread.clone().expect("the ask's thread");
@@ -366,7 +366,7 @@ async fn a_bundle_item_sent_back_for_a_reason_moves_on_once_the_reason_is_given(
         Some("refund reconciliation for INC-4411"),
         "the reply is the reason"
     );
-    app.wait_for(10, "dana asked about the billing db", |_| {
+    app.wait_for("dana asked about the billing db", |_| {
         posted_with(&app, "D0DANA", "approve")
             .iter()
             .any(|(_, b)| value_of(b, "approve").contains(&billing.to_string()))
@@ -378,7 +378,7 @@ async fn deny_all_asks_one_reason_and_denies_every_listed_item(db: TestDb) {
     let app = TestApp::start(db, 0).await;
     let items = three_asked(&app, THREE, "U0ALICE").await;
     let (billing, repo) = (&items[0].id, &items[2].id);
-    app.wait_for(10, "dana's bundle card", |_| {
+    app.wait_for("dana's bundle card", |_| {
         !posted_with(&app, "D0DANA", "approve_all").is_empty()
     })
     .await;
@@ -391,7 +391,7 @@ async fn deny_all_asks_one_reason_and_denies_every_listed_item(db: TestDb) {
         &ts,
     )
     .await;
-    app.wait_for(10, "the deny modal", |s| !s.ok("views.open").is_empty())
+    app.wait_for("the deny modal", |s| !s.ok("views.open").is_empty())
         .await;
     let view = app.slack.ok("views.open")[0].body["view"].clone();
     assert_eq!(view["callback_id"], "warden_deny_all");

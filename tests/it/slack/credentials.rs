@@ -63,7 +63,7 @@ grant = {{ backend = "postgres", server = "reports", roles = {{ read = ["{}", "{
     .await;
     app.wait_state(&confirm.request_id, RequestState::Active)
         .await;
-    app.wait_for(10, "the credential message", |s| {
+    app.wait_for("the credential message", |s| {
         s.calls()
             .iter()
             .any(|c| c.body.to_string().contains("password: "))

@@ -21,7 +21,7 @@ pub(super) const PROD_READ: &str = "need read on the prod billing db for 2h, INC
 
 /// Waits for the one card with `action` for this request.
 pub(crate) async fn card(app: &TestApp, action: &str, request: Option<&str>) -> Posted {
-    app.wait_for(10, &format!("a card with {action}"), |_| {
+    app.wait_for(&format!("a card with {action}"), |_| {
         cards_with_button(app, action)
             .iter()
             .any(|c| request.is_none_or(|r| c.request_id == r))
@@ -134,7 +134,7 @@ async fn a_dm_request_is_confirmed_approved_granted_and_every_card_updated(db: T
     app.click("U0DANA", "approve", &id, &approval.channel, &approval.ts)
         .await;
     app.wait_state(&id, RequestState::Active).await;
-    app.wait_for(10, "both cards updated without buttons", |_| {
+    app.wait_for("both cards updated without buttons", |_| {
         [&confirm, &approval]
             .iter()
             .all(|p| last_update(&app, p).is_some_and(|u| !has_buttons(&u)))
@@ -154,7 +154,7 @@ async fn a_dm_request_is_confirmed_approved_granted_and_every_card_updated(db: T
             .any(|l| l.starts_with("Approved by Dana Scully")),
         "{approval_updates:?}"
     );
-    app.wait_for(10, "the requester told in her thread", |s| {
+    app.wait_for("the requester told in her thread", |s| {
         s.ok("chat.postMessage").iter().any(|c| {
             c.body["channel"] == "D0ALICE"
                 && c.body["text"]
@@ -202,7 +202,7 @@ async fn a_denial_with_a_reason_from_the_modal_is_recorded_and_shown(db: TestDb)
     .await;
     app.click("U0DANA", "deny", &id, &approval.channel, &approval.ts)
         .await;
-    app.wait_for(10, "the deny modal", |s| !s.ok("views.open").is_empty())
+    app.wait_for("the deny modal", |s| !s.ok("views.open").is_empty())
         .await;
     let view = app.slack.ok("views.open")[0].body["view"].clone();
     assert_eq!(view["callback_id"], "warden_deny");
@@ -230,14 +230,14 @@ async fn a_denial_with_a_reason_from_the_modal_is_recorded_and_shown(db: TestDb)
         ),
         ("dana", "deny", Some("not during the freeze"))
     );
-    app.wait_for(10, "the card says who denied and why", |_| {
+    app.wait_for("the card says who denied and why", |_| {
         last_update(&app, &approval).is_some_and(|u| {
             !has_buttons(&u)
                 && context_line(&u).starts_with("Denied by Dana Scully: not during the freeze")
         })
     })
     .await;
-    app.wait_for(10, "the requester told", |s| {
+    app.wait_for("the requester told", |s| {
         s.ok("chat.postMessage").iter().any(|c| {
             c.body["channel"] == "D0ALICE"
                 && c.body["text"]
@@ -257,7 +257,7 @@ async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_conf
     // Someone else's Edit click opens nothing and is refused.
     app.click("U0GINA", "edit", &confirm.request_id, "D0GINA", &confirm.ts)
         .await;
-    app.wait_for(10, "gina refused", |s| {
+    app.wait_for("gina refused", |s| {
         s.ok("chat.postEphemeral")
             .iter()
             .any(|c| c.body["user"] == "U0GINA")
@@ -273,7 +273,7 @@ async fn the_edit_button_opens_a_prefilled_form_whose_changes_come_back_for_conf
         &confirm.ts,
     )
     .await;
-    app.wait_for(10, "the edit modal", |s| !s.ok("views.open").is_empty())
+    app.wait_for("the edit modal", |s| !s.ok("views.open").is_empty())
         .await;
     let view = app.slack.ok("views.open")[0].body["view"].clone();
     let initial = |block: &str| {
@@ -318,7 +318,7 @@ async fn a_forged_click_from_a_non_approver_is_refused_and_changes_nothing(db: T
         .await;
     app.click("U0ALICE", "approve", &id, &approval.channel, &approval.ts)
         .await;
-    app.wait_for(10, "three refusals", |s| {
+    app.wait_for("three refusals", |s| {
         let e = s.ok("chat.postEphemeral");
         let said = |u: &str, what: &str| {
             e.iter().any(|c| {
@@ -350,7 +350,7 @@ async fn a_rate_limited_card_update_is_retried_after_retry_after_and_lands(db: T
     app.slack.throttle("chat.update", 1);
     app.click("U0DANA", "approve", &id, &approval.channel, &approval.ts)
         .await;
-    app.wait_for(15, "both cards updated", |_| {
+    app.wait_for("both cards updated", |_| {
         [&confirm, &approval]
             .iter()
             .all(|p| last_update(&app, p).is_some_and(|u| !has_buttons(&u)))

@@ -68,7 +68,7 @@ async fn click_on_home(app: &TestApp, user: &str, action: &str, request_id: &str
 
 /// Waits until the newest home published for `user` satisfies `ok`, and returns it.
 async fn home_where(app: &TestApp, user: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    app.wait_for(10, what, |s| s.homes(user).last().is_some_and(&ok))
+    app.wait_for(what, |s| s.homes(user).last().is_some_and(&ok))
         .await;
     app.slack.homes(user).pop().expect("a home")
 }
@@ -113,7 +113,7 @@ async fn new_card(app: &TestApp, action: &str, known: &[&str]) -> Posted {
             .into_iter()
             .find(|c| !known.contains(&c.request_id.as_str()))
     };
-    app.wait_for(10, &format!("a new card with {action}"), |_| {
+    app.wait_for(&format!("a new card with {action}"), |_| {
         fresh(app).is_some()
     })
     .await;
@@ -205,7 +205,7 @@ async fn a_home_button_acts_once_through_the_cards_handler_and_both_homes_follow
 
     // Alice's own Approve (a forged button on her home) is refused by the same rule as a card's.
     click_on_home(&app, "U0ALICE", "approve", &id).await;
-    app.wait_for(10, "Alice told she can't approve her own", |s| {
+    app.wait_for("Alice told she can't approve her own", |s| {
         s.ok("chat.postMessage").iter().any(|c| {
             c.body["channel"] == "D0ALICE"
                 && c.body["text"]
@@ -298,7 +298,7 @@ async fn opens_in_a_burst_are_merged_into_one_paced_publish(db: TestDb) {
     for _ in 0..3 {
         open_home(&app, "U0DANA").await;
     }
-    app.wait_for(10, "a second publish", |s| s.homes("U0DANA").len() >= 2)
+    app.wait_for("a second publish", |s| s.homes("U0DANA").len() >= 2)
         .await;
     // Longer than the interval: a third publish would have gone out by now.
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -161,7 +161,7 @@ async fn a_slack_connect_user_is_told_why_and_nothing_is_requested_for_them(db: 
         .post_signed("/slack/events", "application/json", &body, &[])
         .await;
     assert_eq!(resp.status(), 200);
-    app.wait_for(10, "the refusal", |s| {
+    app.wait_for("the refusal", |s| {
         s.calls().iter().any(|c| {
             c.body["text"]
                 .as_str()

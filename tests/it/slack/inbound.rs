@@ -155,19 +155,19 @@ async fn the_same_event_delivered_four_times_makes_one_request_and_one_intake_ru
         assert_eq!(status, 200, "every delivery is acknowledged");
     }
     let engine = app.state.engine.clone();
-    app.wait_for(10, "three duplicates recognised", |_| {
+    app.wait_for("three duplicates recognised", |_| {
         engine
             .metrics()
             .counter("warden_events_total", "result=\"duplicate\"")
             == 3
     })
     .await;
-    app.wait_for(10, "the confirmation card", |_| {
+    app.wait_for("the confirmation card", |_| {
         !cards_with_button(&app, "submit").is_empty()
     })
     .await;
     // The card is posted just before the step that stores the request commits.
-    app.wait_for(10, "the first delivery handled", |_| {
+    app.wait_for("the first delivery handled", |_| {
         engine
             .metrics()
             .counter("warden_events_total", "result=\"ok\"")
@@ -225,7 +225,7 @@ async fn a_slash_command_request_lives_in_the_thread_its_first_card_starts(db: T
         started.elapsed() < std::time::Duration::from_secs(3),
         "acknowledged within Slack's deadline"
     );
-    app.wait_for(10, "the confirmation card", |_| {
+    app.wait_for("the confirmation card", |_| {
         !cards_with_button(&app, "submit").is_empty()
     })
     .await;

@@ -28,7 +28,7 @@ async fn status_in_a_public_channel_is_shown_only_to_the_asker(db: TestDb) {
     let app = TestApp::start(db, 0).await;
     let (id, _, _) = ask_and_submit(&app, PROD_READ).await;
     app.say_in_channel("U0ALICE", PUBLIC, "status").await;
-    app.wait_for(10, "Alice's status, privately", |_| {
+    app.wait_for("Alice's status, privately", |_| {
         in_public(&app, &id)
             .iter()
             .any(|c| c.method == "chat.postEphemeral" && c.body["user"] == "U0ALICE")
@@ -45,7 +45,7 @@ async fn an_approvers_queue_in_a_public_channel_is_shown_only_to_the_approver(db
     let app = TestApp::start(db, 0).await;
     let (id, _, _) = ask_and_submit(&app, PROD_READ).await;
     app.say_in_channel("U0DANA", PUBLIC, "status").await;
-    app.wait_for(10, "Dana's queue, privately", |_| {
+    app.wait_for("Dana's queue, privately", |_| {
         in_public(&app, &id).iter().any(|c| {
             c.method == "chat.postEphemeral"
                 && c.body["user"] == "U0DANA"

@@ -117,7 +117,13 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
 {
+    // Named as the test, so what the scenario notes (slow waits) says which test it was.
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("scenario")
+        .to_string();
     let thread = std::thread::Builder::new()
+        .name(name)
         .stack_size(SCENARIO_STACK)
         .spawn(move || {
             tokio::runtime::Builder::new_multi_thread()

@@ -5,8 +5,14 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// How long the tests wait for background work unless they say otherwise.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+/// How long the tests wait for background work unless they say otherwise. A liveness bound, not
+/// a speed check: CI runs two scenarios at once on two cores next to Chromium and the databases,
+/// where a step that takes milliseconds alone was seen to take over 10 s. Waits that take longer
+/// than `SLOW` are written down (see `note_slow`), so a stall shows even when the test passes.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A wait longer than this is noted in `slow-waits.log`.
+const SLOW: Duration = Duration::from_secs(3);
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -39,15 +45,43 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = R>,
 {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let deadline = start + timeout;
     loop {
         if let Some(value) = check().await.ready() {
+            if start.elapsed() > SLOW {
+                note_slow(start.elapsed(), &what);
+            }
             return value;
         }
         if Instant::now() >= deadline {
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Appends a slow wait to `slow-waits.log` in Cargo's scratch directory for integration tests,
+/// which `.ci/run` prints after the suite: the test that waited, how long, and for what.
+fn note_slow(took: Duration, what: &impl Display) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("an unnamed thread")
+        .to_string();
+    let what: String = what.to_string().chars().take(160).collect();
+    let line = format!(
+        "{:>6.1}s  {test}: {}\n",
+        took.as_secs_f64(),
+        what.replace('\n', " ")
+    );
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("slow-waits.log");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
