@@ -7,17 +7,19 @@
 //! role synonym the resource really has — so a model's reading is used only where the words carry
 //! it and the parser missed them (a typo it could not settle, a word order it does not know).
 
+use super::lexer;
 use super::names::{self, MAX_NAME_WORDS};
 use super::vocab;
 use crate::domain::catalog::{Match, find_role};
 use crate::domain::{Catalog, Resource};
 
-/// The words of `said`, lower-cased, punctuation dropped ("prod-db," → "prod", "db").
+/// The words of `said` as the parser's lexer reads them: lower-cased, punctuation dropped
+/// ("prod-db," → "prod", "db"), tickets and request ids lifted out.
 fn words(said: &str) -> Vec<String> {
-    said.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
+    lexer::lex(said)
+        .tokens
+        .into_iter()
+        .map(|t| t.word)
         .collect()
 }
 
@@ -143,8 +145,7 @@ max_duration = "8h"
             staging,
             "viewer"
         ));
-        // "read" is a word this resource has no role for: not evidence of viewer... unless it
-        // is the resource's synonym, which it is (read → viewer).
+        // "read" is no role of this resource, but it is the common synonym of viewer.
         assert!(names_role("read staging", staging, "viewer"));
     }
 }
