@@ -55,14 +55,19 @@ where
             return value;
         }
         if Instant::now() >= deadline {
+            note_slow(
+                start.elapsed(),
+                &format_args!("TIMED OUT waiting for {what}"),
+            );
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// Appends a slow wait to `slow-waits.log` in Cargo's scratch directory for integration tests,
-/// which `.ci/run` prints after the suite: the test that waited, how long, and for what.
+/// Appends a slow (or timed-out) wait to `slow-waits.log` in Cargo's scratch directory for
+/// integration tests, which `.ci/run` prints after the suite: the test that waited, how long,
+/// and for what.
 fn note_slow(took: Duration, what: &impl Display) {
     use std::io::Write;
     let test = std::thread::current()
