@@ -1,9 +1,11 @@
 //! Submit → policy → approved, denied or pending approval, committed as one step.
 //!
 //! The policy is asked before the commit (it reads only the request and the directory), so the
-//! confirmation and the decision land together; a request that changed meanwhile is a conflict.
+//! confirmation and the decision land together; a request that changed meanwhile is read again
+//! and decided anew.
 
 pub(crate) use super::asking::ToAsk;
+use super::approver::CLICK_ATTEMPTS;
 use super::step::Step;
 use super::{Engine, Handled, user_error};
 use crate::chat::ChatEvent;
@@ -91,46 +93,64 @@ impl Engine {
         if req.requester_id != person.id {
             return Err(user_error("Only the requester can submit this request."));
         }
-        if req.state != RequestState::AwaitingConfirmation {
-            return Err(user_error(format!(
-                "Request {} can't be submitted now: it is {}.",
-                req.id,
-                req.state.label()
-            )));
-        }
-        let resource = self.resource_of(req)?.clone();
-        // Frozen: refused before policy; the request waits, confirmable once the freeze lifts.
-        self.refuse_if_frozen(req.subject(), Some(&resource.id))
-            .await?;
-        let lead = Change::none().cancel(&[JobKind::ConfirmExpire]);
-        let mut sub = match self
-            .submission(req, person, auto, subject, &resource, lead, event, proof)
-            .await?
-        {
-            Submitted::Decided(sub) => *sub,
-            Submitted::Asked(handled) => return Ok((handled, None)),
-        };
-        if let Some(e) = event {
-            sub.step = sub.step.for_event(e);
-        }
-        let stored = match self.commit_step(req, sub.step).await? {
-            Committed::Applied(r) => *r,
-            Committed::Duplicate => return Ok((Handled::Duplicate, None)),
-            Committed::Conflict | Committed::Refused(_) => {
+        let mut seen = req.clone();
+        // The policy is asked between the read and the commit, so another writer may change the
+        // request meanwhile (its card recorded, a bundle item moved into its thread): the commit
+        // is then a conflict, and the request is read again and decided on what it became.
+        for _ in 0..CLICK_ATTEMPTS {
+            if seen.state != RequestState::AwaitingConfirmation {
                 return Err(user_error(format!(
-                    "Request {} changed while you were clicking; nothing was changed.",
-                    req.id
+                    "Request {} can't be submitted now: it is {}.",
+                    seen.id,
+                    seen.state.label()
                 )));
             }
-        };
-        self.after_submission(&stored, person, &resource, None)
-            .await;
-        let ask = sub.approvers.map(|approvers| ToAsk {
-            req: stored,
-            resource,
-            approvers,
-        });
-        Ok((Handled::Done, ask))
+            let resource = self.resource_of(&seen)?.clone();
+            // Frozen: refused before policy; the request waits, confirmable once the freeze lifts.
+            self.refuse_if_frozen(seen.subject(), Some(&resource.id))
+                .await?;
+            let lead = Change::none().cancel(&[JobKind::ConfirmExpire]);
+            let mut sub = match self
+                .submission(
+                    &seen,
+                    person,
+                    auto,
+                    subject.clone(),
+                    &resource,
+                    lead,
+                    event,
+                    proof,
+                )
+                .await?
+            {
+                Submitted::Decided(sub) => *sub,
+                Submitted::Asked(handled) => return Ok((handled, None)),
+            };
+            if let Some(e) = event {
+                sub.step = sub.step.for_event(e);
+            }
+            let stored = match self.commit_step(&seen, sub.step).await? {
+                Committed::Applied(r) => *r,
+                Committed::Duplicate => return Ok((Handled::Duplicate, None)),
+                Committed::Conflict => {
+                    seen = self.request_by_id(&seen.id).await?;
+                    continue;
+                }
+                Committed::Refused(_) => break,
+            };
+            self.after_submission(&stored, person, &resource, None)
+                .await;
+            let ask = sub.approvers.map(|approvers| ToAsk {
+                req: stored,
+                resource,
+                approvers,
+            });
+            return Ok((Handled::Done, ask));
+        }
+        Err(user_error(format!(
+            "Request {} changed while you were clicking; nothing was changed.",
+            req.id
+        )))
     }
 
     /// The step that confirms `req` and records the policy's decision on it, built on `lead`

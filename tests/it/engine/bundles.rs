@@ -4,11 +4,14 @@
 use crate::on_both_databases;
 use crate::support::TestDb;
 use crate::support::console::Drive;
+use crate::support::engine::doubles::InterleavedPolicy;
 use crate::support::engine::{Setup, TestEngine};
+use std::sync::Arc;
 use warden::chat::CardAction;
 use warden::chat::console::Shown;
-use warden::domain::{CardKind, Request, RequestId, RequestState};
-use warden::store::RequestFilter;
+use warden::clock::Clock;
+use warden::domain::{CardKind, Patch, Request, RequestId, RequestState};
+use warden::store::{Change, Committed, RequestFilter};
 use warden::workflow::Handled;
 
 on_both_databases!(
@@ -17,6 +20,7 @@ on_both_databases!(
     an_invalid_item_refuses_the_whole_ask,
     the_requester_cannot_approve_an_item_of_their_own_bundle,
     cancel_on_the_bundle_card_cancels_every_item,
+    an_item_changed_while_the_policy_decides_it_is_decided_on_what_it_became,
 );
 
 const ASK: &str = "read on the billing db and staging db for 2h because INC-4411";
@@ -197,4 +201,53 @@ async fn cancel_on_the_bundle_card_cancels_every_item(db: TestDb) {
         .await;
     assert!(matches!(edit, Handled::Refused(_)), "{edit:?}");
     assert_eq!(t.grants(), 0);
+}
+
+/// Submit reads every item, asks the policy about each, then commits each guarded by what it
+/// read. Another writer may change an item in between: on Discord the slash command's card moves
+/// the items into its thread right after it is posted, so a quick Submit met that move. The
+/// item was refused as "changed while you were clicking" and left awaiting a confirmation its
+/// card no longer offered; it is now read again and decided on what it became.
+async fn an_item_changed_while_the_policy_decides_it_is_decided_on_what_it_became(db: TestDb) {
+    let policy = Arc::new(InterleavedPolicy::shipped());
+    let t = TestEngine::start(
+        db,
+        Setup {
+            policy: policy.clone(),
+            ..Setup::default()
+        },
+    )
+    .await;
+    t.say("alice", ASK).await;
+    let items = bundle(&t, "alice").await;
+    let (lead, staging) = (items[0].clone(), items[1].clone());
+    assert_eq!(staging.resource(), Some("staging-db"));
+    let (store, now) = (t.store.clone(), t.clock.now_ms());
+    let moved = staging.clone();
+    policy.before(
+        "staging-db",
+        Box::pin(async move {
+            let change = Change::none().patch(Patch {
+                thread: Some("T-moved".into()),
+                ..Default::default()
+            });
+            let done = store.commit(&moved, change, now).await.unwrap();
+            assert!(matches!(done, Committed::Applied(_)), "the move commits");
+        }),
+    );
+    let submitted = t.click("alice", CardAction::Submit, lead.id.as_str()).await;
+    assert_eq!(submitted, Handled::Done, "{}", t.console.text());
+    let staging = t.row(staging.id.as_str()).await;
+    assert_eq!(staging.state, RequestState::Active, "{}", t.console.text());
+    assert_eq!(staging.origin.thread.as_deref(), Some("T-moved"));
+    assert_eq!(
+        t.state(lead.id.as_str()).await,
+        RequestState::PendingApproval
+    );
+    assert_eq!(t.grants(), 1, "the staging db, once");
+    assert!(
+        !t.console.text().contains("changed while you were clicking"),
+        "{}",
+        t.console.text()
+    );
 }

@@ -1,7 +1,9 @@
 //! In-process stand-ins the engine is built with: a grant backend that counts, a directory that
-//! changes while the engine runs, and the shipped policy recording what it is asked.
+//! changes while the engine runs, and the shipped policy recording what it is asked (or letting
+//! a test act while it decides).
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -209,6 +211,48 @@ impl PolicyEngine for RecordingPolicy {
 
     async fn decide(&self, input: &PolicyInput) -> Decision {
         self.inputs.lock().unwrap().push(input.clone());
+        self.inner.decide(input).await
+    }
+}
+
+/// The shipped policy, running a test's action once before it decides on a chosen resource: a
+/// concurrent writer changing a request while its submission waits for the policy.
+pub struct InterleavedPolicy {
+    inner: EmbeddedPolicy,
+    before: Mutex<Option<(String, BoxFuture<'static, ()>)>>,
+}
+
+impl InterleavedPolicy {
+    pub fn shipped() -> Self {
+        Self {
+            inner: EmbeddedPolicy::shipped().expect("shipped policy"),
+            before: Mutex::new(None),
+        }
+    }
+
+    /// Runs `action` (once) when the policy is next asked about `resource`, then decides.
+    pub fn before(&self, resource: &str, action: BoxFuture<'static, ()>) {
+        *self.before.lock().unwrap() = Some((resource.into(), action));
+    }
+}
+
+#[async_trait]
+impl PolicyEngine for InterleavedPolicy {
+    fn name(&self) -> &'static str {
+        "interleaved"
+    }
+
+    async fn decide(&self, input: &PolicyInput) -> Decision {
+        let action = {
+            let mut slot = self.before.lock().unwrap();
+            match slot.as_ref() {
+                Some((resource, _)) if *resource == input.resource.id => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some((_, action)) = action {
+            action.await;
+        }
         self.inner.decide(input).await
     }
 }
