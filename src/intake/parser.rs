@@ -44,6 +44,7 @@ mod lexer;
 mod memo;
 mod names;
 mod reason;
+mod roles;
 mod scan;
 mod vocab;
 mod when;
@@ -169,7 +170,7 @@ fn analyse(text: &str, catalog: &Catalog, ctx: &Context) -> Turn {
         Some(f) => f.named.known(),
         None => ctx.resource,
     };
-    let role = names::find_role(
+    let role = roles::find_role(
         &mut scan,
         known,
         found.as_ref().and_then(|f| f.sentence),
@@ -322,7 +323,7 @@ fn refine_role(mut draft: DraftIntent, catalog: &Catalog) -> DraftIntent {
     let resource = draft.resource.as_deref().and_then(|r| catalog.lookup(r));
     if let (Some(r), Some(role)) = (resource, draft.role.as_deref())
         && !matches!(find_role(r, role), Match::Exact(_))
-        && let Some(name) = names::role_for(r, role)
+        && let Some(name) = roles::role_for(r, role)
     {
         draft.role = Some(name);
     }

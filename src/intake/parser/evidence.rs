@@ -9,6 +9,7 @@
 
 use super::lexer;
 use super::names::{self, MAX_NAME_WORDS};
+use super::roles;
 use super::vocab;
 use crate::domain::catalog::{Match, find_role};
 use crate::domain::{Catalog, Resource};
@@ -59,7 +60,7 @@ pub fn names_role(said: &str, resource: &Resource, role: &str) -> bool {
     let words = words(said);
     let role = role.to_lowercase();
     ngrams(&words, 3).any(|g| {
-        names::role_for(resource, &g).is_some_and(|name| name.to_lowercase() == role)
+        roles::role_for(resource, &g).is_some_and(|name| name.to_lowercase() == role)
             || (g.len() >= 4
                 && matches!(find_role(resource, &g), Match::Probable(spec) if spec.name.to_lowercase() == role))
     })
