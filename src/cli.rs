@@ -91,6 +91,10 @@ pub enum Command {
         /// PostgreSQL URL to measure as well (skipped if unset).
         #[arg(long, env = "WARDEN_BENCH_POSTGRES")]
         postgres: Option<String>,
+        /// Connections in the engine's pool (default: `database.max_connections`'s default), to
+        /// size the pool against a database before setting it in the configuration.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+        connections: Option<u32>,
     },
     /// Administer the admin UI and API.
     Admin {

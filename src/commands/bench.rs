@@ -186,6 +186,7 @@ pub async fn run(
     flows: usize,
     concurrency: usize,
     postgres: Option<String>,
+    max_connections: u32,
 ) -> anyhow::Result<ExitCode> {
     if concurrency > MAX_CONCURRENCY {
         println!(
@@ -194,7 +195,6 @@ pub async fn run(
     }
     let concurrency = concurrency.clamp(1, MAX_CONCURRENCY);
     let flows = flows.max(1);
-    let max_connections = crate::config::Settings::default().database.max_connections;
     println!(
         "warden bench: {flows} complete flows (message → confirmation card → submit → policy → grant → revoke), \
          {} requesters at once, one synthetic person each; pool of {max_connections} connections",

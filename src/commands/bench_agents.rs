@@ -133,10 +133,10 @@ pub async fn run(
     cycles: usize,
     concurrency: usize,
     postgres: Option<String>,
+    max_connections: u32,
 ) -> anyhow::Result<ExitCode> {
     let concurrency = concurrency.clamp(1, MAX_CONCURRENCY);
     let cycles = cycles.max(1);
-    let max_connections = crate::config::Settings::default().database.max_connections;
     println!(
         "warden bench agents: {cycles} agent cycles (create → policy allows → grant → release), \
          {} agents at once; pool of {max_connections} connections; \"flows\" below are cycles",

@@ -31,12 +31,17 @@ pub async fn run(cli: Cli) -> ExitCode {
             flows,
             concurrency,
             postgres,
+            connections,
         } => {
             crate::telemetry::init("text", "error");
+            let connections = connections
+                .unwrap_or_else(|| crate::config::Settings::default().database.max_connections);
             match scenario {
-                crate::cli::BenchScenario::Flows => bench::run(flows, concurrency, postgres).await,
+                crate::cli::BenchScenario::Flows => {
+                    bench::run(flows, concurrency, postgres, connections).await
+                }
                 crate::cli::BenchScenario::Agents => {
-                    bench_agents::run(flows, concurrency, postgres).await
+                    bench_agents::run(flows, concurrency, postgres, connections).await
                 }
             }
         }
