@@ -227,16 +227,39 @@ impl TestApp {
             .len()
     }
 
-    /// Waits for a request to reach a state (the engine works after the acknowledgement).
+    /// Waits for a request to reach a state (the engine works after the acknowledgement). On
+    /// timeout it says the state the request was last seen in and what the bot said meanwhile.
     pub async fn state_becomes(&self, id: &str, state: RequestState) -> RequestRow {
-        wait_until(PATIENCE, format!("{id} to become {state:?}"), || async {
-            self.store()
-                .get_request(id)
-                .await
-                .unwrap()
-                .filter(|r| r.state == state)
+        let last = std::sync::Mutex::new(None);
+        let what = Lazy(|f: &mut std::fmt::Formatter<'_>| {
+            write!(
+                f,
+                "{id} to become {state:?} (last seen {:?}); the bot said: {}",
+                last.lock().unwrap(),
+                self.said()
+            )
+        });
+        wait_until(PATIENCE, what, || async {
+            let row = self.store().get_request(id).await.unwrap();
+            *last.lock().unwrap() = row.as_ref().map(|r| r.state);
+            row.filter(|r| r.state == state)
         })
         .await
+    }
+
+    /// The text of every message the bot posted or edited, in order (for failure messages).
+    pub fn said(&self) -> String {
+        let texts: Vec<String> = self
+            .fake
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "POST" || c.method == "PATCH")
+            .filter_map(|c| {
+                let content = c.body["content"].as_str().map(str::to_string);
+                content.or_else(|| c.body.get("embeds").map(|e| e.to_string()))
+            })
+            .collect();
+        texts.join(" | ")
     }
 
     /// Waits for at least `n` recorded calls of `method` on paths starting with `prefix`.
@@ -282,5 +305,14 @@ impl TestApp {
             self.state.tasks.is_empty() && self.store().inbox_depth().await.unwrap() == 0
         })
         .await
+    }
+}
+
+/// Display by a closure, so a wait's description is formatted only when it is shown.
+struct Lazy<F>(F);
+
+impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (self.0)(f)
     }
 }
