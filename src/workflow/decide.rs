@@ -4,8 +4,8 @@
 //! confirmation and the decision land together; a request that changed meanwhile is read again
 //! and decided anew.
 
-pub(crate) use super::asking::ToAsk;
 use super::approver::CLICK_ATTEMPTS;
+pub(crate) use super::asking::ToAsk;
 use super::step::Step;
 use super::{Engine, Handled, user_error};
 use crate::chat::ChatEvent;
