@@ -20,10 +20,6 @@ const HANDLED_AT_ONCE: usize = 16;
 /// that acts on it, so the second attempt finds it done).
 const LEASE_MS: i64 = 15_000;
 
-/// How often the inbox is looked at without a wake-up (events stored by another instance, or
-/// left by a crashed one).
-const POLL: Duration = Duration::from_millis(500);
-
 /// An event an adapter accepted: handled as it is; for a reply in some thread, only if the
 /// thread is a request's; for an interaction acknowledged as deferred, handled where its replies
 /// reach it and then answered (the reply context holds the interaction's token: it is stored
@@ -91,9 +87,12 @@ impl Engine {
         Ok(seen)
     }
 
-    /// Handles stored events until shutdown, `HANDLED_AT_ONCE` at a time.
+    /// Handles stored events until shutdown, `HANDLED_AT_ONCE` at a time. The loop wakes when an
+    /// event arrives, when a slot frees (a burst larger than the slots goes on as each event
+    /// ends, not at the next poll), or at the poll (`WorkflowOptions::inbox_poll_ms`).
     pub async fn run_inbox(self: Arc<Self>, shutdown: CancellationToken) {
         let slots = Arc::new(Semaphore::new(HANDLED_AT_ONCE));
+        let poll = Duration::from_millis(self.options.inbox_poll_ms.max(1));
         loop {
             let free = slots.available_permits();
             if free > 0 {
@@ -123,7 +122,9 @@ impl Engine {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.inbox_ready.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                // Every slot busy: go on as soon as one frees (the permit only wakes the loop).
+                _ = slots.acquire(), if free == 0 => {}
+                _ = tokio::time::sleep(poll) => {}
             }
         }
         // Events being handled finish; what is left is resumed at the next start.

@@ -97,6 +97,9 @@ pub struct WorkflowOptions {
     pub reconcile_interval_secs: Option<u64>,
     /// How long one run may hold a resource (and a finding it is removing).
     pub reconcile_lease_secs: u64,
+    /// How often the inbox is looked at without a wake-up: for events stored by another
+    /// instance, or left by a crashed one (this instance's own arrivals and freed slots wake it).
+    pub inbox_poll_ms: u64,
 }
 
 impl Default for WorkflowOptions {
@@ -115,6 +118,7 @@ impl Default for WorkflowOptions {
             limits: Default::default(),
             reconcile_interval_secs: None,
             reconcile_lease_secs: 300,
+            inbox_poll_ms: 500,
         }
     }
 }
@@ -144,6 +148,7 @@ impl WorkflowOptions {
             limits: Default::default(),
             reconcile_interval_secs: None,
             reconcile_lease_secs: 300,
+            inbox_poll_ms: 500,
         }
     }
 }

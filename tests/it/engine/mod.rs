@@ -8,6 +8,7 @@ mod compensation;
 mod crash;
 mod evidence;
 mod extensions;
+mod inbox;
 mod lifecycle;
 mod limits;
 mod policy_faults;
