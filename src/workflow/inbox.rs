@@ -10,10 +10,6 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-/// Events handled at once by one process: the bound on work (and memory) in flight, whatever
-/// the size of a burst; the rest waits on disk.
-const HANDLED_AT_ONCE: usize = 16;
-
 /// How long a worker holds an event; past this a crashed worker's events are taken over. Short,
 /// so a crash delays a few messages by seconds, not minutes; an event whose handling outlasts it
 /// and is taken over is still handled once (the engine records each delivery in the commit
@@ -87,11 +83,12 @@ impl Engine {
         Ok(seen)
     }
 
-    /// Handles stored events until shutdown, `HANDLED_AT_ONCE` at a time. The loop wakes when an
-    /// event arrives, when a slot frees (a burst larger than the slots goes on as each event
-    /// ends, not at the next poll), or at the poll (`WorkflowOptions::inbox_poll_ms`).
+    /// Handles stored events until shutdown, `WorkflowOptions::inbox_slots` at a time. The loop
+    /// wakes when an event arrives, when a slot frees (a burst larger than the slots goes on as
+    /// each event ends, not at the next poll), or at the poll (`WorkflowOptions::inbox_poll_ms`).
     pub async fn run_inbox(self: Arc<Self>, shutdown: CancellationToken) {
-        let slots = Arc::new(Semaphore::new(HANDLED_AT_ONCE));
+        let at_once = self.options.inbox_slots.max(1);
+        let slots = Arc::new(Semaphore::new(at_once));
         let poll = Duration::from_millis(self.options.inbox_poll_ms.max(1));
         loop {
             let free = slots.available_permits();
@@ -128,7 +125,7 @@ impl Engine {
             }
         }
         // Events being handled finish; what is left is resumed at the next start.
-        let all = HANDLED_AT_ONCE as u32;
+        let all = at_once as u32;
         let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all)).await;
     }
 

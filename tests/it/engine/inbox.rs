@@ -13,17 +13,19 @@ use warden::workflow::{Queued, WorkflowOptions};
 
 on_both_databases!(a_burst_larger_than_the_inbox_slots_drains_without_waiting_for_the_poll,);
 
-/// More than the 16 events one process handles at once.
-const BURST: usize = 40;
+/// Events handled at once in this test, and a burst of ten times as many.
+const SLOTS: usize = 4;
+const BURST: usize = 10 * SLOTS;
 
 /// The inbox loop slept until its next poll whenever all its slots were busy, and nothing woke
-/// it when one freed: a burst went 16 events per poll (500 ms), so 200 people writing at once
-/// waited about 3 s for their cards with the model answering at once. With a poll that never
-/// comes during the test, only the wake-ups can drain the burst.
+/// it when one freed: a burst went one slot-full per poll (16 events per 500 ms), so 200 people
+/// writing at once waited about 3 s for their cards with the model answering at once. With a
+/// poll that never comes during the test, only the wake-ups can drain the burst.
 async fn a_burst_larger_than_the_inbox_slots_drains_without_waiting_for_the_poll(db: TestDb) {
     let setup = Setup {
         options: WorkflowOptions {
             inbox_poll_ms: 3_600_000,
+            inbox_slots: SLOTS,
             ..WorkflowOptions::default()
         },
         ..Setup::default()
