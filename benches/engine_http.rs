@@ -297,6 +297,9 @@ async fn run(args: Args, server_rt: tokio::runtime::Handle) -> anyhow::Result<()
     s.llm.model = Some("bench-model".into());
     s.llm.api_key = Some(SecretString::from("sk-bench"));
     s.llm.timeout_secs = 10 + 3 * args.latency.as_secs();
+    // Every message through the model (the parser would read the bench's exact ask alone, and
+    // then (b) would not measure the wait for the model at all).
+    s.llm.prefer = warden::intake::Prefer::Model;
     // Built on its own runtime, so everything the server spawns runs on its named threads.
     let (addr, state) = server_rt
         .spawn(async move {
