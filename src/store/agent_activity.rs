@@ -2,7 +2,6 @@
 
 use super::Store;
 use anyhow::Context;
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// One agent's footprint in the store.
@@ -16,23 +15,22 @@ pub struct AgentActivity {
 impl Store {
     /// Every agent that has made a request, by agent id: one grouped read.
     pub async fn agent_activity(&self) -> anyhow::Result<HashMap<String, AgentActivity>> {
-        let rows = sqlx::query(
-            "SELECT requester_id, SUM(CASE WHEN state = 'active' THEN 1 ELSE 0 END) AS active, MAX(updated_at) AS last FROM requests WHERE platform = 'agent' GROUP BY requester_id",
-        )
-        .fetch_all(self.db())
-        .await
-        .context("Failed to read agents' activity")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>(0)?,
-                    AgentActivity {
-                        active_grants: r.try_get::<i64, _>(1)?,
-                        last_activity: r.try_get::<Option<i64>, _>(2)?,
-                    },
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .context("Failed to decode agents' activity")
+        let rows = self
+            .read(
+                "SELECT requester_id, SUM(CASE WHEN state = 'active' THEN 1 ELSE 0 END) AS active, MAX(updated_at) AS last FROM requests WHERE platform = 'agent' GROUP BY requester_id",
+                &[],
+                |r| {
+                    Ok((
+                        r.get::<String>("requester_id")?,
+                        AgentActivity {
+                            active_grants: r.get("active")?,
+                            last_activity: r.get("last")?,
+                        },
+                    ))
+                },
+            )
+            .await
+            .context("Failed to read agents' activity")?;
+        Ok(rows.into_iter().collect())
     }
 }

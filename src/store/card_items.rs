@@ -6,7 +6,6 @@ use super::plan::{Stmt, value_rows};
 use super::requests::{cards_stmt, touch_stmt};
 use crate::domain::{PostedCard, RequestId};
 use anyhow::Context;
-use sqlx::Row;
 
 /// One item on a bundle's approval card: the request and the approval step the card asks about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,25 +50,24 @@ impl Store {
 
     /// The items a posted bundle card lists, in the order it shows them.
     pub async fn card_items(&self, card: &PostedCard) -> anyhow::Result<Vec<CardItemRow>> {
-        let rows = sqlx::query(
+        self.read(
             "SELECT request_id, step FROM card_items WHERE platform = $1 AND channel = $2 AND message_id = $3 ORDER BY position",
-        )
-        .bind(card.platform.as_str())
-        .bind(&card.channel)
-        .bind(&card.message_id)
-        .fetch_all(self.db())
-        .await
-        .context("Failed to list a card's items")?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("request_id")?;
-                let step: i64 = r.try_get("step")?;
+            &[
+                Val::text(card.platform.as_str()),
+                Val::text(&card.channel),
+                Val::text(&card.message_id),
+            ],
+            |r| {
+                let id: String = r.get("request_id")?;
+                let step: i64 = r.get("step")?;
                 Ok(CardItemRow {
                     request_id: RequestId::parse(&id)
                         .with_context(|| format!("card item with a bad request id '{id}'"))?,
                     step: u32::try_from(step).context("card item with a negative step")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
+        .context("Failed to list a card's items")
     }
 }

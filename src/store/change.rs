@@ -16,7 +16,6 @@ use crate::domain::{
     Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, RequestState, TransitionError,
 };
 use anyhow::Context;
-use sqlx::AssertSqlSafe;
 
 /// A job to schedule with the change.
 #[derive(Debug, Clone)]
@@ -253,27 +252,32 @@ impl Store {
     /// Reads one request with its posted cards (its own and the bundle cards that list it), in
     /// one statement (a row per card).
     pub async fn get_request(&self, id: &str) -> anyhow::Result<Option<Request>> {
-        // Boxed: every step awaits this read, and a `fetch_all` future inlined into theirs
-        // grows each caller's state machine (deep async stacks overflow in debug builds).
-        let rows = Box::pin(sqlx::query(AssertSqlSafe(format!(
+        // Boxed: every step awaits this read, and the read's future inlined into theirs grows
+        // each caller's state machine (deep async stacks overflow in debug builds).
+        let sql = format!(
             "SELECT r.*, c.platform AS card_platform, c.channel AS card_channel, c.message_id AS card_message_id, c.kind AS card_kind \
              FROM (SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1) r \
              LEFT JOIN ({CARDS_OF_REQUEST}) c ON 1 = 1 ORDER BY c.created_at, c.message_id"
-        )))
-        .bind(id)
-        .fetch_all(self.db()))
+        );
+        // The request's columns repeat on every row: decoded from the first only.
+        let first = std::cell::Cell::new(true);
+        let rows = Box::pin(self.read(&sql, &[Val::text(id)], move |row| {
+            let req = first
+                .replace(false)
+                .then(|| codec::decode(row))
+                .transpose()?;
+            Ok((req, codec::decode_joined_card(row)?))
+        }))
         .await
         .context("Failed to read a request")?;
-        let Some(first) = rows.first() else {
+        let mut rows = rows.into_iter();
+        let Some((Some(mut req), card)) = rows.next() else {
             return Ok(None);
         };
-        let mut req = codec::decode(first)?;
-        let mut cards = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if let Some(card) = codec::decode_joined_card(row)? {
-                cards.push(card);
-            }
-        }
+        let cards: Vec<PostedCard> = card
+            .into_iter()
+            .chain(rows.filter_map(|(_, c)| c))
+            .collect();
         req.cards = Some(cards);
         Ok(Some(req))
     }

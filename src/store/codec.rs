@@ -4,12 +4,11 @@
 //! The denormalised columns (`action`, `resource`, `role`, …) exist for filtering and indexes;
 //! they are written from the intent here and never read back as truth.
 
+use super::read::{Get, Row};
 use crate::domain::{
     CardKind, ChainHead, Origin, Platform, PostedCard, Request, RequestId, RequestState, ScopeKind,
 };
 use serde::de::DeserializeOwned;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 /// Every column the aggregate is read from.
 pub(crate) const REQUEST_COLUMNS: &str = "id, platform, workspace, channel, thread, scope_kind, requester_id, requester_account, state, \
@@ -32,8 +31,18 @@ pub(crate) enum Val {
     Int(Option<i64>),
 }
 
+impl Val {
+    pub fn text(s: impl Into<String>) -> Self {
+        Val::Text(Some(s.into()))
+    }
+
+    pub fn int(n: i64) -> Self {
+        Val::Int(Some(n))
+    }
+}
+
 struct Reader<'a> {
-    row: &'a AnyRow,
+    row: &'a Row<'a>,
     id: String,
 }
 
@@ -46,11 +55,8 @@ impl Reader<'_> {
         }
     }
 
-    fn get<T>(&self, column: &'static str) -> Result<T, CodecError>
-    where
-        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-    {
-        self.row.try_get(column).map_err(|e| self.fail(column, e))
+    fn get<T: Get>(&self, column: &'static str) -> Result<T, CodecError> {
+        T::get(self.row, column).map_err(|e| self.fail(column, e))
     }
 
     fn json<T: DeserializeOwned>(&self, column: &'static str) -> Result<Option<T>, CodecError> {
@@ -63,19 +69,11 @@ impl Reader<'_> {
         let n: i64 = self.get(column)?;
         u32::try_from(n).map_err(|_| self.fail(column, format!("{n} is out of range")))
     }
-
-    fn flag(&self, column: &'static str) -> Result<bool, CodecError> {
-        match self.get::<i64>(column)? {
-            0 => Ok(false),
-            1 => Ok(true),
-            n => Err(self.fail(column, format!("{n} is not 0 or 1"))),
-        }
-    }
 }
 
 /// Reads one request row.
-pub(crate) fn decode(row: &AnyRow) -> Result<Request, CodecError> {
-    let id: String = row.try_get("id").map_err(|e| CodecError {
+pub(crate) fn decode(row: &Row<'_>) -> Result<Request, CodecError> {
+    let id: String = String::get(row, "id").map_err(|e| CodecError {
         id: "?".into(),
         column: "id",
         why: e.to_string(),
@@ -109,8 +107,8 @@ pub(crate) fn decode(row: &AnyRow) -> Result<Request, CodecError> {
             .json("approvals_json")?
             .ok_or_else(|| r.fail("approvals_json", "missing"))?,
         grant: r.json("grant_json")?,
-        break_glass: r.flag("break_glass")?,
-        review_open: r.flag("review_open")?,
+        break_glass: r.get("break_glass")?,
+        review_open: r.get("review_open")?,
         clarify_turns: r.count("clarify_turns")?,
         parent_id: parent
             .map(|p| RequestId::parse(&p).ok_or_else(|| r.fail("parent_id", "not a request id")))
@@ -132,10 +130,15 @@ pub(crate) fn decode(row: &AnyRow) -> Result<Request, CodecError> {
     })
 }
 
+/// [`decode`] for [`Store::read`](super::Store): a row that does not decode fails the read.
+pub(crate) fn request(row: &Row<'_>) -> anyhow::Result<Request> {
+    Ok(decode(row)?)
+}
+
 /// The card on a row of `Store::get_request`'s join (`card_*` columns); `None` for a request
 /// without cards. Strict like the request: an unknown platform or kind names its column.
-pub(crate) fn decode_joined_card(row: &AnyRow) -> Result<Option<PostedCard>, CodecError> {
-    let id: String = row.try_get("id").unwrap_or_default();
+pub(crate) fn decode_joined_card(row: &Row<'_>) -> Result<Option<PostedCard>, CodecError> {
+    let id: String = String::get(row, "id").unwrap_or_default();
     let r = Reader { row, id };
     let Some(message_id) = r.get::<Option<String>>("card_message_id")? else {
         return Ok(None);

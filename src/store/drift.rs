@@ -2,30 +2,31 @@
 //! sighting of one holder (open until a run no longer sees it).
 
 use super::Store;
+use super::codec::Val;
+use super::read::Row;
 use crate::domain::{DriftAction, DriftFinding, DriftKind};
 use anyhow::Context;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 const COLUMNS: &str =
     "id, resource, backend, kind, holder, first_seen, last_seen, resolved_at, action, detail";
 
-fn finding(r: &AnyRow) -> anyhow::Result<DriftFinding> {
-    let kind: String = r.try_get("kind")?;
-    let action: String = r.try_get("action")?;
+fn finding(r: &Row<'_>) -> anyhow::Result<DriftFinding> {
+    let kind: String = r.get("kind")?;
+    let action: String = r.get("action")?;
     Ok(DriftFinding {
-        id: r.try_get("id")?,
-        resource: r.try_get("resource")?,
-        backend: r.try_get("backend")?,
+        id: r.get("id")?,
+        resource: r.get("resource")?,
+        backend: r.get("backend")?,
         kind: DriftKind::parse(&kind)
             .with_context(|| format!("drift finding with unknown kind '{kind}'"))?,
-        holder: r.try_get("holder")?,
-        first_seen: r.try_get("first_seen")?,
-        last_seen: r.try_get("last_seen")?,
-        resolved_at: r.try_get("resolved_at")?,
+        holder: r.get("holder")?,
+        first_seen: r.get("first_seen")?,
+        last_seen: r.get("last_seen")?,
+        resolved_at: r.get("resolved_at")?,
         action: DriftAction::parse(&action)
             .with_context(|| format!("drift finding with unknown action '{action}'"))?,
-        detail: r.try_get("detail")?,
+        detail: r.get("detail")?,
     })
 }
 
@@ -69,7 +70,7 @@ impl Store {
         .fetch_one(self.write())
         .await
         .context("Failed to update a drift finding")?;
-        finding(&row)
+        finding(&Row::Any(&row))
     }
 
     /// Closes the open findings of `resource` a run no longer saw (`seen`: the ones it did).
@@ -170,34 +171,35 @@ impl Store {
         } else {
             ""
         };
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM drift_findings WHERE ($1 = '' OR resource = $1){open} \
-             ORDER BY last_seen DESC, id LIMIT $2"
-        )))
-        .bind(resource.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(self.db())
+        self.read(
+            &format!(
+                "SELECT {COLUMNS} FROM drift_findings WHERE ($1 = '' OR resource = $1){open} \
+                 ORDER BY last_seen DESC, id LIMIT $2"
+            ),
+            &[Val::text(resource.unwrap_or("")), Val::int(limit)],
+            finding,
+        )
         .await
-        .context("Failed to list drift findings")?;
-        rows.iter().map(finding).collect()
+        .context("Failed to list drift findings")
     }
 
     /// Open findings by resource and kind, for `/metrics`.
     pub async fn count_open_drift(&self) -> anyhow::Result<Vec<(String, DriftKind, i64)>> {
-        let rows = sqlx::query(
-            "SELECT resource, kind, COUNT(*) AS n FROM drift_findings WHERE resolved_at IS NULL \
-             GROUP BY resource, kind ORDER BY resource, kind",
-        )
-        .fetch_all(self.db())
-        .await
-        .context("Failed to count drift findings")?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let kind: String = r.try_get("kind")?;
-            if let Some(k) = DriftKind::parse(&kind) {
-                out.push((r.try_get("resource")?, k, r.try_get("n")?));
-            }
-        }
-        Ok(out)
+        let rows = self
+            .read(
+                "SELECT resource, kind, COUNT(*) AS n FROM drift_findings WHERE resolved_at IS NULL \
+                 GROUP BY resource, kind ORDER BY resource, kind",
+                &[],
+                |r| {
+                    let kind: String = r.get("kind")?;
+                    Ok((r.get::<String>("resource")?, DriftKind::parse(&kind), r.get::<i64>("n")?))
+                },
+            )
+            .await
+            .context("Failed to count drift findings")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(resource, kind, n)| Some((resource, kind?, n)))
+            .collect())
     }
 }

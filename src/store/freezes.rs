@@ -1,10 +1,10 @@
 //! Freezes (the kill switch), kept in the store so every instance sees one at its next decision.
 
 use super::Store;
+use super::codec::Val;
+use super::read::Row;
 use crate::domain::{Confirmation, Freeze, FreezeScope, Lift};
 use anyhow::Context;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, scope_kind, target, actor, reason, created_at, lifted_at, lifted_by, lift_reason, confirmation, lift_confirmation";
 
@@ -109,58 +109,51 @@ impl Store {
     }
 
     pub async fn freeze_by_id(&self, id: &str) -> anyhow::Result<Option<Freeze>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM freezes WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.db())
+        self.read_opt(
+            &format!("SELECT {COLUMNS} FROM freezes WHERE id = $1"),
+            &[Val::text(id)],
+            decode,
+        )
         .await
-        .context("Failed to read the freeze")?;
-        row.as_ref().map(decode).transpose()
+        .context("Failed to read the freeze")
     }
 
     async fn active_freeze_on(&self, scope: &FreezeScope) -> anyhow::Result<Option<Freeze>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM freezes WHERE scope_kind = $1 AND target = $2 AND lifted_at IS NULL"
-        )))
-        .bind(scope.kind())
-        .bind(scope.target())
-        .fetch_optional(self.db())
+        self.read_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM freezes WHERE scope_kind = $1 AND target = $2 AND lifted_at IS NULL"
+            ),
+            &[Val::text(scope.kind()), Val::text(scope.target())],
+            decode,
+        )
         .await
-        .context("Failed to read freezes")?;
-        row.as_ref().map(decode).transpose()
+        .context("Failed to read freezes")
     }
 
     async fn select_freezes(&self, tail: &str, limit: Option<i64>) -> anyhow::Result<Vec<Freeze>> {
-        let sql = format!("SELECT {COLUMNS} FROM freezes {tail}");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        if let Some(n) = limit {
-            q = q.bind(n);
-        }
-        let rows = q
-            .fetch_all(self.db())
-            .await
-            .context("Failed to read freezes")?;
-        rows.iter().map(decode).collect()
+        let vals: Vec<Val> = limit.map(Val::int).into_iter().collect();
+        self.read(
+            &format!("SELECT {COLUMNS} FROM freezes {tail}"),
+            &vals,
+            decode,
+        )
+        .await
+        .context("Failed to read freezes")
     }
 }
 
 /// A stored freeze; a row that does not decode is an error, never a freeze that matches nothing.
-fn decode(r: &AnyRow) -> anyhow::Result<Freeze> {
-    let id: String = r.try_get("id")?;
-    let kind: String = r.try_get("scope_kind")?;
-    let target: String = r.try_get("target")?;
+fn decode(r: &Row<'_>) -> anyhow::Result<Freeze> {
+    let id: String = r.get("id")?;
+    let kind: String = r.get("scope_kind")?;
+    let target: String = r.get("target")?;
     let scope = FreezeScope::parse(&kind, Some(&target))
         .with_context(|| format!("freeze {id} has an invalid scope"))?;
-    let lifted_at: Option<i64> = r.try_get("lifted_at")?;
+    let lifted_at: Option<i64> = r.get("lifted_at")?;
     let lifted = match lifted_at {
         Some(at) => Some(Lift {
-            by: r
-                .try_get::<Option<String>, _>("lifted_by")?
-                .unwrap_or_default(),
-            reason: r
-                .try_get::<Option<String>, _>("lift_reason")?
-                .unwrap_or_default(),
+            by: r.get::<Option<String>>("lifted_by")?.unwrap_or_default(),
+            reason: r.get::<Option<String>>("lift_reason")?.unwrap_or_default(),
             at,
             confirmation: decode_confirmation(r, "lift_confirmation")?,
         }),
@@ -170,9 +163,9 @@ fn decode(r: &AnyRow) -> anyhow::Result<Freeze> {
         confirmation: decode_confirmation(r, "confirmation")?,
         id,
         scope,
-        actor: r.try_get("actor")?,
-        reason: r.try_get("reason")?,
-        created_at: r.try_get("created_at")?,
+        actor: r.get("actor")?,
+        reason: r.get("reason")?,
+        created_at: r.get("created_at")?,
         lifted,
     })
 }
@@ -184,8 +177,8 @@ fn encode(c: Option<&Confirmation>) -> anyhow::Result<Option<String>> {
 }
 
 /// A stored confirmation; one that does not decode is an error, never "not confirmed".
-fn decode_confirmation(r: &AnyRow, column: &str) -> anyhow::Result<Option<Confirmation>> {
-    r.try_get::<Option<String>, _>(column)?
+fn decode_confirmation(r: &Row<'_>, column: &str) -> anyhow::Result<Option<Confirmation>> {
+    r.get::<Option<String>>(column)?
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .with_context(|| format!("freeze {column} does not decode"))

@@ -10,7 +10,6 @@ use super::codec::Val;
 use super::plan::{Check, Stmt};
 use super::{Backend, Store};
 use anyhow::Context;
-use sqlx::Row;
 
 /// One grant's hold on a shared access.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,33 +149,31 @@ pub(crate) fn hold_stmts(backend: Backend, id: &str, op: &HoldOp, now: i64) -> V
 impl Store {
     /// Every hold on `key`, the earliest joined first.
     pub async fn access_holds(&self, key: &str) -> anyhow::Result<Vec<AccessHold>> {
-        let rows = sqlx::query(
+        self.read(
             "SELECT request_id, owns, releasing, taken_from FROM access_holds \
              WHERE access_key = $1 ORDER BY joined_at, request_id",
-        )
-        .bind(key)
-        .fetch_all(self.db())
-        .await
-        .context("Failed to read the holders of an access")?;
-        rows.iter()
-            .map(|r| {
+            &[Val::text(key)],
+            |r| {
                 Ok(AccessHold {
-                    request_id: r.try_get("request_id")?,
-                    owns: r.try_get::<i64, _>("owns")? != 0,
-                    releasing: r.try_get::<i64, _>("releasing")? != 0,
-                    taken_from: r.try_get("taken_from")?,
+                    request_id: r.get("request_id")?,
+                    owns: r.get("owns")?,
+                    releasing: r.get("releasing")?,
+                    taken_from: r.get("taken_from")?,
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .context("Failed to decode the holders of an access")
+            },
+        )
+        .await
+        .context("Failed to read the holders of an access")
     }
 
     /// The shared accesses a request holds (at most one in practice: one grant per request).
     pub async fn access_keys_of(&self, request_id: &str) -> anyhow::Result<Vec<String>> {
-        sqlx::query_scalar("SELECT access_key FROM access_holds WHERE request_id = $1")
-            .bind(request_id)
-            .fetch_all(self.db())
-            .await
-            .context("Failed to read the shared accesses of a request")
+        self.read(
+            "SELECT access_key FROM access_holds WHERE request_id = $1",
+            &[Val::text(request_id)],
+            |r| r.get("access_key"),
+        )
+        .await
+        .context("Failed to read the shared accesses of a request")
     }
 }

@@ -1,9 +1,9 @@
 //! Who opened Warden's Home tab: the only people whose homes are republished after a change.
 
 use super::Store;
+use super::codec::Val;
 use crate::domain::{Platform, PlatformUser};
 use anyhow::Context;
-use sqlx::Row;
 
 /// A platform account with a Home tab, and the directory person it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,28 +43,21 @@ impl Store {
             "SELECT platform, workspace, user_id, person FROM home_viewers WHERE person IN ({}) ORDER BY person, user_id",
             marks.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for p in people {
-            q = q.bind(p.as_str());
-        }
-        let rows = q
-            .fetch_all(self.db())
-            .await
-            .context("Failed to list Home tab viewers")?;
-        rows.iter()
-            .map(|r| {
-                let platform: String = r.try_get("platform")?;
-                Ok(HomeViewer {
-                    person: r.try_get("person")?,
-                    account: PlatformUser::new(
-                        Platform::parse(&platform).with_context(|| {
-                            format!("Home viewer with unknown platform '{platform}'")
-                        })?,
-                        r.try_get::<String, _>("workspace")?,
-                        r.try_get::<String, _>("user_id")?,
-                    ),
-                })
+        let vals: Vec<Val> = people.iter().map(|p| Val::text(p.as_str())).collect();
+        self.read(&sql, &vals, |r| {
+            let platform: String = r.get("platform")?;
+            Ok(HomeViewer {
+                person: r.get("person")?,
+                account: PlatformUser::new(
+                    Platform::parse(&platform).with_context(|| {
+                        format!("Home viewer with unknown platform '{platform}'")
+                    })?,
+                    r.get::<String>("workspace")?,
+                    r.get::<String>("user_id")?,
+                ),
             })
-            .collect()
+        })
+        .await
+        .context("Failed to list Home tab viewers")
     }
 }

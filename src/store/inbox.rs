@@ -103,8 +103,8 @@ impl Store {
 
     /// Events stored and not yet handled, for `/metrics` and tests.
     pub async fn inbox_depth(&self) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
-            .fetch_one(self.db())
-            .await?)
+        self.read_one("SELECT COUNT(*) AS n FROM inbox", &[], |r| r.get("n"))
+            .await
+            .context("Failed to count the inbox")
     }
 }

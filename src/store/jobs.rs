@@ -8,11 +8,12 @@
 use super::change::{JobClaim, Schedule};
 use super::codec::Val;
 use super::plan::{Applied, Stmt, value_rows};
+use super::read::Row;
 use super::{Backend, Store};
 use crate::domain::jobs::JobDecodeError;
 use crate::domain::{Job, JobStatus, Lane, RequestId};
 use anyhow::Context;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 /// A job this worker holds.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ impl Store {
             .context("Failed to claim due jobs")?;
         let mut jobs: Vec<ClaimedJob> = rows
             .iter()
-            .map(|r| claimed(r, worker, lease_until))
+            .map(|r| claimed(&Row::Any(r), worker, lease_until))
             .collect::<anyhow::Result<_>>()?;
         // RETURNING has no order: restore the claim order.
         jobs.sort_by_key(|j| (std::cmp::Reverse(j.priority), j.run_at));
@@ -173,7 +174,7 @@ impl Store {
         .await
         .context("Failed to claim a job")?;
         row.as_ref()
-            .map(|r| claimed(r, worker, lease_until))
+            .map(|r| claimed(&Row::Any(r), worker, lease_until))
             .transpose()
     }
 
@@ -197,38 +198,41 @@ impl Store {
     }
 
     pub async fn pending_jobs(&self) -> anyhow::Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')")
-                .fetch_one(self.db())
-                .await?,
+        self.read_one(
+            "SELECT COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'running')",
+            &[],
+            |r| r.get("n"),
         )
+        .await
+        .context("Failed to count pending jobs")
     }
 
     pub async fn job_status(&self, id: &str) -> anyhow::Result<Option<(String, i64)>> {
-        let row = sqlx::query("SELECT status, attempts FROM jobs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db())
-            .await?;
-        row.map(|r| Ok((r.try_get("status")?, r.try_get("attempts")?)))
-            .transpose()
+        self.read_opt(
+            "SELECT status, attempts FROM jobs WHERE id = $1",
+            &[Val::text(id)],
+            |r| Ok((r.get("status")?, r.get("attempts")?)),
+        )
+        .await
+        .context("Failed to read a job's status")
     }
 }
 
-fn claimed(r: &sqlx::any::AnyRow, worker: &str, lease_until: i64) -> anyhow::Result<ClaimedJob> {
-    let kind: String = r.try_get("kind")?;
-    let payload: Option<String> = r.try_get("payload")?;
-    let request: Option<String> = r.try_get("request_id")?;
+fn claimed(r: &Row<'_>, worker: &str, lease_until: i64) -> anyhow::Result<ClaimedJob> {
+    let kind: String = r.get("kind")?;
+    let payload: Option<String> = r.get("payload")?;
+    let request: Option<String> = r.get("request_id")?;
     Ok(ClaimedJob {
         claim: JobClaim {
-            job_id: r.try_get("id")?,
+            job_id: r.get("id")?,
             worker: worker.to_string(),
             lease_until,
         },
         request_id: request.as_deref().and_then(RequestId::parse),
         job: Job::decode(&kind, payload.as_deref()),
-        attempts: r.try_get("attempts")?,
-        run_at: r.try_get("run_at")?,
-        priority: r.try_get("priority")?,
+        attempts: r.get("attempts")?,
+        run_at: r.get("run_at")?,
+        priority: r.get("priority")?,
     })
 }
 
@@ -255,17 +259,17 @@ pub struct JobView {
 
 const JOB_VIEW: &str = "id, kind, request_id, status, attempts, run_at, last_error";
 
-fn job_view(r: &sqlx::any::AnyRow) -> anyhow::Result<JobView> {
-    let status: String = r.try_get("status")?;
+fn job_view(r: &Row<'_>) -> anyhow::Result<JobView> {
+    let status: String = r.get("status")?;
     Ok(JobView {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        request_id: r.try_get("request_id")?,
+        id: r.get("id")?,
+        kind: r.get("kind")?,
+        request_id: r.get("request_id")?,
         status: JobStatus::parse(&status)
             .ok_or_else(|| anyhow::anyhow!("job has an unknown status '{status}'"))?,
-        attempts: r.try_get("attempts")?,
-        run_at: r.try_get("run_at")?,
-        last_error: r.try_get("last_error")?,
+        attempts: r.get("attempts")?,
+        run_at: r.get("run_at")?,
+        last_error: r.get("last_error")?,
     })
 }
 
@@ -284,15 +288,15 @@ impl Store {
 
     /// Jobs in one status, newest due first.
     pub async fn jobs_in(&self, status: JobStatus, limit: i64) -> anyhow::Result<Vec<JobView>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {JOB_VIEW} FROM jobs WHERE status = $1 ORDER BY run_at DESC, id LIMIT $2"
-        )))
-        .bind(status.as_str())
-        .bind(limit)
-        .fetch_all(self.db())
+        self.read(
+            &format!(
+                "SELECT {JOB_VIEW} FROM jobs WHERE status = $1 ORDER BY run_at DESC, id LIMIT $2"
+            ),
+            &[Val::text(status.as_str()), Val::int(limit)],
+            job_view,
+        )
         .await
-        .context("Failed to list jobs")?;
-        rows.iter().map(job_view).collect()
+        .context("Failed to list jobs")
     }
 
     /// Puts a dead job back to run now, with its attempts counted afresh. `None`: no dead job
@@ -307,25 +311,26 @@ impl Store {
         .fetch_optional(self.write())
         .await
         .context("Failed to retry a dead job")?;
-        row.as_ref().map(job_view).transpose()
+        row.as_ref().map(|r| job_view(&Row::Any(r))).transpose()
     }
 
     /// How many jobs are in each status, for `/metrics`.
     pub async fn count_jobs_by_status(&self) -> anyhow::Result<Vec<(JobStatus, i64)>> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) AS n FROM jobs WHERE status <> 'done' GROUP BY status",
-        )
-        .fetch_all(self.db())
-        .await
-        .context("Failed to count jobs")?;
-        let mut counts = Vec::new();
-        for r in &rows {
-            let status: String = r.try_get("status")?;
-            if let Some(s) = JobStatus::parse(&status) {
-                counts.push((s, r.try_get("n")?));
-            }
-        }
-        Ok(counts)
+        let rows = self
+            .read(
+                "SELECT status, COUNT(*) AS n FROM jobs WHERE status <> 'done' GROUP BY status",
+                &[],
+                |r| {
+                    let status: String = r.get("status")?;
+                    Ok((JobStatus::parse(&status), r.get::<i64>("n")?))
+                },
+            )
+            .await
+            .context("Failed to count jobs")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(s, n)| Some((s?, n)))
+            .collect())
     }
 }
 

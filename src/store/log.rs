@@ -14,7 +14,6 @@ use super::plan::{Stmt, value_rows};
 use crate::domain::{ChainHead, Entry, RequestId};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 pub use super::chain::sha256_hex;
 
@@ -151,30 +150,27 @@ impl ChainRows {
 
 impl Store {
     pub async fn log_entries(&self, request_id: &str) -> anyhow::Result<Vec<LogEntry>> {
-        let rows = sqlx::query(
+        self.read(
             "SELECT request_id, seq, at, kind, actor, payload, payload_digest, prev_hash, hash, scheme FROM context_log WHERE request_id = $1 ORDER BY seq",
-        )
-        .bind(request_id)
-        .fetch_all(self.db())
-        .await
-        .context("Failed to read the context log")?;
-        rows.iter()
-            .map(|r| {
-                let payload: Option<String> = r.try_get("payload")?;
+            &[Val::text(request_id)],
+            |r| {
+                let payload: Option<String> = r.get("payload")?;
                 Ok(LogEntry {
-                    request_id: r.try_get("request_id")?,
-                    seq: r.try_get("seq")?,
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    actor: r.try_get("actor")?,
+                    request_id: r.get("request_id")?,
+                    seq: r.get("seq")?,
+                    at: r.get("at")?,
+                    kind: r.get("kind")?,
+                    actor: r.get("actor")?,
                     payload: payload
                         .map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::String(p))),
-                    payload_digest: r.try_get("payload_digest")?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                    scheme: r.try_get("scheme")?,
+                    payload_digest: r.get("payload_digest")?,
+                    prev_hash: r.get("prev_hash")?,
+                    hash: r.get("hash")?,
+                    scheme: r.get("scheme")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
+        .context("Failed to read the context log")
     }
 }

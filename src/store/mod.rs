@@ -4,7 +4,8 @@
 //! carries: TEXT, BIGINT (times in epoch milliseconds, booleans as 0/1). A request changes only
 //! through [`Store::commit`]: one transaction guarded by the request's state and chain head
 //! (compare-and-set). On SQLite every write goes through one writer connection (SQLite has one
-//! writer at a time; queueing in the pool beats its busy-wait back-off), reads use the others.
+//! writer at a time; queueing in the pool beats its busy-wait back-off), and reads run on
+//! rusqlite connections of their own on the calling thread (`read`).
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -32,6 +33,7 @@ pub mod log;
 mod passkeys;
 mod plan;
 pub mod policy_records;
+mod read;
 mod requests;
 mod retention;
 mod sessions;
@@ -93,6 +95,8 @@ pub struct Store {
     stats: Arc<Counters>,
     /// SQLite only: the thread every write goes through (see `sqlite_writer`).
     sqlite_writer: Option<sqlite_writer::SqliteWriter>,
+    /// SQLite only: the connections reads run on, inline (see `read`).
+    readers: Option<Arc<read::SqliteReaders>>,
     /// Keys new context-log entries and verifies keyed ones; never written to the database.
     chain_key: Option<ChainKey>,
 }
@@ -195,16 +199,19 @@ impl Store {
                 .context("Failed to connect to the database")?,
             Backend::Postgres => pool.clone(),
         };
-        let sqlite_writer = match backend {
+        let (sqlite_writer, readers) = match backend {
             Backend::Sqlite => {
                 let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                     .context("database.url is not a valid SQLite URL")?
                     .get_filename()
                     .to_string_lossy()
                     .into_owned();
-                Some(sqlite_writer::SqliteWriter::open(&file)?)
+                (
+                    Some(sqlite_writer::SqliteWriter::open(&file)?),
+                    Some(Arc::new(read::SqliteReaders::new(file))),
+                )
             }
-            Backend::Postgres => None,
+            Backend::Postgres => (None, None),
         };
         Ok(Self {
             pool,
@@ -212,6 +219,7 @@ impl Store {
             backend,
             stats: Arc::default(),
             sqlite_writer,
+            readers,
             chain_key: None,
         })
     }
@@ -230,6 +238,9 @@ impl Store {
 
     /// Runs one planned write: on SQLite's writer thread, or in a PostgreSQL transaction.
     pub(crate) async fn run_plan(&self, plan: Vec<plan::Stmt>) -> anyhow::Result<plan::Applied> {
+        for s in &plan {
+            tracing::trace!(sql = s.sql, "write");
+        }
         if let Some(w) = &self.sqlite_writer {
             self.stats
                 .statements
@@ -291,10 +302,14 @@ impl Store {
         &self.pool
     }
 
-    /// The pool a read statement runs on; counted.
+    /// The pool a streamed read runs on; counted. Other reads go through [`Store::read`].
     pub(crate) fn db(&self) -> &AnyPool {
-        self.stats.statements.fetch_add(1, Ordering::Relaxed);
+        self.count_statement();
         &self.pool
+    }
+
+    fn count_statement(&self) {
+        self.stats.statements.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The pool a single-statement write (its own commit) runs on; counted.
@@ -335,9 +350,12 @@ impl Store {
 
     /// Whether an inbound delivery was already handled (a click that lost a race asks this).
     pub async fn seen_delivery(&self, event_id: &str) -> anyhow::Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE id = $1")
-            .bind(event_id)
-            .fetch_one(self.db())
+        let n: i64 = self
+            .read_one(
+                "SELECT COUNT(*) AS n FROM processed_events WHERE id = $1",
+                &[codec::Val::text(event_id)],
+                |r| r.get("n"),
+            )
             .await
             .context("Failed to read inbound deliveries")?;
         Ok(n > 0)

@@ -1,6 +1,7 @@
 //! Passkeys per directory person, and registrations begun but not yet finished (taken once).
 
 use super::Store;
+use super::codec::Val;
 use anyhow::Context;
 use serde::Serialize;
 use sqlx::Row;
@@ -65,11 +66,13 @@ impl Store {
         &self,
         person: &str,
     ) -> anyhow::Result<Option<String>> {
-        sqlx::query_scalar::<_, String>("SELECT user_handle FROM passkey_users WHERE person = $1")
-            .bind(person)
-            .fetch_optional(self.db())
-            .await
-            .context("Failed to read the passkey user handle")
+        self.read_opt(
+            "SELECT user_handle FROM passkey_users WHERE person = $1",
+            &[Val::text(person)],
+            |r| r.get("user_handle"),
+        )
+        .await
+        .context("Failed to read the passkey user handle")
     }
 
     /// Opens a ceremony for the person, replacing any earlier one of the same kind.
@@ -128,54 +131,41 @@ impl Store {
     }
 
     pub async fn passkey(&self, credential_id: &str) -> anyhow::Result<Option<StoredPasskey>> {
-        let row = sqlx::query("SELECT credential_id, person, static_state, dynamic_state, created_at, last_used_at FROM passkeys WHERE credential_id = $1")
-            .bind(credential_id)
-            .fetch_optional(self.db())
-            .await
-            .context("Failed to read the passkey")?;
-        row.map(|r| {
+        self.read_opt("SELECT credential_id, person, static_state, dynamic_state, created_at, last_used_at FROM passkeys WHERE credential_id = $1", &[Val::text(credential_id)], |r| {
             Ok(StoredPasskey {
-                credential_id: r.try_get("credential_id")?,
-                person: r.try_get("person")?,
-                static_state: r.try_get("static_state")?,
-                dynamic_state: r.try_get("dynamic_state")?,
-                created_at: r.try_get("created_at")?,
-                last_used_at: r.try_get("last_used_at")?,
+                credential_id: r.get("credential_id")?,
+                person: r.get("person")?,
+                static_state: r.get("static_state")?,
+                dynamic_state: r.get("dynamic_state")?,
+                created_at: r.get("created_at")?,
+                last_used_at: r.get("last_used_at")?,
             })
         })
-        .transpose()
+        .await
+        .context("Failed to read the passkey")
     }
 
     /// Passkeys of one person, or of everyone, newest first.
     pub async fn list_passkeys(&self, person: Option<&str>) -> anyhow::Result<Vec<PasskeyListing>> {
         const COLS: &str = "SELECT credential_id, person, created_at, last_used_at FROM passkeys";
         const ORDER: &str = "ORDER BY created_at DESC, credential_id LIMIT 1000";
-        let rows = match person {
-            Some(p) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{COLS} WHERE person = $1 {ORDER}"
-                )))
-                .bind(p)
-                .fetch_all(self.db())
-                .await
-            }
-            None => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("{COLS} {ORDER}")))
-                    .fetch_all(self.db())
-                    .await
-            }
-        }
-        .context("Failed to list passkeys")?;
-        rows.iter()
-            .map(|r| {
-                Ok(PasskeyListing {
-                    credential_id: r.try_get("credential_id")?,
-                    person: r.try_get("person")?,
-                    created_at: r.try_get("created_at")?,
-                    last_used_at: r.try_get("last_used_at")?,
-                })
+        let (sql, vals) = match person {
+            Some(p) => (
+                format!("{COLS} WHERE person = $1 {ORDER}"),
+                vec![Val::text(p)],
+            ),
+            None => (format!("{COLS} {ORDER}"), vec![]),
+        };
+        self.read(&sql, &vals, |r| {
+            Ok(PasskeyListing {
+                credential_id: r.get("credential_id")?,
+                person: r.get("person")?,
+                created_at: r.get("created_at")?,
+                last_used_at: r.get("last_used_at")?,
             })
-            .collect()
+        })
+        .await
+        .context("Failed to list passkeys")
     }
 
     /// Records a verified use: the new signature counter and flags, and when.

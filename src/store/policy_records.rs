@@ -1,9 +1,9 @@
 //! Reading back the policy inputs and decisions the context log recorded, for policy replay.
 
 use super::Store;
+use super::codec::Val;
 use crate::domain::LogKind;
 use anyhow::Context;
-use sqlx::Row;
 
 /// One recorded `policy_input` or `policy_decision` entry.
 #[derive(Debug, Clone)]
@@ -22,27 +22,26 @@ impl Store {
         since_ms: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<PolicyRecord>> {
-        let rows = sqlx::query(
+        self.read(
             "SELECT request_id, at, kind, payload FROM context_log WHERE kind IN ($1, $2) AND at >= $3 ORDER BY request_id, seq LIMIT $4",
-        )
-        .bind(LogKind::PolicyInput.as_str())
-        .bind(LogKind::PolicyDecision.as_str())
-        .bind(since_ms)
-        .bind(limit)
-        .fetch_all(self.db())
-        .await
-        .context("Failed to read recorded policy decisions")?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind")?;
-                let payload: Option<String> = r.try_get("payload")?;
+            &[
+                Val::text(LogKind::PolicyInput.as_str()),
+                Val::text(LogKind::PolicyDecision.as_str()),
+                Val::int(since_ms),
+                Val::int(limit),
+            ],
+            |r| {
+                let kind: String = r.get("kind")?;
+                let payload: Option<String> = r.get("payload")?;
                 Ok(PolicyRecord {
-                    request_id: r.try_get("request_id")?,
-                    at: r.try_get("at")?,
+                    request_id: r.get("request_id")?,
+                    at: r.get("at")?,
                     kind: LogKind::parse(&kind).context("unexpected log kind")?,
                     payload: payload.and_then(|p| serde_json::from_str(&p).ok()),
                 })
-            })
-            .collect()
+            },
+        )
+        .await
+        .context("Failed to read recorded policy decisions")
     }
 }

@@ -1,14 +1,13 @@
 //! Reading requests: one, lists for the admin and status, and the posted cards of a request.
 
 use super::Store;
-use super::codec::{self, REQUEST_COLUMNS, Val, bind_all};
+use super::codec::{self, REQUEST_COLUMNS, Val};
 use super::plan::{Stmt, value_rows};
 use crate::domain::{
     Approval, CardKind, GrantSummary, Platform, PostedCard, Request, RequestId, RequestState,
 };
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, Row};
 
 /// Filters for listing requests (admin list, status).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -73,43 +72,46 @@ impl Store {
         channel: &str,
         thread: &str,
     ) -> anyhow::Result<Option<Request>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE platform = $1 AND workspace = $2 AND channel = $3 AND thread = $4 AND parent_id IS NULL ORDER BY CASE WHEN bundle_id IS NULL OR bundle_id = id THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
-        )))
-        .bind(platform.as_str())
-        .bind(workspace)
-        .bind(channel)
-        .bind(thread)
-        .fetch_optional(self.db())
+        self.read_opt(
+            &format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE platform = $1 AND workspace = $2 AND channel = $3 AND thread = $4 AND parent_id IS NULL ORDER BY CASE WHEN bundle_id IS NULL OR bundle_id = id THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
+            ),
+            &[
+                Val::text(platform.as_str()),
+                Val::text(workspace),
+                Val::text(channel),
+                Val::text(thread),
+            ],
+            codec::request,
+        )
         .await
-        .context("Failed to find a thread's request")?;
-        Ok(row.as_ref().map(codec::decode).transpose()?)
+        .context("Failed to find a thread's request")
     }
 
     /// The extension request of `parent` still waiting for a decision or being applied, if any.
     pub async fn pending_extension(&self, parent: &RequestId) -> anyhow::Result<Option<Request>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE parent_id = $1 AND state IN ('submitted', 'pending_approval', 'approved') ORDER BY created_at DESC LIMIT 1"
-        )))
-        .bind(parent.as_str())
-        .fetch_optional(self.db())
+        self.read_opt(
+            &format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE parent_id = $1 AND state IN ('submitted', 'pending_approval', 'approved') ORDER BY created_at DESC LIMIT 1"
+            ),
+            &[Val::text(parent.as_str())],
+            codec::request,
+        )
         .await
-        .context("Failed to find a pending extension")?;
-        Ok(row.as_ref().map(codec::decode).transpose()?)
+        .context("Failed to find a pending extension")
     }
 
     /// Every item of a bundle, the lead first (ids are created in order within one ask).
     pub async fn requests_in_bundle(&self, bundle: &RequestId) -> anyhow::Result<Vec<Request>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE bundle_id = $1 ORDER BY CASE WHEN id = bundle_id THEN 0 ELSE 1 END, created_at, id"
-        )))
-        .bind(bundle.as_str())
-        .fetch_all(self.db())
+        self.read(
+            &format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE bundle_id = $1 ORDER BY CASE WHEN id = bundle_id THEN 0 ELSE 1 END, created_at, id"
+            ),
+            &[Val::text(bundle.as_str())],
+            codec::request,
+        )
         .await
-        .context("Failed to read a bundle's requests")?;
-        rows.iter()
-            .map(|r| codec::decode(r).map_err(Into::into))
-            .collect()
+        .context("Failed to read a bundle's requests")
     }
 
     /// Lists requests, newest first, with keyset paging so deep pages stay fast.
@@ -162,14 +164,10 @@ impl Store {
         let i = next();
         sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${i}"));
         binds.push((i, Val::Int(Some(f.limit.clamp(1, 500)))));
-        let rows = bind_all(
-            sqlx::query(AssertSqlSafe(sql)),
-            binds.into_iter().map(|(_, v)| v),
-        )
-        .fetch_all(self.db())
-        .await
-        .context("Failed to list requests")?;
-        Ok(rows.iter().map(codec::decode).collect::<Result<_, _>>()?)
+        let vals: Vec<Val> = binds.into_iter().map(|(_, v)| v).collect();
+        self.read(&sql, &vals, codec::request)
+            .await
+            .context("Failed to list requests")
     }
 
     /// A person's newest request, if any.
@@ -204,11 +202,9 @@ impl Store {
                 .iter()
                 .map(|s| Val::Text(Some(s.as_str().to_string()))),
         );
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), vals)
-            .fetch_all(self.db())
+        self.read(&sql, &vals, codec::request)
             .await
-            .context("Failed to list a person's requests")?;
-        Ok(rows.iter().map(codec::decode).collect::<Result<_, _>>()?)
+            .context("Failed to list a person's requests")
     }
 
     /// How many requests a person has open (not yet granted, denied or closed): the one count
@@ -225,32 +221,32 @@ impl Store {
         );
         let mut vals = vec![Val::Text(Some(requester_id.to_string()))];
         vals.extend(open.iter().map(|s| Val::Text(Some(s.as_str().to_string()))));
-        let row = bind_all(sqlx::query(AssertSqlSafe(sql)), vals)
-            .fetch_one(self.db())
+        self.read_one(&sql, &vals, |r| r.get("n"))
             .await
-            .context("Failed to count a person's open requests")?;
-        Ok(row.try_get("n")?)
+            .context("Failed to count a person's open requests")
     }
 
     /// Requests waiting for approval, oldest first (an approver's queue is filtered from these).
     pub async fn pending_approval(&self, limit: i64) -> anyhow::Result<Vec<Request>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE state = 'pending_approval' ORDER BY created_at LIMIT $1"
-        )))
-        .bind(limit)
-        .fetch_all(self.db())
+        self.read(
+            &format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE state = 'pending_approval' ORDER BY created_at LIMIT $1"
+            ),
+            &[Val::int(limit)],
+            codec::request,
+        )
         .await
-        .context("Failed to list pending requests")?;
-        Ok(rows.iter().map(codec::decode).collect::<Result<_, _>>()?)
+        .context("Failed to list pending requests")
     }
 
     pub async fn count_by_state(&self) -> anyhow::Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state")
-            .fetch_all(self.db())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
-            .collect()
+        self.read(
+            "SELECT state, COUNT(*) AS n FROM requests GROUP BY state",
+            &[],
+            |r| Ok((r.get("state")?, r.get("n")?)),
+        )
+        .await
+        .context("Failed to count requests by state")
     }
 
     /// The approvals and denials recorded on a request.
@@ -277,14 +273,15 @@ impl Store {
 
     /// Requests with access in place, soonest expiry first.
     pub async fn active_grants(&self, limit: i64) -> anyhow::Result<Vec<Request>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE state = 'active' ORDER BY expires_at LIMIT $1"
-        )))
-        .bind(limit)
-        .fetch_all(self.db())
+        self.read(
+            &format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE state = 'active' ORDER BY expires_at LIMIT $1"
+            ),
+            &[Val::int(limit)],
+            codec::request,
+        )
         .await
-        .context("Failed to list active grants")?;
-        Ok(rows.iter().map(codec::decode).collect::<Result<_, _>>()?)
+        .context("Failed to list active grants")
     }
 
     /// Records cards posted after the change that caused them (approval cards, alerts).
@@ -307,26 +304,25 @@ impl Store {
 
     /// Every card posted for a request, oldest first, with the bundle cards that list it.
     pub async fn cards(&self, request_id: &str) -> anyhow::Result<Vec<PostedCard>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT platform, channel, message_id, kind FROM ({CARDS_OF_REQUEST}) c ORDER BY created_at, message_id"
-        )))
-            .bind(request_id)
-            .fetch_all(self.db())
-            .await
-            .context("Failed to list a request's cards")?;
-        rows.iter()
-            .map(|r| {
-                let platform: String = r.try_get("platform")?;
-                let kind: String = r.try_get("kind")?;
+        self.read(
+            &format!(
+                "SELECT platform, channel, message_id, kind FROM ({CARDS_OF_REQUEST}) c ORDER BY created_at, message_id"
+            ),
+            &[Val::text(request_id)],
+            |r| {
+                let platform: String = r.get("platform")?;
+                let kind: String = r.get("kind")?;
                 Ok(PostedCard {
                     platform: Platform::parse(&platform)
                         .with_context(|| format!("card with unknown platform '{platform}'"))?,
-                    channel: r.try_get("channel")?,
-                    message_id: r.try_get("message_id")?,
+                    channel: r.get("channel")?,
+                    message_id: r.get("message_id")?,
                     kind: CardKind::parse(&kind)
                         .with_context(|| format!("card with unknown kind '{kind}'"))?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
+        .context("Failed to list a request's cards")
     }
 }

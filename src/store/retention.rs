@@ -8,6 +8,7 @@
 
 use super::Store;
 use super::chain::ChainKey;
+use super::codec::Val;
 use anyhow::Context;
 use futures::TryStreamExt;
 use sqlx::Row;
@@ -103,6 +104,7 @@ impl Store {
             "SELECT id, at, cutoff, days, export_required, mac FROM retention_purges WHERE cutoff > $1 ORDER BY cutoff DESC",
         )
         .bind(since)
+        // Streamed, the one read that is: it stops at the first rows that settle the answer.
         .fetch(self.db());
         let mut p = Purges::default();
         while let Some(r) = rows
@@ -132,10 +134,14 @@ impl Store {
             }
         }
         drop(rows);
-        p.exported_seq = sqlx::query_scalar("SELECT exported_seq FROM requests WHERE id = $1")
-            .bind(request_id)
-            .fetch_optional(self.db())
-            .await?
+        p.exported_seq = self
+            .read_opt(
+                "SELECT exported_seq FROM requests WHERE id = $1",
+                &[Val::text(request_id)],
+                |r| r.get("exported_seq"),
+            )
+            .await
+            .context("Failed to read the export cursor")?
             .unwrap_or(0);
         Ok(p)
     }

@@ -3,7 +3,6 @@
 
 use super::Store;
 use anyhow::Context;
-use sqlx::Row;
 
 /// A live or ended admin session, keyed by the hash of its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,34 +81,30 @@ impl Store {
     }
 
     pub async fn admin_session(&self, sid_hash: &str) -> anyhow::Result<Option<AdminSession>> {
-        let row = sqlx::query("SELECT token_name, token_hash, expires_at, ended_at, sso_subject, sso_person, sso_role, sso_sid FROM admin_sessions WHERE sid_hash = $1")
-            .bind(sid_hash)
-            .fetch_optional(self.db())
-            .await
-            .context("Failed to read the admin session")?;
-        row.map(|r| {
+        self.read_opt("SELECT token_name, token_hash, expires_at, ended_at, sso_subject, sso_person, sso_role, sso_sid FROM admin_sessions WHERE sid_hash = $1", &[super::codec::Val::text(sid_hash)], |r| {
             Ok(AdminSession {
-                token_name: r.try_get("token_name")?,
-                token_hash: r.try_get("token_hash")?,
-                expires_at: r.try_get("expires_at")?,
-                ended_at: r.try_get("ended_at")?,
+                token_name: r.get("token_name")?,
+                token_hash: r.get("token_hash")?,
+                expires_at: r.get("expires_at")?,
+                ended_at: r.get("ended_at")?,
                 sso: match (
-                    r.try_get::<Option<String>, _>("sso_subject")?,
-                    r.try_get::<Option<String>, _>("sso_person")?,
-                    r.try_get::<Option<String>, _>("sso_role")?,
+                    r.get::<Option<String>>("sso_subject")?,
+                    r.get::<Option<String>>("sso_person")?,
+                    r.get::<Option<String>>("sso_role")?,
                 ) {
                     (Some(subject), Some(person), Some(role)) => Some(SsoIdentity {
                         subject,
                         person,
                         role,
-                        sid: r.try_get("sso_sid")?,
+                        sid: r.get("sso_sid")?,
                     }),
                     (None, None, None) => None,
                     _ => anyhow::bail!("admin session {sid_hash} has a partial SSO identity"),
                 },
             })
         })
-        .transpose()
+        .await
+        .context("Failed to read the admin session")
     }
 
     /// Ends the live SSO sessions of a provider session (`sid`), or of a subject when the

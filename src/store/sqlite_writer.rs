@@ -3,10 +3,10 @@
 //! the COMMIT. A write never holds SQLite's lock across round trips to an async task, which is
 //! what bounded throughput when every statement hopped through sqlx's worker.
 
-use super::codec::Val;
 use super::plan::{Applied, Stmt, verdict};
+use super::read::{bind_sqlite, open_sqlite};
 use anyhow::Context;
-use rusqlite::{Connection, types::Null};
+use rusqlite::{Connection, OpenFlags};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -30,13 +30,7 @@ pub(crate) struct SqliteWriter {
 impl SqliteWriter {
     /// Opens the writer's connection on the database file and starts its thread.
     pub fn open(path: &str) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("Failed to open the SQLite writer on {path}"))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-        )
-        .context("Failed to configure the SQLite writer")?;
+        let conn = open_sqlite(path, OpenFlags::default())?;
         // A commit's statements vary in shape (the columns it changes, how many log rows and
         // jobs): room for all of them, so none is parsed again after the first time.
         conn.set_prepared_statement_cache_capacity(256);
@@ -121,17 +115,7 @@ fn run_plan(conn: &Connection, plan: &[Stmt]) -> anyhow::Result<Applied> {
         let mut stmt = conn
             .prepare_cached(&s.sql)
             .with_context(|| format!("Failed to prepare: {}", s.sql))?;
-        for (i, v) in s.vals.iter().enumerate() {
-            let name = format!("${}", i + 1);
-            let Some(at) = stmt.parameter_index(&name)? else {
-                continue;
-            };
-            match v {
-                Val::Text(Some(t)) => stmt.raw_bind_parameter(at, t)?,
-                Val::Int(Some(n)) => stmt.raw_bind_parameter(at, n)?,
-                Val::Text(None) | Val::Int(None) => stmt.raw_bind_parameter(at, Null)?,
-            }
-        }
+        bind_sqlite(&mut stmt, &s.vals)?;
         last = stmt.raw_execute().context("Failed to write")? as u64;
         if let Some(stop) = verdict(s.check, last) {
             return Ok(stop);

@@ -3,33 +3,61 @@
 
 use super::Store;
 use super::chain::{Link, Scheme};
+use super::codec::Val;
 use super::log::{ChainStatus, PURGEABLE_KINDS, sha256_hex};
 use anyhow::Context;
-use sqlx::Row;
 
 impl Store {
     /// Recomputes one request's chain from its stored entries and its recorded head. Keyed
     /// entries need the chain key: without it they are reported, never taken on trust.
     pub async fn verify_chain(&self, request_id: &str) -> anyhow::Result<ChainStatus> {
-        let head = sqlx::query("SELECT log_seq, log_head FROM requests WHERE id = $1")
-            .bind(request_id)
-            .fetch_optional(self.db())
+        let id = [Val::text(request_id)];
+        let (head_seq, head_hash): (i64, String) = self
+            .read_opt(
+                "SELECT log_seq, log_head FROM requests WHERE id = $1",
+                &id,
+                |r| Ok((r.get("log_seq")?, r.get("log_head")?)),
+            )
             .await?
             .with_context(|| format!("no request {request_id}"))?;
-        let (head_seq, head_hash): (i64, String) =
-            (head.try_get("log_seq")?, head.try_get("log_head")?);
         // Raw payload text: the digest is over the exact stored bytes.
-        let rows = sqlx::query("SELECT seq, at, kind, actor, payload, payload_digest, prev_hash, hash, scheme FROM context_log WHERE request_id = $1 ORDER BY seq")
-            .bind(request_id)
-            .fetch_all(self.db())
-            .await?;
+        let rows = self
+            .read(
+                "SELECT seq, at, kind, actor, payload, payload_digest, prev_hash, hash, scheme FROM context_log WHERE request_id = $1 ORDER BY seq",
+                &id,
+                |r| {
+                    Ok(Stored {
+                        seq: r.get("seq")?,
+                        at: r.get("at")?,
+                        kind: r.get("kind")?,
+                        actor: r.get("actor")?,
+                        payload: r.get("payload")?,
+                        digest: r.get("payload_digest")?,
+                        prev: r.get("prev_hash")?,
+                        hash: r.get("hash")?,
+                        scheme: r.get("scheme")?,
+                    })
+                },
+            )
+            .await
+            .context("Failed to read the context log")?;
         let mut prev = String::new();
         let mut expected_seq = 1;
         let mut keyed_seen = false;
         // Read at the first blank payload, if any.
         let mut purges = None;
-        for r in &rows {
-            let seq: i64 = r.try_get("seq")?;
+        for r in rows {
+            let Stored {
+                seq,
+                at,
+                kind,
+                actor,
+                payload,
+                digest,
+                prev: stored_prev,
+                hash: stored_hash,
+                scheme,
+            } = r;
             let broken = |why: &str| {
                 Ok(ChainStatus::Broken {
                     at_seq: expected_seq,
@@ -39,13 +67,7 @@ impl Store {
             if seq != expected_seq {
                 return broken("entry missing");
             }
-            let payload: Option<String> = r.try_get("payload")?;
-            let digest: String = r.try_get("payload_digest")?;
-            let stored_prev: String = r.try_get("prev_hash")?;
-            let stored_hash: String = r.try_get("hash")?;
-            let (at, kind, actor): (i64, String, String) =
-                (r.try_get("at")?, r.try_get("kind")?, r.try_get("actor")?);
-            let Some(scheme) = Scheme::parse(&r.try_get::<String, _>("scheme")?) else {
+            let Some(scheme) = Scheme::parse(&scheme) else {
                 return broken("unknown hash scheme");
             };
             match &payload {
@@ -110,29 +132,30 @@ impl Store {
 
     /// Every request's chain head: what an anchor records.
     pub async fn chain_heads(&self) -> anyhow::Result<Vec<ChainHeadRow>> {
-        let rows = sqlx::query("SELECT id, log_seq, log_head FROM requests ORDER BY id")
-            .fetch_all(self.db())
-            .await
-            .context("Failed to read the chain heads")?;
-        rows.iter()
-            .map(|r| {
+        self.read(
+            "SELECT id, log_seq, log_head FROM requests ORDER BY id",
+            &[],
+            |r| {
                 Ok(ChainHeadRow {
-                    id: r.try_get("id")?,
-                    seq: r.try_get("log_seq")?,
-                    hash: r.try_get("log_head")?,
+                    id: r.get("id")?,
+                    seq: r.get("log_seq")?,
+                    hash: r.get("log_head")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
+        .context("Failed to read the chain heads")
     }
 
     /// The stored hash of one entry, if it exists.
     pub async fn entry_hash(&self, request_id: &str, seq: i64) -> anyhow::Result<Option<String>> {
-        sqlx::query_scalar("SELECT hash FROM context_log WHERE request_id = $1 AND seq = $2")
-            .bind(request_id)
-            .bind(seq)
-            .fetch_optional(self.db())
-            .await
-            .context("Failed to read a log entry")
+        self.read_opt(
+            "SELECT hash FROM context_log WHERE request_id = $1 AND seq = $2",
+            &[Val::text(request_id), Val::int(seq)],
+            |r| r.get("hash"),
+        )
+        .await
+        .context("Failed to read a log entry")
     }
 
     /// The first entry after `seq` that is not keyed, if any.
@@ -141,16 +164,31 @@ impl Store {
         request_id: &str,
         seq: i64,
     ) -> anyhow::Result<Option<i64>> {
-        sqlx::query_scalar(
-            "SELECT MIN(seq) FROM context_log WHERE request_id = $1 AND seq > $2 AND scheme <> $3",
+        self.read_one(
+            "SELECT MIN(seq) AS seq FROM context_log WHERE request_id = $1 AND seq > $2 AND scheme <> $3",
+            &[
+                Val::text(request_id),
+                Val::int(seq),
+                Val::text(Scheme::HmacSha256.as_str()),
+            ],
+            |r| r.get("seq"),
         )
-        .bind(request_id)
-        .bind(seq)
-        .bind(Scheme::HmacSha256.as_str())
-        .fetch_one(self.db())
         .await
         .context("Failed to read log schemes")
     }
+}
+
+/// One context-log entry as stored: raw payload text, as its digest covers it.
+struct Stored {
+    seq: i64,
+    at: i64,
+    kind: String,
+    actor: String,
+    payload: Option<String>,
+    digest: String,
+    prev: String,
+    hash: String,
+    scheme: String,
 }
 
 /// One request's chain head as stored on its row.

@@ -155,3 +155,57 @@ async fn a_copy_read_before_a_card_was_recorded_conflicts_and_a_fresh_read_has_i
     );
     assert!(next.cards.unwrap().contains(&alert));
 }
+
+on_both_databases!(a_stored_request_that_does_not_decode_is_an_error_naming_its_column);
+
+/// Reads are strict on either read path (rusqlite on SQLite, sqlx on PostgreSQL): a row with
+/// a value no type holds fails the read and names the request and the column, never a default.
+async fn a_stored_request_that_does_not_decode_is_an_error_naming_its_column(db: TestDb) {
+    let store = Store::open(db.url(), 2).await.unwrap();
+    let created = applied(
+        store
+            .create(
+                &draft(1_000),
+                Change::event(RequestEvent::IntentReady).log(note("created")),
+            )
+            .await
+            .unwrap(),
+    );
+    let id = created.id.to_string();
+    assert!(store.get_request(&id).await.unwrap().is_some());
+    sqlx::query("UPDATE requests SET state = 'mislaid' WHERE id = $1")
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store
+        .get_request(&id)
+        .await
+        .expect_err("a bad state fails the read");
+    let chain = format!("{err:#}");
+    assert!(
+        chain.contains(&id) && chain.contains("'state'") && chain.contains("mislaid"),
+        "{chain}"
+    );
+    let listed = store
+        .requests_of("alice", &[warden::domain::RequestState::Denied])
+        .await;
+    assert!(
+        listed.is_ok(),
+        "a filter that leaves the row out still reads"
+    );
+    sqlx::query("UPDATE requests SET state = $1, current_step = -1 WHERE id = $2")
+        .bind(created.state.as_str())
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let chain = format!(
+        "{:#}",
+        store.get_request(&id).await.expect_err("a negative step")
+    );
+    assert!(
+        chain.contains("'current_step'") && chain.contains("out of range"),
+        "{chain}"
+    );
+}
