@@ -13,7 +13,8 @@ use super::log::{ChainRows, chain_rows};
 use super::plan::{Applied, Check, Stmt, value_rows};
 use super::requests::{CARDS_OF_REQUEST, cards_stmt};
 use crate::domain::{
-    Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, RequestState, TransitionError,
+    Entry, Job, JobKind, Patch, PostedCard, Request, RequestEvent, RequestId, RequestState,
+    TransitionError,
 };
 use anyhow::Context;
 
@@ -185,11 +186,17 @@ impl Store {
             _ => None,
         };
         let at = usize::from(change.delivery.is_some());
+        let independent = writes_no_row_twice(&change, &next.id);
         let mut plan = plan(self.backend, &next, change, now, rows, insert);
         if let Some(g) = guard {
             plan.insert(at, g);
         }
-        Ok(match self.run_plan(plan).await? {
+        let applied = if independent {
+            self.run_independent(plan).await?
+        } else {
+            self.run_plan(plan).await?
+        };
+        Ok(match applied {
             Applied::Done(_) => Committed::Applied(Box::new(next)),
             Applied::Conflict => Committed::Conflict,
             Applied::Duplicate => Committed::Duplicate,
@@ -241,8 +248,14 @@ impl Store {
         vals.push(Val::Int(Some(seen.chain.seq)));
         vals.push(Val::Int(Some(seen.updated_at)));
         let update = Stmt::new(sql, vals).check(Check::OneRow);
+        let independent = writes_no_row_twice(&change, &next.id);
         let plan = plan(self.backend, &next, change, now, rows, update);
-        Ok(match self.run_plan(plan).await? {
+        let applied = if independent {
+            self.run_independent(plan).await?
+        } else {
+            self.run_plan(plan).await?
+        };
+        Ok(match applied {
             Applied::Done(_) => Committed::Applied(Box::new(next)),
             Applied::Conflict => Committed::Conflict,
             Applied::Duplicate => Committed::Duplicate,
@@ -336,6 +349,20 @@ fn insert_stmt(next: &Request, limit: Option<UnfinishedLimit>) -> Stmt {
     );
     vals.push(Val::Int(Some(i64::from(limit.max))));
     Stmt::new(sql, vals).check(Check::OneRow)
+}
+
+/// Whether the statements of `change` write no row twice, so PostgreSQL may run them as one
+/// statement. Each table is written by one statement, except jobs: the schedule leaves out the
+/// kinds it cancels, the cancel takes pending jobs and the completion the running one, so they
+/// meet only when the completed job is scheduled again. A hold's statements share rows.
+fn writes_no_row_twice(change: &Change, request: &RequestId) -> bool {
+    let rescheduled = change.complete.as_ref().is_some_and(|claim| {
+        change
+            .schedule
+            .iter()
+            .any(|s| s.job.id_for(request) == claim.job_id)
+    });
+    change.holds.is_empty() && !rescheduled
 }
 
 /// The statements of one change, in order: the delivery first (a duplicate stops there), the

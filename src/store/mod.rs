@@ -236,8 +236,27 @@ impl Store {
         self.chain_key.as_ref()
     }
 
-    /// Runs one planned write: on SQLite's writer thread, or in a PostgreSQL transaction.
+    /// Runs one planned write: on SQLite's writer thread, or in a PostgreSQL transaction
+    /// (one statement alone needs none).
     pub(crate) async fn run_plan(&self, plan: Vec<plan::Stmt>) -> anyhow::Result<plan::Applied> {
+        let single = plan.len() == 1;
+        self.write_plan(plan, single).await
+    }
+
+    /// [`Store::run_plan`] for a plan whose statements write no row twice (the caller knows
+    /// from what it planned): on PostgreSQL one statement, not a transaction (`plan::fold`).
+    pub(crate) async fn run_independent(
+        &self,
+        plan: Vec<plan::Stmt>,
+    ) -> anyhow::Result<plan::Applied> {
+        self.write_plan(plan, true).await
+    }
+
+    async fn write_plan(
+        &self,
+        plan: Vec<plan::Stmt>,
+        independent: bool,
+    ) -> anyhow::Result<plan::Applied> {
         for s in &plan {
             tracing::trace!(sql = s.sql, "write");
         }
@@ -247,6 +266,12 @@ impl Store {
                 .fetch_add(plan.len() as u64, Ordering::Relaxed);
             self.stats.commits.fetch_add(1, Ordering::Relaxed);
             return w.write(plan).await;
+        }
+        if let Some(folded) = independent.then(|| plan::fold(&plan)).flatten() {
+            self.stats.statements.fetch_add(1, Ordering::Relaxed);
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+            self.stats.transactions.fetch_add(1, Ordering::Relaxed);
+            return plan::run_folded(&self.writer, folded).await;
         }
         let mut tx = self.begin().await?;
         let applied = plan::run_in_tx(&mut tx, plan).await?;

@@ -21,4 +21,5 @@ mod policy_replay;
 mod service;
 mod slack;
 mod store_cards;
+mod store_commit;
 mod store_leases;
