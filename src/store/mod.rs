@@ -1,7 +1,7 @@
-//! The store: sqlx over SQLite (embedded default) or PostgreSQL (several instances).
+//! The store: SQLite (embedded default) or PostgreSQL (several instances), one set of queries.
 //!
-//! One set of queries serves both through sqlx's `Any` driver, so values are kept to what it
-//! carries: TEXT, BIGINT (times in epoch milliseconds, booleans as 0/1). A request changes only
+//! The queries serve both through sqlx's `Any` driver and, on SQLite's hot paths, rusqlite, so
+//! values are kept to what both carry: TEXT, BIGINT (times in epoch milliseconds, booleans as 0/1). A request changes only
 //! through [`Store::commit`]: one transaction guarded by the request's state and chain head
 //! (compare-and-set). On SQLite every write goes through one writer connection (SQLite has one
 //! writer at a time; queueing in the pool beats its busy-wait back-off), and reads run on

@@ -101,7 +101,8 @@ impl Store {
         .context("Failed to find a pending extension")
     }
 
-    /// Every item of a bundle, the lead first (ids are created in order within one ask).
+    /// Every item of a bundle, the lead first, then in the order asked (each item is created a
+    /// millisecond after the one before at least: `workflow::bundle`).
     pub async fn requests_in_bundle(&self, bundle: &RequestId) -> anyhow::Result<Vec<Request>> {
         self.read(
             &format!(

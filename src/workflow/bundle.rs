@@ -35,8 +35,12 @@ impl Engine {
             return Ok(Handled::Done);
         };
         let deadline = lead.deadline_at.unwrap_or_else(|| self.now_ms());
+        // Items are listed by `created_at` (`Store::requests_in_bundle`): each is created a
+        // millisecond after the one before at least, so the order is the ask's, never the ids'
+        // (random) when the clock has not moved between two creates.
+        let mut after = lead.created_at;
         for part in &parts[1..] {
-            self.create_item(&lead, part, deadline).await?;
+            after = self.create_item(&lead, part, deadline, after).await?;
         }
         if skip_confirmation {
             return self.submit_bundle(&lead, person, None).await;
@@ -53,13 +57,15 @@ impl Engine {
         lead: &Request,
         intent: &Intent,
         deadline: i64,
-    ) -> anyhow::Result<()> {
+        after: i64,
+    ) -> anyhow::Result<i64> {
+        let created_at = self.now_ms().max(after + 1);
         let draft = Request::draft(
             RequestId::generate(),
             lead.origin.clone(),
             lead.requester_id.clone(),
             lead.requester_account.clone(),
-            self.now_ms(),
+            created_at,
         );
         let change = Change::event(RequestEvent::IntentReady)
             .log(Entry::warden(Evidence::IntentProposed {
@@ -73,7 +79,7 @@ impl Engine {
                 ..Default::default()
             });
         match self.create_with_step(&draft, Step::new(change)).await? {
-            Committed::Applied(_) | Committed::Duplicate => Ok(()),
+            Committed::Applied(_) | Committed::Duplicate => Ok(created_at),
             Committed::Conflict | Committed::Refused(_) => Err(user_error(format!(
                 "Part of request {} could not be stored; nothing will be granted for it. Cancel it and ask again.",
                 lead.id

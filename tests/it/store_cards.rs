@@ -18,7 +18,8 @@ fn card(message_id: &str, kind: CardKind) -> PostedCard {
     }
 }
 
-fn draft(now: i64) -> Request {
+/// A new console request of alice's (shared with `store_commit`).
+pub(crate) fn draft(now: i64) -> Request {
     Request::draft(
         RequestId::generate(),
         Origin {
@@ -34,7 +35,7 @@ fn draft(now: i64) -> Request {
     )
 }
 
-fn note(text: &str) -> Entry {
+pub(crate) fn note(text: &str) -> Entry {
     Entry::warden(Evidence::MessageOut { text: text.into() })
 }
 

@@ -3,31 +3,10 @@
 //! conflict that wrote nothing; a delivery recorded before is a duplicate that wrote nothing.
 
 use crate::on_both_databases;
+use crate::store_cards::{draft, note};
 use crate::support::TestDb;
-use warden::domain::{
-    Entry, Evidence, Origin, Platform, Request, RequestEvent, RequestId, RequestState, ScopeKind,
-};
+use warden::domain::{Request, RequestEvent, RequestState};
 use warden::store::{Backend, Change, Committed, Store};
-
-fn draft(now: i64) -> Request {
-    Request::draft(
-        RequestId::generate(),
-        Origin {
-            platform: Platform::Console,
-            workspace: "local".into(),
-            channel: "c1".into(),
-            thread: None,
-            kind: ScopeKind::Console,
-        },
-        "alice".into(),
-        "alice".into(),
-        now,
-    )
-}
-
-fn note(text: &str) -> Entry {
-    Entry::warden(Evidence::MessageOut { text: text.into() })
-}
 
 async fn created(store: &Store) -> Request {
     match store

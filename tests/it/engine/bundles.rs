@@ -21,6 +21,7 @@ on_both_databases!(
     the_requester_cannot_approve_an_item_of_their_own_bundle,
     cancel_on_the_bundle_card_cancels_every_item,
     an_item_changed_while_the_policy_decides_it_is_decided_on_what_it_became,
+    the_items_are_listed_in_the_order_asked_when_the_clock_has_not_moved,
 );
 
 const ASK: &str = "read on the billing db and staging db for 2h because INC-4411";
@@ -249,5 +250,32 @@ async fn an_item_changed_while_the_policy_decides_it_is_decided_on_what_it_becam
         !t.console.text().contains("changed while you were clicking"),
         "{}",
         t.console.text()
+    );
+}
+
+/// The test clock stands still while the ask is stored, as a fast machine's does within one
+/// millisecond: the items still list in the order asked, not in their (random) ids' order.
+async fn the_items_are_listed_in_the_order_asked_when_the_clock_has_not_moved(db: TestDb) {
+    let t = TestEngine::start(db, Setup::default()).await;
+    t.say(
+        "alice",
+        "read on prod-db, staging and the billing repo for 2h because INC-4411",
+    )
+    .await;
+    let items = bundle(&t, "alice").await;
+    let asked: Vec<Option<&str>> = items.iter().map(|i| i.resource()).collect();
+    assert_eq!(
+        asked,
+        vec![
+            Some("prod-billing-db"),
+            Some("staging-db"),
+            Some("github-billing")
+        ],
+        "{}",
+        t.console.text()
+    );
+    assert!(
+        items.windows(2).all(|w| w[0].created_at < w[1].created_at),
+        "each item is created after the one before"
     );
 }
