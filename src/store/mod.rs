@@ -180,8 +180,7 @@ impl Store {
                 // steady stream of writes is every read; plain reads of the few pages are cheaper.
                 o = o.after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")
-                            .await?;
+                        conn.execute(read::SQLITE_PRAGMAS).await?;
                         Ok(())
                     })
                 });

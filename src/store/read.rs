@@ -77,17 +77,18 @@ impl Row<'_> {
     }
 }
 
+/// What every SQLite connection Warden opens is set to, through rusqlite or sqlx. WAL with
+/// synchronous=NORMAL: a commit survives a crash of Warden; after a power loss the last
+/// commits before the last checkpoint may be lost (docs/architecture.md).
+pub(super) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
+
 /// Opens a connection on the database file with the pragmas every Warden connection uses.
 pub(super) fn open_sqlite(path: &str, flags: OpenFlags) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)
         .with_context(|| format!("Failed to open the SQLite database {path}"))?;
-    // WAL with synchronous=NORMAL: a commit survives a crash of Warden; after a power loss the
-    // last commits before the last checkpoint may be lost (docs/architecture.md).
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-         PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-    )
-    .context("Failed to configure a SQLite connection")?;
+    conn.execute_batch(SQLITE_PRAGMAS)
+        .context("Failed to configure a SQLite connection")?;
     Ok(conn)
 }
 
